@@ -1,0 +1,143 @@
+package cli
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/obsctl/obsctl/internal/amroute"
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/lint"
+	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/repo"
+)
+
+type buildOptions struct {
+	*globalOptions
+	out string
+}
+
+// buildDirs are the folders build owns inside the output folder; they are
+// replaced whole on each build so that no stale file survives.
+var buildDirs = []string{"prometheus", "prometheusrules", "alertmanager"}
+
+func newBuildCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &buildOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "build",
+		Short: "Compile rules and alert routing into Prometheus and Alertmanager files",
+		Long: `Compile the observability repo into files Prometheus and Alertmanager load:
+
+  prometheus/rules/<set>.yaml     one Prometheus rule file per rule file or PrometheusRule
+  prometheusrules/<set>.yaml      the same rules as PrometheusRule objects
+  alertmanager/alertmanager.yaml  the routing, receivers and inhibition of obsctl.yaml
+
+The output is byte-stable: the same repo always gives the same bytes. Build
+lints first and writes nothing when lint finds errors. Receiver secrets are
+never written: the config refers to files where Alertmanager mounts them.`,
+		Example: "  obsctl build\n  obsctl build -o /tmp/out && promtool check rules /tmp/out/prometheus/rules/*.yaml",
+		Args:    noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runBuild(deps, o)
+		},
+	}
+	cmd.Flags().StringVarP(&o.out, "output", "o", "out", "output folder")
+	return cmd
+}
+
+func runBuild(deps *Deps, o *buildOptions) error {
+	r, err := repo.Load(repo.Options{Dir: o.repo, WorkDir: deps.WorkDir})
+	if err != nil {
+		return err
+	}
+	l, err := lint.New(lint.Options{Enable: r.Config.Lint.Enable, Disable: r.Config.Lint.Disable})
+	if err != nil {
+		return err
+	}
+	findings := l.Run(r)
+	if diag.Max(findings) >= diag.Error {
+		var bad []diag.Finding
+		for _, f := range findings {
+			if f.Severity >= diag.Error {
+				bad = append(bad, f)
+			}
+		}
+		if err := writeReport(deps.Stderr, "text", r, l, bad, false); err != nil {
+			return err
+		}
+		fmt.Fprintln(deps.Stderr, "obsctl: build stopped: fix the errors above first")
+		return findingsError{n: len(bad)}
+	}
+	outputs, err := compile(r)
+	if err != nil {
+		return err
+	}
+	dir := o.out
+	if !filepath.IsAbs(dir) && deps.WorkDir != "" {
+		dir = filepath.Join(deps.WorkDir, dir)
+	}
+	if err := writeOutputs(dir, outputs); err != nil {
+		return err
+	}
+	fmt.Fprintf(deps.Stdout, "wrote %d files to %s\n", len(outputs), o.out)
+	return nil
+}
+
+// compile runs the compile stage for everything build writes.
+func compile(r *repo.Repo) ([]promrule.Output, error) {
+	files, err := promrule.CompileRuleFiles(r.RuleFiles)
+	if err != nil {
+		return nil, err
+	}
+	objs, err := promrule.CompileObjects(r.RuleFiles, promrule.ObjectOptions{
+		Stack: r.Config.Name, Namespace: r.Config.Namespace(), Labels: r.Config.Rules.Labels,
+	})
+	if err != nil {
+		return nil, err
+	}
+	am, err := amroute.Compile(r.Config)
+	if err != nil {
+		return nil, err
+	}
+	out := append(files, objs...)
+	return append(out, promrule.Output{Path: "alertmanager/alertmanager.yaml", Data: am.YAML}), nil
+}
+
+// writeOutputs writes outputs under dir, replacing the folders build owns
+// in one step each, so that an interrupted build never leaves a mix of old
+// and new files and no stale file survives.
+func writeOutputs(dir string, outputs []promrule.Output) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	tmp, err := os.MkdirTemp(dir, ".obsctl-build-")
+	if err != nil {
+		return fmt.Errorf("build: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	for _, o := range outputs {
+		p := filepath.Join(tmp, filepath.FromSlash(o.Path))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+		if err := os.WriteFile(p, o.Data, 0o644); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+	}
+	for _, d := range buildDirs {
+		final := filepath.Join(dir, d)
+		if err := os.RemoveAll(final); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+		if _, err := os.Stat(filepath.Join(tmp, d)); err != nil {
+			continue
+		}
+		if err := os.Rename(filepath.Join(tmp, d), final); err != nil {
+			return fmt.Errorf("build: %w", err)
+		}
+	}
+	return nil
+}
+

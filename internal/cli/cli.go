@@ -1,0 +1,168 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+)
+
+// Exit codes.
+const (
+	ExitOK       = 0
+	ExitFailure  = 1
+	ExitUsage    = 2
+	ExitFindings = 3
+)
+
+// Deps are what commands take from the outside world, so that tests can
+// pass buffers and a working directory of their own.
+type Deps struct {
+	Stdin          io.Reader
+	Stdout, Stderr io.Writer
+	// WorkDir is the working directory; "" means the process's.
+	WorkDir string
+	// Getenv reads the environment.
+	Getenv func(string) string
+	// IsTerminal reports whether w is an interactive terminal.
+	IsTerminal func(w io.Writer) bool
+}
+
+// OSDeps returns the real process streams and environment.
+func OSDeps() Deps {
+	return Deps{
+		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
+		Getenv: os.Getenv,
+		IsTerminal: func(w io.Writer) bool {
+			f, ok := w.(*os.File)
+			return ok && term.IsTerminal(int(f.Fd()))
+		},
+	}
+}
+
+func (d *Deps) fill() {
+	if d.Stdin == nil {
+		d.Stdin = strings.NewReader("")
+	}
+	if d.Stdout == nil {
+		d.Stdout = io.Discard
+	}
+	if d.Stderr == nil {
+		d.Stderr = io.Discard
+	}
+	if d.Getenv == nil {
+		d.Getenv = func(string) string { return "" }
+	}
+	if d.IsTerminal == nil {
+		d.IsTerminal = func(io.Writer) bool { return false }
+	}
+}
+
+// globalOptions are the flags every command has.
+type globalOptions struct {
+	repo string
+}
+
+// Run executes obsctl with args and returns the exit code.
+func Run(ctx context.Context, args []string, deps Deps) int {
+	deps.fill()
+	root := newRoot(&deps)
+	root.SetArgs(args)
+	err := root.ExecuteContext(ctx)
+	return exitCode(err, deps.Stderr)
+}
+
+// usageError marks a mistake in how obsctl was called.
+type usageError struct{ err error }
+
+func (e usageError) Error() string { return e.err.Error() }
+func (e usageError) Unwrap() error { return e.err }
+
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
+}
+
+// findingsError reports that lint or test found problems at or above
+// --fail-on; the findings themselves were already printed.
+type findingsError struct{ n int }
+
+func (e findingsError) Error() string { return fmt.Sprintf("%d findings at or above --fail-on", e.n) }
+
+// silentError carries an exit code for an outcome already explained on
+// the output (such as `diff` finding changes).
+type silentError struct{ code int }
+
+func (e silentError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return ExitOK
+	}
+	var fe findingsError
+	var se silentError
+	var ue usageError
+	switch {
+	case errors.As(err, &fe):
+		return ExitFindings
+	case errors.As(err, &se):
+		return se.code
+	case errors.As(err, &ue):
+		fmt.Fprintf(stderr, "obsctl: %v\nRun 'obsctl --help' for usage.\n", err)
+		return ExitUsage
+	case errors.Is(err, context.Canceled):
+		fmt.Fprintln(stderr, "obsctl: interrupted")
+		return ExitFailure
+	}
+	fmt.Fprintf(stderr, "obsctl: %v\n", err)
+	return ExitFailure
+}
+
+// exactArgs, maxArgs and noArgs wrap cobra's validators so that argument
+// mistakes are usage errors.
+func noArgs(cmd *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args)
+	}
+	return nil
+}
+
+func newRoot(deps *Deps) *cobra.Command {
+	g := &globalOptions{}
+	root := &cobra.Command{
+		Use:   "obsctl",
+		Short: "Keep cluster observability in git: lint, test, build and apply it",
+		Long: `obsctl compiles, lints, tests and applies an observability repo: obsctl.yaml
+(the stack and alert routing), rules/ (Prometheus alerting and recording rules),
+dashboards/ and pipelines/.
+
+Without --repo, obsctl uses the current folder when it holds an obsctl.yaml,
+and otherwise the embedded default repo.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		Args:          noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return cmd.Help()
+		},
+	}
+	root.SetIn(deps.Stdin)
+	root.SetOut(deps.Stdout)
+	root.SetErr(deps.Stderr)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	root.PersistentFlags().StringVar(&g.repo, "repo", "", "observability repo folder (default: the current folder if it has obsctl.yaml, else the embedded default)")
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.AddCommand(
+		newLintCmd(deps, g),
+		newBuildCmd(deps, g),
+		newVersionCmd(deps),
+		newCompletionCmd(deps),
+	)
+	for _, c := range root.Commands() {
+		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
+	}
+	return root
+}

@@ -1,0 +1,197 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/lint"
+	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/report"
+	"github.com/obsctl/obsctl/internal/source"
+	"github.com/obsctl/obsctl/internal/version"
+)
+
+type lintOptions struct {
+	*globalOptions
+	format  string
+	failOn  string
+	enable  []string
+	disable []string
+	explain string
+	list    bool
+	output  string
+	color   string
+}
+
+func newLintCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &lintOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "lint [PATH...]",
+		Short: "Check rules and alert routing, with findings for CI",
+		Long: `Lint the observability repo: obsctl.yaml and its alert routing, and every rule
+file under the configured rule paths, or under the PATHs given.
+
+Exit codes: 0 no findings at or above --fail-on, 1 lint could not run,
+2 usage error, 3 findings at or above --fail-on.
+
+Silence a check for one rule with a comment on the rule,
+  # obsctl:disable rules/for-missing -- reason
+or for a whole file with # obsctl:disable-file CHECK.`,
+		Example: `  obsctl lint
+  obsctl lint rules/node.yaml --format github
+  obsctl lint --format sarif -o obsctl.sarif
+  obsctl lint --disable rules/unused-record --fail-on warning
+  obsctl lint --explain rules/template-labels`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runLint(deps, o, args)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&o.format, "format", "f", "text", "output format: "+strings.Join(report.Formats(), ", "))
+	f.StringVar(&o.failOn, "fail-on", "", "lowest severity that fails (info, warning, error, fatal; default from obsctl.yaml, else error)")
+	f.StringSliceVar(&o.enable, "enable", nil, "checks to run in addition (name, area/* or all)")
+	f.StringSliceVar(&o.disable, "disable", nil, "checks not to run (name, area/* or all)")
+	f.StringVar(&o.explain, "explain", "", "print the documentation of a check and exit")
+	f.BoolVar(&o.list, "list", false, "list every check and exit")
+	f.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
+	f.StringVar(&o.color, "color", "auto", "colour text output: auto, always or never")
+	return cmd
+}
+
+func runLint(deps *Deps, o *lintOptions, paths []string) error {
+	if o.explain != "" {
+		return explainCheck(deps.Stdout, o.explain)
+	}
+	if o.list {
+		return listChecks(deps.Stdout)
+	}
+	if !slices.Contains(report.Formats(), o.format) {
+		return usagef("unknown format %q (want %s)", o.format, strings.Join(report.Formats(), ", "))
+	}
+	r, err := repo.Load(repo.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir})
+	if err != nil {
+		return err
+	}
+	failOn, err := resolveFailOn(o.failOn, r.Config.Lint.FailOn)
+	if err != nil {
+		return err
+	}
+	l, err := lint.New(lint.Options{
+		Enable:  append(slices.Clone(r.Config.Lint.Enable), o.enable...),
+		Disable: append(slices.Clone(r.Config.Lint.Disable), o.disable...),
+	})
+	if err != nil {
+		var uc *lint.UnknownCheckError
+		if errors.As(err, &uc) {
+			return usageError{err}
+		}
+		return err
+	}
+	findings := l.Run(r)
+
+	w := deps.Stdout
+	color := o.color == "always" || (o.color == "auto" && deps.IsTerminal(deps.Stdout) && deps.Getenv("NO_COLOR") == "")
+	if o.output != "" {
+		f, err := os.Create(o.output)
+		if err != nil {
+			return fmt.Errorf("lint report: %w", err)
+		}
+		defer f.Close()
+		w, color = f, false
+	}
+	if err := writeReport(w, o.format, r, l, findings, color); err != nil {
+		return err
+	}
+	if o.output != "" {
+		if err := w.(*os.File).Close(); err != nil {
+			return fmt.Errorf("lint report: %w", err)
+		}
+	}
+	n := 0
+	for _, f := range findings {
+		if f.Severity >= failOn {
+			n++
+		}
+	}
+	if n > 0 {
+		return findingsError{n: n}
+	}
+	return nil
+}
+
+func resolveFailOn(flag, fromConfig string) (diag.Severity, error) {
+	switch {
+	case flag != "":
+		s, err := diag.ParseSeverity(flag)
+		if err != nil {
+			return 0, usageError{fmt.Errorf("--fail-on: %w", err)}
+		}
+		return s, nil
+	case fromConfig != "":
+		// obsctl.yaml's value was validated when it was loaded.
+		if s, err := diag.ParseSeverity(fromConfig); err == nil {
+			return s, nil
+		}
+	}
+	return diag.Error, nil
+}
+
+// writeReport renders findings in format.
+func writeReport(w io.Writer, format string, r *repo.Repo, l *lint.Linter, findings []diag.Finding, color bool) error {
+	sources := r.Sources()
+	files := make([]string, 0, len(sources))
+	for p := range sources {
+		files = append(files, p)
+	}
+	slices.Sort(files)
+	var checks []report.CheckInfo
+	for _, c := range l.Checks() {
+		doc, _ := lint.Explain(c.Name())
+		checks = append(checks, report.CheckInfo{Name: c.Name(), Summary: c.Meta().Summary, Doc: doc, Severity: c.Meta().Severity})
+	}
+	in := report.Input{
+		Findings: findings,
+		Files:    files,
+		Source:   func(p string) *source.File { return sources[p] },
+		Checks:   checks,
+		Tool:     report.Tool{Name: "obsctl", Version: version.Get().Version, InformationURI: "https://github.com/obsctl/obsctl"},
+	}
+	return report.Write(w, format, in, report.Options{Color: color})
+}
+
+func explainCheck(w io.Writer, name string) error {
+	c, ok := lint.Lookup(name)
+	if !ok {
+		return usageError{&lint.UnknownCheckError{Name: name}}
+	}
+	doc, _ := lint.Explain(name)
+	m := c.Meta()
+	fmt.Fprintf(w, "%s (%s", c.Name(), m.Severity)
+	if m.Optional {
+		fmt.Fprint(w, ", off by default")
+	}
+	fmt.Fprintf(w, ")\n\n%s\n", doc)
+	return nil
+}
+
+func listChecks(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CHECK\tSEVERITY\tSUMMARY")
+	for _, c := range lint.Checks() {
+		m := c.Meta()
+		sev := m.Severity.String()
+		if m.Optional {
+			sev += " (off)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name(), sev, m.Summary)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,228 @@
+package cli
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
+	"os"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/lint"
+)
+
+var updateREADME = flag.Bool("update", false, "rewrite generated and golden files")
+
+const readmePath = "../../README.md"
+
+// TestREADME keeps the README's generated sections (command reference,
+// checks, obsctl.yaml reference) in step with the code; `make generate`
+// rewrites them.
+func TestREADME(t *testing.T) {
+	src, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := string(src)
+	for _, sec := range []struct{ name, body string }{
+		{"commands", commandReference()},
+		{"checks", checksReference()},
+		{"config", configReference(t)},
+	} {
+		got = replaceSection(t, got, sec.name, sec.body)
+	}
+	if *updateREADME {
+		if err := os.WriteFile(readmePath, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if got != string(src) {
+		t.Fatal("README.md is out of date with the code: run make generate")
+	}
+}
+
+func replaceSection(t *testing.T, doc, name, body string) string {
+	t.Helper()
+	start, end := "<!-- "+name+":start -->\n", "<!-- "+name+":end -->"
+	i, j := strings.Index(doc, start), strings.Index(doc, end)
+	if i < 0 || j < i {
+		t.Fatalf("README.md lacks the %q markers", name)
+	}
+	return doc[:i+len(start)] + body + doc[j:]
+}
+
+func commandReference() string {
+	var b bytes.Buffer
+	root := newRoot(&Deps{})
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Hidden || c.Name() == "help" {
+			return
+		}
+		if c != root {
+			fmt.Fprintf(&b, "### `%s`\n\n%s.\n\n", c.CommandPath(), c.Short)
+			if c.Long != "" {
+				fmt.Fprintf(&b, "```\n%s\n```\n\n", strings.TrimSpace(c.Long))
+			}
+			fmt.Fprintf(&b, "Usage: `%s`\n\n", c.UseLine())
+			if c.Example != "" {
+				fmt.Fprintf(&b, "Examples:\n\n```sh\n%s\n```\n\n", c.Example)
+			}
+			if fs := c.NonInheritedFlags(); fs.HasAvailableFlags() {
+				b.WriteString("| flag | default | meaning |\n|---|---|---|\n")
+				fs.VisitAll(func(f *pflag.Flag) {
+					if f.Hidden || f.Name == "help" {
+						return
+					}
+					name := "--" + f.Name
+					if f.Shorthand != "" {
+						name = "-" + f.Shorthand + ", " + name
+					}
+					fmt.Fprintf(&b, "| `%s` | %s | %s |\n", name, defaultOf(f), escapeCell(f.Usage))
+				})
+				b.WriteString("\n")
+			}
+		} else {
+			b.WriteString("Global flags:\n\n| flag | meaning |\n|---|---|\n")
+			c.PersistentFlags().VisitAll(func(f *pflag.Flag) {
+				fmt.Fprintf(&b, "| `--%s` | %s |\n", f.Name, escapeCell(f.Usage))
+			})
+			b.WriteString("\n")
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	return b.String()
+}
+
+func defaultOf(f *pflag.Flag) string {
+	switch f.DefValue {
+	case "", "[]":
+		return ""
+	}
+	return "`" + f.DefValue + "`"
+}
+
+func escapeCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+func checksReference() string {
+	var b bytes.Buffer
+	b.WriteString("| check | severity | what it reports |\n|---|---|---|\n")
+	for _, c := range lint.Checks() {
+		m := c.Meta()
+		sev := m.Severity.String()
+		if m.Optional {
+			sev += " (off by default)"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Name(), sev, escapeCell(m.Summary))
+	}
+	b.WriteString("\n`obsctl lint --explain CHECK` prints the full documentation of a check.\n")
+	return b.String()
+}
+
+// configReference documents obsctl.yaml key by key from the config
+// structs: the YAML names from their tags, the text from their doc
+// comments.
+func configReference(t *testing.T) string {
+	t.Helper()
+	fset := token.NewFileSet()
+	f, err := parser.ParseFile(fset, "../config/config.go", nil, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := map[string]string{} // "Type.Field" -> doc
+	for _, d := range f.Decls {
+		gd, ok := d.(*ast.GenDecl)
+		if !ok {
+			continue
+		}
+		for _, s := range gd.Specs {
+			ts, ok := s.(*ast.TypeSpec)
+			if !ok {
+				continue
+			}
+			st, ok := ts.Type.(*ast.StructType)
+			if !ok {
+				continue
+			}
+			for _, fld := range st.Fields.List {
+				for _, n := range fld.Names {
+					docs[ts.Name.Name+"."+n.Name] = strings.Join(strings.Fields(fld.Doc.Text()), " ")
+				}
+			}
+		}
+	}
+	var b bytes.Buffer
+	b.WriteString("| key | type | meaning |\n|---|---|---|\n")
+	var walk func(typ reflect.Type, prefix string)
+	walk = func(typ reflect.Type, prefix string) {
+		for i := range typ.NumField() {
+			sf := typ.Field(i)
+			if sf.Type == reflect.TypeFor[config.Fields]() {
+				continue
+			}
+			tag := strings.Split(sf.Tag.Get("yaml"), ",")[0]
+			if sf.Anonymous && (tag == "" || strings.Contains(sf.Tag.Get("yaml"), "inline")) {
+				walk(sf.Type, prefix)
+				continue
+			}
+			if tag == "" || tag == "-" {
+				continue
+			}
+			key := prefix + tag
+			ft := sf.Type
+			for ft.Kind() == reflect.Pointer {
+				ft = ft.Elem()
+			}
+			kind := typeName(ft)
+			req := ""
+			if strings.Contains(sf.Tag.Get("obsctl"), "required") {
+				req = " (required)"
+			}
+			doc := docs[typ.Name()+"."+sf.Name]
+			if doc == "" {
+				t.Errorf("config field %s.%s has no doc comment", typ.Name(), sf.Name)
+			}
+			fmt.Fprintf(&b, "| `%s` | %s%s | %s |\n", key, kind, req, escapeCell(doc))
+			switch {
+			case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[config.Duration]() && ft != reflect.TypeFor[config.SecretRef]():
+				walk(ft, key+".")
+			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
+				walk(ft.Elem(), key+"[].")
+			}
+		}
+	}
+	walk(reflect.TypeFor[config.Config](), "")
+	b.WriteString("\nA secret reference is `{secret: {name: NAME, key: KEY}}` (a key of a Kubernetes Secret in the stack's namespace) or `{env: VARIABLE}` (read from the environment at apply time). Durations are Prometheus durations: `30s`, `5m`, `1h30m`.\n")
+	return b.String()
+}
+
+func typeName(t reflect.Type) string {
+	switch {
+	case t == reflect.TypeFor[config.Duration]():
+		return "duration"
+	case t == reflect.TypeFor[config.SecretRef]():
+		return "secret reference"
+	case t.Kind() == reflect.Slice:
+		if t.Elem().Kind() == reflect.Struct {
+			return "list of mappings"
+		}
+		return "list of " + t.Elem().Kind().String() + "s"
+	case t.Kind() == reflect.Map:
+		return "map of " + t.Elem().Kind().String() + "s"
+	case t.Kind() == reflect.Struct:
+		return "mapping"
+	}
+	return t.Kind().String()
+}

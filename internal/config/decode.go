@@ -1,0 +1,287 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// CheckSchema names findings about obsctl.yaml's shape.
+const CheckSchema = "config/schema"
+
+// Fields records where each decoded key of a mapping was written. Structs
+// embed it so that checks can point at the exact field they complain about.
+type Fields struct {
+	// At is the span of the mapping itself.
+	At diag.Span `yaml:"-"`
+	// Keys maps each YAML key present to the span of its value.
+	Keys map[string]diag.Span `yaml:"-"`
+}
+
+// Span returns the span of key's value, or of the mapping when the key was
+// not written.
+func (f Fields) Span(key string) diag.Span {
+	if s, ok := f.Keys[key]; ok {
+		return s
+	}
+	return f.At
+}
+
+// Has reports whether key was written.
+func (f Fields) Has(key string) bool {
+	_, ok := f.Keys[key]
+	return ok
+}
+
+// nodeDecoder is implemented by types that decode themselves from a node.
+type nodeDecoder interface {
+	decodeNode(d *decoder, n *yaml.Node)
+}
+
+// decoder walks a yaml.Node tree into Go values by reflection, reporting
+// every problem it meets instead of stopping at the first.
+type decoder struct {
+	file     *source.File
+	findings []diag.Finding
+	depth    int
+}
+
+func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
+	d.findings = append(d.findings, diag.Finding{
+		Check: CheckSchema, Severity: diag.Error, Span: d.file.Span(n),
+		Message: fmt.Sprintf(format, args...), Hint: hint,
+	})
+}
+
+var (
+	fieldsType  = reflect.TypeFor[Fields]()
+	decoderType = reflect.TypeFor[nodeDecoder]()
+)
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.Tag == "!!null" {
+			return "null"
+		}
+		return fmt.Sprintf("%q", n.Value)
+	}
+	return "an alias"
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// decode fills v (addressable) from n.
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	n = resolve(n)
+	if n == nil || n.Kind == yaml.AliasNode {
+		return
+	}
+	if d.depth > 32 {
+		d.errorf(n, "", "%s: nesting too deep", what)
+		return
+	}
+	d.depth++
+	defer func() { d.depth-- }()
+
+	if v.CanAddr() && v.Addr().Type().Implements(decoderType) {
+		v.Addr().Interface().(nodeDecoder).decodeNode(d, n)
+		return
+	}
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" && v.Kind() != reflect.String {
+		return // an empty value leaves the default
+	}
+	switch v.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(v.Type().Elem()))
+		}
+		d.decode(n, v.Elem(), what)
+	case reflect.Struct:
+		d.decodeStruct(n, v, what)
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			d.errorf(n, "", "%s must be a list, not %s", what, kindName(n))
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, c := range n.Content {
+			d.decode(c, s.Index(i), fmt.Sprintf("%s[%d]", what, i))
+		}
+		v.Set(s)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			d.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+			return
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := resolve(n.Content[i]), n.Content[i+1]
+			if k.Kind != yaml.ScalarNode {
+				d.errorf(k, "", "%s: keys must be strings", what)
+				continue
+			}
+			if seen[k.Value] {
+				d.errorf(k, "remove one of the two", "%s: key %q is written twice", what, k.Value)
+				continue
+			}
+			seen[k.Value] = true
+			e := reflect.New(v.Type().Elem()).Elem()
+			d.decode(val, e, what+"."+k.Value)
+			m.SetMapIndex(reflect.ValueOf(k.Value), e)
+		}
+		v.Set(m)
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			d.errorf(n, "", "%s must be a string, not %s", what, kindName(n))
+			return
+		}
+		if n.Tag == "!!null" {
+			return
+		}
+		v.SetString(n.Value)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || err != nil || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			d.errorf(n, "use true or false", "%s must be true or false, not %s", what, kindName(n))
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		i, err := strconv.ParseInt(n.Value, 10, 64)
+		if n.Kind != yaml.ScalarNode || err != nil {
+			d.errorf(n, "", "%s must be a whole number, not %s", what, kindName(n))
+			return
+		}
+		v.SetInt(i)
+	default:
+		panic(fmt.Sprintf("config: cannot decode into %s", v.Type()))
+	}
+}
+
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+		return
+	}
+	byKey := map[string][]int{}
+	var names []string
+	required := map[string]bool{}
+	var fields *Fields
+	var collect func(t reflect.Type, prefix []int)
+	collect = func(t reflect.Type, prefix []int) {
+		for i := range t.NumField() {
+			sf := t.Field(i)
+			idx := append(append([]int{}, prefix...), i)
+			if sf.Type == fieldsType {
+				if len(prefix) == 0 {
+					fields = v.FieldByIndex(idx).Addr().Interface().(*Fields)
+				}
+				continue
+			}
+			tag := strings.Split(sf.Tag.Get("yaml"), ",")[0]
+			if sf.Anonymous && sf.Type.Kind() == reflect.Struct && (tag == "" || strings.Contains(sf.Tag.Get("yaml"), "inline")) {
+				collect(sf.Type, idx)
+				continue
+			}
+			if tag == "" || tag == "-" {
+				continue
+			}
+			byKey[tag] = idx
+			names = append(names, tag)
+			if strings.Contains(sf.Tag.Get("obsctl"), "required") {
+				required[tag] = true
+			}
+		}
+	}
+	collect(v.Type(), nil)
+	if fields != nil {
+		fields.At = d.file.Span(n)
+		fields.Keys = map[string]diag.Span{}
+	}
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := resolve(n.Content[i]), n.Content[i+1]
+		if k.Kind == yaml.ScalarNode && k.Value == "<<" {
+			d.errorf(k, "write the keys out; merge keys hide what the file says", "%s: YAML merge keys are not supported", what)
+			continue
+		}
+		idx, ok := byKey[k.Value]
+		if !ok || k.Kind != yaml.ScalarNode {
+			hint := "valid keys: " + strings.Join(names, ", ")
+			if s := suggest(k.Value, names); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			d.errorf(k, hint, "unknown key %q in %s", k.Value, what)
+			continue
+		}
+		if seen[k.Value] {
+			d.errorf(k, "remove one of the two", "%s: key %q is written twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if fields != nil {
+			fields.Keys[k.Value] = d.file.Span(resolve(val))
+		}
+		d.decode(val, v.FieldByIndex(idx), what+"."+k.Value)
+	}
+	missing := make([]string, 0, len(required))
+	for k := range required {
+		if !seen[k] {
+			missing = append(missing, k)
+		}
+	}
+	slices.Sort(missing)
+	for _, k := range missing {
+		d.errorf(n, "", "%s: missing required key %q", what, k)
+	}
+}
+
+// suggest returns the candidate closest to s when it is close enough to be
+// a likely misspelling.
+func suggest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+1
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

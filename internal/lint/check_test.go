@@ -1,0 +1,193 @@
+package lint
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// lintSources lints one config and rule files given as path -> content,
+// with every check on.
+func lintSources(t testing.TB, cfg string, rules map[string]string) []diag.Finding {
+	t.Helper()
+	r := &repo.Repo{Dir: "."}
+	r.ConfigFile = source.NewFile("obsctl.yaml", []byte(cfg))
+	r.Config, r.Findings = config.Parse(r.ConfigFile)
+	paths := make([]string, 0, len(rules))
+	for p := range rules {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	for _, p := range paths {
+		f, fds := promrule.Load(source.NewFile(p, []byte(rules[p])))
+		r.RuleFiles = append(r.RuleFiles, f)
+		r.Findings = append(r.Findings, fds...)
+	}
+	l, err := New(Options{Enable: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Run(r)
+}
+
+var (
+	wantRE    = regexp.MustCompile(`# want((?:\s+"(?:[^"\\]|\\.)*")+)`)
+	patternRE = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
+)
+
+// wants maps "file:line" to the message patterns expected there.
+func wants(path, src string) map[string][]*regexp.Regexp {
+	out := map[string][]*regexp.Regexp{}
+	for i, line := range strings.Split(src, "\n") {
+		for _, m := range wantRE.FindAllStringSubmatch(line, -1) {
+			key := path + ":" + itoa(i+1)
+			for _, p := range patternRE.FindAllStringSubmatch(m[1], -1) {
+				out[key] = append(out[key], regexp.MustCompile(strings.ReplaceAll(p[1], `\"`, `"`)))
+			}
+		}
+	}
+	return out
+}
+
+func itoa(i int) string { return strconv.Itoa(i) }
+
+// TestChecks runs every check on its fixtures in testdata/<check name>/.
+// A case is <case>.good.yaml or <case>.bad.yaml (rule files, linted with
+// <case>.obsctl.yaml or testdata/default.obsctl.yaml), or
+// <case>.good.obsctl.yaml / <case>.bad.obsctl.yaml (configs, linted with
+// rules.yaml of the same folder when present). Bad cases mark each expected
+// finding of the check with `# want "regexp"` on its line; good cases must
+// give no finding of the check. Every check has at least one of each.
+func TestChecks(t *testing.T) {
+	defCfg, err := os.ReadFile("testdata/default.obsctl.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range Checks() {
+		t.Run(c.Name(), func(t *testing.T) {
+			dir := filepath.Join("testdata", c.Name())
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatalf("every check needs fixtures in %s: %v", dir, err)
+			}
+			var good, bad int
+			for _, e := range entries {
+				name := e.Name()
+				isCfg := strings.HasSuffix(name, ".obsctl.yaml")
+				base := strings.TrimSuffix(strings.TrimSuffix(name, ".yaml"), ".obsctl")
+				var kind string
+				switch {
+				case strings.HasSuffix(base, ".good"):
+					kind = "good"
+				case strings.HasSuffix(base, ".bad"):
+					kind = "bad"
+				default:
+					continue
+				}
+				caseName := strings.TrimSuffix(base, "."+kind)
+				t.Run(base, func(t *testing.T) {
+					cfg, rules := string(defCfg), map[string]string{}
+					read := func(p string) string {
+						b, err := os.ReadFile(filepath.Join(dir, p))
+						if err != nil {
+							t.Fatal(err)
+						}
+						return string(b)
+					}
+					if isCfg {
+						cfg = read(name)
+						if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
+							rules["rules.yaml"] = read("rules.yaml")
+						}
+					} else {
+						rules[name] = read(name)
+						if _, err := os.Stat(filepath.Join(dir, caseName+".obsctl.yaml")); err == nil {
+							cfg = read(caseName + ".obsctl.yaml")
+						}
+					}
+					want := wants("obsctl.yaml", cfg)
+					for p, src := range rules {
+						for k, v := range wants(p, src) {
+							want[k] = append(want[k], v...)
+						}
+					}
+					if kind == "good" && len(want) > 0 {
+						t.Fatal("a good case must not have want comments")
+					}
+					got := lintSources(t, cfg, rules)
+					matched := map[*regexp.Regexp]bool{}
+					for _, f := range got {
+						if f.Check != c.Name() {
+							continue
+						}
+						if f.Severity != c.Meta().Severity {
+							t.Errorf("%v: severity %v, want the check's %v", f, f.Severity, c.Meta().Severity)
+						}
+						ok := false
+						for _, re := range want[f.File+":"+itoa(f.Start.Line)] {
+							if re.MatchString(f.Message) {
+								ok, matched[re] = true, true
+							}
+						}
+						if !ok {
+							t.Errorf("unexpected finding: %v", f)
+						}
+					}
+					for k, res := range want {
+						for _, re := range res {
+							if !matched[re] {
+								t.Errorf("%s: no finding matching %q", k, re)
+							}
+						}
+					}
+				})
+				if kind == "good" {
+					good++
+				} else {
+					bad++
+				}
+			}
+			if good == 0 || bad == 0 {
+				t.Errorf("%s needs at least one good and one bad case (has %d good, %d bad)", dir, good, bad)
+			}
+		})
+	}
+}
+
+func TestUnknownCheckName(t *testing.T) {
+	_, err := New(Options{Disable: []string{"rules/for-mising"}})
+	var uc *UnknownCheckError
+	if err == nil || !errors.As(err, &uc) || !strings.Contains(err.Error(), `did you mean "rules/for-missing"`) {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestChecksAreWellFormed(t *testing.T) {
+	seen := map[string]bool{}
+	nameRE := regexp.MustCompile(`^[a-z]+/[a-z]+(-[a-z]+)*$`)
+	for _, c := range Checks() {
+		m := c.Meta()
+		switch {
+		case !nameRE.MatchString(c.Name()):
+			t.Errorf("%s: name must be area/kebab-case", c.Name())
+		case seen[c.Name()]:
+			t.Errorf("%s: registered twice", c.Name())
+		case !m.Severity.Valid() || m.Scope == 0 || m.Summary == "":
+			t.Errorf("%s: incomplete meta %+v", c.Name(), m)
+		case docs[c.Name()] == "":
+			t.Errorf("%s: no doc comment (run make generate)", c.Name())
+		}
+		seen[c.Name()] = true
+	}
+}

@@ -1,0 +1,167 @@
+package lint
+
+import (
+	"time"
+
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+	"github.com/prometheus/prometheus/promql/parser/posrange"
+)
+
+// isConstant reports whether e selects no series at all.
+func isConstant(e parser.Expr) bool {
+	constant := true
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		switch n.(type) {
+		case *parser.VectorSelector, *parser.MatrixSelector:
+			constant = false
+		}
+		return nil
+	})
+	return constant
+}
+
+// absentCall returns "absent" or "absent_over_time" when e calls that
+// function, and "" when it calls neither.
+func absentCall(e parser.Expr) string {
+	found := ""
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if c, ok := n.(*parser.Call); ok && found == "" && (c.Func.Name == "absent" || c.Func.Name == "absent_over_time") {
+			found = c.Func.Name
+		}
+		return nil
+	})
+	return found
+}
+
+// enclosingCall returns the function call that takes the node at the end
+// of path as an argument, looking through parentheses, or nil.
+func enclosingCall(path []parser.Node) *parser.Call {
+	for i := len(path) - 1; i >= 0; i-- {
+		switch n := path[i].(type) {
+		case *parser.Call:
+			return n
+		case *parser.ParenExpr:
+			continue
+		}
+		return nil
+	}
+	return nil
+}
+
+// promDuration writes d as PromQL and rule files do: 5m, 1h30m, 2d.
+func promDuration(d time.Duration) string { return model.Duration(d).String() }
+
+// isRegexMatcher reports whether m is a =~ or !~ matcher.
+func isRegexMatcher(m *labels.Matcher) bool {
+	return m.Type == labels.MatchRegexp || m.Type == labels.MatchNotRegexp
+}
+
+// regexMatcherRanges returns where each regex matcher of vs (=~ and !~,
+// in the order of vs.LabelMatchers) is written in expr, from its label
+// name to the end of its value. It returns nil when the text cannot be
+// lined up with the matchers; callers then fall back to the selector's
+// range. It is meant for the rare selector that has a finding, not for
+// every selector.
+func regexMatcherRanges(expr string, vs *parser.VectorSelector) []posrange.PositionRange {
+	start, end := int(vs.PosRange.Start), int(vs.PosRange.End)
+	if start < 0 || end > len(expr) || start >= end {
+		return nil
+	}
+	var want int
+	for _, m := range vs.LabelMatchers {
+		if isRegexMatcher(m) {
+			want++
+		}
+	}
+	out := make([]posrange.PositionRange, 0, want)
+	for i := start; i < end; i++ {
+		switch c := expr[i]; c {
+		case '"', '\'', '`':
+			i = skipPromQLString(expr, i, end) - 1
+		case '=', '!':
+			if i+1 >= end || expr[i+1] != '~' {
+				continue
+			}
+			from := matcherNameStart(expr, start, i)
+			j := i + 2
+			for j < end && isExprSpace(expr[j]) {
+				j++
+			}
+			to := j
+			if j < end && (expr[j] == '"' || expr[j] == '\'' || expr[j] == '`') {
+				to = skipPromQLString(expr, j, end)
+			}
+			out = append(out, posrange.PositionRange{Start: posrange.Pos(from), End: posrange.Pos(to)})
+			i = to - 1
+		}
+	}
+	if len(out) != want {
+		return nil
+	}
+	return out
+}
+
+// regexMatcherRange returns where the regex matcher at index k of
+// vs.LabelMatchers is written, or the selector's range.
+func regexMatcherRange(expr string, vs *parser.VectorSelector, k int) posrange.PositionRange {
+	nth := 0
+	for i, m := range vs.LabelMatchers {
+		if i == k {
+			break
+		}
+		if isRegexMatcher(m) {
+			nth++
+		}
+	}
+	if rs := regexMatcherRanges(expr, vs); nth < len(rs) {
+		return rs[nth]
+	}
+	return vs.PosRange
+}
+
+// skipPromQLString returns the offset just after the string literal opening at
+// expr[i], or end when it is not closed before end.
+func skipPromQLString(expr string, i, end int) int {
+	q := expr[i]
+	for j := i + 1; j < end; j++ {
+		switch expr[j] {
+		case '\\':
+			if q != '`' {
+				j++
+			}
+		case q:
+			return j + 1
+		}
+	}
+	return end
+}
+
+// matcherNameStart returns where the label name ending before the operator at op
+// begins: a bare name or a quoted one, after optional spaces.
+func matcherNameStart(expr string, lo, op int) int {
+	j := op
+	for j > lo && isExprSpace(expr[j-1]) {
+		j--
+	}
+	if j > lo && (expr[j-1] == '"' || expr[j-1] == '\'' || expr[j-1] == '`') {
+		q := expr[j-1]
+		for k := j - 2; k >= lo; k-- {
+			if expr[k] == q && (k == lo || expr[k-1] != '\\') {
+				return k
+			}
+		}
+		return j
+	}
+	for j > lo && isLabelNameByte(expr[j-1]) {
+		j--
+	}
+	return j
+}
+
+func isExprSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+func isLabelNameByte(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+}

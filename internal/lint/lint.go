@@ -1,0 +1,304 @@
+package lint
+
+import (
+	"fmt"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/repo"
+)
+
+// Scope says what a check looks at each time it runs.
+type Scope int
+
+// The scopes.
+const (
+	ScopeRule Scope = iota + 1
+	ScopeFile
+	ScopeRepo
+	// ScopeLoad checks report through the loaders (a file that does not
+	// parse cannot be checked further); they are listed so that they can
+	// be explained, documented and disabled like any other.
+	ScopeLoad
+)
+
+// Meta describes a check.
+type Meta struct {
+	// Severity of every finding the check reports.
+	Severity diag.Severity
+	Scope    Scope
+	// Summary is one line for listings and SARIF rule descriptions.
+	Summary string
+	// Optional checks run only when enabled by name.
+	Optional bool
+}
+
+// Check is one lint check.
+type Check interface {
+	Name() string
+	Meta() Meta
+	Check(p *Pass)
+}
+
+// Pass is what a check sees on one run: the repo, and at rule and file
+// scope the file and rule in hand.
+type Pass struct {
+	Config *config.Config
+	Repo   *repo.Repo
+	// File is set at rule and file scope.
+	File *promrule.File
+	// Rule is set at rule scope.
+	Rule *promrule.Rule
+	// Index is set at repo scope.
+	Index *Index
+
+	rs    *ruleState
+	check string
+	sev   diag.Severity
+	out   *[]diag.Finding
+}
+
+// Expr returns the rule's parsed expression, or nil when it does not parse
+// (the promql-syntax check reports that).
+func (p *Pass) Expr() parser.Expr { return p.rs.expr }
+
+// ExprErr returns the expression's parse error, if any.
+func (p *Pass) ExprErr() error { return p.rs.exprErr }
+
+// Templates returns the rule's parsed label and annotation templates.
+func (p *Pass) Templates() []*Template { return p.rs.templates(p.Rule) }
+
+// Report records a finding of the running check at span, unless an
+// obsctl:disable comment on the rule or file in hand turns it off.
+func (p *Pass) Report(span diag.Span, hint, format string, args ...any) {
+	p.ReportRule(p.File, p.Rule, span, hint, format, args...)
+}
+
+// ReportRule records a finding about rule r of file f (either may be nil),
+// honouring their disable comments. Repo checks use it.
+func (p *Pass) ReportRule(f *promrule.File, r *promrule.Rule, span diag.Span, hint, format string, args ...any) {
+	if f == nil && r != nil {
+		f = r.Group.File
+	}
+	if f != nil && f.DisabledFor(r, p.check) {
+		return
+	}
+	*p.out = append(*p.out, diag.Finding{
+		Check: p.check, Severity: p.sev, Span: span,
+		Message: fmt.Sprintf(format, args...), Hint: hint,
+	})
+}
+
+// Options selects checks by name. A name may be a check ("rules/for"), an
+// area ("rules/*") or "all".
+type Options struct {
+	Enable  []string
+	Disable []string
+}
+
+// Linter runs a fixed set of checks.
+type Linter struct {
+	rule, file, repo []Check
+	enabled          map[string]bool
+}
+
+// Checks returns the checks this linter runs, in registry order.
+func (l *Linter) Checks() []Check {
+	var out []Check
+	for _, c := range Checks() {
+		if l.enabled[c.Name()] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// New returns a Linter running the default checks adjusted by opts, or an
+// error naming an unknown check.
+func New(opts Options) (*Linter, error) {
+	known := map[string]bool{"all": true}
+	for _, c := range Checks() {
+		known[c.Name()] = true
+		known[area(c.Name())+"/*"] = true
+	}
+	for _, n := range append(slices.Clone(opts.Enable), opts.Disable...) {
+		if !known[n] {
+			return nil, &UnknownCheckError{Name: n}
+		}
+	}
+	l := &Linter{enabled: map[string]bool{}}
+	for _, c := range Checks() {
+		on := !c.Meta().Optional
+		if matches(opts.Enable, c.Name()) {
+			on = true
+		}
+		if matches(opts.Disable, c.Name()) {
+			on = false
+		}
+		if !on {
+			continue
+		}
+		l.enabled[c.Name()] = true
+		switch c.Meta().Scope {
+		case ScopeLoad:
+		case ScopeRule:
+			l.rule = append(l.rule, c)
+		case ScopeFile:
+			l.file = append(l.file, c)
+		default:
+			l.repo = append(l.repo, c)
+		}
+	}
+	return l, nil
+}
+
+// UnknownCheckError reports a check name that no check has.
+type UnknownCheckError struct{ Name string }
+
+func (e *UnknownCheckError) Error() string {
+	msg := fmt.Sprintf("unknown check %q", e.Name)
+	if s := Suggest(e.Name); s != "" {
+		msg += fmt.Sprintf(" (did you mean %q?)", s)
+	}
+	return msg + "; `obsctl lint --list` shows them all"
+}
+
+func area(name string) string {
+	a, _, _ := strings.Cut(name, "/")
+	return a
+}
+
+func matches(patterns []string, name string) bool {
+	for _, p := range patterns {
+		if p == name || p == "all" || p == area(name)+"/*" {
+			return true
+		}
+	}
+	return false
+}
+
+// Lookup returns the check called name.
+func Lookup(name string) (Check, bool) {
+	for _, c := range Checks() {
+		if c.Name() == name {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// Suggest returns the check name closest to name, if close enough.
+func Suggest(name string) string {
+	names := make([]string, 0, len(Checks()))
+	for _, c := range Checks() {
+		names = append(names, c.Name())
+	}
+	return closest(name, names)
+}
+
+// closest returns the candidate nearest to s when it is close enough to
+// be a likely misspelling, else "".
+func closest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+1
+	for _, c := range candidates {
+		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+// Run checks the repo and returns every finding, load findings included,
+// sorted.
+func (l *Linter) Run(r *repo.Repo) []diag.Finding {
+	var out []diag.Finding
+	for _, f := range r.Findings {
+		if l.enabled[f.Check] {
+			out = append(out, f)
+		}
+	}
+	perFile := make([]fileResult, len(r.RuleFiles))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), max(1, len(r.RuleFiles))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				perFile[i] = l.runFile(r, r.RuleFiles[i])
+			}
+		}()
+	}
+	for i := range r.RuleFiles {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
+	idx := newIndex(r.RuleFiles, perFile)
+	for _, fr := range perFile {
+		out = append(out, fr.findings...)
+	}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, out: &out}
+	for _, c := range l.repo {
+		p.check, p.sev = c.Name(), c.Meta().Severity
+		c.Check(p)
+	}
+	return diag.Sort(out)
+}
+
+type fileResult struct {
+	findings []diag.Finding
+	// uses holds, per rule of the file in order, the recorded series the
+	// rule's expression selects.
+	uses [][]Use
+}
+
+func (l *Linter) runFile(r *repo.Repo, f *promrule.File) fileResult {
+	var res fileResult
+	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
+	for _, g := range f.Groups {
+		for _, rule := range g.Rules {
+			rs := newRuleState(rule)
+			p.Rule, p.rs = rule, rs
+			for _, c := range l.rule {
+				p.check, p.sev = c.Name(), c.Meta().Severity
+				c.Check(p)
+			}
+			res.uses = append(res.uses, rs.uses())
+		}
+	}
+	p.Rule, p.rs = nil, &ruleState{}
+	for _, c := range l.file {
+		p.check, p.sev = c.Name(), c.Meta().Severity
+		c.Check(p)
+	}
+	return res
+}

@@ -1,0 +1,72 @@
+package lint
+
+import "github.com/obsctl/obsctl/internal/diag"
+
+// The checks below report through the loaders: a file that does not parse
+// cannot be checked further, so the loader that reads it says why. They
+// are registered so that they can be explained, listed in the README and
+// SARIF, and disabled like any other check.
+
+// yamlSyntax reports files that are not valid YAML: bad indentation, a tab
+// used for indentation, an unclosed quote or bracket, a key with no value
+// separator. It also reports files that are not UTF-8 text (a stray binary
+// or a file with NUL bytes) and files over 32 MiB. Nothing else in such a
+// file can be checked; the other files still are.
+type yamlSyntax struct{}
+
+func (yamlSyntax) Name() string { return "yaml/syntax" }
+
+func (yamlSyntax) Meta() Meta {
+	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Summary: "A file is not valid YAML (or not UTF-8 text, or too large)."}
+}
+
+func (yamlSyntax) Check(*Pass) {}
+
+// rulesSchema reports rule files that are valid YAML but not the shape
+// Prometheus reads: an unknown or misspelt key (`annotation:` for
+// `annotations:`), a wrong type (`labels:` as a list), a bad duration
+// (`for: 5 minutes`), a rule with neither or both of alert and record, a
+// recording rule with `for` or annotations, a group without a name, or a
+// PrometheusRule object without a name, with the wrong apiVersion, or
+// holding another kind. Prometheus refuses the whole file for any of these.
+type rulesSchema struct{}
+
+func (rulesSchema) Name() string { return "rules/schema" }
+
+func (rulesSchema) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A rule file or PrometheusRule object does not have the shape Prometheus reads."}
+}
+
+func (rulesSchema) Check(*Pass) {}
+
+// configSchema reports problems with obsctl.yaml's shape: an unknown or
+// misspelt key (with the closest valid key as a hint), a wrong type, a bad
+// duration, a missing required key, an unsupported apiVersion, an invalid
+// stack name, or a receiver declared twice. obsctl decodes the file
+// strictly so that a typo never silently turns a setting off.
+type configSchema struct{}
+
+func (configSchema) Name() string { return "config/schema" }
+
+func (configSchema) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "obsctl.yaml has an unknown key, a wrong type or an invalid value."}
+}
+
+func (configSchema) Check(*Pass) {}
+
+// configSecretRef reports receiver secrets (Opsgenie API key, PagerDuty
+// routing key, Slack webhook URL, passwords, bearer tokens) written in
+// obsctl.yaml as literal values. A secret in git is readable by everyone
+// with the repo, forever. Refer to it instead, as a Kubernetes Secret key
+// (`{secret: {name: alertmanager-opsgenie, key: api-key}}`) or an
+// environment variable read at apply time (`{env: OPSGENIE_API_KEY}`), and
+// rotate the exposed value. The finding never repeats the value.
+type configSecretRef struct{}
+
+func (configSecretRef) Name() string { return "config/secret-ref" }
+
+func (configSecretRef) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A receiver secret in obsctl.yaml is a literal instead of a Secret or env reference."}
+}
+
+func (configSecretRef) Check(*Pass) {}

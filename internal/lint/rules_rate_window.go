@@ -1,0 +1,107 @@
+package lint
+
+import (
+	"strings"
+	"time"
+
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/diag"
+)
+
+// rateWindow reports range selectors that are too short for the function
+// they feed, given the scrape interval (prometheus.scrapeInterval in
+// obsctl.yaml, 30s by default).
+//
+// rate(), increase(), delta(), deriv(), predict_linear(), resets(),
+// changes() and the *_over_time() aggregations need several samples in
+// their window. With a window under 4x the scrape interval, one slow or
+// failed scrape leaves one sample or none: the function returns nothing,
+// the alert's series vanishes and the alert resolves, only to fire again a
+// minute later. At 3 a.m. that is a flapping page, or an outage that never
+// pages because the window is always empty. Use a window of at least four
+// scrape intervals, for example [2m] for a 30s scrape.
+//
+// irate() and idelta() look at the last two samples only, and
+// last_over_time(), first_over_time(), present_over_time() and
+// absent_over_time() at one; for them a window of 2x the scrape interval,
+// which survives one missed scrape, is enough.
+//
+// Only ranges given directly to a function are checked, not subquery
+// ranges. Silence the check for one rule with
+// `# obsctl:disable rules/rate-window`.
+type rateWindow struct{}
+
+func (rateWindow) Name() string { return "rules/rate-window" }
+
+func (rateWindow) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeRule, Summary: "A rate/increase-style window is shorter than 4x the scrape interval."}
+}
+
+func (rateWindow) Check(p *Pass) {
+	e := p.Expr()
+	if e == nil {
+		return
+	}
+	scrape := config.DefaultScrapeInterval
+	if p.Config != nil {
+		scrape = p.Config.ScrapeInterval()
+	}
+	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
+		ms, ok := n.(*parser.MatrixSelector)
+		if !ok || ms.RangeExpr != nil || ms.Range <= 0 {
+			return nil
+		}
+		c := enclosingCall(path)
+		if c == nil {
+			return nil
+		}
+		k := windowSamples(c.Func.Name)
+		if k == 0 || ms.Range >= time.Duration(k)*scrape {
+			return nil
+		}
+		why := "one missed scrape leaves it too few samples"
+		if k == 2 {
+			why = "one missed scrape can leave it empty"
+		}
+		p.Report(ExprSpan(p.Rule, ms.PositionRange()),
+			"use a window of at least "+promDuration(time.Duration(k)*scrape)+", or lower prometheus.scrapeInterval if the targets are scraped more often",
+			"%s() window [%s] is shorter than %dx the scrape interval (%s): %s",
+			c.Func.Name, rangeText(p.Rule.Expr, ms), k, promDuration(scrape), why)
+		return nil
+	})
+}
+
+// rangeText returns the range of ms as written in expr (90s stays 90s).
+func rangeText(expr string, ms *parser.MatrixSelector) string {
+	pr := ms.PositionRange()
+	vs := ms.VectorSelector.PositionRange()
+	if 0 <= vs.End && vs.End <= pr.End && int(pr.End) <= len(expr) {
+		t := expr[vs.End:pr.End]
+		if i := strings.IndexByte(t, '['); i >= 0 {
+			if j := strings.IndexByte(t[i:], ']'); j > 1 {
+				return strings.TrimSpace(t[i+1 : i+j])
+			}
+		}
+	}
+	return promDuration(ms.Range)
+}
+
+// windowSamples returns how many scrape intervals the range given to
+// function fn should span, or 0 when fn is not checked.
+func windowSamples(fn string) int {
+	switch fn {
+	case "irate", "idelta",
+		"last_over_time", "first_over_time", "present_over_time", "absent_over_time",
+		"ts_of_last_over_time", "ts_of_first_over_time":
+		return 2
+	case "rate", "increase", "delta", "deriv", "predict_linear", "resets", "changes",
+		"double_exponential_smoothing", "holt_winters":
+		return 4
+	}
+	if strings.HasSuffix(fn, "_over_time") {
+		return 4
+	}
+	return 0
+}

@@ -1,0 +1,110 @@
+package lint
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
+	"github.com/obsctl/obsctl/internal/diag"
+)
+
+// regexRedundant reports regex matchers that say more than they mean or
+// nothing at all:
+//
+//   - a regex starting with `^` or ending with `$`: Prometheus anchors
+//     label regexes at both ends already, so the anchors are noise, and
+//     they suggest that the regex would otherwise match substrings, which
+//     misleads whoever edits it next;
+//   - `=~".*"`, which matches every value, including a missing label: the
+//     matcher filters nothing and can be dropped (if it was meant to
+//     require the label, write `!=""`);
+//   - `=~".+"`, which only requires the label to be set: `!=""` says so
+//     plainly;
+//   - `!~".*"`, which matches nothing, so the selector never returns a
+//     series and an alert built on it can never fire, the worst kind of
+//     silence at 3 a.m.; `!~".+"`, which only keeps series without the
+//     label, reads better as `=""`.
+//
+// Silence the check for one rule with `# obsctl:disable rules/regex-redundant`.
+type regexRedundant struct{}
+
+func (regexRedundant) Name() string { return "rules/regex-redundant" }
+
+func (regexRedundant) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeRule, Summary: "A regex matcher is anchored (Prometheus anchors already) or matches everything or nothing."}
+}
+
+func (regexRedundant) Check(p *Pass) {
+	e := p.Expr()
+	if e == nil {
+		return
+	}
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		for i, m := range vs.LabelMatchers {
+			if !isRegexMatcher(m) {
+				continue
+			}
+			msg, hint := redundantRegex(m)
+			if msg == "" {
+				continue
+			}
+			p.Report(ExprSpan(p.Rule, regexMatcherRange(p.Rule.Expr, vs, i)), hint,
+				"%s%s%s %s", m.Name, m.Type, strconv.Quote(m.Value), msg)
+		}
+		return nil
+	})
+}
+
+// redundantRegex says what is wrong with regex matcher m, if anything.
+func redundantRegex(m *labels.Matcher) (msg, hint string) {
+	v, not := m.Value, m.Type == labels.MatchNotRegexp
+	switch {
+	case v == ".*" && !not:
+		return "matches every value, even a missing label: it filters nothing",
+			"drop the matcher; to require the label write " + m.Name + `!=""`
+	case v == ".*" && not:
+		return "matches no series at all: the selector never returns anything",
+			"drop the matcher, or write the values to exclude"
+	case v == ".+" && !not:
+		return "only requires the label to be non-empty", "write " + m.Name + `!=""`
+	case v == ".+" && not:
+		return "only keeps series where the label is empty or missing", "write " + m.Name + `=""`
+	}
+	start := strings.HasPrefix(v, "^")
+	end := strings.HasSuffix(v, "$") && !escapedAt(v, len(v)-1)
+	if !start && !end {
+		return "", ""
+	}
+	core := v
+	if start {
+		core = core[1:]
+	}
+	if end && len(core) > 0 {
+		core = core[:len(core)-1]
+	}
+	what := "is anchored with ^ and $"
+	switch {
+	case !end:
+		what = "starts with ^"
+	case !start:
+		what = "ends with $"
+	}
+	return what + ": Prometheus anchors label regexes already",
+		"write " + m.Name + m.Type.String() + strconv.Quote(core)
+}
+
+// escapedAt reports whether the byte at i of s is escaped by an odd
+// number of backslashes.
+func escapedAt(s string, i int) bool {
+	n := 0
+	for j := i - 1; j >= 0 && s[j] == '\\'; j-- {
+		n++
+	}
+	return n%2 == 1
+}

@@ -1,0 +1,44 @@
+package lint
+
+import (
+	"slices"
+	"strings"
+
+	"github.com/obsctl/obsctl/internal/diag"
+)
+
+// severityLabel reports alerts without a `severity` label, or with a value
+// that alerting.severities in obsctl.yaml does not declare. Routing and
+// inhibition are by severity: an alert whose severity is missing or
+// misspelt ("critcal") falls through to the default receiver, is never
+// inhibited, and may wake nobody. The label must be a literal: a templated
+// severity cannot be checked and changes the alert's identity.
+type severityLabel struct{}
+
+func (severityLabel) Name() string { return "rules/severity-label" }
+
+func (severityLabel) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeRule, Summary: "An alert has no severity label, or one that alerting.severities does not declare."}
+}
+
+func (severityLabel) Check(p *Pass) {
+	r := p.Rule
+	if !r.IsAlert() {
+		return
+	}
+	declared := p.Config.Alerting.Severities
+	list := strings.Join(declared, ", ")
+	kv, ok := r.Label("severity")
+	switch {
+	case !ok:
+		p.Report(r.NameSpan, "add `severity:` under labels, one of: "+list, "alert %q has no severity label", r.Alert)
+	case strings.Contains(kv.Value, "{{"):
+		p.Report(kv.ValueSpan, "use one literal value, one of: "+list, "alert %q has a templated severity", r.Alert)
+	case len(declared) > 0 && !slices.Contains(declared, kv.Value):
+		hint := "declared severities: " + list
+		if s := closest(kv.Value, declared); s != "" {
+			hint = "did you mean \"" + s + "\"? " + hint
+		}
+		p.Report(kv.ValueSpan, hint, "severity %q of alert %q is not declared in alerting.severities", kv.Value, r.Alert)
+	}
+}

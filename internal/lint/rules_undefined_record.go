@@ -1,0 +1,38 @@
+package lint
+
+import "github.com/obsctl/obsctl/internal/diag"
+
+// undefinedRecord reports expressions that select a recorded series (a
+// name with a colon, level:metric:operations) that no recording rule in
+// the repo defines.
+//
+// A selector for a series that does not exist returns nothing, and an
+// alert over nothing never fires. That is what happens when a recording
+// rule is renamed or deleted and its users are not updated, or when a
+// name is misspelt: the alert looks fine in review and stays silent
+// through the outage it was written for. Fix the name, or add the
+// recording rule.
+//
+// A series recorded outside this repo (by another Prometheus and
+// federated in, for example) is a legitimate use: say so for the rule with
+// `# obsctl:disable rules/undefined-record`, or for the whole file with
+// `# obsctl:disable-file rules/undefined-record`.
+type undefinedRecord struct{}
+
+func (undefinedRecord) Name() string { return "rules/undefined-record" }
+
+func (undefinedRecord) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeRepo, Summary: "An expression selects a recorded series (level:metric:op) that no recording rule defines."}
+}
+
+func (undefinedRecord) Check(p *Pass) {
+	for name, uses := range p.Index.Uses {
+		if len(p.Index.Records[name]) > 0 {
+			continue
+		}
+		for _, u := range uses {
+			p.ReportRule(nil, u.Rule, u.Span, "check the spelling, or add the recording rule; a series recorded elsewhere can be marked with `# obsctl:disable rules/undefined-record`",
+				"%q is not defined by any recording rule: the selector returns nothing", name)
+		}
+	}
+}

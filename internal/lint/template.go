@@ -1,0 +1,214 @@
+package lint
+
+import (
+	"context"
+	"reflect"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"text/template/parse"
+
+	"github.com/prometheus/prometheus/template"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/promrule"
+)
+
+// templateDefs is what Prometheus prepends to every alert template.
+const templateDefs = "{{$labels := .Labels}}{{$externalLabels := .ExternalLabels}}{{$externalURL := .ExternalURL}}{{$value := .Value}}"
+
+// Template is one parsed label or annotation value of an alerting rule.
+type Template struct {
+	KV      promrule.KV
+	IsLabel bool
+	// Tree is nil when the value has no template action or fails to parse.
+	Tree *parse.Tree
+	// Err is the parse error, if any, and ErrOffset its byte offset in the
+	// value.
+	Err       error
+	ErrOffset int
+	// Refs are the alert labels the template reads ($labels.x, .Labels.x,
+	// index $labels "x").
+	Refs []LabelRef
+	// UsesValue reports whether the template reads $value or .Value.
+	UsesValue bool
+}
+
+// LabelRef is one label read by a template, at byte Off of the value.
+type LabelRef struct {
+	Name string
+	Off  int
+}
+
+// Span maps byte offset off of the template's value to the file.
+func (t *Template) Span(r *promrule.Rule, off int) diag.Span {
+	n := t.KV.ValueNode
+	if n == nil {
+		return t.KV.ValueSpan
+	}
+	f := r.Group.File
+	p := f.ScalarPos(n, off)
+	return diag.Span{File: f.Path, Start: p, End: p}
+}
+
+// builtins are text/template's predefined functions, which parse.Parse
+// must be told about.
+var builtins = map[string]any{
+	"and": true, "call": true, "html": true, "index": true, "slice": true, "js": true, "len": true,
+	"not": true, "or": true, "print": true, "printf": true, "println": true, "urlquery": true,
+	"eq": true, "ge": true, "gt": true, "le": true, "lt": true, "ne": true,
+}
+
+var (
+	funcsOnce sync.Once
+	funcs     map[string]any
+)
+
+// templateFuncs returns the names of Prometheus' template functions. They
+// are read once from a real Expander so that the set always matches the
+// Prometheus version obsctl is built with; parsing needs only the names.
+// When they cannot be read, it returns nil and parseTemplate falls back to
+// Prometheus' own ParseTest.
+func templateFuncs() map[string]any {
+	funcsOnce.Do(func() {
+		e := template.NewTemplateExpander(context.Background(), "", "", nil, 0, nil, nil, nil)
+		v := reflect.ValueOf(e).Elem().FieldByName("funcMap")
+		if !v.IsValid() || v.Kind() != reflect.Map {
+			return
+		}
+		funcs = map[string]any{}
+		for _, k := range v.MapKeys() {
+			funcs[k.String()] = struct{}{}
+		}
+	})
+	return funcs
+}
+
+var errLineRE = regexp.MustCompile(`^template: [^:]*:(\d+):`)
+
+func parseTemplate(alert string, kv promrule.KV, isLabel bool) *Template {
+	t := &Template{KV: kv, IsLabel: isLabel}
+	if !strings.Contains(kv.Value, "{{") {
+		return t
+	}
+	text := templateDefs + kv.Value
+	fm := templateFuncs()
+	var trees map[string]*parse.Tree
+	var err error
+	if fm != nil {
+		trees, err = parse.Parse("__alert_"+alert, text, "{{", "}}", fm, builtins)
+	} else {
+		err = template.NewTemplateExpander(context.Background(), text, "__alert_"+alert, nil, 0, nil, nil, nil).ParseTest()
+	}
+	if err != nil {
+		t.Err = err
+		t.ErrOffset = errorOffset(kv.Value, err)
+		return t
+	}
+	if fm == nil {
+		return t
+	}
+	t.Tree = trees["__alert_"+alert]
+	if t.Tree != nil {
+		t.walk(t.Tree.Root, len(templateDefs))
+	}
+	return t
+}
+
+// errorOffset turns the line a template error names into an offset.
+func errorOffset(value string, err error) int {
+	m := errLineRE.FindStringSubmatch(err.Error())
+	if m == nil {
+		return 0
+	}
+	line, _ := strconv.Atoi(m[1])
+	// An error at the end names the empty line after a final line break.
+	line = min(line, strings.Count(strings.TrimRight(value, "\n"), "\n")+1)
+	off := 0
+	for l := 1; l < line; l++ {
+		i := strings.IndexByte(value[off:], '\n')
+		if i < 0 {
+			break
+		}
+		off += i + 1
+	}
+	return off
+}
+
+// walk collects label references; defs is the length of the prefix.
+func (t *Template) walk(n parse.Node, defs int) {
+	if n == nil || reflect.ValueOf(n).IsNil() {
+		return
+	}
+	pos := func(p parse.Pos) int { return max(0, int(p)-defs) }
+	switch n := n.(type) {
+	case *parse.ListNode:
+		for _, c := range n.Nodes {
+			t.walk(c, defs)
+		}
+	case *parse.ActionNode:
+		t.walk(n.Pipe, defs)
+	case *parse.PipeNode:
+		for _, c := range n.Cmds {
+			t.walk(c, defs)
+		}
+	case *parse.CommandNode:
+		if len(n.Args) >= 3 {
+			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "index" {
+				if isLabelsVar(n.Args[1]) {
+					if s, ok := n.Args[2].(*parse.StringNode); ok {
+						t.Refs = append(t.Refs, LabelRef{Name: s.Text, Off: pos(s.Pos)})
+					}
+				}
+			}
+		}
+		for _, a := range n.Args {
+			t.walk(a, defs)
+		}
+	case *parse.VariableNode:
+		if int(n.Pos) < defs {
+			return // Prometheus' own prefix
+		}
+		switch {
+		case len(n.Ident) >= 2 && n.Ident[0] == "$labels":
+			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos)})
+		case n.Ident[0] == "$value":
+			t.UsesValue = true
+		}
+	case *parse.FieldNode:
+		if int(n.Pos) < defs {
+			return
+		}
+		switch {
+		case len(n.Ident) >= 2 && n.Ident[0] == "Labels":
+			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos)})
+		case n.Ident[0] == "Value":
+			t.UsesValue = true
+		}
+	case *parse.IfNode:
+		t.walkBranch(&n.BranchNode, defs)
+	case *parse.RangeNode:
+		t.walkBranch(&n.BranchNode, defs)
+	case *parse.WithNode:
+		t.walkBranch(&n.BranchNode, defs)
+	case *parse.ChainNode:
+		t.walk(n.Node, defs)
+	}
+}
+
+func (t *Template) walkBranch(b *parse.BranchNode, defs int) {
+	t.walk(b.Pipe, defs)
+	t.walk(b.List, defs)
+	t.walk(b.ElseList, defs)
+}
+
+func isLabelsVar(n parse.Node) bool {
+	switch n := n.(type) {
+	case *parse.VariableNode:
+		return len(n.Ident) == 1 && n.Ident[0] == "$labels"
+	case *parse.FieldNode:
+		return len(n.Ident) == 1 && n.Ident[0] == "Labels"
+	}
+	return false
+}

@@ -1,0 +1,479 @@
+package promrule
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// Names of the findings the loader reports.
+const (
+	CheckSyntax = "yaml/syntax"
+	CheckSchema = "rules/schema"
+)
+
+// Load parses one rules file. It always returns a File holding what could
+// be read, with a finding for each problem met; it never stops at the
+// first problem of a file, only at a YAML syntax error.
+func Load(sf *source.File) (*File, []diag.Finding) {
+	l := &loader{f: &File{File: sf}}
+	l.f.Disabled = fileDisables(sf.Src)
+	docs, fd := sf.ParseYAML(CheckSyntax)
+	if fd != nil {
+		l.findings = append(l.findings, *fd)
+	}
+	plain := 0
+	for i, doc := range docs {
+		root := doc
+		if root.Kind == yaml.DocumentNode {
+			if len(root.Content) == 0 {
+				continue
+			}
+			root = root.Content[0]
+		}
+		if root.Kind == yaml.ScalarNode && root.Tag == "!!null" {
+			continue // an empty document, as between two ---
+		}
+		if root.Kind != yaml.MappingNode {
+			l.errorf(root, "a rules file holds `groups:` or PrometheusRule objects", "document %d must be a mapping, not %s", i+1, kindName(root))
+			continue
+		}
+		if get(root, "kind") != nil || get(root, "apiVersion") != nil {
+			l.object(root)
+			continue
+		}
+		plain++
+		if plain == 2 {
+			l.errorf(root, "Prometheus reads only the first document of a rule file; move the groups into one document or use PrometheusRule objects", "a plain rule file must hold one YAML document")
+		}
+		l.groups(root, nil, map[string]bool{"groups": true})
+	}
+	return l.f, l.findings
+}
+
+type loader struct {
+	f        *File
+	findings []diag.Finding
+}
+
+func (l *loader) errorf(n *yaml.Node, hint, format string, args ...any) {
+	l.findings = append(l.findings, diag.Finding{
+		Check: CheckSchema, Severity: diag.Error, Span: l.f.Span(n),
+		Message: fmt.Sprintf(format, args...), Hint: hint,
+	})
+}
+
+func (l *loader) span(n *yaml.Node) diag.Span { return l.f.Span(n) }
+
+func kindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "null"
+	}
+	v := n.Value
+	if len(v) > 40 {
+		v = v[:40] + "..."
+	}
+	return strconv.Quote(v)
+}
+
+func resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
+}
+
+// get returns the value of key in mapping n, or nil.
+func get(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return resolve(n.Content[i+1])
+		}
+	}
+	return nil
+}
+
+// fields calls fn for each key of mapping n, reporting unknown and repeated
+// keys. known maps the accepted keys; fn is called for those only.
+func (l *loader) fields(n *yaml.Node, what string, known map[string]bool, fn func(key string, k, v *yaml.Node)) {
+	seen := make(map[string]bool, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			l.errorf(k, "", "%s: keys must be strings", what)
+			continue
+		}
+		if !known[k.Value] {
+			l.errorf(k, hintFor(k.Value, known), "unknown key %q in %s", k.Value, what)
+			continue
+		}
+		if seen[k.Value] {
+			l.errorf(k, "remove one of the two", "%s: key %q is written twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		fn(k.Value, k, v)
+	}
+}
+
+func hintFor(key string, known map[string]bool) string {
+	best, bestD := "", len(key)/2+1
+	names := make([]string, 0, len(known))
+	for k := range known {
+		names = append(names, k)
+		if d := editDistance(key, k); d < bestD || d == bestD && k < best {
+			best, bestD = k, d
+		}
+	}
+	if best != "" {
+		return fmt.Sprintf("did you mean %q?", best)
+	}
+	return ""
+}
+
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func (l *loader) str(n *yaml.Node, what string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
+		l.errorf(n, "", "%s must be a string, not %s", what, kindName(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
+	if n.Kind != yaml.ScalarNode {
+		l.errorf(n, "", "%s must be a duration, not %s", what, kindName(n))
+		return 0, false
+	}
+	d, err := model.ParseDuration(n.Value)
+	if err != nil {
+		l.errorf(n, "use a number and a unit: ms, s, m, h, d, w or y (for example 5m or 1h30m)", "%s: invalid duration %q", what, n.Value)
+		return 0, false
+	}
+	return time.Duration(d), true
+}
+
+func (l *loader) kvs(n *yaml.Node, what string) []KV {
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+		return nil
+	}
+	out := make([]KV, 0, len(n.Content)/2)
+	seen := make(map[string]bool, len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode {
+			l.errorf(k, "", "%s: keys must be strings", what)
+			continue
+		}
+		if seen[k.Value] {
+			l.errorf(k, "remove one of the two", "%s: key %q is written twice", what, k.Value)
+			continue
+		}
+		seen[k.Value] = true
+		if v.Kind != yaml.ScalarNode {
+			l.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, kindName(v))
+			continue
+		}
+		out = append(out, KV{Key: k.Value, Value: v.Value, KeySpan: l.span(k), ValueSpan: l.span(v), ValueNode: v})
+	}
+	return out
+}
+
+var (
+	groupKeys = map[string]bool{"name": true, "interval": true, "query_offset": true, "limit": true, "rules": true, "labels": true}
+	// PrometheusRule groups may also carry the Thanos Ruler field.
+	objectGroupKeys = map[string]bool{"name": true, "interval": true, "query_offset": true, "limit": true, "rules": true, "labels": true, "partial_response_strategy": true}
+	ruleKeys        = map[string]bool{"alert": true, "record": true, "expr": true, "for": true, "keep_firing_for": true, "labels": true, "annotations": true}
+	objectKeys      = map[string]bool{"apiVersion": true, "kind": true, "metadata": true, "spec": true}
+	metadataKeys    = map[string]bool{"name": true, "namespace": true, "labels": true, "annotations": true}
+	specKeys        = map[string]bool{"groups": true}
+)
+
+// groups reads the `groups:` key of n (a plain file root or a spec).
+func (l *loader) groups(n *yaml.Node, obj *Object, known map[string]bool) {
+	gk := groupKeys
+	what := "rule file"
+	if obj != nil {
+		gk = objectGroupKeys
+		what = "spec"
+	}
+	var list *yaml.Node
+	l.fields(n, what, known, func(key string, k, v *yaml.Node) {
+		if key == "groups" {
+			list = v
+		}
+	})
+	if list == nil {
+		l.errorf(n, "a rule file starts with `groups:`", "%s: missing key \"groups\"", what)
+		return
+	}
+	if list.Kind == yaml.ScalarNode && list.Tag == "!!null" {
+		return
+	}
+	if list.Kind != yaml.SequenceNode {
+		l.errorf(list, "", "groups must be a list, not %s", kindName(list))
+		return
+	}
+	for _, gn := range list.Content {
+		gn = resolve(gn)
+		if gn.Kind != yaml.MappingNode {
+			l.errorf(gn, "", "a group must be a mapping, not %s", kindName(gn))
+			continue
+		}
+		g := &Group{File: l.f, Object: obj, Span: l.span(gn)}
+		var rules *yaml.Node
+		hasName := false
+		l.fields(gn, "group", gk, func(key string, k, v *yaml.Node) {
+			switch key {
+			case "name":
+				g.Name, hasName = l.str(v, "group name")
+				g.NameSpan = l.span(v)
+			case "interval":
+				g.Interval, _ = l.duration(v, "interval")
+			case "query_offset":
+				if d, ok := l.duration(v, "query_offset"); ok {
+					g.QueryOffset = &d
+				}
+			case "limit":
+				i, err := strconv.Atoi(v.Value)
+				if v.Kind != yaml.ScalarNode || err != nil || i < 0 {
+					l.errorf(v, "", "limit must be a whole number >= 0, not %s", kindName(v))
+				}
+				g.Limit = i
+			case "labels":
+				g.Labels = l.kvs(v, "group label")
+			case "rules":
+				rules = v
+			}
+		})
+		if !hasName || g.Name == "" {
+			l.errorf(gn, "", "group has no name")
+		}
+		if rules != nil && !(rules.Kind == yaml.ScalarNode && rules.Tag == "!!null") {
+			if rules.Kind != yaml.SequenceNode {
+				l.errorf(rules, "", "rules must be a list, not %s", kindName(rules))
+			} else {
+				g.Rules = make([]*Rule, 0, len(rules.Content))
+				for _, rn := range rules.Content {
+					if r := l.rule(resolve(rn), g); r != nil {
+						g.Rules = append(g.Rules, r)
+					}
+				}
+			}
+		}
+		l.f.Groups = append(l.f.Groups, g)
+	}
+}
+
+func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
+	if n.Kind != yaml.MappingNode {
+		l.errorf(n, "", "a rule must be a mapping, not %s", kindName(n))
+		return nil
+	}
+	r := &Rule{Group: g, Span: l.span(n)}
+	r.Disabled = ruleDisables(n, r.Disabled)
+	hasExpr := false
+	l.fields(n, "rule", ruleKeys, func(key string, k, v *yaml.Node) {
+		r.Disabled = ruleDisables(k, r.Disabled)
+		r.Disabled = ruleDisables(v, r.Disabled)
+		switch key {
+		case "alert":
+			r.Alert, _ = l.str(v, "alert")
+			r.NameSpan = l.span(v)
+		case "record":
+			r.Record, _ = l.str(v, "record")
+			r.NameSpan = l.span(v)
+		case "expr":
+			if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
+				// An expression such as `1` or `true` decodes as a
+				// number or bool; PromQL takes the text as written.
+				r.Expr, r.ExprNode, hasExpr = v.Value, v, true
+			} else {
+				l.errorf(v, "", "expr must be a string, not %s", kindName(v))
+			}
+			r.ExprSpan = l.span(v)
+		case "for":
+			r.For, r.ForSet = l.duration(v, "for")
+			r.ForSpan = l.span(v)
+		case "keep_firing_for":
+			r.KeepFiringFor, _ = l.duration(v, "keep_firing_for")
+		case "labels":
+			r.Labels = l.kvs(v, "label")
+		case "annotations":
+			r.Annotations = l.kvs(v, "annotation")
+		}
+	})
+	switch {
+	case r.Alert == "" && r.Record == "":
+		l.errorf(n, "add `alert: Name` or `record: level:metric:operations`", "rule has neither alert nor record")
+	case r.Alert != "" && r.Record != "":
+		l.errorf(n, "split it into an alerting and a recording rule", "rule has both alert and record")
+	}
+	if !hasExpr && r.ExprNode == nil && r.ExprSpan.File == "" {
+		l.errorf(n, "", "rule %q has no expr", r.Name())
+	}
+	if r.Record != "" {
+		if r.ForSet {
+			l.errorf(get(n, "for"), "`for` applies to alerting rules only", "recording rule %q has `for`", r.Record)
+		}
+		if len(r.Annotations) > 0 {
+			l.errorf(get(n, "annotations"), "annotations apply to alerting rules only", "recording rule %q has annotations", r.Record)
+		}
+	}
+	if r.NameSpan.File == "" {
+		r.NameSpan = r.Span
+	}
+	if r.ExprSpan.File == "" {
+		r.ExprSpan = r.Span
+	}
+	return r
+}
+
+func (l *loader) object(n *yaml.Node) {
+	obj := &Object{Span: l.span(n)}
+	var spec *yaml.Node
+	kind, api := "", ""
+	l.fields(n, "object", objectKeys, func(key string, k, v *yaml.Node) {
+		switch key {
+		case "kind":
+			kind, _ = l.str(v, "kind")
+		case "apiVersion":
+			api, _ = l.str(v, "apiVersion")
+		case "metadata":
+			if v.Kind != yaml.MappingNode {
+				l.errorf(v, "", "metadata must be a mapping, not %s", kindName(v))
+				return
+			}
+			l.fields(v, "metadata", metadataKeys, func(key string, _, v *yaml.Node) {
+				switch key {
+				case "name":
+					obj.Name, _ = l.str(v, "metadata.name")
+				case "namespace":
+					obj.Namespace, _ = l.str(v, "metadata.namespace")
+				case "labels":
+					obj.Labels = map[string]string{}
+					for _, kv := range l.kvs(v, "metadata label") {
+						obj.Labels[kv.Key] = kv.Value
+					}
+				case "annotations":
+					l.kvs(v, "metadata annotation")
+				}
+			})
+		case "spec":
+			spec = v
+		}
+	})
+	if kind != "PrometheusRule" {
+		l.errorf(n, "rule folders hold plain rule files (`groups:`) or PrometheusRule objects", "object of kind %q is not a PrometheusRule", kind)
+		return
+	}
+	if api != "monitoring.coreos.com/v1" {
+		l.errorf(get(n, "apiVersion"), "use apiVersion: monitoring.coreos.com/v1", "PrometheusRule has apiVersion %q", api)
+	}
+	if obj.Name == "" {
+		l.errorf(n, "", "PrometheusRule has no metadata.name")
+	} else if !dnsSubdomainRE.MatchString(obj.Name) || len(obj.Name) > 253 {
+		l.errorf(get(get(n, "metadata"), "name"), "use lower-case letters, digits, '-' and '.'", "invalid PrometheusRule name %q", obj.Name)
+	}
+	l.f.Objects = append(l.f.Objects, obj)
+	if spec == nil {
+		l.errorf(n, "", "PrometheusRule %q has no spec", obj.Name)
+		return
+	}
+	if spec.Kind != yaml.MappingNode {
+		l.errorf(spec, "", "spec must be a mapping, not %s", kindName(spec))
+		return
+	}
+	l.groups(spec, obj, specKeys)
+}
+
+var dnsSubdomainRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+const (
+	disableMark     = "obsctl:disable "
+	disableFileMark = "obsctl:disable-file "
+)
+
+// ruleDisables appends the checks named by obsctl:disable comments on n.
+func ruleDisables(n *yaml.Node, acc []string) []string {
+	for _, c := range [...]string{n.HeadComment, n.LineComment, n.FootComment} {
+		if c != "" && strings.Contains(c, disableMark) {
+			acc = appendNames(acc, c, disableMark)
+		}
+	}
+	return acc
+}
+
+func fileDisables(src []byte) []string {
+	if !bytes.Contains(src, []byte(disableFileMark)) {
+		return nil
+	}
+	var acc []string
+	sc := bufio.NewScanner(bytes.NewReader(src))
+	sc.Buffer(nil, len(src)+1)
+	for sc.Scan() {
+		if line := sc.Text(); strings.Contains(line, "#") {
+			acc = appendNames(acc, line[strings.Index(line, "#"):], disableFileMark)
+		}
+	}
+	return acc
+}
+
+// appendNames parses "# obsctl:disable a/b, c/d -- reason" comment lines.
+func appendNames(acc []string, comment, mark string) []string {
+	for _, line := range strings.Split(comment, "\n") {
+		i := strings.Index(line, mark)
+		if i < 0 {
+			continue
+		}
+		rest := line[i+len(mark):]
+		if j := strings.Index(rest, "--"); j >= 0 {
+			rest = rest[:j] // a reason may follow
+		}
+		for _, name := range strings.FieldsFunc(rest, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
+			acc = append(acc, name)
+		}
+	}
+	return acc
+}

@@ -1,0 +1,136 @@
+package promrule
+
+import (
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// File is one loaded rules file.
+type File struct {
+	*source.File
+	// Objects are the PrometheusRule objects of the file, empty for a
+	// plain rule file.
+	Objects []*Object
+	// Groups are every rule group of the file, in order.
+	Groups []*Group
+	// Disabled lists checks turned off for the whole file with a
+	// "# obsctl:disable-file CHECK" comment.
+	Disabled []string
+}
+
+// Object is the metadata of a PrometheusRule object.
+type Object struct {
+	Name      string
+	Namespace string
+	Labels    map[string]string
+	Span      diag.Span
+}
+
+// Group is a rule group.
+type Group struct {
+	// File is the file the group was read from.
+	File *File
+	// Object is the PrometheusRule holding the group, nil in plain files.
+	Object      *Object
+	Name        string
+	NameSpan    diag.Span
+	Interval    time.Duration
+	QueryOffset *time.Duration
+	Limit       int
+	Labels      []KV
+	Rules       []*Rule
+	Span        diag.Span
+}
+
+// Rule is one alerting or recording rule.
+type Rule struct {
+	Group *Group
+	// Alert or Record holds the rule's name; exactly one is set in a
+	// valid rule.
+	Alert, Record string
+	NameSpan      diag.Span
+	Expr          string
+	// ExprNode is the scalar holding Expr, kept to map positions inside
+	// the expression back to the file.
+	ExprNode      *yaml.Node
+	ExprSpan      diag.Span
+	For           time.Duration
+	ForSet        bool
+	ForSpan       diag.Span
+	KeepFiringFor time.Duration
+	Labels        []KV
+	Annotations   []KV
+	// Span is the rule's first line.
+	Span diag.Span
+	// Disabled lists checks turned off for this rule with a
+	// "# obsctl:disable CHECK" comment.
+	Disabled []string
+}
+
+// KV is a label or annotation with the spans of its key and value.
+type KV struct {
+	Key, Value string
+	KeySpan    diag.Span
+	ValueSpan  diag.Span
+	// ValueNode is kept to map template errors inside the value.
+	ValueNode *yaml.Node
+}
+
+// Name returns the alert or record name.
+func (r *Rule) Name() string {
+	if r.Alert != "" {
+		return r.Alert
+	}
+	return r.Record
+}
+
+// IsAlert reports whether r is an alerting rule.
+func (r *Rule) IsAlert() bool { return r.Alert != "" }
+
+// Label returns the value of label key and whether the rule sets it.
+func (r *Rule) Label(key string) (KV, bool) { return lookup(r.Labels, key) }
+
+// Label returns the value of group label key and whether the group sets it.
+func (g *Group) Label(key string) (KV, bool) { return lookup(g.Labels, key) }
+
+// Annotation returns annotation key and whether the rule sets it.
+func (r *Rule) Annotation(key string) (KV, bool) { return lookup(r.Annotations, key) }
+
+func lookup(kvs []KV, key string) (KV, bool) {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv, true
+		}
+	}
+	return KV{}, false
+}
+
+// DisabledFor reports whether check was disabled for this rule, by a
+// comment on the rule or on its file. A comment may name one check,
+// a whole area ("rules/*") or "all".
+func (f *File) DisabledFor(r *Rule, check string) bool {
+	return matchesAny(f.Disabled, check) || (r != nil && matchesAny(r.Disabled, check))
+}
+
+func matchesAny(names []string, check string) bool {
+	for _, n := range names {
+		if n == check || n == "all" || (strings.HasSuffix(n, "/*") && strings.HasPrefix(check, n[:len(n)-1])) {
+			return true
+		}
+	}
+	return false
+}
+
+// Rules returns every rule of the file in order.
+func (f *File) Rules() []*Rule {
+	var rs []*Rule
+	for _, g := range f.Groups {
+		rs = append(rs, g.Rules...)
+	}
+	return rs
+}

@@ -1,0 +1,15 @@
+// Package report is the report stage of obsctl lint: it turns the findings
+// that the load and lint stages produced into output for a person or a
+// machine. Checks never print; everything the user or CI sees about a
+// finding is written here.
+//
+// The formats are text (file:line:col: severity: message [check], with the
+// source line and a caret), JSON, GitHub Actions workflow commands, SARIF
+// 2.1.0 for GitHub code scanning, JUnit XML and checkstyle XML. Every format
+// keeps the order of its input (findings sorted by diag.Sort, files
+// sorted), and none carries a timestamp, so a report is byte-stable.
+//
+// A finding marked Secret is reported by its location and message alone in
+// every format: no source line, caret or hint, since the hint, unlike the
+// message, is not promised never to quote the secret.
+package report

@@ -1,0 +1,277 @@
+package source
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"regexp"
+	"strconv"
+	"unicode/utf8"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/diag"
+)
+
+// MaxFileSize bounds what a loader reads from one file. Larger files are
+// reported rather than parsed: nothing in an observability repo is
+// legitimately this large, and a stray binary or log must not exhaust memory.
+const MaxFileSize = 32 << 20
+
+// File is the content of one source file with a lazily built line index.
+type File struct {
+	// Path is the slash-separated path relative to the repo root, as
+	// shown in findings.
+	Path  string
+	Src   []byte
+	lines []int // byte offset at which each line starts
+}
+
+// NewFile returns a File for src.
+func NewFile(path string, src []byte) *File {
+	return &File{Path: path, Src: src}
+}
+
+func (f *File) index() {
+	if f.lines != nil {
+		return
+	}
+	f.lines = make([]int, 1, 1+bytes.Count(f.Src, []byte{'\n'}))
+	for i, b := range f.Src {
+		if b == '\n' {
+			f.lines = append(f.lines, i+1)
+		}
+	}
+}
+
+// NumLines returns how many lines the file has.
+func (f *File) NumLines() int {
+	f.index()
+	return len(f.lines)
+}
+
+// Line returns line n (1-based) without its line break, or "" when n is
+// out of range.
+func (f *File) Line(n int) string {
+	f.index()
+	if n < 1 || n > len(f.lines) {
+		return ""
+	}
+	start := f.lines[n-1]
+	end := len(f.Src)
+	if n < len(f.lines) {
+		end = f.lines[n] - 1
+	}
+	return string(bytes.TrimSuffix(f.Src[start:end], []byte{'\r'}))
+}
+
+// Offset returns the byte offset of p, clamped to the file.
+func (f *File) Offset(p diag.Pos) int {
+	f.index()
+	if p.Line < 1 {
+		return 0
+	}
+	if p.Line > len(f.lines) {
+		return len(f.Src)
+	}
+	off := f.lines[p.Line-1]
+	for col := 1; col < p.Col && off < len(f.Src) && f.Src[off] != '\n'; col++ {
+		_, w := utf8.DecodeRune(f.Src[off:])
+		off += w
+	}
+	return off
+}
+
+// Pos returns the position of byte offset off.
+func (f *File) Pos(off int) diag.Pos {
+	f.index()
+	off = max(0, min(off, len(f.Src)))
+	lo, hi := 0, len(f.lines)-1
+	for lo < hi {
+		mid := (lo + hi + 1) / 2
+		if f.lines[mid] <= off {
+			lo = mid
+		} else {
+			hi = mid - 1
+		}
+	}
+	return diag.Pos{Line: lo + 1, Col: 1 + utf8.RuneCount(f.Src[f.lines[lo]:off])}
+}
+
+// At returns a span covering one position of the file.
+func (f *File) At(line, col int) diag.Span { return diag.At(f.Path, line, col) }
+
+// Whole returns a span for findings about the file as a whole.
+func (f *File) Whole() diag.Span { return diag.At(f.Path, 1, 1) }
+
+// Span returns the span of a YAML node: for a scalar the token itself
+// (quotes included), for a collection its first line.
+func (f *File) Span(n *yaml.Node) diag.Span {
+	if n == nil {
+		return f.Whole()
+	}
+	start := diag.Pos{Line: n.Line, Col: n.Column}
+	end := start
+	switch n.Kind {
+	case yaml.ScalarNode:
+		end = f.scalarEnd(n)
+	case yaml.AliasNode:
+		end.Col += 1 + utf8.RuneCountInString(n.Value)
+	default:
+		end = diag.Pos{Line: start.Line, Col: 1 + utf8.RuneCountInString(f.Line(start.Line))}
+	}
+	return diag.Span{File: f.Path, Start: start, End: end}
+}
+
+func (f *File) scalarEnd(n *yaml.Node) diag.Pos {
+	switch n.Style {
+	case yaml.LiteralStyle, yaml.FoldedStyle:
+		v := n.Value
+		for len(v) > 0 && v[len(v)-1] == '\n' {
+			v = v[:len(v)-1]
+		}
+		return f.ScalarPos(n, len(v))
+	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
+		p := f.ScalarPos(n, len(n.Value))
+		p.Col++ // the closing quote
+		return p
+	default:
+		return f.ScalarPos(n, len(n.Value))
+	}
+}
+
+var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)
+
+// ErrTooLarge is returned, wrapped, for files over MaxFileSize.
+var ErrTooLarge = errors.New("file too large")
+
+// ParseYAML decodes every document of the file into nodes. On a syntax
+// error it returns the documents decoded before it and a finding positioned
+// at the line the parser names.
+func (f *File) ParseYAML(check string) ([]*yaml.Node, *diag.Finding) {
+	if len(f.Src) > MaxFileSize {
+		return nil, &diag.Finding{
+			Check: check, Severity: diag.Fatal, Span: f.Whole(),
+			Message: fmt.Sprintf("file is %d bytes, over the %d byte limit", len(f.Src), MaxFileSize),
+			Hint:    "rule and config files are text; is this file in the right folder?",
+		}
+	}
+	if !utf8.Valid(f.Src) || bytes.IndexByte(f.Src, 0) >= 0 {
+		off := firstInvalid(f.Src)
+		return nil, &diag.Finding{
+			Check: check, Severity: diag.Fatal, Span: diag.Span{File: f.Path, Start: f.Pos(off), End: f.Pos(off)},
+			Message: "file is not UTF-8 text",
+			Hint:    "YAML files must be UTF-8 text without NUL bytes",
+		}
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(f.Src))
+	var docs []*yaml.Node
+	for {
+		var n yaml.Node
+		err := dec.Decode(&n)
+		if errors.Is(err, io.EOF) {
+			return docs, nil
+		}
+		if err != nil {
+			return docs, f.yamlError(check, err, f.problemLine(err))
+		}
+		docs = append(docs, &n)
+	}
+}
+
+// problemLine finds the line a YAML syntax error is really on. The parser
+// names the line where the enclosing collection started ("while parsing a
+// block mapping at line 3"), which may be far above the mistake; the first
+// prefix of the file that fails with the same message ends at the mistake.
+// This costs a few parses, on the error path only.
+func (f *File) problemLine(err error) int {
+	want := stripLine(err.Error())
+	lo := 1
+	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
+		lo, _ = strconv.Atoi(m[1])
+	}
+	hi := f.NumLines()
+	if lo > hi {
+		return 0
+	}
+	fails := func(k int) bool {
+		end := len(f.Src)
+		if k < f.NumLines() {
+			end = f.lines[k]
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(f.Src[:end]))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if errors.Is(err, io.EOF) {
+				return false
+			}
+			if err != nil {
+				return stripLine(err.Error()) == want
+			}
+		}
+	}
+	if !fails(hi) {
+		return 0
+	}
+	for lo < hi {
+		mid := (lo + hi) / 2
+		if fails(mid) {
+			hi = mid
+		} else {
+			lo = mid + 1
+		}
+	}
+	return lo
+}
+
+func stripLine(msg string) string { return yamlLineRE.ReplaceAllString(msg, "") }
+
+func (f *File) yamlError(check string, err error, problem int) *diag.Finding {
+	msg := err.Error()
+	span := f.Whole()
+	if m := yamlLineRE.FindStringSubmatchIndex(msg); m != nil || problem > 0 {
+		line := problem
+		if m != nil && line == 0 {
+			line, _ = strconv.Atoi(msg[m[2]:m[3]])
+		}
+		col := 1
+		if m != nil && m[4] >= 0 && line == problem {
+			col, _ = strconv.Atoi(msg[m[4]:m[5]])
+		}
+		line = max(1, min(line, f.NumLines()))
+		span = diag.Span{File: f.Path, Start: diag.Pos{Line: line, Col: col},
+			End: diag.Pos{Line: line, Col: 1 + utf8.RuneCountInString(f.Line(line))}}
+		if m != nil {
+			// Drop the "yaml: line N:" prefix: the position says it.
+			msg = msg[:m[0]] + msg[m[1]:]
+		}
+	}
+	msg = cleanYAMLMessage(msg)
+	return &diag.Finding{Check: check, Severity: diag.Fatal, Span: span,
+		Message: "YAML syntax: " + msg}
+}
+
+var prefixRE = regexp.MustCompile(`^(yaml: )?(: )?`)
+
+func cleanYAMLMessage(msg string) string {
+	msg = prefixRE.ReplaceAllString(msg, "")
+	msg = string(bytes.TrimSpace([]byte(msg)))
+	msg = string(bytes.TrimPrefix([]byte(msg), []byte(": ")))
+	if msg == "" {
+		msg = "invalid YAML"
+	}
+	return msg
+}
+
+func firstInvalid(b []byte) int {
+	for i := 0; i < len(b); {
+		r, w := utf8.DecodeRune(b[i:])
+		if r == utf8.RuneError && w <= 1 || r == 0 {
+			return i
+		}
+		i += w
+	}
+	return 0
+}

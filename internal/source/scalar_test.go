@@ -1,0 +1,127 @@
+package source
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/diag"
+)
+
+// exprNode returns the value node of the first "expr" key in src.
+func exprNode(t *testing.T, f *File) *yaml.Node {
+	t.Helper()
+	docs, fd := f.ParseYAML("yaml/syntax")
+	if fd != nil {
+		t.Fatalf("parse: %v", fd)
+	}
+	var find func(n *yaml.Node) *yaml.Node
+	find = func(n *yaml.Node) *yaml.Node {
+		if n.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				if n.Content[i].Value == "expr" {
+					return n.Content[i+1]
+				}
+			}
+		}
+		for _, c := range n.Content {
+			if r := find(c); r != nil {
+				return r
+			}
+		}
+		return nil
+	}
+	n := find(docs[0])
+	if n == nil {
+		t.Fatal("no expr")
+	}
+	return n
+}
+
+func TestScalarPos(t *testing.T) {
+	tests := []struct {
+		name string
+		src  string
+		// needle is a substring of the decoded value; want is where its
+		// first byte sits in the file.
+		needle string
+		want   diag.Pos
+	}{
+		{"plain", "expr: up == 0\n", "==", diag.Pos{Line: 1, Col: 10}},
+		{"double", `expr: "up{job=\"a\"} > 1"` + "\n", ">", diag.Pos{Line: 1, Col: 22}},
+		{"single", "expr: 'up{job=''a''} > 1'\n", ">", diag.Pos{Line: 1, Col: 22}},
+		{"literal", "x:\n  expr: |\n    sum(rate(a[5m]))\n      / on() b\n", "/", diag.Pos{Line: 4, Col: 7}},
+		{"folded", "expr: >\n  sum(a)\n  > 3\n", "3", diag.Pos{Line: 3, Col: 5}},
+		{"plain multiline", "expr: sum(a)\n  > 3\n", "3", diag.Pos{Line: 2, Col: 5}},
+		{"double multiline", "expr: \"sum(a)\n  > 3\"\n", "3", diag.Pos{Line: 2, Col: 5}},
+		{"unicode before", "expr: é + x\n", "x", diag.Pos{Line: 1, Col: 11}},
+		{"literal blank line", "expr: |\n  a\n\n  or b\n", "b", diag.Pos{Line: 4, Col: 6}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFile("x.yaml", []byte(tt.src))
+			n := exprNode(t, f)
+			off := strings.Index(n.Value, tt.needle)
+			if off < 0 {
+				t.Fatalf("needle %q not in %q", tt.needle, n.Value)
+			}
+			if got := f.ScalarPos(n, off); got != tt.want {
+				t.Errorf("ScalarPos(%q) = %+v, want %+v (line %q)", tt.needle, got, tt.want, f.Line(tt.want.Line))
+			}
+		})
+	}
+}
+
+func TestSpanOfScalar(t *testing.T) {
+	f := NewFile("x.yaml", []byte("expr: \"up\"\n"))
+	n := exprNode(t, f)
+	got := f.Span(n)
+	want := diag.Span{File: "x.yaml", Start: diag.Pos{Line: 1, Col: 7}, End: diag.Pos{Line: 1, Col: 11}}
+	if got != want {
+		t.Errorf("Span = %+v, want %+v", got, want)
+	}
+}
+
+func TestParseYAMLErrors(t *testing.T) {
+	tests := []struct {
+		name     string
+		src      string
+		wantLine int
+		wantMsg  string
+	}{
+		{"bad indent", "a: 1\n b: 2\n", 2, "YAML syntax"},
+		{"tab", "a:\n\t- b\n", 2, "YAML syntax"},
+		{"nul", "a: 1\x00\n", 1, "not UTF-8"},
+		{"invalid utf8", "a: 1\nb: \xff\n", 2, "not UTF-8"},
+		{"unclosed quote", "a: 'x\n", 2, "YAML syntax"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := NewFile("x.yaml", []byte(tt.src))
+			_, fd := f.ParseYAML("yaml/syntax")
+			if fd == nil {
+				t.Fatal("want a finding")
+			}
+			if fd.Start.Line != tt.wantLine || !strings.Contains(fd.Message, tt.wantMsg) {
+				t.Errorf("got %v, want line %d containing %q", fd, tt.wantLine, tt.wantMsg)
+			}
+		})
+	}
+}
+
+func TestPosAndOffsetRoundTrip(t *testing.T) {
+	f := NewFile("x", []byte("ab\nçd\n\nx"))
+	for off := 0; off <= len(f.Src); off++ {
+		if f.Src[min(off, len(f.Src)-1)]&0xC0 == 0x80 {
+			continue // inside a multi-byte rune
+		}
+		p := f.Pos(off)
+		if back := f.Offset(p); back != off {
+			t.Errorf("offset %d -> %+v -> %d", off, p, back)
+		}
+	}
+	if f.Line(2) != "çd" || f.Line(9) != "" {
+		t.Errorf("Line: %q %q", f.Line(2), f.Line(9))
+	}
+}
