@@ -19,7 +19,7 @@ import (
 	"github.com/obsctl/obsctl/internal/lint"
 )
 
-var updateREADME = flag.Bool("update", false, "rewrite generated and golden files")
+var update = flag.Bool("update", false, "rewrite generated and golden files")
 
 const readmePath = "../../README.md"
 
@@ -39,7 +39,7 @@ func TestREADME(t *testing.T) {
 	} {
 		got = replaceSection(t, got, sec.name, sec.body)
 	}
-	if *updateREADME {
+	if *update {
 		if err := os.WriteFile(readmePath, []byte(got), 0o644); err != nil {
 			t.Fatal(err)
 		}

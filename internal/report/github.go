@@ -23,7 +23,7 @@ func writeGitHub(b *bytes.Buffer, in Input, _ Options) error {
 		}
 		if !f.Start.IsZero() {
 			props = append(props, fmt.Sprintf("line=%d", f.Start.Line))
-			e, hasEnd := end(f)
+			e, hasEnd := spanEnd(f)
 			oneLine := !hasEnd || e.Line == f.Start.Line
 			if f.Start.Col >= 1 && oneLine {
 				props = append(props, fmt.Sprintf("col=%d", f.Start.Col))

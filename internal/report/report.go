@@ -69,7 +69,7 @@ var formats = []struct {
 	{"checkstyle", writeCheckstyle},
 }
 
-// Formats returns the names Write accepts, the default first.
+// Formats returns the names Write accepts, in the order help lists them.
 func Formats() []string {
 	names := make([]string, len(formats))
 	for i, f := range formats {
@@ -139,9 +139,9 @@ func (in Input) byFile() map[string][]diag.Finding {
 	return m
 }
 
-// end returns where f's span ends when that is known and after its start;
+// spanEnd returns where f's span ends when that is known and after its start;
 // a zero or empty end (diag.At) reports false.
-func end(f diag.Finding) (diag.Pos, bool) {
+func spanEnd(f diag.Finding) (diag.Pos, bool) {
 	if f.Start.IsZero() || f.End.IsZero() || !f.Start.Before(f.End) {
 		return diag.Pos{}, false
 	}

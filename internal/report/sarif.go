@@ -169,7 +169,7 @@ func sarifRegionOf(f diag.Finding) sarifRegion {
 		return sarifRegion{StartLine: 1}
 	}
 	r := sarifRegion{StartLine: f.Start.Line, StartColumn: max(f.Start.Col, 0)}
-	if e, ok := end(f); ok {
+	if e, ok := spanEnd(f); ok {
 		r.EndLine = e.Line
 		if f.Start.Col >= 1 && e.Col >= 1 {
 			r.EndColumn = e.Col

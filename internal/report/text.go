@@ -70,7 +70,7 @@ func sourceLine(in Input, f diag.Finding) (string, bool) {
 func caret(line string, f diag.Finding) string {
 	runes := []rune(line)
 	stop := f.Start.Col + 1 // exclusive column where the marker ends
-	if e, ok := end(f); ok {
+	if e, ok := spanEnd(f); ok {
 		if e.Line > f.Start.Line {
 			stop = len(runes) + 1
 		} else {

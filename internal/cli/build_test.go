@@ -1,0 +1,150 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// buildDefault runs `obsctl build` on the embedded default repo into a
+// fresh folder and returns it.
+func buildDefault(t *testing.T) string {
+	t.Helper()
+	wd := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := Run(context.Background(), []string{"build", "-o", "out"}, Deps{Stdout: &stdout, Stderr: &stderr, WorkDir: wd})
+	if code != ExitOK {
+		t.Fatalf("build exit %d: %s", code, stderr.String())
+	}
+	return filepath.Join(wd, "out")
+}
+
+func readTree(t *testing.T, dir string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(dir, p)
+		files[filepath.ToSlash(rel)], err = os.ReadFile(p)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return files
+}
+
+// TestBuildGolden compares `obsctl build` of the embedded default with
+// testdata/build/default; `go test ./internal/cli -run TestBuildGolden
+// -update` refreshes it.
+func TestBuildGolden(t *testing.T) {
+	got := readTree(t, buildDefault(t))
+	golden := filepath.Join("testdata", "build", "default")
+	if *update {
+		if err := os.RemoveAll(golden); err != nil {
+			t.Fatal(err)
+		}
+		for p, data := range got {
+			dst := filepath.Join(golden, filepath.FromSlash(p))
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(dst, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return
+	}
+	want := readTree(t, golden)
+	for p := range want {
+		if _, ok := got[p]; !ok {
+			t.Errorf("build no longer writes %s", p)
+		}
+	}
+	for p, data := range got {
+		if w, ok := want[p]; !ok {
+			t.Errorf("build writes %s, which the golden lacks (run with -update)", p)
+		} else if !bytes.Equal(w, data) {
+			t.Errorf("%s differs from the golden (run with -update and review the diff)", p)
+		}
+	}
+	// Byte-stable: a second build gives the same bytes.
+	again := readTree(t, buildDefault(t))
+	for p, data := range got {
+		if !bytes.Equal(again[p], data) {
+			t.Errorf("%s differs between two builds", p)
+		}
+	}
+}
+
+// oracle returns the path of a Debian-packaged tool; in CI its absence
+// fails the test, elsewhere it skips.
+func oracle(t *testing.T, name string) string {
+	t.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is required in CI (.ci/run installs it): %v", name, err)
+		}
+		t.Skipf("%s not installed (apt-get install prometheus prometheus-alertmanager)", name)
+	}
+	return p
+}
+
+// TestBuildPassesPromtool loads every compiled rule file with the real
+// Prometheus rule loader.
+func TestBuildPassesPromtool(t *testing.T) {
+	promtool := oracle(t, "promtool")
+	out := buildDefault(t)
+	files, err := filepath.Glob(filepath.Join(out, "prometheus", "rules", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no rule files: %v", err)
+	}
+	slices.Sort(files)
+	cmd := exec.Command(promtool, append([]string{"check", "rules"}, files...)...)
+	b, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("promtool check rules: %v\n%s", err, b)
+	}
+	if n := strings.Count(string(b), "SUCCESS"); n != len(files) {
+		t.Fatalf("promtool accepted %d of %d files:\n%s", n, len(files), b)
+	}
+}
+
+// TestBuildPassesAmtool loads the compiled alertmanager.yaml with the real
+// Alertmanager config loader, and checks routing with amtool's own route
+// matching.
+func TestBuildPassesAmtool(t *testing.T) {
+	amtool := oracle(t, "amtool")
+	cfg := filepath.Join(buildDefault(t), "alertmanager", "alertmanager.yaml")
+	b, err := exec.Command(amtool, "check-config", cfg).CombinedOutput()
+	if err != nil || !strings.Contains(string(b), "SUCCESS") {
+		t.Fatalf("amtool check-config: %v\n%s", err, b)
+	}
+	for _, tc := range []struct {
+		labels []string
+		want   string
+	}{
+		{[]string{"severity=page", "alertname=NodeDown"}, "oncall-pager"},
+		{[]string{"severity=critical"}, "oncall-pagerduty"},
+		{[]string{"severity=warning"}, "slack-alerts"},
+		{[]string{"severity=info"}, "slack-info"},
+		{[]string{"alertname=Watchdog", "severity=info"}, "heartbeat"},
+		{[]string{"severity=unknown"}, "slack-alerts"},
+	} {
+		args := append([]string{"config", "routes", "test", "--config.file=" + cfg}, tc.labels...)
+		// Stdout only: Debian's amtool warns on stderr that --config.file
+		// overrides its default --alertmanager.url.
+		b, err := exec.Command(amtool, args...).Output()
+		if got := strings.TrimSpace(string(b)); err != nil || got != tc.want {
+			t.Errorf("amtool routes test %v = %q (%v), want %q", tc.labels, got, err, tc.want)
+		}
+	}
+}
