@@ -11,21 +11,21 @@ import (
 )
 
 // severityUnrouted reports a declared severity whose alerts reach no
-// receiver with an integration, and an alert that reaches none although
-// its severity does. Such alerts are accepted by Alertmanager and then
-// dropped: they notify nobody, which is found out when something breaks.
+// receiver with an integration, and an alert that reaches none for
+// another reason (a route on its alertname or team, or an undeclared
+// severity). Alertmanager accepts such alerts and drops them: they notify
+// nobody, which is found out when something breaks.
 //
-// obsctl compiles the routing and routes a test alert with Alertmanager's
-// own dispatcher. For each severity in alerting.severities the alert
-// carries only that severity (and prometheus.externalLabels); the finding
-// points at the severity in alerting.severities. For each alerting rule the alert carries
-// the rule's alertname and static labels (labels whose value is a template
-// are left out; rules with a templated severity are skipped); the finding
-// points at the alert's name and is only given when the alert's severity
-// is undeclared or routed differently from the bare severity, so that one
-// unrouted severity gives one finding.
+// obsctl compiles the routing and routes test alerts with Alertmanager's
+// own dispatcher. For each severity in alerting.severities the test alert
+// carries only that severity and prometheus.externalLabels; the finding
+// points at the severity. For each alerting rule it carries the rule's
+// alertname and static labels (labels whose value is a template are left
+// out, and rules with a templated severity are skipped); the finding points
+// at the alert's name and is not given when the alert's declared severity
+// is already reported, so that one unrouted severity gives one finding.
 //
-// Route the severity (or the alert) to a receiver that has an integration,
+// Route the severity or the alert to a receiver that has an integration,
 // or give that receiver one. To drop a level on purpose, disable the check
 // with `lint: {disable: [alerting/severity-unrouted]}` in obsctl.yaml, or
 // for one alert with `# obsctl:disable alerting/severity-unrouted`.
