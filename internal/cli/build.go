@@ -140,4 +140,3 @@ func writeOutputs(dir string, outputs []promrule.Output) error {
 	}
 	return nil
 }
-

@@ -22,32 +22,71 @@ func isConstant(e parser.Expr) bool {
 	return constant
 }
 
+// eachNode calls fn for n and every node below it, depth first, like
+// parser.Inspect but without the path, which spares the rule checks an
+// allocation or two per rule and walk. fn returns false to skip the
+// node's children.
+func eachNode(n parser.Node, fn func(parser.Node) bool) {
+	if n == nil || !fn(n) {
+		return
+	}
+	switch n := n.(type) {
+	case *parser.AggregateExpr:
+		eachNode(n.Expr, fn)
+		if n.Param != nil {
+			eachNode(n.Param, fn)
+		}
+	case *parser.BinaryExpr:
+		eachNode(n.LHS, fn)
+		eachNode(n.RHS, fn)
+	case *parser.Call:
+		for _, a := range n.Args {
+			eachNode(a, fn)
+		}
+	case *parser.SubqueryExpr:
+		eachNode(n.Expr, fn)
+	case *parser.ParenExpr:
+		eachNode(n.Expr, fn)
+	case *parser.UnaryExpr:
+		eachNode(n.Expr, fn)
+	case *parser.MatrixSelector:
+		eachNode(n.VectorSelector, fn)
+	case *parser.StepInvariantExpr:
+		eachNode(n.Expr, fn)
+	case *parser.NumberLiteral, *parser.StringLiteral, *parser.VectorSelector, *parser.DurationExpr:
+	default:
+		for c := range parser.ChildrenIter(n) {
+			eachNode(c, fn)
+		}
+	}
+}
+
 // absentCall returns "absent" or "absent_over_time" when e calls that
 // function, and "" when it calls neither.
 func absentCall(e parser.Expr) string {
 	found := ""
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if c, ok := n.(*parser.Call); ok && found == "" && (c.Func.Name == "absent" || c.Func.Name == "absent_over_time") {
+	eachNode(e, func(n parser.Node) bool {
+		if c, ok := n.(*parser.Call); ok && (c.Func.Name == "absent" || c.Func.Name == "absent_over_time") {
 			found = c.Func.Name
 		}
-		return nil
+		return found == ""
 	})
 	return found
 }
 
-// enclosingCall returns the function call that takes the node at the end
-// of path as an argument, looking through parentheses, or nil.
-func enclosingCall(path []parser.Node) *parser.Call {
-	for i := len(path) - 1; i >= 0; i-- {
-		switch n := path[i].(type) {
-		case *parser.Call:
+// matrixArg returns the range selector that argument a of a function
+// call is, looking through parentheses, or nil.
+func matrixArg(a parser.Expr) *parser.MatrixSelector {
+	for {
+		switch n := a.(type) {
+		case *parser.MatrixSelector:
 			return n
 		case *parser.ParenExpr:
-			continue
+			a = n.Expr
+		default:
+			return nil
 		}
-		return nil
 	}
-	return nil
 }
 
 // promDuration writes d as PromQL and rule files do: 5m, 1h30m, 2d.

@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"regexp"
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -28,21 +27,19 @@ func (alertName) Meta() Meta {
 	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "An alert name is not UpperCamelCase."}
 }
 
-var upperCamelRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]*$`)
-
 func (alertName) Check(p *Pass) {
 	r := p.Rule
 	if !r.IsAlert() || isUpperCamel(r.Alert) {
 		return
 	}
 	hint := "use UpperCamelCase, and update routes and silences that match the old name"
-	if s := upperCamel(r.Alert); upperCamelRE.MatchString(s) {
+	if s := upperCamel(r.Alert); isUpperCamel(s) {
 		hint = "rename it to " + s + ", and update routes and silences that match the old name"
 	}
 	p.Report(r.NameSpan, hint, "alert name %q is not UpperCamelCase", r.Alert)
 }
 
-// isUpperCamel is upperCamelRE without the regex, for the common case.
+// isUpperCamel reports whether s matches ^[A-Z][A-Za-z0-9]*$.
 func isUpperCamel(s string) bool {
 	if s == "" || s[0] < 'A' || s[0] > 'Z' {
 		return false

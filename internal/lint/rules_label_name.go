@@ -66,7 +66,7 @@ func badLabelName(n, what string, alert bool) (msg, hint string) {
 			"use letters, digits and underscores, not starting with a digit, for example " + strconv.Quote(snakeLabelName(n))
 	case strings.HasPrefix(n, "__"):
 		return what + " name " + strconv.Quote(n) + " is reserved: names starting with __ are Prometheus' own",
-			"drop the leading underscores"
+			"use a name that does not start with __"
 	case alert && n == "alertname":
 		return what + " `alertname` replaces the alert's name, so routes, silences and inhibitions see another alert",
 			"drop the label; the alert's name is set by `alert:`"

@@ -6,6 +6,7 @@ import (
 	"text/template/parse"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // labelValue reports alert labels whose template reads the query value
@@ -35,7 +36,7 @@ func (labelValue) Meta() Meta {
 
 func (labelValue) Check(p *Pass) {
 	r := p.Rule
-	if !r.IsAlert() {
+	if !r.IsAlert() || !labelMayChange(r.Labels) {
 		return
 	}
 	for _, t := range p.Templates() {
@@ -56,6 +57,20 @@ func (labelValue) Check(p *Pass) {
 		p.Report(span, "move the value into an annotation such as description; labels must stay the same while the alert fires",
 			"label %q %s: the alert's identity changes on every evaluation", t.KV.Key, what)
 	}
+}
+
+// labelMayChange is a cheap test that spares parsing the templates of
+// the many rules whose labels cannot read the value: they hold no action,
+// or none that mentions Value, query or now.
+func labelMayChange(kvs []promrule.KV) bool {
+	for _, kv := range kvs {
+		v := kv.Value
+		if strings.Contains(v, "{{") &&
+			(strings.Contains(v, "Value") || strings.Contains(v, "value") || strings.Contains(v, "query") || strings.Contains(v, "now")) {
+			return true
+		}
+	}
+	return false
 }
 
 // changingTemplateNode returns the offset in the value (the template

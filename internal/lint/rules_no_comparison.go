@@ -36,7 +36,7 @@ func (noComparison) Check(p *Pass) {
 		return
 	}
 	filters, selects := false, false
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+	eachNode(e, func(n parser.Node) bool {
 		switch n := n.(type) {
 		case *parser.BinaryExpr:
 			if n.Op.IsComparisonOperator() && !n.ReturnBool {
@@ -49,7 +49,7 @@ func (noComparison) Check(p *Pass) {
 		case *parser.VectorSelector, *parser.MatrixSelector:
 			selects = true
 		}
-		return nil
+		return !filters
 	})
 	if filters || !selects {
 		return

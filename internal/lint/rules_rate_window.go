@@ -48,28 +48,30 @@ func (rateWindow) Check(p *Pass) {
 	if p.Config != nil {
 		scrape = p.Config.ScrapeInterval()
 	}
-	parser.Inspect(e, func(n parser.Node, path []parser.Node) error {
-		ms, ok := n.(*parser.MatrixSelector)
-		if !ok || ms.RangeExpr != nil || ms.Range <= 0 {
-			return nil
-		}
-		c := enclosingCall(path)
-		if c == nil {
-			return nil
+	eachNode(e, func(n parser.Node) bool {
+		c, ok := n.(*parser.Call)
+		if !ok {
+			return true
 		}
 		k := windowSamples(c.Func.Name)
-		if k == 0 || ms.Range >= time.Duration(k)*scrape {
-			return nil
+		if k == 0 {
+			return true
 		}
-		why := "one missed scrape leaves it too few samples"
-		if k == 2 {
-			why = "one missed scrape can leave it empty"
+		for _, a := range c.Args {
+			ms := matrixArg(a)
+			if ms == nil || ms.RangeExpr != nil || ms.Range <= 0 || ms.Range >= time.Duration(k)*scrape {
+				continue
+			}
+			why := "one missed scrape leaves it too few samples"
+			if k == 2 {
+				why = "one missed scrape can leave it empty"
+			}
+			p.Report(ExprSpan(p.Rule, ms.PositionRange()),
+				"use a window of at least "+promDuration(time.Duration(k)*scrape)+", or lower prometheus.scrapeInterval if the targets are scraped more often",
+				"%s() window [%s] is shorter than %dx the scrape interval (%s): %s",
+				c.Func.Name, rangeText(p.Rule.Expr, ms), k, promDuration(scrape), why)
 		}
-		p.Report(ExprSpan(p.Rule, ms.PositionRange()),
-			"use a window of at least "+promDuration(time.Duration(k)*scrape)+", or lower prometheus.scrapeInterval if the targets are scraped more often",
-			"%s() window [%s] is shorter than %dx the scrape interval (%s): %s",
-			c.Func.Name, rangeText(p.Rule.Expr, ms), k, promDuration(scrape), why)
-		return nil
+		return true
 	})
 }
 

@@ -38,10 +38,10 @@ func (regexLiteral) Check(p *Pass) {
 	if e == nil {
 		return
 	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+	eachNode(e, func(n parser.Node) bool {
 		vs, ok := n.(*parser.VectorSelector)
 		if !ok {
-			return nil
+			return true
 		}
 		for i, m := range vs.LabelMatchers {
 			if !isRegexMatcher(m) {
@@ -59,7 +59,7 @@ func (regexLiteral) Check(p *Pass) {
 				"write "+m.Name+op+strconv.Quote(lit)+", or the pattern that was meant",
 				"%s%s%s has no regex metacharacters: it matches only %s", m.Name, m.Type, strconv.Quote(m.Value), strconv.Quote(lit))
 		}
-		return nil
+		return true
 	})
 }
 

@@ -41,10 +41,10 @@ func (regexRedundant) Check(p *Pass) {
 	if e == nil {
 		return
 	}
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+	eachNode(e, func(n parser.Node) bool {
 		vs, ok := n.(*parser.VectorSelector)
 		if !ok {
-			return nil
+			return true
 		}
 		for i, m := range vs.LabelMatchers {
 			if !isRegexMatcher(m) {
@@ -57,7 +57,7 @@ func (regexRedundant) Check(p *Pass) {
 			p.Report(ExprSpan(p.Rule, regexMatcherRange(p.Rule.Expr, vs, i)), hint,
 				"%s%s%s %s", m.Name, m.Type, strconv.Quote(m.Value), msg)
 		}
-		return nil
+		return true
 	})
 }
 

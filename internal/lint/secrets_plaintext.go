@@ -2,7 +2,9 @@ package lint
 
 import (
 	"bytes"
+	"runtime"
 	"slices"
+	"sync"
 	"unicode/utf8"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -55,44 +57,69 @@ const (
 	secretMsg  = "%s written in plain text"
 )
 
-func (c plaintextSecret) Check(p *Pass) {
+func (plaintextSecret) Check(p *Pass) {
 	if p.Repo == nil {
 		return
 	}
+	srcs := p.Repo.Sources()
+	paths := make([]string, 0, len(srcs))
+	for path, sf := range srcs {
+		if sf != nil {
+			paths = append(paths, path)
+		}
+	}
+	slices.Sort(paths)
+	// The scan reads every byte of the repo, so it runs on all cores;
+	// the findings are reported afterwards, in path order.
+	hits := make([][]secretHit, len(paths))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range min(runtime.GOMAXPROCS(0), max(1, len(paths))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				hits[i] = scanSecrets(srcs[paths[i]].Src, nil)
+			}
+		}()
+	}
+	for i := range paths {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+
 	var ruleFiles map[string]*promrule.File
-	var hits []secretHit
-	for path, sf := range p.Repo.Sources() {
-		if sf == nil {
+	for i, path := range paths {
+		if len(hits[i]) == 0 {
 			continue
 		}
+		sf := srcs[path]
+		var f *promrule.File
 		var lines *secretLines
-		hits = scanSecrets(sf.Src, hits[:0])
-		for _, h := range hits {
+		if sf != p.Repo.ConfigFile {
+			if ruleFiles == nil {
+				ruleFiles = make(map[string]*promrule.File, len(p.Repo.RuleFiles))
+				for _, rf := range p.Repo.RuleFiles {
+					ruleFiles[rf.Path] = rf
+				}
+			}
+			if f = ruleFiles[path]; f != nil {
+				lines = newSecretLines(f)
+			}
+		}
+		for _, h := range hits[i] {
 			if lineDisables(h.text, "secrets/plaintext") {
 				continue
 			}
 			span := diag.Span{File: path,
 				Start: diag.Pos{Line: h.line, Col: 1 + utf8.RuneCount(h.text[:h.start])},
 				End:   diag.Pos{Line: h.line, Col: 1 + utf8.RuneCount(h.text[:h.end])}}
-			if sf == p.Repo.ConfigFile {
-				p.ReportSecret(nil, nil, span, secretHint, secretMsg, h.kind)
-				continue
+			var r *promrule.Rule
+			if lines != nil {
+				r = lines.rule(h.line)
 			}
-			if ruleFiles == nil {
-				ruleFiles = make(map[string]*promrule.File, len(p.Repo.RuleFiles))
-				for _, f := range p.Repo.RuleFiles {
-					ruleFiles[f.Path] = f
-				}
-			}
-			f := ruleFiles[path]
-			if f == nil {
-				p.ReportSecret(nil, nil, span, secretHint, secretMsg, h.kind)
-				continue
-			}
-			if lines == nil {
-				lines = newSecretLines(f)
-			}
-			p.ReportSecret(f, lines.rule(h.line), span, secretHint, secretMsg, h.kind)
+			p.ReportSecret(f, r, span, secretHint, secretMsg, h.kind)
 		}
 	}
 }

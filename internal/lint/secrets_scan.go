@@ -93,7 +93,11 @@ func scanSecretLine(line []byte, kinds int, sc *secretLineScan) {
 		eachIndex(line, []byte("hooks.slack.com/"), func(i int) {
 			path := i + len("hooks.slack.com/")
 			end := path + leadingRun(line[path:], isSlackPathByte)
-			if end-path < 20 || isFillerValue(line[path:end]) {
+			tok := line[path:end]
+			if k := bytes.IndexByte(tok, '/'); k >= 0 {
+				tok = tok[k+1:] // after services/, workflows/, triggers/
+			}
+			if len(tok) < 20 || isFillerValue(tok) {
 				return
 			}
 			start := i
@@ -243,6 +247,9 @@ func scanSecretFields(line []byte, sc *secretLineScan) {
 				continue
 			}
 			ks = secretKeyStart(line, i)
+			if !keyPosition(line[:ks]) {
+				continue // a colon in prose or in a quoted value
+			}
 		} else {
 			ks = i - trailingRun(line[:i], isSecretKeyByte)
 			if ks == 0 || (line[ks-1] != '?' && line[ks-1] != '&') {
@@ -331,6 +338,20 @@ func secretFieldKind(key []byte) string {
 		}
 	}
 	return ""
+}
+
+// keyPosition reports whether a key may start after before: at the start
+// of the line or of a list item or comment, or inside a flow mapping.
+func keyPosition(before []byte) bool {
+	before = bytes.TrimRight(before, " \t")
+	if len(before) == 0 {
+		return true
+	}
+	switch before[len(before)-1] {
+	case '-', '#', '{', ',':
+		return true
+	}
+	return false
 }
 
 // flowContext reports whether the key ending before line's end sits in a

@@ -348,7 +348,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 	case r.Alert == "" && r.Record == "":
 		l.errorf(n, "add `alert: Name` or `record: level:metric:operations`", "rule has neither alert nor record")
 	case r.Alert != "" && r.Record != "":
-		l.errorf(n, "split it into an alerting and a recording rule", "rule has both alert and record")
+		l.errorf(laterKey(n, "alert", "record"), "split it into an alerting and a recording rule", "rule has both alert and record")
 	}
 	if !hasExpr && r.ExprNode == nil && r.ExprSpan.File == "" {
 		l.errorf(n, "", "rule %q has no expr", r.Name())
@@ -368,6 +368,20 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 		r.ExprSpan = r.Span
 	}
 	return r
+}
+
+// laterKey returns whichever of keys a and b comes second in mapping n.
+func laterKey(n *yaml.Node, a, b string) *yaml.Node {
+	var last *yaml.Node
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if k := n.Content[i]; k.Value == a || k.Value == b {
+			last = k
+		}
+	}
+	if last == nil {
+		return n
+	}
+	return last
 }
 
 func (l *loader) object(n *yaml.Node) {
