@@ -3,7 +3,6 @@ package lint
 import (
 	"strconv"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/alertmanager/dispatch"
 	"github.com/prometheus/common/model"
@@ -31,26 +30,13 @@ type alertingState struct {
 	root *yaml.Node // the root mapping of obsctl.yaml, or nil
 }
 
-// alertingCache holds the state of the latest run. The repo checks of one
-// run share one Pass and Index, so the Index identifies the run; a
-// concurrent run of another repo recomputes instead of sharing.
-var alertingCache struct {
-	sync.Mutex
-	idx *Index
-	cfg *config.Config
-	st  *alertingState
-}
-
 // alerting returns the run's compiled routing, compiling on first use.
+// Repo checks of one run share one Pass, so the state lives there.
 func (p *Pass) alerting() *alertingState {
-	alertingCache.Lock()
-	defer alertingCache.Unlock()
-	c := &alertingCache
-	if c.st != nil && c.idx == p.Index && c.cfg == p.Config {
-		return c.st
+	if p.alertingSt == nil {
+		p.alertingSt = newAlertingState(p)
 	}
-	c.idx, c.cfg, c.st = p.Index, p.Config, newAlertingState(p)
-	return c.st
+	return p.alertingSt
 }
 
 func newAlertingState(p *Pass) *alertingState {

@@ -59,10 +59,11 @@ type Pass struct {
 	// Index is set at repo scope.
 	Index *Index
 
-	rs    *ruleState
-	check string
-	sev   diag.Severity
-	out   *[]diag.Finding
+	rs         *ruleState
+	alertingSt *alertingState // repo scope: compiled routing, on first use
+	check      string
+	sev        diag.Severity
+	out        *[]diag.Finding
 }
 
 // Expr returns the rule's parsed expression, or nil when it does not parse
