@@ -11,6 +11,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/source"
+	"github.com/obsctl/obsctl/internal/spell"
 )
 
 // CheckSchema names findings about obsctl.yaml's shape.
@@ -226,7 +227,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		idx, ok := byKey[k.Value]
 		if !ok || k.Kind != yaml.ScalarNode {
 			hint := "valid keys: " + strings.Join(names, ", ")
-			if s := suggest(k.Value, names); s != "" {
+			if s := spell.Closest(k.Value, names); s != "" {
 				hint = fmt.Sprintf("did you mean %q?", s)
 			}
 			d.errorf(k, hint, "unknown key %q in %s", k.Value, what)
@@ -252,36 +253,4 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	for _, k := range missing {
 		d.errorf(n, "", "%s: missing required key %q", what, k)
 	}
-}
-
-// suggest returns the candidate closest to s when it is close enough to be
-// a likely misspelling.
-func suggest(s string, candidates []string) string {
-	best, bestD := "", len(s)/2+1
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			cost := 1
-			if a[i-1] == b[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }

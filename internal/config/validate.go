@@ -2,8 +2,10 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 
 	"github.com/obsctl/obsctl/internal/diag"
 )
@@ -30,7 +32,7 @@ func validate(d *decoder, c *Config) {
 		report(c.Span("name"), "use lower-case letters, digits and dashes, at most 40 characters",
 			"invalid stack name %q", c.Name)
 	}
-	for k := range c.Prometheus.ExternalLabels {
+	for _, k := range slices.Sorted(maps.Keys(c.Prometheus.ExternalLabels)) { // map order is random
 		if !labelNameRE.MatchString(k) {
 			report(c.Prometheus.Span("externalLabels"), "", "invalid label name %q", k)
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/amroute"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/spell"
 )
 
 // undeclaredSeverity reports a route that matches a severity which
@@ -36,7 +37,7 @@ func (undeclaredSeverity) Check(p *Pass) {
 	}
 	st := p.alerting()
 	hint := func(s string) string {
-		if c := closest(s, a.Severities); c != "" {
+		if c := spell.Closest(s, a.Severities); c != "" {
 			return fmt.Sprintf("did you mean %q? Declared severities: %s", c, strings.Join(a.Severities, ", "))
 		}
 		return "declared severities: " + strings.Join(a.Severities, ", ") + "; add it to alerting.severities if it is a new level"

@@ -6,6 +6,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/spell"
 )
 
 // unknownReceiver reports an alerting.defaultReceiver or a route's
@@ -64,7 +65,7 @@ func receiverHint(name string, declared []string) string {
 	if len(declared) == 0 {
 		return "declare the receiver under alerting.receivers"
 	}
-	if s := closest(name, declared); name != "" && s != "" {
+	if s := spell.Closest(name, declared); name != "" && s != "" {
 		return fmt.Sprintf("did you mean %q?", s)
 	}
 	return "declared receivers: " + strings.Join(declared, ", ")

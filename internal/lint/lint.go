@@ -13,6 +13,7 @@ import (
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/spell"
 )
 
 // Scope says what a check looks at each time it runs.
@@ -201,39 +202,7 @@ func Suggest(name string) string {
 	for _, c := range Checks() {
 		names = append(names, c.Name())
 	}
-	return closest(name, names)
-}
-
-// closest returns the candidate nearest to s when it is close enough to
-// be a likely misspelling, else "".
-func closest(s string, candidates []string) string {
-	best, bestD := "", len(s)/2+1
-	for _, c := range candidates {
-		if d := editDistance(strings.ToLower(s), strings.ToLower(c)); d < bestD {
-			best, bestD = c, d
-		}
-	}
-	return best
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
+	return spell.Closest(name, names)
 }
 
 // Run checks the repo and returns every finding, load findings included,

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/spell"
 )
 
 // severityLabel reports alerts without a `severity` label, or with a value
@@ -36,7 +37,7 @@ func (severityLabel) Check(p *Pass) {
 		p.Report(kv.ValueSpan, "use one literal value, one of: "+list, "alert %q has a templated severity", r.Alert)
 	case len(declared) > 0 && !slices.Contains(declared, kv.Value):
 		hint := "declared severities: " + list
-		if s := closest(kv.Value, declared); s != "" {
+		if s := spell.Closest(kv.Value, declared); s != "" {
 			hint = "did you mean \"" + s + "\"? " + hint
 		}
 		p.Report(kv.ValueSpan, hint, "severity %q of alert %q is not declared in alerting.severities", kv.Value, r.Alert)

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -14,6 +15,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/source"
+	"github.com/obsctl/obsctl/internal/spell"
 )
 
 // Names of the findings the loader reports.
@@ -135,38 +137,15 @@ func (l *loader) fields(n *yaml.Node, what string, known map[string]bool, fn fun
 }
 
 func hintFor(key string, known map[string]bool) string {
-	best, bestD := "", len(key)/2+1
 	names := make([]string, 0, len(known))
 	for k := range known {
 		names = append(names, k)
-		if d := editDistance(key, k); d < bestD || d == bestD && k < best {
-			best, bestD = k, d
-		}
 	}
-	if best != "" {
-		return fmt.Sprintf("did you mean %q?", best)
+	slices.Sort(names)
+	if s := spell.Closest(key, names); s != "" {
+		return fmt.Sprintf("did you mean %q?", s)
 	}
 	return ""
-}
-
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := 1
-			if a[i-1] == b[j-1] {
-				c = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 func (l *loader) str(n *yaml.Node, what string) (string, bool) {

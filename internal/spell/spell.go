@@ -1,0 +1,41 @@
+// Package spell suggests the name a user probably meant: the closest
+// valid key, check or receiver to a misspelt one. Loaders and checks use
+// it for their "did you mean" hints.
+package spell
+
+import "strings"
+
+// Closest returns the candidate nearest to s (ignoring case) when it is
+// close enough to be a likely misspelling, else "". Ties go to the
+// earliest candidate, so callers that pass a sorted list get a stable hint.
+func Closest(s string, candidates []string) string {
+	best, bestD := "", len(s)/2+1
+	ls := strings.ToLower(s)
+	for _, c := range candidates {
+		if d := distance(ls, strings.ToLower(c)); d < bestD {
+			best, bestD = c, d
+		}
+	}
+	return best
+}
+
+// distance is the Levenshtein edit distance between a and b.
+func distance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			c := 1
+			if a[i-1] == b[j-1] {
+				c = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+c)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
