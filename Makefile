@@ -13,7 +13,8 @@ FUZZ_TARGETS := \
 	./internal/source:FuzzScalarPos \
 	./internal/config:FuzzParse \
 	./internal/promrule:FuzzLoad \
-	./internal/lint:FuzzLint
+	./internal/lint:FuzzLint \
+	./internal/lint:FuzzTemplateFastPath
 
 .PHONY: all build test unit fuzz-smoke fuzz bench generate demo clean
 

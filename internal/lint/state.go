@@ -26,7 +26,7 @@ type ruleState struct {
 
 func newRuleState(r *promrule.Rule) *ruleState {
 	rs := &ruleState{rule: r}
-	if r.ExprNode != nil {
+	if !r.ExprLoc.IsZero() {
 		rs.expr, rs.exprErr = promql.ParseExpr(r.Expr)
 		if rs.exprErr != nil {
 			rs.expr = nil
@@ -68,14 +68,14 @@ func (rs *ruleState) uses() []Use {
 
 // ExprSpan maps a position range inside rule r's expression to the file.
 func ExprSpan(r *promrule.Rule, pr posrange.PositionRange) diag.Span {
-	if r.ExprNode == nil {
+	if r.ExprLoc.IsZero() {
 		return r.ExprSpan
 	}
 	f := r.Group.File
-	start := f.ScalarPos(r.ExprNode, int(pr.Start))
+	start := f.ScalarAt(r.ExprLoc, int(pr.Start))
 	end := start
 	if pr.End > pr.Start {
-		end = f.ScalarPos(r.ExprNode, int(pr.End))
+		end = f.ScalarAt(r.ExprLoc, int(pr.End))
 	}
 	return diag.Span{File: f.Path, Start: start, End: end}
 }

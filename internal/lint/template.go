@@ -43,12 +43,11 @@ type LabelRef struct {
 
 // Span maps byte offset off of the template's value to the file.
 func (t *Template) Span(r *promrule.Rule, off int) diag.Span {
-	n := t.KV.ValueNode
-	if n == nil {
+	if t.KV.ValueLoc.IsZero() {
 		return t.KV.ValueSpan
 	}
 	f := r.Group.File
-	p := f.ScalarPos(n, off)
+	p := f.ScalarAt(t.KV.ValueLoc, off)
 	return diag.Span{File: f.Path, Start: p, End: p}
 }
 
@@ -92,8 +91,14 @@ func parseTemplate(alert string, kv promrule.KV, isLabel bool) *Template {
 	if !strings.Contains(kv.Value, "{{") {
 		return t
 	}
-	text := templateDefs + kv.Value
 	fm := templateFuncs()
+	if !isLabel && fm != nil {
+		if refs, usesValue, ok := scanSimple(kv.Value, fm); ok {
+			t.Refs, t.UsesValue = refs, usesValue
+			return t
+		}
+	}
+	text := templateDefs + kv.Value
 	var trees map[string]*parse.Tree
 	var err error
 	if fm != nil {
@@ -172,7 +177,8 @@ func (t *Template) walk(n parse.Node, defs int) {
 		}
 		switch {
 		case len(n.Ident) >= 2 && n.Ident[0] == "$labels":
-			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos)})
+			// A chain is positioned at its first field; point at the $.
+			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos - parse.Pos(len(n.Ident[0])))})
 		case n.Ident[0] == "$value":
 			t.UsesValue = true
 		}
@@ -182,7 +188,7 @@ func (t *Template) walk(n parse.Node, defs int) {
 		}
 		switch {
 		case len(n.Ident) >= 2 && n.Ident[0] == "Labels":
-			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos)})
+			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos - parse.Pos(1+len(n.Ident[0])))})
 		case n.Ident[0] == "Value":
 			t.UsesValue = true
 		}

@@ -103,10 +103,15 @@ func resolve(n *yaml.Node) *yaml.Node {
 	return n
 }
 
-// get returns the value of key in mapping n, or nil.
+// get returns the value of key in mapping n, or nil (also when n is nil).
+// It reads keys as fields does, through aliases, so that a key fields
+// accepted is always found here.
 func get(n *yaml.Node, key string) *yaml.Node {
+	if n == nil {
+		return nil
+	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
+		if resolve(n.Content[i]).Value == key {
 			return resolve(n.Content[i+1])
 		}
 	}
@@ -194,7 +199,7 @@ func (l *loader) kvs(n *yaml.Node, what string) []KV {
 			l.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, kindName(v))
 			continue
 		}
-		out = append(out, KV{Key: k.Value, Value: v.Value, KeySpan: l.span(k), ValueSpan: l.span(v), ValueNode: v})
+		out = append(out, KV{Key: k.Value, Value: v.Value, KeySpan: l.span(k), ValueSpan: l.span(v), ValueLoc: source.ScalarOf(v)})
 	}
 	return out
 }
@@ -307,7 +312,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 			if v.Kind == yaml.ScalarNode && v.Tag != "!!null" {
 				// An expression such as `1` or `true` decodes as a
 				// number or bool; PromQL takes the text as written.
-				r.Expr, r.ExprNode, hasExpr = v.Value, v, true
+				r.Expr, r.ExprLoc, hasExpr = v.Value, source.ScalarOf(v), true
 			} else {
 				l.errorf(v, "", "expr must be a string, not %s", kindName(v))
 			}
@@ -329,7 +334,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 	case r.Alert != "" && r.Record != "":
 		l.errorf(laterKey(n, "alert", "record"), "split it into an alerting and a recording rule", "rule has both alert and record")
 	}
-	if !hasExpr && r.ExprNode == nil && r.ExprSpan.File == "" {
+	if !hasExpr && r.ExprSpan.File == "" {
 		l.errorf(n, "", "rule %q has no expr", r.Name())
 	}
 	if r.Record != "" {
@@ -408,6 +413,14 @@ func (l *loader) object(n *yaml.Node) {
 		l.errorf(n, "", "PrometheusRule has no metadata.name")
 	} else if !dnsSubdomainRE.MatchString(obj.Name) || len(obj.Name) > 253 {
 		l.errorf(get(get(n, "metadata"), "name"), "use lower-case letters, digits, '-' and '.'", "invalid PrometheusRule name %q", obj.Name)
+	}
+	for _, prev := range l.f.Objects {
+		if obj.Name != "" && prev.Name == obj.Name {
+			// Each object of a file compiles to a file named after it.
+			l.errorf(get(get(n, "metadata"), "name"), "give each object of a file its own metadata.name",
+				"PrometheusRule %q is defined twice in this file (first at line %d)", obj.Name, prev.Span.Start.Line)
+			break
+		}
 	}
 	l.f.Objects = append(l.f.Objects, obj)
 	if spec == nil {

@@ -4,8 +4,6 @@ import (
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/source"
 )
@@ -55,9 +53,9 @@ type Rule struct {
 	Alert, Record string
 	NameSpan      diag.Span
 	Expr          string
-	// ExprNode is the scalar holding Expr, kept to map positions inside
-	// the expression back to the file.
-	ExprNode      *yaml.Node
+	// ExprLoc locates the scalar holding Expr, to map positions inside the
+	// expression back to the file; it is zero when the rule has no expr.
+	ExprLoc       source.Scalar
 	ExprSpan      diag.Span
 	For           time.Duration
 	ForSet        bool
@@ -77,8 +75,8 @@ type KV struct {
 	Key, Value string
 	KeySpan    diag.Span
 	ValueSpan  diag.Span
-	// ValueNode is kept to map template errors inside the value.
-	ValueNode *yaml.Node
+	// ValueLoc locates the value, to map template errors inside it.
+	ValueLoc source.Scalar
 }
 
 // Name returns the alert or record name.
