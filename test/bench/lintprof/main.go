@@ -1,0 +1,110 @@
+// Command lintprof profiles obsctl's lint pipeline in process, to find what
+// makes `obsctl lint` miss the targets of lintbench (test/bench/lintbench).
+//
+// It loads the rule files under the given folders the way `obsctl lint DIR`
+// does from a folder without obsctl.yaml (repo.Load with the embedded
+// default config), runs every default check (lint.New + Run), and prints
+// the time and live heap after each stage. With -cpuprofile and
+// -memprofile it writes pprof profiles of the whole run; the heap profile
+// is taken after the checks, while the loaded repo is still alive, so its
+// in-use view shows what the repo keeps and its alloc view what each stage
+// allocated. Read them with `go tool pprof -top`.
+//
+// Corpora come from `go run ./test/bench/lintbench -keep`.
+//
+// Usage:
+//
+//	go run ./test/bench/lintprof [-cpuprofile cpu.prof] [-memprofile mem.prof] DIR...
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/obsctl/obsctl/internal/lint"
+	"github.com/obsctl/obsctl/internal/repo"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fl := flag.NewFlagSet("lintprof", flag.ContinueOnError)
+	fl.SetOutput(stderr)
+	cpuProfile := fl.String("cpuprofile", "", "write a CPU profile to this file")
+	memProfile := fl.String("memprofile", "", "write a heap profile to this file")
+	if err := fl.Parse(args); err != nil || fl.NArg() == 0 {
+		fmt.Fprintln(stderr, "usage: lintprof [-cpuprofile FILE] [-memprofile FILE] DIR...")
+		return 2
+	}
+	if err := profile(fl.Args(), *cpuProfile, *memProfile, stdout); err != nil {
+		fmt.Fprintln(stderr, "lintprof:", err)
+		return 1
+	}
+	return 0
+}
+
+func profile(dirs []string, cpuProfile, memProfile string, w io.Writer) error {
+	// An empty working folder: no obsctl.yaml, so the embedded default
+	// config applies, as in lintbench.
+	work, err := os.MkdirTemp("", "lintprof-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	start := time.Now()
+	r, err := repo.Load(repo.Options{Paths: dirs, WorkDir: work})
+	if err != nil {
+		return err
+	}
+	stage(w, "load", time.Since(start), fmt.Sprintf("%d rule files", len(r.RuleFiles)))
+
+	l, err := lint.New(lint.Options{})
+	if err != nil {
+		return err
+	}
+	start = time.Now()
+	findings := l.Run(r)
+	stage(w, "lint", time.Since(start), fmt.Sprintf("%d findings", len(findings)))
+
+	if memProfile != "" {
+		f, err := os.Create(memProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		runtime.GC()
+		if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
+			return err
+		}
+	}
+	runtime.KeepAlive(r)
+	return nil
+}
+
+// stage prints how long a stage took and the live heap after it.
+func stage(w io.Writer, name string, d time.Duration, what string) {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Fprintf(w, "%-5s %7.3fs  live heap %6.1f MB  total alloc %7.1f MB  (%s)\n",
+		name, d.Seconds(), float64(ms.HeapAlloc)/1e6, float64(ms.TotalAlloc)/1e6, what)
+}
