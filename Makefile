@@ -34,7 +34,7 @@ fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \
 		pkg=$${t%%:*}; name=$${t##*:}; \
 		echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
-		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg; \
 	done
 
 ## fuzz: every fuzz target for longer (FUZZTIME=60s by default here).
@@ -58,3 +58,22 @@ demo: build
 
 clean:
 	rm -rf $(BIN) out
+
+# The local control plane (test/kube builds it, test/cluster runs it).
+KUBECLUSTER := test/bin/kubecluster
+NODES ?= 3
+.PHONY: kube-bins cluster-up cluster-down
+
+## kube-bins: build kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok into test/bin/kube-<versions>/ (cached; ~7 min cold).
+kube-bins:
+	$(GO) run ./test/cluster/cmd/kubecluster bins
+
+## cluster-up: start a local control plane with NODES simulated nodes in the background; prints the KUBECONFIG to export.
+cluster-up:
+	$(GO) build -o $(KUBECLUSTER) ./test/cluster/cmd/kubecluster
+	$(KUBECLUSTER) up -nodes $(NODES)
+
+## cluster-down: stop the control plane cluster-up started and check that no process is left.
+cluster-down:
+	$(GO) build -o $(KUBECLUSTER) ./test/cluster/cmd/kubecluster
+	$(KUBECLUSTER) down

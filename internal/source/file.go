@@ -38,11 +38,43 @@ func (f *File) index() {
 		return
 	}
 	f.lines = make([]int, 1, 1+bytes.Count(f.Src, []byte{'\n'}))
-	for i, b := range f.Src {
-		if b == '\n' {
+	if bytes.HasPrefix(f.Src, bom) {
+		f.lines[0] = len(bom) // the parser counts columns after it
+	}
+	for i := 0; i < len(f.Src); i++ {
+		if w := breakAt(f.Src, i); w > 0 {
+			i += w - 1
 			f.lines = append(f.lines, i+1)
 		}
 	}
+}
+
+var bom = []byte("\ufeff")
+
+// breakAt returns the length of the line break at src[i], or 0. The YAML
+// parser counts lines with every break YAML 1.1 knows, so the file must
+// too, or a finding the parser places on line 3 may not exist here: a lone
+// carriage return (old Mac files), CRLF as one break, and the Unicode
+// breaks NEL, LS and PS.
+func breakAt(src []byte, i int) int {
+	switch src[i] {
+	case '\n':
+		return 1
+	case '\r':
+		if i+1 < len(src) && src[i+1] == '\n' {
+			return 2
+		}
+		return 1
+	case 0xC2:
+		if i+1 < len(src) && src[i+1] == 0x85 {
+			return 2
+		}
+	case 0xE2:
+		if i+2 < len(src) && src[i+1] == 0x80 && (src[i+2] == 0xA8 || src[i+2] == 0xA9) {
+			return 3
+		}
+	}
+	return 0
 }
 
 // NumLines returns how many lines the file has.
@@ -59,11 +91,11 @@ func (f *File) Line(n int) string {
 		return ""
 	}
 	start := f.lines[n-1]
-	end := len(f.Src)
-	if n < len(f.lines) {
-		end = f.lines[n] - 1
+	end := start
+	for end < len(f.Src) && breakAt(f.Src, end) == 0 {
+		end++
 	}
-	return string(bytes.TrimSuffix(f.Src[start:end], []byte{'\r'}))
+	return string(f.Src[start:end])
 }
 
 // Offset returns the byte offset of p, clamped to the file.
@@ -76,7 +108,7 @@ func (f *File) Offset(p diag.Pos) int {
 		return len(f.Src)
 	}
 	off := f.lines[p.Line-1]
-	for col := 1; col < p.Col && off < len(f.Src) && f.Src[off] != '\n'; col++ {
+	for col := 1; col < p.Col && off < len(f.Src) && breakAt(f.Src, off) == 0; col++ {
 		_, w := utf8.DecodeRune(f.Src[off:])
 		off += w
 	}
@@ -96,7 +128,20 @@ func (f *File) Pos(off int) diag.Pos {
 			hi = mid - 1
 		}
 	}
-	return diag.Pos{Line: lo + 1, Col: 1 + utf8.RuneCount(f.Src[f.lines[lo]:off])}
+	start := f.lines[lo]
+	off = max(off, start) // inside a byte order mark
+	if off < len(f.Src) && !utf8.RuneStart(f.Src[off]) {
+		// An offset inside a multi-byte character is on that character.
+		for k := 1; k <= utf8.UTFMax-1 && off-k >= start; k++ {
+			if utf8.RuneStart(f.Src[off-k]) {
+				if r, w := utf8.DecodeRune(f.Src[off-k:]); r != utf8.RuneError && w > k {
+					off -= k
+				}
+				break
+			}
+		}
+	}
+	return diag.Pos{Line: lo + 1, Col: 1 + utf8.RuneCount(f.Src[start:off])}
 }
 
 // At returns a span covering one position of the file.
@@ -112,6 +157,11 @@ func (f *File) Span(n *yaml.Node) diag.Span {
 		return f.Whole()
 	}
 	start := diag.Pos{Line: n.Line, Col: n.Column}
+	if start.Line < 1 || start.Line > f.NumLines() {
+		// The parser places what it meets at the end of a file without a
+		// final line break (the null of a bare "---") on a line after it.
+		start = f.Pos(f.Offset(start))
+	}
 	end := start
 	switch n.Kind {
 	case yaml.ScalarNode:
@@ -125,7 +175,7 @@ func (f *File) Span(n *yaml.Node) diag.Span {
 }
 
 func (f *File) scalarEnd(n *yaml.Node) diag.Pos {
-	switch n.Style {
+	switch n.Style &^ yaml.TaggedStyle { // a written tag adds its own bit
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		v := n.Value
 		for len(v) > 0 && v[len(v)-1] == '\n' {
@@ -133,9 +183,8 @@ func (f *File) scalarEnd(n *yaml.Node) diag.Pos {
 		}
 		return f.ScalarPos(n, len(v))
 	case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
-		p := f.ScalarPos(n, len(n.Value))
-		p.Col++ // the closing quote
-		return p
+		off := f.Offset(f.ScalarPos(n, len(n.Value)))
+		return f.Pos(min(off+1, len(f.Src))) // after the closing quote
 	default:
 		return f.ScalarPos(n, len(n.Value))
 	}

@@ -18,7 +18,7 @@ import (
 func (f *File) ScalarPos(n *yaml.Node, off int) diag.Pos {
 	start := f.skipProperties(f.Offset(diag.Pos{Line: n.Line, Col: n.Column}))
 	var raw int
-	switch n.Style {
+	switch n.Style &^ yaml.TaggedStyle { // a written tag adds its own bit
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		raw = f.blockOffset(n, start, off)
 	case yaml.SingleQuotedStyle:
@@ -38,8 +38,14 @@ func (f *File) ScalarPos(n *yaml.Node, off int) diag.Pos {
 func (f *File) skipProperties(i int) int {
 	src := f.Src
 	for i < len(src) && (src[i] == '&' || src[i] == '!') {
-		for i < len(src) && !isSpace(src[i]) {
-			i++
+		if src[i] == '&' {
+			// An anchor name may end at an indicator, as in &a:b.
+			for i++; i < len(src) && isAnchorByte(src[i]); i++ {
+			}
+		} else {
+			for i < len(src) && !isSpace(src[i]) {
+				i++
+			}
 		}
 		for i < len(src) && (isSpace(src[i]) || src[i] == '#') {
 			if src[i] == '#' {
@@ -52,6 +58,10 @@ func (f *File) skipProperties(i int) int {
 		}
 	}
 	return i
+}
+
+func isAnchorByte(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c == '_' || c == '-'
 }
 
 func isSpace(c byte) bool { return c == ' ' || c == '\t' || c == '\r' || c == '\n' }
@@ -71,7 +81,7 @@ func (f *File) blockOffset(n *yaml.Node, start, off int) int {
 		i++
 	}
 	indent := blockIndent(src[i:], n.Value)
-	folded := n.Style == yaml.FoldedStyle
+	folded := n.Style&yaml.FoldedStyle != 0
 	decoded := 0
 	prevNormal, blanks := false, 0
 	for i < len(src) {
@@ -91,12 +101,11 @@ func (f *File) blockOffset(n *yaml.Node, start, off int) int {
 		content := 0
 		if !empty {
 			content = len(line) - max(indent, 0)
-			normal := content > 0 && line[indent] != ' ' && line[indent] != '\t'
-			if folded && normal && prevNormal && blanks > 0 {
-				decoded-- // the break before the empty lines folded away
-			}
-			prevNormal, blanks = normal, 0
+			prevNormal, blanks = isNormal(line, indent), 0
 		} else {
+			if folded && prevNormal && blanks == 0 && nextNormal(src[min(end+1, len(src)):], indent) {
+				decoded-- // the break before the empty lines folds away
+			}
 			blanks++
 		}
 		if off <= decoded+content {
@@ -106,6 +115,27 @@ func (f *File) blockOffset(n *yaml.Node, start, off int) int {
 		i = end + 1
 	}
 	return min(i, len(src))
+}
+
+// isNormal reports whether a content line of a block scalar with the given
+// indentation starts with text rather than more indentation: only breaks
+// between such lines fold.
+func isNormal(line []byte, indent int) bool {
+	return indent >= 0 && len(line) > indent && line[indent] != ' ' && line[indent] != '\t'
+}
+
+// nextNormal reports whether the first content line of body (the lines
+// after a run of empty lines) is normal and still inside the block.
+func nextNormal(body []byte, indent int) bool {
+	for len(body) > 0 {
+		line, rest, _ := bytes.Cut(body, []byte{'\n'})
+		line = bytes.TrimSuffix(line, []byte{'\r'})
+		if lead := len(line) - len(bytes.TrimLeft(line, " ")); lead < len(line) || len(line) > indent {
+			return lead == indent && isNormal(line, indent) // a line indented less ends the block
+		}
+		body = rest
+	}
+	return false
 }
 
 // blockIndent returns the indentation of the block scalar whose content

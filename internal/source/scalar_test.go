@@ -57,6 +57,16 @@ func TestScalarPos(t *testing.T) {
 		{"double multiline", "expr: \"sum(a)\n  > 3\"\n", "3", diag.Pos{Line: 2, Col: 5}},
 		{"unicode before", "expr: é + x\n", "x", diag.Pos{Line: 1, Col: 11}},
 		{"literal blank line", "expr: |\n  a\n\n  or b\n", "b", diag.Pos{Line: 4, Col: 6}},
+		// Found by FuzzScalarPos: a folded scalar drops the break before
+		// blank lines, a block may give its indentation, a value may carry
+		// an anchor or a tag, and a lone CR is a line break.
+		{"folded blank line", "expr: >-\n  sum(a)\n\n  > 3\n", "3", diag.Pos{Line: 4, Col: 5}},
+		{"indentation indicator", "expr: |2\n    indented(a)\n", "indented", diag.Pos{Line: 2, Col: 5}},
+		{"anchor", "expr: &e sum(a) > 3\n", "3", diag.Pos{Line: 1, Col: 19}},
+		{"anchor ending at an indicator", "expr: &a:b\n", ":b", diag.Pos{Line: 1, Col: 9}},
+		{"byte order mark", "\ufeffexpr: up > 3\n", "3", diag.Pos{Line: 1, Col: 12}},
+		{"tag and quotes", "expr: !!str \"sum(a) > 3\"\n", "3", diag.Pos{Line: 1, Col: 23}},
+		{"lone CR", "x: 1\rexpr: up > 3\r", "3", diag.Pos{Line: 2, Col: 12}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -123,5 +133,51 @@ func TestPosAndOffsetRoundTrip(t *testing.T) {
 	}
 	if f.Line(2) != "çd" || f.Line(9) != "" {
 		t.Errorf("Line: %q %q", f.Line(2), f.Line(9))
+	}
+}
+
+// TestLineBreaks checks that the file counts lines as the YAML parser
+// does, so that a finding the parser places on line N is on line N here.
+func TestLineBreaks(t *testing.T) {
+	f := NewFile("x", []byte("a\rb\r\nc\u2028d\u0085e\nf"))
+	if f.NumLines() != 6 {
+		t.Fatalf("NumLines = %d, want 6", f.NumLines())
+	}
+	for i, want := range []string{"a", "b", "c", "d", "e", "f"} {
+		if got := f.Line(i + 1); got != want {
+			t.Errorf("Line(%d) = %q, want %q", i+1, got, want)
+		}
+		if p := f.Pos(strings.Index(string(f.Src), want)); p != (diag.Pos{Line: i + 1, Col: 1}) {
+			t.Errorf("Pos(%q) = %+v", want, p)
+		}
+	}
+	_, fd := NewFile("x", []byte("a: 1\rb: [\r")).ParseYAML("yaml/syntax")
+	if fd == nil || fd.Start.Line != 2 {
+		t.Errorf("syntax error in a CR file: got %v, want line 2", fd)
+	}
+}
+
+// TestSpanAtEndOfFile checks that a node the parser places past the last
+// line (the null of a bare "---" without a final line break) is spanned
+// inside the file.
+func TestSpanAtEndOfFile(t *testing.T) {
+	f := NewFile("x", []byte("---"))
+	docs, fd := f.ParseYAML("yaml/syntax")
+	if fd != nil || len(docs) != 1 {
+		t.Fatalf("parse: %v %v", docs, fd)
+	}
+	if sp := f.Span(docs[0].Content[0]); sp.Start.Line != 1 || sp.End.Before(sp.Start) {
+		t.Errorf("Span = %+v, want a span on line 1", sp)
+	}
+}
+
+// TestPosInsideCharacter checks that an offset inside a multi-byte
+// character is placed on that character.
+func TestPosInsideCharacter(t *testing.T) {
+	f := NewFile("x", []byte("a\u27dfb"))
+	for off, col := range []int{1, 2, 2, 2, 3} {
+		if p := f.Pos(off); p.Col != col {
+			t.Errorf("Pos(%d) = %+v, want column %d", off, p, col)
+		}
 	}
 }

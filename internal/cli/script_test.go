@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the test binary stand in for obsctl: testscript puts a copy
+// of it named obsctl on the scripts' PATH, and running that copy runs Run,
+// exactly as cmd/obsctl does.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"obsctl": func() { os.Exit(Run(context.Background(), os.Args[1:], OSDeps())) },
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script: every
+// command, output format and exit code, through a real process with real
+// files. `go test ./internal/cli -run TestScripts -update` rewrites the
+// files that cmp compares against inside the scripts.
+//
+// testscript's `! exec` says only that a command failed. Exit codes are
+// part of obsctl's interface (1 operational failure, 2 usage error, 3
+// findings), so the scripts run failing commands with
+//
+//	exitcode N obsctl ARGS...
+//
+// which runs the command like exec (its stdout and stderr are then what
+// stdout, stderr and cmp look at) and fails unless it exits with N.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		UpdateScripts:       *update,
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			home := filepath.Join(env.WorkDir, "home")
+			env.Setenv("HOME", home)
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(home, ".config"))
+			env.Setenv("XDG_CACHE_HOME", filepath.Join(home, ".cache"))
+			// Output must not depend on the terminal or the caller's taste.
+			env.Setenv("NO_COLOR", "1")
+			env.Setenv("TERM", "dumb")
+			return os.MkdirAll(home, 0o755)
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"exitcode": cmdExitCode,
+		},
+	})
+}
+
+// cmdExitCode implements `exitcode N PROGRAM ARGS...`.
+func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("exitcode cannot be negated: name the exit code you expect")
+	}
+	if len(args) < 2 {
+		ts.Fatalf("usage: exitcode N program [args...]")
+	}
+	want, err := strconv.Atoi(args[0])
+	if err != nil {
+		ts.Fatalf("exitcode: %q is not an exit code", args[0])
+	}
+	got := 0
+	if err := ts.Exec(args[1], args[2:]...); err != nil {
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) {
+			ts.Fatalf("exitcode: %v", err)
+		}
+		got = ee.ExitCode()
+	}
+	if got != want {
+		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
