@@ -33,6 +33,7 @@ func newBuildCmd(deps *Deps, g *globalOptions) *cobra.Command {
   prometheus/rules/<set>.yaml     one Prometheus rule file per rule file or PrometheusRule
   prometheusrules/<set>.yaml      the same rules as PrometheusRule objects
   alertmanager/alertmanager.yaml  the routing, receivers and inhibition of obsctl.yaml
+                                  (left out when obsctl.yaml declares no routing)
 
 The output is byte-stable: the same repo always gives the same bytes. Build
 lints first and writes nothing when lint finds errors. Receiver secrets are
@@ -97,11 +98,14 @@ func compile(r *repo.Repo) ([]promrule.Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	out := append(files, objs...)
+	if !r.Config.Alerting.Routing() {
+		return out, nil // a rules-only repo: no Alertmanager configuration
+	}
 	am, err := amroute.Compile(r.Config)
 	if err != nil {
 		return nil, err
 	}
-	out := append(files, objs...)
 	return append(out, promrule.Output{Path: "alertmanager/alertmanager.yaml", Data: am.YAML}), nil
 }
 

@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -147,4 +148,56 @@ func TestBuildPassesAmtool(t *testing.T) {
 			t.Errorf("amtool routes test %v = %q (%v), want %q", tc.labels, got, err, tc.want)
 		}
 	}
+}
+
+// TestBuildIndependentOfRepoSpelling builds one repo named three ways:
+// compiled names and headers come from repo-relative paths, so the bytes
+// are the same.
+func TestBuildIndependentOfRepoSpelling(t *testing.T) {
+	parent := t.TempDir()
+	repoDir := filepath.Join(parent, "obs")
+	for p, data := range map[string]string{
+		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: t\nalerting:\n  severities: [page]\n",
+		"rules/a.yaml": "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n",
+	} {
+		full := filepath.Join(repoDir, p)
+		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(full, []byte(data), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var trees []map[string][]byte
+	for i, spelling := range []string{"obs", "./obs/", repoDir} {
+		out := filepath.Join(parent, "out", strconv.Itoa(i))
+		var stderr bytes.Buffer
+		code := Run(context.Background(), []string{"build", "--repo", spelling, "-o", out}, Deps{Stderr: &stderr, WorkDir: parent})
+		if code != ExitOK {
+			t.Fatalf("build --repo %s: exit %d: %s", spelling, code, stderr.String())
+		}
+		trees = append(trees, readTree(t, out))
+	}
+	for i := 1; i < len(trees); i++ {
+		if len(trees[i]) != len(trees[0]) {
+			t.Fatalf("build %d wrote %d files, build 0 wrote %d", i, len(trees[i]), len(trees[0]))
+		}
+		for p, data := range trees[0] {
+			if !bytes.Equal(trees[i][p], data) {
+				t.Errorf("%s differs between repo spellings:\n%s\n---\n%s", p, data, trees[i][p])
+			}
+		}
+	}
+	if _, ok := trees[0]["prometheus/rules/rules-a.yaml"]; !ok {
+		t.Errorf("unexpected names: %v", keys(trees[0]))
+	}
+}
+
+func keys(m map[string][]byte) []string {
+	var out []string
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }

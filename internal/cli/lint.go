@@ -84,10 +84,7 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := lint.New(lint.Options{
-		Enable:  append(slices.Clone(r.Config.Lint.Enable), o.enable...),
-		Disable: append(slices.Clone(r.Config.Lint.Disable), o.disable...),
-	})
+	l, err := lint.New(checkSelection(r.Config.Lint.Enable, r.Config.Lint.Disable, o.enable, o.disable))
 	if err != nil {
 		var uc *lint.UnknownCheckError
 		if errors.As(err, &uc) {
@@ -125,6 +122,17 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 		return findingsError{n: n}
 	}
 	return nil
+}
+
+// checkSelection merges obsctl.yaml's lint.enable/disable with the flags.
+// The command line wins: --enable NAME turns on a check that obsctl.yaml
+// disables, and --disable wins over everything.
+func checkSelection(cfgEnable, cfgDisable, flagEnable, flagDisable []string) lint.Options {
+	disable := slices.DeleteFunc(slices.Clone(cfgDisable), func(n string) bool { return slices.Contains(flagEnable, n) })
+	return lint.Options{
+		Enable:  append(slices.Clone(cfgEnable), flagEnable...),
+		Disable: append(disable, flagDisable...),
+	}
 }
 
 func resolveFailOn(flag, fromConfig string) (diag.Severity, error) {

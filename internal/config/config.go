@@ -96,6 +96,13 @@ type Alerting struct {
 	Inhibit Inhibit `yaml:"inhibit"`
 }
 
+// Routing reports whether the section declares any routing at all
+// (receivers, routes or a default receiver). A repo without routing only
+// keeps rules: there is no Alertmanager configuration to build or check.
+func (a *Alerting) Routing() bool {
+	return len(a.Receivers) > 0 || len(a.Routes) > 0 || a.DefaultReceiver != ""
+}
+
 // Timing are the notification timers of a route.
 type Timing struct {
 	// GroupWait is how long to wait before the first notification of a new

@@ -53,8 +53,7 @@ func newAlertingState(p *Pass) *alertingState {
 			}
 		}
 	}
-	a := &p.Config.Alerting
-	if len(a.Receivers) == 0 && len(a.Routes) == 0 && a.DefaultReceiver == "" {
+	if !p.Config.Alerting.Routing() {
 		st.empty = true
 		return st
 	}

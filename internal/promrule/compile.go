@@ -46,12 +46,12 @@ func groupSets(files []*File) ([]groupSet, error) {
 	var sets []groupSet
 	seen := map[string]string{}
 	for _, f := range files {
-		base := flatten(f.Path)
+		base := flatten(f.Rel)
 		add := func(name string, obj *Object, gs []*Group) error {
 			if prev, ok := seen[name]; ok {
-				return fmt.Errorf("compile %s: output name %q is also used by %s; rename one of them", f.Path, name, prev)
+				return fmt.Errorf("compile %s: output name %q is also used by %s; rename one of them", f.Rel, name, prev)
 			}
-			seen[name] = f.Path
+			seen[name] = f.Rel
 			sets = append(sets, groupSet{name: name, file: f, object: obj, groups: gs})
 			return nil
 		}
@@ -161,7 +161,7 @@ func CompileRuleFiles(files []*File) ([]Output, error) {
 }
 
 func header(s groupSet) string {
-	src := s.file.Path
+	src := s.file.Rel
 	if s.object != nil {
 		src += " (PrometheusRule " + s.object.Name + ")"
 	}

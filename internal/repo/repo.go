@@ -169,6 +169,7 @@ func (r *Repo) display(rel string) string {
 
 type ruleSource struct {
 	display string
+	rel     string // relative to the repo root
 	read    func() ([]byte, error)
 }
 
@@ -203,7 +204,7 @@ func (r *Repo) collectRepo(paths []string) ([]ruleSource, error) {
 				return nil
 			}
 			if name == p || IsRuleFile(name) {
-				out = append(out, ruleSource{display: r.display(name), read: func() ([]byte, error) { return fs.ReadFile(r.FS, name) }})
+				out = append(out, ruleSource{display: r.display(name), rel: name, read: func() ([]byte, error) { return fs.ReadFile(r.FS, name) }})
 			}
 			return nil
 		})
@@ -237,7 +238,7 @@ func collectOS(wd string, paths []string) ([]ruleSource, error) {
 					return err
 				}
 				disp := filepath.ToSlash(filepath.Join(p, rel))
-				out = append(out, ruleSource{display: disp, read: func() ([]byte, error) { return readLimited(name) }})
+				out = append(out, ruleSource{display: disp, rel: disp, read: func() ([]byte, error) { return readLimited(name) }})
 			}
 			return nil
 		})
@@ -286,7 +287,9 @@ func (r *Repo) loadRules(srcs []ruleSource) error {
 					errs[i] = fmt.Errorf("load %s: %w", srcs[i].display, err)
 					continue
 				}
-				files[i], fds[i] = promrule.Load(source.NewFile(srcs[i].display, data))
+				sf := source.NewFile(srcs[i].display, data)
+				sf.Rel = srcs[i].rel
+				files[i], fds[i] = promrule.Load(sf)
 			}
 		}()
 	}

@@ -21,16 +21,20 @@ const MaxFileSize = 32 << 20
 
 // File is the content of one source file with a lazily built line index.
 type File struct {
-	// Path is the slash-separated path relative to the repo root, as
-	// shown in findings.
-	Path  string
+	// Path is the slash-separated path shown in findings: as the user
+	// named the repo or file, so that editors and CI can open it.
+	Path string
+	// Rel is the path relative to the repo root, the same wherever the
+	// repo is checked out; compiled output is named from it. It equals
+	// Path for files named on the command line outside the repo.
+	Rel   string
 	Src   []byte
 	lines []int // byte offset at which each line starts
 }
 
 // NewFile returns a File for src.
 func NewFile(path string, src []byte) *File {
-	return &File{Path: path, Src: src}
+	return &File{Path: path, Rel: path, Src: src}
 }
 
 func (f *File) index() {
