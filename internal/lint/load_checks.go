@@ -27,8 +27,8 @@ func (yamlSyntax) Check(*Pass) {}
 // `annotations:`), a wrong type (`labels:` as a list), a bad duration
 // (`for: 5 minutes`), a rule with neither or both of alert and record, a
 // recording rule with `for` or annotations, a group without a name, or a
-// PrometheusRule object without a name, with the wrong apiVersion, or
-// holding another kind. Prometheus refuses the whole file for any of these.
+// PrometheusRule object without a name, with the wrong apiVersion, holding
+// another kind, or defined twice in one file. Prometheus refuses the whole file for any of these.
 type rulesSchema struct{}
 
 func (rulesSchema) Name() string { return "rules/schema" }

@@ -90,8 +90,8 @@ func kindName(n *yaml.Node) string {
 		return "null"
 	}
 	v := n.Value
-	if len(v) > 40 {
-		v = v[:40] + "..."
+	if r := []rune(v); len(r) > 40 {
+		v = string(r[:40]) + "..."
 	}
 	return strconv.Quote(v)
 }
