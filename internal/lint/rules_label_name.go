@@ -37,12 +37,12 @@ func (labelName) Check(p *Pass) {
 	r := p.Rule
 	for _, kv := range r.Labels {
 		if msg, hint := badLabelName(kv.Key, "label", r.IsAlert()); msg != "" {
-			p.Report(kv.KeySpan, hint, "%s", msg)
+			p.Report(kv.KeySpan(), hint, "%s", msg)
 		}
 	}
 	for _, kv := range r.Annotations {
 		if msg, hint := badLabelName(kv.Key, "annotation", false); msg != "" {
-			p.Report(kv.KeySpan, hint, "%s", msg)
+			p.Report(kv.KeySpan(), hint, "%s", msg)
 		}
 	}
 	// Group labels are checked once, with the group's first rule, and
@@ -50,7 +50,7 @@ func (labelName) Check(p *Pass) {
 	if g := r.Group; g != nil && len(g.Rules) > 0 && g.Rules[0] == r {
 		for _, kv := range g.Labels {
 			if msg, hint := badLabelName(kv.Key, "group label", true); msg != "" {
-				p.ReportRule(p.File, nil, kv.KeySpan, hint, "%s", msg)
+				p.ReportRule(p.File, nil, kv.KeySpan(), hint, "%s", msg)
 			}
 		}
 	}

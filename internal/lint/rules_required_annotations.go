@@ -31,9 +31,9 @@ func (requiredAnnotations) Check(p *Pass) {
 		case !ok:
 			p.Report(r.NameSpan, "add it under annotations", "alert %q has no %s annotation", r.Alert, name)
 		case strings.TrimSpace(kv.Value) == "":
-			p.Report(kv.ValueSpan, "", "alert %q has an empty %s annotation", r.Alert, name)
+			p.Report(kv.ValueSpan(), "", "alert %q has an empty %s annotation", r.Alert, name)
 		case name == "runbook_url" && !strings.Contains(kv.Value, "://") && !strings.Contains(kv.Value, "{{"):
-			p.Report(kv.ValueSpan, "use an absolute URL such as https://runbooks.example.com/...", "runbook_url of alert %q is not a URL", r.Alert)
+			p.Report(kv.ValueSpan(), "use an absolute URL such as https://runbooks.example.com/...", "runbook_url of alert %q is not a URL", r.Alert)
 		}
 	}
 }

@@ -34,12 +34,12 @@ func (severityLabel) Check(p *Pass) {
 	case !ok:
 		p.Report(r.NameSpan, "add `severity:` under labels, one of: "+list, "alert %q has no severity label", r.Alert)
 	case strings.Contains(kv.Value, "{{"):
-		p.Report(kv.ValueSpan, "use one literal value, one of: "+list, "alert %q has a templated severity", r.Alert)
+		p.Report(kv.ValueSpan(), "use one literal value, one of: "+list, "alert %q has a templated severity", r.Alert)
 	case len(declared) > 0 && !slices.Contains(declared, kv.Value):
 		hint := "declared severities: " + list
 		if s := spell.Closest(kv.Value, declared); s != "" {
 			hint = "did you mean \"" + s + "\"? " + hint
 		}
-		p.Report(kv.ValueSpan, hint, "severity %q of alert %q is not declared in alerting.severities", kv.Value, r.Alert)
+		p.Report(kv.ValueSpan(), hint, "severity %q of alert %q is not declared in alerting.severities", kv.Value, r.Alert)
 	}
 }

@@ -72,10 +72,10 @@ func ExprSpan(r *promrule.Rule, pr posrange.PositionRange) diag.Span {
 		return r.ExprSpan
 	}
 	f := r.Group.File
-	start := f.ScalarAt(r.ExprLoc, int(pr.Start))
+	start := f.ScalarAt(r.ExprLoc, r.Expr, int(pr.Start))
 	end := start
 	if pr.End > pr.Start {
-		end = f.ScalarAt(r.ExprLoc, int(pr.End))
+		end = f.ScalarAt(r.ExprLoc, r.Expr, int(pr.End))
 	}
 	return diag.Span{File: f.Path, Start: start, End: end}
 }

@@ -44,10 +44,10 @@ type LabelRef struct {
 // Span maps byte offset off of the template's value to the file.
 func (t *Template) Span(r *promrule.Rule, off int) diag.Span {
 	if t.KV.ValueLoc.IsZero() {
-		return t.KV.ValueSpan
+		return t.KV.ValueSpan()
 	}
 	f := r.Group.File
-	p := f.ScalarAt(t.KV.ValueLoc, off)
+	p := f.ScalarAt(t.KV.ValueLoc, t.KV.Value, off)
 	return diag.Span{File: f.Path, Start: p, End: p}
 }
 

@@ -96,8 +96,8 @@ func FuzzLoad(f *testing.F) {
 				t.Fatal("group does not point at its file")
 			}
 			for _, kv := range g.Labels {
-				inFile("group label key", kv.KeySpan)
-				inFile("group label value", kv.ValueSpan)
+				inFile("group label key", kv.KeySpan())
+				inFile("group label value", kv.ValueSpan())
 			}
 			for _, r := range g.Rules {
 				if r.Group != g {
@@ -110,8 +110,8 @@ func FuzzLoad(f *testing.F) {
 					inFile("rule for", r.ForSpan)
 				}
 				for _, kv := range append(append([]KV{}, r.Labels...), r.Annotations...) {
-					inFile("rule label or annotation key", kv.KeySpan)
-					inFile("rule label or annotation value", kv.ValueSpan)
+					inFile("rule label or annotation key", kv.KeySpan())
+					inFile("rule label or annotation value", kv.ValueSpan())
 				}
 			}
 		}

@@ -199,7 +199,7 @@ func (l *loader) kvs(n *yaml.Node, what string) []KV {
 			l.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, kindName(v))
 			continue
 		}
-		out = append(out, KV{Key: k.Value, Value: v.Value, KeySpan: l.span(k), ValueSpan: l.span(v), ValueLoc: source.ScalarOf(v)})
+		out = append(out, KV{Key: k.Value, Value: v.Value, KeyLoc: source.ScalarOf(k), ValueLoc: source.ScalarOf(v), File: l.f.File})
 	}
 	return out
 }

@@ -62,7 +62,7 @@ func TestLoadPlain(t *testing.T) {
 	if !f.DisabledFor(a, "rules/no-comparison") || f.DisabledFor(a, "rules/severity-label") || f.DisabledFor(g.Rules[1], "rules/for-missing") {
 		t.Error("DisabledFor is wrong")
 	}
-	if kv, ok := a.Label("severity"); !ok || kv.ValueSpan.Start != (diag.Pos{Line: 12, Col: 28}) {
+	if kv, ok := a.Label("severity"); !ok || kv.ValueSpan().Start != (diag.Pos{Line: 12, Col: 28}) {
 		t.Errorf("severity label %+v", kv)
 	}
 }

@@ -70,14 +70,20 @@ type Rule struct {
 	Disabled []string
 }
 
-// KV is a label or annotation with the spans of its key and value.
+// KV is a label or annotation. It keeps where its key and value were
+// written in compact form; KeySpan and ValueSpan work out the spans when a
+// finding needs one.
 type KV struct {
-	Key, Value string
-	KeySpan    diag.Span
-	ValueSpan  diag.Span
-	// ValueLoc locates the value, to map template errors inside it.
-	ValueLoc source.Scalar
+	Key, Value       string
+	KeyLoc, ValueLoc source.Scalar
+	File             *source.File
 }
+
+// KeySpan returns the span of the key.
+func (kv KV) KeySpan() diag.Span { return kv.File.ScalarSpan(kv.KeyLoc, kv.Key) }
+
+// ValueSpan returns the span of the value.
+func (kv KV) ValueSpan() diag.Span { return kv.File.ScalarSpan(kv.ValueLoc, kv.Value) }
 
 // Name returns the alert or record name.
 func (r *Rule) Name() string {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"regexp"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
@@ -45,12 +46,29 @@ func (f *File) index() {
 	if bytes.HasPrefix(f.Src, bom) {
 		f.lines[0] = len(bom) // the parser counts columns after it
 	}
+	if !hasRareBreaks(f.Src) {
+		// The common file: LF breaks only, found a word at a time.
+		for i := 0; ; {
+			j := bytes.IndexByte(f.Src[i:], '\n')
+			if j < 0 {
+				return
+			}
+			i += j + 1
+			f.lines = append(f.lines, i)
+		}
+	}
 	for i := 0; i < len(f.Src); i++ {
 		if w := breakAt(f.Src, i); w > 0 {
 			i += w - 1
 			f.lines = append(f.lines, i+1)
 		}
 	}
+}
+
+// hasRareBreaks reports whether src may hold a break other than LF: a CR,
+// or the first byte of NEL, LS or PS.
+func hasRareBreaks(src []byte) bool {
+	return bytes.IndexByte(src, '\r') >= 0 || bytes.IndexByte(src, 0xC2) >= 0 || bytes.IndexByte(src, 0xE2) >= 0
 }
 
 var bom = []byte("\ufeff")
@@ -79,6 +97,21 @@ func breakAt(src []byte, i int) int {
 		}
 	}
 	return 0
+}
+
+// lineRunes returns the length of line n in characters, without
+// allocating the line.
+func (f *File) lineRunes(n int) int {
+	f.index()
+	if n < 1 || n > len(f.lines) {
+		return 0
+	}
+	start, end := f.lines[n-1], len(f.Src)
+	if n < len(f.lines) {
+		end = f.lines[n]
+	}
+	line := bytes.TrimRight(f.Src[start:end], "\r\n")
+	return utf8.RuneCount(line)
 }
 
 // NumLines returns how many lines the file has.
@@ -173,12 +206,15 @@ func (f *File) Span(n *yaml.Node) diag.Span {
 	case yaml.AliasNode:
 		end.Col += 1 + utf8.RuneCountInString(n.Value)
 	default:
-		end = diag.Pos{Line: start.Line, Col: 1 + utf8.RuneCountInString(f.Line(start.Line))}
+		end = diag.Pos{Line: start.Line, Col: 1 + f.lineRunes(start.Line)}
 	}
 	return diag.Span{File: f.Path, Start: start, End: end}
 }
 
 func (f *File) scalarEnd(n *yaml.Node) diag.Pos {
+	if p, ok := f.verbatimEnd(n); ok {
+		return p
+	}
 	switch n.Style &^ yaml.TaggedStyle { // a written tag adds its own bit
 	case yaml.LiteralStyle, yaml.FoldedStyle:
 		v := n.Value
@@ -192,6 +228,55 @@ func (f *File) scalarEnd(n *yaml.Node) diag.Pos {
 	default:
 		return f.ScalarPos(n, len(n.Value))
 	}
+}
+
+// verbatimEnd is the fast path of scalarEnd for the common one-line value
+// written exactly as it decodes (no escapes, folding or properties): its
+// end is its start plus its length. It checks the source rather than
+// assuming, so any other value takes the full walk.
+func (f *File) verbatimEnd(n *yaml.Node) (diag.Pos, bool) {
+	if n.Anchor != "" || n.Style&yaml.TaggedStyle != 0 || strings.IndexByte(n.Value, '\n') >= 0 {
+		return diag.Pos{}, false
+	}
+	var quote byte
+	switch n.Style {
+	case 0:
+	case yaml.DoubleQuotedStyle:
+		quote = '"'
+	case yaml.SingleQuotedStyle:
+		quote = '\''
+	default:
+		return diag.Pos{}, false
+	}
+	if n.Line < 1 || n.Line > f.NumLines() {
+		return diag.Pos{}, false
+	}
+	off := f.Offset(diag.Pos{Line: n.Line, Col: n.Column})
+	v, src := n.Value, f.Src[off:]
+	width := len(v)
+	if quote != 0 {
+		if len(src) < len(v)+2 || src[0] != quote || src[len(v)+1] != quote {
+			return diag.Pos{}, false
+		}
+		src, width = src[1:], len(v)+2
+	}
+	if len(src) < len(v) || string(src[:len(v)]) != v {
+		return diag.Pos{}, false
+	}
+	cols := width
+	if !isASCII(v) {
+		cols = width - len(v) + utf8.RuneCountInString(v)
+	}
+	return diag.Pos{Line: n.Line, Col: n.Column + cols}, true
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= utf8.RuneSelf {
+			return false
+		}
+	}
+	return true
 }
 
 var yamlLineRE = regexp.MustCompile(`line (\d+)(?:, column (\d+))?`)

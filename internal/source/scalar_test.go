@@ -181,3 +181,39 @@ func TestPosInsideCharacter(t *testing.T) {
 		}
 	}
 }
+
+// TestVerbatimEndMatchesWalk holds the fast path of Span to the full
+// decoding walk for every scalar of a file with many styles.
+func TestVerbatimEndMatchesWalk(t *testing.T) {
+	src := "a: plain value\nb: 'single ''q'' x'\nc: \"double \\\" e\"\nd: \"plain double\"\ne: 'plain single'\nf: é ü\ng: &x anchored\nh: !!str tagged\ni: |\n  block\nj: \"é\"\nk: 42\n"
+	f := NewFile("x.yaml", []byte(src))
+	docs, fd := f.ParseYAML("yaml/syntax")
+	if fd != nil {
+		t.Fatal(fd)
+	}
+	checked := 0
+	for _, n := range docs[0].Content[0].Content {
+		if n.Kind != yaml.ScalarNode {
+			continue
+		}
+		slow := n.Style &^ yaml.TaggedStyle
+		var want diag.Pos
+		switch slow {
+		case yaml.LiteralStyle, yaml.FoldedStyle:
+			continue
+		case yaml.SingleQuotedStyle, yaml.DoubleQuotedStyle:
+			want = f.Pos(min(f.Offset(f.ScalarPos(n, len(n.Value)))+1, len(f.Src)))
+		default:
+			want = f.ScalarPos(n, len(n.Value))
+		}
+		if got, ok := f.verbatimEnd(n); ok {
+			checked++
+			if got != want {
+				t.Errorf("%q: fast end %+v, walk %+v", n.Value, got, want)
+			}
+		}
+	}
+	if checked < 10 {
+		t.Errorf("fast path taken for only %d scalars", checked)
+	}
+}
