@@ -7,6 +7,9 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/parser/posrange"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // isConstant reports whether e selects no series at all.
@@ -95,6 +98,24 @@ func promDuration(d time.Duration) string { return model.Duration(d).String() }
 // isRegexMatcher reports whether m is a =~ or !~ matcher.
 func isRegexMatcher(m *labels.Matcher) bool {
 	return m.Type == labels.MatchRegexp || m.Type == labels.MatchNotRegexp
+}
+
+// eachRegexMatcher calls fn for every =~ and !~ matcher of expression e,
+// with the span where the matcher is written in rule r's expression
+// (worked out only when fn asks for it, since most matchers are fine).
+func eachRegexMatcher(r *promrule.Rule, e parser.Expr, fn func(m *labels.Matcher, span func() diag.Span)) {
+	eachNode(e, func(n parser.Node) bool {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return true
+		}
+		for i, m := range vs.LabelMatchers {
+			if isRegexMatcher(m) {
+				fn(m, func() diag.Span { return ExprSpan(r, regexMatcherRange(r.Expr, vs, i)) })
+			}
+		}
+		return true
+	})
 }
 
 // regexMatcherRanges returns where each regex matcher of vs (=~ and !~,

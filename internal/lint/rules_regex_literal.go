@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obsctl/obsctl/internal/diag"
 )
@@ -34,32 +33,20 @@ func (regexLiteral) Meta() Meta {
 }
 
 func (regexLiteral) Check(p *Pass) {
-	e := p.Expr()
-	if e == nil {
+	if p.Expr() == nil {
 		return
 	}
-	eachNode(e, func(n parser.Node) bool {
-		vs, ok := n.(*parser.VectorSelector)
+	eachRegexMatcher(p.Rule, p.Expr(), func(m *labels.Matcher, span func() diag.Span) {
+		lit, ok := literalRegex(m.Value)
 		if !ok {
-			return true
+			return
 		}
-		for i, m := range vs.LabelMatchers {
-			if !isRegexMatcher(m) {
-				continue
-			}
-			lit, ok := literalRegex(m.Value)
-			if !ok {
-				continue
-			}
-			op := "="
-			if m.Type == labels.MatchNotRegexp {
-				op = "!="
-			}
-			p.Report(ExprSpan(p.Rule, regexMatcherRange(p.Rule.Expr, vs, i)),
-				"write "+m.Name+op+strconv.Quote(lit)+", or the pattern that was meant",
-				"%s%s%s has no regex metacharacters: it matches only %s", m.Name, m.Type, strconv.Quote(m.Value), strconv.Quote(lit))
+		op := "="
+		if m.Type == labels.MatchNotRegexp {
+			op = "!="
 		}
-		return true
+		p.Report(span(), "write "+m.Name+op+strconv.Quote(lit)+", or the pattern that was meant",
+			"%s%s%s has no regex metacharacters: it matches only %s", m.Name, m.Type, strconv.Quote(m.Value), strconv.Quote(lit))
 	})
 }
 

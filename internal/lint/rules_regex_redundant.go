@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obsctl/obsctl/internal/diag"
 )
@@ -37,27 +36,13 @@ func (regexRedundant) Meta() Meta {
 }
 
 func (regexRedundant) Check(p *Pass) {
-	e := p.Expr()
-	if e == nil {
+	if p.Expr() == nil {
 		return
 	}
-	eachNode(e, func(n parser.Node) bool {
-		vs, ok := n.(*parser.VectorSelector)
-		if !ok {
-			return true
+	eachRegexMatcher(p.Rule, p.Expr(), func(m *labels.Matcher, span func() diag.Span) {
+		if msg, hint := redundantRegex(m); msg != "" {
+			p.Report(span(), hint, "%s%s%s %s", m.Name, m.Type, strconv.Quote(m.Value), msg)
 		}
-		for i, m := range vs.LabelMatchers {
-			if !isRegexMatcher(m) {
-				continue
-			}
-			msg, hint := redundantRegex(m)
-			if msg == "" {
-				continue
-			}
-			p.Report(ExprSpan(p.Rule, regexMatcherRange(p.Rule.Expr, vs, i)), hint,
-				"%s%s%s %s", m.Name, m.Type, strconv.Quote(m.Value), msg)
-		}
-		return true
 	})
 }
 
