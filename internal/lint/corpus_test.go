@@ -21,8 +21,8 @@ var corpusExpect = map[string]struct {
 	line  int
 	msg   string
 }{
-	"yaml-empty.bad.yaml":                 {"rules/empty-file", diag.Warning, 1, "defines no rule groups"},
-	"yaml-whitespace-only.bad.yaml":       {"rules/empty-file", diag.Warning, 1, "defines no rule groups"},
+	"yaml-empty.bad.yaml":                 {"rules/empty-file", diag.Error, 1, "defines no rule groups"},
+	"yaml-whitespace-only.bad.yaml":       {"rules/empty-file", diag.Error, 1, "defines no rule groups"},
 	"yaml-unclosed-double-quote.bad.yaml": {"yaml/syntax", diag.Fatal, 5, "YAML syntax"},
 	"yaml-unclosed-single-quote.bad.yaml": {"yaml/syntax", diag.Fatal, 5, "YAML syntax"},
 	// Old Mac line breaks (a lone CR) are line breaks to YAML, but not to

@@ -12,8 +12,9 @@ import (
 // Such a file loads as nothing. Most often it is what is left after its
 // rules were moved, or a file whose content was commented out during an
 // incident and never restored: the alerts it used to hold are gone, and
-// nothing says so. Delete the file, or restore its rules. A file that
-// does not parse is reported by yaml/syntax or rules/schema instead.
+// nothing says so. That is why this is an error that stops CI rather than
+// a warning. Delete the file, or restore its rules. A file that does not
+// parse is reported by yaml/syntax or rules/schema instead.
 //
 // This is a file check: silence it for a file with
 // `# obsctl:disable-file rules/empty-file`.
@@ -22,7 +23,7 @@ type emptyFile struct{}
 func (emptyFile) Name() string { return "rules/empty-file" }
 
 func (emptyFile) Meta() Meta {
-	return Meta{Severity: diag.Warning, Scope: ScopeFile, Summary: "A rule file defines no groups."}
+	return Meta{Severity: diag.Error, Scope: ScopeFile, Summary: "A rule file defines no groups."}
 }
 
 func (emptyFile) Check(p *Pass) {
