@@ -1,0 +1,112 @@
+package kube
+
+import (
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
+)
+
+// ErrNoNamespace is returned, wrapped with the object's description, by
+// ResourceFor for an object of a namespaced kind that has no namespace.
+var ErrNoNamespace = errors.New("namespaced object has no namespace")
+
+// Clients are the connections to one cluster that the apply stage uses.
+// They are safe for concurrent use.
+type Clients struct {
+	// Config is the configuration the clients were built from.
+	Config *rest.Config
+	// Dynamic reads and writes objects of any kind.
+	Dynamic dynamic.Interface
+	// Discovery lists the cluster's API groups and resources, cached in
+	// memory until Mapper.Reset.
+	Discovery discovery.CachedDiscoveryInterface
+	// Mapper maps kinds to resources through Discovery. Reset it after
+	// applying CustomResourceDefinitions so that their kinds can be mapped.
+	Mapper meta.ResettableRESTMapper
+}
+
+// NewClients builds the clients for cfg. It does not contact the server:
+// discovery happens on the first mapping. A copy of cfg is kept, given
+// obsctl's user agent and rate limits where cfg has none; the dynamic and
+// discovery clients share one HTTP connection pool.
+func NewClients(cfg *rest.Config) (*Clients, error) {
+	cfg = rest.CopyConfig(cfg)
+	configure(cfg)
+	hc, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
+	}
+	dyn, err := dynamic.NewForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
+	}
+	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
+	if err != nil {
+		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
+	}
+	cached := memory.NewMemCacheClient(dc)
+	return &Clients{
+		Config:    cfg,
+		Dynamic:   dyn,
+		Discovery: cached,
+		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
+	}, nil
+}
+
+// ResourceFor maps obj's kind to its resource and returns the interface to
+// read and write obj through: scoped to obj's namespace for a namespaced
+// kind, cluster-wide otherwise. A kind the cached discovery does not know
+// may belong to a CustomResourceDefinition applied since, so the mapper is
+// reset and asked once more before ResourceFor gives up.
+func (c *Clients) ResourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
+	gvk := obj.GroupVersionKind()
+	if gvk.Kind == "" || gvk.Version == "" {
+		return nil, nil, fmt.Errorf("%s: apiVersion or kind is missing", Describe(obj))
+	}
+	mapping, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) {
+		c.Mapper.Reset()
+		mapping, err = c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	if meta.IsNoMatchError(err) {
+		return nil, nil, fmt.Errorf("%s: %w (is its CustomResourceDefinition installed?)", Describe(obj), err)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("map %s to a resource: %w", Describe(obj), err)
+	}
+	if mapping.Scope.Name() != meta.RESTScopeNameNamespace {
+		return c.Dynamic.Resource(mapping.Resource), mapping, nil
+	}
+	ns := obj.GetNamespace()
+	if ns == "" {
+		return nil, nil, fmt.Errorf("%s: %w", Describe(obj), ErrNoNamespace)
+	}
+	return c.Dynamic.Resource(mapping.Resource).Namespace(ns), mapping, nil
+}
+
+// Describe names obj in messages: "Kind namespace/name", or "Kind name" for
+// an object without a namespace.
+func Describe(obj *unstructured.Unstructured) string {
+	if obj == nil {
+		return "<nil object>"
+	}
+	kind := obj.GetKind()
+	if kind == "" {
+		kind = "object"
+	}
+	name := obj.GetName()
+	if name == "" {
+		name = "(unnamed)"
+	}
+	if ns := obj.GetNamespace(); ns != "" {
+		return kind + " " + ns + "/" + name
+	}
+	return kind + " " + name
+}
