@@ -1,0 +1,159 @@
+package inventory
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+const (
+	// AnnotationRedacted, on a stored Secret, is the SecretDigest of the
+	// data it was applied with. Its presence means the object is not
+	// appliable as stored: its values must be rendered again.
+	AnnotationRedacted = "obsctl.dev/redacted-sha256"
+	// AnnotationRedactedKeys, on a stored Secret, lists its data keys,
+	// comma-separated and sorted.
+	AnnotationRedactedKeys = "obsctl.dev/redacted-keys"
+
+	annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+)
+
+// Redacted reports whether obj is a stored Secret whose values were
+// removed. A rollback must render such an object again from its source
+// (and may compare the result's SecretDigest with the annotation) instead
+// of applying it, which would empty the Secret.
+func Redacted(obj *unstructured.Unstructured) bool {
+	_, ok := obj.GetAnnotations()[AnnotationRedacted]
+	return ok
+}
+
+func isSecret(obj *unstructured.Unstructured) bool {
+	gvk := obj.GroupVersionKind()
+	return gvk.Group == "" && gvk.Kind == "Secret"
+}
+
+// SecretDigest returns "sha256:<hex>" over a Secret's data as the API
+// server would store it: data's values base64-decoded, stringData's values
+// taking precedence. Each key and value is length-prefixed, keys in sorted
+// order, so equal data always has the same digest. It also returns the
+// keys, sorted.
+func SecretDigest(obj *unstructured.Unstructured) (digest string, keys []string, err error) {
+	data := map[string][]byte{}
+	if m, ok := obj.Object["data"]; ok && m != nil {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return "", nil, fmt.Errorf("secret data is a %T, not a map", m)
+		}
+		for k, v := range mm {
+			s, ok := v.(string)
+			if !ok {
+				return "", nil, fmt.Errorf("secret data key %q is a %T, not a string", k, v)
+			}
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				return "", nil, fmt.Errorf("secret data key %q: %w", k, err)
+			}
+			data[k] = b
+		}
+	}
+	if m, ok := obj.Object["stringData"]; ok && m != nil {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return "", nil, fmt.Errorf("secret stringData is a %T, not a map", m)
+		}
+		for k, v := range mm {
+			s, ok := v.(string)
+			if !ok {
+				return "", nil, fmt.Errorf("secret stringData key %q is a %T, not a string", k, v)
+			}
+			data[k] = []byte(s)
+		}
+	}
+	for k := range data {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	h := sha256.New()
+	var n [8]byte
+	for _, k := range keys {
+		binary.BigEndian.PutUint64(n[:], uint64(len(k)))
+		h.Write(n[:])
+		h.Write([]byte(k))
+		binary.BigEndian.PutUint64(n[:], uint64(len(data[k])))
+		h.Write(n[:])
+		h.Write(data[k])
+	}
+	return "sha256:" + hex.EncodeToString(h.Sum(nil)), keys, nil
+}
+
+// serverFields are set by the API server; a manifest to re-apply has no
+// business carrying them, and managedFields and the last-applied
+// annotation would repeat a Secret's values.
+var serverFields = [][]string{
+	{"metadata", "managedFields"},
+	{"metadata", "resourceVersion"},
+	{"metadata", "uid"},
+	{"metadata", "generation"},
+	{"metadata", "creationTimestamp"},
+	{"metadata", "deletionTimestamp"},
+	{"metadata", "deletionGracePeriodSeconds"},
+	{"metadata", "selfLink"},
+	{"status"},
+}
+
+// redact returns a copy of obj fit to store: server-set fields removed and,
+// for a Secret, its values replaced by their digest.
+func redact(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	out, err := clone(obj)
+	if err != nil {
+		return nil, err
+	}
+	for _, f := range serverFields {
+		unstructured.RemoveNestedField(out.Object, f...)
+	}
+	anns := out.GetAnnotations()
+	delete(anns, annotationLastApplied)
+	if isSecret(obj) {
+		digest, keys, err := SecretDigest(obj)
+		if err != nil {
+			return nil, err
+		}
+		delete(out.Object, "data")
+		delete(out.Object, "stringData")
+		if anns == nil {
+			anns = map[string]string{}
+		}
+		anns[AnnotationRedacted] = digest
+		anns[AnnotationRedactedKeys] = strings.Join(keys, ",")
+	}
+	if len(anns) == 0 {
+		unstructured.RemoveNestedField(out.Object, "metadata", "annotations")
+	} else {
+		out.SetAnnotations(anns)
+	}
+	return out, nil
+}
+
+// clone copies obj through JSON, which, unlike DeepCopy, accepts any value
+// that encodes (an int as well as an int64) and keeps numbers exact.
+func clone(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(obj.Object)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var m map[string]any
+	if err := dec.Decode(&m); err != nil {
+		return nil, err
+	}
+	return &unstructured.Unstructured{Object: m}, nil
+}
