@@ -1,0 +1,37 @@
+// Package apply is the last stage of the obsctl pipeline (render → apply): it
+// takes the rendered Kubernetes objects of a stack to a cluster.
+//
+// An Applier server-side applies every object with the field manager
+// "obsctl", so CustomResourceDefinitions of any size go through (no
+// last-applied annotation) and fields owned by other managers are never
+// silently overwritten: a conflict is reported with the other manager's name
+// and fields, and Options.ForceConflicts takes them over.
+//
+// The guarantees:
+//
+//   - The caller's objects are never modified; the engine works on copies to
+//     which it adds the ownership labels (app.kubernetes.io/managed-by=obsctl
+//     and obsctl.dev/stack=<stack>) and the obsctl.dev/applied-hash annotation.
+//   - Objects go in waves (see Waves): CustomResourceDefinitions, which are
+//     then waited for until Established before anything else goes;
+//     Namespaces; ServiceAccounts and RBAC; ConfigMaps and Secrets; Services;
+//     workloads; custom resources and everything else. Custom resources of a
+//     CRD in the same call work. Within a wave objects go in parallel with
+//     bounded concurrency; a wave with a failure stops the apply, and the
+//     later waves are reported as skipped, so a broken dependency never
+//     leaves its dependents half-rolled.
+//   - An unchanged re-apply sends no mutating request: the live objects of
+//     the stack are listed once per kind and namespace (not fetched one by
+//     one) and an object whose live copy carries the same applied hash and
+//     every field the desired object sets is left alone.
+//   - With Options.Wait, Apply returns once Deployments, StatefulSets and
+//     DaemonSets have rolled out (as `kubectl rollout status` judges them), or
+//     a *NotReadyError that says for each object that is not ready why:
+//     conditions, the newest warning events, pending pods.
+//   - Apply never prints: an Observer hears one Event per object.
+//
+// Only this stage and the verify, push and log-search steps touch the network.
+// The clients come in from the caller: a dynamic.Interface and a
+// meta.RESTMapper (reset after new CRDs when it is a meta.ResettableRESTMapper,
+// as client-go's deferred discovery mapper is).
+package apply

@@ -1,0 +1,143 @@
+package apply
+
+import (
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// ObjectRef names one object.
+type ObjectRef struct {
+	Group     string
+	Version   string
+	Kind      string
+	Namespace string // empty for cluster-scoped objects
+	Name      string
+}
+
+// RefOf returns the reference of obj as given: its namespace is the one the
+// object names, before any defaulting.
+func RefOf(obj *unstructured.Unstructured) ObjectRef {
+	gvk := obj.GroupVersionKind()
+	return ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
+}
+
+// String returns "Kind namespace/name", or "Kind name" for a cluster-scoped
+// object, the form every message about an object uses.
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.Kind + " " + r.Name
+	}
+	return r.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// Action is what happened to one object.
+type Action string
+
+// The actions. Created, Configured and Unchanged are successes; with a server
+// dry run they say what would have happened (see ObjectResult.Verb).
+const (
+	Created    Action = "created"
+	Configured Action = "configured"
+	Unchanged  Action = "unchanged"
+	Failed     Action = "failed"
+	// Skipped objects were not sent: an earlier wave failed, or the context
+	// ended first.
+	Skipped Action = "skipped"
+	// Ready is only ever an Event's action: a waited-for object has rolled
+	// out, or a CustomResourceDefinition is Established.
+	Ready Action = "ready"
+)
+
+// DryRun selects a dry-run mode. A client dry run never reaches the engine:
+// the caller prints the rendered objects instead.
+type DryRun string
+
+// The dry-run modes Apply accepts.
+const (
+	DryRunNone   DryRun = ""
+	DryRunServer DryRun = "server"
+)
+
+// ObjectResult is the outcome for one object.
+type ObjectResult struct {
+	Object ObjectRef // with the namespace the object was applied in
+	Wave   Wave
+	Action Action
+	DryRun bool // the action is what a server dry run says would happen
+	// Err is set when Action is Failed: a *ConflictError, or the API error
+	// wrapped with the object's "Kind namespace/name".
+	Err error
+	// Duration is the time spent applying this object.
+	Duration time.Duration
+	// Live is the object as it was found before the apply among the stack's
+	// objects; nil when it was not there (or could not be listed).
+	Live *unstructured.Unstructured
+	// Applied is the object as the server returned it from the apply, or
+	// Live when it was left unchanged; nil when the object failed or was
+	// skipped.
+	Applied *unstructured.Unstructured
+}
+
+// Verb is the action as a kubectl user reads it: "created", or
+// "created (server dry run)".
+func (r ObjectResult) Verb() string {
+	if r.DryRun && r.Action != Failed && r.Action != Skipped {
+		return string(r.Action) + " (server dry run)"
+	}
+	return string(r.Action)
+}
+
+// Result is the outcome of one Apply.
+type Result struct {
+	// Objects holds one entry per input object, in input order.
+	Objects []ObjectResult
+	DryRun  DryRun
+	// Patches is how many PATCH (server-side apply) requests were sent. An
+	// unchanged re-apply sends none.
+	Patches int
+	// Requests is how many API requests the engine sent in all: lists,
+	// patches and the reads of the wait. Discovery, which the RESTMapper
+	// does, is not counted.
+	Requests int
+	// Duration is the wall time of the whole Apply.
+	Duration time.Duration
+}
+
+// Count returns how many objects ended with action a.
+func (r *Result) Count(a Action) int {
+	n := 0
+	for _, o := range r.Objects {
+		if o.Action == a {
+			n++
+		}
+	}
+	return n
+}
+
+// Event is what an Observer hears about one object: once when its apply
+// ends (any action but Ready), and, for objects the engine waits for, once
+// more with Ready when it has rolled out or is Established.
+type Event struct {
+	Object ObjectRef
+	Wave   Wave
+	Action Action
+	DryRun bool
+	// Duration is the time spent applying the object, or for Ready the
+	// time from the end of its apply until it was seen ready.
+	Duration time.Duration
+	Err      error
+}
+
+// Observer hears the progress of an Apply, for example to print one line
+// per object and a live progress line. Observe is called from one goroutine
+// at a time and must not block for long: the workers wait for it.
+type Observer interface {
+	Observe(Event)
+}
+
+// ObserverFunc adapts a function to an Observer.
+type ObserverFunc func(Event)
+
+// Observe calls f(e).
+func (f ObserverFunc) Observe(e Event) { f(e) }
