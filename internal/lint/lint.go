@@ -2,15 +2,14 @@ package lint
 
 import (
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/repo"
 	"github.com/obsctl/obsctl/internal/spell"
@@ -215,22 +214,7 @@ func (l *Linter) Run(r *repo.Repo) []diag.Finding {
 		}
 	}
 	perFile := make([]fileResult, len(r.RuleFiles))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), max(1, len(r.RuleFiles))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				perFile[i] = l.runFile(r, r.RuleFiles[i])
-			}
-		}()
-	}
-	for i := range r.RuleFiles {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.Each(len(r.RuleFiles), func(i int) { perFile[i] = l.runFile(r, r.RuleFiles[i]) })
 
 	idx := newIndex(r.RuleFiles, perFile)
 	for _, fr := range perFile {

@@ -2,12 +2,11 @@ package lint
 
 import (
 	"bytes"
-	"runtime"
 	"slices"
-	"sync"
 	"unicode/utf8"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
 )
 
@@ -72,22 +71,7 @@ func (plaintextSecret) Check(p *Pass) {
 	// The scan reads every byte of the repo, so it runs on all cores;
 	// the findings are reported afterwards, in path order.
 	hits := make([][]secretHit, len(paths))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), max(1, len(paths))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				hits[i] = scanSecrets(srcs[paths[i]].Src, nil)
-			}
-		}()
-	}
-	for i := range paths {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.Each(len(paths), func(i int) { hits[i] = scanSecrets(srcs[paths[i]].Src, nil) })
 
 	var ruleFiles map[string]*promrule.File
 	for i, path := range paths {

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -17,6 +16,7 @@ import (
 	"github.com/obsctl/obsctl/dashboards"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
 	"github.com/obsctl/obsctl/pipelines"
@@ -275,29 +275,16 @@ func (r *Repo) loadRules(srcs []ruleSource) error {
 	files := make([]*promrule.File, len(srcs))
 	fds := make([][]diag.Finding, len(srcs))
 	errs := make([]error, len(srcs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range min(runtime.GOMAXPROCS(0), max(1, len(srcs))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				data, err := srcs[i].read()
-				if err != nil {
-					errs[i] = fmt.Errorf("load %s: %w", srcs[i].display, err)
-					continue
-				}
-				sf := source.NewFile(srcs[i].display, data)
-				sf.Rel = srcs[i].rel
-				files[i], fds[i] = promrule.Load(sf)
-			}
-		}()
-	}
-	for i := range srcs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	parallel.Each(len(srcs), func(i int) {
+		data, err := srcs[i].read()
+		if err != nil {
+			errs[i] = fmt.Errorf("load %s: %w", srcs[i].display, err)
+			return
+		}
+		sf := source.NewFile(srcs[i].display, data)
+		sf.Rel = srcs[i].rel
+		files[i], fds[i] = promrule.Load(sf)
+	})
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
