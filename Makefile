@@ -14,7 +14,8 @@ FUZZ_TARGETS := \
 	./internal/config:FuzzParse \
 	./internal/promrule:FuzzLoad \
 	./internal/lint:FuzzLint \
-	./internal/lint:FuzzTemplateFastPath
+	./internal/lint:FuzzTemplateFastPath \
+	./internal/manifest:FuzzRead
 
 .PHONY: all build test unit fuzz-smoke fuzz bench generate demo clean
 

@@ -10,6 +10,9 @@ import (
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+
+	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/lock"
 )
 
 // Exit codes.
@@ -18,6 +21,14 @@ const (
 	ExitFailure  = 1
 	ExitUsage    = 2
 	ExitFindings = 3
+	// ExitNotReady: objects did not become ready within --timeout, or
+	// --timeout ran out before the run was done.
+	ExitNotReady = 4
+	// ExitLocked: another run holds the stack's lock and --wait-lock=false.
+	ExitLocked = 5
+	// ExitDiffFailed: `obsctl diff` could not run; its exit code 1 means
+	// "changes found", as kubectl diff users expect.
+	ExitDiffFailed = 6
 )
 
 // Deps are what commands take from the outside world, so that tests can
@@ -71,6 +82,8 @@ type globalOptions struct {
 // Run executes obsctl with args and returns the exit code.
 func Run(ctx context.Context, args []string, deps Deps) int {
 	deps.fill()
+	// client-go's klog writes to the process's stderr; see quietKlog.
+	quietKlog()
 	root := newRoot(&deps)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
@@ -106,6 +119,10 @@ func exitCode(err error, stderr io.Writer) int {
 	var fe findingsError
 	var se silentError
 	var ue usageError
+	var de *diffError
+	var held *lock.HeldError
+	var nr *apply.NotReadyError
+	var te *timeoutError
 	switch {
 	case errors.As(err, &fe):
 		return ExitFindings
@@ -114,9 +131,19 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "obsctl: %v\nRun 'obsctl --help' for usage.\n", err)
 		return ExitUsage
+	case errors.As(err, &de):
+		// Checked before the interrupt: for diff, 1 means "changes".
+		fmt.Fprintf(stderr, "obsctl: %v\n", err)
+		return ExitDiffFailed
 	case errors.Is(err, context.Canceled):
 		fmt.Fprintln(stderr, "obsctl: interrupted")
 		return ExitFailure
+	case errors.As(err, &held):
+		fmt.Fprintf(stderr, "obsctl: %v\n", err)
+		return ExitLocked
+	case errors.As(err, &nr), errors.As(err, &te):
+		fmt.Fprintf(stderr, "obsctl: %v\n", err)
+		return ExitNotReady
 	}
 	fmt.Fprintf(stderr, "obsctl: %v\n", err)
 	return ExitFailure
@@ -169,6 +196,10 @@ and otherwise the embedded default repo.`,
 		newBuildCmd(deps, g),
 		newVersionCmd(deps),
 		newCompletionCmd(deps),
+		newApplyCmd(deps, g),
+		newDiffCmd(deps, g),
+		newHistoryCmd(deps, g),
+		newRBACCmd(deps),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

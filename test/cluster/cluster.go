@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -62,7 +63,19 @@ type Cluster struct {
 	kubeconfig string
 	nodes      []string
 
-	procs    []*proc
+	// mu guards procs, retired and stopped: tests read them (Err, PIDs)
+	// while another goroutine stops or restarts the apiserver.
+	mu sync.Mutex
+	// procs are the components that should be running.
+	procs []*proc
+	// retired are components stopped on purpose (StopAPIServer), kept so
+	// that PIDs still names them.
+	retired []*proc
+	// stopped is set once Stop has begun; nothing starts after it.
+	stopped bool
+	// apiMu serializes StopAPIServer, StartAPIServer and Stop.
+	apiMu sync.Mutex
+
 	stopOnce sync.Once
 	stopErr  error
 }
@@ -127,7 +140,7 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 
 // addrInUse reports whether a component failed to bind its port.
 func (c *Cluster) addrInUse() bool {
-	for _, p := range c.procs {
+	for _, p := range c.running() {
 		if data, err := os.ReadFile(p.logPath); err == nil && strings.Contains(string(data), "address already in use") {
 			return true
 		}
@@ -443,7 +456,7 @@ func (c *Cluster) poll(ctx context.Context, what string, check func() (bool, err
 		if ok {
 			return nil
 		}
-		for _, p := range c.procs {
+		for _, p := range c.running() {
 			if p.exited() {
 				return fmt.Errorf("wait for %s: %w", what, p.exitErr())
 			}
@@ -525,19 +538,32 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) 
 }
 
 // PIDs returns the process ids of every component started, including any
-// that have exited; each is also the id of the component's process group.
+// that have exited or were stopped by StopAPIServer; each is also the id of
+// the component's process group.
 func (c *Cluster) PIDs() []int {
-	pids := make([]int, 0, len(c.procs))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	pids := make([]int, 0, len(c.retired)+len(c.procs))
+	for _, p := range c.retired {
+		pids = append(pids, p.pid())
+	}
 	for _, p := range c.procs {
 		pids = append(pids, p.pid())
 	}
 	return pids
 }
 
+// running returns the components that should be running.
+func (c *Cluster) running() []*proc {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.procs)
+}
+
 // Err reports a component that has exited while the cluster should be
-// running, or nil.
+// running, or nil. An apiserver stopped by StopAPIServer has not died.
 func (c *Cluster) Err() error {
-	for _, p := range c.procs {
+	for _, p := range c.running() {
 		if p.exited() {
 			return p.exitErr()
 		}
@@ -565,6 +591,13 @@ func (c *Cluster) LogTails(n int) string {
 // the first result.
 func (c *Cluster) Stop() error {
 	c.stopOnce.Do(func() {
+		// Wait out a restart of the apiserver in progress, then let none
+		// begin: a component started after the stop would outlive it.
+		c.apiMu.Lock()
+		c.mu.Lock()
+		c.stopped = true
+		c.mu.Unlock()
+		c.apiMu.Unlock()
 		c.stopErr = c.stopProcs(10 * time.Second)
 		if c.stopErr == nil && c.removeDir {
 			if err := os.RemoveAll(c.dir); err != nil {
@@ -580,13 +613,23 @@ func (c *Cluster) Stop() error {
 // grace period.
 func (c *Cluster) stopProcs(grace time.Duration) error {
 	var clients, store []*proc
-	for _, p := range c.procs {
+	for _, p := range c.running() {
 		if p.name == Etcd {
 			store = append(store, p)
 		} else {
 			clients = append(clients, p)
 		}
 	}
+	// A retired apiserver is normally long gone; one whose stop failed is
+	// stopped again rather than left behind. One that has been reaped is not
+	// signalled, since its pid may by now be another process's.
+	c.mu.Lock()
+	for _, p := range c.retired {
+		if !p.exited() {
+			clients = append(clients, p)
+		}
+	}
+	c.mu.Unlock()
 	return stopProcs(grace, clients, store)
 }
 

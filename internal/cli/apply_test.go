@@ -1,0 +1,201 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/klog/v2"
+
+	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/lock"
+)
+
+func obj(apiVersion, kind, ns, name string) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion(apiVersion)
+	u.SetKind(kind)
+	u.SetNamespace(ns)
+	u.SetName(name)
+	return u
+}
+
+// TestApplyPrinter: lines of a wave come out in input order once the wave
+// is complete, whatever order the engine reports them in, and a terminal
+// gets a progress line that is cleared around every line and at the end.
+func TestApplyPrinter(t *testing.T) {
+	objs := []*unstructured.Unstructured{
+		obj("v1", "Namespace", "", "mon"),
+		obj("v1", "ConfigMap", "", "b"), // the engine gives it the stack's namespace
+		obj("v1", "ConfigMap", "mon", "a"),
+		obj("apps/v1", "Deployment", "mon", "web"),
+	}
+	var stdout, stderr bytes.Buffer
+	deps := &Deps{Stdout: &stdout, Stderr: &stderr, IsTerminal: func(w io.Writer) bool { return w == &stderr }}
+	deps.fill()
+	p := newApplyPrinter(deps, &applyOptions{output: "text", wait: true, dryRun: "none"}, objs)
+	ev := func(o *unstructured.Unstructured, ns string, w apply.Wave, a apply.Action) apply.Event {
+		ref := apply.RefOf(o)
+		ref.Namespace = ns
+		return apply.Event{Object: ref, Wave: w, Action: a, Duration: 1500 * time.Millisecond}
+	}
+	p.Observe(ev(objs[0], "", apply.WaveNamespaces, apply.Created))
+	p.Observe(ev(objs[2], "mon", apply.WaveConfig, apply.Unchanged))
+	if strings.Contains(stdout.String(), "ConfigMap") {
+		t.Errorf("a line of an incomplete wave was printed:\n%s", stdout.String())
+	}
+	p.Observe(ev(objs[1], "mon", apply.WaveConfig, apply.Configured))
+	p.Observe(ev(objs[3], "mon", apply.WaveWorkloads, apply.Created))
+	if !strings.Contains(stderr.String(), "[wave 3/3] 4/4 applied, 1 waiting…") {
+		t.Errorf("progress %q lacks the waiting Deployment", stderr.String())
+	}
+	p.Observe(ev(objs[3], "mon", apply.WaveWorkloads, apply.Ready))
+	p.finish()
+	want := "Namespace mon created (1.5s)\nConfigMap mon/b configured (1.5s)\nConfigMap mon/a unchanged (1.5s)\nDeployment mon/web created (1.5s)\n"
+	if stdout.String() != want {
+		t.Errorf("stdout\n got %q\nwant %q", stdout.String(), want)
+	}
+	if !strings.Contains(stderr.String(), "[wave 1/3] 1/4 applied…") || !strings.HasSuffix(stderr.String(), "\r") {
+		t.Errorf("progress line %q: want it drawn and cleared at the end", stderr.String())
+	}
+	if last := stderr.String()[strings.LastIndex(strings.TrimSuffix(stderr.String(), "\r"), "\r"):]; strings.TrimSpace(last) != "" {
+		t.Errorf("the progress line was not cleared: %q", last)
+	}
+}
+
+// TestApplyPrinterQuiet: no terminal, no progress; -o json, no lines.
+func TestApplyPrinterQuiet(t *testing.T) {
+	objs := []*unstructured.Unstructured{obj("v1", "ConfigMap", "mon", "a")}
+	var stdout, stderr bytes.Buffer
+	deps := &Deps{Stdout: &stdout, Stderr: &stderr}
+	deps.fill()
+	p := newApplyPrinter(deps, &applyOptions{output: "json"}, objs)
+	p.Observe(apply.Event{Object: apply.RefOf(objs[0]), Wave: apply.WaveConfig, Action: apply.Failed, Err: errors.New("ConfigMap mon/a: boom")})
+	p.finish()
+	if stdout.Len() != 0 || stderr.Len() != 0 {
+		t.Errorf("stdout %q, stderr %q; want nothing", stdout.String(), stderr.String())
+	}
+	if got := p.format(apply.Event{Object: apply.RefOf(objs[0]), Action: apply.Failed, Err: errors.New("ConfigMap mon/a: boom")}); got != "ConfigMap mon/a failed: boom" {
+		t.Errorf("failed line %q", got)
+	}
+}
+
+func TestExitCodes(t *testing.T) {
+	held := &lock.HeldError{Stack: "s", Holder: "alice@host pid 1", Namespace: "mon", Lease: "obsctl-s"}
+	for _, tc := range []struct {
+		name string
+		err  error
+		code int
+		msg  string
+	}{
+		{"not ready", fmt.Errorf("x: %w", &apply.NotReadyError{Timeout: time.Second}), ExitNotReady, "not ready"},
+		{"timeout", &timeoutError{timeout: time.Minute, err: context.DeadlineExceeded}, ExitNotReady, "--timeout 1m0s ran out"},
+		{"locked", fmt.Errorf("take the lock: %w", held), ExitLocked, "alice@host pid 1"},
+		{"diff failed", &diffError{errors.New("boom")}, ExitDiffFailed, "diff: boom"},
+		{"diff interrupted", &diffError{context.Canceled}, ExitDiffFailed, "diff: context canceled"},
+		{"apply interrupted", fmt.Errorf("apply: %w", context.Canceled), ExitFailure, "interrupted"},
+		{"changes", silentError{code: 1}, 1, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if got := exitCode(tc.err, &b); got != tc.code {
+				t.Errorf("exit code %d, want %d", got, tc.code)
+			}
+			if !strings.Contains(b.String(), tc.msg) || (tc.msg == "" && b.Len() > 0) {
+				t.Errorf("stderr %q, want %q", b.String(), tc.msg)
+			}
+		})
+	}
+}
+
+func TestAsTimeout(t *testing.T) {
+	var te *timeoutError
+	if err := asTimeout(fmt.Errorf("x: %w", context.DeadlineExceeded), time.Second); !errors.As(err, &te) {
+		t.Errorf("a deadline is not a timeout: %v", err)
+	}
+	re := &kube.RetryError{What: "apply", Last: errors.New("connection refused"), Ctx: context.DeadlineExceeded}
+	if err := asTimeout(re, time.Second); errors.As(err, &te) {
+		t.Errorf("an unreachable API server became a timeout: %v", err)
+	}
+	if err := asTimeout(errors.New("other"), time.Second); errors.As(err, &te) {
+		t.Errorf("another error became a timeout: %v", err)
+	}
+}
+
+// TestClusterDefaults: --stack and -n come from obsctl.yaml when the
+// working directory holds one, else obsctl and monitoring; flags win.
+func TestClusterDefaults(t *testing.T) {
+	withRepo := t.TempDir()
+	if err := os.WriteFile(filepath.Join(withRepo, "obsctl.yaml"), []byte("apiVersion: obsctl/v1\nname: shop\nrules:\n  namespace: observability\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name            string
+		dir             string
+		stack, ns       string
+		wantStack, want string
+		wantErr         string
+	}{
+		{name: "no repo", dir: t.TempDir(), wantStack: "obsctl", want: "monitoring"},
+		{name: "repo", dir: withRepo, wantStack: "shop", want: "observability"},
+		{name: "flags win", dir: withRepo, stack: "prod", ns: "mon", wantStack: "prod", want: "mon"},
+		{name: "bad stack", dir: t.TempDir(), stack: "Prod_1", wantErr: `stack name "Prod_1"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := &clusterOptions{stack: tc.stack, namespace: tc.ns, timeout: time.Minute}
+			err := c.resolve(&Deps{WorkDir: tc.dir}, &globalOptions{})
+			if tc.wantErr != "" {
+				var ue usageError
+				if !errors.As(err, &ue) || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err %v, want a usage error with %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.stack != tc.wantStack || c.namespace != tc.want {
+				t.Errorf("stack %q namespace %q, want %q %q", c.stack, c.namespace, tc.wantStack, tc.want)
+			}
+		})
+	}
+}
+
+// TestQuietKlog: after quietKlog, client-go's error lines reach neither the
+// process's stderr nor anything else; with -v they go to the run's stderr.
+func TestQuietKlog(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	quietKlog()
+	utilruntime.HandleError(errors.New("hidden unhandled error"))
+	klog.ErrorS(errors.New("hidden"), "hidden structured error")
+	klog.Warning("hidden warning")
+	var verbose bytes.Buffer
+	kubeLogTo(&verbose)
+	klog.ErrorS(errors.New("shown"), "shown with -v")
+	quietKlog()
+	klog.Flush()
+	os.Stderr = saved
+	w.Close()
+	leaked, _ := io.ReadAll(r)
+	if len(leaked) > 0 {
+		t.Errorf("klog wrote to the process's stderr: %q", leaked)
+	}
+	if got := verbose.String(); strings.Count(got, "shown with -v") != 1 || strings.Contains(got, "hidden") {
+		t.Errorf("with -v klog wrote %q, want the one line", got)
+	}
+}

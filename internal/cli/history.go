@@ -1,0 +1,335 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/obsctl/obsctl/internal/inventory"
+	"github.com/obsctl/obsctl/internal/kube"
+)
+
+// historyTimeout is history's --timeout: reading one Secret should not
+// wait out apply's five minutes when the cluster is down.
+const historyTimeout = 30 * time.Second
+
+type historyOptions struct {
+	*globalOptions
+	clusterOptions
+	output   string
+	revision int
+}
+
+func newHistoryCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &historyOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "history",
+		Short: "List the revisions applied to the stack",
+		Long: `List the revisions of the stack's inventory, newest first: when each was
+applied, by whom, with which obsctl, how many objects it had, and how it
+changed them from the revision before (+added -removed ~changed). A change
+count ends in ? when the revisions' manifests were dropped to keep the
+inventory within a Secret's 1 MiB, so changed objects cannot be told; for the
+oldest revision kept, whose predecessor is gone, the counts are what its apply
+reported (+created -pruned ~configured).
+
+--revision N shows one revision: its objects and what changed from the one
+before. Only revisions that still hold their manifests can be rolled back to.
+
+Exit codes: 0 ok, 1 the stack has no inventory yet (nothing applied) or the
+cluster could not be read, 2 usage error.`,
+		Example: `  obsctl history
+  obsctl history --stack prod -n monitoring -o json
+  obsctl history --revision 4`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runHistory(cmd.Context(), deps, o)
+		},
+	}
+	f := cmd.Flags()
+	o.addFlags(f)
+	// The shared flags are worded for apply; reading the inventory is one
+	// request, retried while the API server is unreachable.
+	o.timeout = historyTimeout
+	if t := f.Lookup("timeout"); t != nil {
+		t.DefValue = historyTimeout.String()
+		t.Usage = "bound on reading the inventory, retries included"
+	}
+	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	f.IntVar(&o.revision, "revision", 0, "show this revision's objects and changes")
+	return cmd
+}
+
+func runHistory(ctx context.Context, deps *Deps, o *historyOptions) error {
+	if o.output != "text" && o.output != "json" {
+		return usagef("unknown output format %q (want text or json)", o.output)
+	}
+	if o.revision < 0 {
+		return usagef("--revision must be positive, got %d", o.revision)
+	}
+	if err := o.resolve(deps, o.globalOptions); err != nil {
+		return err
+	}
+	conn, err := o.connect(deps)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, o.timeout)
+	defer cancel()
+	var inv *inventory.Inventory
+	err = kube.Retry(ctx, "read the inventory", func(ctx context.Context) error {
+		var err error
+		inv, err = inventory.Load(ctx, conn.typed, o.namespace, o.stack)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if len(inv.Revisions()) == 0 {
+		return fmt.Errorf("nothing applied yet for stack %s in namespace %s (%s)", o.stack, o.namespace, conn.where)
+	}
+	if o.revision > 0 {
+		return writeRevision(deps.Stdout, inv, o.revision, o.output)
+	}
+	if o.output == "json" {
+		return writeHistoryJSON(deps.Stdout, inv)
+	}
+	return writeHistoryTable(deps.Stdout, inv)
+}
+
+// historyEntry is one revision as history shows it.
+type historyEntry struct {
+	rev inventory.Revision
+	// changes compare the revision with the one before; nil when the
+	// inventory no longer has that one.
+	changes *inventory.Changes
+}
+
+// historyEntries returns inv's revisions, newest first, each with what
+// changed from the revision before.
+func historyEntries(inv *inventory.Inventory) ([]historyEntry, error) {
+	revs := inv.Revisions()
+	out := make([]historyEntry, len(revs))
+	for i, r := range revs {
+		e := historyEntry{rev: r}
+		switch {
+		case i > 0:
+			c, err := inventory.DiffRevisions(&revs[i-1], &revs[i])
+			if err != nil {
+				return nil, err
+			}
+			e.changes = &c
+		case r.Number == 1:
+			// The first apply added everything it had.
+			e.changes = &inventory.Changes{Added: r.Objects, Compared: true}
+		}
+		out[len(revs)-1-i] = e
+	}
+	return out, nil
+}
+
+// counts formats the entry's changes as "+3 -1 ~2".
+func (e historyEntry) counts() string {
+	if e.changes == nil {
+		s := e.rev.Summary
+		return fmt.Sprintf("+%d -%d ~%d", s.Created, s.Pruned, s.Configured)
+	}
+	changed := strconv.Itoa(len(e.changes.Changed))
+	if !e.changes.Compared {
+		changed = "?"
+	}
+	return fmt.Sprintf("+%d -%d ~%s", len(e.changes.Added), len(e.changes.Removed), changed)
+}
+
+// notes says what else is worth knowing about the entry: a rollback, failed
+// objects, dropped manifests, counts that come from the apply.
+func (e historyEntry) notes() []string {
+	var out []string
+	if e.rev.RollbackOf > 0 {
+		out = append(out, fmt.Sprintf("rollback of %d", e.rev.RollbackOf))
+	}
+	if e.rev.Summary.Failed > 0 {
+		out = append(out, fmt.Sprintf("%d failed", e.rev.Summary.Failed))
+	}
+	if e.changes == nil {
+		out = append(out, "changes as applied (previous revision not kept)")
+	}
+	if !e.rev.HasManifests() {
+		out = append(out, "manifests dropped")
+	}
+	return out
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func writeHistoryTable(w io.Writer, inv *inventory.Inventory) error {
+	entries, err := historyEntries(inv)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVISION\tTIME\tWHO\tOBSCTL\tOBJECTS\tCHANGES\tNOTE")
+	for _, e := range entries {
+		r := e.rev
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Number, r.Time.UTC().Format(time.RFC3339), dashIfEmpty(r.Who()),
+			dashIfEmpty(r.ObsctlVersion), len(r.Objects), e.counts(), strings.Join(e.notes(), "; "))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	// A row without a note would end in the padding of its last column.
+	for line := range strings.Lines(buf.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// historyJSON is a revision in -o json.
+type historyJSON struct {
+	Revision         int                   `json:"revision"`
+	Time             time.Time             `json:"time"`
+	User             string                `json:"user,omitempty"`
+	Host             string                `json:"host,omitempty"`
+	ObsctlVersion    string                `json:"obsctlVersion,omitempty"`
+	RollbackOf       int                   `json:"rollbackOf,omitempty"`
+	Summary          inventory.Summary     `json:"summary"`
+	Objects          int                   `json:"objects"`
+	Changes          *changesJSON          `json:"changes"`
+	Rollbackable     bool                  `json:"rollbackable"`
+	ManifestsDropped string                `json:"manifestsDropped,omitempty"`
+	ObjectRefs       []inventory.ObjectRef `json:"objectRefs,omitempty"`
+}
+
+// changesJSON is inventory.Changes in -o json; null when the previous
+// revision is no longer kept.
+type changesJSON struct {
+	Added   []inventory.ObjectRef `json:"added"`
+	Removed []inventory.ObjectRef `json:"removed"`
+	// Changed is null when the manifests could not be compared.
+	Changed []inventory.ObjectRef `json:"changed"`
+}
+
+func (e historyEntry) json(withObjects bool) historyJSON {
+	r := e.rev
+	out := historyJSON{
+		Revision: r.Number, Time: r.Time.UTC(), User: r.User, Host: r.Host, ObsctlVersion: r.ObsctlVersion,
+		RollbackOf: r.RollbackOf, Summary: r.Summary, Objects: len(r.Objects),
+		Rollbackable: r.HasManifests(), ManifestsDropped: r.ManifestsDropped,
+	}
+	if c := e.changes; c != nil {
+		nonNil := func(refs []inventory.ObjectRef) []inventory.ObjectRef {
+			if refs == nil {
+				return []inventory.ObjectRef{}
+			}
+			return refs
+		}
+		out.Changes = &changesJSON{Added: nonNil(c.Added), Removed: nonNil(c.Removed)}
+		if c.Compared {
+			out.Changes.Changed = nonNil(c.Changed)
+		}
+	}
+	if withObjects {
+		out.ObjectRefs = r.Objects
+	}
+	return out
+}
+
+func historyEncode(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(v)
+}
+
+func writeHistoryJSON(w io.Writer, inv *inventory.Inventory) error {
+	entries, err := historyEntries(inv)
+	if err != nil {
+		return err
+	}
+	out := struct {
+		Stack     string        `json:"stack"`
+		Namespace string        `json:"namespace"`
+		Revisions []historyJSON `json:"revisions"`
+	}{inv.Stack(), inv.Namespace(), make([]historyJSON, len(entries))}
+	for i, e := range entries {
+		out.Revisions[i] = e.json(false)
+	}
+	return historyEncode(w, out)
+}
+
+// writeRevision shows revision n: its details, what changed from the one
+// before and its objects.
+func writeRevision(w io.Writer, inv *inventory.Inventory, n int, format string) error {
+	entries, err := historyEntries(inv)
+	if err != nil {
+		return err
+	}
+	i := slices.IndexFunc(entries, func(e historyEntry) bool { return e.rev.Number == n })
+	if i < 0 {
+		revs := inv.Revisions()
+		return fmt.Errorf("stack %s in namespace %s has no revision %d (it keeps revisions %d to %d)",
+			inv.Stack(), inv.Namespace(), n, revs[0].Number, revs[len(revs)-1].Number)
+	}
+	e := entries[i]
+	if format == "json" {
+		return historyEncode(w, e.json(true))
+	}
+	r := e.rev
+	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	fmt.Fprintf(tw, "Revision:\t%d\n", r.Number)
+	fmt.Fprintf(tw, "Time:\t%s\n", r.Time.UTC().Format(time.RFC3339))
+	fmt.Fprintf(tw, "Who:\t%s\n", dashIfEmpty(r.Who()))
+	fmt.Fprintf(tw, "obsctl:\t%s\n", dashIfEmpty(r.ObsctlVersion))
+	fmt.Fprintf(tw, "Applied:\t%s\n", r.Summary)
+	if r.RollbackOf > 0 {
+		fmt.Fprintf(tw, "Rollback of:\t%d\n", r.RollbackOf)
+	}
+	if r.HasManifests() {
+		fmt.Fprintf(tw, "Rollback:\tpossible (manifests kept)\n")
+	} else {
+		fmt.Fprintf(tw, "Rollback:\tnot possible (%s)\n", dashIfEmpty(r.ManifestsDropped))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	fmt.Fprintln(w)
+	switch c := e.changes; {
+	case c == nil:
+		fmt.Fprintf(w, "Changes: revision %d is no longer kept; the apply reported %s.\n", r.Number-1, r.Summary)
+	case r.Number == 1 && i == len(entries)-1:
+		fmt.Fprintf(w, "Changes: the first revision, %d objects added.\n", len(c.Added))
+	default:
+		fmt.Fprintf(w, "Changes from revision %d: %s.\n", entries[i+1].rev.Number, c)
+		for _, l := range []struct {
+			mark string
+			refs []inventory.ObjectRef
+		}{{"+", c.Added}, {"-", c.Removed}, {"~", c.Changed}} {
+			for _, ref := range l.refs {
+				fmt.Fprintf(w, "  %s %s\n", l.mark, ref)
+			}
+		}
+	}
+	fmt.Fprintf(w, "\nObjects (%d):\n", len(r.Objects))
+	for _, ref := range r.Objects {
+		fmt.Fprintf(w, "  %s\n", ref)
+	}
+	return nil
+}

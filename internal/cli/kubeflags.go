@@ -1,0 +1,267 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/klog/v2"
+
+	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// Defaults of the cluster flags when there is no repo to take them from.
+const (
+	defaultStack        = "obsctl"
+	defaultClusterWait  = 5 * time.Minute
+	releaseTimeout      = 10 * time.Second // releasing the lock after the run
+	recordGraceDuration = 10 * time.Second // saving the inventory after --timeout
+)
+
+// clusterOptions are the flags every command that talks to a cluster has.
+// Commands embed it and call addFlags from their constructor.
+type clusterOptions struct {
+	kubeconfig string
+	context    string
+	namespace  string
+	stack      string
+	timeout    time.Duration
+	verbose    bool
+}
+
+func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
+	f.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the pod's service account)")
+	f.StringVar(&c.context, "context", "", "kubeconfig context (default: its current-context)")
+	f.StringVarP(&c.namespace, "namespace", "n", "", "the stack's namespace, for its lock, inventory and objects that name none (default: obsctl.yaml's rules.namespace, else monitoring)")
+	f.StringVar(&c.stack, "stack", "", "the stack's name (default: obsctl.yaml's name, else obsctl)")
+	f.DurationVar(&c.timeout, "timeout", defaultClusterWait, "bound on the whole run: the lock wait, the apply and the rollout wait")
+	f.BoolVarP(&c.verbose, "verbose", "v", false, "show client-go's log (retries, connection errors) on standard error")
+}
+
+// resolve fills in the stack and namespace from the repo when the flags
+// leave them out: obsctl.yaml's name and rules.namespace when there is a
+// repo (--repo, or an obsctl.yaml in the working directory, as repo.Load
+// finds it); "obsctl" and "monitoring" otherwise. The embedded default repo is not consulted:
+// its name would silently become the stack of every folder without one.
+func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
+	if c.timeout <= 0 {
+		return usagef("--timeout must be positive, got %s", c.timeout)
+	}
+	if c.stack == "" || c.namespace == "" {
+		stack, ns := defaultStack, config.DefaultNamespace
+		cfg, err := repoConfig(deps, g)
+		if err != nil {
+			return err
+		}
+		if cfg != nil {
+			if cfg.Name != "" {
+				stack = cfg.Name
+			}
+			ns = cfg.Namespace()
+		}
+		if c.stack == "" {
+			c.stack = stack
+		}
+		if c.namespace == "" {
+			c.namespace = ns
+		}
+	}
+	// The stack names a label value, a Lease (obsctl-STACK) and a Secret
+	// (obsctl-inventory-STACK): a DNS label satisfies all three.
+	if errs := validation.IsDNS1123Label(c.stack); len(errs) > 0 {
+		return usagef("stack name %q: %s", c.stack, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsDNS1123Label(c.namespace); len(errs) > 0 {
+		return usagef("namespace %q: %s", c.namespace, strings.Join(errs, "; "))
+	}
+	return nil
+}
+
+// repoConfig reads the repo's obsctl.yaml: --repo's, else the working
+// directory's; nil when there is neither. Only obsctl.yaml is read, not
+// the whole repo as repo.Load does: a rule file with a mistake, or a repo
+// without rules/, must not keep a cluster command from running. Problems
+// in obsctl.yaml itself are lint's to report.
+func repoConfig(deps *Deps, g *globalOptions) (*config.Config, error) {
+	wd := deps.WorkDir
+	if wd == "" {
+		var err error
+		if wd, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	dir := wd
+	if g.repo != "" {
+		dir = g.repo
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(wd, dir)
+		}
+	}
+	p := filepath.Join(dir, config.FileName)
+	data, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && g.repo == "":
+		return nil, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("repo %s: %w", g.repo, repo.ErrNoConfig)
+	case err != nil:
+		return nil, fmt.Errorf("load %s: %w", p, err)
+	}
+	cfg, _ := config.Parse(source.NewFile(p, data))
+	return cfg, nil
+}
+
+// clusterConn is one run's connection to the cluster.
+type clusterConn struct {
+	clients *kube.Clients
+	// typed serves the lock and the inventory.
+	typed   kubernetes.Interface
+	applier *apply.Applier
+	// where says which cluster, for messages: "context kind-prod in
+	// /home/u/.kube/config".
+	where string
+}
+
+// connect finds the cluster as kubectl would and builds the clients. It
+// does not contact the server.
+func (c *clusterOptions) connect(deps *Deps) (*clusterConn, error) {
+	if c.verbose {
+		// Run has silenced klog for the whole run; -v lets it speak.
+		kubeLogTo(deps.Stderr)
+	}
+	cfg, where, err := kube.RESTConfig(kube.ConfigOptions{Kubeconfig: c.kubeconfig, Context: c.context, Getenv: deps.Getenv})
+	if err != nil {
+		return nil, err
+	}
+	// The API server's warnings (a deprecated API version, say) are for
+	// the user, not for klog.
+	cfg.WarningHandler = rest.NewWarningWriter(deps.Stderr, rest.WarningWriterOptions{Deduplicate: true})
+	clients, err := kube.NewClients(cfg)
+	if err != nil {
+		return nil, err
+	}
+	typed, err := kubernetes.NewForConfig(clients.Config)
+	if err != nil {
+		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
+	}
+	return &clusterConn{
+		clients: clients,
+		typed:   typed,
+		applier: &apply.Applier{Dynamic: clients.Dynamic, Mapper: clients.Mapper, Retry: retryRequest},
+		where:   where,
+	}, nil
+}
+
+// retryRequest retries the engine's requests on transient API errors with
+// kube.Retry. A request that fails for good comes back as its own error:
+// the engine names the object, and kube.Retry's prefix would say nothing
+// more.
+func retryRequest(ctx context.Context, op func(context.Context) error) error {
+	var last error
+	err := kube.Retry(ctx, "API request", func(ctx context.Context) error {
+		last = op(ctx)
+		return last
+	})
+	var re *kube.RetryError
+	if err != nil && last != nil && !errors.As(err, &re) && errors.Is(err, last) {
+		return last
+	}
+	return err
+}
+
+// quietKlog silences klog: its lines go nowhere, and none to the process's
+// stderr, not even errors.
+//
+// client-go logs through klog, a process-wide logger that writes to the
+// process's stderr: when the API server is down it prints "Unhandled Error"
+// lines around obsctl's own, clear, message. Run calls quietKlog before
+// each command rather than in an init function, so that importing the
+// package changes nothing, and -v (kubeLogTo) can send the lines to the
+// command's stderr for that run. It only uses klog's setters that are safe
+// while client-go goroutines log (SetLogger, CaptureState and Restore are
+// not: they are meant for a program's start), and so it does not restore
+// the previous settings afterwards: a process that embeds Run and wants
+// klog's output sets it again after Run returns.
+func quietKlog() {
+	fs := flag.NewFlagSet("klog", flag.ContinueOnError)
+	klog.InitFlags(fs)
+	// Errors go to the process's stderr whatever the output is, unless
+	// the threshold is above them; each line goes to one output only.
+	_ = fs.Set("stderrthreshold", "FATAL")
+	_ = fs.Set("one_output", "true")
+	klog.LogToStderr(false)
+	klog.SetOutput(io.Discard)
+}
+
+// kubeLogTo sends klog's lines to w, for -v.
+func kubeLogTo(w io.Writer) { klog.SetOutput(w) }
+
+// identity returns who runs obsctl, for the lock and the inventory.
+func identity(deps *Deps) (userName, host string) {
+	userName = deps.Getenv("USER")
+	if userName == "" {
+		userName = deps.Getenv("LOGNAME")
+	}
+	if userName == "" {
+		if u, err := user.Current(); err == nil {
+			userName = u.Username
+		}
+	}
+	if userName == "" {
+		userName = "unknown"
+	}
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "unknown-host"
+	}
+	return userName, host
+}
+
+// timeoutError says that --timeout ran out before the run was done. It maps
+// to ExitNotReady, like objects that did not become ready in time.
+type timeoutError struct {
+	timeout time.Duration
+	err     error
+}
+
+func (e *timeoutError) Error() string {
+	return fmt.Sprintf("--timeout %s ran out: %v", e.timeout, e.err)
+}
+
+func (e *timeoutError) Unwrap() error { return e.err }
+
+// asTimeout wraps err as a *timeoutError when it is the end of the run's
+// deadline, rather than an unreachable API server (a *kube.RetryError, which
+// says so itself and stays an operational failure) or an interrupt.
+func asTimeout(err error, timeout time.Duration) error {
+	var re *kube.RetryError
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) || errors.Is(err, context.Canceled) {
+		return err
+	}
+	return &timeoutError{timeout: timeout, err: err}
+}
+
+// formatDuration rounds d for output: milliseconds below a second, then
+// hundredths.
+func formatDuration(d time.Duration) string {
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(10 * time.Millisecond).String()
+}
