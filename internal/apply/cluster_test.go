@@ -22,6 +22,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/test/cluster"
 )
 
 var (
@@ -100,7 +101,7 @@ func TestApplyStack(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	deleteAfter(t, c, gvrNamespaces, n("apply-stack"))
 	deleteAfter(t, c, gvrCRD, n("widgets.e2e.obsctl.dev"))
 	deleteAfter(t, c, schema.GroupVersionResource{Group: "scheduling.k8s.io", Version: "v1", Resource: "priorityclasses"}, n("obsctl-e2e-stack"))
@@ -357,7 +358,7 @@ func TestApplyConflict(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	deleteAfter(t, c, gvrNamespaces, n("apply-conflict"))
 	objs := decodeObjects(t, []byte(n(`
 apiVersion: v1
@@ -429,7 +430,7 @@ func TestApplyNotReady(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	deleteAfter(t, c, gvrNamespaces, n("apply-notready"))
 	objs := decodeObjects(t, []byte(n(`
 apiVersion: v1
@@ -491,7 +492,7 @@ func TestApplyLargeCRD(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	deleteAfter(t, c, gvrCRD, n("bigs.e2e.obsctl.dev"))
 	props := map[string]any{}
 	for i := range 200 {
@@ -565,7 +566,7 @@ func TestApplyFailureStopsLaterWaves(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	deleteAfter(t, c, gvrNamespaces, n("apply-failure"))
 	objs := decodeObjects(t, []byte(n(`
 apiVersion: v1
@@ -642,7 +643,7 @@ func TestApplyServerDryRun(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	objs := decodeObjects(t, []byte(n(`
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
@@ -692,7 +693,7 @@ func TestApplyNoOpPatchIsUnchanged(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	deleteAfter(t, c, gvrNamespaces, n("apply-noop"))
 	objs := decodeObjects(t, []byte(n(`
 apiVersion: v1

@@ -2,13 +2,11 @@ package apply_test
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/discovery"
@@ -26,15 +24,6 @@ var kube cluster.Harness
 
 func TestMain(m *testing.M) {
 	os.Exit(kube.Main(m, cluster.Options{Nodes: 3}))
-}
-
-// testCtx bounds one test's cluster calls, so a stuck request fails the
-// test instead of hanging the package.
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	return ctx
 }
 
 // requests counts the HTTP requests a client sends, by method.

@@ -14,11 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/obsctl/obsctl/test/cluster"
 )
 
 func load(t *testing.T, cs kubernetes.Interface, ns string) *Inventory {
 	t.Helper()
-	inv, err := Load(testCtx(t), cs, ns, "prod")
+	inv, err := Load(cluster.Context(t), cs, ns, "prod")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,8 +32,8 @@ func load(t *testing.T, cs kubernetes.Interface, ns string) *Inventory {
 func TestSaveLoad(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ctx := testCtx(t)
-	ns := newNamespace(t, cs)
+	ctx := cluster.Context(t)
+	ns := kube.Cluster(t).Namespace(t, "inventory")
 
 	inv := load(t, cs, ns)
 	if inv.Latest() != nil || len(inv.Revisions()) != 0 {
@@ -128,11 +130,11 @@ func TestConcurrentSave(t *testing.T) {
 		{"update", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := newNamespace(t, cs)
+			ns := kube.Cluster(t).Namespace(t, "inventory")
 			if tc.existing {
 				inv := load(t, cs, ns)
 				inv.Append(revisionOf(t, stackObjects(), Summary{Created: 5}))
-				if err := inv.Save(testCtx(t), cs); err != nil {
+				if err := inv.Save(cluster.Context(t), cs); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -150,7 +152,7 @@ func TestConcurrentSave(t *testing.T) {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					errs[i] = inv.Save(testCtx(t), cs)
+					errs[i] = inv.Save(cluster.Context(t), cs)
 				}()
 			}
 			wg.Wait()
@@ -188,8 +190,8 @@ func TestConcurrentSave(t *testing.T) {
 func TestSaveLarge(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ctx := testCtx(t)
-	ns := newNamespace(t, cs)
+	ctx := cluster.Context(t)
+	ns := kube.Cluster(t).Namespace(t, "inventory")
 	for i := range 5 {
 		inv := load(t, cs, ns)
 		inv.Append(revisionOf(t, randomConfigMaps(t, 300, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 300}))
@@ -230,7 +232,7 @@ func TestSaveLarge(t *testing.T) {
 func TestLoadMissingOrForeign(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 
 	missing := "inventory-none-" + rand.String(6)
 	inv := load(t, cs, missing)
@@ -243,7 +245,7 @@ func TestLoadMissingOrForeign(t *testing.T) {
 		t.Errorf("save into a missing namespace: %v, want a plain error", err)
 	}
 
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "inventory")
 	_, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: SecretName("prod")},
 		StringData: map[string]string{"password": "x"},

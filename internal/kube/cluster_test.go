@@ -92,7 +92,7 @@ func namespace(t *testing.T, ctx context.Context, cs *kube.Clients, name string)
 func TestClusterFreshCRD(t *testing.T) {
 	t.Parallel()
 	c := harness.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	cs := clients(t, c)
 	namespace(t, ctx, cs, "fresh-crd")
 
@@ -186,7 +186,7 @@ func waitEstablished(t *testing.T, ctx context.Context, cs *kube.Clients, crd *u
 func TestClusterScopes(t *testing.T) {
 	t.Parallel()
 	c := harness.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	cs := clients(t, c)
 	namespace(t, ctx, cs, "scopes")
 
@@ -219,7 +219,7 @@ func TestClusterScopes(t *testing.T) {
 func TestClusterRetryForbidden(t *testing.T) {
 	t.Parallel()
 	c := harness.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	path, err := c.UserKubeconfig("obsctl-kube-nobody")
 	if err != nil {
 		t.Fatal(err)

@@ -1,10 +1,8 @@
 package kube_test
 
 import (
-	"context"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/obsctl/obsctl/test/cluster"
 )
@@ -15,13 +13,4 @@ var harness cluster.Harness
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, cluster.Options{Nodes: 1}))
-}
-
-// testCtx bounds one test's cluster calls, so that a stuck call fails the
-// test instead of hanging the package.
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	return ctx
 }

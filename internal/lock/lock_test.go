@@ -17,6 +17,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 	"k8s.io/client-go/kubernetes"
 	clocktesting "k8s.io/utils/clock/testing"
+
+	"github.com/obsctl/obsctl/test/cluster"
 )
 
 func TestOptionsValidate(t *testing.T) {
@@ -108,7 +110,7 @@ func TestHeldErrorMessage(t *testing.T) {
 // acquire takes a lock for a test and releases it at the end.
 func acquire(t *testing.T, cs kubernetes.Interface, opts Options) *Lock {
 	t.Helper()
-	l, err := Acquire(testCtx(t), cs, opts)
+	l, err := Acquire(cluster.Context(t), cs, opts)
 	if err != nil {
 		t.Fatalf("acquire as %s: %v", opts.Holder, err)
 	}
@@ -118,7 +120,7 @@ func acquire(t *testing.T, cs kubernetes.Interface, opts Options) *Lock {
 
 func getLease(t *testing.T, cs kubernetes.Interface, ns, stack string) *coordinationv1.Lease {
 	t.Helper()
-	lease, err := cs.CoordinationV1().Leases(ns).Get(testCtx(t), LeaseName(stack), metav1.GetOptions{})
+	lease, err := cs.CoordinationV1().Leases(ns).Get(cluster.Context(t), LeaseName(stack), metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +144,7 @@ func waitLost(t *testing.T, l *Lock, within time.Duration) {
 func TestAcquireRelease(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	ns := "lock-fresh-" + rand.String(6)
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{}) })
 
@@ -204,12 +206,12 @@ func TestAcquireRelease(t *testing.T) {
 func TestHeldFailsFast(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "lock")
 	first := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice@ci-1 pid 100"})
 	lease := getLease(t, cs, ns, "prod")
 
 	start := time.Now()
-	_, err := Acquire(testCtx(t), cs, Options{Namespace: ns, Stack: "prod", Holder: "bob@laptop pid 200"})
+	_, err := Acquire(cluster.Context(t), cs, Options{Namespace: ns, Stack: "prod", Holder: "bob@laptop pid 200"})
 	if took := time.Since(start); took > 5*time.Second {
 		t.Errorf("failing took %s", took)
 	}
@@ -242,11 +244,11 @@ func TestHeldFailsFast(t *testing.T) {
 func TestWait(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "lock")
 	first := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice pid 1"})
 
 	t.Run("timeout", func(t *testing.T) {
-		ctx, cancel := context.WithTimeout(testCtx(t), 300*time.Millisecond)
+		ctx, cancel := context.WithTimeout(cluster.Context(t), 300*time.Millisecond)
 		defer cancel()
 		_, err := Acquire(ctx, cs, Options{Namespace: ns, Stack: "prod", Holder: "carol pid 3", Wait: true, PollInterval: 50 * time.Millisecond})
 		var held *HeldError
@@ -263,7 +265,7 @@ func TestWait(t *testing.T) {
 		}
 		got := make(chan result, 1)
 		go func() {
-			l, err := Acquire(testCtx(t), cs, Options{
+			l, err := Acquire(cluster.Context(t), cs, Options{
 				Namespace: ns, Stack: "prod", Holder: "bob pid 2", Wait: true,
 				PollInterval: 50 * time.Millisecond,
 				OnWait:       func(h *HeldError) { waiting <- h },
@@ -285,7 +287,7 @@ func TestWait(t *testing.T) {
 			t.Fatalf("Acquire returned (%v, %v) while the lock was held", r.l, r.err)
 		case <-time.After(200 * time.Millisecond):
 		}
-		if err := first.Release(testCtx(t)); err != nil {
+		if err := first.Release(cluster.Context(t)); err != nil {
 			t.Fatal(err)
 		}
 		select {
@@ -307,7 +309,7 @@ func TestWait(t *testing.T) {
 func createLease(t *testing.T, cs kubernetes.Interface, ns, stack, holder string, renewed time.Time, secs int32) {
 	t.Helper()
 	zero := int32(0)
-	_, err := cs.CoordinationV1().Leases(ns).Create(testCtx(t), &coordinationv1.Lease{
+	_, err := cs.CoordinationV1().Leases(ns).Create(cluster.Context(t), &coordinationv1.Lease{
 		ObjectMeta: metav1.ObjectMeta{Name: LeaseName(stack)},
 		Spec: coordinationv1.LeaseSpec{
 			HolderIdentity:       &holder,
@@ -327,7 +329,7 @@ func createLease(t *testing.T, cs kubernetes.Interface, ns, stack, holder string
 func TestTakeOverCrashed(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "lock")
 	createLease(t, cs, ns, "prod", "crashed pid 9", time.Now().Add(-2*time.Minute), 60)
 
 	l := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice pid 1"})
@@ -350,14 +352,14 @@ func TestTakeOverCrashed(t *testing.T) {
 func TestTakeOverFakeClock(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "lock")
 	start := time.Now()
 	clockA := clocktesting.NewFakeClock(start)
 	a := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice", Clock: clockA})
 
 	clockB := clocktesting.NewFakeClock(start.Add(59 * time.Second))
 	var held *HeldError
-	if _, err := Acquire(testCtx(t), cs, Options{Namespace: ns, Stack: "prod", Holder: "bob", Clock: clockB}); !errors.As(err, &held) {
+	if _, err := Acquire(cluster.Context(t), cs, Options{Namespace: ns, Stack: "prod", Holder: "bob", Clock: clockB}); !errors.As(err, &held) {
 		t.Fatalf("59s after acquiring: error %v, want a *HeldError", err)
 	}
 	clockB.SetTime(start.Add(61 * time.Second))
@@ -373,7 +375,7 @@ func TestTakeOverFakeClock(t *testing.T) {
 	if !strings.Contains(a.Err().Error(), "held by bob") {
 		t.Errorf("Err %v, want it to name bob", a.Err())
 	}
-	if err := a.Release(testCtx(t)); err != nil {
+	if err := a.Release(cluster.Context(t)); err != nil {
 		t.Fatal(err)
 	}
 	if h := *getLease(t, cs, ns, "prod").Spec.HolderIdentity; h != "bob" {
@@ -401,7 +403,7 @@ func TestRace(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := newNamespace(t, cs)
+			ns := kube.Cluster(t).Namespace(t, "lock")
 			tc.setup(t, ns)
 			const racers = 8
 			var (
@@ -409,7 +411,7 @@ func TestRace(t *testing.T) {
 				ready   = make(chan struct{})
 				locks   = make([]*Lock, racers)
 				errs    = make([]error, racers)
-				ctx     = testCtx(t)
+				ctx     = cluster.Context(t)
 				started sync.WaitGroup
 			)
 			started.Add(racers)
@@ -458,7 +460,7 @@ func TestRace(t *testing.T) {
 func TestRenewAndLostOnDelete(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "lock")
 	l := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice", LeaseDuration: 1500 * time.Millisecond})
 	first := getLease(t, cs, ns, "prod")
 	if *first.Spec.LeaseDurationSeconds != 2 {
@@ -469,7 +471,7 @@ func TestRenewAndLostOnDelete(t *testing.T) {
 		return cur.Spec.RenewTime.After(first.Spec.RenewTime.Time)
 	})
 
-	if err := cs.CoordinationV1().Leases(ns).Delete(testCtx(t), LeaseName("prod"), metav1.DeleteOptions{}); err != nil {
+	if err := cs.CoordinationV1().Leases(ns).Delete(cluster.Context(t), LeaseName("prod"), metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
 	waitLost(t, l, 10*time.Second)
@@ -484,7 +486,7 @@ func TestLostWhenRenewalFails(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
 	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
-	ns := newNamespace(t, cs)
+	ns := kube.Cluster(t).Namespace(t, "lock")
 
 	var cut atomic.Bool
 	cfg := c.RESTConfig()
@@ -509,7 +511,7 @@ func TestLostWhenRenewalFails(t *testing.T) {
 		t.Errorf("Err %v, want it to say the renewals failed and why", l.Err())
 	}
 	// Lost, the lease is not ours to delete.
-	if err := l.Release(testCtx(t)); err != nil {
+	if err := l.Release(cluster.Context(t)); err != nil {
 		t.Errorf("Release of a lost lock: %v", err)
 	}
 	cut.Store(false)

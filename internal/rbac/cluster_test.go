@@ -25,6 +25,7 @@ import (
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/lock"
+	"github.com/obsctl/obsctl/test/cluster"
 )
 
 // ssa server-side applies obj as the field manager obsctl, as the apply
@@ -162,7 +163,7 @@ func crd(group, kind, plural string) *unstructured.Unstructured {
 // also checks that what the ClusterRole does not grant is Forbidden.
 func TestRestrictedIdentity(t *testing.T) {
 	t.Parallel()
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	ns := "rbac-" + rand.String(6)
 	stack := readObjects(t, "stack.yaml", ns)
 	const user = "obsctl-deployer"
@@ -319,7 +320,7 @@ func TestRestrictedIdentity(t *testing.T) {
 func TestApplyCreateNeedsCreate(t *testing.T) {
 	t.Parallel()
 	c := harness.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	admin, adminCS := clientsFor(t, c.RESTConfig())
 	ns := "ssa-" + rand.String(6)
 	if err := ssa(ctx, admin, obj("v1", "Namespace", "", ns, nil)); err != nil {

@@ -22,7 +22,7 @@ import (
 func TestVersionAndNodes(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
 
 	v, err := cs.Discovery().ServerVersion()
@@ -71,7 +71,7 @@ func TestVersionAndNodes(t *testing.T) {
 func TestUserConfigRBAC(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	admin := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	ns := createNamespace(t, ctx, admin, "rbac", nil)
 
@@ -131,7 +131,7 @@ func TestUserConfigRBAC(t *testing.T) {
 func TestNodeRestriction(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	names := c.Nodes()
 	cfg, err := c.UserConfig("system:node:"+names[0], "system:nodes")
 	if err != nil {
@@ -160,7 +160,7 @@ func TestNodeRestriction(t *testing.T) {
 func TestPodSecurity(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	ns := createNamespace(t, ctx, cs, "restricted", map[string]string{"pod-security.kubernetes.io/enforce": "restricted"})
 	waitFor(t, ctx, "default service account", func() (bool, error) {

@@ -7,6 +7,10 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // EnvE2E, set to 1, makes cluster tests run, building the binaries if
@@ -126,4 +130,32 @@ func (h *Harness) Cluster(t testing.TB) *Cluster {
 		t.Fatalf("cluster: a component died: %v\n%s", err, h.c.LogTails(40))
 	}
 	return h.c
+}
+
+// Context returns a context that bounds one test's cluster calls to a
+// minute, so that a stuck call fails the test instead of hanging the
+// package until go test's own timeout.
+func Context(t testing.TB) context.Context {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// Namespace creates a namespace named prefix-<random> for one test and
+// deletes it when the test ends, so tests sharing a cluster stay apart.
+func (c *Cluster) Namespace(t testing.TB, prefix string) string {
+	t.Helper()
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns, err := cs.CoreV1().Namespaces().Create(Context(t), &corev1.Namespace{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: prefix + "-"},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
+	return ns.Name
 }

@@ -15,6 +15,8 @@ import (
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+
+	"github.com/obsctl/obsctl/test/cluster"
 )
 
 // TestSmokeWorkloads applies the three kinds of workload the observability
@@ -23,7 +25,7 @@ import (
 func TestSmokeWorkloads(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	ns := createNamespace(t, ctx, cs, "smoke", nil)
 
@@ -166,7 +168,7 @@ func TestSmokeWorkloads(t *testing.T) {
 func TestSmokeCRD(t *testing.T) {
 	t.Parallel()
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	dyn := dynamic.NewForConfigOrDie(c.RESTConfig())
 	crdGVR := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 	crd := &unstructured.Unstructured{Object: map[string]any{

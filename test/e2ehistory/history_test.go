@@ -19,14 +19,8 @@ import (
 
 	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/internal/inventory"
+	"github.com/obsctl/obsctl/test/cluster"
 )
-
-func testCtx(t *testing.T) context.Context {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	t.Cleanup(cancel)
-	return ctx
-}
 
 // result is what one in-process run of obsctl gave.
 type result struct {
@@ -39,7 +33,7 @@ type result struct {
 func obsctl(t *testing.T, kubeconfig string, args ...string) result {
 	t.Helper()
 	var out, errb bytes.Buffer
-	code := cli.Run(testCtx(t), args, cli.Deps{
+	code := cli.Run(cluster.Context(t), args, cli.Deps{
 		Stdout:  &out,
 		Stderr:  &errb,
 		WorkDir: t.TempDir(),
@@ -106,7 +100,7 @@ func saveRevisions(t *testing.T, ctx context.Context, cs kubernetes.Interface, n
 
 func TestHistory(t *testing.T) {
 	c := kube.Cluster(t)
-	ctx := testCtx(t)
+	ctx := cluster.Context(t)
 	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	nsObj, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "history-"}}, metav1.CreateOptions{})
 	if err != nil {
