@@ -297,14 +297,9 @@ func (r *applyRun) run(ctx context.Context) error {
 		}
 	}()
 
-	var inv *inventory.Inventory
-	err = kube.Retry(tctx, "load the inventory", func(ctx context.Context) error {
-		var err error
-		inv, err = inventory.Load(ctx, conn.typed, r.o.cluster.namespace, r.o.cluster.stack)
-		return err
-	})
+	inv, err := r.loadInventory(tctx, conn)
 	if err != nil {
-		return asTimeout(err, r.o.cluster.timeout)
+		return err
 	}
 	left := time.Until(r.deadline())
 	if left <= 0 {
@@ -381,6 +376,21 @@ func acquireLock(ctx context.Context, conn *clusterConn, opts lock.Options) (*lo
 }
 
 // summary counts the actions for the closing message.
+// loadInventory reads the stack's revision history, retrying transient
+// errors until the run's deadline.
+func (r *applyRun) loadInventory(tctx context.Context, conn *clusterConn) (*inventory.Inventory, error) {
+	var inv *inventory.Inventory
+	err := kube.Retry(tctx, "load the inventory", func(ctx context.Context) error {
+		var err error
+		inv, err = inventory.Load(ctx, conn.typed, r.o.cluster.namespace, r.o.cluster.stack)
+		return err
+	})
+	if err != nil {
+		return nil, asTimeout(err, r.o.cluster.timeout)
+	}
+	return inv, nil
+}
+
 func (r *applyRun) summary() string {
 	c := r.rep.Counts
 	return fmt.Sprintf("%d created, %d configured, %d unchanged, %d pruned", c.Created, c.Configured, c.Unchanged, c.Pruned)
@@ -508,14 +518,9 @@ func (r *applyRun) serverDryRun(ctx, tctx context.Context, conn *clusterConn, ob
 		r.out.setNote(ref, u.reason)
 		r.out.Observe(apply.Event{Object: ref, Wave: apply.WaveOf(u.obj.GroupVersionKind().GroupKind()), Action: apply.Created, DryRun: true})
 	}
-	var inv *inventory.Inventory
-	err = kube.Retry(tctx, "load the inventory", func(ctx context.Context) error {
-		var err error
-		inv, err = inventory.Load(ctx, conn.typed, r.o.cluster.namespace, r.o.cluster.stack)
-		return err
-	})
+	inv, err := r.loadInventory(tctx, conn)
 	if err != nil {
-		return asTimeout(err, r.o.cluster.timeout)
+		return err
 	}
 	var res *apply.Result
 	var applyErr error
