@@ -26,8 +26,7 @@ type Applier struct {
 	// Dynamic sends every request.
 	Dynamic dynamic.Interface
 	// Mapper maps kinds to resources. When it is a
-	// meta.ResettableRESTMapper (client-go's DeferredDiscoveryRESTMapper
-	// is), the engine resets it after it has created or changed CRDs, and
+	// meta.ResettableRESTMapper (kube.Discovery is), the engine resets it after it has created or changed CRDs, and
 	// once when it meets a kind the mapper does not know.
 	Mapper meta.RESTMapper
 	// Retry, when set, runs every request: it may call op again on a

@@ -9,21 +9,19 @@ import (
 	"testing"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/test/cluster"
 )
 
-var kube cluster.Harness
+var harness cluster.Harness
 
 func TestMain(m *testing.M) {
-	os.Exit(kube.Main(m, cluster.Options{Nodes: 3}))
+	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
 }
 
 // requests counts the HTTP requests a client sends, by method.
@@ -64,7 +62,7 @@ type client struct {
 
 func newClient(t *testing.T) *client {
 	t.Helper()
-	c := kube.Cluster(t)
+	c := harness.Cluster(t)
 	cfg := c.RESTConfig()
 	cfg.QPS, cfg.Burst = 1000, 2000
 	counter := &requests{byMethod: map[string]int{}}
@@ -80,14 +78,11 @@ func newClient(t *testing.T) *client {
 // would have.
 func (c *client) applier(t *testing.T) *apply.Applier {
 	t.Helper()
-	dc, err := discovery.NewDiscoveryClientForConfig(c.cfg)
+	cl, err := kube.NewClients(c.cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &apply.Applier{
-		Dynamic: c.dyn,
-		Mapper:  restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc)),
-	}
+	return &apply.Applier{Dynamic: c.dyn, Mapper: cl.Mapper}
 }
 
 // decodeObjects reads a multi-document YAML stream.

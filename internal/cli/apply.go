@@ -260,7 +260,7 @@ func (r *applyRun) run(ctx context.Context) error {
 	}
 	// The lock creates the namespace when it is missing; the run then
 	// reports the Namespace as created, not as configured by itself.
-	_, nerr := conn.typed.CoreV1().Namespaces().Get(tctx, r.o.cluster.namespace, metav1.GetOptions{})
+	_, nerr := kube.Namespaces(conn.clients.Dynamic).Get(tctx, r.o.cluster.namespace, metav1.GetOptions{})
 	if apierrors.IsNotFound(nerr) {
 		r.out.createdNS = r.o.cluster.namespace
 	}
@@ -361,7 +361,7 @@ func (r *applyRun) run(ctx context.Context) error {
 func acquireLock(ctx context.Context, conn *clusterConn, opts lock.Options) (*lock.Lock, error) {
 	start := time.Now()
 	for attempt := 1; ; attempt++ {
-		l, err := lock.Acquire(ctx, conn.typed, opts)
+		l, err := lock.Acquire(ctx, conn.clients.Dynamic, opts)
 		if err == nil || !kube.IsTransient(err) {
 			return l, err
 		}
@@ -382,7 +382,7 @@ func (r *applyRun) loadInventory(tctx context.Context, conn *clusterConn) (*inve
 	var inv *inventory.Inventory
 	err := kube.Retry(tctx, "load the inventory", func(ctx context.Context) error {
 		var err error
-		inv, err = inventory.Load(ctx, conn.typed, r.o.cluster.namespace, r.o.cluster.stack)
+		inv, err = inventory.Load(ctx, conn.clients.Dynamic, r.o.cluster.namespace, r.o.cluster.stack)
 		return err
 	})
 	if err != nil {
@@ -459,7 +459,7 @@ func (r *applyRun) record(ctx context.Context, conn *clusterConn, inv *inventory
 	// or it was interrupted: a few seconds more, at most.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), recordGraceDuration)
 	defer cancel()
-	if err := inv.Save(sctx, conn.typed); err != nil {
+	if err := inv.Save(sctx, conn.clients.Dynamic); err != nil {
 		return 0, err
 	}
 	return stored.Number, nil
@@ -639,7 +639,7 @@ func splitDryRun(ctx context.Context, conn *clusterConn, objs []*unstructured.Un
 			ok, seen := exists[ns]
 			if !seen {
 				err := kube.Retry(ctx, "read namespace "+ns, func(ctx context.Context) error {
-					_, err := conn.typed.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
+					_, err := kube.Namespaces(conn.clients.Dynamic).Get(ctx, ns, metav1.GetOptions{})
 					switch {
 					case apierrors.IsNotFound(err):
 						ok = false
@@ -870,8 +870,8 @@ const maxForeign = 5
 // and not made by Kubernetes itself for every namespace. Objects of the
 // stack count too: one still in the set would go with the namespace.
 func (r *applyRun) foreignObjects(ctx context.Context, conn *clusterConn, ns string) ([]string, error) {
-	lists, err := conn.clients.Discovery.ServerPreferredNamespacedResources()
-	if err != nil && len(lists) == 0 {
+	resources, err := conn.clients.Discovery.Resources(ctx)
+	if err != nil {
 		return nil, err
 	}
 	type res struct {
@@ -879,22 +879,15 @@ func (r *applyRun) foreignObjects(ctx context.Context, conn *clusterConn, ns str
 		kind string
 	}
 	var all []res
-	for _, l := range lists {
-		gv, err := schema.ParseGroupVersion(l.GroupVersion)
-		if err != nil {
+	for _, r := range resources {
+		switch {
+		case !r.Preferred, !r.Namespaced, !slices.Contains(r.Verbs, "list"):
+			continue
+		case r.Resource == "events", r.Resource == "endpoints":
+			// Events and a Service's Endpoints go with what they are about.
 			continue
 		}
-		for _, ar := range l.APIResources {
-			if strings.Contains(ar.Name, "/") || !slices.Contains(ar.Verbs, "list") {
-				continue
-			}
-			switch {
-			case ar.Name == "events", ar.Name == "endpoints":
-				// Events and a Service's Endpoints go with what they are about.
-				continue
-			}
-			all = append(all, res{gv.WithResource(ar.Name), ar.Kind})
-		}
+		all = append(all, res{r.GroupVersionResource, r.Kind})
 	}
 	var (
 		mu      sync.Mutex

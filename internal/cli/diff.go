@@ -163,7 +163,7 @@ func diffObjects(ctx context.Context, deps *Deps, o *diffOptions) (bool, error) 
 		var inv *inventory.Inventory
 		err := kube.Retry(tctx, "load the inventory", func(ctx context.Context) error {
 			var err error
-			inv, err = inventory.Load(ctx, conn.typed, o.cluster.namespace, o.cluster.stack)
+			inv, err = inventory.Load(ctx, conn.clients.Dynamic, o.cluster.namespace, o.cluster.stack)
 			return err
 		})
 		if err != nil {

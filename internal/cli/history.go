@@ -88,7 +88,7 @@ func runHistory(ctx context.Context, deps *Deps, o *historyOptions) error {
 	var inv *inventory.Inventory
 	err = kube.Retry(ctx, "read the inventory", func(ctx context.Context) error {
 		var err error
-		inv, err = inventory.Load(ctx, conn.typed, o.namespace, o.stack)
+		inv, err = inventory.Load(ctx, conn.clients.Dynamic, o.namespace, o.stack)
 		return err
 	})
 	if err != nil {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/spf13/pflag"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
@@ -130,8 +129,6 @@ func repoConfig(deps *Deps, g *globalOptions) (*config.Config, error) {
 // clusterConn is one run's connection to the cluster.
 type clusterConn struct {
 	clients *kube.Clients
-	// typed serves the lock and the inventory.
-	typed   kubernetes.Interface
 	applier *apply.Applier
 	// where says which cluster, for messages: "context kind-prod in
 	// /home/u/.kube/config".
@@ -156,13 +153,8 @@ func (c *clusterOptions) connect(deps *Deps) (*clusterConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	typed, err := kubernetes.NewForConfig(clients.Config)
-	if err != nil {
-		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
-	}
 	return &clusterConn{
 		clients: clients,
-		typed:   typed,
 		applier: &apply.Applier{Dynamic: clients.Dynamic, Mapper: clients.Mapper, Retry: retryRequest},
 		where:   where,
 	}, nil

@@ -13,12 +13,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/obsctl/obsctl/test/cluster"
 )
 
-func load(t *testing.T, cs kubernetes.Interface, ns string) *Inventory {
+func load(t *testing.T, cs cluster.Client, ns string) *Inventory {
 	t.Helper()
 	inv, err := Load(cluster.Context(t), cs, ns, "prod")
 	if err != nil {
@@ -33,7 +32,7 @@ func TestSaveLoad(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
 	ctx := cluster.Context(t)
-	ns := kube.Cluster(t).Namespace(t, "inventory")
+	ns := harness.Cluster(t).Namespace(t, "inventory")
 
 	inv := load(t, cs, ns)
 	if inv.Latest() != nil || len(inv.Revisions()) != 0 {
@@ -130,7 +129,7 @@ func TestConcurrentSave(t *testing.T) {
 		{"update", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := kube.Cluster(t).Namespace(t, "inventory")
+			ns := harness.Cluster(t).Namespace(t, "inventory")
 			if tc.existing {
 				inv := load(t, cs, ns)
 				inv.Append(revisionOf(t, stackObjects(), Summary{Created: 5}))
@@ -191,7 +190,7 @@ func TestSaveLarge(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
 	ctx := cluster.Context(t)
-	ns := kube.Cluster(t).Namespace(t, "inventory")
+	ns := harness.Cluster(t).Namespace(t, "inventory")
 	for i := range 5 {
 		inv := load(t, cs, ns)
 		inv.Append(revisionOf(t, randomConfigMaps(t, 300, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 300}))
@@ -245,7 +244,7 @@ func TestLoadMissingOrForeign(t *testing.T) {
 		t.Errorf("save into a missing namespace: %v, want a plain error", err)
 	}
 
-	ns := kube.Cluster(t).Namespace(t, "inventory")
+	ns := harness.Cluster(t).Namespace(t, "inventory")
 	_, err := cs.CoreV1().Secrets(ns).Create(ctx, &corev1.Secret{
 		ObjectMeta: metav1.ObjectMeta{Name: SecretName("prod")},
 		StringData: map[string]string{"password": "x"},

@@ -13,7 +13,9 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 const (
@@ -76,9 +78,9 @@ func (e *ConflictError) Unwrap() error { return e.Err }
 // applied, or its namespace missing) has an empty inventory. A Secret of
 // that name that is not an inventory, or cannot be read, is an error: an
 // apply must not prune from a history it does not understand.
-func Load(ctx context.Context, client kubernetes.Interface, namespace, stack string) (*Inventory, error) {
+func Load(ctx context.Context, client dynamic.Interface, namespace, stack string) (*Inventory, error) {
 	inv := New(namespace, stack)
-	sec, err := client.CoreV1().Secrets(namespace).Get(ctx, inv.Name(), metav1.GetOptions{})
+	sec, err := kube.Secrets(client, namespace).Get(ctx, inv.Name(), metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return inv, nil
 	}
@@ -163,7 +165,7 @@ func (inv *Inventory) trim() {
 // DroppedForSize) and, as a last resort, the oldest revisions themselves;
 // the inventory then reflects what Save wrote, or tried to. Labels and
 // annotations others put on the Secret are kept.
-func (inv *Inventory) Save(ctx context.Context, client kubernetes.Interface) error {
+func (inv *Inventory) Save(ctx context.Context, client dynamic.Interface) error {
 	data, err := inv.encode()
 	if err != nil {
 		return fmt.Errorf("save inventory %s/%s: %w", inv.namespace, inv.Name(), err)
@@ -182,7 +184,7 @@ func (inv *Inventory) Save(ctx context.Context, client kubernetes.Interface) err
 	sec.Data = data
 	sec.StringData = nil
 
-	secrets := client.CoreV1().Secrets(inv.namespace)
+	secrets := kube.Secrets(client, inv.namespace)
 	var got *corev1.Secret
 	if inv.secret == nil {
 		got, err = secrets.Create(ctx, sec, metav1.CreateOptions{FieldManager: fieldManager})

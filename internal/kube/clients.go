@@ -5,12 +5,13 @@ import (
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/discovery"
-	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/restmapper"
 )
 
 // ErrNoNamespace is returned, wrapped with the object's description, by
@@ -24,10 +25,10 @@ type Clients struct {
 	Config *rest.Config
 	// Dynamic reads and writes objects of any kind.
 	Dynamic dynamic.Interface
-	// Discovery lists the cluster's API groups and resources, cached in
+	// Discovery lists the cluster's API groups and resources, kept in
 	// memory until Mapper.Reset.
-	Discovery discovery.CachedDiscoveryInterface
-	// Mapper maps kinds to resources through Discovery. Reset it after
+	Discovery *Discovery
+	// Mapper maps kinds to resources; it is Discovery. Reset it after
 	// applying CustomResourceDefinitions so that their kinds can be mapped.
 	Mapper meta.ResettableRESTMapper
 }
@@ -47,17 +48,24 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
 	}
-	dc, err := discovery.NewDiscoveryClientForConfigAndClient(cfg, hc)
+	rc, err := rest.UnversionedRESTClientForConfigAndClient(discoveryConfig(cfg), hc)
 	if err != nil {
 		return nil, fmt.Errorf("kube clients for %s: %w", cfg.Host, err)
 	}
-	cached := memory.NewMemCacheClient(dc)
-	return &Clients{
-		Config:    cfg,
-		Dynamic:   dyn,
-		Discovery: cached,
-		Mapper:    restmapper.NewDeferredDiscoveryRESTMapper(cached),
-	}, nil
+	d := NewDiscovery(rc)
+	return &Clients{Config: cfg, Dynamic: dyn, Discovery: d, Mapper: d}, nil
+}
+
+// discoveryConfig is cfg for the discovery client: raw JSON in, errors
+// decoded as metav1.Status, nothing else registered.
+func discoveryConfig(cfg *rest.Config) *rest.Config {
+	cfg = rest.CopyConfig(cfg)
+	scheme := runtime.NewScheme()
+	metav1.AddToGroupVersion(scheme, schema.GroupVersion{Version: "v1"})
+	cfg.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	cfg.GroupVersion = nil
+	cfg.APIPath = ""
+	return cfg
 }
 
 // ResourceFor maps obj's kind to its resource and returns the interface to

@@ -13,8 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
+
 	"k8s.io/utils/clock"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // DefaultLeaseDuration is how long a lock outlives its last renewal when
@@ -83,7 +86,7 @@ func LeaseName(stack string) string { return "obsctl-" + stack }
 
 // Lock is a held lock. It renews itself until Release or until it is lost.
 type Lock struct {
-	client   kubernetes.Interface
+	client   dynamic.Interface
 	clock    clock.Clock
 	ns, name string
 	stack    string
@@ -115,7 +118,7 @@ var errRace = errors.New("lease changed concurrently")
 //
 // The lock renews itself in the background until Release; ctx bounds only
 // Acquire itself, not the renewals.
-func Acquire(ctx context.Context, client kubernetes.Interface, opts Options) (*Lock, error) {
+func Acquire(ctx context.Context, client dynamic.Interface, opts Options) (*Lock, error) {
 	if err := opts.validate(); err != nil {
 		return nil, err
 	}
@@ -194,7 +197,7 @@ func (o Options) validate() error {
 // missing, writes it as ours. It returns a *HeldError when the lease is
 // someone else's and errRace when a concurrent writer got there first.
 func (l *Lock) tryAcquire(ctx context.Context) error {
-	leases := l.client.CoordinationV1().Leases(l.ns)
+	leases := kube.Leases(l.client, l.ns)
 	cur, err := leases.Get(ctx, l.name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return l.create(ctx)
@@ -228,7 +231,7 @@ func (l *Lock) tryAcquire(ctx context.Context) error {
 
 // create makes the lease, and the namespace first when it is missing.
 func (l *Lock) create(ctx context.Context) error {
-	leases := l.client.CoordinationV1().Leases(l.ns)
+	leases := kube.Leases(l.client, l.ns)
 	lease := &coordinationv1.Lease{ObjectMeta: metav1.ObjectMeta{
 		Name:      l.name,
 		Namespace: l.ns,
@@ -258,7 +261,7 @@ func (l *Lock) createNamespace(ctx context.Context) error {
 		Name:   l.ns,
 		Labels: map[string]string{labelManagedBy: "obsctl", labelStack: l.stack},
 	}}
-	_, err := l.client.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{FieldManager: fieldManager})
+	_, err := kube.Namespaces(l.client).Create(ctx, ns, metav1.CreateOptions{FieldManager: fieldManager})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s for the lock: %w", l.ns, err)
 	}
@@ -408,7 +411,7 @@ func (l *Lock) renewLoop(ctx context.Context) {
 // renew writes a new renewTime and returns it. It returns errGone when the
 // lease is no longer ours, other errors when the API could not be reached.
 func (l *Lock) renew(ctx context.Context) (time.Time, error) {
-	leases := l.client.CoordinationV1().Leases(l.ns)
+	leases := kube.Leases(l.client, l.ns)
 	for range 3 {
 		l.mu.Lock()
 		next := l.lease.DeepCopy()
@@ -467,7 +470,7 @@ func (l *Lock) release(ctx context.Context) error {
 		return nil // not ours to delete any more
 	default:
 	}
-	leases := l.client.CoordinationV1().Leases(l.ns)
+	leases := kube.Leases(l.client, l.ns)
 	l.mu.Lock()
 	cur := l.lease
 	l.mu.Unlock()

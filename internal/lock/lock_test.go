@@ -15,7 +15,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/kubernetes"
 	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/obsctl/obsctl/test/cluster"
@@ -108,7 +107,7 @@ func TestHeldErrorMessage(t *testing.T) {
 }
 
 // acquire takes a lock for a test and releases it at the end.
-func acquire(t *testing.T, cs kubernetes.Interface, opts Options) *Lock {
+func acquire(t *testing.T, cs cluster.Client, opts Options) *Lock {
 	t.Helper()
 	l, err := Acquire(cluster.Context(t), cs, opts)
 	if err != nil {
@@ -118,7 +117,7 @@ func acquire(t *testing.T, cs kubernetes.Interface, opts Options) *Lock {
 	return l
 }
 
-func getLease(t *testing.T, cs kubernetes.Interface, ns, stack string) *coordinationv1.Lease {
+func getLease(t *testing.T, cs cluster.Client, ns, stack string) *coordinationv1.Lease {
 	t.Helper()
 	lease, err := cs.CoordinationV1().Leases(ns).Get(cluster.Context(t), LeaseName(stack), metav1.GetOptions{})
 	if err != nil {
@@ -206,7 +205,7 @@ func TestAcquireRelease(t *testing.T) {
 func TestHeldFailsFast(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := kube.Cluster(t).Namespace(t, "lock")
+	ns := harness.Cluster(t).Namespace(t, "lock")
 	first := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice@ci-1 pid 100"})
 	lease := getLease(t, cs, ns, "prod")
 
@@ -244,7 +243,7 @@ func TestHeldFailsFast(t *testing.T) {
 func TestWait(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := kube.Cluster(t).Namespace(t, "lock")
+	ns := harness.Cluster(t).Namespace(t, "lock")
 	first := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice pid 1"})
 
 	t.Run("timeout", func(t *testing.T) {
@@ -306,7 +305,7 @@ func TestWait(t *testing.T) {
 }
 
 // createLease writes a lease as another (possibly dead) obsctl would.
-func createLease(t *testing.T, cs kubernetes.Interface, ns, stack, holder string, renewed time.Time, secs int32) {
+func createLease(t *testing.T, cs cluster.Client, ns, stack, holder string, renewed time.Time, secs int32) {
 	t.Helper()
 	zero := int32(0)
 	_, err := cs.CoordinationV1().Leases(ns).Create(cluster.Context(t), &coordinationv1.Lease{
@@ -329,7 +328,7 @@ func createLease(t *testing.T, cs kubernetes.Interface, ns, stack, holder string
 func TestTakeOverCrashed(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := kube.Cluster(t).Namespace(t, "lock")
+	ns := harness.Cluster(t).Namespace(t, "lock")
 	createLease(t, cs, ns, "prod", "crashed pid 9", time.Now().Add(-2*time.Minute), 60)
 
 	l := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice pid 1"})
@@ -352,7 +351,7 @@ func TestTakeOverCrashed(t *testing.T) {
 func TestTakeOverFakeClock(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := kube.Cluster(t).Namespace(t, "lock")
+	ns := harness.Cluster(t).Namespace(t, "lock")
 	start := time.Now()
 	clockA := clocktesting.NewFakeClock(start)
 	a := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice", Clock: clockA})
@@ -403,7 +402,7 @@ func TestRace(t *testing.T) {
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			ns := kube.Cluster(t).Namespace(t, "lock")
+			ns := harness.Cluster(t).Namespace(t, "lock")
 			tc.setup(t, ns)
 			const racers = 8
 			var (
@@ -460,7 +459,7 @@ func TestRace(t *testing.T) {
 func TestRenewAndLostOnDelete(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
-	ns := kube.Cluster(t).Namespace(t, "lock")
+	ns := harness.Cluster(t).Namespace(t, "lock")
 	l := acquire(t, cs, Options{Namespace: ns, Stack: "prod", Holder: "alice", LeaseDuration: 1500 * time.Millisecond})
 	first := getLease(t, cs, ns, "prod")
 	if *first.Spec.LeaseDurationSeconds != 2 {
@@ -484,9 +483,9 @@ func TestRenewAndLostOnDelete(t *testing.T) {
 // after a lease duration without a renewal the lock is lost.
 func TestLostWhenRenewalFails(t *testing.T) {
 	t.Parallel()
-	c := kube.Cluster(t)
-	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
-	ns := kube.Cluster(t).Namespace(t, "lock")
+	c := harness.Cluster(t)
+	cs := cluster.NewClient(t, c.RESTConfig())
+	ns := harness.Cluster(t).Namespace(t, "lock")
 
 	var cut atomic.Bool
 	cfg := c.RESTConfig()
@@ -498,7 +497,7 @@ func TestLostWhenRenewalFails(t *testing.T) {
 			return rt.RoundTrip(r)
 		})
 	}
-	flaky := kubernetes.NewForConfigOrDie(cfg)
+	flaky := cluster.NewClient(t, cfg)
 	l := acquire(t, flaky, Options{Namespace: ns, Stack: "prod", Holder: "alice", LeaseDuration: 2 * time.Second})
 
 	cut.Store(true)

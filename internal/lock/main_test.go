@@ -4,20 +4,18 @@ import (
 	"os"
 	"testing"
 
-	"k8s.io/client-go/kubernetes"
-
 	"github.com/obsctl/obsctl/test/cluster"
 )
 
-var kube cluster.Harness
+var harness cluster.Harness
 
 func TestMain(m *testing.M) {
-	os.Exit(kube.Main(m, cluster.Options{Nodes: 1}))
+	os.Exit(harness.Main(m, cluster.Options{Nodes: 1}))
 }
 
 // clusterClient returns a client of the shared cluster, skipping t when
 // cluster tests do not run.
-func clusterClient(t *testing.T) kubernetes.Interface {
+func clusterClient(t *testing.T) cluster.Client {
 	t.Helper()
-	return kubernetes.NewForConfigOrDie(kube.Cluster(t).RESTConfig())
+	return cluster.NewClient(t, harness.Cluster(t).RESTConfig())
 }

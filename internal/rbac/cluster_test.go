@@ -16,7 +16,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
@@ -51,19 +50,19 @@ func del(ctx context.Context, cl *kube.Clients, obj *unstructured.Unstructured) 
 	return ri.Delete(ctx, obj.GetName(), metav1.DeleteOptions{})
 }
 
-func clientsFor(t *testing.T, cfg *rest.Config) (*kube.Clients, kubernetes.Interface) {
+func clientsFor(t *testing.T, cfg *rest.Config) (*kube.Clients, cluster.Client) {
 	t.Helper()
 	cl, err := kube.NewClients(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cl, kubernetes.NewForConfigOrDie(cl.Config)
+	return cl, cluster.NewClient(t, cl.Config)
 }
 
 // deployer mints an identity, binds it as an admin to what yamlDocs (a
 // ClusterRole and its binding, as printed) say, and returns its clients,
 // once RBAC lets it list ConfigMaps.
-func deployer(t *testing.T, ctx context.Context, user string, printed []byte) (*kube.Clients, kubernetes.Interface) {
+func deployer(t *testing.T, ctx context.Context, user string, printed []byte) (*kube.Clients, cluster.Client) {
 	t.Helper()
 	c := harness.Cluster(t)
 	admin, _ := clientsFor(t, c.RESTConfig())

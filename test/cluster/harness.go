@@ -10,7 +10,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 )
 
 // EnvE2E, set to 1, makes cluster tests run, building the binaries if
@@ -158,4 +160,32 @@ func (c *Cluster) Namespace(t testing.TB, prefix string) string {
 	}
 	t.Cleanup(func() { _ = cs.CoreV1().Namespaces().Delete(context.Background(), ns.Name, metav1.DeleteOptions{}) })
 	return ns.Name
+}
+
+// Client is the typed and the dynamic client of one identity in one value:
+// obsctl's lock and inventory take the dynamic one, tests read with the
+// typed one.
+type Client struct {
+	Typed
+	Dynamic
+}
+
+// Typed and Dynamic name Client's two embedded clients.
+type (
+	Typed   = kubernetes.Interface
+	Dynamic = dynamic.Interface
+)
+
+// NewClient builds both clients for cfg, failing t when it cannot.
+func NewClient(t testing.TB, cfg *rest.Config) Client {
+	t.Helper()
+	typed, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Client{typed, dyn}
 }

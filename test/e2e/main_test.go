@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/internal/kube"
@@ -40,7 +39,7 @@ type env struct {
 	ns      string
 	dir     string
 	clients *kube.Clients
-	typed   kubernetes.Interface
+	typed   cluster.Client
 	vars    map[string]string
 
 	mu      sync.Mutex
@@ -63,9 +62,7 @@ func newEnv(t *testing.T, prefix string) *env {
 	if e.clients, err = kube.NewClients(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if e.typed, err = kubernetes.NewForConfig(cfg); err != nil {
-		t.Fatal(err)
-	}
+	e.typed = cluster.NewClient(t, cfg)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_ = e.typed.CoreV1().Namespaces().Delete(ctx, e.ns, metav1.DeleteOptions{})

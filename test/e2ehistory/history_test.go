@@ -13,7 +13,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
@@ -62,7 +61,7 @@ func object(apiVersion, kind, ns, name string, data map[string]any) *unstructure
 // saveRevisions saves three revisions of stack prod in ns, as three applies
 // would: the stack, the stack with a changed and an added ConfigMap, and a
 // rollback to the first.
-func saveRevisions(t *testing.T, ctx context.Context, cs kubernetes.Interface, ns string) {
+func saveRevisions(t *testing.T, ctx context.Context, cs cluster.Client, ns string) {
 	t.Helper()
 	first := []*unstructured.Unstructured{
 		object("v1", "Namespace", "", ns, nil),
@@ -101,7 +100,7 @@ func saveRevisions(t *testing.T, ctx context.Context, cs kubernetes.Interface, n
 func TestHistory(t *testing.T) {
 	c := kube.Cluster(t)
 	ctx := cluster.Context(t)
-	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
+	cs := cluster.NewClient(t, c.RESTConfig())
 	nsObj, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "history-"}}, metav1.CreateOptions{})
 	if err != nil {
 		t.Fatal(err)
