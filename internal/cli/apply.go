@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -85,13 +86,18 @@ run and --wait-lock=false.`,
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to apply: files, folders or - for standard input (repeatable)")
 	f.StringVar(&o.dryRun, "dry-run", "none", "none, client (check the manifests, contact no cluster) or server (the API server checks every object, nothing changes)")
+	o.addRunFlags(f)
+	return cmd
+}
+
+// addRunFlags adds the flags apply and rollback share.
+func (o *applyOptions) addRunFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.prune, "prune", true, "delete the objects of the previous revision that this set no longer has")
 	f.BoolVar(&o.wait, "wait", true, "wait until Deployments, StatefulSets and DaemonSets have rolled out")
 	f.BoolVar(&o.waitLock, "wait-lock", true, "wait while another run holds the stack's lock; false fails at once with exit code 5")
 	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take over fields other field managers own instead of failing")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	o.cluster.addFlags(f)
-	return cmd
 }
 
 func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
@@ -103,20 +109,38 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	default:
 		return usagef("--dry-run %q: want none, client or server", o.dryRun)
 	}
-	switch o.output {
-	case "text", "json":
-	default:
-		return usagef("unknown output format %q (want text or json)", o.output)
+	if err := o.checkOutput(); err != nil {
+		return err
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err
 	}
+	r := newApplyRun(deps, o)
+	return r.finish(r.run(ctx))
+}
+
+// checkOutput checks -o.
+func (o *applyOptions) checkOutput() error {
+	switch o.output {
+	case "text", "json":
+		return nil
+	}
+	return usagef("unknown output format %q (want text or json)", o.output)
+}
+
+func newApplyRun(deps *Deps, o *applyOptions) *applyRun {
 	r := &applyRun{deps: deps, o: o, start: time.Now()}
 	r.rep = &applyReport{Stack: o.cluster.stack, Namespace: o.cluster.namespace, Objects: []reportObject{}}
 	if o.dryRun != "none" {
 		r.rep.DryRun = o.dryRun
 	}
-	err := r.run(ctx)
+	return r
+}
+
+// finish prints the JSON result for -o json and returns the run's error.
+func (r *applyRun) finish(err error) error {
+	o, deps := r.o, r.deps
+	r.rep.RollbackOf = r.rollbackOf
 	if o.output == "json" {
 		r.rep.Duration = time.Since(r.start).Seconds()
 		r.rep.ExitCode = exitCode(err, io.Discard)
@@ -140,11 +164,13 @@ type applyReport struct {
 	DryRun string `json:"dryRun,omitempty"`
 	// Revision is the inventory revision the run recorded; 0 when it
 	// recorded none.
-	Revision int            `json:"revision,omitempty"`
-	Counts   reportCounts   `json:"counts"`
-	Requests reportRequests `json:"requests"`
-	Objects  []reportObject `json:"objects"`
-	Duration float64        `json:"durationSeconds"`
+	Revision int `json:"revision,omitempty"`
+	// RollbackOf is the revision a rollback re-applied.
+	RollbackOf int            `json:"rollbackOf,omitempty"`
+	Counts     reportCounts   `json:"counts"`
+	Requests   reportRequests `json:"requests"`
+	Objects    []reportObject `json:"objects"`
+	Duration   float64        `json:"durationSeconds"`
 	// ExitCode is the exit code obsctl exits with.
 	ExitCode int    `json:"exitCode"`
 	Error    string `json:"error,omitempty"`
@@ -214,6 +240,8 @@ type applyRun struct {
 	start time.Time
 	rep   *applyReport
 	out   *applyPrinter
+	// rollbackOf is the revision a rollback re-applies; 0 for an apply.
+	rollbackOf int
 }
 
 func (r *applyRun) deadline() time.Time { return r.start.Add(r.o.cluster.timeout) }
@@ -244,7 +272,20 @@ func (r *applyRun) run(ctx context.Context) error {
 	if r.o.dryRun == "server" {
 		return r.serverDryRun(ctx, tctx, conn, objs)
 	}
+	return r.applyLocked(ctx, tctx, conn, func(context.Context, *inventory.Inventory) ([]*unstructured.Unstructured, error) {
+		return objs, nil
+	})
+}
 
+// objectSource returns the objects a run applies, once it holds the lock
+// and has read the inventory: the manifests for apply, a revision's for
+// rollback.
+type objectSource func(tctx context.Context, inv *inventory.Inventory) ([]*unstructured.Unstructured, error)
+
+// applyLocked takes the stack's lock, reads the inventory, applies what
+// source returns, prunes what the previous revision had and this set does
+// not, and records the new revision.
+func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, source objectSource) error {
 	userName, host := identity(r.deps)
 	var waitedFor *lock.HeldError
 	lopts := lock.Options{
@@ -301,6 +342,10 @@ func (r *applyRun) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	objs, err := source(tctx, inv)
+	if err != nil {
+		return err
+	}
 	left := time.Until(r.deadline())
 	if left <= 0 {
 		return &timeoutError{timeout: r.o.cluster.timeout, err: errors.New("no time left to apply after taking the lock")}
@@ -349,7 +394,11 @@ func (r *applyRun) run(ctx context.Context) error {
 	rev, recErr := r.record(ctx, conn, inv, objs, res, carried)
 	r.rep.Revision = rev
 	if applyErr == nil && pruneErr == nil && recErr == nil {
-		r.out.note(fmt.Sprintf("obsctl: stack %s revision %d: %s in %s", r.o.cluster.stack, rev, r.summary(), formatDuration(time.Since(r.start))))
+		what := fmt.Sprintf("revision %d", rev)
+		if r.rollbackOf > 0 {
+			what += fmt.Sprintf(" (rollback to revision %d)", r.rollbackOf)
+		}
+		r.out.note(fmt.Sprintf("obsctl: stack %s %s: %s in %s", r.o.cluster.stack, what, r.summary(), formatDuration(time.Since(r.start))))
 	}
 	return errors.Join(applyErr, pruneErr, recErr)
 }
@@ -445,7 +494,7 @@ func (r *applyRun) record(ctx context.Context, conn *clusterConn, inv *inventory
 	userName, host := identity(r.deps)
 	c := r.rep.Counts
 	rev := inventory.Revision{
-		User: userName, Host: host, ObsctlVersion: version.Get().Version,
+		User: userName, Host: host, ObsctlVersion: version.Get().Version, RollbackOf: r.rollbackOf,
 		Summary: inventory.Summary{Created: c.Created, Configured: c.Configured, Unchanged: c.Unchanged, Pruned: c.Pruned, Failed: c.Failed},
 	}
 	if err := rev.SetObjects(applied); err != nil {
@@ -979,22 +1028,11 @@ func newApplyPrinter(deps *Deps, o *applyOptions, objs []*unstructured.Unstructu
 		order: map[apply.ObjectRef]int{},
 		held:  map[apply.Wave][]heldLine{},
 		notes: map[apply.ObjectRef]string{},
-		total: len(objs),
 	}
 	if o.output == "text" {
 		p.out = deps.Stdout
 	}
-	for _, b := range apply.Waves(objs) {
-		p.waves = append(p.waves, b.Wave)
-		p.size[b.Wave] = len(b.Objects)
-	}
-	for i, obj := range objs {
-		ref := apply.RefOf(obj)
-		ref.Version = ""
-		if _, dup := p.order[ref]; !dup {
-			p.order[ref] = i
-		}
-	}
+	p.setObjects(objs)
 	waitWorkloads := o.wait && o.dryRun == "none"
 	p.waits = func(e apply.Event) bool {
 		if e.DryRun {
@@ -1015,6 +1053,29 @@ func newApplyPrinter(deps *Deps, o *applyOptions, objs []*unstructured.Unstructu
 		return false
 	}
 	return p
+}
+
+// setObjects tells the printer what the run applies, for the progress
+// line and the order of lines within a wave. A rollback knows only once it
+// has read the inventory, under the lock.
+func (p *applyPrinter) setObjects(objs []*unstructured.Unstructured) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total = len(objs)
+	p.waves = p.waves[:0]
+	clear(p.size)
+	clear(p.order)
+	for _, b := range apply.Waves(objs) {
+		p.waves = append(p.waves, b.Wave)
+		p.size[b.Wave] = len(b.Objects)
+	}
+	for i, obj := range objs {
+		ref := apply.RefOf(obj)
+		ref.Version = ""
+		if _, dup := p.order[ref]; !dup {
+			p.order[ref] = i
+		}
+	}
 }
 
 // orderOf returns the input position of an object the engine reports with

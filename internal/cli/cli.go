@@ -149,13 +149,21 @@ func exitCode(err error, stderr io.Writer) int {
 	return ExitFailure
 }
 
-// exactArgs, maxArgs and noArgs wrap cobra's validators so that argument
-// mistakes are usage errors.
+// noArgs and maxArgs validate arguments so that mistakes are usage errors.
 func noArgs(cmd *cobra.Command, args []string) error {
 	if len(args) > 0 {
 		return usagef("%s takes no arguments, got %q", cmd.CommandPath(), args)
 	}
 	return nil
+}
+
+func maxArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) > n {
+			return usagef("%s takes at most %d argument(s), got %q", cmd.CommandPath(), n, args)
+		}
+		return nil
+	}
 }
 
 func newRoot(deps *Deps) *cobra.Command {
@@ -199,6 +207,7 @@ and otherwise the embedded default repo.`,
 		newApplyCmd(deps, g),
 		newDiffCmd(deps, g),
 		newHistoryCmd(deps, g),
+		newRollbackCmd(deps, g),
 		newRBACCmd(deps),
 	)
 	for _, c := range root.Commands() {

@@ -677,3 +677,55 @@ func TestRevisionString(t *testing.T) {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
 }
+
+func TestUnredact(t *testing.T) {
+	applied := secret("monitoring", "creds", map[string]string{"password": "v1-password"}, map[string]string{"token": "v1-token"})
+	applied.SetAnnotations(map[string]string{"team": "sre"})
+	inv := New("monitoring", "prod")
+	inv.Append(revisionOf(t, []*unstructured.Unstructured{applied}, Summary{Created: 1}))
+	objs, err := inv.Latest().Manifests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stored := objs[0]
+
+	// The cluster stores stringData as data, and others may add keys.
+	live := secret("monitoring", "creds", map[string]string{"password": "v1-password", "token": "v1-token", "added-by-someone": "x"}, nil)
+	out, same, err := Unredact(stored, live)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !same {
+		t.Error("Unredact says the live values differ from the revision's; they are the same")
+	}
+	if Redacted(out) {
+		t.Error("the result is still marked redacted")
+	}
+	if got := out.GetAnnotations(); len(got) != 1 || got["team"] != "sre" {
+		t.Errorf("annotations %v, want only team=sre", got)
+	}
+	// Each key in the form the revision gave it, and no key it did not.
+	data, _, _ := unstructured.NestedStringMap(out.Object, "data")
+	stringData, _, _ := unstructured.NestedStringMap(out.Object, "stringData")
+	if len(data) != 1 || data["password"] != base64.StdEncoding.EncodeToString([]byte("v1-password")) {
+		t.Errorf("data %v, want password only", data)
+	}
+	if len(stringData) != 1 || stringData["token"] != "v1-token" {
+		t.Errorf("stringData %v, want token only, as a string", stringData)
+	}
+	if d, _, _ := SecretDigest(out); d != stored.GetAnnotations()[AnnotationRedacted] {
+		t.Errorf("result digest %s, want the revision's", d)
+	}
+
+	changed := secret("monitoring", "creds", map[string]string{"password": "v2-password", "token": "v1-token"}, nil)
+	if _, same, err := Unredact(stored, changed); err != nil || same {
+		t.Errorf("Unredact with a changed password: same=%v err=%v, want different", same, err)
+	}
+	missingKey := secret("monitoring", "creds", map[string]string{"password": "v1-password"}, nil)
+	if _, same, err := Unredact(stored, missingKey); err != nil || same {
+		t.Errorf("Unredact with a key gone: same=%v err=%v, want different", same, err)
+	}
+	if _, _, err := Unredact(configMap("monitoring", "plain", nil), live); err == nil {
+		t.Error("Unredact of a ConfigMap succeeded")
+	}
+}

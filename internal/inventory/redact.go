@@ -8,8 +8,10 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
@@ -22,6 +24,10 @@ const (
 	// AnnotationRedactedKeys, on a stored Secret, lists its data keys,
 	// comma-separated and sorted.
 	AnnotationRedactedKeys = "obsctl.dev/redacted-keys"
+	// AnnotationRedactedStringKeys, on a stored Secret, lists the keys it
+	// was given in stringData, so that Unredact can give them back in the
+	// same form and a rollback applies the Secret exactly as it was.
+	AnnotationRedactedStringKeys = "obsctl.dev/redacted-string-keys"
 
 	annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 )
@@ -133,6 +139,10 @@ func redact(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) 
 		}
 		anns[AnnotationRedacted] = digest
 		anns[AnnotationRedactedKeys] = strings.Join(keys, ",")
+		if sd, _ := obj.Object["stringData"].(map[string]any); len(sd) > 0 {
+			skeys := slices.Sorted(maps.Keys(sd))
+			anns[AnnotationRedactedStringKeys] = strings.Join(skeys, ",")
+		}
 	}
 	if len(anns) == 0 {
 		unstructured.RemoveNestedField(out.Object, "metadata", "annotations")
@@ -156,4 +166,64 @@ func clone(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 		return nil, err
 	}
 	return &unstructured.Unstructured{Object: m}, nil
+}
+
+// Unredact makes a stored, redacted Secret appliable again with the values
+// of live, the Secret as it is in the cluster: stored's metadata and type,
+// live's data under the keys stored lists, and the redaction annotations
+// removed. same reports whether those values are the ones stored was
+// applied with (their digests match); when they are not, applying the
+// result keeps the Secret's current values rather than restoring the
+// revision's, which the inventory never held.
+func Unredact(stored, live *unstructured.Unstructured) (out *unstructured.Unstructured, same bool, err error) {
+	anns := stored.GetAnnotations()
+	want, ok := anns[AnnotationRedacted]
+	if !ok || !isSecret(stored) {
+		return nil, false, fmt.Errorf("%s %s/%s is not a redacted Secret", stored.GetKind(), stored.GetNamespace(), stored.GetName())
+	}
+	liveData, _, err := unstructured.NestedMap(live.Object, "data")
+	if err != nil {
+		return nil, false, fmt.Errorf("secret %s/%s: live data: %w", live.GetNamespace(), live.GetName(), err)
+	}
+	asString := map[string]bool{}
+	for k := range strings.SplitSeq(anns[AnnotationRedactedStringKeys], ",") {
+		asString[k] = k != ""
+	}
+	data, stringData := map[string]any{}, map[string]any{}
+	for k := range strings.SplitSeq(anns[AnnotationRedactedKeys], ",") {
+		v, ok := liveData[k].(string)
+		if !ok || k == "" {
+			continue
+		}
+		if asString[k] {
+			if b, err := base64.StdEncoding.DecodeString(v); err == nil && utf8.Valid(b) {
+				stringData[k] = string(b)
+				continue
+			}
+		}
+		data[k] = v
+	}
+	if out, err = clone(stored); err != nil {
+		return nil, false, err
+	}
+	anns = out.GetAnnotations()
+	delete(anns, AnnotationRedacted)
+	delete(anns, AnnotationRedactedKeys)
+	delete(anns, AnnotationRedactedStringKeys)
+	if len(anns) == 0 {
+		unstructured.RemoveNestedField(out.Object, "metadata", "annotations")
+	} else {
+		out.SetAnnotations(anns)
+	}
+	if len(data) > 0 {
+		out.Object["data"] = data
+	}
+	if len(stringData) > 0 {
+		out.Object["stringData"] = stringData
+	}
+	got, _, err := SecretDigest(out)
+	if err != nil {
+		return nil, false, err
+	}
+	return out, got == want, nil
 }
