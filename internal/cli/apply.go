@@ -37,6 +37,7 @@ type applyOptions struct {
 	prune          bool
 	wait           bool
 	waitLock       bool
+	lockLease      time.Duration
 	forceConflicts bool
 	output         string
 }
@@ -95,6 +96,7 @@ func (o *applyOptions) addRunFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.prune, "prune", true, "delete the objects of the previous revision that this set no longer has")
 	f.BoolVar(&o.wait, "wait", true, "wait until Deployments, StatefulSets and DaemonSets have rolled out")
 	f.BoolVar(&o.waitLock, "wait-lock", true, "wait while another run holds the stack's lock; false fails at once with exit code 5")
+	f.DurationVar(&o.lockLease, "lock-lease", lock.DefaultLeaseDuration, "how long the stack's lock outlives a run that could not release it (renewed every third of it while the run lives)")
 	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "take over fields other field managers own instead of failing")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
 	o.cluster.addFlags(f)
@@ -109,7 +111,7 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	default:
 		return usagef("--dry-run %q: want none, client or server", o.dryRun)
 	}
-	if err := o.checkOutput(); err != nil {
+	if err := o.checkRunFlags(); err != nil {
 		return err
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
@@ -119,14 +121,26 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	return r.finish(r.run(ctx))
 }
 
-// checkOutput checks -o.
-func (o *applyOptions) checkOutput() error {
+// checkRunFlags checks the flags apply and rollback share.
+func (o *applyOptions) checkRunFlags() error {
 	switch o.output {
 	case "text", "json":
-		return nil
+	default:
+		return usagef("unknown output format %q (want text or json)", o.output)
 	}
-	return usagef("unknown output format %q (want text or json)", o.output)
+	if o.lockLease < minLockLease || o.lockLease > maxLockLease {
+		return usagef("--lock-lease %s: want between %s and %s", o.lockLease, minLockLease, maxLockLease)
+	}
+	return nil
 }
+
+// The bounds of --lock-lease: renewals every third of a shorter lease
+// would be lost to an API server's ordinary hiccups; a longer one blocks
+// the next run for too long after a crash.
+const (
+	minLockLease = 3 * time.Second
+	maxLockLease = time.Hour
+)
 
 func newApplyRun(deps *Deps, o *applyOptions) *applyRun {
 	r := &applyRun{deps: deps, o: o, start: time.Now()}
@@ -292,7 +306,8 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 		Namespace: r.o.cluster.namespace,
 		Stack:     r.o.cluster.stack,
 		Holder:    fmt.Sprintf("%s@%s pid %d", userName, host, os.Getpid()),
-		Wait:      r.o.waitLock,
+		Wait:          r.o.waitLock,
+		LeaseDuration: r.o.lockLease,
 		OnWait: func(h *lock.HeldError) {
 			waitedFor = h
 			r.out.note(fmt.Sprintf("obsctl: waiting for the lock held by %s since %s (lease %s/%s)",
@@ -359,7 +374,7 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 		Observer:       r.out,
 	})
 	if lerr := l.Err(); lerr != nil {
-		return fmt.Errorf("apply stopped: %w", lerr)
+		return fmt.Errorf("apply stopped before it finished (nothing pruned, no revision recorded; run it again once the API server answers): %w", lerr)
 	}
 	if res == nil {
 		return applyErr

@@ -68,7 +68,7 @@ not ready within --timeout, 5 the stack is locked and --wait-lock=false.`,
 }
 
 func runRollback(ctx context.Context, deps *Deps, o *rollbackOptions, revision int) error {
-	if err := o.checkOutput(); err != nil {
+	if err := o.checkRunFlags(); err != nil {
 		return err
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
