@@ -303,9 +303,9 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 	userName, host := identity(r.deps)
 	var waitedFor *lock.HeldError
 	lopts := lock.Options{
-		Namespace: r.o.cluster.namespace,
-		Stack:     r.o.cluster.stack,
-		Holder:    fmt.Sprintf("%s@%s pid %d", userName, host, os.Getpid()),
+		Namespace:     r.o.cluster.namespace,
+		Stack:         r.o.cluster.stack,
+		Holder:        fmt.Sprintf("%s@%s pid %d", userName, host, os.Getpid()),
 		Wait:          r.o.waitLock,
 		LeaseDuration: r.o.lockLease,
 		OnWait: func(h *lock.HeldError) {
