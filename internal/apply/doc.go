@@ -14,8 +14,9 @@
 //     and obsctl.dev/stack=<stack>) and the obsctl.dev/applied-hash annotation.
 //   - Objects go in waves (see Waves): CustomResourceDefinitions, which are
 //     then waited for until Established before anything else goes;
-//     Namespaces; ServiceAccounts and RBAC; ConfigMaps and Secrets; Services;
-//     workloads; custom resources and everything else. Custom resources of a
+//     Namespaces; ServiceAccounts, Roles and ClusterRoles; their bindings;
+//     ConfigMaps and Secrets; Services; workloads; custom resources and
+//     everything else. Custom resources of a
 //     CRD in the same call work. Within a wave objects go in parallel with
 //     bounded concurrency; a wave with a failure stops the apply, and the
 //     later waves are reported as skipped, so a broken dependency never

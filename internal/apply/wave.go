@@ -19,8 +19,13 @@ const (
 	// WaveNamespaces holds Namespaces and the cluster-wide objects pods
 	// refer to by name (PriorityClasses, StorageClasses, RuntimeClasses).
 	WaveNamespaces
-	// WaveRBAC holds ServiceAccounts, Roles, ClusterRoles and their bindings.
+	// WaveRBAC holds ServiceAccounts, Roles and ClusterRoles.
 	WaveRBAC
+	// WaveBindings holds RoleBindings and ClusterRoleBindings, after the
+	// roles they bind: an identity that may not escalate can bind a role
+	// only once the API server can read the role's rules and see that it
+	// holds them all.
+	WaveBindings
 	// WaveConfig holds ConfigMaps, Secrets and the other namespaced objects
 	// pods consume or are constrained by (PersistentVolumeClaims,
 	// LimitRanges, ResourceQuotas).
@@ -39,6 +44,7 @@ var waveNames = [...]string{
 	WaveCRDs:       "crds",
 	WaveNamespaces: "namespaces",
 	WaveRBAC:       "rbac",
+	WaveBindings:   "bindings",
 	WaveConfig:     "config",
 	WaveServices:   "services",
 	WaveWorkloads:  "workloads",
@@ -65,8 +71,8 @@ var waveOfKind = map[schema.GroupKind]Wave{
 	{Kind: "ServiceAccount"}:                                         WaveRBAC,
 	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               WaveRBAC,
 	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        WaveRBAC,
-	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        WaveRBAC,
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: WaveRBAC,
+	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        WaveBindings,
+	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: WaveBindings,
 
 	{Kind: "ConfigMap"}:             WaveConfig,
 	{Kind: "Secret"}:                WaveConfig,

@@ -16,7 +16,9 @@ func TestWaveOf(t *testing.T) {
 		{"", "Namespace", WaveNamespaces},
 		{"scheduling.k8s.io", "PriorityClass", WaveNamespaces},
 		{"", "ServiceAccount", WaveRBAC},
-		{"rbac.authorization.k8s.io", "ClusterRoleBinding", WaveRBAC},
+		{"rbac.authorization.k8s.io", "ClusterRole", WaveRBAC},
+		{"rbac.authorization.k8s.io", "ClusterRoleBinding", WaveBindings},
+		{"rbac.authorization.k8s.io", "RoleBinding", WaveBindings},
 		{"", "ConfigMap", WaveConfig},
 		{"", "Secret", WaveConfig},
 		{"", "Service", WaveServices},
@@ -57,6 +59,7 @@ func TestWaves(t *testing.T) {
 		mk("apiextensions.k8s.io/v1", "CustomResourceDefinition", "prometheuses.monitoring.coreos.com"),
 		mk("v1", "ConfigMap", "a"),
 		mk("v1", "Namespace", "monitoring"),
+		mk("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "operator"),
 		mk("rbac.authorization.k8s.io/v1", "ClusterRole", "operator"),
 		mk("v1", "Service", "operator"),
 	}
@@ -68,7 +71,8 @@ func TestWaves(t *testing.T) {
 		{WaveCRDs, []string{"prometheuses.monitoring.coreos.com"}},
 		{WaveNamespaces, []string{"monitoring"}},
 		{WaveRBAC, []string{"operator"}},
-		{WaveConfig, []string{"b", "a"}}, // input order kept
+		{WaveBindings, []string{"operator"}}, // after the role it binds
+		{WaveConfig, []string{"b", "a"}},     // input order kept
 		{WaveServices, []string{"operator"}},
 		{WaveWorkloads, []string{"operator"}},
 		{WaveOther, []string{"k8s"}},

@@ -49,10 +49,10 @@ func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
 		Short: "Apply manifests to a cluster: server-side, in waves, with prune, rollout wait and a lock",
 		Long: `Apply Kubernetes manifests to the cluster with server-side apply (field
 manager obsctl), in waves: CustomResourceDefinitions (then wait until
-Established), Namespaces, ServiceAccounts and RBAC, ConfigMaps and Secrets,
-Services, workloads, then custom resources. Until the stack renderer lands,
-apply takes rendered manifests with -f: files, folders (read recursively in
-sorted order) or - for standard input.
+Established), Namespaces, ServiceAccounts and roles, role bindings,
+ConfigMaps and Secrets, Services, workloads, then custom resources. Until the
+stack renderer lands, apply takes rendered manifests with -f: files, folders
+(read recursively in sorted order) or - for standard input.
 
 A run holds the stack's lock (a Lease in the stack's namespace) from start to
 end, so two applies of one stack never overlap: the second waits
@@ -643,6 +643,70 @@ func (r *applyRun) serverDryRun(ctx, tctx context.Context, conn *clusterConn, ob
 // dryRunLater is an object a server dry run cannot check: it would be
 // created, but the API server cannot say more until something it needs
 // exists.
+// roleKey names a Role (with its namespace) or a ClusterRole.
+type roleKey struct{ kind, namespace, name string }
+
+// rolesIn returns the Roles and ClusterRoles of objs.
+func rolesIn(objs []*unstructured.Unstructured, defaultNS string) map[roleKey]bool {
+	out := map[roleKey]bool{}
+	for _, o := range objs {
+		gvk := o.GroupVersionKind()
+		if gvk.Group != rbacGroup {
+			continue
+		}
+		switch gvk.Kind {
+		case "ClusterRole":
+			out[roleKey{"ClusterRole", "", o.GetName()}] = true
+		case "Role":
+			ns := o.GetNamespace()
+			if ns == "" {
+				ns = defaultNS
+			}
+			out[roleKey{"Role", ns, o.GetName()}] = true
+		}
+	}
+	return out
+}
+
+const rbacGroup = "rbac.authorization.k8s.io"
+
+// roleNotYetCreated says why a server dry run cannot check a RoleBinding
+// or ClusterRoleBinding of a role the set creates: unless the identity may
+// bind any role, the API server reads the role's rules to see that the
+// identity holds them, and the dry run did not create the role. It returns
+// "" for any other object.
+func roleNotYetCreated(ctx context.Context, conn *clusterConn, o *unstructured.Unstructured, ns string, roles map[roleKey]bool) (string, error) {
+	gvk := o.GroupVersionKind()
+	if gvk.Group != rbacGroup || (gvk.Kind != "RoleBinding" && gvk.Kind != "ClusterRoleBinding") {
+		return "", nil
+	}
+	kind, _, _ := unstructured.NestedString(o.Object, "roleRef", "kind")
+	name, _, _ := unstructured.NestedString(o.Object, "roleRef", "name")
+	key := roleKey{kind, "", name}
+	gvr := schema.GroupVersionResource{Group: rbacGroup, Version: "v1", Resource: "clusterroles"}
+	if kind == "Role" {
+		key.namespace = ns
+		gvr.Resource = "roles"
+	}
+	if !roles[key] {
+		return "", nil
+	}
+	ri := conn.clients.Dynamic.Resource(gvr).Namespace(key.namespace)
+	var missing bool
+	err := kube.Retry(ctx, "read "+kind+" "+name, func(ctx context.Context) error {
+		_, err := ri.Get(ctx, name, metav1.GetOptions{})
+		missing = apierrors.IsNotFound(err)
+		if missing {
+			return nil
+		}
+		return err
+	})
+	if err != nil || !missing {
+		return "", err
+	}
+	return "the " + kind + " " + name + " it binds is not created yet", nil
+}
+
 type dryRunLater struct {
 	obj    *unstructured.Unstructured // with the namespace it would go to
 	index  int                        // its position in the input
@@ -665,6 +729,7 @@ func splitDryRun(ctx context.Context, conn *clusterConn, objs []*unstructured.Un
 		}
 	}
 	exists := map[string]bool{}
+	roles := rolesIn(objs, defaultNS)
 	for i, o := range objs {
 		gvk := o.GroupVersionKind()
 		var namespaced bool
@@ -721,6 +786,12 @@ func splitDryRun(ctx context.Context, conn *clusterConn, objs []*unstructured.Un
 			}
 			if !ok {
 				why = "namespace " + ns + " does not exist yet"
+			}
+		}
+		if why == "" {
+			var err error
+			if why, err = roleNotYetCreated(ctx, conn, o, ns, roles); err != nil {
+				return nil, nil, err
 			}
 		}
 		if why == "" {

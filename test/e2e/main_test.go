@@ -89,7 +89,8 @@ type result struct {
 }
 
 // obsctl runs obsctl in process with the test's environment and working
-// directory; --stack and -n name the test's stack unless args name them.
+// directory; --stack and -n name the test's stack unless args name them or
+// the command is rbac.
 func (e *env) obsctl(args ...string) result {
 	e.t.Helper()
 	return e.obsctlStdin("", args...)
@@ -106,10 +107,12 @@ func (e *env) obsctlCtx(ctx context.Context, stdin string, args ...string) resul
 	e.t.Helper()
 	var stdout, stderr bytes.Buffer
 	full := append([]string(nil), args...)
-	if !hasFlag(args, "--stack") {
+	if len(args) > 0 && args[0] == "rbac" {
+		// rbac reads no cluster and has no stack.
+	} else if !hasFlag(args, "--stack") {
 		full = append(full, "--stack", e.ns)
 	}
-	if !hasFlag(args, "-n") {
+	if len(args) > 0 && args[0] != "rbac" && !hasFlag(args, "-n") {
 		full = append(full, "-n", e.ns)
 	}
 	start := time.Now()
