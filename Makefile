@@ -17,7 +17,7 @@ FUZZ_TARGETS := \
 	./internal/lint:FuzzTemplateFastPath \
 	./internal/manifest:FuzzRead
 
-.PHONY: all build test unit fuzz-smoke fuzz bench generate demo clean
+.PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
 
 all: build
 
@@ -46,8 +46,13 @@ fuzz:
 bench: build
 	$(GO) run ./test/bench/lintbench -obsctl $(BIN)/obsctl
 
-## generate: refresh generated files (check docs, README reference, golden files).
+## bench-apply: obsctl apply against kubectl apply --server-side on a fresh local control plane (~300 objects; needs kubectl).
+bench-apply: build kube-bins
+	$(GO) run ./test/bench/applybench -obsctl $(BIN)/obsctl
+
+## generate: refresh generated files (Prometheus Operator CRDs, check docs, README reference, golden files).
 generate:
+	cd internal/stack/crds/gen && $(GO) run . -out ..
 	$(GO) test ./internal/lint -run TestExplainDocs -update
 	$(GO) test ./internal/cli -run TestREADME -update
 
