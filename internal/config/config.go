@@ -33,6 +33,8 @@ type Config struct {
 	Alerting Alerting `yaml:"alerting"`
 	// Lint configures obsctl lint.
 	Lint Lint `yaml:"lint"`
+	// Stack describes the components obsctl apply stands up.
+	Stack Stack `yaml:"stack"`
 }
 
 // Prometheus holds what the checks need to know about the server that

@@ -65,6 +65,24 @@ func TestParseBad(t *testing.T) {
 		{"bad stack name", "apiVersion: obsctl/v1\nname: Prod_1\n", CheckSchema, 2, 7, "invalid stack name"},
 		{"duplicate receiver", "apiVersion: obsctl/v1\nname: x\nalerting:\n  receivers:\n  - name: a\n  - name: a\n", CheckSchema, 6, 11, "declared twice"},
 		{"merge key", "apiVersion: obsctl/v1\nname: x\nrules: {<<: {}}\n", CheckSchema, 3, 9, "merge keys"},
+		{"stack profile", stackSrc("profile: large"), CheckSchema, 4, 12, `unknown profile "large"`},
+		{"stack namespace", stackSrc("namespace: Monitoring"), CheckSchema, 4, 14, `invalid namespace "Monitoring"`},
+		{"stack same namespaces", stackSrc("namespace: mon\n  agentNamespace: mon"), CheckSchema, 5, 19, "same as namespace"},
+		{"stack registry", stackSrc("registry: 'https://r.example'"), CheckSchema, 4, 13, "invalid registry"},
+		{"component key", stackSrc("components: {prometheus: {replica: 2}}"), CheckSchema, 4, 29, `unknown key "replica"`},
+		{"component component", stackSrc("components: {grafna: {}}"), CheckSchema, 4, 16, `unknown key "grafna"`},
+		{"component version", stackSrc("components: {grafana: {version: 'v1 beta'}}"), CheckSchema, 4, 35, `grafana: invalid version "v1 beta"`},
+		{"component image with tag", stackSrc("components: {grafana: {image: 'grafana/grafana:11'}}"), CheckSchema, 4, 33, "invalid image"},
+		{"component replicas", stackSrc("components: {prometheus: {replicas: 0}}"), CheckSchema, 4, 39, "replicas 0: want 1 to 10"},
+		{"component quantity", stackSrc("components: {prometheus: {resources: {limits: {memory: 4GB}}}}"), CheckSchema, 4, 58, `invalid quantity "4GB"`},
+		{"component storage", stackSrc("components: {prometheus: {storage: {size: lots}}}"), CheckSchema, 4, 45, `invalid quantity "lots"`},
+		{"component retention", stackSrc("components: {prometheus: {retention: forever}}"), CheckSchema, 4, 40, "invalid duration"},
+		{"toleration operator", stackSrc("components: {fluentd: {tolerations: [{operator: Any}]}}"), CheckSchema, 4, 51, `unknown toleration operator "Any"`},
+		{"toleration effect", stackSrc("components: {fluentd: {tolerations: [{operator: Exists, effect: NoRun}]}}"), CheckSchema, 4, 67, `unknown taint effect "NoRun"`},
+		{"toleration seconds", stackSrc("components: {fluentd: {tolerations: [{key: k, tolerationSeconds: 30}]}}"), CheckSchema, 4, 68, "NoExecute effect only"},
+		{"ingress class", stackSrc("ingress: {className: haproxy}"), CheckSchema, 4, 24, `unknown ingress class "haproxy"`},
+		{"ingress no host", stackSrc("ingress: {enabled: true}"), CheckSchema, 4, 22, "enabled for no host"},
+		{"ingress host", stackSrc("ingress: {hosts: {grafana: 'Grafana!'}}"), CheckSchema, 4, 30, `invalid host name "Grafana!"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -95,5 +113,30 @@ func TestLiteralSecretNotEchoed(t *testing.T) {
 	}
 	if len(fs) == 0 {
 		t.Fatal("want a finding")
+	}
+}
+
+// stackSrc is an obsctl.yaml whose stack: mapping holds body, from line 4
+// column 3.
+func stackSrc(body string) string {
+	return "apiVersion: obsctl/v1\nname: x\nstack:\n  " + body + "\n"
+}
+
+func TestStackDefaults(t *testing.T) {
+	c, fs := parse(t, "apiVersion: obsctl/v1\nname: x\nstack:\n  components: {kibana: {enabled: false}}\n")
+	if len(fs) != 0 {
+		t.Fatal(fs)
+	}
+	if c.StackProfile() != ProfileMinimal || c.StackNamespace() != "monitoring" || c.StackAgentNamespace() != "monitoring-agents" || !c.NetworkPoliciesOn() {
+		t.Errorf("defaults: profile %q namespace %q agents %q", c.StackProfile(), c.StackNamespace(), c.StackAgentNamespace())
+	}
+	for _, nc := range c.ComponentsByName() {
+		if nc.On() != (nc.Name != "kibana") {
+			t.Errorf("%s on = %v", nc, nc.On())
+		}
+	}
+	c, _ = parse(t, "apiVersion: obsctl/v1\nname: x\nrules: {namespace: obs}\n")
+	if c.StackNamespace() != "obs" || c.StackAgentNamespace() != "obs-agents" {
+		t.Errorf("namespaces from rules.namespace: %q %q", c.StackNamespace(), c.StackAgentNamespace())
 	}
 }

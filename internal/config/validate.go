@@ -37,6 +37,7 @@ func validate(d *decoder, c *Config) {
 			report(c.Prometheus.Span("externalLabels"), "", "invalid label name %q", k)
 		}
 	}
+	validateStack(report, c)
 	if v := c.Lint.FailOn; v != "" {
 		if _, err := diag.ParseSeverity(v); err != nil {
 			report(c.Lint.Span("failOn"), "", "%v", err)
