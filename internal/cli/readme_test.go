@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -137,12 +138,23 @@ func checksReference() string {
 func configReference(t *testing.T) string {
 	t.Helper()
 	fset := token.NewFileSet()
-	f, err := parser.ParseFile(fset, "../config/config.go", nil, parser.ParseComments)
+	srcs, err := filepath.Glob("../config/*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	var decls []ast.Decl
+	for _, src := range srcs {
+		if strings.HasSuffix(src, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, src, nil, parser.ParseComments)
+		if err != nil {
+			t.Fatal(err)
+		}
+		decls = append(decls, f.Decls...)
+	}
 	docs := map[string]string{} // "Type.Field" -> doc
-	for _, d := range f.Decls {
+	for _, d := range decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok {
 			continue
@@ -165,6 +177,9 @@ func configReference(t *testing.T) string {
 	}
 	var b bytes.Buffer
 	b.WriteString("| key | type | meaning |\n|---|---|---|\n")
+	// A struct type met again (every stack component has the same fields)
+	// is described once, where it first appears.
+	seen := map[reflect.Type]string{}
 	var walk func(typ reflect.Type, prefix string)
 	walk = func(typ reflect.Type, prefix string) {
 		for i := range typ.NumField() {
@@ -194,12 +209,19 @@ func configReference(t *testing.T) string {
 			if doc == "" {
 				t.Errorf("config field %s.%s has no doc comment", typ.Name(), sf.Name)
 			}
+			elem, sub := ft, key+"."
+			if ft.Kind() == reflect.Slice {
+				elem, sub = ft.Elem(), key+"[]."
+			}
+			recurse := elem.Kind() == reflect.Struct && elem != reflect.TypeFor[config.Duration]() && elem != reflect.TypeFor[config.SecretRef]()
+			if first, ok := seen[elem]; ok && recurse {
+				doc += fmt.Sprintf(" Its keys are those of `%s`.", strings.TrimSuffix(first, "."))
+				recurse = false
+			}
 			fmt.Fprintf(&b, "| `%s` | %s%s | %s |\n", key, kind, req, escapeCell(doc))
-			switch {
-			case ft.Kind() == reflect.Struct && ft != reflect.TypeFor[config.Duration]() && ft != reflect.TypeFor[config.SecretRef]():
-				walk(ft, key+".")
-			case ft.Kind() == reflect.Slice && ft.Elem().Kind() == reflect.Struct:
-				walk(ft.Elem(), key+"[].")
+			if recurse {
+				seen[elem] = sub
+				walk(elem, sub)
 			}
 		}
 	}
