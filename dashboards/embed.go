@@ -3,7 +3,7 @@ package dashboards
 
 import "embed"
 
-// FS holds the default dashboards.
+// FS holds the default dashboards: README.md and one Grafana dashboard per *.json file.
 //
-//go:embed README.md
+//go:embed README.md *.json
 var FS embed.FS
