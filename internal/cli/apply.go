@@ -25,7 +25,6 @@ import (
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/lock"
-	"github.com/obsctl/obsctl/internal/manifest"
 	"github.com/obsctl/obsctl/internal/version"
 )
 
@@ -40,19 +39,22 @@ type applyOptions struct {
 	lockLease      time.Duration
 	forceConflicts bool
 	output         string
+	profile        string
 }
 
 func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &applyOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "apply -f PATH...",
-		Short: "Apply manifests to a cluster: server-side, in waves, with prune, rollout wait and a lock",
-		Long: `Apply Kubernetes manifests to the cluster with server-side apply (field
-manager obsctl), in waves: CustomResourceDefinitions (then wait until
-Established), Namespaces, ServiceAccounts and roles, role bindings,
-ConfigMaps and Secrets, Services, workloads, then custom resources. Until the
-stack renderer lands, apply takes rendered manifests with -f: files, folders
-(read recursively in sorted order) or - for standard input.
+		Use:   "apply [-f PATH...]",
+		Short: "Apply the stack (or manifests) to a cluster: server-side, in waves, with prune, rollout wait and a lock",
+		Long: `Apply the stack the repo describes (what obsctl render prints, plus the
+Secrets obsctl generates: created once, never changed) or, with -f, other
+Kubernetes manifests (files, folders read recursively in sorted order, or -
+for standard input) to the cluster with server-side apply (field manager
+obsctl), in waves: CustomResourceDefinitions (then wait until Established),
+Namespaces, ServiceAccounts and roles, role bindings, ConfigMaps and
+Secrets, Services, workloads, then custom resources. The stack is linted
+first: lint errors stop the apply before it contacts the cluster.
 
 A run holds the stack's lock (a Lease in the stack's namespace) from start to
 end, so two applies of one stack never overlap: the second waits
@@ -75,7 +77,9 @@ json prints one JSON result instead.
 Exit codes: 0 applied (and ready), 1 failed, 2 usage error, 4 not ready
 within --timeout (or --timeout ran out), 5 the stack is locked by another
 run and --wait-lock=false.`,
-		Example: `  obsctl apply -f out/manifests/
+		Example: `  obsctl apply
+  obsctl apply --profile ha --timeout 10m
+  obsctl apply -f out/manifests/
   obsctl apply -f stack.yaml --stack prod -n monitoring --timeout 10m
   obsctl apply -f - --dry-run=server < stack.yaml
   obsctl apply -f out/ --wait-lock=false -o json`,
@@ -85,7 +89,8 @@ run and --wait-lock=false.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to apply: files, folders or - for standard input (repeatable)")
+	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to apply instead of the repo's stack: files, folders or - for standard input (repeatable)")
+	addProfileFlag(cmd, &o.profile)
 	f.StringVar(&o.dryRun, "dry-run", "none", "none, client (check the manifests, contact no cluster) or server (the API server checks every object, nothing changes)")
 	o.addRunFlags(f)
 	return cmd
@@ -103,9 +108,6 @@ func (o *applyOptions) addRunFlags(f *pflag.FlagSet) {
 }
 
 func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
-	if len(o.files) == 0 {
-		return usagef("apply needs -f PATH for now: rendering the stack from the repo comes with the stack renderer (issue 5); pass rendered manifests with -f FILE, -f FOLDER or -f - for standard input")
-	}
 	switch o.dryRun {
 	case "none", "client", "server":
 	default:
@@ -261,20 +263,18 @@ type applyRun struct {
 func (r *applyRun) deadline() time.Time { return r.start.Add(r.o.cluster.timeout) }
 
 func (r *applyRun) run(ctx context.Context) error {
-	ms, err := manifest.Read(r.o.files, manifest.Options{Stdin: r.deps.Stdin, WorkDir: r.deps.WorkDir})
+	set, err := readDesired(r.deps, r.o.globalOptions, r.o.files, r.o.profile)
 	if err != nil {
-		return fmt.Errorf("read manifests: %w", err)
+		return err
 	}
-	objs := manifest.Objects(ms)
-	if len(objs) == 0 {
-		// Most likely a render that went wrong; applied with prune, an
-		// empty set would delete the whole stack.
-		return fmt.Errorf("no objects in %s: nothing to apply", strings.Join(r.o.files, ", "))
-	}
+	objs := set.objs
 	r.out = newApplyPrinter(r.deps, r.o, objs)
 	defer r.out.finish()
 	if r.o.dryRun == "client" {
 		r.clientDryRun(objs)
+		for _, g := range set.generated {
+			r.out.note(fmt.Sprintf("obsctl: Secret %s/%s (%s) not checked: apply generates its values", g.Namespace, g.Name, g.Component))
+		}
 		return nil
 	}
 	tctx, cancel := context.WithDeadline(ctx, r.deadline())
@@ -284,10 +284,22 @@ func (r *applyRun) run(ctx context.Context) error {
 		return err
 	}
 	if r.o.dryRun == "server" {
-		return r.serverDryRun(ctx, tctx, conn, objs)
+		all, err := set.withGenerated(tctx, conn, r.o.cluster.stack)
+		if err != nil {
+			return asTimeout(err, r.o.cluster.timeout)
+		}
+		r.out.setObjects(all)
+		return r.serverDryRun(ctx, tctx, conn, all)
 	}
-	return r.applyLocked(ctx, tctx, conn, func(context.Context, *inventory.Inventory) ([]*unstructured.Unstructured, error) {
-		return objs, nil
+	return r.applyLocked(ctx, tctx, conn, func(tctx context.Context, _ *inventory.Inventory) ([]*unstructured.Unstructured, error) {
+		// Generated Secrets are read under the lock: two runs must not
+		// generate two different passwords.
+		all, err := set.withGenerated(tctx, conn, r.o.cluster.stack)
+		if err != nil {
+			return nil, asTimeout(err, r.o.cluster.timeout)
+		}
+		r.out.setObjects(all)
+		return all, nil
 	})
 }
 

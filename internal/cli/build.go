@@ -49,27 +49,9 @@ never written: the config refers to files where Alertmanager mounts them.`,
 }
 
 func runBuild(deps *Deps, o *buildOptions) error {
-	r, err := repo.Load(repo.Options{Dir: o.repo, WorkDir: deps.WorkDir})
+	r, err := loadLinted(deps, o.globalOptions, "build")
 	if err != nil {
 		return err
-	}
-	l, err := lint.New(lint.Options{Enable: r.Config.Lint.Enable, Disable: r.Config.Lint.Disable})
-	if err != nil {
-		return err
-	}
-	findings := l.Run(r)
-	if diag.Max(findings) >= diag.Error {
-		var bad []diag.Finding
-		for _, f := range findings {
-			if f.Severity >= diag.Error {
-				bad = append(bad, f)
-			}
-		}
-		if err := writeReport(deps.Stderr, "text", r, l, bad, false); err != nil {
-			return err
-		}
-		fmt.Fprintln(deps.Stderr, "obsctl: build stopped: fix the errors above first")
-		return findingsError{n: len(bad)}
 	}
 	outputs, err := compile(r)
 	if err != nil {
@@ -87,6 +69,35 @@ func runBuild(deps *Deps, o *buildOptions) error {
 }
 
 // compile runs the compile stage for everything build writes.
+// loadLinted loads the repo and lints it; findings at error or above are
+// printed on stderr and stop the command (what says which) with exit code
+// 3, so that nothing is built from a repo lint rejects.
+func loadLinted(deps *Deps, g *globalOptions, what string) (*repo.Repo, error) {
+	r, err := repo.Load(repo.Options{Dir: g.repo, WorkDir: deps.WorkDir})
+	if err != nil {
+		return nil, err
+	}
+	l, err := lint.New(lint.Options{Enable: r.Config.Lint.Enable, Disable: r.Config.Lint.Disable})
+	if err != nil {
+		return nil, err
+	}
+	findings := l.Run(r)
+	if diag.Max(findings) < diag.Error {
+		return r, nil
+	}
+	var bad []diag.Finding
+	for _, f := range findings {
+		if f.Severity >= diag.Error {
+			bad = append(bad, f)
+		}
+	}
+	if err := writeReport(deps.Stderr, "text", r, l, bad, false); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(deps.Stderr, "obsctl: %s stopped: fix the errors above first\n", what)
+	return nil, findingsError{n: len(bad)}
+}
+
 func compile(r *repo.Repo) ([]promrule.Output, error) {
 	files, err := promrule.CompileRuleFiles(r.RuleFiles)
 	if err != nil {

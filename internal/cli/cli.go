@@ -202,6 +202,7 @@ and otherwise the embedded default repo.`,
 	root.AddCommand(
 		newLintCmd(deps, g),
 		newBuildCmd(deps, g),
+		newRenderCmd(deps, g),
 		newVersionCmd(deps),
 		newCompletionCmd(deps),
 		newApplyCmd(deps, g),

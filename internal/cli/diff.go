@@ -21,7 +21,6 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/kube"
-	"github.com/obsctl/obsctl/internal/manifest"
 )
 
 type diffOptions struct {
@@ -30,14 +29,16 @@ type diffOptions struct {
 	files          []string
 	prune          bool
 	forceConflicts bool
+	profile        string
 }
 
 func newDiffCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &diffOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "diff -f PATH...",
+		Use:   "diff [-f PATH...]",
 		Short: "Show what apply would change, field by field",
-		Long: `Show what obsctl apply would change in the cluster, as a unified diff of
+		Long: `Show what obsctl apply would change in the cluster (the repo's stack, or
+with -f other manifests), as a unified diff of
 each live object against the object the API server would store (a server-side
 apply dry run: defaults, admission and other field managers included).
 Objects that would be created show as all added, objects apply would prune
@@ -47,7 +48,9 @@ metadata and status are left out. Secret values are never shown: each shows as
 
 Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 2 usage error, 6 diff could not run.`,
-		Example: `  obsctl diff -f out/manifests/
+		Example: `  obsctl diff
+  obsctl diff --profile ha
+  obsctl diff -f out/manifests/
   obsctl diff -f stack.yaml --stack prod -n monitoring | less`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,7 +58,8 @@ Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 		},
 	}
 	f := cmd.Flags()
-	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to compare: files, folders or - for standard input (repeatable)")
+	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to compare instead of the repo's stack: files, folders or - for standard input (repeatable)")
+	addProfileFlag(cmd, &o.profile)
 	f.BoolVar(&o.prune, "prune", true, "show the objects apply would prune as removed")
 	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "compare as if applied with --force-conflicts, taking over other managers' fields")
 	o.cluster.addFlags(f)
@@ -70,13 +74,20 @@ func (e *diffError) Error() string { return "diff: " + e.err.Error() }
 func (e *diffError) Unwrap() error { return e.err }
 
 func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
-	if len(o.files) == 0 {
-		return usagef("diff needs -f PATH for now: rendering the stack from the repo comes with the stack renderer (issue 5); pass rendered manifests with -f FILE, -f FOLDER or -f - for standard input")
-	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err
 	}
-	changed, err := diffObjects(ctx, deps, o)
+	// Lint findings and usage mistakes keep their own exit codes.
+	set, err := readDesired(deps, o.globalOptions, o.files, o.profile)
+	if err != nil {
+		var fe findingsError
+		var ue usageError
+		if errors.As(err, &fe) || errors.As(err, &ue) {
+			return err
+		}
+		return &diffError{err}
+	}
+	changed, err := diffObjects(ctx, deps, o, set)
 	if err != nil {
 		return &diffError{err}
 	}
@@ -97,19 +108,15 @@ type diffEntry struct {
 }
 
 // diffObjects prints the diff and reports whether anything would change.
-func diffObjects(ctx context.Context, deps *Deps, o *diffOptions) (bool, error) {
+func diffObjects(ctx context.Context, deps *Deps, o *diffOptions, set *desiredSet) (bool, error) {
 	start := time.Now()
-	ms, err := manifest.Read(o.files, manifest.Options{Stdin: deps.Stdin, WorkDir: deps.WorkDir})
-	if err != nil {
-		return false, fmt.Errorf("read manifests: %w", err)
-	}
-	objs := manifest.Objects(ms)
-	if len(objs) == 0 {
-		return false, fmt.Errorf("no objects in %s: nothing to compare", strings.Join(o.files, ", "))
-	}
 	tctx, cancel := context.WithTimeout(ctx, o.cluster.timeout)
 	defer cancel()
 	conn, err := o.cluster.connect(deps)
+	if err != nil {
+		return false, err
+	}
+	objs, err := set.withGenerated(tctx, conn, o.cluster.stack)
 	if err != nil {
 		return false, err
 	}

@@ -47,7 +47,7 @@ type clusterOptions struct {
 func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the pod's service account)")
 	f.StringVar(&c.context, "context", "", "kubeconfig context (default: its current-context)")
-	f.StringVarP(&c.namespace, "namespace", "n", "", "the stack's namespace, for its lock, inventory and objects that name none (default: obsctl.yaml's rules.namespace, else monitoring)")
+	f.StringVarP(&c.namespace, "namespace", "n", "", "the stack's namespace, for its lock, inventory and objects that name none (default: obsctl.yaml's stack.namespace, else rules.namespace, else monitoring)")
 	f.StringVar(&c.stack, "stack", "", "the stack's name (default: obsctl.yaml's name, else obsctl)")
 	f.DurationVar(&c.timeout, "timeout", defaultClusterWait, "bound on the whole run: the lock wait, the apply and the rollout wait")
 	f.BoolVarP(&c.verbose, "verbose", "v", false, "show client-go's log (retries, connection errors) on standard error")
@@ -72,7 +72,7 @@ func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 			if cfg.Name != "" {
 				stack = cfg.Name
 			}
-			ns = cfg.Namespace()
+			ns = cfg.StackNamespace()
 		}
 		if c.stack == "" {
 			c.stack = stack

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"maps"
+	"slices"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -308,5 +309,22 @@ func (r *resolved) configMap(name, namespace, app string, data map[string]string
 
 // generate records a Secret of generated values that apply creates once.
 func (b *builder) generate(r *resolved, namespace, name string, fixed map[string]string, keys ...string) {
-	b.generated = append(b.generated, GeneratedSecret{Namespace: namespace, Name: name, Keys: keys, Fixed: fixed, Component: r.title})
+	b.generateIn(r, []string{namespace}, name, fixed, keys...)
+}
+
+// generateIn is generate with a copy of the Secret, with the same values,
+// in each of namespaces (the first one holds the original).
+func (b *builder) generateIn(r *resolved, namespaces []string, name string, fixed map[string]string, keys ...string) {
+	for i, g := range b.generated {
+		if g.Namespace == namespaces[0] && g.Name == name {
+			// Another component reads it too: add its namespaces.
+			for _, ns := range namespaces[1:] {
+				if !slices.Contains(g.AllNamespaces(), ns) {
+					b.generated[i].Also = append(b.generated[i].Also, ns)
+				}
+			}
+			return
+		}
+	}
+	b.generated = append(b.generated, GeneratedSecret{Namespace: namespaces[0], Also: namespaces[1:], Name: name, Keys: keys, Fixed: fixed, Component: r.title})
 }

@@ -67,15 +67,27 @@ type Result struct {
 	Generated []GeneratedSecret
 }
 
+// LabelGenerated marks the Secrets apply generates.
+const LabelGenerated = "obsctl.dev/generated"
+
 // GeneratedSecret is a Secret of random values that components read.
 type GeneratedSecret struct {
 	Namespace, Name string
+	// Also are further namespaces that get a copy with the same values,
+	// for pods outside Namespace (a Secret is read in its own namespace
+	// only).
+	Also []string
 	// Keys get a random value each; Fixed keys get the given value (a user
 	// name next to a generated password).
 	Keys  []string
 	Fixed map[string]string
 	// Component names the component that reads it, for messages.
 	Component string
+}
+
+// AllNamespaces returns Namespace and Also.
+func (g GeneratedSecret) AllNamespaces() []string {
+	return append([]string{g.Namespace}, g.Also...)
 }
 
 // Render renders the stack.

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/manifest"
+	"github.com/obsctl/obsctl/internal/stack"
+)
+
+// desiredSet is what apply and diff take to the cluster: the manifests of
+// -f, or the stack rendered from the repo with the Secrets obsctl
+// generates.
+type desiredSet struct {
+	objs      []*unstructured.Unstructured
+	generated []stack.GeneratedSecret
+	// from says where the objects come from, for messages.
+	from string
+}
+
+// readDesired reads -f's manifests, or renders the repo's stack when there
+// is no -f.
+func readDesired(deps *Deps, g *globalOptions, files []string, profile string) (*desiredSet, error) {
+	if len(files) == 0 {
+		r, res, err := renderStack(deps, g, profile, "apply")
+		if err != nil {
+			return nil, err
+		}
+		from := "the embedded default repo"
+		if !r.Embedded() {
+			from = "the repo " + r.Dir
+		}
+		return &desiredSet{objs: res.Objects, generated: res.Generated, from: from}, nil
+	}
+	if profile != "" {
+		return nil, usagef("--profile renders the repo's stack; it does not apply to manifests given with -f")
+	}
+	ms, err := manifest.Read(files, manifest.Options{Stdin: deps.Stdin, WorkDir: deps.WorkDir})
+	if err != nil {
+		return nil, fmt.Errorf("read manifests: %w", err)
+	}
+	objs := manifest.Objects(ms)
+	if len(objs) == 0 {
+		// Most likely a render that went wrong; applied with prune, an
+		// empty set would delete the whole stack.
+		return nil, fmt.Errorf("no objects in %s: nothing to apply", strings.Join(files, ", "))
+	}
+	return &desiredSet{objs: objs, from: strings.Join(files, ", ")}, nil
+}
+
+// withGenerated returns the set's objects and its generated Secrets. A
+// generated Secret that exists keeps its values; a missing one gets random
+// values. Copies of one Secret in several namespaces share their values:
+// those of the first copy found.
+func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stackName string) ([]*unstructured.Unstructured, error) {
+	if len(d.generated) == 0 {
+		return d.objs, nil
+	}
+	out := slices.Clone(d.objs)
+	for _, g := range d.generated {
+		data, err := existingGenerated(ctx, conn, g)
+		if err != nil {
+			return nil, err
+		}
+		if data == nil {
+			data = map[string]any{}
+			for _, k := range g.Keys {
+				v, err := randomValue()
+				if err != nil {
+					return nil, err
+				}
+				data[k] = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+		}
+		for _, k := range slices.Sorted(maps.Keys(g.Fixed)) {
+			data[k] = base64.StdEncoding.EncodeToString([]byte(g.Fixed[k]))
+		}
+		for _, ns := range g.AllNamespaces() {
+			s := &unstructured.Unstructured{Object: map[string]any{
+				"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+				"metadata": map[string]any{"name": g.Name, "namespace": ns, "labels": map[string]any{
+					stack.LabelPartOf: "obsctl", apply.LabelStack: stackName, apply.LabelManagedBy: apply.FieldManager,
+					stack.LabelGenerated: "true",
+				}},
+				"data": maps.Clone(data),
+			}}
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+// existingGenerated returns the data of the first copy of g that exists,
+// limited to g's keys, or nil when there is none (or one lacks a key).
+func existingGenerated(ctx context.Context, conn *clusterConn, g stack.GeneratedSecret) (map[string]any, error) {
+	for _, ns := range g.AllNamespaces() {
+		var live *unstructured.Unstructured
+		err := kube.Retry(ctx, "read Secret "+ns+"/"+g.Name, func(ctx context.Context) error {
+			var err error
+			live, err = conn.clients.Dynamic.Resource(secretsGVR).Namespace(ns).Get(ctx, g.Name, metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				live, err = nil, nil
+			}
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		if live == nil {
+			continue
+		}
+		have, _, _ := unstructured.NestedMap(live.Object, "data")
+		data := map[string]any{}
+		for _, k := range g.Keys {
+			v, ok := have[k]
+			if !ok {
+				return nil, nil // incomplete: generate afresh
+			}
+			data[k] = v
+		}
+		return data, nil
+	}
+	return nil, nil
+}
+
+// randomValue is 32 characters from 24 random bytes.
+func randomValue() (string, error) {
+	b := make([]byte, 24)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("generate a secret value: %w", err)
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
