@@ -123,6 +123,7 @@ func exitCode(err error, stderr io.Writer) int {
 	var held *lock.HeldError
 	var nr *apply.NotReadyError
 	var te *timeoutError
+	var ns *notReadyStatus
 	switch {
 	case errors.As(err, &fe):
 		return ExitFindings
@@ -141,7 +142,7 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &held):
 		fmt.Fprintf(stderr, "obsctl: %v\n", err)
 		return ExitLocked
-	case errors.As(err, &nr), errors.As(err, &te):
+	case errors.As(err, &nr), errors.As(err, &te), errors.As(err, &ns):
 		fmt.Fprintf(stderr, "obsctl: %v\n", err)
 		return ExitNotReady
 	}
@@ -209,6 +210,7 @@ and otherwise the embedded default repo.`,
 		newDiffCmd(deps, g),
 		newHistoryCmd(deps, g),
 		newRollbackCmd(deps, g),
+		newStatusCmd(deps, g),
 		newRBACCmd(deps),
 	)
 	for _, c := range root.Commands() {
