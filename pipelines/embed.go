@@ -3,7 +3,8 @@ package pipelines
 
 import "embed"
 
-// FS holds the default pipelines.
+// FS holds the default pipelines (one pipeline per *.yaml file) and the
+// README that documents their format.
 //
-//go:embed README.md
+//go:embed README.md *.yaml
 var FS embed.FS
