@@ -2,6 +2,7 @@ package lint
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/pipeline"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/repo"
 	"github.com/obsctl/obsctl/internal/source"
@@ -19,20 +21,25 @@ import (
 
 // lintSources lints one config and rule files given as path -> content,
 // with every check on.
-func lintSources(t testing.TB, cfg string, rules map[string]string) []diag.Finding {
+func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ...map[string]string) []diag.Finding {
 	t.Helper()
 	r := &repo.Repo{Dir: "."}
 	r.ConfigFile = source.NewFile("obsctl.yaml", []byte(cfg))
 	r.Config, r.Findings = config.Parse(r.ConfigFile)
-	paths := make([]string, 0, len(rules))
-	for p := range rules {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(rules)) {
 		f, fds := promrule.Load(source.NewFile(p, []byte(rules[p])))
 		r.RuleFiles = append(r.RuleFiles, f)
 		r.Findings = append(r.Findings, fds...)
+	}
+	for _, m := range pipelines {
+		for _, p := range slices.Sorted(maps.Keys(m)) {
+			pl, fds := pipeline.LoadFile(source.NewFile(p, []byte(m[p])))
+			if pl != nil {
+				r.Pipelines = append(r.Pipelines, pl)
+			}
+			r.Findings = append(r.Findings, fds...)
+		}
+		r.Findings = append(r.Findings, pipeline.CheckSet(r.Pipelines)...)
 	}
 	l, err := New(Options{Enable: []string{"all"}})
 	if err != nil {
@@ -76,6 +83,9 @@ func TestChecks(t *testing.T) {
 	}
 	for _, c := range Checks() {
 		t.Run(c.Name(), func(t *testing.T) {
+			if reason, ok := noFixtures[c.Name()]; ok {
+				t.Skip(reason)
+			}
 			dir := filepath.Join("testdata", c.Name())
 			entries, err := os.ReadDir(dir)
 			if err != nil {
@@ -85,7 +95,8 @@ func TestChecks(t *testing.T) {
 			for _, e := range entries {
 				name := e.Name()
 				isCfg := strings.HasSuffix(name, ".obsctl.yaml")
-				base := strings.TrimSuffix(strings.TrimSuffix(name, ".yaml"), ".obsctl")
+				isPipeline := strings.HasSuffix(name, ".pipeline.yaml")
+				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".yaml"), ".obsctl"), ".pipeline")
 				var kind string
 				switch {
 				case strings.HasSuffix(base, ".good"):
@@ -97,7 +108,7 @@ func TestChecks(t *testing.T) {
 				}
 				caseName := strings.TrimSuffix(base, "."+kind)
 				t.Run(base, func(t *testing.T) {
-					cfg, rules := string(defCfg), map[string]string{}
+					cfg, rules, pipes := string(defCfg), map[string]string{}, map[string]string{}
 					read := func(p string) string {
 						b, err := os.ReadFile(filepath.Join(dir, p))
 						if err != nil {
@@ -105,7 +116,14 @@ func TestChecks(t *testing.T) {
 						}
 						return string(b)
 					}
-					if isCfg {
+					if isPipeline {
+						// A pipeline case: its file, with the folder's other
+						// pipelines (_shared.pipeline.yaml, read first) for checks across files.
+						pipes[name] = read(name)
+						if _, err := os.Stat(filepath.Join(dir, "_shared.pipeline.yaml")); err == nil {
+							pipes["_shared.pipeline.yaml"] = read("_shared.pipeline.yaml")
+						}
+					} else if isCfg {
 						cfg = read(name)
 						if _, err := os.Stat(filepath.Join(dir, "rules.yaml")); err == nil {
 							rules["rules.yaml"] = read("rules.yaml")
@@ -117,6 +135,9 @@ func TestChecks(t *testing.T) {
 						}
 					}
 					want := wants("obsctl.yaml", cfg)
+					for p, src := range pipes {
+						rules[p] = src // for the want comments only
+					}
 					for p, src := range rules {
 						for k, v := range wants(p, src) {
 							want[k] = append(want[k], v...)
@@ -125,7 +146,10 @@ func TestChecks(t *testing.T) {
 					if kind == "good" && len(want) > 0 {
 						t.Fatal("a good case must not have want comments")
 					}
-					got := lintSources(t, cfg, rules)
+					for p := range pipes {
+						delete(rules, p)
+					}
+					got := lintSources(t, cfg, rules, pipes)
 					matched := map[*regexp.Regexp]bool{}
 					for _, f := range got {
 						if f.Check != c.Name() {
@@ -162,6 +186,22 @@ func TestChecks(t *testing.T) {
 				t.Errorf("%s needs at least one good and one bad case (has %d good, %d bad)", dir, good, bad)
 			}
 		})
+	}
+}
+
+// noFixtures are the checks TestChecks cannot give fixtures, and why.
+var noFixtures = map[string]string{
+	"pipelines/read": "an unreadable file cannot be a fixture; internal/pipeline tests it",
+}
+
+// TestPipelineCheckNames keeps the registered pipeline checks' names equal
+// to the loader's.
+func TestPipelineCheckNames(t *testing.T) {
+	for _, name := range []string{pipeline.CheckRead, pipeline.CheckSchema, pipeline.CheckKubernetesName, pipeline.CheckFieldName,
+		pipeline.CheckIndexName, pipeline.CheckIndexPrefix, pipeline.CheckRegexp, pipeline.CheckDuplicateName, pipeline.CheckCatchAll, pipeline.CheckOverlap} {
+		if !slices.ContainsFunc(Checks(), func(c Check) bool { return c.Name() == name }) {
+			t.Errorf("the pipeline loader reports %s, which is not a registered check", name)
+		}
 	}
 }
 

@@ -39,5 +39,15 @@ func Checks() []Check {
 		matcherSyntax{},
 		invalidConfig{},
 		noSeverities{},
+		pipelineRead{},
+		pipelineSchema{},
+		pipelineKubernetesName{},
+		pipelineFieldName{},
+		pipelineIndexName{},
+		pipelineIndexPrefix{},
+		pipelineRegexp{},
+		pipelineDuplicateName{},
+		pipelineCatchAll{},
+		pipelineOverlap{},
 	}
 }

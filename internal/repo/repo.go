@@ -17,6 +17,7 @@ import (
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/parallel"
+	"github.com/obsctl/obsctl/internal/pipeline"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
 	"github.com/obsctl/obsctl/pipelines"
@@ -36,6 +37,8 @@ type Repo struct {
 	ConfigFile *source.File
 	// RuleFiles are the loaded rule files, sorted by path.
 	RuleFiles []*promrule.File
+	// Pipelines are the loaded Fluentd pipelines, in routing order.
+	Pipelines []*pipeline.Pipeline
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
 }
@@ -52,6 +55,9 @@ func (r *Repo) Sources() map[string]*source.File {
 	}
 	for _, f := range r.RuleFiles {
 		m[f.Path] = f.File
+	}
+	for _, p := range r.Pipelines {
+		m[p.File.Path] = p.File
 	}
 	return m
 }
@@ -155,6 +161,10 @@ func Load(opts Options) (*Repo, error) {
 	}
 	if err := r.loadRules(files); err != nil {
 		return nil, err
+	}
+	if len(opts.Paths) == 0 {
+		r.Pipelines, fds = pipeline.Load(r.FS, pipeline.Dir)
+		r.Findings = append(r.Findings, fds...)
 	}
 	return r, nil
 }

@@ -1,0 +1,158 @@
+package lint
+
+import "github.com/obsctl/obsctl/internal/diag"
+
+// The checks below report through the pipeline loader (internal/pipeline),
+// which reads pipelines/*.yaml. They are registered so that they can be
+// explained, listed and disabled like any other check; their names are
+// the loader's Check constants (a test keeps them equal).
+
+// pipelineRead reports a pipelines folder or file that cannot be read (a
+// permission problem, a broken symbolic link). The other pipelines are
+// still checked; Fluentd's configuration cannot be compiled until it is
+// fixed.
+type pipelineRead struct{}
+
+func (pipelineRead) Name() string { return "pipelines/read" }
+
+func (pipelineRead) Meta() Meta {
+	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Summary: "A pipelines folder or file cannot be read."}
+}
+
+func (pipelineRead) Check(*Pass) {}
+
+// pipelineSchema reports a pipeline file whose shape is wrong: an unknown
+// or misspelt key (with the closest valid key as a hint), a wrong type, a
+// missing required key (apiVersion, kind, name, output.index), an
+// unsupported apiVersion or kind, a namespace both matched and excluded, a
+// value listed twice, an unknown parse format or namespace field, or time
+// options with a format that has no fields. keepOriginal with the plain
+// format, which keeps the line anyway, is a warning. Pipelines are decoded
+// strictly so that a typo never silently drops a decoration.
+type pipelineSchema struct{}
+
+func (pipelineSchema) Name() string { return "pipelines/schema" }
+
+func (pipelineSchema) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A pipeline file has an unknown key, a wrong type or an invalid value."}
+}
+
+func (pipelineSchema) Check(*Pass) {}
+
+// pipelineKubernetesName reports namespaces, container names, pod and
+// namespace label keys, and label values in a pipeline that Kubernetes
+// does not allow: such a selector can never match, and such a decoration
+// can never find its label.
+type pipelineKubernetesName struct{}
+
+func (pipelineKubernetesName) Name() string { return "pipelines/kubernetes-name" }
+
+func (pipelineKubernetesName) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A pipeline names a namespace, container or label Kubernetes does not allow."}
+}
+
+func (pipelineKubernetesName) Check(*Pass) {}
+
+// pipelineFieldName reports record fields a pipeline's decoration would
+// set that collide: with the fields every record already has (log,
+// stream, time, @timestamp, kubernetes, docker, logtag), with another
+// decoration of the same pipeline, or that are not simple identifiers
+// (letters, digits and underscores, at most 128 characters). A collision
+// silently overwrites data in every record.
+type pipelineFieldName struct{}
+
+func (pipelineFieldName) Name() string { return "pipelines/field-name" }
+
+func (pipelineFieldName) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A pipeline's decoration sets a reserved, duplicate or malformed record field."}
+}
+
+func (pipelineFieldName) Check(*Pass) {}
+
+// pipelineIndexName reports an output index Elasticsearch would refuse:
+// upper-case letters; . or ..; a leading -, _ or + (or . , which makes a
+// hidden index); any of \ / * ? " < > | space , # : ; control characters;
+// ${ or %, which the Elasticsearch plugin reads as placeholders; or more
+// than 255 bytes once the date suffix (-YYYY.MM.DD) is added. Fluentd would
+// retry such writes forever and fill its buffer.
+type pipelineIndexName struct{}
+
+func (pipelineIndexName) Name() string { return "pipelines/index-name" }
+
+func (pipelineIndexName) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A pipeline's index name is invalid for Elasticsearch."}
+}
+
+func (pipelineIndexName) Check(*Pass) {}
+
+// pipelineIndexPrefix reports an index outside logs-*: Grafana's logs
+// datasource and Kibana's index pattern read logs-*, so records written
+// elsewhere are stored but never shown.
+type pipelineIndexPrefix struct{}
+
+func (pipelineIndexPrefix) Name() string { return "pipelines/index-prefix" }
+
+func (pipelineIndexPrefix) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeLoad, Summary: "A pipeline writes to an index the stack's log views do not read."}
+}
+
+func (pipelineIndexPrefix) Check(*Pass) {}
+
+// pipelineRegexp reports a parse regexp that is missing (format regexp
+// without one), given without format regexp, does not compile, has no
+// named group (nothing would be extracted), uses Go's (?P<name>) syntax
+// that Fluentd's Ruby does not read, names a group starting with a digit,
+// or does not capture the timeKey. Regexps are checked with Go's engine,
+// so Ruby-only features (lookaround, backreferences) are refused too.
+type pipelineRegexp struct{}
+
+func (pipelineRegexp) Name() string { return "pipelines/regexp" }
+
+func (pipelineRegexp) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A pipeline's parse regexp is missing, invalid or captures nothing."}
+}
+
+func (pipelineRegexp) Check(*Pass) {}
+
+// pipelineDuplicateName reports a pipeline name used by two files (on the
+// second): names label Fluentd's routes and outputs, which must be unique.
+type pipelineDuplicateName struct{}
+
+func (pipelineDuplicateName) Name() string { return "pipelines/duplicate-name" }
+
+func (pipelineDuplicateName) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "Two pipelines have the same name."}
+}
+
+func (pipelineDuplicateName) Check(*Pass) {}
+
+// pipelineCatchAll reports a second pipeline without match constraints:
+// records go to the first pipeline that matches, so a second catch-all
+// would never receive anything.
+type pipelineCatchAll struct{}
+
+func (pipelineCatchAll) Name() string { return "pipelines/catch-all" }
+
+func (pipelineCatchAll) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "More than one pipeline takes every log (no match constraints)."}
+}
+
+func (pipelineCatchAll) Check(*Pass) {}
+
+// pipelineOverlap reports two pipelines whose selectors can take the same
+// logs: their namespaces, containers and pod label equalities all
+// intersect (a namespace list minus its exclusions is a finite set; no
+// list means every namespace but the exclusions; labels conflict only when
+// one key must have two values). Records go to the first pipeline in
+// routing order (specific ones by name, the catch-all last), so the later
+// one silently loses them. The finding is on the later one; exclude the
+// namespaces or containers the other takes.
+type pipelineOverlap struct{}
+
+func (pipelineOverlap) Name() string { return "pipelines/overlap" }
+
+func (pipelineOverlap) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeLoad, Summary: "Two pipelines can take the same logs; the later one loses them."}
+}
+
+func (pipelineOverlap) Check(*Pass) {}
