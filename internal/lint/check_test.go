@@ -21,6 +21,10 @@ import (
 
 // lintSources lints one config and rule files given as path -> content,
 // with every check on.
+// dashboardWantRE is a want comment at the end of a dashboard's line; the
+// harness cuts it off, leaving valid JSON with the same positions.
+var dashboardWantRE = regexp.MustCompile(`(?m)\s*// want.*$`)
+
 func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ...map[string]string) []diag.Finding {
 	t.Helper()
 	r := &repo.Repo{Dir: "."}
@@ -33,13 +37,20 @@ func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ..
 	}
 	for _, m := range pipelines {
 		for _, p := range slices.Sorted(maps.Keys(m)) {
+			if strings.HasSuffix(p, ".dashboard.json") {
+				src := dashboardWantRE.ReplaceAllString(m[p], "")
+				r.Dashboards = append(r.Dashboards, source.NewFile(p, []byte(src)))
+				continue
+			}
 			pl, fds := pipeline.LoadFile(source.NewFile(p, []byte(m[p])))
 			if pl != nil {
 				r.Pipelines = append(r.Pipelines, pl)
 			}
 			r.Findings = append(r.Findings, fds...)
 		}
-		r.Findings = append(r.Findings, pipeline.CheckSet(r.Pipelines)...)
+		if len(r.Pipelines) > 0 {
+			r.Findings = append(r.Findings, pipeline.CheckSet(r.Pipelines)...)
+		}
 	}
 	l, err := New(Options{Enable: []string{"all"}})
 	if err != nil {
@@ -49,7 +60,7 @@ func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ..
 }
 
 var (
-	wantRE    = regexp.MustCompile(`# want((?:\s+"(?:[^"\\]|\\.)*")+)`)
+	wantRE    = regexp.MustCompile(`(?:#|//) want((?:\s+"(?:[^"\\]|\\.)*")+)`)
 	patternRE = regexp.MustCompile(`"((?:[^"\\]|\\.)*)"`)
 )
 
@@ -95,8 +106,11 @@ func TestChecks(t *testing.T) {
 			for _, e := range entries {
 				name := e.Name()
 				isCfg := strings.HasSuffix(name, ".obsctl.yaml")
-				isPipeline := strings.HasSuffix(name, ".pipeline.yaml")
-				base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".yaml"), ".obsctl"), ".pipeline")
+				isPipeline := strings.HasSuffix(name, ".pipeline.yaml") || strings.HasSuffix(name, ".dashboard.json")
+				base := name
+				for _, suffix := range []string{".yaml", ".json", ".obsctl", ".pipeline", ".dashboard"} {
+					base = strings.TrimSuffix(base, suffix)
+				}
 				var kind string
 				switch {
 				case strings.HasSuffix(base, ".good"):
@@ -122,6 +136,9 @@ func TestChecks(t *testing.T) {
 						pipes[name] = read(name)
 						if _, err := os.Stat(filepath.Join(dir, "_shared.pipeline.yaml")); err == nil {
 							pipes["_shared.pipeline.yaml"] = read("_shared.pipeline.yaml")
+						}
+						if _, err := os.Stat(filepath.Join(dir, caseName+".obsctl.yaml")); err == nil {
+							cfg = read(caseName + ".obsctl.yaml")
 						}
 					} else if isCfg {
 						cfg = read(name)

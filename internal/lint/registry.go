@@ -49,5 +49,8 @@ func Checks() []Check {
 		pipelineDuplicateName{},
 		pipelineCatchAll{},
 		pipelineOverlap{},
+		dashboardSyntax{},
+		dashboardDatasource{},
+		stackDependency{},
 	}
 }

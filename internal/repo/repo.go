@@ -39,6 +39,9 @@ type Repo struct {
 	RuleFiles []*promrule.File
 	// Pipelines are the loaded Fluentd pipelines, in routing order.
 	Pipelines []*pipeline.Pipeline
+	// Dashboards are the Grafana dashboards (dashboards/*.json), sorted by
+	// path; lint checks them.
+	Dashboards []*source.File
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
 }
@@ -58,6 +61,9 @@ func (r *Repo) Sources() map[string]*source.File {
 	}
 	for _, p := range r.Pipelines {
 		m[p.File.Path] = p.File
+	}
+	for _, f := range r.Dashboards {
+		m[f.Path] = f
 	}
 	return m
 }
@@ -165,8 +171,31 @@ func Load(opts Options) (*Repo, error) {
 	if len(opts.Paths) == 0 {
 		r.Pipelines, fds = pipeline.Load(r.FS, pipeline.Dir)
 		r.Findings = append(r.Findings, fds...)
+		if err := r.loadDashboards(); err != nil {
+			return nil, err
+		}
 	}
 	return r, nil
+}
+
+// dashboardsDir holds the repo's Grafana dashboards.
+const dashboardsDir = "dashboards"
+
+// loadDashboards reads dashboards/*.json; a repo without the folder has
+// none.
+func (r *Repo) loadDashboards() error {
+	names, err := fs.Glob(r.FS, dashboardsDir+"/*.json")
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		data, err := fs.ReadFile(r.FS, n)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", r.display(n), err)
+		}
+		r.Dashboards = append(r.Dashboards, source.NewFile(r.display(n), data))
+	}
+	return nil
 }
 
 // display turns a repo-relative path into the path shown to the user.

@@ -1,0 +1,237 @@
+package lint
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// dashboardSyntax reports a dashboard (dashboards/*.json) that is not
+// valid JSON, or whose top level is not an object, at the position of the
+// error. Grafana skips such a file and logs the error where nobody looks:
+// the dashboard silently goes missing.
+type dashboardSyntax struct{}
+
+func (dashboardSyntax) Name() string { return "dashboards/syntax" }
+
+func (dashboardSyntax) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Summary: "A dashboard is not a valid JSON object."}
+}
+
+func (dashboardSyntax) Check(p *Pass) {
+	for _, f := range p.Repo.Dashboards {
+		if _, err := dashboardRefs(f); err != nil {
+			var se *dashboardError
+			if errors.As(err, &se) {
+				p.Report(diag.Span{File: f.Path, Start: f.Pos(se.offset), End: f.Pos(se.offset)}, "", "invalid dashboard: %s", se.msg)
+			}
+		}
+	}
+}
+
+// dashboardDatasource reports a panel, target, annotation or template
+// variable of a dashboard that refers to a datasource the stack does not
+// provision: a uid other than prometheus, alertmanager, logs (Elasticsearch)
+// and jaeger, one of those whose component is disabled, or a datasource
+// given by name (a string), which breaks when the name differs. Grafana
+// shows such panels empty with a "datasource not found" error.
+//
+// References through a template variable (${ds}) and Grafana's built-in
+// datasources (-- Grafana --, -- Mixed --, -- Dashboard --) are fine.
+type dashboardDatasource struct{}
+
+func (dashboardDatasource) Name() string { return "dashboards/datasource" }
+
+func (dashboardDatasource) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Summary: "A dashboard refers to a datasource the stack does not provision."}
+}
+
+// provisionedDatasources maps each datasource uid the stack provisions to
+// the component that must be enabled for it.
+var provisionedDatasources = map[string]string{
+	"prometheus":   "prometheus",
+	"alertmanager": "alertmanager",
+	"logs":         "elasticsearch",
+	"jaeger":       "jaeger",
+}
+
+// builtinDatasources are Grafana's own.
+var builtinDatasources = []string{"grafana", "-- Grafana --", "-- Mixed --", "-- Dashboard --"}
+
+func (dashboardDatasource) Check(p *Pass) {
+	on := map[string]bool{}
+	for _, nc := range p.Config.ComponentsByName() {
+		on[nc.Name] = nc.On()
+	}
+	uids := slices.Sorted(func(yield func(string) bool) {
+		for uid := range provisionedDatasources {
+			if !yield(uid) {
+				return
+			}
+		}
+	})
+	for _, f := range p.Repo.Dashboards {
+		refs, err := dashboardRefs(f)
+		if err != nil {
+			continue // dashboards/syntax reports it
+		}
+		for _, r := range refs {
+			span := diag.Span{File: f.Path, Start: f.Pos(r.offset), End: f.Pos(r.offset)}
+			switch {
+			case r.name != "" && (strings.HasPrefix(r.name, "$") || slices.Contains(builtinDatasources, r.name)):
+			case r.name != "":
+				p.Report(span, `refer to it as {"type": ..., "uid": ...} with one of the stack's uids: `+strings.Join(uids, ", "),
+					"datasource given by name %q: names differ between Grafanas; the stack provisions uids", r.name)
+			case strings.HasPrefix(r.uid, "$") || slices.Contains(builtinDatasources, r.uid) || r.uid == "":
+			default:
+				comp, ok := provisionedDatasources[r.uid]
+				switch {
+				case !ok:
+					p.Report(span, "the stack provisions "+strings.Join(uids, ", "),
+						"datasource uid %q is not provisioned by the stack", r.uid)
+				case !on[comp]:
+					p.Report(span, "enable stack.components."+comp+", or remove the panels that use it",
+						"datasource %q needs stack.components.%s, which is disabled", r.uid, comp)
+				}
+			}
+		}
+	}
+}
+
+// datasourceRef is one "datasource" value in a dashboard.
+type datasourceRef struct {
+	uid, name string // name for the legacy string form
+	offset    int    // of the value
+}
+
+// dashboardError is a JSON error at a byte offset.
+type dashboardError struct {
+	offset int
+	msg    string
+}
+
+func (e *dashboardError) Error() string { return e.msg }
+
+// dashboardRefs walks f's JSON and returns every datasource reference.
+func dashboardRefs(f *source.File) ([]datasourceRef, error) {
+	dec := json.NewDecoder(bytes.NewReader(f.Src))
+	dec.UseNumber()
+	w := &dsWalker{dec: dec}
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, w.fail(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, &dashboardError{0, "the top level is not a JSON object"}
+	}
+	if err := w.object(); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, &dashboardError{int(dec.InputOffset()), "text after the dashboard object"}
+	}
+	return w.refs, nil
+}
+
+type dsWalker struct {
+	dec   *json.Decoder
+	refs  []datasourceRef
+	depth int
+}
+
+func (w *dsWalker) fail(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return &dashboardError{int(se.Offset), se.Error()}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+		return &dashboardError{int(w.dec.InputOffset()), "unexpected end of the file"}
+	}
+	return &dashboardError{int(w.dec.InputOffset()), err.Error()}
+}
+
+// object walks an object whose { was read.
+func (w *dsWalker) object() error {
+	w.depth++
+	defer func() { w.depth-- }()
+	if w.depth > 200 {
+		return &dashboardError{int(w.dec.InputOffset()), "nested too deeply"}
+	}
+	for w.dec.More() {
+		tok, err := w.dec.Token()
+		if err != nil {
+			return w.fail(err)
+		}
+		key, _ := tok.(string)
+		if key == "datasource" {
+			if err := w.datasource(); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := w.value(); err != nil {
+			return err
+		}
+	}
+	if _, err := w.dec.Token(); err != nil { // }
+		return w.fail(err)
+	}
+	return nil
+}
+
+// value walks any value.
+func (w *dsWalker) value() error {
+	tok, err := w.dec.Token()
+	if err != nil {
+		return w.fail(err)
+	}
+	d, ok := tok.(json.Delim)
+	if !ok {
+		return nil
+	}
+	switch d {
+	case '{':
+		return w.object()
+	case '[':
+		w.depth++
+		defer func() { w.depth-- }()
+		for w.dec.More() {
+			if err := w.value(); err != nil {
+				return err
+			}
+		}
+		if _, err := w.dec.Token(); err != nil { // ]
+			return w.fail(err)
+		}
+	}
+	return nil
+}
+
+// datasource reads a datasource value: an object with a uid, a string
+// (the legacy name form) or null.
+func (w *dsWalker) datasource() error {
+	var raw json.RawMessage
+	if err := w.dec.Decode(&raw); err != nil {
+		return w.fail(err)
+	}
+	// The decoder stops right after the value, whose bytes raw holds.
+	start := int(w.dec.InputOffset()) - len(raw)
+	var v any
+	if err := json.Unmarshal(raw, &v); err != nil {
+		return &dashboardError{start, err.Error()}
+	}
+	switch v := v.(type) {
+	case string:
+		w.refs = append(w.refs, datasourceRef{name: v, offset: start})
+	case map[string]any:
+		uid, _ := v["uid"].(string)
+		w.refs = append(w.refs, datasourceRef{uid: uid, offset: start})
+	}
+	return nil
+}
