@@ -9,6 +9,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/amroute"
+	"github.com/obsctl/obsctl/internal/pipeline"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/repo"
 )
@@ -35,6 +36,11 @@ func FromRepo(r *repo.Repo) (Input, error) {
 	}
 	if cfg.Alerting.Routing() {
 		if in.Alertmanager, err = amroute.Compile(cfg); err != nil {
+			return in, err
+		}
+	}
+	if len(r.Pipelines) > 0 {
+		if in.Fluentd, err = pipeline.CompileFluentd(r.Pipelines, FluentdOutput(cfg)); err != nil {
 			return in, err
 		}
 	}

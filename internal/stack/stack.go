@@ -105,6 +105,8 @@ func Render(in Input) (*Result, error) {
 			return nil, fmt.Errorf("render %s: %w", r.title, err)
 		}
 	}
+	ingresses(b)
+	networkPolicies(b)
 	namespaces(b)
 	objs, err := b.objects()
 	if err != nil {
@@ -188,6 +190,14 @@ type resolved struct {
 	tolerations  []corev1.Toleration
 }
 
+// requires maps a component to the one it cannot run without.
+var requires = map[string]string{
+	"kibana":       "elasticsearch",
+	"fluentd":      "elasticsearch",
+	"prometheus":   "prometheusOperator",
+	"alertmanager": "prometheusOperator",
+}
+
 // resolve returns the settings of the component with obsctl.yaml key.
 func (b *builder) resolve(key string) *resolved {
 	if r, ok := b.resolved[key]; ok {
@@ -205,6 +215,11 @@ func (b *builder) resolve(key string) *resolved {
 		}
 	}
 	r := &resolved{key: key, title: p.title, on: c.On(), version: cmp.Or(c.Version, p.version)}
+	if dep, ok := requires[key]; ok && r.on {
+		// Without what it needs a component cannot run; lint's
+		// stack/dependency says so, and the render leaves it out.
+		r.on = b.resolve(dep).on
+	}
 	r.image = b.imageRef(image{cmp.Or(c.Image, p.image), r.version})
 	profile := 0
 	if b.ha {
@@ -319,9 +334,7 @@ func toUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
 	if err != nil {
 		return nil, err
 	}
-	if st, ok := m["status"].(map[string]any); ok && len(st) == 0 {
-		delete(m, "status")
-	}
+	delete(m, "status") // the server's to write
 	dropNulls(m)
 	u := &unstructured.Unstructured{Object: m}
 	if u.GetKind() == "" || u.GetAPIVersion() == "" {
