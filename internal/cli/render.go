@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -69,7 +70,7 @@ func runRender(deps *Deps, o *renderOptions) error {
 	}
 	for _, g := range res.Generated {
 		fmt.Fprintf(deps.Stderr, "obsctl: not rendered: Secret %s/%s (%s; keys %s), which obsctl apply generates\n",
-			g.Namespace, g.Name, g.Component, strings.Join(generatedKeys(g), ", "))
+			strings.Join(g.AllNamespaces(), ","), g.Name, g.Component, strings.Join(generatedKeys(g), ", "))
 	}
 	if o.out == "-" {
 		b, err := renderStream(res.Objects)
@@ -96,6 +97,7 @@ func generatedKeys(g stack.GeneratedSecret) []string {
 	for k := range g.Fixed {
 		keys = append(keys, k)
 	}
+	slices.Sort(keys)
 	return keys
 }
 

@@ -2,12 +2,19 @@ package cli
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"fmt"
 	"maps"
+	"math/big"
 	"slices"
 	"strings"
+	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -73,6 +80,11 @@ func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stack
 		if err != nil {
 			return nil, err
 		}
+		if data == nil && g.TLS {
+			if data, err = generateTLS(g.CommonName); err != nil {
+				return nil, err
+			}
+		}
 		if data == nil {
 			data = map[string]any{}
 			for _, k := range g.Keys {
@@ -87,8 +99,12 @@ func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stack
 			data[k] = base64.StdEncoding.EncodeToString([]byte(g.Fixed[k]))
 		}
 		for _, ns := range g.AllNamespaces() {
+			typ := "Opaque"
+			if g.TLS {
+				typ = "kubernetes.io/tls"
+			}
 			s := &unstructured.Unstructured{Object: map[string]any{
-				"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+				"apiVersion": "v1", "kind": "Secret", "type": typ,
 				"metadata": map[string]any{"name": g.Name, "namespace": ns, "labels": map[string]any{
 					stack.LabelPartOf: "obsctl", apply.LabelStack: stackName, apply.LabelManagedBy: apply.FieldManager,
 					stack.LabelGenerated: "true",
@@ -141,4 +157,64 @@ func randomValue() (string, error) {
 		return "", fmt.Errorf("generate a secret value: %w", err)
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// tlsValidity is how long a generated CA and certificate are valid.
+const tlsValidity = 10 * 365 * 24 * time.Hour
+
+// generateTLS makes a private CA and a certificate for cn signed by it,
+// both ECDSA P-256, as Secret data (base64): ca.crt, tls.crt, tls.key.
+func generateTLS(cn string) (map[string]any, error) {
+	now := time.Now()
+	serial := func() (*big.Int, error) { return rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 120)) }
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate a CA key: %w", err)
+	}
+	sn, err := serial()
+	if err != nil {
+		return nil, err
+	}
+	caTmpl := &x509.Certificate{
+		SerialNumber: sn, Subject: pkix.Name{CommonName: cn + " CA (obsctl)"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(tlsValidity),
+		KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign, BasicConstraintsValid: true, IsCA: true,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("generate a CA: %w", err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("generate a key: %w", err)
+	}
+	if sn, err = serial(); err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: sn, Subject: pkix.Name{CommonName: cn}, DNSNames: []string{cn},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(tlsValidity),
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		return nil, err
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+	if err != nil {
+		return nil, fmt.Errorf("generate a certificate: %w", err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	enc := func(typ string, b []byte) string {
+		return base64.StdEncoding.EncodeToString(pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: b}))
+	}
+	return map[string]any{
+		"ca.crt":  enc("CERTIFICATE", caDER),
+		"tls.crt": enc("CERTIFICATE", der),
+		"tls.key": enc("PRIVATE KEY", keyDER),
+	}, nil
 }

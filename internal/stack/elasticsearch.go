@@ -34,13 +34,12 @@ const (
 // One replica runs as a single-node cluster. More replicas discover each
 // other through the headless Service and bootstrap from the pod names;
 // Elasticsearch then refuses to start unless the transport layer between
-// nodes uses TLS, with a certificate every node trusts. obsctl does not
-// make certificates (a render has no secrets, and generated Secrets hold
-// random strings, not a CA): the user provides the Secret
-// elasticsearch-transport-certs, in the kubernetes.io/tls layout (tls.crt,
-// tls.key and ca.crt, as cert-manager writes it), and the pods wait for
-// it. The certificate's host names are not checked (verification_mode
-// certificate), so one certificate serves every node.
+// nodes uses TLS, with a certificate every node trusts: obsctl apply
+// generates the Secret elasticsearch-transport-certs once, a private CA and
+// a certificate it signs, in the kubernetes.io/tls layout (tls.crt,
+// tls.key and ca.crt, as cert-manager writes it, so a user may provide
+// their own instead). The certificate's host names are not checked
+// (verification_mode certificate), so one certificate serves every node.
 //
 // The HTTP layer stays plain HTTP inside the cluster, behind the
 // credentials and the NetworkPolicies.
@@ -121,6 +120,7 @@ func elasticsearch(b *builder, r *resolved) error {
 	tpl.Spec.SecurityContext = podSecurityAs(1000) // the image's user
 	sts := b.statefulSet(r, app, ns, app, esHeadless, "data", tpl)
 	if multi {
+		b.generateTLS(r, ns, esTransportCerts, esApp+"."+ns+".svc")
 		sts.Spec.Template.Spec.Volumes = append(sts.Spec.Template.Spec.Volumes, corev1.Volume{
 			Name: "transport-certs",
 			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{

@@ -312,6 +312,13 @@ func (b *builder) generate(r *resolved, namespace, name string, fixed map[string
 	b.generateIn(r, []string{namespace}, name, fixed, keys...)
 }
 
+// generateTLS records a kubernetes.io/tls Secret that apply creates once:
+// a private CA and a certificate for cn that it signs.
+func (b *builder) generateTLS(r *resolved, namespace, name, cn string) {
+	b.generated = append(b.generated, GeneratedSecret{Namespace: namespace, Name: name, TLS: true, CommonName: cn,
+		Keys: []string{"ca.crt", "tls.crt", "tls.key"}, Component: r.title})
+}
+
 // generateIn is generate with a copy of the Secret, with the same values,
 // in each of namespaces (the first one holds the original).
 func (b *builder) generateIn(r *resolved, namespaces []string, name string, fixed map[string]string, keys ...string) {

@@ -81,6 +81,12 @@ type GeneratedSecret struct {
 	// name next to a generated password).
 	Keys  []string
 	Fixed map[string]string
+	// TLS makes the Secret a kubernetes.io/tls one instead: a private CA
+	// (ca.crt) and a certificate it signs (tls.crt, tls.key) for CommonName,
+	// for traffic between a component's own pods.
+	TLS bool
+	// CommonName is the certificate's subject when TLS is set.
+	CommonName string
 	// Component names the component that reads it, for messages.
 	Component string
 }
