@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -432,7 +433,7 @@ func (r *run) observe(it *item, a Action, d time.Duration) {
 	}
 	r.obsMu.Lock()
 	defer r.obsMu.Unlock()
-	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d}
+	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note}
 	if a == Failed {
 		ev.Err = it.res.Err
 	}
@@ -485,6 +486,25 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 			}
 		}
 	})
+	if err != nil && immutableStatefulSet(it, err) && !it.res.DryRun && it.live != nil {
+		// A StatefulSet's volume claims, selector and service name cannot
+		// change (a profile change does that): replace it, keeping its
+		// pods and their volumes, which the new one adopts.
+		if err = r.replace(ctx, it, ri); err == nil {
+			err = r.do(ctx, func(ctx context.Context) error {
+				r.requests.Add(1)
+				r.patches.Add(1)
+				var err error
+				out, err = ri.Patch(ctx, name, types.ApplyPatchType, it.p.body, po)
+				return err
+			})
+		}
+		if err == nil {
+			it.res.Action, it.res.Applied = Configured, out
+			it.res.Note = "replaced: a field StatefulSets cannot change did; its pods and volumes were kept"
+			return
+		}
+	}
 	if err != nil {
 		it.res.Action = Failed
 		if apierrors.IsConflict(err) {
@@ -511,6 +531,45 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		it.res.Action = Created
 	default:
 		it.res.Action = Configured
+	}
+}
+
+// immutableStatefulSet reports whether err is the API server refusing to
+// change a StatefulSet field that cannot change.
+func immutableStatefulSet(it *item, err error) bool {
+	gk := it.gvk.GroupKind()
+	return gk.Group == "apps" && gk.Kind == "StatefulSet" && apierrors.IsInvalid(err) &&
+		strings.Contains(err.Error(), "updates to statefulset spec for fields other than")
+}
+
+// replaceTimeout bounds waiting for a replaced object to go.
+const replaceTimeout = time.Minute
+
+// replace deletes it's live object, orphaning what it owns, and waits until
+// it is gone, so that applying it again creates it afresh.
+func (r *run) replace(ctx context.Context, it *item, ri dynamic.ResourceInterface) error {
+	uid := it.live.GetUID()
+	orphan := metav1.DeletePropagationOrphan
+	err := r.do(ctx, func(ctx context.Context) error {
+		r.requests.Add(1)
+		return ri.Delete(ctx, it.live.GetName(), metav1.DeleteOptions{PropagationPolicy: &orphan, Preconditions: &metav1.Preconditions{UID: &uid}})
+	})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("replace %s: delete: %w", it.res.Object, err)
+	}
+	deadline := time.Now().Add(replaceTimeout)
+	for {
+		r.requests.Add(1)
+		_, err := ri.Get(ctx, it.live.GetName(), metav1.GetOptions{})
+		if apierrors.IsNotFound(err) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("replace %s: still there %s after its delete", it.res.Object, replaceTimeout)
+		}
+		if err := sleep(ctx, crdPollInterval); err != nil {
+			return err
+		}
 	}
 }
 

@@ -724,3 +724,70 @@ spec:
 		t.Errorf("Service: %s after %d patches, want unchanged after 1", got, res.Patches)
 	}
 }
+
+// TestApplyReplacesStatefulSet changes what a StatefulSet cannot change
+// (emptyDir to a volume claim, as a profile change does): the engine
+// replaces it, orphaning its pods, which the new StatefulSet adopts.
+func TestApplyReplacesStatefulSet(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrNamespaces, n("apply-replace"))
+	manifest := func(claims string) []*unstructured.Unstructured {
+		return decodeObjects(t, []byte(n(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: apply-replace}
+---
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db, namespace: apply-replace}
+spec:
+  serviceName: db
+  replicas: 1
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      containers: [{name: db, image: registry.k8s.io/pause:3.10}]
+`+claims)))
+	}
+	opts := apply.Options{Stack: "e2e-replace", Wait: true, Timeout: 30 * time.Second}
+	if _, err := c.applier(t).Apply(ctx, manifest(""), opts); err != nil {
+		t.Fatal(err)
+	}
+	sts := c.dyn.Resource(schema.GroupVersionResource{Group: "apps", Version: "v1", Resource: "statefulsets"}).Namespace(n("apply-replace"))
+	before, err := sts.Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := c.applier(t).Apply(ctx, manifest(`  volumeClaimTemplates:
+  - metadata: {name: data}
+    spec:
+      accessModes: [ReadWriteOnce]
+      resources: {requests: {storage: 1Gi}}
+`), apply.Options{Stack: "e2e-replace"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got apply.ObjectResult
+	for _, o := range res.Objects {
+		if o.Object.Kind == "StatefulSet" {
+			got = o
+		}
+	}
+	if got.Action != apply.Configured || !strings.Contains(got.Note, "replaced") {
+		t.Fatalf("StatefulSet: %s (%q), want configured with a note that it was replaced", got.Action, got.Note)
+	}
+	after, err := sts.Get(ctx, "db", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.GetUID() == before.GetUID() {
+		t.Error("the StatefulSet was not replaced")
+	}
+	if claims, _, _ := unstructured.NestedSlice(after.Object, "spec", "volumeClaimTemplates"); len(claims) != 1 {
+		t.Errorf("the new StatefulSet has %d volume claim templates, want 1", len(claims))
+	}
+}

@@ -70,6 +70,8 @@ type ObjectResult struct {
 	Err error
 	// Duration is the time spent applying this object.
 	Duration time.Duration
+	// Note says more about the action: why an object was replaced.
+	Note string
 	// Live is the object as it was found before the apply among the stack's
 	// objects; nil when it was not there (or could not be listed).
 	Live *unstructured.Unstructured
@@ -127,6 +129,8 @@ type Event struct {
 	// time from the end of its apply until it was seen ready.
 	Duration time.Duration
 	Err      error
+	// Note says more about the action (see ObjectResult.Note).
+	Note string
 }
 
 // Observer hears the progress of an Apply, for example to print one line

@@ -486,6 +486,7 @@ func (r *applyRun) report(res *apply.Result) {
 		if o.Err != nil {
 			ro.Error = reason(o.Object, o.Err)
 		}
+		ro.Note = o.Note
 		r.addReport(ro)
 	}
 }
@@ -637,6 +638,7 @@ func (r *applyRun) serverDryRun(ctx, tctx context.Context, conn *clusterConn, ob
 		if o.Err != nil {
 			ro.Error = reason(o.Object, o.Err)
 		}
+		ro.Note = o.Note
 		r.addReport(ro)
 	}
 	if r.o.prune && inv.Latest() != nil {
@@ -1246,6 +1248,8 @@ func (p *applyPrinter) format(e apply.Event) string {
 	}
 	if n := p.notes[e.Object]; n != "" {
 		detail = append(detail, n)
+	} else if e.Note != "" {
+		detail = append(detail, e.Note, formatDuration(e.Duration))
 	} else {
 		detail = append(detail, formatDuration(e.Duration))
 	}
