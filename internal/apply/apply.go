@@ -488,8 +488,9 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 	})
 	if err != nil && immutableStatefulSet(it, err) && !it.res.DryRun && it.live != nil {
 		// A StatefulSet's volume claims, selector and service name cannot
-		// change (a profile change does that): replace it, keeping its
-		// pods and their volumes, which the new one adopts.
+		// change (a profile change does that): replace it. Its pods go
+		// with it (an adopted pod could not take the new volumes) and
+		// come back from the new one; their volume claims stay.
 		if err = r.replace(ctx, it, ri); err == nil {
 			err = r.do(ctx, func(ctx context.Context) error {
 				r.requests.Add(1)
@@ -501,7 +502,7 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		}
 		if err == nil {
 			it.res.Action, it.res.Applied = Configured, out
-			it.res.Note = "replaced: a field StatefulSets cannot change did; its pods and volumes were kept"
+			it.res.Note = "replaced: a field StatefulSets cannot change did; its pods were recreated, their volumes kept"
 			return
 		}
 	}
@@ -545,14 +546,15 @@ func immutableStatefulSet(it *item, err error) bool {
 // replaceTimeout bounds waiting for a replaced object to go.
 const replaceTimeout = time.Minute
 
-// replace deletes it's live object, orphaning what it owns, and waits until
-// it is gone, so that applying it again creates it afresh.
+// replace deletes it's live object and what it owns (in the foreground:
+// the object goes last) and waits until it is gone, so that applying it
+// again creates it afresh.
 func (r *run) replace(ctx context.Context, it *item, ri dynamic.ResourceInterface) error {
 	uid := it.live.GetUID()
-	orphan := metav1.DeletePropagationOrphan
+	fg := metav1.DeletePropagationForeground
 	err := r.do(ctx, func(ctx context.Context) error {
 		r.requests.Add(1)
-		return ri.Delete(ctx, it.live.GetName(), metav1.DeleteOptions{PropagationPolicy: &orphan, Preconditions: &metav1.Preconditions{UID: &uid}})
+		return ri.Delete(ctx, it.live.GetName(), metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
 	})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("replace %s: delete: %w", it.res.Object, err)

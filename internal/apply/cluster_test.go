@@ -727,7 +727,7 @@ spec:
 
 // TestApplyReplacesStatefulSet changes what a StatefulSet cannot change
 // (emptyDir to a volume claim, as a profile change does): the engine
-// replaces it, orphaning its pods, which the new StatefulSet adopts.
+// replaces it, and the new one's pods roll out.
 func TestApplyReplacesStatefulSet(t *testing.T) {
 	t.Parallel()
 	n := renamer()
@@ -789,5 +789,25 @@ spec:
 	}
 	if claims, _, _ := unstructured.NestedSlice(after.Object, "spec", "volumeClaimTemplates"); len(claims) != 1 {
 		t.Errorf("the new StatefulSet has %d volume claim templates, want 1", len(claims))
+	}
+	// Its pod is the new one's: created after the replacement, with the
+	// claim's volume (no storage here, so it stays Pending).
+	pods := c.dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "pods"}).Namespace(n("apply-replace"))
+	var pod *unstructured.Unstructured
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		pod, err = pods.Get(ctx, "db-0", metav1.GetOptions{})
+		if err == nil && len(pod.GetOwnerReferences()) == 1 && pod.GetOwnerReferences()[0].UID == after.GetUID() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no pod db-0 of the new StatefulSet after 20s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if refs := pod.GetOwnerReferences(); len(refs) != 1 || refs[0].UID != after.GetUID() {
+		t.Errorf("pod db-0 is owned by %v, want the new StatefulSet %s", refs, after.GetUID())
+	}
+	if vols, _, _ := unstructured.NestedSlice(pod.Object, "spec", "volumes"); !strings.Contains(fmt.Sprint(vols), "data") {
+		t.Errorf("pod db-0 has no data volume: %v", vols)
 	}
 }
