@@ -1,0 +1,203 @@
+// Package e2estack applies the embedded default stack, in both profiles, to
+// a control plane of its own (the stack's CRDs and cluster-wide objects would
+// get in the other e2e packages' way) and checks that the real API server
+// accepts every object (PodSecurity admission included), that every
+// workload rolls out on the simulated nodes, that a second apply changes
+// nothing, that obsctl status shows every component ready, and that
+// disabling a component prunes it.
+package e2estack
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+
+	obsctlrepo "github.com/obsctl/obsctl"
+	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/cluster"
+)
+
+var harness cluster.Harness
+
+func TestMain(m *testing.M) {
+	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// obsctl runs obsctl in process from dir with the cluster's kubeconfig.
+func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := cli.Run(context.Background(), args, cli.Deps{
+		Stdout: &out, Stderr: &errb, WorkDir: dir,
+		Getenv: func(k string) string {
+			if k == "KUBECONFIG" {
+				return c.Kubeconfig()
+			}
+			return ""
+		},
+	})
+	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
+	return result{code, out.String(), errb.String()}
+}
+
+// persistentVolumes gives the cluster storage for the ha profile's claims:
+// the test cluster has no provisioner, so claims without a class bind to
+// these.
+func persistentVolumes(t *testing.T, cs cluster.Client, n int, size string) {
+	t.Helper()
+	for i := range n {
+		_, err := cs.CoreV1().PersistentVolumes().Create(cluster.Context(t), &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("e2estack-%d", i)},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: fmt.Sprintf("/var/lib/e2estack/%d", i)}},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+// actAsOperator does what the Prometheus Operator would, which cannot run
+// on simulated nodes: it reports the Prometheus and Alertmanager of
+// namespace ns available, through their status subresource.
+func actAsOperator(t *testing.T, cs cluster.Client, ns string) {
+	t.Helper()
+	for _, res := range []string{"prometheuses", "alertmanagers"} {
+		gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: res}
+		l, err := cs.Resource(gvr).Namespace(ns).List(cluster.Context(t), metav1.ListOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, o := range l.Items {
+			replicas, _, _ := unstructuredInt(o.Object, "spec", "replicas")
+			patch, _ := json.Marshal(map[string]any{"status": map[string]any{
+				"availableReplicas": replicas, "replicas": replicas, "updatedReplicas": replicas, "unavailableReplicas": 0, "paused": false,
+			}})
+			if _, err := cs.Resource(gvr).Namespace(ns).Patch(cluster.Context(t), o.GetName(), types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
+				t.Fatalf("report %s %s available: %v", res, o.GetName(), err)
+			}
+		}
+	}
+}
+
+func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
+	var cur any = obj
+	for _, f := range fields {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return 0, false, nil
+		}
+		cur = m[f]
+	}
+	switch v := cur.(type) {
+	case int64:
+		return v, true, nil
+	case float64:
+		return int64(v), true, nil
+	}
+	return 1, false, nil
+}
+
+// TestDefaultStack applies the embedded default stack, minimal then ha,
+// then disables a component.
+func TestDefaultStack(t *testing.T) {
+	c := harness.Cluster(t)
+	cs := cluster.NewClient(t, c.RESTConfig())
+	persistentVolumes(t, cs, 12, "200Gi")
+	empty := t.TempDir() // no obsctl.yaml: the embedded default repo
+
+	for _, profile := range []string{"minimal", "ha"} {
+		t.Run(profile, func(t *testing.T) {
+			r := obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m")
+			if r.code != 0 {
+				t.Fatalf("apply --profile %s: exit %d", profile, r.code)
+			}
+			if strings.Contains(r.stdout, "failed") {
+				t.Errorf("apply reports a failure:\n%s", r.stdout)
+			}
+			// Unchanged: nothing written.
+			r = obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m", "-o", "json")
+			if r.code != 0 {
+				t.Fatalf("second apply --profile %s: exit %d", profile, r.code)
+			}
+			var res struct {
+				Counts   map[string]int
+				Requests map[string]int
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+				t.Fatal(err)
+			}
+			if res.Counts["created"]+res.Counts["configured"]+res.Counts["pruned"] != 0 || res.Requests["patches"] != 0 {
+				t.Errorf("second apply changed something: counts %v, %d patches", res.Counts, res.Requests["patches"])
+			}
+			actAsOperator(t, cs, "monitoring")
+			r = obsctl(t, c, empty, "status", "-o", "json")
+			if r.code != 0 {
+				t.Errorf("status after apply --profile %s: exit %d, want 0 (every component ready)", profile, r.code)
+			}
+			var st struct {
+				Components []struct {
+					Component string
+					Ready     bool
+				}
+			}
+			if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+				t.Fatal(err)
+			}
+			if len(st.Components) != 10 {
+				t.Errorf("status shows %d components, want the 10 of the default stack", len(st.Components))
+			}
+			if r := obsctl(t, c, empty, "diff", "--profile", profile); r.code != 0 {
+				t.Errorf("diff after apply --profile %s: exit %d, want 0 (no changes)", profile, r.code)
+			}
+		})
+	}
+
+	// A repo of its own that turns Kibana off: apply prunes it.
+	repo := t.TempDir()
+	cfg := strings.Replace(string(obsctlrepo.DefaultConfig), "\nstack:\n", "\nstack:\n  components:\n    kibana: {enabled: false}\n", 1)
+	if !strings.Contains(cfg, "kibana: {enabled: false}") {
+		cfg += "\nstack:\n  profile: ha\n  components:\n    kibana: {enabled: false}\n"
+	}
+	if err := os.WriteFile(filepath.Join(repo, "obsctl.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"rules", "dashboards", "pipelines"} {
+		if err := os.CopyFS(filepath.Join(repo, d), os.DirFS(filepath.Join("..", "..", d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := obsctl(t, c, repo, "apply", "--profile", "ha", "--timeout", "3m")
+	if r.code != 0 {
+		t.Fatalf("apply without Kibana: exit %d", r.code)
+	}
+	if !strings.Contains(r.stdout, "Deployment monitoring/kibana pruned") {
+		t.Errorf("Kibana's Deployment was not pruned")
+	}
+	if _, err := cs.AppsV1().Deployments("monitoring").Get(cluster.Context(t), "kibana", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("Deployment kibana after the prune: %v", err)
+	}
+}
