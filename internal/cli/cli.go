@@ -211,7 +211,7 @@ and otherwise the embedded default repo.`,
 		newHistoryCmd(deps, g),
 		newRollbackCmd(deps, g),
 		newStatusCmd(deps, g),
-		newRBACCmd(deps),
+		newRBACCmd(deps, g),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

@@ -12,6 +12,7 @@ import (
 )
 
 type rbacOptions struct {
+	*globalOptions
 	name            string
 	output          string
 	files           []string
@@ -20,8 +21,8 @@ type rbacOptions struct {
 	groups          []string
 }
 
-func newRBACCmd(deps *Deps) *cobra.Command {
-	o := &rbacOptions{}
+func newRBACCmd(deps *Deps, g *globalOptions) *cobra.Command {
+	o := &rbacOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "rbac",
 		Short: "Print the ClusterRole obsctl needs, for a least-privilege identity",
@@ -34,9 +35,10 @@ to explain a rollout that timed out.
 Kubernetes lets nobody grant permissions they do not hold, and the stack
 creates ClusterRoles and bindings for its components. Rather than escalate
 and bind on every role, which would let obsctl grant itself anything, the
-ClusterRole holds what the stack's own roles grant: with -f, the manifests'
-kinds are managed too, their Roles' and ClusterRoles' rules are held, and a
-role they bind without defining gets bind on that role alone.
+ClusterRole holds what the stack's own roles grant: the kinds of the repo's
+stack (as obsctl render renders it) or, with -f, of the manifests are
+managed too, their Roles' and ClusterRoles' rules are held, and a role they
+bind without defining gets bind on that role alone.
 
 With --service-account, --user or --group a ClusterRoleBinding follows.
 Each rule is printed under a comment saying what it is for; the output is
@@ -89,6 +91,13 @@ func runRBAC(deps *Deps, o *rbacOptions) error {
 		for _, m := range ms {
 			objs = append(objs, m.Object)
 		}
+	} else {
+		// Both profiles render the same kinds and roles.
+		_, res, err := renderStack(deps, o.globalOptions, "", "rbac")
+		if err != nil {
+			return err
+		}
+		objs = res.Objects
 	}
 	p, err := rbac.New(rbac.Options{Name: o.name, Objects: objs, Subjects: subjects})
 	if err != nil {
