@@ -201,3 +201,67 @@ func TestDefaultStack(t *testing.T) {
 		t.Errorf("Deployment kibana after the prune: %v", err)
 	}
 }
+
+// TestDefaultStackRestricted applies the default stack, as a stack of its
+// own (its own name and namespaces), as an identity bound to nothing but
+// the ClusterRole obsctl rbac prints for it.
+func TestDefaultStackRestricted(t *testing.T) {
+	c := harness.Cluster(t)
+	repo := t.TempDir()
+	cfg := strings.Replace(string(obsctlrepo.DefaultConfig), "\nname: obsctl\n", "\nname: least\n", 1)
+	cfg = strings.Replace(cfg, "\n  namespace: monitoring\n", "\n  namespace: least-mon\n", 1)
+	if !strings.Contains(cfg, "name: least") || !strings.Contains(cfg, "namespace: least-mon") || strings.Contains(cfg, "\nstack:") {
+		t.Fatal("the default obsctl.yaml no longer has the name and rules.namespace this test replaces, or has a stack: of its own")
+	}
+	// The other test's node-exporter holds each node's port 9100 already:
+	// one per cluster is enough.
+	cfg += "\nstack:\n  components:\n    nodeExporter: {enabled: false}\n"
+	if err := os.WriteFile(filepath.Join(repo, "obsctl.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"rules", "dashboards", "pipelines"} {
+		if err := os.CopyFS(filepath.Join(repo, d), os.DirFS(filepath.Join("..", "..", d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const user = "least-deployer"
+	r := obsctl(t, c, repo, "rbac", "--name", user, "--user", user)
+	if r.code != 0 {
+		t.Fatalf("obsctl rbac: exit %d", r.code)
+	}
+	if err := os.WriteFile(filepath.Join(repo, "role.yaml"), []byte(r.stdout), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// An administrator binds it.
+	if r := obsctl(t, c, repo, "apply", "-f", "role.yaml", "--stack", "least-admin", "-n", "least-admin"); r.code != 0 {
+		t.Fatalf("apply the ClusterRole as admin: exit %d", r.code)
+	}
+	kubeconfig, err := c.UserKubeconfig(user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) result {
+		t.Helper()
+		var out, errb bytes.Buffer
+		code := cli.Run(context.Background(), args, cli.Deps{
+			Stdout: &out, Stderr: &errb, WorkDir: repo,
+			Getenv: func(k string) string {
+				if k == "KUBECONFIG" {
+					return kubeconfig
+				}
+				return ""
+			},
+		})
+		t.Logf("obsctl %s as %s: exit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), user, code, out.String(), errb.String())
+		return result{code, out.String(), errb.String()}
+	}
+	if r := run("apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 {
+		t.Fatalf("apply of the default stack as %s: exit %d", user, r.code)
+	}
+	if r := run("apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 || !strings.Contains(r.stderr, " 0 created, 0 configured") {
+		t.Errorf("second apply as %s: exit %d, want 0 and nothing changed", user, r.code)
+	}
+	if r := run("diff", "--profile", "minimal"); r.code != 0 {
+		t.Errorf("diff as %s: exit %d, want 0", user, r.code)
+	}
+}
