@@ -54,7 +54,7 @@ bench-apply: build kube-bins
 generate:
 	cd internal/stack/crds/gen && $(GO) run . -out ..
 	$(GO) test ./internal/lint -run TestExplainDocs -update
-	$(GO) test ./internal/cli -run TestREADME -update
+	$(GO) test ./internal/cli -run 'TestREADME|TestRenderGolden' -update
 
 ## demo: build obsctl, start the local control plane, apply the default stack, show status.
 ## Until `obsctl apply` lands (the apply and stack issues), it starts the control plane
