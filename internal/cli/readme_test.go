@@ -18,6 +18,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/lint"
+	"github.com/obsctl/obsctl/internal/stack"
 )
 
 var update = flag.Bool("update", false, "rewrite generated and golden files")
@@ -37,6 +38,7 @@ func TestREADME(t *testing.T) {
 		{"commands", commandReference()},
 		{"checks", checksReference()},
 		{"config", configReference(t)},
+		{"versions", versionsReference()},
 	} {
 		got = replaceSection(t, got, sec.name, sec.body)
 	}
@@ -247,4 +249,14 @@ func typeName(t reflect.Type) string {
 		return "mapping"
 	}
 	return t.Kind().String()
+}
+
+// versionsReference is the table of pinned component versions.
+func versionsReference() string {
+	var b strings.Builder
+	b.WriteString("| component | image | version |\n|---|---|---|\n")
+	for _, v := range stack.Versions() {
+		fmt.Fprintf(&b, "| %s | `%s` | `%s` |\n", v.Component, v.Image, v.Version)
+	}
+	return b.String()
 }

@@ -205,8 +205,8 @@ func readStatus(ctx context.Context, conn *clusterConn, stackName string) (*stat
 	for i := range services {
 		s := &services[i]
 		c, ok := byComponent[s.GetLabels()[stack.LabelComponent]]
-		if !ok {
-			continue
+		if ip, _, _ := unstructured.NestedString(s.Object, "spec", "clusterIP"); !ok || ip == "None" {
+			continue // headless Services are for the pods themselves
 		}
 		ports, _, _ := unstructured.NestedSlice(s.Object, "spec", "ports")
 		for _, p := range ports {

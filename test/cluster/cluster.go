@@ -41,6 +41,10 @@ type Options struct {
 	// Log receives progress lines and, when Start fails, the tail of every
 	// component's log. Nil means os.Stderr.
 	Log io.Writer
+	// Volumes is how many PersistentVolumes (500Gi each, no class, on the
+	// simulated nodes' host paths) to create, standing in for a storage
+	// provisioner: volume claims without a class bind to them.
+	Volumes int
 }
 
 // Zones are the topology.kubernetes.io/zone values the nodes are spread over,
@@ -351,6 +355,9 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		}
 	}
 	if err := c.waitNodesReady(ctx, cs); err != nil {
+		return err
+	}
+	if err := createVolumes(ctx, cs, opts.Volumes); err != nil {
 		return err
 	}
 	if err := c.poll(ctx, "default service account", func() (bool, error) {
@@ -725,4 +732,25 @@ func NodeReady(n *corev1.Node) bool {
 		}
 	}
 	return false
+}
+
+// createVolumes creates n PersistentVolumes for claims without a class.
+func createVolumes(ctx context.Context, cs kubernetes.Interface, n int) error {
+	for i := range n {
+		_, err := cs.CoreV1().PersistentVolumes().Create(ctx, &corev1.PersistentVolume{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("simulated-%03d", i)},
+			Spec: corev1.PersistentVolumeSpec{
+				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("500Gi")},
+				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+				PersistentVolumeSource: corev1.PersistentVolumeSource{
+					HostPath: &corev1.HostPathVolumeSource{Path: fmt.Sprintf("/var/lib/simulated-volumes/%03d", i)},
+				},
+			},
+		}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			return fmt.Errorf("create persistent volumes: %w", err)
+		}
+	}
+	return nil
 }

@@ -11,16 +11,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -33,7 +30,7 @@ import (
 var harness cluster.Harness
 
 func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
+	os.Exit(harness.Main(m, cluster.Options{Nodes: 3, Volumes: 12}))
 }
 
 type result struct {
@@ -57,27 +54,6 @@ func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result
 	})
 	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
 	return result{code, out.String(), errb.String()}
-}
-
-// persistentVolumes gives the cluster storage for the ha profile's claims:
-// the test cluster has no provisioner, so claims without a class bind to
-// these.
-func persistentVolumes(t *testing.T, cs cluster.Client, n int, size string) {
-	t.Helper()
-	for i := range n {
-		_, err := cs.CoreV1().PersistentVolumes().Create(cluster.Context(t), &corev1.PersistentVolume{
-			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("e2estack-%d", i)},
-			Spec: corev1.PersistentVolumeSpec{
-				Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse(size)},
-				AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
-				PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
-				PersistentVolumeSource:        corev1.PersistentVolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: fmt.Sprintf("/var/lib/e2estack/%d", i)}},
-			},
-		}, metav1.CreateOptions{})
-		if err != nil && !apierrors.IsAlreadyExists(err) {
-			t.Fatal(err)
-		}
-	}
 }
 
 // actAsOperator does what the Prometheus Operator would, which cannot run
@@ -126,7 +102,6 @@ func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) 
 func TestDefaultStack(t *testing.T) {
 	c := harness.Cluster(t)
 	cs := cluster.NewClient(t, c.RESTConfig())
-	persistentVolumes(t, cs, 12, "200Gi")
 	empty := t.TempDir() // no obsctl.yaml: the embedded default repo
 
 	for _, profile := range []string{"minimal", "ha"} {

@@ -174,7 +174,9 @@ func serve(root, dir string, nodes int, log io.Writer) error {
 		return err
 	}
 	defer os.Remove(filepath.Join(dir, supervisorPID))
-	c, err := cluster.Start(ctx, cluster.Options{Nodes: nodes, BinDir: binDir, Dir: dir, Log: log})
+	// Storage for the stack's volume claims (the ha profile's
+	// Elasticsearch, Prometheus and Alertmanager).
+	c, err := cluster.Start(ctx, cluster.Options{Nodes: nodes, BinDir: binDir, Dir: dir, Log: log, Volumes: 16})
 	if err != nil {
 		return err
 	}
