@@ -2,49 +2,18 @@ package config
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/obsctl/obsctl/internal/fuzzseed"
 	"github.com/obsctl/obsctl/internal/source"
 )
-
-// maxSeed caps seed files: the fuzzer minimizes every new input it finds,
-// and large ones make it spend its time doing that.
-const maxSeed = 2 << 10
-
-// seedFiles adds the files matching the patterns to the corpus.
-func seedFiles(f *testing.F, patterns ...string) {
-	f.Helper()
-	n := 0
-	for _, pat := range patterns {
-		paths, err := filepath.Glob(pat)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			if len(b) > maxSeed {
-				b = b[:bytes.LastIndexByte(b[:maxSeed], '\n')+1]
-			}
-			f.Add(b)
-			n++
-		}
-	}
-	if n == 0 {
-		f.Fatalf("no seed files match %v", patterns)
-	}
-}
 
 // FuzzParse decodes fuzzed obsctl.yaml files. Parse must not panic, must
 // always return a Config, must place every finding inside the file, and
 // must give the same answer twice.
 func FuzzParse(f *testing.F) {
-	seedFiles(f,
+	fuzzseed.Files(f,
 		"../../obsctl.yaml",
 		"testdata/*.yaml",
 		"../lint/testdata/*.obsctl.yaml",

@@ -1,46 +1,14 @@
 package pipeline
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"testing/fstest"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/fuzzseed"
 	"github.com/obsctl/obsctl/internal/source"
 )
-
-// maxSeed caps seed files: the fuzzer minimizes every new input it finds,
-// and large ones make it spend its time doing that.
-const maxSeed = 2 << 10
-
-// seedFiles adds the files matching the patterns to the corpus.
-func seedFiles(f *testing.F, patterns ...string) {
-	f.Helper()
-	n := 0
-	for _, pat := range patterns {
-		paths, err := filepath.Glob(pat)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			if len(b) > maxSeed {
-				b = b[:bytes.LastIndexByte(b[:maxSeed], '\n')+1]
-			}
-			f.Add(b)
-			n++
-		}
-	}
-	if n == 0 {
-		f.Fatalf("no seed files match %v", patterns)
-	}
-}
 
 var fuzzChecks = map[string]bool{
 	CheckSyntax: true, CheckRead: true, CheckSchema: true, CheckKubernetesName: true, CheckFieldName: true,
@@ -54,7 +22,7 @@ var fuzzChecks = map[string]bool{
 // error, CompileFluentd must accept the pipelines and write a
 // configuration that Fluentd can read, with input only in inert text.
 func FuzzLoad(f *testing.F) {
-	seedFiles(f, "../../pipelines/*.yaml")
+	fuzzseed.Files(f, "../../pipelines/*.yaml")
 	for _, s := range []string{
 		"", "---\n", "- a\n", "a: &a [*a]\n", readmeExample,
 		head + out, head + "match: {}\n" + out,

@@ -1,50 +1,18 @@
 package promrule
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/fuzzseed"
 	"github.com/obsctl/obsctl/internal/source"
 )
-
-// maxSeed caps seed files: the fuzzer minimizes every new input it finds,
-// and large ones make it spend its time doing that.
-const maxSeed = 2 << 10
-
-// seedFiles adds the files matching the patterns to the corpus.
-func seedFiles(f *testing.F, patterns ...string) {
-	f.Helper()
-	n := 0
-	for _, pat := range patterns {
-		paths, err := filepath.Glob(pat)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			if len(b) > maxSeed {
-				b = b[:bytes.LastIndexByte(b[:maxSeed], '\n')+1]
-			}
-			f.Add(b)
-			n++
-		}
-	}
-	if n == 0 {
-		f.Fatalf("no seed files match %v", patterns)
-	}
-}
 
 // FuzzLoad loads fuzzed rule files. Load must not panic, every finding
 // and every span of the model must be inside the file, and a file Load
 // has nothing to say about must compile.
 func FuzzLoad(f *testing.F) {
-	seedFiles(f,
+	fuzzseed.Files(f,
 		"../../rules/*.yaml",
 		"../lint/testdata/*/*/*.yaml",
 		"../lint/testdata/corpus/*.bad.yaml",

@@ -2,8 +2,6 @@ package source
 
 import (
 	"bytes"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 	"unicode/utf8"
@@ -11,39 +9,13 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/fuzzseed"
 )
 
-// seedFiles adds every file matching the patterns (relative to this
-// package) to the fuzz corpus: the embedded default repo and the lint
-// fixtures are real inputs of every shape obsctl reads.
-func seedFiles(f *testing.F, patterns ...string) {
-	f.Helper()
-	n := 0
-	for _, pat := range patterns {
-		paths, err := filepath.Glob(pat)
-		if err != nil {
-			f.Fatal(err)
-		}
-		for _, p := range paths {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				f.Fatal(err)
-			}
-			// The head of a file has the shapes the rest has.
-			if len(b) > maxSeed {
-				b = b[:bytes.LastIndexByte(b[:maxSeed], '\n')+1]
-			}
-			f.Add(b)
-			n++
-		}
-	}
-	if n == 0 {
-		f.Fatalf("no seed files match %v", patterns)
-	}
-}
-
 // maxSeed caps a seed's size: the fuzzer minimizes every new input it
-// finds, and on large inputs it spends its time doing that.
+// finds, and on large inputs it spends its time doing that. The embedded
+// default repo and the lint fixtures are real inputs of every shape
+// obsctl reads.
 const maxSeed = 1 << 10
 
 var seedPatterns = []string{
@@ -81,7 +53,7 @@ func checkPos(t *testing.T, f *File, what string, p diag.Pos) {
 // it returns must be a well-formed yaml/syntax finding that starts on a line
 // of the file.
 func FuzzParseYAML(f *testing.F) {
-	seedFiles(f, seedPatterns...)
+	fuzzseed.FilesUpTo(f, maxSeed, seedPatterns...)
 	for _, s := range []string{
 		"", " \n\t\n", "a: 1\n b: 2\n", "a:\n\t- b\n", "a: 'x\n", "a: [1, 2\n", "a: {b: 1\n",
 		"a: &a [*a]\n", "a: *nope\n", "<<: {a: 1}\n", "---\n...\n---\na: 1\n", "\ufeffa: 1\n",
@@ -129,7 +101,7 @@ func scalars(n *yaml.Node, out []*yaml.Node) []*yaml.Node {
 // as is (any style but a double-quoted one with escapes), a letter or
 // digit must map to the same letter or digit in the source.
 func FuzzScalarPos(f *testing.F) {
-	seedFiles(f, seedPatterns...)
+	fuzzseed.FilesUpTo(f, maxSeed, seedPatterns...)
 	for _, s := range []string{
 		"expr: up == 0\n",
 		"expr: \"up{job=\\\"a\\\"} > 1\"\n",

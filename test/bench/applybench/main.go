@@ -312,23 +312,21 @@ func measureKubectl(ctx context.Context, o *options, c *cluster.Cluster, clients
 	return m, err
 }
 
+// timed runs argv with env added and returns its wall time and its
+// standard output.
 func timed(ctx context.Context, argv, env []string) (time.Duration, []byte, error) {
-	var stdout, stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	err := cmd.Run()
-	took := time.Since(start)
-	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w\n%s%s", strings.Join(argv[:2], " "), err, tail(stdout.String()), tail(stderr.String()))
-	}
-	return took, stdout.Bytes(), nil
+	took, out, _, err := runCmd(ctx, argv, env)
+	return took, out, err
 }
 
-// timedStderr is timed, returning the command's stderr (kubectl's request
-// log) instead of its stdout.
+// timedStderr is timed returning the command's standard error (kubectl's
+// request log).
 func timedStderr(ctx context.Context, argv, env []string) (time.Duration, []byte, error) {
+	took, _, errOut, err := runCmd(ctx, argv, env)
+	return took, errOut, err
+}
+
+func runCmd(ctx context.Context, argv, env []string) (time.Duration, []byte, []byte, error) {
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), env...)
@@ -337,9 +335,9 @@ func timedStderr(ctx context.Context, argv, env []string) (time.Duration, []byte
 	err := cmd.Run()
 	took := time.Since(start)
 	if err != nil {
-		return 0, nil, fmt.Errorf("%s: %w\n%s%s", strings.Join(argv[:2], " "), err, tail(stdout.String()), tail(stderr.String()))
+		return 0, nil, nil, fmt.Errorf("%s: %w\n%s%s", strings.Join(argv[:2], " "), err, tail(stdout.String()), tail(stderr.String()))
 	}
-	return took, stderr.Bytes(), nil
+	return took, stdout.Bytes(), stderr.Bytes(), nil
 }
 
 func tail(s string) string {
