@@ -15,7 +15,9 @@ FUZZ_TARGETS := \
 	./internal/promrule:FuzzLoad \
 	./internal/lint:FuzzLint \
 	./internal/lint:FuzzTemplateFastPath \
-	./internal/manifest:FuzzRead
+	./internal/manifest:FuzzRead \
+	./internal/pipeline:FuzzLoad \
+	./internal/lint:FuzzDashboardRefs
 
 .PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
 
