@@ -284,7 +284,7 @@ func (r *applyRun) run(ctx context.Context) error {
 		return err
 	}
 	if r.o.dryRun == "server" {
-		all, err := set.withGenerated(tctx, conn, r.o.cluster.stack)
+		all, err := set.withGenerated(tctx, conn, r.o.cluster.stack, r.deps.Getenv)
 		if err != nil {
 			return asTimeout(err, r.o.cluster.timeout)
 		}
@@ -294,7 +294,7 @@ func (r *applyRun) run(ctx context.Context) error {
 	return r.applyLocked(ctx, tctx, conn, func(tctx context.Context, _ *inventory.Inventory) ([]*unstructured.Unstructured, error) {
 		// Generated Secrets are read under the lock: two runs must not
 		// generate two different passwords.
-		all, err := set.withGenerated(tctx, conn, r.o.cluster.stack)
+		all, err := set.withGenerated(tctx, conn, r.o.cluster.stack, r.deps.Getenv)
 		if err != nil {
 			return nil, asTimeout(err, r.o.cluster.timeout)
 		}

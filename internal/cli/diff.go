@@ -116,7 +116,7 @@ func diffObjects(ctx context.Context, deps *Deps, o *diffOptions, set *desiredSe
 	if err != nil {
 		return false, err
 	}
-	objs, err := set.withGenerated(tctx, conn, o.cluster.stack)
+	objs, err := set.withGenerated(tctx, conn, o.cluster.stack, deps.Getenv)
 	if err != nil {
 		return false, err
 	}

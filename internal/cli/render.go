@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,8 +70,16 @@ func runRender(deps *Deps, o *renderOptions) error {
 		return err
 	}
 	for _, g := range res.Generated {
-		fmt.Fprintf(deps.Stderr, "obsctl: not rendered: Secret %s/%s (%s; keys %s), which obsctl apply generates\n",
-			strings.Join(g.AllNamespaces(), ","), g.Name, g.Component, strings.Join(generatedKeys(g), ", "))
+		how := "which obsctl apply generates"
+		if len(g.Env) > 0 {
+			var vars []string
+			for _, k := range slices.Sorted(maps.Keys(g.Env)) {
+				vars = append(vars, g.Env[k])
+			}
+			how = "which obsctl apply writes from the environment (" + strings.Join(vars, ", ") + ")"
+		}
+		fmt.Fprintf(deps.Stderr, "obsctl: not rendered: Secret %s/%s (%s; keys %s), %s\n",
+			strings.Join(g.AllNamespaces(), ","), g.Name, g.Component, strings.Join(generatedKeys(g), ", "), how)
 	}
 	if o.out == "-" {
 		b, err := renderStream(res.Objects)
@@ -95,6 +104,9 @@ func runRender(deps *Deps, o *renderOptions) error {
 func generatedKeys(g stack.GeneratedSecret) []string {
 	keys := append([]string(nil), g.Keys...)
 	for k := range g.Fixed {
+		keys = append(keys, k)
+	}
+	for k := range g.Env {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)

@@ -68,16 +68,28 @@ func readDesired(deps *Deps, g *globalOptions, files []string, profile string) (
 
 // withGenerated returns the set's objects and its generated Secrets. A
 // generated Secret that exists keeps its values; a missing one gets random
-// values. Copies of one Secret in several namespaces share their values:
+// values. Secrets of environment variables take them from getenv. Copies of one Secret in several namespaces share their values:
 // those of the first copy found.
-func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stackName string) ([]*unstructured.Unstructured, error) {
+func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stackName string, getenv func(string) string) ([]*unstructured.Unstructured, error) {
 	if len(d.generated) == 0 {
 		return d.objs, nil
 	}
 	out := slices.Clone(d.objs)
 	for _, g := range d.generated {
-		data, err := existingGenerated(ctx, conn, g)
-		if err != nil {
+		var data map[string]any
+		var err error
+		if len(g.Env) > 0 {
+			// From the environment, every time: the environment is the
+			// source of truth for these.
+			data = map[string]any{}
+			for _, k := range slices.Sorted(maps.Keys(g.Env)) {
+				v := getenv(g.Env[k])
+				if v == "" {
+					return nil, fmt.Errorf("environment variable %s is not set: obsctl.yaml refers to it for %s (Secret %s/%s key %s)", g.Env[k], g.Component, g.Namespace, g.Name, k)
+				}
+				data[k] = base64.StdEncoding.EncodeToString([]byte(v))
+			}
+		} else if data, err = existingGenerated(ctx, conn, g); err != nil {
 			return nil, err
 		}
 		if data == nil && g.TLS {

@@ -1,11 +1,17 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"strings"
 	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/obsctl/obsctl/internal/stack"
 )
 
 // TestGenerateTLS: the generated certificate is signed by the generated
@@ -41,5 +47,32 @@ func TestGenerateTLS(t *testing.T) {
 	again, _ := generateTLS("elasticsearch.monitoring.svc")
 	if again["tls.key"] == data["tls.key"] {
 		t.Error("two generations gave the same key")
+	}
+}
+
+// TestGeneratedFromEnv: a receiver secret given as {env: VAR} becomes a
+// Secret apply writes from the environment, on every apply; an unset
+// variable is an error naming it, and its value is never in the error.
+func TestGeneratedFromEnv(t *testing.T) {
+	set := &desiredSet{generated: []stack.GeneratedSecret{{
+		Namespace: "monitoring", Name: "obsctl-alerting-env", Component: "Alertmanager",
+		Env: map[string]string{"SLACK_URL": "SLACK_URL"},
+	}}}
+	env := map[string]string{"SLACK_URL": "https://hooks.example/T0/B0/s3cr3t"}
+	objs, err := set.withGenerated(context.Background(), nil, "obsctl", func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) != 1 {
+		t.Fatalf("%d objects, want the Secret", len(objs))
+	}
+	v, _, _ := unstructured.NestedString(objs[0].Object, "data", "SLACK_URL")
+	if b, _ := base64.StdEncoding.DecodeString(v); string(b) != env["SLACK_URL"] {
+		t.Errorf("data SLACK_URL = %q", b)
+	}
+	delete(env, "SLACK_URL")
+	_, err = set.withGenerated(context.Background(), nil, "obsctl", func(k string) string { return env[k] })
+	if err == nil || !strings.Contains(err.Error(), "environment variable SLACK_URL is not set") {
+		t.Errorf("unset variable: %v", err)
 	}
 }

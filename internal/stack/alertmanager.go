@@ -66,6 +66,10 @@ func alertmanager(b *builder, r *resolved) error {
 	if am := b.in.Alertmanager; am != nil {
 		spec.ConfigSecret = alertmanagerConfigSecret
 		for _, m := range am.Secrets {
+			if m.FromEnv != "" {
+				// obsctl apply writes it from the environment.
+				b.fromEnv(r, b.ns, m.Secret, m.Key, m.FromEnv)
+			}
 			if !slices.Contains(spec.Secrets, m.Secret) {
 				spec.Secrets = append(spec.Secrets, m.Secret)
 			}

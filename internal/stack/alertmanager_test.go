@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/obsctl/obsctl/internal/amroute"
 	"github.com/obsctl/obsctl/internal/config"
@@ -141,4 +142,41 @@ func TestAlertmanagerSpec(t *testing.T) {
 // selectorOf is a Service's selector as a label selector.
 func selectorOf(m map[string]string) *metav1.LabelSelector {
 	return &metav1.LabelSelector{MatchLabels: m}
+}
+
+// TestAlertmanagerEnvSecrets: a receiver secret given as {env: VAR} is
+// mounted from a Secret that apply writes from the environment; the
+// render holds no value.
+func TestAlertmanagerEnvSecrets(t *testing.T) {
+	res, _ := renderRepo(t, "", func(c *config.Config) {
+		for i := range c.Alerting.Receivers {
+			if s := c.Alerting.Receivers[i].Slack; s != nil {
+				s.WebhookURL = config.SecretRef{Env: "SLACK_WEBHOOK_URL"}
+			}
+		}
+	})
+	var env *GeneratedSecret
+	for i, g := range res.Generated {
+		if len(g.Env) > 0 {
+			env = &res.Generated[i]
+		}
+	}
+	if env == nil {
+		t.Fatal("no Secret from the environment is recorded for apply")
+	}
+	if env.Name != amroute.EnvSecretName("obsctl") || env.Namespace != "monitoring" {
+		t.Errorf("env Secret %s/%s", env.Namespace, env.Name)
+	}
+	found := false
+	for _, v := range env.Env {
+		found = found || v == "SLACK_WEBHOOK_URL"
+	}
+	if !found {
+		t.Errorf("env Secret keys %v do not read SLACK_WEBHOOK_URL", env.Env)
+	}
+	am := mustFind(t, res, "Alertmanager", "monitoring", "main")
+	secrets, _, _ := unstructured.NestedStringSlice(am.Object, "spec", "secrets")
+	if !slices.Contains(secrets, env.Name) {
+		t.Errorf("the Alertmanager mounts %v, not the env Secret %s", secrets, env.Name)
+	}
 }

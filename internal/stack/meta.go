@@ -312,6 +312,18 @@ func (b *builder) generate(r *resolved, namespace, name string, fixed map[string
 	b.generateIn(r, []string{namespace}, name, fixed, keys...)
 }
 
+// fromEnv records that apply writes key of Secret name from the
+// environment variable env.
+func (b *builder) fromEnv(r *resolved, namespace, name, key, env string) {
+	for i, g := range b.generated {
+		if g.Namespace == namespace && g.Name == name {
+			b.generated[i].Env[key] = env
+			return
+		}
+	}
+	b.generated = append(b.generated, GeneratedSecret{Namespace: namespace, Name: name, Env: map[string]string{key: env}, Component: r.title})
+}
+
 // generateTLS records a kubernetes.io/tls Secret that apply creates once:
 // a private CA and a certificate for cn that it signs.
 func (b *builder) generateTLS(r *resolved, namespace, name, cn string) {

@@ -81,6 +81,10 @@ type GeneratedSecret struct {
 	// name next to a generated password).
 	Keys  []string
 	Fixed map[string]string
+	// Env maps keys to the environment variables apply reads their values
+	// from, on every apply (receiver secrets given as {env: VAR}); such a
+	// Secret has no generated keys.
+	Env map[string]string
 	// TLS makes the Secret a kubernetes.io/tls one instead: a private CA
 	// (ca.crt) and a certificate it signs (tls.crt, tls.key) for CommonName,
 	// for traffic between a component's own pods.
