@@ -263,7 +263,7 @@ type applyRun struct {
 func (r *applyRun) deadline() time.Time { return r.start.Add(r.o.cluster.timeout) }
 
 func (r *applyRun) run(ctx context.Context) error {
-	set, err := readDesired(r.deps, r.o.globalOptions, r.o.files, r.o.profile)
+	set, err := readDesired(r.deps, r.o.globalOptions, r.o.files, r.o.profile, "apply")
 	if err != nil {
 		return err
 	}

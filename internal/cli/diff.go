@@ -78,7 +78,7 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 		return err
 	}
 	// Lint findings and usage mistakes keep their own exit codes.
-	set, err := readDesired(deps, o.globalOptions, o.files, o.profile)
+	set, err := readDesired(deps, o.globalOptions, o.files, o.profile, "diff")
 	if err != nil {
 		var fe findingsError
 		var ue usageError

@@ -37,10 +37,10 @@ type desiredSet struct {
 }
 
 // readDesired reads -f's manifests, or renders the repo's stack when there
-// is no -f.
-func readDesired(deps *Deps, g *globalOptions, files []string, profile string) (*desiredSet, error) {
+// is no -f; what names the command in messages.
+func readDesired(deps *Deps, g *globalOptions, files []string, profile, what string) (*desiredSet, error) {
 	if len(files) == 0 {
-		r, res, err := renderStack(deps, g, profile, "apply")
+		r, res, err := renderStack(deps, g, profile, what)
 		if err != nil {
 			return nil, err
 		}
