@@ -19,6 +19,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // Applier applies objects to one cluster. Its fields are the clients; the
@@ -481,7 +483,7 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 			if err == nil || !r.notServedYet(it, err) || time.Since(start) > freshKindTimeout {
 				return err
 			}
-			if err := sleep(ctx, crdPollInterval); err != nil {
+			if err := kube.Sleep(ctx, crdPollInterval); err != nil {
 				return err
 			}
 		}
@@ -569,7 +571,7 @@ func (r *run) replace(ctx context.Context, it *item, ri dynamic.ResourceInterfac
 		if time.Now().After(deadline) {
 			return fmt.Errorf("replace %s: still there %s after its delete", it.res.Object, replaceTimeout)
 		}
-		if err := sleep(ctx, crdPollInterval); err != nil {
+		if err := kube.Sleep(ctx, crdPollInterval); err != nil {
 			return err
 		}
 	}
@@ -672,23 +674,11 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 			r.prepare(it, m)
 		}
 		// Discovery may trail the Established condition for a moment.
-		if len(missing) == 0 || !resettable || sleep(mctx, crdPollInterval) != nil {
+		if len(missing) == 0 || !resettable || kube.Sleep(mctx, crdPollInterval) != nil {
 			break
 		}
 		todo = missing
 	}
 	r.listAll(ctx, r.items)
 	return nil
-}
-
-// sleep waits for d or until ctx ends.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 var (
@@ -60,7 +62,7 @@ func (r *run) waitReady(parent, ctx context.Context, items []*item, interval tim
 				keys = append(keys, w.it.key)
 			}
 		}
-		if len(keys) == 0 || sleep(ctx, interval) != nil {
+		if len(keys) == 0 || kube.Sleep(ctx, interval) != nil {
 			break
 		}
 		lists := make([]map[string]*unstructured.Unstructured, len(keys))

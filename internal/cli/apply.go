@@ -441,12 +441,8 @@ func acquireLock(ctx context.Context, conn *clusterConn, opts lock.Options) (*lo
 		if err == nil || !kube.IsTransient(err) {
 			return l, err
 		}
-		t := time.NewTimer(500 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
+		if kube.Sleep(ctx, 500*time.Millisecond) != nil {
 			return nil, &kube.RetryError{What: "take the stack's lock", Attempts: attempt, Elapsed: time.Since(start), Last: err, Ctx: ctx.Err()}
-		case <-t.C:
 		}
 	}
 }

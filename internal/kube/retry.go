@@ -110,7 +110,7 @@ func Retry(ctx context.Context, what string, fn func(context.Context) error) err
 func (b Backoff) Retry(ctx context.Context, what string, fn func(context.Context) error) error {
 	sleep := b.Sleep
 	if sleep == nil {
-		sleep = sleepCtx
+		sleep = Sleep
 	}
 	start := time.Now()
 	delay := b.Initial
@@ -177,7 +177,8 @@ func (b Backoff) next(delay time.Duration) time.Duration {
 	return d
 }
 
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// Sleep waits for d, or until ctx ends, when it returns ctx's error.
+func Sleep(ctx context.Context, d time.Duration) error {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

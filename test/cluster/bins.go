@@ -15,6 +15,8 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // Binary names, as built from test/kube/cmd/<name>.
@@ -322,7 +324,7 @@ func lockFile(ctx context.Context, path string) (unlock func(), err error) {
 			_ = f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
-		if err := sleepCtx(ctx, pollInterval*5); err != nil {
+		if err := kube.Sleep(ctx, pollInterval*5); err != nil {
 			_ = f.Close()
 			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}

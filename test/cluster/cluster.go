@@ -23,6 +23,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // Options say what to start.
@@ -468,7 +470,7 @@ func (c *Cluster) poll(ctx context.Context, what string, check func() (bool, err
 				return fmt.Errorf("wait for %s: %w", what, p.exitErr())
 			}
 		}
-		if err := sleepCtx(ctx, pollInterval); err != nil {
+		if err := kube.Sleep(ctx, pollInterval); err != nil {
 			return fmt.Errorf("wait for %s: %w", what, err)
 		}
 	}
