@@ -25,14 +25,32 @@ func (dashboardSyntax) Meta() Meta {
 }
 
 func (dashboardSyntax) Check(p *Pass) {
-	for _, f := range p.Repo.Dashboards {
-		if _, err := dashboardRefs(f); err != nil {
-			var se *dashboardError
-			if errors.As(err, &se) {
-				p.Report(diag.Span{File: f.Path, Start: f.Pos(se.offset), End: f.Pos(se.offset)}, "", "invalid dashboard: %s", se.msg)
-			}
+	for _, d := range p.dashboards() {
+		var se *dashboardError
+		if errors.As(d.err, &se) {
+			p.Report(diag.Span{File: d.file.Path, Start: d.file.Pos(se.offset), End: d.file.Pos(se.offset)}, "", "invalid dashboard: %s", se.msg)
 		}
 	}
+}
+
+// dashboardScan is one dashboard walked for its datasource references.
+type dashboardScan struct {
+	file *source.File
+	refs []datasourceRef
+	err  error
+}
+
+// dashboards walks the repo's dashboards once per run, for the checks
+// that share the result.
+func (p *Pass) dashboards() []dashboardScan {
+	if p.dashSt == nil {
+		p.dashSt = make([]dashboardScan, 0, len(p.Repo.Dashboards))
+		for _, f := range p.Repo.Dashboards {
+			refs, err := dashboardRefs(f)
+			p.dashSt = append(p.dashSt, dashboardScan{file: f, refs: refs, err: err})
+		}
+	}
+	return p.dashSt
 }
 
 // dashboardDatasource reports a panel, target, annotation or template
@@ -76,12 +94,12 @@ func (dashboardDatasource) Check(p *Pass) {
 			}
 		}
 	})
-	for _, f := range p.Repo.Dashboards {
-		refs, err := dashboardRefs(f)
-		if err != nil {
+	for _, d := range p.dashboards() {
+		if d.err != nil {
 			continue // dashboards/syntax reports it
 		}
-		for _, r := range refs {
+		f := d.file
+		for _, r := range d.refs {
 			span := diag.Span{File: f.Path, Start: f.Pos(r.offset), End: f.Pos(r.offset)}
 			switch {
 			case r.name != "" && (strings.HasPrefix(r.name, "$") || slices.Contains(builtinDatasources, r.name)):

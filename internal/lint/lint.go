@@ -60,7 +60,8 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
-	alertingSt *alertingState // repo scope: compiled routing, on first use
+	alertingSt *alertingState  // repo scope: compiled routing, on first use
+	dashSt     []dashboardScan // repo scope: the dashboards walked, on first use
 	check      string
 	sev        diag.Severity
 	out        *[]diag.Finding
