@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 
 	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/parallel"
 )
 
 // Applier applies objects to one cluster. Its fields are the clients; the
@@ -414,20 +415,7 @@ func (r *run) do(ctx context.Context, op func(context.Context) error) error {
 }
 
 // parallel calls fn(0..n-1) with at most Options.Concurrency calls at once.
-func (r *run) parallel(n int, fn func(i int)) {
-	sem := make(chan struct{}, r.opts.Concurrency)
-	var wg sync.WaitGroup
-	for i := 0; i < n; i++ {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			fn(i)
-		}()
-	}
-	wg.Wait()
-}
+func (r *run) parallel(n int, fn func(i int)) { parallel.EachUpTo(n, r.opts.Concurrency, fn) }
 
 func (r *run) observe(it *item, a Action, d time.Duration) {
 	if r.opts.Observer == nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/lock"
+	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/version"
 )
 
@@ -1035,41 +1036,33 @@ func (r *applyRun) foreignObjects(ctx context.Context, conn *clusterConn, ns str
 		all = append(all, res{r.GroupVersionResource, r.Kind})
 	}
 	var (
-		mu      sync.Mutex
-		found   []string
-		errs    []error
-		wg      sync.WaitGroup
-		workers = make(chan struct{}, 8)
+		mu    sync.Mutex
+		found []string
+		errs  []error
 	)
-	for _, rs := range all {
-		wg.Add(1)
-		workers <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-workers }()
-			var l *unstructured.UnstructuredList
-			err := retryRequest(ctx, func(ctx context.Context) error {
-				var err error
-				l, err = conn.clients.Dynamic.Resource(rs.gvr).Namespace(ns).List(ctx, metav1.ListOptions{Limit: 50})
-				return err
-			})
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				if !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
-					errs = append(errs, fmt.Errorf("list %s: %w", rs.gvr.Resource, err))
-				}
-				return
+	parallel.EachUpTo(len(all), 8, func(i int) {
+		rs := all[i]
+		var l *unstructured.UnstructuredList
+		err := retryRequest(ctx, func(ctx context.Context) error {
+			var err error
+			l, err = conn.clients.Dynamic.Resource(rs.gvr).Namespace(ns).List(ctx, metav1.ListOptions{Limit: 50})
+			return err
+		})
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			if !apierrors.IsNotFound(err) && !apierrors.IsMethodNotSupported(err) {
+				errs = append(errs, fmt.Errorf("list %s: %w", rs.gvr.Resource, err))
 			}
-			for _, o := range l.Items {
-				if o.GetDeletionTimestamp() != nil || len(o.GetOwnerReferences()) > 0 || builtinPerNamespace(rs.kind, o.GetName()) {
-					continue
-				}
-				found = append(found, rs.kind+" "+ns+"/"+o.GetName())
+			return
+		}
+		for _, o := range l.Items {
+			if o.GetDeletionTimestamp() != nil || len(o.GetOwnerReferences()) > 0 || builtinPerNamespace(rs.kind, o.GetName()) {
+				continue
 			}
-		}()
-	}
-	wg.Wait()
+			found = append(found, rs.kind+" "+ns+"/"+o.GetName())
+		}
+	})
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}

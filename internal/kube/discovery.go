@@ -14,6 +14,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
+
+	"github.com/obsctl/obsctl/internal/parallel"
 )
 
 // Resource is one resource a cluster serves, in one version of its group.
@@ -250,32 +252,24 @@ func (d *Discovery) addLegacy(ctx context.Context, s *discoverySnapshot, root st
 		}
 	}
 	answers := make([]answer, len(jobs))
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for i, j := range jobs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			path := "/apis/" + j.gv.String()
-			if j.gv.Group == "" {
-				path = "/api/" + j.gv.Version
-			}
-			body, _, err := d.get(ctx, path, "application/json")
-			if err != nil {
-				answers[i].err = err
-				return
-			}
-			var l metav1.APIResourceList
-			if err := json.Unmarshal(body, &l); err != nil {
-				answers[i].err = fmt.Errorf("read the answer to GET %s: %w", path, err)
-				return
-			}
-			answers[i].list = &l
-		}()
-	}
-	wg.Wait()
+	parallel.EachUpTo(len(jobs), 8, func(i int) {
+		j := jobs[i]
+		path := "/apis/" + j.gv.String()
+		if j.gv.Group == "" {
+			path = "/api/" + j.gv.Version
+		}
+		body, _, err := d.get(ctx, path, "application/json")
+		if err != nil {
+			answers[i].err = err
+			return
+		}
+		var l metav1.APIResourceList
+		if err := json.Unmarshal(body, &l); err != nil {
+			answers[i].err = fmt.Errorf("read the answer to GET %s: %w", path, err)
+			return
+		}
+		answers[i].list = &l
+	})
 	failures := 0
 	for _, a := range answers {
 		if a.err != nil {

@@ -12,8 +12,13 @@ import (
 // Each calls fn(i) for every i in [0, n), on up to GOMAXPROCS goroutines,
 // and returns when all calls have. fn must only write to state owned by
 // index i.
-func Each(n int, fn func(i int)) {
-	workers := min(runtime.GOMAXPROCS(0), n)
+func Each(n int, fn func(i int)) { EachUpTo(n, runtime.GOMAXPROCS(0), fn) }
+
+// EachUpTo is Each on up to workers goroutines, for work that waits on
+// the network rather than a core: requests to an API server, bounded so as
+// not to flood it.
+func EachUpTo(n, workers int, fn func(i int)) {
+	workers = min(workers, n)
 	if workers <= 1 {
 		for i := range n {
 			fn(i)
