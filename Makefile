@@ -16,7 +16,7 @@ FUZZ_TARGETS := \
 	./internal/lint:FuzzLint \
 	./internal/lint:FuzzTemplateFastPath \
 	./internal/manifest:FuzzRead \
-	./internal/pipeline:FuzzLoad \
+	./internal/fluentd:FuzzLoad \
 	./internal/lint:FuzzDashboardRefs
 
 .PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
@@ -54,7 +54,7 @@ bench-apply: build kube-bins
 
 ## generate: refresh generated files (Prometheus Operator CRDs, check docs, README reference, golden files).
 generate:
-	cd internal/stack/crds/gen && $(GO) run . -out ..
+	cd internal/render/crds/gen && $(GO) run . -out ..
 	$(GO) test ./internal/lint -run TestExplainDocs -update
 	$(GO) test ./internal/cli -run 'TestREADME|TestRenderGolden' -update
 

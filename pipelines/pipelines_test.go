@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/obsctl/obsctl/internal/pipeline"
+	"github.com/obsctl/obsctl/internal/fluentd"
 )
 
 // starterPipelines are the pipelines obsctl ships, in routing order.
@@ -16,7 +16,7 @@ var starterPipelines = []string{"ingress", "monitoring", "system", "apps"}
 // TestStarterPipelines loads the embedded pipelines as obsctl does and
 // requires that no check has anything to say about them.
 func TestStarterPipelines(t *testing.T) {
-	ps, fds := pipeline.Load(FS, ".")
+	ps, fds := fluentd.Load(FS, ".")
 	for _, f := range fds {
 		t.Errorf("%v (hint: %s)", f, f.Hint)
 	}
@@ -85,7 +85,7 @@ func TestReadmeDocumentsEveryKey(t *testing.T) {
 			keys = append(keys, prefix+tag)
 		}
 	}
-	walk(reflect.TypeFor[pipeline.Pipeline](), "")
+	walk(reflect.TypeFor[fluentd.Pipeline](), "")
 	if len(keys) < 15 {
 		t.Fatalf("found only %d keys: %v", len(keys), keys)
 	}

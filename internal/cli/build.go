@@ -10,8 +10,8 @@ import (
 	"github.com/obsctl/obsctl/internal/amroute"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/lint"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/promrule"
-	"github.com/obsctl/obsctl/internal/repo"
 )
 
 type buildOptions struct {
@@ -72,8 +72,8 @@ func runBuild(deps *Deps, o *buildOptions) error {
 // loadLinted loads the repo and lints it; findings at error or above are
 // printed on stderr and stop the command (what says which) with exit code
 // 3, so that nothing is built from a repo lint rejects.
-func loadLinted(deps *Deps, g *globalOptions, what string) (*repo.Repo, error) {
-	r, err := repo.Load(repo.Options{Dir: g.repo, WorkDir: deps.WorkDir})
+func loadLinted(deps *Deps, g *globalOptions, what string) (*load.Repo, error) {
+	r, err := load.Load(load.Options{Dir: g.repo, WorkDir: deps.WorkDir})
 	if err != nil {
 		return nil, err
 	}
@@ -98,7 +98,7 @@ func loadLinted(deps *Deps, g *globalOptions, what string) (*repo.Repo, error) {
 	return nil, findingsError{n: len(bad)}
 }
 
-func compile(r *repo.Repo) ([]promrule.Output, error) {
+func compile(r *load.Repo) ([]promrule.Output, error) {
 	files, err := promrule.CompileRuleFiles(r.RuleFiles)
 	if err != nil {
 		return nil, err

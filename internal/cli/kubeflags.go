@@ -21,7 +21,7 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/kube"
-	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/source"
 )
 
@@ -55,7 +55,7 @@ func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
 
 // resolve fills in the stack and namespace from the repo when the flags
 // leave them out: obsctl.yaml's name and rules.namespace when there is a
-// repo (--repo, or an obsctl.yaml in the working directory, as repo.Load
+// repo (--repo, or an obsctl.yaml in the working directory, as load.Load
 // finds it); "obsctl" and "monitoring" otherwise. The embedded default repo is not consulted:
 // its name would silently become the stack of every folder without one.
 func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
@@ -94,7 +94,7 @@ func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 
 // repoConfig reads the repo's obsctl.yaml: --repo's, else the working
 // directory's; nil when there is neither. Only obsctl.yaml is read, not
-// the whole repo as repo.Load does: a rule file with a mistake, or a repo
+// the whole repo as load.Load does: a rule file with a mistake, or a repo
 // without rules/, must not keep a cluster command from running. Problems
 // in obsctl.yaml itself are lint's to report.
 func repoConfig(deps *Deps, g *globalOptions) (*config.Config, error) {
@@ -118,7 +118,7 @@ func repoConfig(deps *Deps, g *globalOptions) (*config.Config, error) {
 	case errors.Is(err, fs.ErrNotExist) && g.repo == "":
 		return nil, nil
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("repo %s: %w", g.repo, repo.ErrNoConfig)
+		return nil, fmt.Errorf("repo %s: %w", g.repo, load.ErrNoConfig)
 	case err != nil:
 		return nil, fmt.Errorf("load %s: %w", p, err)
 	}

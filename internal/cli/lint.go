@@ -13,7 +13,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/lint"
-	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/report"
 	"github.com/obsctl/obsctl/internal/source"
 	"github.com/obsctl/obsctl/internal/version"
@@ -76,7 +76,7 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 	if !slices.Contains(report.Formats(), o.format) {
 		return usagef("unknown format %q (want %s)", o.format, strings.Join(report.Formats(), ", "))
 	}
-	r, err := repo.Load(repo.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir})
+	r, err := load.Load(load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir})
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func resolveFailOn(flag, fromConfig string) (diag.Severity, error) {
 }
 
 // writeReport renders findings in format.
-func writeReport(w io.Writer, format string, r *repo.Repo, l *lint.Linter, findings []diag.Finding, color bool) error {
+func writeReport(w io.Writer, format string, r *load.Repo, l *lint.Linter, findings []diag.Finding, color bool) error {
 	sources := r.Sources()
 	files := make([]string, 0, len(sources))
 	for p := range sources {

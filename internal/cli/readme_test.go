@@ -18,7 +18,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/lint"
-	"github.com/obsctl/obsctl/internal/stack"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 var update = flag.Bool("update", false, "rewrite generated and golden files")
@@ -255,7 +255,7 @@ func typeName(t reflect.Type) string {
 func versionsReference() string {
 	var b strings.Builder
 	b.WriteString("| component | image | version |\n|---|---|---|\n")
-	for _, v := range stack.Versions() {
+	for _, v := range render.Versions() {
 		fmt.Fprintf(&b, "| %s | `%s` | `%s` |\n", v.Component, v.Image, v.Version)
 	}
 	return b.String()

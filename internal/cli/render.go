@@ -17,8 +17,8 @@ import (
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/config"
-	"github.com/obsctl/obsctl/internal/repo"
-	"github.com/obsctl/obsctl/internal/stack"
+	"github.com/obsctl/obsctl/internal/load"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 type renderOptions struct {
@@ -101,7 +101,7 @@ func runRender(deps *Deps, o *renderOptions) error {
 	return nil
 }
 
-func generatedKeys(g stack.GeneratedSecret) []string {
+func generatedKeys(g render.GeneratedSecret) []string {
 	keys := append([]string(nil), g.Keys...)
 	for k := range g.Fixed {
 		keys = append(keys, k)
@@ -115,7 +115,7 @@ func generatedKeys(g stack.GeneratedSecret) []string {
 
 // renderStack loads and lints the repo and renders its stack, with
 // profile (when set) replacing stack.profile.
-func renderStack(deps *Deps, g *globalOptions, profile, what string) (*repo.Repo, *stack.Result, error) {
+func renderStack(deps *Deps, g *globalOptions, profile, what string) (*load.Repo, *render.Result, error) {
 	switch profile {
 	case "", config.ProfileMinimal, config.ProfileHA:
 	default:
@@ -128,11 +128,11 @@ func renderStack(deps *Deps, g *globalOptions, profile, what string) (*repo.Repo
 	if profile != "" {
 		r.Config.Stack.Profile = profile
 	}
-	in, err := stack.FromRepo(r)
+	in, err := render.FromRepo(r)
 	if err != nil {
 		return nil, nil, err
 	}
-	res, err := stack.Render(in)
+	res, err := render.Render(in)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -14,7 +14,7 @@ import (
 // TestRenderGolden renders the embedded default stack in both profiles and
 // compares with testdata/render/<profile>.yaml; -update rewrites them. The
 // Prometheus Operator's CRDs (5 MB, checked against their generator by
-// internal/stack/crds) appear in the golden files as their digests.
+// internal/render/crds) appear in the golden files as their digests.
 func TestRenderGolden(t *testing.T) {
 	for _, profile := range []string{"minimal", "ha"} {
 		t.Run(profile, func(t *testing.T) {

@@ -23,7 +23,7 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/manifest"
-	"github.com/obsctl/obsctl/internal/stack"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 // desiredSet is what apply and diff take to the cluster: the manifests of
@@ -31,7 +31,7 @@ import (
 // generates.
 type desiredSet struct {
 	objs      []*unstructured.Unstructured
-	generated []stack.GeneratedSecret
+	generated []render.GeneratedSecret
 	// from says where the objects come from, for messages.
 	from string
 }
@@ -118,8 +118,8 @@ func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stack
 			s := &unstructured.Unstructured{Object: map[string]any{
 				"apiVersion": "v1", "kind": "Secret", "type": typ,
 				"metadata": map[string]any{"name": g.Name, "namespace": ns, "labels": map[string]any{
-					stack.LabelPartOf: "obsctl", apply.LabelStack: stackName, apply.LabelManagedBy: apply.FieldManager,
-					stack.LabelGenerated: "true",
+					render.LabelPartOf: "obsctl", apply.LabelStack: stackName, apply.LabelManagedBy: apply.FieldManager,
+					render.LabelGenerated: "true",
 				}},
 				"data": maps.Clone(data),
 			}}
@@ -131,7 +131,7 @@ func (d *desiredSet) withGenerated(ctx context.Context, conn *clusterConn, stack
 
 // existingGenerated returns the data of the first copy of g that exists,
 // limited to g's keys, or nil when there is none (or one lacks a key).
-func existingGenerated(ctx context.Context, conn *clusterConn, g stack.GeneratedSecret) (map[string]any, error) {
+func existingGenerated(ctx context.Context, conn *clusterConn, g render.GeneratedSecret) (map[string]any, error) {
 	for _, ns := range g.AllNamespaces() {
 		var live *unstructured.Unstructured
 		err := kube.Retry(ctx, "read Secret "+ns+"/"+g.Name, func(ctx context.Context) error {

@@ -11,7 +11,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/obsctl/obsctl/internal/stack"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 // TestGenerateTLS: the generated certificate is signed by the generated
@@ -54,7 +54,7 @@ func TestGenerateTLS(t *testing.T) {
 // Secret apply writes from the environment, on every apply; an unset
 // variable is an error naming it, and its value is never in the error.
 func TestGeneratedFromEnv(t *testing.T) {
-	set := &desiredSet{generated: []stack.GeneratedSecret{{
+	set := &desiredSet{generated: []render.GeneratedSecret{{
 		Namespace: "monitoring", Name: "obsctl-alerting-env", Component: "Alertmanager",
 		Env: map[string]string{"SLACK_URL": "SLACK_URL"},
 	}}}

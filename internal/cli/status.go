@@ -20,7 +20,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/kube"
-	"github.com/obsctl/obsctl/internal/stack"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 // statusTimeout is status's --timeout: a handful of list requests.
@@ -151,7 +151,7 @@ var statusKinds = []struct {
 var uiPorts = map[string]bool{"http": true, "web": true, "query": true, "otlp-grpc": true, "otlp-http": true}
 
 func readStatus(ctx context.Context, conn *clusterConn, stackName string) (*statusReport, error) {
-	sel := apply.LabelStack + "=" + stackName + "," + stack.LabelPartOf + "=obsctl"
+	sel := apply.LabelStack + "=" + stackName + "," + render.LabelPartOf + "=obsctl"
 	list := func(gvr schema.GroupVersionResource) ([]unstructured.Unstructured, error) {
 		var l *unstructured.UnstructuredList
 		err := kube.Retry(ctx, "list "+gvr.Resource, func(ctx context.Context) error {
@@ -169,7 +169,7 @@ func readStatus(ctx context.Context, conn *clusterConn, stackName string) (*stat
 	}
 	byComponent := map[string]*componentStatus{}
 	get := func(o *unstructured.Unstructured) *componentStatus {
-		name := cmp.Or(o.GetLabels()[stack.LabelComponent], o.GetLabels()[stack.LabelName], o.GetKind()+" "+o.GetName())
+		name := cmp.Or(o.GetLabels()[render.LabelComponent], o.GetLabels()[render.LabelName], o.GetKind()+" "+o.GetName())
 		c, ok := byComponent[name]
 		if !ok {
 			c = &componentStatus{Component: name, Endpoints: []string{}}
@@ -193,7 +193,7 @@ func readStatus(ctx context.Context, conn *clusterConn, stackName string) (*stat
 			c.Workloads = append(c.Workloads, workloadStatus{Kind: k.kind, Namespace: o.GetNamespace(), Name: o.GetName(), Desired: desired, Ready: ready})
 			c.Desired += desired
 			c.Available += min(ready, desired)
-			if v := o.GetLabels()[stack.LabelVersion]; v != "" && c.Version == "" {
+			if v := o.GetLabels()[render.LabelVersion]; v != "" && c.Version == "" {
 				c.Version = v
 			}
 		}
@@ -204,7 +204,7 @@ func readStatus(ctx context.Context, conn *clusterConn, stackName string) (*stat
 	}
 	for i := range services {
 		s := &services[i]
-		c, ok := byComponent[s.GetLabels()[stack.LabelComponent]]
+		c, ok := byComponent[s.GetLabels()[render.LabelComponent]]
 		if ip, _, _ := unstructured.NestedString(s.Object, "spec", "clusterIP"); !ok || ip == "None" {
 			continue // headless Services are for the pods themselves
 		}
@@ -224,7 +224,7 @@ func readStatus(ctx context.Context, conn *clusterConn, stackName string) (*stat
 	}
 	for i := range ingresses {
 		in := &ingresses[i]
-		c, ok := byComponent[in.GetLabels()[stack.LabelComponent]]
+		c, ok := byComponent[in.GetLabels()[render.LabelComponent]]
 		if !ok {
 			continue
 		}

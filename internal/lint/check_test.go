@@ -13,9 +13,9 @@ import (
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
-	"github.com/obsctl/obsctl/internal/pipeline"
+	"github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/promrule"
-	"github.com/obsctl/obsctl/internal/repo"
 	"github.com/obsctl/obsctl/internal/source"
 )
 
@@ -27,7 +27,7 @@ var dashboardWantRE = regexp.MustCompile(`(?m)\s*// want.*$`)
 
 func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ...map[string]string) []diag.Finding {
 	t.Helper()
-	r := &repo.Repo{Dir: "."}
+	r := &load.Repo{Dir: "."}
 	r.ConfigFile = source.NewFile("obsctl.yaml", []byte(cfg))
 	r.Config, r.Findings = config.Parse(r.ConfigFile)
 	for _, p := range slices.Sorted(maps.Keys(rules)) {
@@ -42,14 +42,14 @@ func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ..
 				r.Dashboards = append(r.Dashboards, source.NewFile(p, []byte(src)))
 				continue
 			}
-			pl, fds := pipeline.LoadFile(source.NewFile(p, []byte(m[p])))
+			pl, fds := fluentd.LoadFile(source.NewFile(p, []byte(m[p])))
 			if pl != nil {
 				r.Pipelines = append(r.Pipelines, pl)
 			}
 			r.Findings = append(r.Findings, fds...)
 		}
 		if len(r.Pipelines) > 0 {
-			r.Findings = append(r.Findings, pipeline.CheckSet(r.Pipelines)...)
+			r.Findings = append(r.Findings, fluentd.CheckSet(r.Pipelines)...)
 		}
 	}
 	l, err := New(Options{Enable: []string{"all"}})
@@ -208,14 +208,14 @@ func TestChecks(t *testing.T) {
 
 // noFixtures are the checks TestChecks cannot give fixtures, and why.
 var noFixtures = map[string]string{
-	"pipelines/read": "an unreadable file cannot be a fixture; internal/pipeline tests it",
+	"pipelines/read": "an unreadable file cannot be a fixture; internal/fluentd tests it",
 }
 
 // TestPipelineCheckNames keeps the registered pipeline checks' names equal
 // to the loader's.
 func TestPipelineCheckNames(t *testing.T) {
-	for _, name := range []string{pipeline.CheckRead, pipeline.CheckSchema, pipeline.CheckKubernetesName, pipeline.CheckFieldName,
-		pipeline.CheckIndexName, pipeline.CheckIndexPrefix, pipeline.CheckRegexp, pipeline.CheckDuplicateName, pipeline.CheckCatchAll, pipeline.CheckOverlap} {
+	for _, name := range []string{fluentd.CheckRead, fluentd.CheckSchema, fluentd.CheckKubernetesName, fluentd.CheckFieldName,
+		fluentd.CheckIndexName, fluentd.CheckIndexPrefix, fluentd.CheckRegexp, fluentd.CheckDuplicateName, fluentd.CheckCatchAll, fluentd.CheckOverlap} {
 		if !slices.ContainsFunc(Checks(), func(c Check) bool { return c.Name() == name }) {
 			t.Errorf("the pipeline loader reports %s, which is not a registered check", name)
 		}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
-	"github.com/obsctl/obsctl/internal/repo"
 	"github.com/obsctl/obsctl/internal/spell"
 )
 
@@ -51,7 +51,7 @@ type Check interface {
 // scope the file and rule in hand.
 type Pass struct {
 	Config *config.Config
-	Repo   *repo.Repo
+	Repo   *load.Repo
 	// File is set at rule and file scope.
 	File *promrule.File
 	// Rule is set at rule scope.
@@ -207,7 +207,7 @@ func Suggest(name string) string {
 
 // Run checks the repo and returns every finding, load findings included,
 // sorted.
-func (l *Linter) Run(r *repo.Repo) []diag.Finding {
+func (l *Linter) Run(r *load.Repo) []diag.Finding {
 	var out []diag.Finding
 	for _, f := range r.Findings {
 		if l.enabled[f.Check] {
@@ -240,7 +240,7 @@ type fileResult struct {
 	uses [][]Use
 }
 
-func (l *Linter) runFile(r *repo.Repo, f *promrule.File) fileResult {
+func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 	var res fileResult
 	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
 	for _, g := range f.Groups {
@@ -265,7 +265,7 @@ func (l *Linter) runFile(r *repo.Repo, f *promrule.File) fileResult {
 // configBroken reports whether obsctl.yaml could not be read at all (a
 // fatal finding such as a YAML syntax error), so that its settings are
 // defaults rather than what the file says.
-func configBroken(r *repo.Repo) bool {
+func configBroken(r *load.Repo) bool {
 	if r.ConfigFile == nil {
 		return false
 	}

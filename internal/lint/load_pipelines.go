@@ -2,7 +2,7 @@ package lint
 
 import "github.com/obsctl/obsctl/internal/diag"
 
-// The checks below report through the pipeline loader (internal/pipeline),
+// The checks below report through the pipeline loader (internal/fluentd),
 // which reads pipelines/*.yaml. They are registered so that they can be
 // explained, listed and disabled like any other check; their names are
 // the loader's Check constants (a test keeps them equal).

@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/manifest"
-	"github.com/obsctl/obsctl/internal/stack/crds"
+	"github.com/obsctl/obsctl/internal/render/crds"
 )
 
 // A set is one copy of the benchmark's objects, written to a folder: the

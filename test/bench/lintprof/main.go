@@ -2,7 +2,7 @@
 // makes `obsctl lint` miss the targets of lintbench (test/bench/lintbench).
 //
 // It loads the rule files under the given folders the way `obsctl lint DIR`
-// does from a folder without obsctl.yaml (repo.Load with the embedded
+// does from a folder without obsctl.yaml (load.Load with the embedded
 // default config), runs every default check (lint.New + Run), and prints
 // the time and live heap after each stage. With -cpuprofile and
 // -memprofile it writes pprof profiles of the whole run; the heap profile
@@ -27,7 +27,7 @@ import (
 	"time"
 
 	"github.com/obsctl/obsctl/internal/lint"
-	"github.com/obsctl/obsctl/internal/repo"
+	"github.com/obsctl/obsctl/internal/load"
 )
 
 func main() {
@@ -71,7 +71,7 @@ func profile(dirs []string, cpuProfile, memProfile string, w io.Writer) error {
 	}
 
 	start := time.Now()
-	r, err := repo.Load(repo.Options{Paths: dirs, WorkDir: work})
+	r, err := load.Load(load.Options{Paths: dirs, WorkDir: work})
 	if err != nil {
 		return err
 	}

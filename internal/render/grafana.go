@@ -1,0 +1,263 @@
+package render
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"sigs.k8s.io/yaml"
+)
+
+
+// Where Grafana finds what obsctl provisions.
+const (
+	grafanaPort          = 3000
+	grafanaAdminSecret   = "grafana-admin"
+	grafanaDashboardsDir = "/var/lib/grafana/dashboards/obsctl"
+	grafanaFolder        = "obsctl"
+	// maxConfigMapBytes is what the API server accepts in a ConfigMap's
+	// values together.
+	maxConfigMapBytes = 1 << 20
+)
+
+// errDashboardTooLarge is returned for a dashboard file larger than a
+// ConfigMap holds.
+var errDashboardTooLarge = errors.New("dashboard is larger than the 1 MiB a ConfigMap holds")
+
+// grafana shows the dashboards: a Deployment whose datasources and
+// dashboards are provisioned from ConfigMaps, read-only in the UI, and
+// whose admin credentials apply generates.
+//
+// Grafana keeps its database (users, sessions, preferences, anything made
+// in the UI) in SQLite on an emptyDir: it is lost with the pod, and in
+// the ha profile each replica has its own. What obsctl provisions is the
+// same in every replica, but a login made on one replica is unknown to
+// the other, so the ingress pins each browser to one replica (see
+// ingresses). Sharing a database would need an external PostgreSQL or
+// MySQL that obsctl.yaml cannot name yet.
+func grafana(b *builder, r *resolved) error {
+	const app = "grafana"
+	ns := b.ns
+	b.generate(r, ns, grafanaAdminSecret, map[string]string{"username": "admin"}, "password", "secret-key")
+
+	datasources, readsES, err := grafanaDatasources(b)
+	if err != nil {
+		return err
+	}
+	dashboards, err := grafanaDashboards(b, r, app)
+	if err != nil {
+		return err
+	}
+
+	env := []corev1.EnvVar{
+		envSecret("GF_SECURITY_ADMIN_USER", grafanaAdminSecret, "username"),
+		envSecret("GF_SECURITY_ADMIN_PASSWORD", grafanaAdminSecret, "password"),
+		// The key that encrypts the datasources' secrets in the database;
+		// Grafana's built-in default is public.
+		envSecret("GF_SECURITY_SECRET_KEY", grafanaAdminSecret, "secret-key"),
+		envValue("GF_PATHS_DATA", "/var/lib/grafana"),
+		envValue("GF_PATHS_PROVISIONING", "/etc/grafana/provisioning"),
+		// The image also logs to a file under /var/log, which the
+		// read-only root file system refuses.
+		envValue("GF_LOG_MODE", "console"),
+		envValue("GF_USERS_ALLOW_SIGN_UP", "false"),
+		// No calls home: the stack may run air-gapped.
+		envValue("GF_ANALYTICS_REPORTING_ENABLED", "false"),
+		envValue("GF_ANALYTICS_CHECK_FOR_UPDATES", "false"),
+		envValue("GF_ANALYTICS_CHECK_FOR_PLUGIN_UPDATES", "false"),
+	}
+	if u, ok := b.ingressURL("grafana"); ok {
+		env = append(env, envValue("GF_SERVER_ROOT_URL", u))
+	}
+	if readsES {
+		b.esCredentials()
+		// The Elasticsearch datasource's password, which the provisioning
+		// file names as ${ELASTICSEARCH_PASSWORD}.
+		env = append(env, envSecret("ELASTICSEARCH_PASSWORD", esCredentialsSecret, "password"))
+	}
+
+	c := r.container(app, nil, port("http", grafanaPort))
+	c.Env = env
+	c.LivenessProbe = httpProbe("/api/health", "http", 10, 10)
+	c.ReadinessProbe = httpProbe("/api/health", "http", 5, 10)
+	c.VolumeMounts = []corev1.VolumeMount{
+		volMount("storage", "/var/lib/grafana", false),
+		volMount("tmp", "/tmp", false),
+		volMount("datasources", "/etc/grafana/provisioning/datasources", true),
+	}
+	volumes := []corev1.Volume{
+		volEmptyDir("storage"),
+		volEmptyDir("tmp"),
+		volConfigMap("datasources", "grafana-datasources"),
+	}
+	configs := []string{datasources}
+	if len(dashboards) > 0 {
+		provider := grafanaDashboardProvider()
+		configs = append(configs, provider)
+		b.add(r.configMap("grafana-dashboard-provider", ns, app, map[string]string{"obsctl.yaml": provider}))
+		proj := &corev1.ProjectedVolumeSource{}
+		for _, cm := range dashboards {
+			b.add(cm)
+			proj.Sources = append(proj.Sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name},
+			}})
+		}
+		c.VolumeMounts = append(c.VolumeMounts,
+			volMount("dashboard-provider", "/etc/grafana/provisioning/dashboards", true),
+			volMount("dashboards", grafanaDashboardsDir, true))
+		volumes = append(volumes,
+			volConfigMap("dashboard-provider", "grafana-dashboard-provider"),
+			corev1.Volume{Name: "dashboards", VolumeSource: corev1.VolumeSource{Projected: proj}})
+	}
+
+	tpl := b.podTemplate(r, app, "", false, c)
+	tpl.Spec.Volumes = volumes
+	// Datasources are read at start only; dashboards are re-read from
+	// their mounted files while Grafana runs.
+	setConfigHash(&tpl, configs...)
+
+	svc := r.service(app, ns, app, servicePort("http", grafanaPort))
+	if b.ha && r.replicas > 1 && b.cfg.Stack.Ingress.ClassName == "traefik" {
+		// Traefik takes sticky sessions from the Service (see grafana's
+		// comment on why Grafana needs them in ha).
+		svc.Annotations = map[string]string{"traefik.ingress.kubernetes.io/service.sticky.cookie": "true"}
+	}
+	b.add(
+		r.configMap("grafana-datasources", ns, app, map[string]string{"obsctl.yaml": datasources}),
+		b.deployment(r, app, ns, app, tpl),
+		svc,
+	)
+	b.addPDB(r, app, ns, app)
+	return nil
+}
+
+// grafanaDatasource is a datasource in Grafana's provisioning file.
+type grafanaDatasource struct {
+	Name           string            `json:"name"`
+	UID            string            `json:"uid"`
+	Type           string            `json:"type"`
+	Access         string            `json:"access"`
+	URL            string            `json:"url"`
+	IsDefault      bool              `json:"isDefault"`
+	Editable       bool              `json:"editable"`
+	BasicAuth      bool              `json:"basicAuth,omitempty"`
+	BasicAuthUser  string            `json:"basicAuthUser,omitempty"`
+	JSONData       map[string]any    `json:"jsonData,omitempty"`
+	SecureJSONData map[string]string `json:"secureJsonData,omitempty"`
+}
+
+// grafanaDatasources returns the datasources provisioning file: one
+// datasource per enabled component, under the uids the repo's dashboards
+// name (prometheus, alertmanager, logs, jaeger). readsES reports whether
+// the Elasticsearch datasource is there, which reads its password from the
+// environment.
+func grafanaDatasources(b *builder) (file string, readsES bool, err error) {
+	var ds []grafanaDatasource
+	if b.enabled("prometheus") {
+		ds = append(ds, grafanaDatasource{
+			Name: "Prometheus", UID: "prometheus", Type: "prometheus", Access: "proxy",
+			URL: b.svcURL("prometheus", 9090), IsDefault: true,
+			JSONData: map[string]any{
+				"httpMethod": "POST",
+				// $__rate_interval is at least four scrape intervals.
+				"timeInterval": model.Duration(b.cfg.ScrapeInterval()).String(),
+			},
+		})
+	}
+	if b.enabled("alertmanager") {
+		ds = append(ds, grafanaDatasource{
+			Name: "Alertmanager", UID: "alertmanager", Type: "alertmanager", Access: "proxy",
+			URL: b.svcURL("alertmanager", 9093),
+			JSONData: map[string]any{
+				"implementation": "prometheus",
+				// Grafana's own alerts are not routed there: the repo's
+				// rules and routing are the alerting.
+				"handleGrafanaManagedAlerts": false,
+			},
+		})
+	}
+	if b.enabled("elasticsearch") {
+		readsES = true
+		ds = append(ds, grafanaDatasource{
+			Name: "Logs", UID: "logs", Type: "elasticsearch", Access: "proxy",
+			URL: b.esURL(), BasicAuth: true, BasicAuthUser: esUser,
+			JSONData: map[string]any{
+				"index":           "logs-*",
+				"timeField":       "@timestamp",
+				"logMessageField": "message",
+				"logLevelField":   "level",
+			},
+			// Grafana expands ${VAR} from its environment when it reads the
+			// file ($__env{VAR} too, but then expands the result once more).
+			SecureJSONData: map[string]string{"basicAuthPassword": "${ELASTICSEARCH_PASSWORD}"},
+		})
+	}
+	if b.enabled("jaeger") {
+		ds = append(ds, grafanaDatasource{
+			Name: "Jaeger", UID: "jaeger", Type: "jaeger", Access: "proxy",
+			URL: b.svcURL("jaeger", jaegerQueryPort),
+		})
+	}
+	out, err := yaml.Marshal(map[string]any{"apiVersion": 1, "datasources": ds})
+	if err != nil {
+		return "", false, fmt.Errorf("grafana datasources: %w", err)
+	}
+	return "# Rendered by obsctl: Grafana's datasources, one per enabled component.\n" + string(out), readsES, nil
+}
+
+// grafanaDashboardProvider returns the dashboard provider file: the
+// dashboards under grafanaDashboardsDir, in the obsctl folder, changed
+// only through the repo.
+func grafanaDashboardProvider() string {
+	out, err := yaml.Marshal(map[string]any{
+		"apiVersion": 1,
+		"providers": []map[string]any{{
+			"name":                  "obsctl",
+			"folder":                grafanaFolder,
+			"type":                  "file",
+			"disableDeletion":       true,
+			"allowUiUpdates":        false,
+			"updateIntervalSeconds": 30,
+			"options":               map[string]any{"path": grafanaDashboardsDir},
+		}},
+	})
+	if err != nil {
+		panic("stack: grafana dashboard provider: " + err.Error()) // static content
+	}
+	return "# Rendered by obsctl: the repo's dashboards, read-only in Grafana.\n" + string(out)
+}
+
+// grafanaDashboards returns a ConfigMap per *.json file at the top of the
+// repo's dashboards folder, in name order; none when there is no folder.
+func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap, error) {
+	if b.in.Dashboards == nil {
+		return nil, nil
+	}
+	files, err := fs.Glob(b.in.Dashboards, "*.json")
+	if err != nil {
+		return nil, fmt.Errorf("dashboards: %w", err)
+	}
+	var out []*corev1.ConfigMap
+	for _, f := range files { // Glob returns them sorted
+		data, err := fs.ReadFile(b.in.Dashboards, f)
+		if err != nil {
+			return nil, fmt.Errorf("dashboards: %w", err)
+		}
+		if len(data) > maxConfigMapBytes {
+			return nil, fmt.Errorf("dashboards/%s: %d bytes: %w; split it or drop unused panels", f, len(data), errDashboardTooLarge)
+		}
+		name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
+		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+			return nil, fmt.Errorf("dashboards/%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", f, name, strings.Join(errs, "; "))
+		}
+		if errs := validation.IsConfigMapKey(f); len(errs) > 0 {
+			return nil, fmt.Errorf("dashboards/%s: not a valid ConfigMap key: %s", f, strings.Join(errs, "; "))
+		}
+		out = append(out, r.configMap(name, b.ns, app, map[string]string{f: string(data)}))
+	}
+	return out, nil
+}

@@ -1,0 +1,111 @@
+package render
+
+import (
+	"reflect"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/load"
+)
+
+// profiles are the stack profiles every component test renders.
+var profiles = []string{config.ProfileMinimal, config.ProfileHA}
+
+// renderRepo renders the embedded default repo, with its rules and
+// routing compiled, stackYAML added under stack: and edit (if not nil)
+// applied to the configuration.
+func renderRepo(t *testing.T, stackYAML string, edit func(*config.Config)) (*Result, Input) {
+	t.Helper()
+	r, err := load.Load(load.Options{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Config = defaultConfig(t, stackYAML)
+	if edit != nil {
+		edit(r.Config)
+	}
+	in, err := FromRepo(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Render(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, in
+}
+
+// ofKind returns the rendered objects of kind.
+func ofKind(res *Result, kind string) []*unstructured.Unstructured {
+	var out []*unstructured.Unstructured
+	for _, o := range res.Objects {
+		if o.GetKind() == kind {
+			out = append(out, o)
+		}
+	}
+	return out
+}
+
+// typed converts a rendered object to its Go type.
+func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
+	t.Helper()
+	v := new(T)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, v); err != nil {
+		t.Fatalf("%s %s/%s: %v", u.GetKind(), u.GetNamespace(), u.GetName(), err)
+	}
+	return v
+}
+
+func TestMonGoDuration(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		120 * time.Hour:                      "120h",
+		90 * time.Minute:                     "1h30m",
+		time.Hour + time.Second:              "1h0m1s",
+		5 * time.Minute:                      "5m",
+		30 * time.Second:                     "30s",
+		1500 * time.Millisecond:              "1.5s",
+		72*time.Hour + 30*time.Minute:        "72h30m",
+		2*time.Minute + 500*time.Millisecond: "2m0.5s",
+	} {
+		if got := string(monGoDuration(d)); got != want {
+			t.Errorf("monGoDuration(%v) = %q, want %q", d, got, want)
+		}
+		if back, err := time.ParseDuration(string(monGoDuration(d))); err != nil || back != d {
+			t.Errorf("monGoDuration(%v) = %q does not parse back: %v %v", d, monGoDuration(d), back, err)
+		}
+	}
+}
+
+func TestMonCompact(t *testing.T) {
+	m := map[string]any{
+		"spec": map[string]any{
+			"rules":                 map[string]any{"alert": map[string]any{}},
+			"ruleSelector":          map[string]any{},
+			"ruleNamespaceSelector": map[string]any{},
+			"storage":               map[string]any{"emptyDir": map[string]any{}},
+			"endpoints": []any{map[string]any{
+				"port":      "web",
+				"tlsConfig": map[string]any{"ca": map[string]any{}, "insecureSkipVerify": true},
+			}},
+		},
+	}
+	monCompact(m)
+	want := map[string]any{
+		"spec": map[string]any{
+			"ruleSelector":          map[string]any{},
+			"ruleNamespaceSelector": map[string]any{},
+			"storage":               map[string]any{"emptyDir": map[string]any{}},
+			"endpoints": []any{map[string]any{
+				"port":      "web",
+				"tlsConfig": map[string]any{"insecureSkipVerify": true},
+			}},
+		},
+	}
+	if !reflect.DeepEqual(m, want) {
+		t.Errorf("monCompact:\n got %v\nwant %v", m, want)
+	}
+}

@@ -1,0 +1,108 @@
+package render
+
+import (
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"k8s.io/utils/ptr"
+)
+
+
+// scrapeTargets gives Prometheus what it scrapes and evaluates: a
+// ServiceMonitor for each enabled component, the kubelets and the API
+// server, and the repo's PrometheusRules. Each ServiceMonitor's job is the
+// one the repo's rules and dashboards query.
+func scrapeTargets(b *builder, prom *resolved) error {
+	for _, rule := range b.in.Rules {
+		// A copy: the builder labels what it is given, and the input
+		// may be rendered again.
+		b.addUnstructured(rule.DeepCopy())
+	}
+
+	var sms []*monitoringv1.ServiceMonitor
+	// The kubelet Service exists when obsctl's operator keeps it.
+	if b.enabled("prometheusOperator") {
+		sms = append(sms, b.monServiceMonitor(prom, "kubelet", monScrape{
+			job: "kubelet", namespace: kubeletNamespace, service: b.kubeletService(),
+			// The labels the operator gives the kubelet Service.
+			sel:       map[string]string{LabelName: "kubelet"},
+			endpoints: []monitoringv1.Endpoint{kubeletEndpoint("/metrics"), kubeletEndpoint("/metrics/cadvisor")},
+		}))
+	}
+	apiserver := monitoringv1.Endpoint{Port: "https", Scheme: ptr.To(monitoringv1.SchemeHTTPS), BearerTokenFile: monTokenFile}
+	apiserver.TLSConfig = &monitoringv1.TLSConfig{
+		SafeTLSConfig:  monitoringv1.SafeTLSConfig{ServerName: ptr.To("kubernetes")},
+		TLSFilesConfig: monitoringv1.TLSFilesConfig{CAFile: monCAFile},
+	}
+	sms = append(sms, b.monServiceMonitor(prom, "apiserver", monScrape{
+		job: "apiserver", namespace: "default", service: "kubernetes",
+		// The labels the API server gives its Service.
+		sel:       map[string]string{"component": "apiserver", "provider": "kubernetes"},
+		endpoints: []monitoringv1.Endpoint{apiserver},
+	}))
+
+	for _, t := range []struct {
+		key, job, app string
+		namespace     string
+		service, port string
+		honorLabels   bool
+	}{
+		{key: "prometheusOperator", job: "prometheus-operator", app: "prometheus-operator", namespace: b.ns, service: "prometheus-operator", port: "http"},
+		{key: "prometheus", job: "prometheus", app: prometheusApp, namespace: b.ns, service: "prometheus", port: "web"},
+		{key: "alertmanager", job: "alertmanager", app: alertmanagerApp, namespace: b.ns, service: "alertmanager", port: "web"},
+		// On the agents' namespace; the node's name is a better instance
+		// than its IP.
+		{key: "nodeExporter", job: "node-exporter", app: "node-exporter", namespace: b.agentNS, service: "node-exporter", port: "http-metrics"},
+		// kube-state-metrics's series name the objects they describe by
+		// namespace, pod and container: those labels must win over the
+		// target's own.
+		{key: "kubeStateMetrics", job: "kube-state-metrics", app: "kube-state-metrics", namespace: b.ns, service: "kube-state-metrics", port: "http-metrics", honorLabels: true},
+		{key: "grafana", job: "grafana", app: "grafana", namespace: b.ns, service: "grafana", port: "http"},
+		{key: "elasticsearch", job: "elasticsearch", app: "elasticsearch", namespace: b.ns, service: "elasticsearch-metrics", port: "metrics"},
+		{key: "fluentd", job: "fluentd", app: "fluentd", namespace: b.agentNS, service: "fluentd", port: "metrics"},
+		{key: "jaeger", job: "jaeger", app: "jaeger", namespace: b.ns, service: "jaeger", port: "metrics"},
+	} {
+		if !b.enabled(t.key) {
+			continue
+		}
+		r := b.resolve(t.key)
+		s := b.monComponentScrape(r, t.job, t.namespace, t.service, t.port)
+		s.endpoints[0].HonorLabels = t.honorLabels
+		if t.key == "nodeExporter" {
+			s.endpoints[0].RelabelConfigs = []monitoringv1.RelabelConfig{{
+				Action: "replace", SourceLabels: []monitoringv1.LabelName{"__meta_kubernetes_pod_node_name"}, TargetLabel: "instance",
+			}}
+		}
+		sms = append(sms, b.monServiceMonitor(r, t.app, s))
+	}
+	for _, sm := range sms {
+		if err := b.monAdd(sm); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// kubeletEndpoint scrapes path on the kubelets' HTTPS port, as the
+// operator's kubelet Service lists them, with Prometheus's service
+// account token (which the nodes/metrics permission authorizes). Kubelet
+// serving certificates are usually self-signed, so they are not verified.
+// The kubelet's and cAdvisor's series carry the namespace, pod and
+// container they describe, which win over the target's; metrics_path tells
+// the two endpoints apart, as the rules do. (The operator labels each
+// target with its node already: its Endpoints point at the Nodes.)
+// cAdvisor's own timestamps are dropped: it stamps series with the time
+// it collected them, which makes them stale at random.
+func kubeletEndpoint(path string) monitoringv1.Endpoint {
+	ep := monitoringv1.Endpoint{
+		Port: "https-metrics", Path: path, Scheme: ptr.To(monitoringv1.SchemeHTTPS),
+		HonorLabels:     true,
+		BearerTokenFile: monTokenFile,
+		RelabelConfigs: []monitoringv1.RelabelConfig{
+			{Action: "replace", SourceLabels: []monitoringv1.LabelName{"__metrics_path__"}, TargetLabel: "metrics_path"},
+		},
+	}
+	ep.TLSConfig = &monitoringv1.TLSConfig{SafeTLSConfig: monitoringv1.SafeTLSConfig{InsecureSkipVerify: ptr.To(true)}}
+	if path == "/metrics/cadvisor" {
+		ep.HonorTimestamps = ptr.To(false)
+	}
+	return ep
+}

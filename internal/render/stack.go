@@ -1,0 +1,383 @@
+// Package render renders the observability stack from obsctl.yaml and the
+// repo's content: every Kubernetes object obsctl apply stands up, sorted and
+// byte-stable, so that obsctl render prints for GitOps exactly what apply
+// applies.
+//
+// Each component is a function that adds its objects to a builder; the
+// builder resolves a component's settings (the pinned version and image,
+// the profile's replicas, resources and storage, what obsctl.yaml
+// overrides) and holds what every component shares: namespaces, labels,
+// security contexts and the ha profile's spreading.
+package render
+
+import (
+	"cmp"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/common/model"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/obsctl/obsctl/internal/amroute"
+	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/config"
+)
+
+// Input is what a render needs.
+type Input struct {
+	// Config is the repo's obsctl.yaml.
+	Config *config.Config
+	// Rules are the PrometheusRule objects compiled from the repo's rules.
+	Rules []*unstructured.Unstructured
+	// Alertmanager is the compiled routing; nil when obsctl.yaml has none.
+	Alertmanager *amroute.Result
+	// Dashboards holds the repo's dashboards/ folder (*.json).
+	Dashboards fs.FS
+	// Fluentd is fluent.conf compiled from the repo's pipelines; empty
+	// when there are none.
+	Fluentd []byte
+}
+
+// Labels every rendered object carries besides the engine's ownership
+// labels (which Render adds too, so that render and apply agree).
+const (
+	LabelName      = "app.kubernetes.io/name"
+	LabelComponent = "app.kubernetes.io/component"
+	LabelPartOf    = "app.kubernetes.io/part-of"
+	LabelVersion   = "app.kubernetes.io/version"
+	partOf         = "obsctl"
+)
+
+// Result is a rendered stack.
+type Result struct {
+	// Objects are every object of the stack, sorted in apply order (wave,
+	// then group, kind, namespace and name), each with the ownership
+	// labels the apply engine sets.
+	Objects []*unstructured.Unstructured
+	// Generated are the Secrets whose values obsctl generates: they are
+	// not among Objects (a render must be byte-stable and free of secret
+	// values); apply creates each once, when it is missing, and never
+	// changes it.
+	Generated []GeneratedSecret
+}
+
+// LabelGenerated marks the Secrets apply generates.
+const LabelGenerated = "obsctl.dev/generated"
+
+// GeneratedSecret is a Secret of random values that components read.
+type GeneratedSecret struct {
+	Namespace, Name string
+	// Also are further namespaces that get a copy with the same values,
+	// for pods outside Namespace (a Secret is read in its own namespace
+	// only).
+	Also []string
+	// Keys get a random value each; Fixed keys get the given value (a user
+	// name next to a generated password).
+	Keys  []string
+	Fixed map[string]string
+	// Env maps keys to the environment variables apply reads their values
+	// from, on every apply (receiver secrets given as {env: VAR}); such a
+	// Secret has no generated keys.
+	Env map[string]string
+	// TLS makes the Secret a kubernetes.io/tls one instead: a private CA
+	// (ca.crt) and a certificate it signs (tls.crt, tls.key) for CommonName,
+	// for traffic between a component's own pods.
+	TLS bool
+	// CommonName is the certificate's subject when TLS is set.
+	CommonName string
+	// Component names the component that reads it, for messages.
+	Component string
+}
+
+// AllNamespaces returns Namespace and Also.
+func (g GeneratedSecret) AllNamespaces() []string {
+	return append([]string{g.Namespace}, g.Also...)
+}
+
+// Render renders the stack.
+func Render(in Input) (*Result, error) {
+	b, err := newBuilder(in)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range components {
+		r := b.resolve(c.key)
+		if !r.on {
+			continue
+		}
+		if err := c.render(b, r); err != nil {
+			return nil, fmt.Errorf("render %s: %w", r.title, err)
+		}
+	}
+	ingresses(b)
+	networkPolicies(b)
+	namespaces(b)
+	objs, err := b.objects()
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(b.generated, func(x, y GeneratedSecret) int {
+		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
+	})
+	return &Result{Objects: objs, Generated: b.generated}, nil
+}
+
+// component renders one part of the stack.
+type component struct {
+	// key is the component's key under stack.components, or "" for parts
+	// that are always there.
+	key    string
+	render func(b *builder, r *resolved) error
+}
+
+// components are the parts of the stack in the order they render, one
+// entry per function (Prometheus has two: its own objects, then what it
+// scrapes and evaluates). Render sorts the result anyway; the list is
+// explicit so that what the stack holds reads in one place.
+var components = []component{
+	{"prometheusOperator", prometheusOperator},
+	{"prometheus", prometheus},
+	{"prometheus", scrapeTargets},
+	{"alertmanager", alertmanager},
+	{"nodeExporter", nodeExporter},
+	{"kubeStateMetrics", kubeStateMetrics},
+	{"grafana", grafana},
+	{"elasticsearch", elasticsearch},
+	{"kibana", kibana},
+	{"fluentd", fluentd},
+	{"jaeger", jaeger},
+}
+
+// builder collects the objects of one render.
+type builder struct {
+	in        Input
+	cfg       *config.Config
+	stack     string // the stack's name
+	ns        string // the components' namespace
+	agentNS   string // the node agents' namespace
+	ha        bool
+	registry  string
+	objs      []runtime.Object
+	rendered  []*unstructured.Unstructured // objects given as unstructured (CRDs, rules)
+	resolved  map[string]*resolved
+	generated []GeneratedSecret
+	usedAgent bool // something was rendered into the agent namespace
+}
+
+func newBuilder(in Input) (*builder, error) {
+	if in.Config == nil {
+		return nil, fmt.Errorf("render: no configuration")
+	}
+	c := in.Config
+	return &builder{
+		in: in, cfg: c, stack: c.Name,
+		ns: c.StackNamespace(), agentNS: c.StackAgentNamespace(),
+		ha: c.StackProfile() == config.ProfileHA, registry: c.Stack.Registry,
+		resolved: map[string]*resolved{},
+	}, nil
+}
+
+// add adds typed objects.
+func (b *builder) add(objs ...runtime.Object) { b.objs = append(b.objs, objs...) }
+
+// addUnstructured adds objects that come as unstructured already.
+func (b *builder) addUnstructured(objs ...*unstructured.Unstructured) {
+	b.rendered = append(b.rendered, objs...)
+}
+
+// enabled reports whether the component with obsctl.yaml key is on.
+func (b *builder) enabled(key string) bool { return b.resolve(key).on }
+
+// resolved is one component's settings after defaults.
+type resolved struct {
+	key, title string
+	on         bool
+	image      string // with tag
+	version    string
+	replicas   int32
+	resources  corev1.ResourceRequirements
+	// storage is the volume size; zero means emptyDir.
+	storage      resource.Quantity
+	storageClass string
+	retention    time.Duration
+	nodeSelector map[string]string
+	tolerations  []corev1.Toleration
+}
+
+// requires maps a component to the one it cannot run without.
+var requires = map[string]string{
+	"kibana":       "elasticsearch",
+	"fluentd":      "elasticsearch",
+	"prometheus":   "prometheusOperator",
+	"alertmanager": "prometheusOperator",
+}
+
+// resolve returns the settings of the component with obsctl.yaml key.
+func (b *builder) resolve(key string) *resolved {
+	if r, ok := b.resolved[key]; ok {
+		return r
+	}
+	i := slices.IndexFunc(pins, func(p pin) bool { return p.key == key })
+	if i < 0 {
+		panic("stack: no pin for component " + key) // a programming error
+	}
+	p := pins[i]
+	var c *config.Component
+	for _, nc := range b.cfg.ComponentsByName() {
+		if nc.Name == key {
+			c = nc.Component
+		}
+	}
+	r := &resolved{key: key, title: p.title, on: c.On(), version: cmp.Or(c.Version, p.version)}
+	if dep, ok := requires[key]; ok && r.on {
+		// Without what it needs a component cannot run; lint's
+		// stack/dependency says so, and the render leaves it out.
+		r.on = b.resolve(dep).on
+	}
+	r.image = b.imageRef(image{cmp.Or(c.Image, p.image), r.version})
+	profile := 0
+	if b.ha {
+		profile = 1
+	}
+	r.replicas = p.replicas[profile]
+	if c.Replicas != nil {
+		r.replicas = int32(*c.Replicas)
+	}
+	r.resources = corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{
+			corev1.ResourceCPU:    resource.MustParse(cmp.Or(c.Resources.Requests.CPU, p.cpu)),
+			corev1.ResourceMemory: resource.MustParse(cmp.Or(c.Resources.Requests.Memory, p.memory)),
+		},
+		Limits: corev1.ResourceList{
+			corev1.ResourceMemory: resource.MustParse(cmp.Or(c.Resources.Limits.Memory, p.memoryLimit)),
+		},
+	}
+	if c.Resources.Limits.CPU != "" {
+		r.resources.Limits[corev1.ResourceCPU] = resource.MustParse(c.Resources.Limits.CPU)
+	}
+	switch {
+	case c.Storage.Size != "":
+		r.storage = resource.MustParse(c.Storage.Size)
+	case b.ha && p.storage != "":
+		r.storage = resource.MustParse(p.storage)
+	}
+	r.storageClass = c.Storage.Class
+	if p.retention != "" {
+		d, err := model.ParseDuration(p.retention)
+		if err != nil {
+			panic("stack: bad pinned retention " + p.retention)
+		}
+		r.retention = time.Duration(d)
+	}
+	r.retention = c.Retention.Or(r.retention)
+	r.nodeSelector = c.NodeSelector
+	for _, t := range c.Tolerations {
+		tol := corev1.Toleration{Key: t.Key, Operator: corev1.TolerationOperator(t.Operator), Value: t.Value, Effect: corev1.TaintEffect(t.Effect)}
+		if t.TolerationSeconds != nil {
+			s := int64(*t.TolerationSeconds)
+			tol.TolerationSeconds = &s
+		}
+		r.tolerations = append(r.tolerations, tol)
+	}
+	b.resolved[key] = r
+	return r
+}
+
+// imageRef returns im as repo:tag, with the registry replaced when
+// stack.registry is set: the first path element is the registry when it
+// looks like a host (has a dot or a port, or is localhost).
+func (b *builder) imageRef(im image) string {
+	repo := im.repo
+	if b.registry != "" {
+		if host, rest, ok := strings.Cut(repo, "/"); ok && (strings.ContainsAny(host, ".:") || host == "localhost") {
+			repo = rest
+		}
+		repo = strings.TrimSuffix(b.registry, "/") + "/" + repo
+	}
+	return repo + ":" + im.tag
+}
+
+// objects converts and sorts what the components added.
+func (b *builder) objects() ([]*unstructured.Unstructured, error) {
+	out := make([]*unstructured.Unstructured, 0, len(b.objs)+len(b.rendered))
+	for _, o := range b.objs {
+		u, err := toUnstructured(o)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	out = append(out, b.rendered...)
+	seen := map[string]bool{}
+	for _, o := range out {
+		l := o.GetLabels()
+		if l == nil {
+			l = map[string]string{}
+		}
+		l[apply.LabelManagedBy] = apply.FieldManager
+		l[apply.LabelStack] = b.stack
+		l[LabelPartOf] = partOf
+		o.SetLabels(l)
+		id := o.GroupVersionKind().GroupKind().String() + " " + o.GetNamespace() + "/" + o.GetName()
+		if seen[id] {
+			return nil, fmt.Errorf("render: %s is rendered twice", id)
+		}
+		seen[id] = true
+	}
+	slices.SortStableFunc(out, compareObjects)
+	return out, nil
+}
+
+// compareObjects orders objects as apply applies them: by wave, then
+// group, kind, namespace and name.
+func compareObjects(a, c *unstructured.Unstructured) int {
+	ga, gc := a.GroupVersionKind().GroupKind(), c.GroupVersionKind().GroupKind()
+	return cmp.Or(
+		cmp.Compare(apply.WaveOf(ga), apply.WaveOf(gc)),
+		cmp.Compare(ga.Group, gc.Group),
+		cmp.Compare(ga.Kind, gc.Kind),
+		cmp.Compare(a.GetNamespace(), c.GetNamespace()),
+		cmp.Compare(a.GetName(), c.GetName()),
+	)
+}
+
+// toUnstructured converts a typed object, dropping what the API server
+// sets (creationTimestamp, an empty status) and nulls.
+func toUnstructured(o runtime.Object) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(o)
+	if err != nil {
+		return nil, err
+	}
+	delete(m, "status") // the server's to write
+	dropNulls(m)
+	u := &unstructured.Unstructured{Object: m}
+	if u.GetKind() == "" || u.GetAPIVersion() == "" {
+		return nil, fmt.Errorf("render: %T %s has no apiVersion or kind", o, u.GetName())
+	}
+	return u, nil
+}
+
+// dropNulls removes null values and the empty creationTimestamp the
+// converter writes for every ObjectMeta.
+func dropNulls(m map[string]any) {
+	for k, v := range m {
+		switch v := v.(type) {
+		case nil:
+			delete(m, k)
+		case map[string]any:
+			dropNulls(v)
+		case []any:
+			for _, e := range v {
+				if em, ok := e.(map[string]any); ok {
+					dropNulls(em)
+				}
+			}
+		}
+	}
+}
