@@ -4,32 +4,16 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
-// ObjectRef names one object.
-type ObjectRef struct {
-	Group     string
-	Version   string
-	Kind      string
-	Namespace string // empty for cluster-scoped objects
-	Name      string
-}
+// ObjectRef names one object: kube's one reference type.
+type ObjectRef = kube.Ref
 
 // RefOf returns the reference of obj as given: its namespace is the one the
 // object names, before any defaulting.
-func RefOf(obj *unstructured.Unstructured) ObjectRef {
-	gvk := obj.GroupVersionKind()
-	return ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-}
-
-// String returns "Kind namespace/name", or "Kind name" for a cluster-scoped
-// object, the form every message about an object uses.
-func (r ObjectRef) String() string {
-	if r.Namespace == "" {
-		return r.Kind + " " + r.Name
-	}
-	return r.Kind + " " + r.Namespace + "/" + r.Name
-}
+func RefOf(obj *unstructured.Unstructured) ObjectRef { return kube.RefOf(obj) }
 
 // Action is what happened to one object.
 type Action string

@@ -323,13 +323,13 @@ func writeRevision(w io.Writer, inv *inventory.Inventory, n int, format string) 
 			refs []inventory.ObjectRef
 		}{{"+", c.Added}, {"-", c.Removed}, {"~", c.Changed}} {
 			for _, ref := range l.refs {
-				fmt.Fprintf(w, "  %s %s\n", l.mark, ref)
+				fmt.Fprintf(w, "  %s %s\n", l.mark, ref.Qualified())
 			}
 		}
 	}
 	fmt.Fprintf(w, "\nObjects (%d):\n", len(r.Objects))
 	for _, ref := range r.Objects {
-		fmt.Fprintf(w, "  %s\n", ref)
+		fmt.Fprintf(w, "  %s\n", ref.Qualified())
 	}
 	return nil
 }

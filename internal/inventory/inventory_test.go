@@ -580,7 +580,7 @@ func TestObjectRef(t *testing.T) {
 	}
 	var got []string
 	for _, r := range sortRefs(refs) {
-		got = append(got, r.String())
+		got = append(got, r.Qualified())
 	}
 	want := []string{
 		"ConfigMap.v1 monitoring/a",
@@ -624,7 +624,7 @@ func TestDiff(t *testing.T) {
 			strs := func(refs []ObjectRef) []string {
 				var out []string
 				for _, r := range refs {
-					out = append(out, r.String())
+					out = append(out, r.Qualified())
 				}
 				return out
 			}

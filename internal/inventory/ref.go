@@ -1,78 +1,28 @@
 package inventory
 
 import (
-	"cmp"
 	"fmt"
 	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
-// ObjectRef names one object obsctl applied. Namespace is empty for
-// cluster-scoped objects.
-type ObjectRef struct {
-	Group     string `json:"group,omitempty"`
-	Version   string `json:"version"`
-	Kind      string `json:"kind"`
-	Namespace string `json:"namespace,omitempty"`
-	Name      string `json:"name"`
-}
+// ObjectRef names one object obsctl applied: kube's one reference type.
+// Objects match by their ID (group, kind, namespace and name); the version
+// is only how an object was read or written.
+type ObjectRef = kube.Ref
 
 // RefOf returns the reference of obj.
-func RefOf(obj *unstructured.Unstructured) ObjectRef {
-	gvk := obj.GroupVersionKind()
-	return ObjectRef{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind, Namespace: obj.GetNamespace(), Name: obj.GetName()}
-}
+func RefOf(obj *unstructured.Unstructured) ObjectRef { return kube.RefOf(obj) }
 
-// GroupVersionKind returns the reference's group, version and kind.
-func (r ObjectRef) GroupVersionKind() schema.GroupVersionKind {
-	return schema.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
-}
+type identity = kube.Ref
 
-// String formats r the way kubectl names objects, with the group and
-// version: "Deployment.v1.apps monitoring/grafana", "Namespace.v1 monitoring".
-func (r ObjectRef) String() string {
-	var b strings.Builder
-	b.WriteString(r.Kind)
-	b.WriteByte('.')
-	b.WriteString(r.Version)
-	if r.Group != "" {
-		b.WriteByte('.')
-		b.WriteString(r.Group)
-	}
-	b.WriteByte(' ')
-	if r.Namespace != "" {
-		b.WriteString(r.Namespace)
-		b.WriteByte('/')
-	}
-	b.WriteString(r.Name)
-	return b.String()
-}
-
-// identity is what makes two references the same object: the version is
-// only how it was read or written, so an object that moved from v1beta1 to
-// v1 is still the same object and must not be pruned.
-type identity struct{ group, kind, namespace, name string }
-
-func (r ObjectRef) identity() identity { return identity{r.Group, r.Kind, r.Namespace, r.Name} }
-
-// Compare orders references by group, kind, namespace, name and then
-// version, the order in which the inventory stores them.
-func (r ObjectRef) Compare(o ObjectRef) int {
-	return cmp.Or(
-		cmp.Compare(r.Group, o.Group),
-		cmp.Compare(r.Kind, o.Kind),
-		cmp.Compare(r.Namespace, o.Namespace),
-		cmp.Compare(r.Name, o.Name),
-		cmp.Compare(r.Version, o.Version),
-	)
-}
-
-func (r ObjectRef) validate() error {
+func validateRef(r ObjectRef) error {
 	if r.Version == "" || r.Kind == "" || r.Name == "" {
-		return fmt.Errorf("object %q has no apiVersion, kind or name", r.String())
+		return fmt.Errorf("object %q has no apiVersion, kind or name", r.Qualified())
 	}
 	return nil
 }
@@ -92,11 +42,11 @@ func sortRefs(refs []ObjectRef) []ObjectRef {
 func Prune(previous, next []ObjectRef) []ObjectRef {
 	keep := make(map[identity]bool, len(next))
 	for _, r := range next {
-		keep[r.identity()] = true
+		keep[r.ID()] = true
 	}
 	var out []ObjectRef
 	for _, r := range previous {
-		if !keep[r.identity()] {
+		if !keep[r.ID()] {
 			out = append(out, r)
 		}
 	}

@@ -75,16 +75,16 @@ func (r *Revision) SetObjects(objs []*unstructured.Unstructured) error {
 	seen := make(map[identity]bool, len(objs))
 	for _, obj := range objs {
 		ref := RefOf(obj)
-		if err := ref.validate(); err != nil {
+		if err := validateRef(ref); err != nil {
 			return err
 		}
-		if seen[ref.identity()] {
-			return fmt.Errorf("object %s appears twice", ref)
+		if seen[ref.ID()] {
+			return fmt.Errorf("object %s appears twice", ref.Qualified())
 		}
-		seen[ref.identity()] = true
+		seen[ref.ID()] = true
 		red, err := redact(obj)
 		if err != nil {
-			return fmt.Errorf("object %s: %w", ref, err)
+			return fmt.Errorf("object %s: %w", ref.Qualified(), err)
 		}
 		entries = append(entries, entry{ref, red})
 	}
@@ -97,7 +97,7 @@ func (r *Revision) SetObjects(objs []*unstructured.Unstructured) error {
 		refs[i] = e.ref
 		b, err := encodeJSON(e.obj.Object)
 		if err != nil {
-			return fmt.Errorf("object %s: %w", e.ref, err)
+			return fmt.Errorf("object %s: %w", e.ref.Qualified(), err)
 		}
 		buf.Write(b)
 		if i < len(entries)-1 {
@@ -161,7 +161,7 @@ func (r *Revision) manifestsByIdentity() (map[identity]stored, error) {
 			return nil, err
 		}
 		ref := RefOf(obj)
-		out[ref.identity()] = stored{ref, b}
+		out[ref.ID()] = stored{ref, b}
 	}
 	return out, nil
 }
