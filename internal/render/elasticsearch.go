@@ -13,7 +13,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-
 // Elasticsearch's names and ports besides esApp and esHTTPPort.
 const (
 	esHeadless       = "elasticsearch-headless"

@@ -12,7 +12,6 @@ import (
 	fluentd1 "github.com/obsctl/obsctl/internal/fluentd"
 )
 
-
 // What fluent.conf may rely on: the files it reads and writes, the port
 // of its metrics and the environment that names Elasticsearch.
 const (

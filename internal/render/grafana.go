@@ -12,7 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-
 // Where Grafana finds what obsctl provisions.
 const (
 	grafanaPort          = 3000

@@ -7,7 +7,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-
 // Jaeger's ports and what it names in Elasticsearch.
 const (
 	jaegerOTLPGRPCPort = 4317

@@ -7,7 +7,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 )
 
-
 // Kibana's port and the Secret of its encryption keys.
 const (
 	kibanaPort       = 5601

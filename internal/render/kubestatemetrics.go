@@ -4,7 +4,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
-
 // kubeStateMetrics exports the state of Kubernetes objects: a Deployment
 // (two replicas in ha, each serving every object: the metrics are
 // deduplicated by the rules' aggregations), read-only RBAC on what it

@@ -5,7 +5,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-
 // nodeExporterRoot is where node-exporter sees the node's root file
 // system.
 const nodeExporterRoot = "/host/root"

@@ -9,7 +9,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-
 // The Prometheus custom resource: its name, and the labels the operator
 // puts on its pods (reserved: podMetadata cannot change them).
 const (

@@ -15,7 +15,6 @@ import (
 	"github.com/obsctl/obsctl/internal/render/crds"
 )
 
-
 // kubeletNamespace holds the Service and Endpoints the operator keeps of
 // every node's kubelet, for the kubelet ServiceMonitor.
 const kubeletNamespace = "kube-system"

@@ -5,7 +5,6 @@ import (
 	"k8s.io/utils/ptr"
 )
 
-
 // scrapeTargets gives Prometheus what it scrapes and evaluates: a
 // ServiceMonitor for each enabled component, the kubelets and the API
 // server, and the repo's PrometheusRules. Each ServiceMonitor's job is the
