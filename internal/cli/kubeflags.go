@@ -89,6 +89,11 @@ func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 	if errs := validation.IsDNS1123Label(c.namespace); len(errs) > 0 {
 		return usagef("namespace %q: %s", c.namespace, strings.Join(errs, "; "))
 	}
+	if config.ReservedNamespace(c.namespace) {
+		// The stack would label, restrict and prune a namespace that
+		// Kubernetes itself runs in.
+		return usagef("namespace %q is reserved for Kubernetes itself: give the stack a namespace of its own (-n monitoring)", c.namespace)
+	}
 	return nil
 }
 

@@ -83,6 +83,15 @@ func TestParseBad(t *testing.T) {
 		{"ingress class", stackSrc("ingress: {className: haproxy}"), CheckSchema, 4, 24, `unknown ingress class "haproxy"`},
 		{"ingress no host", stackSrc("ingress: {enabled: true}"), CheckSchema, 4, 22, "enabled for no host"},
 		{"ingress host", stackSrc("ingress: {hosts: {grafana: 'Grafana!'}}"), CheckSchema, 4, 30, `invalid host name "Grafana!"`},
+		{"stack namespace reserved", stackSrc("namespace: kube-system"), CheckSchema, 4, 14, `stack.namespace "kube-system" is reserved`},
+		{"agent namespace reserved", stackSrc("agentNamespace: kube-public"), CheckSchema, 4, 19, `stack.agentNamespace "kube-public" is reserved`},
+		{"stack namespace default", stackSrc("namespace: default"), CheckSchema, 4, 14, `"default" is reserved`},
+		{"rules namespace reserved", "apiVersion: obsctl/v1\nname: x\nrules:\n  namespace: kube-node-lease\n", CheckSchema, 4, 14, `rules.namespace "kube-node-lease" is reserved`},
+		{"node-exporter port low", stackSrc("components: {nodeExporter: {port: 80}}"), CheckSchema, 4, 37, "port 80: want 1024 to 65535"},
+		{"node-exporter port high", stackSrc("components: {nodeExporter: {port: 70000}}"), CheckSchema, 4, 37, "port 70000"},
+		{"node-exporter port type", stackSrc("components: {nodeExporter: {port: http}}"), CheckSchema, 4, 37, "whole number"},
+		{"node-exporter component key", stackSrc("components: {nodeExporter: {version: 'v 1'}}"), CheckSchema, 4, 40, `nodeExporter: invalid version`},
+		{"port on another component", stackSrc("components: {grafana: {port: 3000}}"), CheckSchema, 4, 26, `unknown key "port"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -138,5 +147,35 @@ func TestStackDefaults(t *testing.T) {
 	c, _ = parse(t, "apiVersion: obsctl/v1\nname: x\nrules: {namespace: obs}\n")
 	if c.StackNamespace() != "obs" || c.StackAgentNamespace() != "obs-agents" {
 		t.Errorf("namespaces from rules.namespace: %q %q", c.StackNamespace(), c.StackAgentNamespace())
+	}
+}
+
+func TestReservedNamespace(t *testing.T) {
+	for ns, want := range map[string]bool{
+		"kube-system": true, "kube-public": true, "kube-node-lease": true, "default": true,
+		"monitoring": false, "": false, "kube-system-2": false, "defaults": false,
+	} {
+		if got := ReservedNamespace(ns); got != want {
+			t.Errorf("ReservedNamespace(%q) = %v, want %v", ns, got, want)
+		}
+	}
+}
+
+func TestNodeExporterPort(t *testing.T) {
+	c, fs := parse(t, stackSrc("components: {nodeExporter: {port: 9200, enabled: true}}"))
+	if len(fs) != 0 {
+		t.Fatal(fs)
+	}
+	ne := &c.Stack.Components.NodeExporter
+	if ne.HostPort() != 9200 || !ne.On() {
+		t.Errorf("port %d on %v", ne.HostPort(), ne.On())
+	}
+	// The inlined component's keys are recorded for its checks' spans.
+	if !ne.Has("enabled") || !ne.Component.Has("port") {
+		t.Errorf("keys not recorded: %v", ne.Keys)
+	}
+	c, _ = parse(t, stackSrc("profile: ha"))
+	if p := c.Stack.Components.NodeExporter.HostPort(); p != DefaultNodeExporterPort {
+		t.Errorf("default port %d", p)
 	}
 }

@@ -185,16 +185,17 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	byKey := map[string][]int{}
 	var names []string
 	required := map[string]bool{}
-	var fields *Fields
+	// Every Fields of the mapping records its keys: the struct's own and
+	// those of structs inlined into it (NodeExporter inlines Component,
+	// whose checks point at its keys through its Fields).
+	var fields []*Fields
 	var collect func(t reflect.Type, prefix []int)
 	collect = func(t reflect.Type, prefix []int) {
 		for i := range t.NumField() {
 			sf := t.Field(i)
 			idx := append(append([]int{}, prefix...), i)
 			if sf.Type == fieldsType {
-				if len(prefix) == 0 {
-					fields = v.FieldByIndex(idx).Addr().Interface().(*Fields)
-				}
+				fields = append(fields, v.FieldByIndex(idx).Addr().Interface().(*Fields))
 				continue
 			}
 			tag := strings.Split(sf.Tag.Get("yaml"), ",")[0]
@@ -213,9 +214,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 	}
 	collect(v.Type(), nil)
-	if fields != nil {
-		fields.At = d.file.Span(n)
-		fields.Keys = map[string]diag.Span{}
+	keys := map[string]diag.Span{}
+	for _, f := range fields {
+		f.At, f.Keys = d.file.Span(n), keys
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -238,8 +239,8 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 			continue
 		}
 		seen[k.Value] = true
-		if fields != nil {
-			fields.Keys[k.Value] = d.file.Span(resolve(val))
+		if len(fields) > 0 {
+			keys[k.Value] = d.file.Span(resolve(val))
 		}
 		d.decode(val, v.FieldByIndex(idx), what+"."+k.Value)
 	}

@@ -51,7 +51,7 @@ type Components struct {
 	// Alertmanager routes alerts by severity.
 	Alertmanager Component `yaml:"alertmanager"`
 	// NodeExporter exports node metrics from every node.
-	NodeExporter Component `yaml:"nodeExporter"`
+	NodeExporter NodeExporter `yaml:"nodeExporter"`
 	// KubeStateMetrics exports the state of Kubernetes objects.
 	KubeStateMetrics Component `yaml:"kubeStateMetrics"`
 	// Grafana shows the dashboards.
@@ -89,6 +89,27 @@ type Component struct {
 	NodeSelector map[string]string `yaml:"nodeSelector"`
 	// Tolerations let the component's pods run on tainted nodes.
 	Tolerations []Toleration `yaml:"tolerations"`
+}
+
+// NodeExporter configures node-exporter: a component that listens on a
+// port of every node's host network, so the port is configurable.
+type NodeExporter struct {
+	Component `yaml:",inline"`
+	// Port is the host port node-exporter listens on, on every node
+	// (default 9100). Two stacks on one cluster need two ports: each
+	// node's host network has one of each.
+	Port *int `yaml:"port"`
+}
+
+// DefaultNodeExporterPort is node-exporter's registered port.
+const DefaultNodeExporterPort = 9100
+
+// HostPort returns the port node-exporter listens on, on every node.
+func (n *NodeExporter) HostPort() int {
+	if n.Port == nil {
+		return DefaultNodeExporterPort
+	}
+	return *n.Port
 }
 
 // On reports whether the component is enabled.
@@ -209,7 +230,7 @@ func (c *Config) ComponentsByName() []NamedComponent {
 		{"prometheusOperator", &s.PrometheusOperator},
 		{"prometheus", &s.Prometheus},
 		{"alertmanager", &s.Alertmanager},
-		{"nodeExporter", &s.NodeExporter},
+		{"nodeExporter", &s.NodeExporter.Component},
 		{"kubeStateMetrics", &s.KubeStateMetrics},
 		{"grafana", &s.Grafana},
 		{"elasticsearch", &s.Elasticsearch},
@@ -246,6 +267,9 @@ func validateStack(report func(span diag.Span, hint, format string, args ...any)
 		if v != "" && len(validation.IsDNS1123Label(v)) > 0 {
 			report(s.Span(key), "a namespace is lower-case letters, digits and dashes, at most 63 characters", "invalid namespace %q", v)
 		}
+		if ReservedNamespace(v) {
+			report(s.Span(key), reservedHint, "stack.%s %q is reserved for Kubernetes itself", key, v)
+		}
 	}
 	if s.Namespace != "" && s.Namespace == s.AgentNamespace {
 		report(s.Span("agentNamespace"), "node agents need a namespace whose PodSecurity level is privileged; the components' is restricted",
@@ -256,6 +280,10 @@ func validateStack(report func(span diag.Span, hint, format string, args ...any)
 	}
 	for _, nc := range c.ComponentsByName() {
 		validateComponent(report, nc.Name, nc.Component)
+	}
+	if ne := &s.Components.NodeExporter; ne.Port != nil && (*ne.Port < 1024 || *ne.Port > 65535) {
+		report(ne.Span("port"), "a port from 1024 to 65535, free on every node's host network (node-exporter's default is 9100)",
+			"nodeExporter: port %d: want 1024 to 65535", *ne.Port)
 	}
 	in := &s.Ingress
 	if in.Fields.Has("className") && in.ClassName != "nginx" && in.ClassName != "traefik" {

@@ -17,6 +17,20 @@ var (
 	stackNameRE = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?$`)
 )
 
+// reservedNamespaces are the namespaces Kubernetes creates and runs in.
+// A stack there would relabel one (PodSecurity restricted under the
+// control plane's pods), prune what it holds, or mix its objects with
+// everyone's (default).
+var reservedNamespaces = []string{"default", "kube-node-lease", "kube-public", "kube-system"}
+
+// ReservedNamespace reports whether ns is one of the namespaces Kubernetes
+// owns, which no stack, rule set or lock may take: obsctl.yaml refuses it
+// (config/schema) and the CLI refuses it as -n.
+func ReservedNamespace(ns string) bool { return slices.Contains(reservedNamespaces, ns) }
+
+// reservedHint says what to do about a reserved namespace.
+const reservedHint = "choose a namespace of the stack's own, such as monitoring: obsctl labels, restricts and may prune its namespaces"
+
 // validate checks what the schema alone cannot: versions, names and
 // references inside the file.
 func validate(d *decoder, c *Config) {
@@ -36,6 +50,9 @@ func validate(d *decoder, c *Config) {
 		if !labelNameRE.MatchString(k) {
 			report(c.Prometheus.Span("externalLabels"), "", "invalid label name %q", k)
 		}
+	}
+	if ReservedNamespace(c.Rules.Namespace) {
+		report(c.Rules.Span("namespace"), reservedHint, "rules.namespace %q is reserved for Kubernetes itself", c.Rules.Namespace)
 	}
 	validateStack(report, c)
 	if v := c.Lint.FailOn; v != "" {
