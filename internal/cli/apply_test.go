@@ -133,10 +133,15 @@ func TestAsTimeout(t *testing.T) {
 }
 
 // TestClusterDefaults: --stack and -n come from obsctl.yaml when the
-// working directory holds one, else obsctl and monitoring; flags win.
+// working directory or a folder above holds one, else obsctl and
+// monitoring; flags win.
 func TestClusterDefaults(t *testing.T) {
 	withRepo := t.TempDir()
 	if err := os.WriteFile(filepath.Join(withRepo, "obsctl.yaml"), []byte("apiVersion: obsctl/v1\nname: shop\nrules:\n  namespace: observability\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sub := filepath.Join(withRepo, "rules", "team")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -150,6 +155,9 @@ func TestClusterDefaults(t *testing.T) {
 		{name: "repo", dir: withRepo, wantStack: "shop", want: "observability"},
 		{name: "flags win", dir: withRepo, stack: "prod", ns: "mon", wantStack: "prod", want: "mon"},
 		{name: "bad stack", dir: t.TempDir(), stack: "Prod_1", wantErr: `stack name "Prod_1"`},
+		// Found up the tree, as load.Find finds it for lint and render.
+		{name: "repo from a sub-folder", dir: sub, wantStack: "shop", want: "observability"},
+		{name: "reserved namespace", dir: withRepo, ns: "kube-system", wantErr: `namespace "kube-system" is reserved`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := &clusterOptions{stack: tc.stack, namespace: tc.ns, timeout: time.Minute}

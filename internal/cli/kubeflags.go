@@ -6,10 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/user"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -22,7 +20,6 @@ import (
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/load"
-	"github.com/obsctl/obsctl/internal/source"
 )
 
 // Defaults of the cluster flags when there is no repo to take them from.
@@ -54,9 +51,9 @@ func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
 }
 
 // resolve fills in the stack and namespace from the repo when the flags
-// leave them out: obsctl.yaml's name and rules.namespace when there is a
-// repo (--repo, or an obsctl.yaml in the working directory, as load.Load
-// finds it); "obsctl" and "monitoring" otherwise. The embedded default repo is not consulted:
+// leave them out: obsctl.yaml's name and stack namespace when there is a
+// repo (--repo, or the nearest obsctl.yaml from the working directory up,
+// as load.Find finds it); "obsctl" and "monitoring" otherwise. The embedded default repo is not consulted:
 // its name would silently become the stack of every folder without one.
 func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 	if c.timeout <= 0 {
@@ -97,38 +94,18 @@ func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 	return nil
 }
 
-// repoConfig reads the repo's obsctl.yaml: --repo's, else the working
-// directory's; nil when there is neither. Only obsctl.yaml is read, not
-// the whole repo as load.Load does: a rule file with a mistake, or a repo
-// without rules/, must not keep a cluster command from running. Problems
-// in obsctl.yaml itself are lint's to report.
+// repoConfig reads the repo's obsctl.yaml, found as every command finds
+// the repo (load.Find: --repo, else the nearest obsctl.yaml from the
+// working directory up); nil when there is none. Only obsctl.yaml is read,
+// not the whole repo as load.Load does: a rule file with a mistake, or a
+// repo without rules/, must not keep a cluster command from running.
+// Problems in obsctl.yaml itself are lint's to report.
 func repoConfig(deps *Deps, g *globalOptions) (*config.Config, error) {
-	wd := deps.WorkDir
-	if wd == "" {
-		var err error
-		if wd, err = os.Getwd(); err != nil {
-			return nil, err
-		}
+	r, err := load.LoadConfig(load.Options{Dir: g.repo, WorkDir: deps.WorkDir})
+	if err != nil || r.Embedded() {
+		return nil, err
 	}
-	dir := wd
-	if g.repo != "" {
-		dir = g.repo
-		if !filepath.IsAbs(dir) {
-			dir = filepath.Join(wd, dir)
-		}
-	}
-	p := filepath.Join(dir, config.FileName)
-	data, err := os.ReadFile(p)
-	switch {
-	case errors.Is(err, fs.ErrNotExist) && g.repo == "":
-		return nil, nil
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("repo %s: %w", g.repo, load.ErrNoConfig)
-	case err != nil:
-		return nil, fmt.Errorf("load %s: %w", p, err)
-	}
-	cfg, _ := config.Parse(source.NewFile(p, data))
-	return cfg, nil
+	return r.Config, nil
 }
 
 // clusterConn is one run's connection to the cluster.

@@ -26,9 +26,16 @@ import (
 
 // Repo is a loaded observability repo.
 type Repo struct {
-	// Dir is the folder the repo was loaded from as the user named it, or
-	// "" for the embedded default.
+	// Dir is the folder the repo was loaded from as the user sees it: --repo
+	// as given, "." for the working directory, the way up to the folder
+	// discovery found ("..", "../.."), or "" for the embedded default.
 	Dir string
+	// Root is the repo folder's absolute path; "" for the embedded default.
+	Root string
+	// Default is set when no obsctl.yaml was found and the embedded
+	// default repo was loaded: a command that changes a cluster must not
+	// mistake it for the user's repo.
+	Default bool
 	// FS is the repo's file tree.
 	FS fs.FS
 	// Config is the decoded obsctl.yaml (never nil).
@@ -47,7 +54,7 @@ type Repo struct {
 }
 
 // Embedded reports whether r is the embedded default repo.
-func (r *Repo) Embedded() bool { return r.Dir == "" }
+func (r *Repo) Embedded() bool { return r.Default }
 
 // Sources returns every file read, by path, for reporters that show
 // source lines.
@@ -98,8 +105,9 @@ func DefaultFS() fs.FS {
 
 // Options says where to load from.
 type Options struct {
-	// Dir is the --repo flag; "" means the working directory when it holds
-	// an obsctl.yaml and the embedded default otherwise.
+	// Dir is the --repo flag; "" means the nearest folder holding an
+	// obsctl.yaml from the working directory up, and the embedded default
+	// when there is none (see Find).
 	Dir string
 	// Paths, when set, are the rule files or folders to load instead of
 	// the config's rule paths. They are read from the OS file system,
@@ -112,63 +120,121 @@ type Options struct {
 // ErrNoConfig is returned when --repo names a folder without obsctl.yaml.
 var ErrNoConfig = errors.New("no " + config.FileName)
 
-// Load loads the repo. Its error is operational (a folder that does not
-// exist, an unreadable file); problems with the content are findings.
-func Load(opts Options) (*Repo, error) {
-	wd := opts.WorkDir
-	if wd == "" {
-		var err error
-		if wd, err = os.Getwd(); err != nil {
-			return nil, err
-		}
+// Location is where a repo is: a folder on disk, or the embedded default.
+type Location struct {
+	// Dir is the folder as the user sees it (see Repo.Dir); "" for the
+	// embedded default.
+	Dir string
+	// Root is the folder's absolute path; "" for the embedded default.
+	Root string
+}
+
+// Default reports whether no folder was found: the embedded default repo.
+func (l Location) Default() bool { return l.Root == "" }
+
+// Find says where the repo is, as every command finds it: --repo's folder
+// (which must hold obsctl.yaml), else the nearest folder holding an
+// obsctl.yaml from the working directory up to the file system's root,
+// as git finds .git, so that obsctl run in rules/ uses the repo around
+// it; only when there is none, the embedded default.
+func Find(opts Options) (Location, error) {
+	wd, err := workDir(opts)
+	if err != nil {
+		return Location{}, err
 	}
-	r := &Repo{}
-	switch {
-	case opts.Dir != "":
+	if opts.Dir != "" {
 		dir := opts.Dir
 		if !filepath.IsAbs(dir) {
 			dir = filepath.Join(wd, dir)
 		}
 		st, err := os.Stat(dir)
 		if err != nil {
-			return nil, fmt.Errorf("repo %s: %w", opts.Dir, err)
+			return Location{}, fmt.Errorf("repo %s: %w", opts.Dir, err)
 		}
 		if !st.IsDir() {
-			return nil, fmt.Errorf("repo %s: not a folder", opts.Dir)
+			return Location{}, fmt.Errorf("repo %s: not a folder", opts.Dir)
 		}
-		if _, err := os.Stat(filepath.Join(dir, config.FileName)); err != nil {
-			return nil, fmt.Errorf("repo %s: %w", opts.Dir, ErrNoConfig)
+		if !hasConfig(dir) {
+			return Location{}, fmt.Errorf("repo %s: %w", opts.Dir, ErrNoConfig)
 		}
-		r.Dir, r.FS = opts.Dir, os.DirFS(dir)
-	default:
-		if _, err := os.Stat(filepath.Join(wd, config.FileName)); err == nil {
-			r.Dir, r.FS = ".", os.DirFS(wd)
-		} else {
-			r.FS = DefaultFS()
+		return Location{Dir: opts.Dir, Root: dir}, nil
+	}
+	for dir := wd; ; dir = filepath.Dir(dir) {
+		if hasConfig(dir) {
+			rel, err := filepath.Rel(wd, dir)
+			if err != nil {
+				rel = dir
+			}
+			return Location{Dir: rel, Root: dir}, nil
 		}
+		if filepath.Dir(dir) == dir {
+			return Location{}, nil
+		}
+	}
+}
+
+// hasConfig reports whether dir holds an obsctl.yaml file.
+func hasConfig(dir string) bool {
+	st, err := os.Stat(filepath.Join(dir, config.FileName))
+	return err == nil && !st.IsDir()
+}
+
+func workDir(opts Options) (string, error) {
+	if opts.WorkDir != "" {
+		return filepath.Abs(opts.WorkDir)
+	}
+	return os.Getwd()
+}
+
+// LoadConfig finds the repo (see Find) and reads its obsctl.yaml only:
+// for commands that need the stack's name and namespaces but must not be
+// kept from running by a rule file with a mistake. Problems in obsctl.yaml
+// are findings, as Load returns them.
+func LoadConfig(opts Options) (*Repo, error) {
+	loc, err := Find(opts)
+	if err != nil {
+		return nil, err
+	}
+	r := &Repo{Dir: loc.Dir, Root: loc.Root, Default: loc.Default()}
+	if r.Default {
+		r.FS = DefaultFS()
+	} else {
+		r.FS = os.DirFS(loc.Root)
 	}
 	data, err := fs.ReadFile(r.FS, config.FileName)
 	if err != nil {
 		return nil, fmt.Errorf("load %s: %w", r.display(config.FileName), err)
 	}
 	r.ConfigFile = source.NewFile(r.display(config.FileName), data)
-	var fds []diag.Finding
-	r.Config, fds = config.Parse(r.ConfigFile)
-	r.Findings = append(r.Findings, fds...)
+	r.Config, r.Findings = config.Parse(r.ConfigFile)
+	return r, nil
+}
 
+// Load loads the repo. Its error is operational (a folder that does not
+// exist, an unreadable file); problems with the content are findings.
+func Load(opts Options) (*Repo, error) {
+	r, err := LoadConfig(opts)
+	if err != nil {
+		return nil, err
+	}
 	var files []ruleSource
 	if len(opts.Paths) > 0 {
+		wd, err := workDir(opts)
+		if err != nil {
+			return nil, err
+		}
 		files, err = collectOS(wd, opts.Paths)
-	} else {
-		files, err = r.collectRepo(r.Config.RulePaths())
-	}
-	if err != nil {
+		if err != nil {
+			return nil, err
+		}
+	} else if files, err = r.collectRepo(r.Config.RulePaths()); err != nil {
 		return nil, err
 	}
 	if err := r.loadRules(files); err != nil {
 		return nil, err
 	}
 	if len(opts.Paths) == 0 {
+		var fds []diag.Finding
 		r.Pipelines, fds = fluentd.Load(r.FS, fluentd.Dir)
 		r.Findings = append(r.Findings, fds...)
 		if err := r.loadDashboards(); err != nil {

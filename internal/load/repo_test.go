@@ -54,10 +54,16 @@ func TestLoadResolvesTheRepo(t *testing.T) {
 			[]string{"rules/a.yaml", "rules/sub/b.yml"}, false},
 		{"working dir with obsctl.yaml", Options{WorkDir: filepath.Join(dir, "work")},
 			[]string{"rules/w.yaml"}, []string{"rules/w.yaml"}, false},
-		{"working dir without obsctl.yaml uses the default", Options{WorkDir: filepath.Join(dir, "plain")},
-			nil, nil, true},
+		{"sub-folder finds the repo above", Options{WorkDir: filepath.Join(dir, "rules")},
+			[]string{"../rules/a.yaml", "../rules/sub/b.yml"}, []string{"rules/a.yaml", "rules/sub/b.yml"}, false},
+		{"deeper sub-folder finds the nearest repo", Options{WorkDir: filepath.Join(dir, "work", "rules")},
+			[]string{"../rules/w.yaml"}, []string{"rules/w.yaml"}, false},
+		{"folder without obsctl.yaml inside a repo", Options{WorkDir: filepath.Join(dir, "plain", "folder")},
+			[]string{"../../rules/a.yaml", "../../rules/sub/b.yml"}, []string{"rules/a.yaml", "rules/sub/b.yml"}, false},
 		{"paths given", Options{WorkDir: filepath.Join(dir, "plain"), Paths: []string{"extra"}},
-			[]string{"extra/extra.yaml", "extra/extra2.yaml"}, []string{"extra/extra.yaml", "extra/extra2.yaml"}, true},
+			[]string{"extra/extra.yaml", "extra/extra2.yaml"}, []string{"extra/extra.yaml", "extra/extra2.yaml"}, false},
+		{"no obsctl.yaml up to the root uses the default", Options{WorkDir: t.TempDir()},
+			nil, nil, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -129,5 +135,64 @@ func TestTooLargeFileIsAFinding(t *testing.T) {
 	}
 	if len(r.Findings) != 1 || r.Findings[0].Check != "yaml/syntax" {
 		t.Fatalf("findings %v", r.Findings)
+	}
+}
+
+func TestFind(t *testing.T) {
+	dir := writeRepo(t, map[string]string{
+		"obsctl.yaml":            minimalConfig,
+		"rules/team/a.yaml":      "groups: []\n",
+		"nested/obsctl.yaml":     minimalConfig,
+		"nested/deep/keep.txt":   "",
+		"obsctl.yaml.d/keep.txt": "",
+	})
+	outside := t.TempDir()
+	tests := []struct {
+		name    string
+		opts    Options
+		wantDir string
+		root    string // "" for the embedded default
+	}{
+		{"working dir", Options{WorkDir: dir}, ".", dir},
+		{"rules/ finds the repo", Options{WorkDir: filepath.Join(dir, "rules")}, "..", dir},
+		{"two levels up", Options{WorkDir: filepath.Join(dir, "rules", "team")}, filepath.Join("..", ".."), dir},
+		{"the nearest wins", Options{WorkDir: filepath.Join(dir, "nested", "deep")}, "..", filepath.Join(dir, "nested")},
+		{"--repo beats discovery", Options{WorkDir: filepath.Join(dir, "nested"), Dir: ".."}, "..", filepath.Join(dir, "nested", "..")},
+		{"nothing up to the root", Options{WorkDir: outside}, "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			loc, err := Find(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if loc.Dir != tt.wantDir || loc.Root != tt.root || loc.Default() != (tt.root == "") {
+				t.Errorf("Find = %+v (default %v), want dir %q root %q", loc, loc.Default(), tt.wantDir, tt.root)
+			}
+		})
+	}
+}
+
+func TestLoadConfigFromSubFolder(t *testing.T) {
+	dir := writeRepo(t, map[string]string{
+		"obsctl.yaml":  minimalConfig + "rules:\n  paths: [rules]\n",
+		"rules/a.yaml": "not: [valid\n", // LoadConfig reads obsctl.yaml only
+	})
+	r, err := LoadConfig(Options{WorkDir: filepath.Join(dir, "rules")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Embedded() || r.Root != dir || r.Dir != ".." || r.Config.Name != "t" || r.ConfigFile.Path != "../obsctl.yaml" {
+		t.Fatalf("LoadConfig from rules/: dir %q root %q embedded %v name %q file %q", r.Dir, r.Root, r.Embedded(), r.Config.Name, r.ConfigFile.Path)
+	}
+	if len(r.RuleFiles) != 0 || len(r.Findings) != 0 {
+		t.Errorf("LoadConfig read more than obsctl.yaml: %d rule files, findings %v", len(r.RuleFiles), r.Findings)
+	}
+	d, err := LoadConfig(Options{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !d.Embedded() || d.Dir != "" || d.Root != "" || d.Config.Name == "" {
+		t.Errorf("embedded default: %+v", d)
 	}
 }
