@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/obsctl/obsctl/internal/amroute"
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/lint"
 	"github.com/obsctl/obsctl/internal/load"
@@ -49,11 +49,11 @@ never written: the config refers to files where Alertmanager mounts them.`,
 }
 
 func runBuild(deps *Deps, o *buildOptions) error {
-	r, err := loadLinted(deps, o.globalOptions, "build")
+	_, c, err := loadCompiled(deps, o.globalOptions, "build")
 	if err != nil {
 		return err
 	}
-	outputs, err := compile(r)
+	outputs, err := c.Outputs()
 	if err != nil {
 		return err
 	}
@@ -68,56 +68,48 @@ func runBuild(deps *Deps, o *buildOptions) error {
 	return nil
 }
 
-// compile runs the compile stage for everything build writes.
-// loadLinted loads the repo and lints it; findings at error or above are
-// printed on stderr and stop the command (what says which) with exit code
-// 3, so that nothing is built from a repo lint rejects.
-func loadLinted(deps *Deps, g *globalOptions, what string) (*load.Repo, error) {
+// loadCompiled runs the stages before render: it loads the repo, compiles
+// it and lints it, the checks reusing the compiled routing. Findings at
+// error or above are printed on stderr and stop the command (what says
+// which) with exit code 3, so that nothing is built from a repo lint
+// rejects. A repo whose files do not even load is linted before it is
+// compiled: lint says where the problems are, which compile cannot.
+func loadCompiled(deps *Deps, g *globalOptions, what string) (*load.Repo, *compile.Compiled, error) {
 	r, err := load.Load(load.Options{Dir: g.repo, WorkDir: deps.WorkDir})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	l, err := lint.New(lint.Options{Enable: r.Config.Lint.Enable, Disable: r.Config.Lint.Disable})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	findings := l.Run(r)
-	if diag.Max(findings) < diag.Error {
-		return r, nil
+	var c *compile.Compiled
+	var compileErr error
+	if diag.Max(r.Findings) < diag.Error {
+		c, compileErr = compile.Compile(r)
 	}
-	var bad []diag.Finding
-	for _, f := range findings {
-		if f.Severity >= diag.Error {
-			bad = append(bad, f)
+	findings := l.RunCompiled(r, c)
+	if diag.Max(findings) >= diag.Error {
+		var bad []diag.Finding
+		for _, f := range findings {
+			if f.Severity >= diag.Error {
+				bad = append(bad, f)
+			}
 		}
+		if err := writeReport(deps.Stderr, "text", r, l, bad, false); err != nil {
+			return nil, nil, err
+		}
+		fmt.Fprintf(deps.Stderr, "obsctl: %s stopped: fix the errors above first\n", what)
+		return nil, nil, findingsError{n: len(bad)}
 	}
-	if err := writeReport(deps.Stderr, "text", r, l, bad, false); err != nil {
-		return nil, err
+	if c == nil && compileErr == nil {
+		// Load findings lint was told to ignore: compile after all.
+		c, compileErr = compile.Compile(r)
 	}
-	fmt.Fprintf(deps.Stderr, "obsctl: %s stopped: fix the errors above first\n", what)
-	return nil, findingsError{n: len(bad)}
-}
-
-func compile(r *load.Repo) ([]promrule.Output, error) {
-	files, err := promrule.CompileRuleFiles(r.RuleFiles)
-	if err != nil {
-		return nil, err
+	if compileErr != nil {
+		return nil, nil, compileErr
 	}
-	objs, err := promrule.CompileObjects(r.RuleFiles, promrule.ObjectOptions{
-		Stack: r.Config.Name, Namespace: r.Config.Namespace(), Labels: r.Config.Rules.Labels,
-	})
-	if err != nil {
-		return nil, err
-	}
-	out := append(files, objs...)
-	if !r.Config.Alerting.Routing() {
-		return out, nil // a rules-only repo: no Alertmanager configuration
-	}
-	am, err := amroute.Compile(r.Config)
-	if err != nil {
-		return nil, err
-	}
-	return append(out, promrule.Output{Path: "alertmanager/alertmanager.yaml", Data: am.YAML}), nil
+	return r, c, nil
 }
 
 // writeOutputs writes outputs under dir, replacing the folders build owns

@@ -113,26 +113,19 @@ func generatedKeys(g render.GeneratedSecret) []string {
 	return keys
 }
 
-// renderStack loads and lints the repo and renders its stack, with
-// profile (when set) replacing stack.profile.
+// renderStack loads, compiles and lints the repo and renders its stack in
+// profile ("" for stack.profile).
 func renderStack(deps *Deps, g *globalOptions, profile, what string) (*load.Repo, *render.Result, error) {
 	switch profile {
 	case "", config.ProfileMinimal, config.ProfileHA:
 	default:
 		return nil, nil, usagef("--profile %q: want minimal or ha", profile)
 	}
-	r, err := loadLinted(deps, g, what)
+	r, c, err := loadCompiled(deps, g, what)
 	if err != nil {
 		return nil, nil, err
 	}
-	if profile != "" {
-		r.Config.Stack.Profile = profile
-	}
-	in, err := render.FromRepo(r)
-	if err != nil {
-		return nil, nil, err
-	}
-	res, err := render.Render(in)
+	res, err := render.Render(c, profile)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -57,7 +57,11 @@ func newAlertingState(p *Pass) *alertingState {
 		st.empty = true
 		return st
 	}
-	st.res, st.err = amroute.Compile(p.Config)
+	if p.compiled != nil && p.compiled.Alertmanager != nil {
+		st.res = p.compiled.Alertmanager // compiled once, by the compile stage
+	} else {
+		st.res, st.err = amroute.Compile(p.Config)
+	}
 	if st.res != nil {
 		st.route = dispatch.NewRoute(st.res.Config.Route, nil)
 	}

@@ -27,6 +27,17 @@ var dashboardWantRE = regexp.MustCompile(`(?m)\s*// want.*$`)
 
 func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ...map[string]string) []diag.Finding {
 	t.Helper()
+	r := repoOf(cfg, rules, pipelines...)
+	l, err := New(Options{Enable: []string{"all"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l.Run(r)
+}
+
+// repoOf builds a loaded repo of one config and rule files given as path
+// -> content, and pipelines and dashboards.
+func repoOf(cfg string, rules map[string]string, pipelines ...map[string]string) *load.Repo {
 	r := &load.Repo{Dir: "."}
 	r.ConfigFile = source.NewFile("obsctl.yaml", []byte(cfg))
 	r.Config, r.Findings = config.Parse(r.ConfigFile)
@@ -52,11 +63,7 @@ func lintSources(t testing.TB, cfg string, rules map[string]string, pipelines ..
 			r.Findings = append(r.Findings, fluentd.CheckSet(r.Pipelines)...)
 		}
 	}
-	l, err := New(Options{Enable: []string{"all"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return l.Run(r)
+	return r
 }
 
 var (

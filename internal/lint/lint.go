@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/load"
@@ -60,8 +61,9 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
-	alertingSt *alertingState  // repo scope: compiled routing, on first use
-	dashSt     []dashboardScan // repo scope: the dashboards walked, on first use
+	compiled   *compile.Compiled // the compile stage's result, when the caller has it
+	alertingSt *alertingState    // repo scope: compiled routing, on first use
+	dashSt     []dashboardScan   // repo scope: the dashboards walked, on first use
 	check      string
 	sev        diag.Severity
 	out        *[]diag.Finding
@@ -207,7 +209,13 @@ func Suggest(name string) string {
 
 // Run checks the repo and returns every finding, load findings included,
 // sorted.
-func (l *Linter) Run(r *load.Repo) []diag.Finding {
+func (l *Linter) Run(r *load.Repo) []diag.Finding { return l.RunCompiled(r, nil) }
+
+// RunCompiled is Run with the repo's compile stage result c, when the
+// caller compiled it already (build, render, apply): the checks reuse
+// what it holds (the Alertmanager routing) rather than compiling it a
+// second time. c may be nil; it must come from r.
+func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 	var out []diag.Finding
 	for _, f := range r.Findings {
 		if l.enabled[f.Check] {
@@ -221,7 +229,7 @@ func (l *Linter) Run(r *load.Repo) []diag.Finding {
 	for _, fr := range perFile {
 		out = append(out, fr.findings...)
 	}
-	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, out: &out}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, out: &out}
 	broken := configBroken(r)
 	for _, c := range l.repo {
 		if broken && area(c.Name()) == "alerting" {

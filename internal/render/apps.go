@@ -8,6 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
+
+	"github.com/obsctl/obsctl/internal/compile"
 )
 
 // What the Grafana, Elasticsearch, Kibana, Fluentd and Jaeger components
@@ -24,10 +26,10 @@ const annotationConfigHash = "obsctl.dev/config-sha256"
 // generated once by apply; every client reads the same Secret, copied
 // into the agent namespace for Fluentd.
 const (
-	esApp               = "elasticsearch"
-	esHTTPPort          = 9200
+	esApp               = compile.ElasticsearchService
+	esHTTPPort          = compile.ElasticsearchPort
 	esCredentialsSecret = "elasticsearch-credentials"
-	esUser              = "elastic"
+	esUser              = compile.ElasticsearchUser
 )
 
 // esURL is the URL of Elasticsearch's client Service, from any namespace.

@@ -11,6 +11,8 @@ import (
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/obsctl/obsctl/internal/compile"
 )
 
 // myComponents are the components of grafana.go, elasticsearch.go,
@@ -18,9 +20,9 @@ import (
 var myComponents = []string{"grafana", "elasticsearch", "kibana", "fluentd", "jaeger"}
 
 // renderInput renders in, failing t on an error.
-func renderInput(t *testing.T, in Input) *Result {
+func renderInput(t *testing.T, in compile.Compiled) *Result {
 	t.Helper()
-	res, err := Render(in)
+	res, err := Render(&in, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +98,7 @@ func mine(o *unstructured.Unstructured) bool {
 func TestGeneratedSecretsAreNotRendered(t *testing.T) {
 	for _, profile := range []string{"minimal", "ha"} {
 		t.Run(profile, func(t *testing.T) {
-			res := renderInput(t, Input{Config: defaultConfig(t, "  profile: "+profile+"\n"), Dashboards: os.DirFS("../../dashboards")})
+			res := renderInput(t, compile.Compiled{Config: defaultConfig(t, "  profile: "+profile+"\n"), Dashboards: dashboardFiles(t, os.DirFS("../../dashboards"))})
 			names := map[string][]string{}
 			for _, g := range res.Generated {
 				names[g.Name] = g.AllNamespaces()
@@ -198,8 +200,8 @@ func TestStackNamespacePodsAreRestricted(t *testing.T) {
 }
 
 func TestRenderIsByteStable(t *testing.T) {
-	in := func() Input {
-		return Input{Config: defaultConfig(t, "  profile: ha\n"), Dashboards: os.DirFS("../../dashboards")}
+	in := func() compile.Compiled {
+		return compile.Compiled{Config: defaultConfig(t, "  profile: ha\n"), Dashboards: dashboardFiles(t, os.DirFS("../../dashboards"))}
 	}
 	a, err := json.Marshal(renderInput(t, in()).Objects)
 	if err != nil {

@@ -8,23 +8,20 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/utils/ptr"
 
-	"github.com/obsctl/obsctl/internal/config"
-	fluentd1 "github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/internal/compile"
+	"github.com/obsctl/obsctl/internal/fluentd"
 )
 
 // What fluent.conf may rely on: the files it reads and writes, the port
 // of its metrics and the environment that names Elasticsearch.
 const (
-	fluentdMetricsPort = fluentd1.MetricsPort
-	// fluentdPasswordEnv holds the Elasticsearch password.
-	fluentdPasswordEnv = "FLUENT_ELASTICSEARCH_PASSWORD"
-	// fluentdStateDir holds position files and buffers; it is a node
-	// directory of the stack's own, so that they survive restarts.
-	fluentdStateDir = "/var/lib/obsctl-fluentd"
-	fluentdConfDir  = "/fluentd/etc"
+	fluentdMetricsPort = fluentd.MetricsPort
+	fluentdPasswordEnv = compile.FluentdPasswordEnv
+	fluentdStateDir    = compile.FluentdStateDir
+	fluentdConfDir     = "/fluentd/etc"
 )
 
-// fluentd ships container logs to Elasticsearch, as the repo's pipelines
+// fluentdAgent ships container logs to Elasticsearch, as the repo's pipelines
 // say: a DaemonSet in the privileged agent namespace (it reads the node's
 // /var/log as root) on every node whatever its taints, with read-only
 // RBAC on pods and namespaces for the Kubernetes metadata it adds to each
@@ -33,18 +30,18 @@ const (
 // nowhere to ship to, so it renders nothing; lint reports the
 // combination.
 //
-// The configuration reaches Elasticsearch as FluentdOutput says; the
+// The configuration reaches Elasticsearch as compile.FluentdOutput says; the
 // environment names it too (FLUENT_ELASTICSEARCH_HOST, _PORT, _SCHEME,
 // _USER and _PASSWORD), which the fallback configuration reads. The
 // credentials are the Elasticsearch Secret's, of which apply makes a copy
 // with the same values in the agent namespace (a pod reads Secrets of its
 // own namespace only).
-func fluentd(b *builder, r *resolved) error {
+func fluentdAgent(b *builder, r *resolved) error {
 	if !b.enabled("elasticsearch") {
 		return nil
 	}
 	// The compiled configuration skips the logs of containers so named.
-	const app = fluentd1.SelfContainer
+	const app = fluentd.SelfContainer
 	ns := b.agentNS
 	b.esCredentials(ns)
 
@@ -53,7 +50,7 @@ func fluentd(b *builder, r *resolved) error {
 		conf = fluentdFallbackConf(ns)
 	}
 
-	out := FluentdOutput(b.cfg)
+	out := compile.FluentdOutput(b.cfg)
 	c := r.container(app, nil, port("metrics", fluentdMetricsPort))
 	c.Env = []corev1.EnvVar{
 		envValue("FLUENT_ELASTICSEARCH_HOST", out.Host),
@@ -110,21 +107,6 @@ func fluentd(b *builder, r *resolved) error {
 		r.service(app, ns, app, servicePort("metrics", fluentdMetricsPort)),
 	)
 	return nil
-}
-
-// FluentdOutput is where the fluent.conf compiled from the repo's
-// pipelines writes, for fluentd.CompileFluentd: the stack's
-// Elasticsearch, with the password and the state folder the Fluentd
-// DaemonSet provides.
-func FluentdOutput(c *config.Config) fluentd1.ElasticsearchOutput {
-	return fluentd1.ElasticsearchOutput{
-		Host:        esApp + "." + c.StackNamespace() + ".svc",
-		Port:        esHTTPPort,
-		Scheme:      "http",
-		User:        esUser,
-		PasswordEnv: fluentdPasswordEnv,
-		BufferPath:  fluentdStateDir,
-	}
 }
 
 // fluentdFallbackConf is fluent.conf for a repo without pipelines: every

@@ -10,15 +10,16 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/diag"
-	fluentd1 "github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/internal/fluentd"
 )
 
 // fluentdOf renders with fluent.conf conf and returns the DaemonSet and
 // its ConfigMap.
 func fluentdOf(t *testing.T, stack string, conf []byte) (*Result, *appsv1.DaemonSet, *corev1.ConfigMap) {
 	t.Helper()
-	res := renderInput(t, Input{Config: defaultConfig(t, stack), Fluentd: conf})
+	res := renderInput(t, compile.Compiled{Config: defaultConfig(t, stack), Fluentd: conf})
 	ds := typed[appsv1.DaemonSet](t, mustFind(t, res, "DaemonSet", "monitoring-agents", "fluentd"))
 	cm := typed[corev1.ConfigMap](t, mustFind(t, res, "ConfigMap", "monitoring-agents", "fluentd-config"))
 	return res, ds, cm
@@ -112,7 +113,7 @@ func TestFluentdTolerations(t *testing.T) {
 
 func TestFluentdRunsTheCompiledPipelines(t *testing.T) {
 	cfg := defaultConfig(t, "")
-	ps, findings := fluentd1.Load(os.DirFS("../.."), fluentd1.Dir)
+	ps, findings := fluentd.Load(os.DirFS("../.."), fluentd.Dir)
 	for _, f := range findings {
 		if f.Severity >= diag.Error {
 			t.Fatalf("repo pipelines: %v", f)
@@ -121,11 +122,11 @@ func TestFluentdRunsTheCompiledPipelines(t *testing.T) {
 	if len(ps) == 0 {
 		t.Fatal("no pipelines in ../../pipelines")
 	}
-	conf, err := fluentd1.CompileFluentd(ps, FluentdOutput(cfg))
+	conf, err := fluentd.CompileFluentd(ps, compile.FluentdOutput(cfg))
 	if err != nil {
 		t.Fatal(err)
 	}
-	res := renderInput(t, Input{Config: cfg, Fluentd: conf})
+	res := renderInput(t, compile.Compiled{Config: cfg, Fluentd: conf})
 	cm := typed[corev1.ConfigMap](t, mustFind(t, res, "ConfigMap", "monitoring-agents", "fluentd-config"))
 	if cm.Data["fluent.conf"] != string(conf) {
 		t.Error("fluent.conf is not the compiled configuration")
@@ -136,7 +137,7 @@ func TestFluentdRunsTheCompiledPipelines(t *testing.T) {
 		}
 	}
 	ds := typed[appsv1.DaemonSet](t, mustFind(t, res, "DaemonSet", "monitoring-agents", "fluentd"))
-	c := containerNamed(t, ds.Spec.Template.Spec, fluentd1.SelfContainer)
+	c := containerNamed(t, ds.Spec.Template.Spec, fluentd.SelfContainer)
 	wantSecretRef(t, envOf(t, c, "FLUENT_ELASTICSEARCH_PASSWORD"), "elasticsearch-credentials", "password")
 	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/var/lib/obsctl-fluentd" && !m.ReadOnly }) {
 		t.Errorf("the buffer folder is not writable: %+v", c.VolumeMounts)

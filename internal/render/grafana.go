@@ -3,7 +3,8 @@ package render
 import (
 	"errors"
 	"fmt"
-	"io/fs"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/common/model"
@@ -230,33 +231,25 @@ func grafanaDashboardProvider() string {
 	return "# Rendered by obsctl: the repo's dashboards, read-only in Grafana.\n" + string(out)
 }
 
-// grafanaDashboards returns a ConfigMap per *.json file at the top of the
-// repo's dashboards folder, in name order; none when there is no folder.
+// grafanaDashboards returns a ConfigMap per dashboard of the repo (the
+// *.json files at the top of its dashboards folder, as load read them), in
+// name order.
 func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap, error) {
-	if b.in.Dashboards == nil {
-		return nil, nil
-	}
-	files, err := fs.Glob(b.in.Dashboards, "*.json")
-	if err != nil {
-		return nil, fmt.Errorf("dashboards: %w", err)
-	}
 	var out []*corev1.ConfigMap
-	for _, f := range files { // Glob returns them sorted
-		data, err := fs.ReadFile(b.in.Dashboards, f)
-		if err != nil {
-			return nil, fmt.Errorf("dashboards: %w", err)
-		}
+	for _, d := range b.in.Dashboards {
+		f, data := path.Base(d.Path), d.Src
 		if len(data) > maxConfigMapBytes {
-			return nil, fmt.Errorf("dashboards/%s: %d bytes: %w; split it or drop unused panels", f, len(data), errDashboardTooLarge)
+			return nil, fmt.Errorf("%s: %d bytes: %w; split it or drop unused panels", d.Path, len(data), errDashboardTooLarge)
 		}
 		name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
 		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-			return nil, fmt.Errorf("dashboards/%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", f, name, strings.Join(errs, "; "))
+			return nil, fmt.Errorf("%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", d.Path, name, strings.Join(errs, "; "))
 		}
 		if errs := validation.IsConfigMapKey(f); len(errs) > 0 {
-			return nil, fmt.Errorf("dashboards/%s: not a valid ConfigMap key: %s", f, strings.Join(errs, "; "))
+			return nil, fmt.Errorf("%s: not a valid ConfigMap key: %s", d.Path, strings.Join(errs, "; "))
 		}
 		out = append(out, r.configMap(name, b.ns, app, map[string]string{f: string(data)}))
 	}
+	slices.SortFunc(out, func(x, y *corev1.ConfigMap) int { return strings.Compare(x.Name, y.Name) })
 	return out, nil
 }

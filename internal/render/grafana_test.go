@@ -12,6 +12,8 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/yaml"
+
+	"github.com/obsctl/obsctl/internal/compile"
 )
 
 func TestGrafana(t *testing.T) {
@@ -170,12 +172,12 @@ func TestGrafanaDashboards(t *testing.T) {
 	dash := func(uid string) *fstest.MapFile {
 		return &fstest.MapFile{Data: []byte(`{"uid": "` + uid + `", "title": "` + uid + `"}`)}
 	}
-	in := Input{Config: defaultConfig(t, ""), Dashboards: fstest.MapFS{
+	in := compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, fstest.MapFS{
 		"b.json":     dash("b"),
 		"a.json":     dash("a"),
 		"README.md":  {Data: []byte("# not a dashboard\n")},
 		"sub/c.json": dash("c"),
-	}}
+	})}
 	res := renderInput(t, in)
 	cms := dashboardConfigMaps(t, res)
 	if len(cms) != 2 || cms["grafana-dashboard-a"] == nil || cms["grafana-dashboard-b"] == nil {
@@ -239,7 +241,7 @@ func TestGrafanaRepoDashboards(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no dashboards in ../../dashboards: %v", err)
 	}
-	res := renderInput(t, Input{Config: defaultConfig(t, ""), Dashboards: os.DirFS("../../dashboards")})
+	res := renderInput(t, compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, os.DirFS("../../dashboards"))})
 	cms := dashboardConfigMaps(t, res)
 	if len(cms) != len(files) {
 		t.Errorf("%d dashboard ConfigMaps for %d files", len(cms), len(files))
@@ -263,7 +265,7 @@ func TestGrafanaRepoDashboards(t *testing.T) {
 
 func TestGrafanaDashboardLimits(t *testing.T) {
 	big := func(n int) *fstest.MapFile { return &fstest.MapFile{Data: []byte(strings.Repeat(" ", n))} }
-	res := renderInput(t, Input{Config: defaultConfig(t, ""), Dashboards: fstest.MapFS{"exact.json": big(1 << 20)}})
+	res := renderInput(t, compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, fstest.MapFS{"exact.json": big(1 << 20)})})
 	if len(dashboardConfigMaps(t, res)) != 1 {
 		t.Error("a dashboard of exactly 1 MiB is refused")
 	}
@@ -278,7 +280,7 @@ func TestGrafanaDashboardLimits(t *testing.T) {
 		{"bad name", fstest.MapFS{"My Dashboard.json": big(2)}, nil, `ConfigMap name "grafana-dashboard-My Dashboard"`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := Render(Input{Config: defaultConfig(t, ""), Dashboards: tc.fs})
+			_, err := Render(&compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, tc.fs)}, "")
 			if err == nil {
 				t.Fatal("no error")
 			}

@@ -1,6 +1,7 @@
 package render
 
 import (
+	"io/fs"
 	"reflect"
 	"testing"
 	"time"
@@ -8,8 +9,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/load"
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 // profiles are the stack profiles every component test renders.
@@ -18,7 +21,7 @@ var profiles = []string{config.ProfileMinimal, config.ProfileHA}
 // renderRepo renders the embedded default repo, with its rules and
 // routing compiled, stackYAML added under stack: and edit (if not nil)
 // applied to the configuration.
-func renderRepo(t *testing.T, stackYAML string, edit func(*config.Config)) (*Result, Input) {
+func renderRepo(t *testing.T, stackYAML string, edit func(*config.Config)) (*Result, *compile.Compiled) {
 	t.Helper()
 	r, err := load.Load(load.Options{WorkDir: t.TempDir()})
 	if err != nil {
@@ -28,15 +31,34 @@ func renderRepo(t *testing.T, stackYAML string, edit func(*config.Config)) (*Res
 	if edit != nil {
 		edit(r.Config)
 	}
-	in, err := FromRepo(r)
+	in, err := compile.Compile(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Render(in)
+	res, err := Render(in, "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	return res, in
+}
+
+// dashboardFiles reads the dashboards of fsys as load reads a repo's:
+// the *.json files at its top, sorted.
+func dashboardFiles(t *testing.T, fsys fs.FS) []*source.File {
+	t.Helper()
+	names, err := fs.Glob(fsys, "*.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*source.File
+	for _, n := range names {
+		data, err := fs.ReadFile(fsys, n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, source.NewFile("dashboards/"+n, data))
+	}
+	return out
 }
 
 // ofKind returns the rendered objects of kind.

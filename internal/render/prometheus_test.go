@@ -73,7 +73,7 @@ func TestPrometheusSelectsWhatObsctlRenders(t *testing.T) {
 			res, in := renderRepo(t, "  profile: "+profile+"\n  namespace: monitoring\n", func(c *config.Config) {
 				c.Rules.Namespace = "team-rules" // the rules outside the stack's namespace
 			})
-			if len(in.Rules) == 0 {
+			if len(in.PrometheusRules) == 0 {
 				t.Fatal("the default repo compiled no rules")
 			}
 			prom := typed[monitoringv1.Prometheus](t, mustFind(t, res, "Prometheus", "monitoring", "k8s"))
@@ -99,13 +99,13 @@ func TestPrometheusSelectsWhatObsctlRenders(t *testing.T) {
 					t.Errorf("the Prometheus selects %s %s/%s without the stack label", o.GetKind(), o.GetNamespace(), o.GetName())
 				}
 			}
-			if counts["PrometheusRule"] != len(in.Rules) {
-				t.Errorf("%d PrometheusRules rendered, %d compiled", counts["PrometheusRule"], len(in.Rules))
+			if counts["PrometheusRule"] != len(in.PrometheusRules) {
+				t.Errorf("%d PrometheusRules rendered, %d compiled", counts["PrometheusRule"], len(in.PrometheusRules))
 			}
 			if counts["ServiceMonitor"] == 0 {
 				t.Error("no ServiceMonitor rendered")
 			}
-			if find(res, "PrometheusRule", "team-rules", in.Rules[0].GetName()) == nil {
+			if find(res, "PrometheusRule", "team-rules", in.PrometheusRules[0].Object.GetName()) == nil {
 				t.Errorf("rules not rendered in rules.namespace")
 			}
 		})

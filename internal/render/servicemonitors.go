@@ -10,10 +10,10 @@ import (
 // server, and the repo's PrometheusRules. Each ServiceMonitor's job is the
 // one the repo's rules and dashboards query.
 func scrapeTargets(b *builder, prom *resolved) error {
-	for _, rule := range b.in.Rules {
-		// A copy: the builder labels what it is given, and the input
-		// may be rendered again.
-		b.addUnstructured(rule.DeepCopy())
+	for _, rule := range b.in.PrometheusRules {
+		// A copy: the builder labels what it is given, and the compiled
+		// repo may be rendered again.
+		b.addUnstructured(rule.Object.DeepCopy())
 	}
 
 	var sms []*monitoringv1.ServiceMonitor

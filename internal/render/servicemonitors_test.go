@@ -275,8 +275,8 @@ func TestDisabledComponentRendersNothing(t *testing.T) {
 				if noPrometheus && rulesRendered > 0 {
 					t.Errorf("Prometheus cannot run, yet %d PrometheusRules are rendered", rulesRendered)
 				}
-				if !noPrometheus && rulesRendered != len(in.Rules) {
-					t.Errorf("%d PrometheusRules rendered, %d compiled", rulesRendered, len(in.Rules))
+				if !noPrometheus && rulesRendered != len(in.PrometheusRules) {
+					t.Errorf("%d PrometheusRules rendered, %d compiled", rulesRendered, len(in.PrometheusRules))
 				}
 				if noPrometheus && len(ofKind(res, "ServiceMonitor")) > 0 {
 					t.Error("Prometheus cannot run, yet ServiceMonitors are rendered")
@@ -289,9 +289,9 @@ func TestDisabledComponentRendersNothing(t *testing.T) {
 // The rules are the input's: rendering does not change them.
 func TestRulesNotModified(t *testing.T) {
 	_, in := renderRepo(t, "", nil)
-	for _, r := range in.Rules {
-		if _, ok := r.GetLabels()["obsctl.dev/stack"]; ok {
-			t.Errorf("rendering labelled the input's PrometheusRule %s", r.GetName())
+	for _, r := range in.PrometheusRules {
+		if _, ok := r.Object.GetLabels()["obsctl.dev/stack"]; ok {
+			t.Errorf("rendering labelled the input's PrometheusRule %s", r.Object.GetName())
 		}
 	}
 }

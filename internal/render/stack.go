@@ -1,7 +1,8 @@
-// Package render renders the observability stack from obsctl.yaml and the
-// repo's content: every Kubernetes object obsctl apply stands up, sorted and
-// byte-stable, so that obsctl render prints for GitOps exactly what apply
-// applies.
+// Package render renders the observability stack from a compiled repo
+// (obsctl.yaml and what the compile stage made of the repo's rules,
+// routing, pipelines and dashboards): every Kubernetes object obsctl apply
+// stands up, sorted and byte-stable, so that obsctl render prints for
+// GitOps exactly what apply applies.
 //
 // Each component is a function that adds its objects to a builder; the
 // builder resolves a component's settings (the pinned version and image,
@@ -13,7 +14,6 @@ package render
 import (
 	"cmp"
 	"fmt"
-	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -24,25 +24,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 
-	"github.com/obsctl/obsctl/internal/amroute"
 	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
 )
-
-// Input is what a render needs.
-type Input struct {
-	// Config is the repo's obsctl.yaml.
-	Config *config.Config
-	// Rules are the PrometheusRule objects compiled from the repo's rules.
-	Rules []*unstructured.Unstructured
-	// Alertmanager is the compiled routing; nil when obsctl.yaml has none.
-	Alertmanager *amroute.Result
-	// Dashboards holds the repo's dashboards/ folder (*.json).
-	Dashboards fs.FS
-	// Fluentd is fluent.conf compiled from the repo's pipelines; empty
-	// when there are none.
-	Fluentd []byte
-}
 
 // Labels every rendered object carries besides the engine's ownership
 // labels (which Render adds too, so that render and apply agree).
@@ -100,9 +85,11 @@ func (g GeneratedSecret) AllNamespaces() []string {
 	return append([]string{g.Namespace}, g.Also...)
 }
 
-// Render renders the stack.
-func Render(in Input) (*Result, error) {
-	b, err := newBuilder(in)
+// Render renders the stack of a compiled repo in profile (minimal or ha;
+// "" keeps obsctl.yaml's stack.profile). The profile is a parameter, not
+// an edit of the configuration, so that what lint checked stays as it was.
+func Render(c *compile.Compiled, profile string) (*Result, error) {
+	b, err := newBuilder(c, profile)
 	if err != nil {
 		return nil, err
 	}
@@ -150,14 +137,15 @@ var components = []component{
 	{"grafana", grafana},
 	{"elasticsearch", elasticsearch},
 	{"kibana", kibana},
-	{"fluentd", fluentd},
+	{"fluentd", fluentdAgent},
 	{"jaeger", jaeger},
 }
 
 // builder collects the objects of one render.
 type builder struct {
-	in        Input
+	in        *compile.Compiled
 	cfg       *config.Config
+	profile   string
 	stack     string // the stack's name
 	ns        string // the components' namespace
 	agentNS   string // the node agents' namespace
@@ -170,15 +158,21 @@ type builder struct {
 	usedAgent bool // something was rendered into the agent namespace
 }
 
-func newBuilder(in Input) (*builder, error) {
-	if in.Config == nil {
+func newBuilder(in *compile.Compiled, profile string) (*builder, error) {
+	if in == nil || in.Config == nil {
 		return nil, fmt.Errorf("render: no configuration")
 	}
 	c := in.Config
+	if profile == "" {
+		profile = c.StackProfile()
+	}
+	if profile != config.ProfileMinimal && profile != config.ProfileHA {
+		return nil, fmt.Errorf("render: unknown profile %q: want %s or %s", profile, config.ProfileMinimal, config.ProfileHA)
+	}
 	return &builder{
-		in: in, cfg: c, stack: c.Name,
+		in: in, cfg: c, profile: profile, stack: c.Name,
 		ns: c.StackNamespace(), agentNS: c.StackAgentNamespace(),
-		ha: c.StackProfile() == config.ProfileHA, registry: c.Stack.Registry,
+		ha: profile == config.ProfileHA, registry: c.Stack.Registry,
 		resolved: map[string]*resolved{},
 	}, nil
 }

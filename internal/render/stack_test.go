@@ -8,6 +8,7 @@ import (
 
 	"github.com/obsctl/obsctl"
 	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/source"
 )
@@ -33,7 +34,7 @@ func defaultConfig(t *testing.T, stackYAML string) *config.Config {
 // render renders the default repo's config with stackYAML added.
 func render(t *testing.T, stackYAML string) *Result {
 	t.Helper()
-	res, err := Render(Input{Config: defaultConfig(t, stackYAML)})
+	res, err := Render(&compile.Compiled{Config: defaultConfig(t, stackYAML)}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
