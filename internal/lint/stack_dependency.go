@@ -3,6 +3,7 @@ package lint
 import (
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 // stackDependency reports a stack component that is enabled while a
@@ -23,30 +24,19 @@ func (stackDependency) Meta() Meta {
 	return Meta{Severity: diag.Error, Scope: ScopeRepo, Summary: "A stack component is enabled without a component it needs."}
 }
 
-// stackNeeds lists, for a component, what it cannot work without and why.
-var stackNeeds = []struct {
-	component, needs, why string
-}{
-	{"kibana", "elasticsearch", "Kibana searches Elasticsearch"},
-	{"fluentd", "elasticsearch", "Fluentd ships the logs to Elasticsearch"},
-	{"prometheus", "prometheusOperator", "the Prometheus Operator runs the Prometheus custom resource"},
-	{"alertmanager", "prometheusOperator", "the Prometheus Operator runs the Alertmanager custom resource"},
-	{"grafana", "prometheus", "Grafana's dashboards query Prometheus"},
-	{"alertmanager", "prometheus", "only Prometheus sends Alertmanager alerts"},
-}
-
 func (stackDependency) Check(p *Pass) {
 	on := map[string]*config.NamedComponent{}
 	for _, nc := range p.Config.ComponentsByName() {
 		on[nc.Name] = &nc
 	}
-	for _, n := range stackNeeds {
-		c, dep := on[n.component], on[n.needs]
+	// The render's table: what it leaves out is what this reports.
+	for _, n := range render.Dependencies() {
+		c, dep := on[n.Component], on[n.Needs]
 		if c == nil || dep == nil || !c.On() || dep.On() {
 			continue
 		}
-		p.Report(stackComponentSpan(p.Config, c), "enable stack.components."+n.needs+", or disable stack.components."+n.component,
-			"stack.components.%s is enabled but %s is not: %s", n.component, n.needs, n.why)
+		p.Report(stackComponentSpan(p.Config, c), "enable stack.components."+n.Needs+", or disable stack.components."+n.Component,
+			"stack.components.%s is enabled but %s is not: %s", n.Component, n.Needs, n.Why)
 	}
 	if len(p.Repo.RuleFiles) > 0 && !on["prometheus"].On() {
 		p.Report(stackComponentSpan(p.Config, on["prometheus"]), "enable Prometheus, or remove the rules",

@@ -204,13 +204,33 @@ type resolved struct {
 	tolerations  []corev1.Toleration
 }
 
-// requires maps a component to the one it cannot run without.
-var requires = map[string]string{
-	"kibana":       "elasticsearch",
-	"fluentd":      "elasticsearch",
-	"prometheus":   "prometheusOperator",
-	"alertmanager": "prometheusOperator",
+// Dependency says that a component needs another one.
+type Dependency struct {
+	// Component and Needs are keys under stack.components.
+	Component, Needs string
+	// Why says what Component does with Needs, for messages.
+	Why string
+	// Hard is set when Component cannot run at all without Needs (its
+	// custom resource has no operator, its server is not there): the
+	// render leaves it out. A component whose dependency is soft runs,
+	// but to no use (dashboards without data).
+	Hard bool
 }
+
+// dependencies is the one table of what each component needs: render
+// leaves out a component whose hard dependency is off, and lint's
+// stack/dependency reports every pair, so that both read the same table.
+var dependencies = []Dependency{
+	{"kibana", "elasticsearch", "Kibana searches Elasticsearch", true},
+	{"fluentd", "elasticsearch", "Fluentd ships the logs to Elasticsearch", true},
+	{"prometheus", "prometheusOperator", "the Prometheus Operator runs the Prometheus custom resource", true},
+	{"alertmanager", "prometheusOperator", "the Prometheus Operator runs the Alertmanager custom resource", true},
+	{"grafana", "prometheus", "Grafana's dashboards query Prometheus", false},
+	{"alertmanager", "prometheus", "only Prometheus sends Alertmanager alerts", false},
+}
+
+// Dependencies returns what each component needs, in a stable order.
+func Dependencies() []Dependency { return slices.Clone(dependencies) }
 
 // resolve returns the settings of the component with obsctl.yaml key.
 func (b *builder) resolve(key string) *resolved {
@@ -229,10 +249,12 @@ func (b *builder) resolve(key string) *resolved {
 		}
 	}
 	r := &resolved{key: key, title: p.title, on: c.On(), version: cmp.Or(c.Version, p.version)}
-	if dep, ok := requires[key]; ok && r.on {
-		// Without what it needs a component cannot run; lint's
-		// stack/dependency says so, and the render leaves it out.
-		r.on = b.resolve(dep).on
+	for _, d := range dependencies {
+		if d.Component == key && d.Hard && r.on {
+			// Without what it needs a component cannot run; lint's
+			// stack/dependency says so, and the render leaves it out.
+			r.on = b.resolve(d.Needs).on
+		}
 	}
 	r.image = b.imageRef(image{cmp.Or(c.Image, p.image), r.version})
 	profile := 0

@@ -141,3 +141,42 @@ func TestComponentOverrides(t *testing.T) {
 		t.Error("a disabled component is rendered")
 	}
 }
+
+// TestDependencies: the one table of dependencies is what the render
+// does: a component whose hard dependency is off is left out, one whose
+// soft dependency is off is still rendered. Every component named is one
+// obsctl.yaml has.
+func TestDependencies(t *testing.T) {
+	keys := map[string]bool{}
+	for _, nc := range defaultConfig(t, "").ComponentsByName() {
+		keys[nc.Name] = true
+	}
+	deps := Dependencies()
+	if len(deps) == 0 {
+		t.Fatal("no dependencies")
+	}
+	for _, d := range deps {
+		t.Run(d.Component+"-"+d.Needs, func(t *testing.T) {
+			if !keys[d.Component] || !keys[d.Needs] || d.Why == "" {
+				t.Fatalf("bad entry %+v", d)
+			}
+			res := render(t, "  components: {"+d.Needs+": {enabled: false}}\n")
+			rendered := 0
+			for _, o := range res.Objects {
+				if o.GetLabels()[LabelComponent] == d.Component {
+					rendered++
+				}
+			}
+			if d.Hard && rendered > 0 {
+				t.Errorf("%s is rendered (%d objects) without %s", d.Component, rendered, d.Needs)
+			}
+			if !d.Hard && rendered == 0 {
+				t.Errorf("%s is left out without %s, which it only uses", d.Component, d.Needs)
+			}
+		})
+	}
+	deps[0].Component = "changed"
+	if Dependencies()[0].Component == "changed" {
+		t.Error("Dependencies returns the table itself")
+	}
+}
