@@ -45,8 +45,12 @@ render wrote and this one does not are removed, other files are left alone.
 Secrets whose values obsctl generates (Grafana's admin password, the
 Elasticsearch credentials) are not rendered: a render holds no secret value.
 obsctl apply creates them once; a GitOps setup must provide them (they are
-listed on standard error). Render lints first and renders nothing when lint
-finds errors.`,
+listed on standard error), as it must the receiver Secrets obsctl.yaml's
+alerting refers to (listed with the kubectl command that creates each).
+The ConfigMap obsctl-release-<stack> carries the stack's identity (name,
+namespace, profile and the Secrets above, without values), so that
+obsctl apply -f of the output is the same release as obsctl apply. Render
+lints first and renders nothing when lint finds errors.`,
 		Example: `  obsctl render > stack.yaml
   obsctl render -o deploy/obsctl --profile ha`,
 		Args: noArgs,
@@ -80,6 +84,10 @@ func runRender(deps *Deps, o *renderOptions) error {
 		}
 		fmt.Fprintf(deps.Stderr, "obsctl: not rendered: Secret %s/%s (%s; keys %s), %s\n",
 			strings.Join(g.AllNamespaces(), ","), g.Name, g.Component, strings.Join(generatedKeys(g), ", "), how)
+	}
+	for _, q := range res.Requires {
+		fmt.Fprintf(deps.Stderr, "obsctl: not rendered: Secret %s/%s (%s; keys %s), which you create: %s\n",
+			q.Namespace, q.Name, q.Component, strings.Join(q.Keys, ", "), q.Command())
 	}
 	if o.out == "-" {
 		b, err := renderStream(res.Objects)

@@ -67,6 +67,9 @@ func alertmanager(b *builder, r *resolved) error {
 			if m.FromEnv != "" {
 				// obsctl apply writes it from the environment.
 				b.fromEnv(r, b.ns, m.Secret, m.Key, m.FromEnv)
+			} else {
+				// The user's: without it the pods never start.
+				b.require(r, b.ns, m.Secret, m.Key)
 			}
 			if !slices.Contains(spec.Secrets, m.Secret) {
 				spec.Secrets = append(spec.Secrets, m.Secret)

@@ -50,34 +50,44 @@ type Result struct {
 	// values); apply creates each once, when it is missing, and never
 	// changes it.
 	Generated []GeneratedSecret
+	// Requires are the Secrets the user manages that the stack needs
+	// (receiver keys obsctl.yaml's alerting refers to), sorted by
+	// namespace and name: a release checks them before it applies, and
+	// Requirement.Command says how to create one.
+	Requires []Requirement
+	// Identity is what the identity ConfigMap among Objects says.
+	Identity *Identity
 }
 
 // LabelGenerated marks the Secrets apply generates.
 const LabelGenerated = "obsctl.dev/generated"
 
 // GeneratedSecret is a Secret of random values that components read.
+//
+// It is a spec, never values: the identity ConfigMap carries it as JSON.
 type GeneratedSecret struct {
-	Namespace, Name string
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
 	// Also are further namespaces that get a copy with the same values,
 	// for pods outside Namespace (a Secret is read in its own namespace
 	// only).
-	Also []string
+	Also []string `json:"also,omitempty"`
 	// Keys get a random value each; Fixed keys get the given value (a user
-	// name next to a generated password).
-	Keys  []string
-	Fixed map[string]string
+	// name next to a generated password, never a secret).
+	Keys  []string          `json:"keys,omitempty"`
+	Fixed map[string]string `json:"fixed,omitempty"`
 	// Env maps keys to the environment variables apply reads their values
 	// from, on every apply (receiver secrets given as {env: VAR}); such a
 	// Secret has no generated keys.
-	Env map[string]string
+	Env map[string]string `json:"env,omitempty"`
 	// TLS makes the Secret a kubernetes.io/tls one instead: a private CA
 	// (ca.crt) and a certificate it signs (tls.crt, tls.key) for CommonName,
 	// for traffic between a component's own pods.
-	TLS bool
+	TLS bool `json:"tls,omitempty"`
 	// CommonName is the certificate's subject when TLS is set.
-	CommonName string
+	CommonName string `json:"commonName,omitempty"`
 	// Component names the component that reads it, for messages.
-	Component string
+	Component string `json:"component"`
 }
 
 // AllNamespaces returns Namespace and Also.
@@ -104,15 +114,16 @@ func Render(c *compile.Compiled, profile string) (*Result, error) {
 	}
 	ingresses(b)
 	networkPolicies(b)
+	if err := identity(b); err != nil {
+		return nil, err
+	}
 	namespaces(b)
 	objs, err := b.objects()
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(b.generated, func(x, y GeneratedSecret) int {
-		return cmp.Or(cmp.Compare(x.Namespace, y.Namespace), cmp.Compare(x.Name, y.Name))
-	})
-	return &Result{Objects: objs, Generated: b.generated}, nil
+	id := &Identity{Stack: b.stack, Namespace: b.ns, Profile: b.profile, Generated: b.generated, Requires: b.requires}
+	return &Result{Objects: objs, Generated: b.generated, Requires: b.requires, Identity: id}, nil
 }
 
 // component renders one part of the stack.
@@ -155,6 +166,7 @@ type builder struct {
 	rendered  []*unstructured.Unstructured // objects given as unstructured (CRDs, rules)
 	resolved  map[string]*resolved
 	generated []GeneratedSecret
+	requires  []Requirement
 	usedAgent bool // something was rendered into the agent namespace
 }
 
