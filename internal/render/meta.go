@@ -8,10 +8,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
+
+	"github.com/obsctl/obsctl/internal/config"
 )
 
 // PodSecurity levels of the two namespaces, as the API server's
@@ -21,10 +24,30 @@ const (
 	podSecurityPrivileged = "privileged"
 )
 
+// AnnotationCreateOnly marks a rendered object that the release creates
+// when it is missing and otherwise leaves alone: a Namespace the stack's
+// objects need but the stack does not own (the namespace of a
+// PrometheusRule, say), which may be the user's, with their workloads and
+// labels, and must never be relabelled, restricted or pruned by the stack.
+const AnnotationCreateOnly = "obsctl.dev/create-only"
+
 // namespaces adds the stack's Namespaces: the components' under the
 // restricted level, the node agents' (when anything runs there) under the
-// privileged level.
+// privileged level. Every other namespace a rendered object lives in
+// (rules.namespace, a PrometheusRule file's own) gets a create-only
+// Namespace, so that the objects apply right after a cluster is created,
+// without the stack claiming the namespace; Kubernetes' own namespaces
+// (kube-system holds the kubelet Service's Role) exist already and are
+// left out.
 func namespaces(b *builder) {
+	for _, n := range b.foreignNamespaces() {
+		b.add(&corev1.Namespace{
+			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
+			ObjectMeta: metav1.ObjectMeta{Name: n, Annotations: map[string]string{
+				AnnotationCreateOnly: "true",
+			}},
+		})
+	}
 	ns := func(name, level string) *corev1.Namespace {
 		return &corev1.Namespace{
 			TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Namespace"},
@@ -39,6 +62,28 @@ func namespaces(b *builder) {
 	if b.usedAgent {
 		b.add(ns(b.agentNS, podSecurityPrivileged))
 	}
+}
+
+// foreignNamespaces returns, sorted, the namespaces the objects rendered
+// so far live in that the stack does not own and Kubernetes does not
+// reserve.
+func (b *builder) foreignNamespaces() []string {
+	seen := map[string]bool{}
+	for _, o := range b.objs {
+		if m, err := meta.Accessor(o); err == nil {
+			seen[m.GetNamespace()] = true
+		}
+	}
+	for _, u := range b.rendered {
+		seen[u.GetNamespace()] = true
+	}
+	var out []string
+	for _, n := range slices.Sorted(maps.Keys(seen)) {
+		if n != "" && n != b.ns && (n != b.agentNS || !b.usedAgent) && !config.ReservedNamespace(n) {
+			out = append(out, n)
+		}
+	}
+	return out
 }
 
 // labels returns the labels of a component's objects; app is the

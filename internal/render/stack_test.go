@@ -180,3 +180,47 @@ func TestDependencies(t *testing.T) {
 		t.Error("Dependencies returns the table itself")
 	}
 }
+
+// TestCreateOnlyNamespaces: a namespace the stack's objects live in but
+// the stack does not own (rules.namespace, a PrometheusRule's own) is
+// rendered create-only, without the PodSecurity labels of the stack's
+// own; Kubernetes' namespaces are not rendered at all.
+func TestCreateOnlyNamespaces(t *testing.T) {
+	// stack.namespace set: it defaults to rules.namespace.
+	_, in := renderRepo(t, "  namespace: monitoring\n", func(c *config.Config) { c.Rules.Namespace = "team-rules" })
+	rule := in.PrometheusRules[0].Object.DeepCopy()
+	rule.SetNamespace("team-a")
+	rule.SetName("team-a-rules")
+	in.PrometheusRules = append(in.PrometheusRules, compile.RuleObject{Path: "prometheusrules/team-a.yaml", Object: rule})
+	res, err := Render(in, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"team-rules", "team-a"} {
+		ns := mustFind(t, res, "Namespace", "", n)
+		if ns.GetAnnotations()[AnnotationCreateOnly] != "true" {
+			t.Errorf("namespace %s is not create-only: %v", n, ns.GetAnnotations())
+		}
+		for k := range ns.GetLabels() {
+			if strings.HasPrefix(k, "pod-security.kubernetes.io/") {
+				t.Errorf("namespace %s, which the stack does not own, gets %s", n, k)
+			}
+		}
+	}
+	for _, n := range []string{"monitoring", "monitoring-agents"} {
+		if ns := mustFind(t, res, "Namespace", "", n); ns.GetAnnotations()[AnnotationCreateOnly] != "" {
+			t.Errorf("the stack's own namespace %s is create-only", n)
+		}
+	}
+	if find(res, "Role", "kube-system", "obsctl-prometheus-operator") == nil {
+		t.Fatal("the test expects objects in kube-system")
+	}
+	for _, n := range []string{"kube-system", "default"} {
+		if find(res, "Namespace", "", n) != nil {
+			t.Errorf("Kubernetes' namespace %s is rendered", n)
+		}
+	}
+	if plain := render(t, ""); len(ofKind(plain, "Namespace")) != 2 {
+		t.Errorf("the default repo renders %d Namespaces, want the stack's two", len(ofKind(plain, "Namespace")))
+	}
+}
