@@ -24,7 +24,9 @@ type Output struct {
 
 // ObjectOptions says how to name and label the PrometheusRule objects.
 type ObjectOptions struct {
-	// Stack prefixes the names of objects built from plain rule files.
+	// Stack prefixes the names of the objects: those built from plain
+	// rule files, and PrometheusRule objects whose name does not start
+	// with it already.
 	Stack string
 	// Namespace receives objects that do not name one.
 	Namespace string
@@ -215,7 +217,14 @@ func CompilePrometheusRules(files []*File, opts ObjectOptions) ([]CompiledRule, 
 		pr.Namespace = opts.Namespace
 		labels := map[string]string{}
 		if s.object != nil {
+			// Prefixed too, unless the author did: two stacks with rules
+			// in one namespace (the same repo, or the same object name)
+			// must not declare one object, which each would relabel on
+			// every apply and prune from under the other.
 			pr.Name = s.object.Name
+			if opts.Stack != "" && pr.Name != opts.Stack && !strings.HasPrefix(pr.Name, opts.Stack+"-") {
+				pr.Name = objectName(opts.Stack, pr.Name)
+			}
 			if s.object.Namespace != "" {
 				pr.Namespace = s.object.Namespace
 			}

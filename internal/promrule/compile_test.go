@@ -61,7 +61,7 @@ groups:
 			t.Errorf("object 0 lacks %q:\n%s", s, objs[0].Data)
 		}
 	}
-	for _, s := range []string{"name: jobs", "namespace: ops", `x: "y"`, "interval: 1m"} {
+	for _, s := range []string{"name: prod-jobs", "namespace: ops", `x: "y"`, "interval: 1m"} {
 		if !strings.Contains(string(objs[1].Data), s) {
 			t.Errorf("object 1 lacks %q:\n%s", s, objs[1].Data)
 		}
@@ -76,5 +76,25 @@ func TestCompileNameCollision(t *testing.T) {
 	b, _ := Load(source.NewFile("rules/a/b.yaml", []byte("groups: []\n")))
 	if _, err := CompileRuleFiles([]*File{a, b}); err == nil || !strings.Contains(err.Error(), "also used by rules/a-b.yaml") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestObjectNamesCarryTheStack: every PrometheusRule object is named with
+// the stack, so that two stacks' rules never share an object; a name the
+// author prefixed already is kept.
+func TestObjectNamesCarryTheStack(t *testing.T) {
+	for name, want := range map[string]string{"jobs": "prod-jobs", "prod-jobs": "prod-jobs", "prod": "prod", "production": "prod-production"} {
+		f, _ := Load(source.NewFile("rules/o.yaml", []byte("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: "+name+"}\nspec: {groups: []}\n")))
+		rules, err := CompilePrometheusRules([]*File{f}, ObjectOptions{Stack: "prod"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := rules[0].Rule.Name; got != want {
+			t.Errorf("object %s: named %s, want %s", name, got, want)
+		}
+	}
+	f, _ := Load(source.NewFile("rules/o.yaml", []byte("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: jobs}\nspec: {groups: []}\n")))
+	if rules, _ := CompilePrometheusRules([]*File{f}, ObjectOptions{}); rules[0].Rule.Name != "jobs" {
+		t.Errorf("without a stack: %s", rules[0].Rule.Name)
 	}
 }

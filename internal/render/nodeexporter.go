@@ -1,6 +1,8 @@
 package render
 
 import (
+	"strconv"
+
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/utils/ptr"
 )
@@ -15,11 +17,18 @@ const nodeExporterRoot = "/host/root"
 // metrics are the node's, and the host's root mounted read-only. It runs
 // as nobody, which the metrics need nothing beyond, and tolerates every
 // taint: a node without node-exporter is a node without alerts.
+//
+// It listens on stack.components.nodeExporter.port of the node's network
+// (default 9100), declared as the container's host port: a second stack on
+// the cluster picks another port, or its pods would never start.
 func nodeExporter(b *builder, r *resolved) error {
 	const app = "node-exporter"
 	ns := b.agentNS
+	hostPort := int32(b.cfg.Stack.Components.NodeExporter.HostPort())
+	metrics := port("http-metrics", hostPort)
+	metrics.HostPort = hostPort
 	c := r.container(app, []string{
-		"--web.listen-address=:9100",
+		"--web.listen-address=:" + strconv.Itoa(int(hostPort)),
 		"--path.rootfs=" + nodeExporterRoot,
 		"--path.procfs=" + nodeExporterRoot + "/proc",
 		"--path.sysfs=" + nodeExporterRoot + "/sys",
@@ -28,7 +37,7 @@ func nodeExporter(b *builder, r *resolved) error {
 		// workloads' disks, not the node's; kubelet_volume_stats covers
 		// the volumes.
 		"--collector.filesystem.mount-points-exclude=^/(dev|proc|sys|run/containerd/.+|var/lib/containerd/.+|var/lib/docker/.+|var/lib/kubelet/pods/.+)($|/)",
-	}, port("http-metrics", 9100))
+	}, metrics)
 	c.LivenessProbe = httpProbe("/", "http-metrics", 5, 10)
 	c.ReadinessProbe = httpProbe("/", "http-metrics", 5, 10)
 	c.SecurityContext = restrictedContainer(true)
@@ -56,7 +65,7 @@ func nodeExporter(b *builder, r *resolved) error {
 	// node-exporter reads nothing from the API server.
 	spec.AutomountServiceAccountToken = ptr.To(false)
 
-	svc := r.service(app, ns, app, servicePort("http-metrics", 9100))
+	svc := r.service(app, ns, app, servicePort("http-metrics", hostPort))
 	svc.Spec.ClusterIP = corev1.ClusterIPNone
 	b.add(
 		r.serviceAccount(app, ns, app),

@@ -54,7 +54,7 @@ func TestNodeExporter(t *testing.T) {
 			if v < 0 || pod.Volumes[v].HostPath == nil || pod.Volumes[v].HostPath.Path != "/" {
 				t.Errorf("volumes %+v", pod.Volumes)
 			}
-			if len(c.Ports) != 1 || c.Ports[0].Name != "http-metrics" || c.Ports[0].ContainerPort != 9100 {
+			if len(c.Ports) != 1 || c.Ports[0].Name != "http-metrics" || c.Ports[0].ContainerPort != 9100 || c.Ports[0].HostPort != 9100 {
 				t.Errorf("ports %+v", c.Ports)
 			}
 			mustFind(t, res, "ServiceAccount", "monitoring-agents", "node-exporter")
@@ -63,5 +63,24 @@ func TestNodeExporter(t *testing.T) {
 				t.Errorf("Service %+v", svc.Spec)
 			}
 		})
+	}
+}
+
+// TestNodeExporterPort: stack.components.nodeExporter.port moves the
+// listen address, the container's (host) port and the Service's port
+// together, so that a second stack can take another port of the nodes.
+func TestNodeExporterPort(t *testing.T) {
+	res := render(t, "  components: {nodeExporter: {port: 9200}}\n")
+	ds := typed[appsv1.DaemonSet](t, mustFind(t, res, "DaemonSet", "monitoring-agents", "node-exporter"))
+	c := ds.Spec.Template.Spec.Containers[0]
+	if !slices.Contains(c.Args, "--web.listen-address=:9200") || slices.Contains(c.Args, "--web.listen-address=:9100") {
+		t.Errorf("args %v", c.Args)
+	}
+	if len(c.Ports) != 1 || c.Ports[0].ContainerPort != 9200 || c.Ports[0].HostPort != 9200 {
+		t.Errorf("ports %+v", c.Ports)
+	}
+	svc := typed[corev1.Service](t, mustFind(t, res, "Service", "monitoring-agents", "node-exporter"))
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 9200 || svc.Spec.Ports[0].TargetPort.StrVal != "http-metrics" {
+		t.Errorf("Service ports %+v", svc.Spec.Ports)
 	}
 }

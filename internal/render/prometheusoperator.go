@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
+	"strings"
 	"sync"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -43,6 +44,16 @@ func prometheusOperator(b *builder, r *resolved) error {
 		"--prometheus-config-reloader=" + b.imageRef(imageConfigReloader),
 		"--log-format=logfmt",
 		"--web.listen-address=:8080",
+		// Scoped to the stack, so that two stacks' operators never
+		// reconcile each other's resources: the operator (v0.92's
+		// cmd/operator flags) reads ServiceMonitors, PrometheusRules and
+		// the rest in --namespaces only, and runs Prometheus, Alertmanager
+		// and ThanosRuler resources in their instance namespaces only,
+		// which take precedence over --namespaces for those kinds.
+		"--namespaces=" + strings.Join(b.monitoredNamespaces(), ","),
+		"--prometheus-instance-namespaces=" + ns,
+		"--alertmanager-instance-namespaces=" + ns,
+		"--thanos-ruler-instance-namespaces=" + ns,
 	}, port("http", 8080))
 	c.LivenessProbe = httpProbe("/healthz", "http", 5, 10)
 	c.ReadinessProbe = httpProbe("/healthz", "http", 5, 10)
@@ -93,6 +104,20 @@ func prometheusOperator(b *builder, r *resolved) error {
 		rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "create", "update", "delete"}},
 	)...)
 	return nil
+}
+
+// monitoredNamespaces returns, sorted, the namespaces holding the stack's
+// configuration resources: its own (ServiceMonitors, the Prometheus and
+// Alertmanager) and each PrometheusRule's.
+func (b *builder) monitoredNamespaces() []string {
+	out := []string{b.ns}
+	for _, r := range b.in.PrometheusRules {
+		if n := r.Object.GetNamespace(); n != "" && !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // monRole returns a Role in namespace and its binding to the

@@ -10,6 +10,8 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"sigs.k8s.io/yaml"
 
+	"github.com/obsctl/obsctl/internal/compile"
+	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/render/crds"
 )
 
@@ -105,6 +107,10 @@ func TestOperatorDeployment(t *testing.T) {
 				"--prometheus-config-reloader=registry.example.com/mirror/prometheus-operator/prometheus-config-reloader:v0.92.1",
 				"--log-format=logfmt",
 				"--web.listen-address=:8080",
+				"--namespaces=monitoring",
+				"--prometheus-instance-namespaces=monitoring",
+				"--alertmanager-instance-namespaces=monitoring",
+				"--thanos-ruler-instance-namespaces=monitoring",
 			} {
 				if !slices.Contains(c.Args, arg) {
 					t.Errorf("operator args %v lack %s", c.Args, arg)
@@ -187,6 +193,38 @@ func TestOperatorRBAC(t *testing.T) {
 		rb := typed[rbacv1.RoleBinding](t, mustFind(t, res, "RoleBinding", ns, map[string]string{"kube-system": "obsctl-prometheus-operator", "monitoring": "prometheus-operator"}[ns]))
 		if rb.RoleRef.Kind != "Role" || rb.Subjects[0].Name != "prometheus-operator" || rb.Subjects[0].Namespace != "monitoring" {
 			t.Errorf("RoleBinding %s/%s %+v", ns, rb.Name, rb)
+		}
+	}
+}
+
+// TestOperatorWatchesTheStacksNamespaces: the operator reads configuration
+// resources in the stack's namespace and every PrometheusRule's, and runs
+// Prometheus and Alertmanager resources of the stack's namespace only, so
+// that a second stack's operator and this one never reconcile the same
+// resource.
+func TestOperatorWatchesTheStacksNamespaces(t *testing.T) {
+	_, in := renderRepo(t, "  namespace: mon\n", func(c *config.Config) { c.Rules.Namespace = "team-rules" })
+	extra := in.PrometheusRules[0].Object.DeepCopy()
+	extra.SetNamespace("team-a")
+	in.PrometheusRules = append(in.PrometheusRules, compile.RuleObject{Object: extra})
+	res, err := Render(in, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := typed[appsv1.Deployment](t, mustFind(t, res, "Deployment", "mon", "prometheus-operator")).Spec.Template.Spec.Containers[0]
+	for _, arg := range []string{
+		"--namespaces=mon,team-a,team-rules",
+		"--prometheus-instance-namespaces=mon",
+		"--alertmanager-instance-namespaces=mon",
+	} {
+		if !slices.Contains(c.Args, arg) {
+			t.Errorf("operator args %v lack %s", c.Args, arg)
+		}
+	}
+	// Every configuration resource rendered is in a watched namespace.
+	for _, o := range res.Objects {
+		if o.GroupVersionKind().Group == "monitoring.coreos.com" && !slices.Contains([]string{"mon", "team-a", "team-rules"}, o.GetNamespace()) {
+			t.Errorf("%s %s/%s is in a namespace the operator does not watch", o.GetKind(), o.GetNamespace(), o.GetName())
 		}
 	}
 }

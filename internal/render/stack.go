@@ -122,6 +122,9 @@ func Render(c *compile.Compiled, profile string) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkHostPorts(objs); err != nil {
+		return nil, err
+	}
 	id := &Identity{Stack: b.stack, Namespace: b.ns, Profile: b.profile, Generated: b.generated, Requires: b.requires}
 	return &Result{Objects: objs, Generated: b.generated, Requires: b.requires, Identity: id}, nil
 }
