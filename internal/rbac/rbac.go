@@ -13,6 +13,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // DefaultName is the name of the ClusterRole, and of its binding, when
@@ -23,95 +25,16 @@ const DefaultName = "obsctl"
 // package documentation for why each.
 var manageVerbs = []string{"create", "delete", "get", "list", "patch", "watch"}
 
-// managed are the kinds the stack renders: the built-in kinds of apply's
-// waves that the stack uses, and the kinds of the Prometheus Operator. It
-// is the one list to change when the stack renders a new kind.
-var managed = []schema.GroupKind{
-	{Kind: "Namespace"},
-	{Kind: "ServiceAccount"},
-	{Kind: "ConfigMap"},
-	{Kind: "Secret"},
-	{Kind: "Service"},
-	{Group: "rbac.authorization.k8s.io", Kind: "Role"},
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"},
-	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"},
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"},
-	{Group: "apps", Kind: "Deployment"},
-	{Group: "apps", Kind: "StatefulSet"},
-	{Group: "apps", Kind: "DaemonSet"},
-	{Group: "policy", Kind: "PodDisruptionBudget"},
-	{Group: "networking.k8s.io", Kind: "NetworkPolicy"},
-	{Group: "networking.k8s.io", Kind: "Ingress"},
-	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"},
-	{Group: "monitoring.coreos.com", Kind: "Prometheus"},
-	{Group: "monitoring.coreos.com", Kind: "Alertmanager"},
-	{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"},
-	{Group: "monitoring.coreos.com", Kind: "PodMonitor"},
-	{Group: "monitoring.coreos.com", Kind: "PrometheusRule"},
-	{Group: "monitoring.coreos.com", Kind: "Probe"},
-	{Group: "monitoring.coreos.com", Kind: "AlertmanagerConfig"},
-}
-
-// resources maps the kinds obsctl knows to their resources: those of
-// managed, the other built-in kinds apply places in its waves, and a few
-// whose plural is not the regular one.
-var resources = map[schema.GroupKind]string{
-	{Kind: "Namespace"}:             "namespaces",
-	{Kind: "ServiceAccount"}:        "serviceaccounts",
-	{Kind: "ConfigMap"}:             "configmaps",
-	{Kind: "Secret"}:                "secrets",
-	{Kind: "Service"}:               "services",
-	{Kind: "Endpoints"}:             "endpoints",
-	{Kind: "Pod"}:                   "pods",
-	{Kind: "PersistentVolume"}:      "persistentvolumes",
-	{Kind: "PersistentVolumeClaim"}: "persistentvolumeclaims",
-	{Kind: "LimitRange"}:            "limitranges",
-	{Kind: "ResourceQuota"}:         "resourcequotas",
-	{Kind: "ReplicationController"}: "replicationcontrollers",
-
-	{Group: "rbac.authorization.k8s.io", Kind: "Role"}:               "roles",
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRole"}:        "clusterroles",
-	{Group: "rbac.authorization.k8s.io", Kind: "RoleBinding"}:        "rolebindings",
-	{Group: "rbac.authorization.k8s.io", Kind: "ClusterRoleBinding"}: "clusterrolebindings",
-
-	{Group: "apps", Kind: "Deployment"}:                     "deployments",
-	{Group: "apps", Kind: "StatefulSet"}:                    "statefulsets",
-	{Group: "apps", Kind: "DaemonSet"}:                      "daemonsets",
-	{Group: "apps", Kind: "ReplicaSet"}:                     "replicasets",
-	{Group: "batch", Kind: "Job"}:                           "jobs",
-	{Group: "batch", Kind: "CronJob"}:                       "cronjobs",
-	{Group: "policy", Kind: "PodDisruptionBudget"}:          "poddisruptionbudgets",
-	{Group: "autoscaling", Kind: "HorizontalPodAutoscaler"}: "horizontalpodautoscalers",
-	{Group: "networking.k8s.io", Kind: "NetworkPolicy"}:     "networkpolicies",
-	{Group: "networking.k8s.io", Kind: "Ingress"}:           "ingresses",
-	{Group: "networking.k8s.io", Kind: "IngressClass"}:      "ingressclasses",
-	{Group: "discovery.k8s.io", Kind: "EndpointSlice"}:      "endpointslices",
-	{Group: "scheduling.k8s.io", Kind: "PriorityClass"}:     "priorityclasses",
-	{Group: "storage.k8s.io", Kind: "StorageClass"}:         "storageclasses",
-	{Group: "node.k8s.io", Kind: "RuntimeClass"}:            "runtimeclasses",
-
-	{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}: "customresourcedefinitions",
-	{Group: "apiregistration.k8s.io", Kind: "APIService"}:             "apiservices",
-
-	{Group: "monitoring.coreos.com", Kind: "Prometheus"}:         "prometheuses",
-	{Group: "monitoring.coreos.com", Kind: "PrometheusAgent"}:    "prometheusagents",
-	{Group: "monitoring.coreos.com", Kind: "Alertmanager"}:       "alertmanagers",
-	{Group: "monitoring.coreos.com", Kind: "ServiceMonitor"}:     "servicemonitors",
-	{Group: "monitoring.coreos.com", Kind: "PodMonitor"}:         "podmonitors",
-	{Group: "monitoring.coreos.com", Kind: "PrometheusRule"}:     "prometheusrules",
-	{Group: "monitoring.coreos.com", Kind: "Probe"}:              "probes",
-	{Group: "monitoring.coreos.com", Kind: "AlertmanagerConfig"}: "alertmanagerconfigs",
-	{Group: "monitoring.coreos.com", Kind: "ThanosRuler"}:        "thanosrulers",
-	{Group: "monitoring.coreos.com", Kind: "ScrapeConfig"}:       "scrapeconfigs",
-}
-
-// Managed returns the resources of the kinds the stack renders, sorted by
-// group and resource: obsctl gets, lists, watches, creates, patches and
-// deletes them whatever manifests it is given.
+// Managed returns the resources of the kinds the stack renders (the Managed
+// kinds of kube.Kinds), sorted by group and resource: obsctl gets, lists,
+// watches, creates, patches and deletes them whatever manifests it is
+// given.
 func Managed() []schema.GroupResource {
-	out := make([]schema.GroupResource, len(managed))
-	for i, gk := range managed {
-		out[i] = schema.GroupResource{Group: gk.Group, Resource: resources[gk]}
+	var out []schema.GroupResource
+	for _, k := range kube.Kinds {
+		if k.Managed {
+			out = append(out, schema.GroupResource{Group: k.Group, Resource: k.Resource})
+		}
 	}
 	slices.SortFunc(out, compareGR)
 	return out
@@ -162,7 +85,7 @@ func New(opts Options) (*Policy, error) {
 	}
 	crdPlurals := map[schema.GroupKind]string{}
 	for _, obj := range opts.Objects {
-		if gk := obj.GroupVersionKind().GroupKind(); gk == (schema.GroupKind{Group: "apiextensions.k8s.io", Kind: "CustomResourceDefinition"}) {
+		if obj.GroupVersionKind().GroupKind() == kube.GKCRD {
 			group, _, _ := unstructured.NestedString(obj.Object, "spec", "group")
 			kind, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "kind")
 			plural, _, _ := unstructured.NestedString(obj.Object, "spec", "names", "plural")
@@ -222,14 +145,14 @@ func New(opts Options) (*Policy, error) {
 	return p, nil
 }
 
-// resourceOf maps a kind to its resource: a kind obsctl knows, one a
+// resourceOf maps a kind to its resource: a kind kube.Kinds lists, one a
 // CustomResourceDefinition among the objects defines, or else the regular
 // plural (lower case, "s", "es" or "ies"), which is what a
 // CustomResourceDefinition's plural almost always is. obsctl rbac reads no
 // cluster, so it cannot ask discovery.
 func resourceOf(gvk schema.GroupVersionKind, crdPlurals map[schema.GroupKind]string) string {
-	if r, ok := resources[gvk.GroupKind()]; ok {
-		return r
+	if k := kube.KindOf(gvk.GroupKind()); k != nil {
+		return k.Resource
 	}
 	if r, ok := crdPlurals[gvk.GroupKind()]; ok {
 		return r

@@ -151,6 +151,7 @@ func TestManaged(t *testing.T) {
 		"configmaps", "namespaces", "secrets", "serviceaccounts", "services",
 		"customresourcedefinitions.apiextensions.k8s.io",
 		"daemonsets.apps", "deployments.apps", "statefulsets.apps",
+		"cronjobs.batch",
 		"alertmanagerconfigs.monitoring.coreos.com", "alertmanagers.monitoring.coreos.com",
 		"podmonitors.monitoring.coreos.com", "probes.monitoring.coreos.com",
 		"prometheuses.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com",
