@@ -2,11 +2,15 @@ package cli
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/manifest"
 	"github.com/obsctl/obsctl/internal/rbac"
 )
@@ -14,6 +18,7 @@ import (
 type rbacOptions struct {
 	*globalOptions
 	name            string
+	namespace       string
 	output          string
 	files           []string
 	serviceAccounts []string
@@ -25,26 +30,43 @@ func newRBACCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &rbacOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "rbac",
-		Short: "Print the ClusterRole obsctl needs, for a least-privilege identity",
-		Long: `Print the ClusterRole an identity needs to run obsctl apply, diff, history and
-rollback: get, list, watch, create, patch and delete on every kind the stack
-renders (a server-side apply that creates an object needs create as well as
-patch), the inventory Secret and the lock Lease, and listing events and pods
-to explain a rollout that timed out.
+		Short: "Print the roles obsctl needs, for a least-privilege identity",
+		Long: `Print what an identity needs to run obsctl apply, diff, history, rollback and
+status on the stack, as narrow as the stack allows:
+
+- a ClusterRole: get, list, watch, create, patch and delete on every kind the
+  stack renders but Secrets (a server-side apply that creates an object needs
+  create as well as patch); patch and delete on Namespaces and
+  CustomResourceDefinitions only by the names of the stack's own; listing
+  events and pods to explain a rollout that timed out; a SelfSubjectReview
+  to record who applied each revision;
+- a Role in each of the stack's namespaces: its Secrets (the inventory, the
+  generated Secrets, the stack's own) and the lock's Lease there only;
+- the stack's namespaces, so that the Roles can be bound before the first
+  apply, annotated obsctl.dev/adopt so that the first apply takes them over.
+  Apply the output with kubectl, not as an obsctl stack of its own: obsctl
+  never takes over a namespace another stack owns.
 
 Kubernetes lets nobody grant permissions they do not hold, and the stack
-creates ClusterRoles and bindings for its components. Rather than escalate
-and bind on every role, which would let obsctl grant itself anything, the
-ClusterRole holds what the stack's own roles grant: the kinds of the repo's
-stack (as obsctl render renders it) or, with -f, of the manifests are
-managed too, their Roles' and ClusterRoles' rules are held, and a role they
-bind without defining gets bind on that role alone.
+creates ClusterRoles, Roles and bindings for its components. Rather than
+escalate and bind on every role, which would let obsctl grant itself
+anything, obsctl holds what the stack's own roles grant: a ClusterRole's
+rules cluster-wide (each such broad rule says so, and a warning names those
+that read Secrets or delete namespaces), a Role's in its namespace, through
+a Role of obsctl's there. A role the stack binds without defining gets bind
+on that role alone.
 
-With --service-account, --user or --group a ClusterRoleBinding follows.
-Each rule is printed under a comment saying what it is for; the output is
-byte-stable. obsctl rbac reads no cluster.`,
+The stack is the repo's (as obsctl render renders it) or, with -f, the
+manifests': their kinds are managed too and their roles' rules held; its
+namespace is -n, else the namespace of the manifests' release ConfigMap,
+else obsctl.yaml's stack.namespace, else monitoring. Print it again when
+the stack's namespaces, CustomResourceDefinitions or roles change.
+
+With --service-account, --user or --group a ClusterRoleBinding and
+RoleBindings follow. Each rule is printed under a comment saying what it is
+for; the output is byte-stable. obsctl rbac reads no cluster.`,
 		Example: `  obsctl rbac --service-account monitoring:obsctl | kubectl apply -f -
-  obsctl rbac -f manifests/ --name obsctl-ci --user ci-bot
+  obsctl rbac -f rendered/ -n monitoring --name obsctl-ci --user ci-bot
   obsctl rbac -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -52,12 +74,13 @@ byte-stable. obsctl rbac reads no cluster.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&o.name, "name", rbac.DefaultName, "name of the ClusterRole and of its binding")
+	f.StringVar(&o.name, "name", rbac.DefaultName, "name of the ClusterRole, the Roles and their bindings")
+	f.StringVarP(&o.namespace, "namespace", "n", "", "the stack's namespace, where its lock, inventory and generated Secrets live (default: the manifests' release ConfigMap's with -f, else obsctl.yaml's stack.namespace, else monitoring)")
 	f.StringVarP(&o.output, "output", "o", "yaml", "output format: yaml or json")
-	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifests obsctl will apply, whose kinds and roles the ClusterRole must cover: files, folders or - for standard input (repeatable)")
-	f.StringArrayVar(&o.serviceAccounts, "service-account", nil, "bind the ClusterRole to this service account, NAMESPACE:NAME (repeatable)")
-	f.StringArrayVar(&o.users, "user", nil, "bind the ClusterRole to this user (repeatable)")
-	f.StringArrayVar(&o.groups, "group", nil, "bind the ClusterRole to this group (repeatable)")
+	f.StringArrayVarP(&o.files, "filename", "f", nil, "manifests obsctl will apply, whose kinds, namespaces, CRDs, Secrets and roles the policy must cover: files, folders or - for standard input (repeatable)")
+	f.StringArrayVar(&o.serviceAccounts, "service-account", nil, "bind the ClusterRole and the Roles to this service account, NAMESPACE:NAME (repeatable)")
+	f.StringArrayVar(&o.users, "user", nil, "bind the ClusterRole and the Roles to this user (repeatable)")
+	f.StringArrayVar(&o.groups, "group", nil, "bind the ClusterRole and the Roles to this group (repeatable)")
 	return cmd
 }
 
@@ -82,24 +105,46 @@ func runRBAC(deps *Deps, o *rbacOptions) error {
 	for _, g := range o.groups {
 		subjects = append(subjects, rbac.Group(g))
 	}
-	var objs []*unstructured.Unstructured
+	opts := rbac.Options{Name: o.name, Namespace: o.namespace, Subjects: subjects}
 	if len(o.files) > 0 {
 		ms, err := manifest.Read(o.files, manifest.Options{Stdin: deps.Stdin, WorkDir: deps.WorkDir})
 		if err != nil {
 			return err
 		}
 		for _, m := range ms {
-			objs = append(objs, m.Object)
+			opts.Objects = append(opts.Objects, m.Object)
+		}
+		if opts.Namespace == "" {
+			opts.Namespace = releaseNamespace(opts.Objects)
+		}
+		if opts.Namespace == "" {
+			cfg, err := repoConfig(deps, o.globalOptions)
+			if err != nil {
+				return err
+			}
+			opts.Namespace = config.DefaultNamespace
+			if cfg != nil {
+				opts.Namespace = cfg.StackNamespace()
+			}
 		}
 	} else {
-		// Both profiles render the same kinds and roles.
-		_, res, err := renderStack(deps, o.globalOptions, "", "rbac")
+		// Both profiles render the same kinds, roles and namespaces.
+		r, res, err := renderStack(deps, o.globalOptions, "", "rbac")
 		if err != nil {
 			return err
 		}
-		objs = res.Objects
+		opts.Objects = res.Objects
+		if opts.Namespace == "" {
+			opts.Namespace = r.Config.StackNamespace()
+		}
+		for _, g := range res.Generated {
+			opts.SecretNamespaces = append(opts.SecretNamespaces, g.AllNamespaces()...)
+		}
 	}
-	p, err := rbac.New(rbac.Options{Name: o.name, Objects: objs, Subjects: subjects})
+	if errs := validation.IsDNS1123Label(opts.Namespace); len(errs) > 0 {
+		return usagef("namespace %q: %s", opts.Namespace, strings.Join(errs, "; "))
+	}
+	p, err := rbac.New(opts)
 	if err != nil {
 		return err
 	}
@@ -111,8 +156,23 @@ func runRBAC(deps *Deps, o *rbacOptions) error {
 		out, err = p.JSON()
 	}
 	if err != nil {
-		return fmt.Errorf("print the ClusterRole: %w", err)
+		return fmt.Errorf("print the roles: %w", err)
 	}
 	_, err = deps.Stdout.Write(out)
 	return err
+}
+
+// labelRelease marks the ConfigMap that carries a rendered stack's identity
+// in the stack's namespace.
+const labelRelease = "obsctl.dev/release"
+
+// releaseNamespace returns the namespace of the release ConfigMap among
+// objs, which render puts in the stack's namespace; "" when there is none.
+func releaseNamespace(objs []*unstructured.Unstructured) string {
+	for _, o := range objs {
+		if o.GroupVersionKind().GroupKind() == kube.GKConfigMap && o.GetLabels()[labelRelease] != "" {
+			return o.GetNamespace()
+		}
+	}
+	return ""
 }

@@ -1,12 +1,15 @@
 package rbac
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	authnv1 "k8s.io/api/authentication/v1"
 	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -30,6 +33,11 @@ import (
 // ssa server-side applies obj as the field manager obsctl, as the apply
 // engine does.
 func ssa(ctx context.Context, cl *kube.Clients, obj *unstructured.Unstructured) error {
+	return ssaAs(ctx, cl, obj, "obsctl")
+}
+
+// ssaAs server-side applies obj as the field manager manager.
+func ssaAs(ctx context.Context, cl *kube.Clients, obj *unstructured.Unstructured, manager string) error {
 	ri, _, err := cl.ResourceFor(obj)
 	if err != nil {
 		return err
@@ -38,7 +46,7 @@ func ssa(ctx context.Context, cl *kube.Clients, obj *unstructured.Unstructured) 
 	if err != nil {
 		return err
 	}
-	_, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: "obsctl", Force: ptr.To(true)})
+	_, err = ri.Patch(ctx, obj.GetName(), types.ApplyPatchType, body, metav1.PatchOptions{FieldManager: manager, Force: ptr.To(true)})
 	return err
 }
 
@@ -59,10 +67,11 @@ func clientsFor(t *testing.T, cfg *rest.Config) (*kube.Clients, cluster.Client) 
 	return cl, cluster.NewClient(t, cl.Config)
 }
 
-// deployer mints an identity, binds it as an admin to what yamlDocs (a
-// ClusterRole and its binding, as printed) say, and returns its clients,
-// once RBAC lets it list ConfigMaps.
-func deployer(t *testing.T, ctx context.Context, user string, printed []byte) (*kube.Clients, cluster.Client) {
+// deployer mints an identity, applies as an admin what printed (the
+// objects obsctl rbac prints: namespaces, roles and bindings) says, as
+// kubectl apply would, and returns the identity's clients, once RBAC lets
+// it list ConfigMaps and the Secrets of namespace ns.
+func deployer(t *testing.T, ctx context.Context, user, ns string, printed []byte) (*kube.Clients, cluster.Client) {
 	t.Helper()
 	c := harness.Cluster(t)
 	admin, _ := clientsFor(t, c.RESTConfig())
@@ -72,7 +81,7 @@ func deployer(t *testing.T, ctx context.Context, user string, printed []byte) (*
 			t.Fatal(err)
 		}
 		obj := &unstructured.Unstructured{Object: m}
-		if err := ssa(ctx, admin, obj); err != nil {
+		if err := ssaAs(ctx, admin, obj, "kubectl"); err != nil {
 			t.Fatalf("apply the printed %s as admin: %v", obj.GetKind(), err)
 		}
 		t.Cleanup(func() { _ = del(context.Background(), admin, obj) })
@@ -86,8 +95,11 @@ func deployer(t *testing.T, ctx context.Context, user string, printed []byte) (*
 		t.Fatal(err)
 	}
 	cl, cs := clientsFor(t, cfg)
-	poll(t, ctx, user+" may list configmaps", func() (bool, error) {
+	poll(t, ctx, user+" may list configmaps and the stack's secrets", func() (bool, error) {
 		_, err := cs.CoreV1().ConfigMaps("default").List(ctx, metav1.ListOptions{Limit: 1})
+		if err == nil {
+			_, err = cs.CoreV1().Secrets(ns).List(ctx, metav1.ListOptions{Limit: 1})
+		}
 		return err == nil, nil
 	})
 	return cl, cs
@@ -156,33 +168,61 @@ func crd(group, kind, plural string) *unstructured.Unstructured {
 	}})
 }
 
-// TestRestrictedIdentity binds an identity to nothing but the printed
-// ClusterRole and does, as that identity, everything obsctl does: apply the
-// stack's kinds and its RBAC, read, prune, lock and keep the inventory. It
-// also checks that what the ClusterRole does not grant is Forbidden.
+// TestRestrictedIdentity binds an identity to nothing but what obsctl rbac
+// prints and does, as that identity, everything obsctl does: apply the
+// stack's kinds, namespaces, Secrets and RBAC, read, prune, lock and keep
+// the inventory, record who it is. It also checks that what the policy
+// does not grant is Forbidden: a Secret outside the stack's namespaces, a
+// namespace or CRD that is not the stack's, more than the stack's roles
+// grant.
 func TestRestrictedIdentity(t *testing.T) {
 	t.Parallel()
 	ctx := cluster.Context(t)
+	c := harness.Cluster(t)
+	admin, adminCS := clientsFor(t, c.RESTConfig())
 	ns := "rbac-" + rand.String(6)
+	agentsNS, rulesNS, otherNS := ns+"-agents", ns+"-rules", "other-"+rand.String(6)
 	stack := readObjects(t, "stack.yaml", ns)
+	promCRD := crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules")
 	const user = "obsctl-deployer"
-	p := mustNew(t, Options{Name: user, Objects: stack, Subjects: []rbacv1.Subject{User(user)}})
+	p := mustNew(t, Options{Name: user, Namespace: ns, Objects: append(slices.Clone(stack), promCRD), Subjects: []rbacv1.Subject{User(user)}})
 	printed, err := p.YAML()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, cs := deployer(t, ctx, user, printed)
 
+	// Someone else's namespace, Secret and CRD, which the identity must
+	// not touch; and the namespaces the identity creates, which it may not
+	// delete.
+	otherCRD := crd("example.org", "Widget", "widgets")
+	for _, o := range []*unstructured.Unstructured{
+		obj("v1", "Namespace", "", otherNS, nil),
+		obj("v1", "Secret", otherNS, "private", map[string]any{"stringData": map[string]any{"k": "v"}}),
+		otherCRD,
+	} {
+		if err := ssaAs(ctx, admin, o, "kubectl"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		ctx := context.Background()
+		for _, n := range []string{otherNS, rulesNS, agentsNS} {
+			_ = adminCS.CoreV1().Namespaces().Delete(ctx, n, metav1.DeleteOptions{})
+		}
+		_ = del(ctx, admin, otherCRD)
+	})
+
+	cl, cs := deployer(t, ctx, user, ns, printed)
 	apply := func(o *unstructured.Unstructured) {
 		t.Helper()
 		if err := ssa(ctx, cl, o); err != nil {
 			t.Fatalf("server-side apply %s %s as %s: %v", o.GetKind(), o.GetName(), user, err)
 		}
 	}
-	// The stack's kinds, in apply's wave order, created and then applied
+	// The stack's objects, in apply's wave order, created and then applied
 	// again unchanged (a re-apply is an update to the API server, which
-	// checks RBAC escalation again).
-	promCRD := crd("monitoring.coreos.com", "PrometheusRule", "prometheusrules")
+	// checks RBAC escalation again). Its namespaces exist already, as the
+	// printed policy made them.
 	var crds, rest []*unstructured.Unstructured
 	for _, o := range stack {
 		if o.GetKind() == "CustomResourceDefinition" {
@@ -192,9 +232,7 @@ func TestRestrictedIdentity(t *testing.T) {
 		}
 	}
 	crds = append(crds, promCRD)
-	objects := []*unstructured.Unstructured{obj("v1", "Namespace", "", ns, nil)}
-	objects = append(objects, rest...)
-	objects = append(objects,
+	objects := append(rest,
 		obj("v1", "ConfigMap", ns, "web-config", map[string]any{"data": map[string]any{"level": "info"}}),
 		obj("apps/v1", "Deployment", ns, "web", map[string]any{"spec": map[string]any{
 			"replicas": int64(1),
@@ -206,6 +244,9 @@ func TestRestrictedIdentity(t *testing.T) {
 		}}),
 		obj("monitoring.coreos.com/v1", "PrometheusRule", ns, "node", map[string]any{"spec": map[string]any{"groups": []any{}}}),
 	)
+	slices.SortStableFunc(objects, func(a, b *unstructured.Unstructured) int {
+		return cmp.Compare(kube.WaveOf(a.GroupVersionKind().GroupKind()), kube.WaveOf(b.GroupVersionKind().GroupKind()))
+	})
 	for range 2 {
 		for _, c := range crds {
 			apply(c)
@@ -218,6 +259,7 @@ func TestRestrictedIdentity(t *testing.T) {
 
 	for _, gvr := range []schema.GroupVersionResource{
 		{Version: "v1", Resource: "configmaps"},
+		{Version: "v1", Resource: "secrets"},
 		{Group: "apps", Version: "v1", Resource: "deployments"},
 		{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheusrules"},
 		{Group: "example.com", Version: "v1", Resource: "gizmos"},
@@ -227,11 +269,22 @@ func TestRestrictedIdentity(t *testing.T) {
 			t.Errorf("list %s as %s: %d items, %v", gvr.Resource, user, lenItems(l), err)
 		}
 	}
+	if _, err := cs.CoreV1().Secrets(agentsNS).Get(ctx, "agent-token", metav1.GetOptions{}); err != nil {
+		t.Errorf("get the agents' Secret as %s: %v", user, err)
+	}
 	if _, err := cs.CoreV1().Events(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("list events: %v", err)
 	}
 	if _, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{}); err != nil {
 		t.Errorf("list pods: %v", err)
+	}
+	// What a prune of the agents' namespace lists first: every kind in it.
+	if _, err := cs.CoreV1().ResourceQuotas(agentsNS).List(ctx, metav1.ListOptions{}); err != nil {
+		t.Errorf("list resourcequotas in %s, a namespace obsctl may prune: %v", agentsNS, err)
+	}
+	// Who applied: the identity recorded with each revision.
+	if r, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authnv1.SelfSubjectReview{}, metav1.CreateOptions{}); err != nil || r.Status.UserInfo.Username != user {
+		t.Errorf("SelfSubjectReview as %s: %v, %v", user, r, err)
 	}
 
 	// The lock and the inventory, through the packages apply uses.
@@ -274,6 +327,18 @@ func TestRestrictedIdentity(t *testing.T) {
 	if err != nil {
 		t.Errorf("lease create, update, get, delete as %s: %v", user, err)
 	}
+	// The inventory's packs: Secrets of generated names, created, listed
+	// and deleted when no revision needs them.
+	secrets := cs.CoreV1().Secrets(ns)
+	pack, err := secrets.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{GenerateName: "obsctl-pack-"}}, metav1.CreateOptions{})
+	if err == nil {
+		if _, err = secrets.List(ctx, metav1.ListOptions{}); err == nil {
+			err = secrets.Delete(ctx, pack.Name, metav1.DeleteOptions{})
+		}
+	}
+	if err != nil {
+		t.Errorf("create, list and delete a pack Secret as %s: %v", user, err)
+	}
 
 	// Not granted: Forbidden.
 	forbidden := func(what string, err error, want string) {
@@ -282,31 +347,53 @@ func TestRestrictedIdentity(t *testing.T) {
 			t.Errorf("%s as %s: %v, want Forbidden containing %q", what, user, err, want)
 		}
 	}
-	forbidden("delete a node", cs.CoreV1().Nodes().Delete(ctx, harness.Cluster(t).Nodes()[0], metav1.DeleteOptions{}), "cannot delete resource \"nodes\"")
+	_, err = cs.CoreV1().Secrets(otherNS).Get(ctx, "private", metav1.GetOptions{})
+	forbidden("get a Secret in another namespace", err, `cannot get resource "secrets"`)
+	_, err = cs.CoreV1().Secrets(otherNS).List(ctx, metav1.ListOptions{})
+	forbidden("list the Secrets of another namespace", err, `cannot list resource "secrets"`)
+	_, err = cs.CoreV1().Secrets("").List(ctx, metav1.ListOptions{})
+	forbidden("list every Secret", err, `cannot list resource "secrets"`)
+	_, err = cs.CoreV1().Secrets(rulesNS).Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "s"}}, metav1.CreateOptions{})
+	forbidden("create a Secret in a namespace the stack only needs", err, `cannot create resource "secrets"`)
+	forbidden("delete another namespace", cs.CoreV1().Namespaces().Delete(ctx, otherNS, metav1.DeleteOptions{}), `cannot delete resource "namespaces"`)
+	forbidden("delete the stack's namespace, which holds the lock", cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{}), `cannot delete resource "namespaces"`)
+	forbidden("delete a namespace the stack only needs", cs.CoreV1().Namespaces().Delete(ctx, rulesNS, metav1.DeleteOptions{}), `cannot delete resource "namespaces"`)
+	forbidden("apply to another namespace", ssa(ctx, cl, obj("v1", "Namespace", "", otherNS, map[string]any{"metadata": map[string]any{"name": otherNS, "labels": map[string]any{"x": "y"}}})), `cannot patch resource "namespaces"`)
+	forbidden("delete another CRD", del(ctx, cl, otherCRD), `cannot delete resource "customresourcedefinitions"`)
+	forbidden("apply to another CRD", ssa(ctx, cl, otherCRD), `cannot patch resource "customresourcedefinitions"`)
+	forbidden("delete a node", cs.CoreV1().Nodes().Delete(ctx, c.Nodes()[0], metav1.DeleteOptions{}), `cannot delete resource "nodes"`)
 	_, err = cs.CoreV1().Pods(ns).Create(ctx, &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "p"},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "c", Image: "registry.k8s.io/pause:3.10"}}},
 	}, metav1.CreateOptions{})
-	forbidden("create a pod", err, "cannot create resource \"pods\"")
+	forbidden("create a pod", err, `cannot create resource "pods"`)
 	dep, err := cs.AppsV1().Deployments(ns).Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	_, err = cs.AppsV1().Deployments(ns).Update(ctx, dep, metav1.UpdateOptions{})
-	forbidden("update a deployment (obsctl patches)", err, "cannot update resource \"deployments\"")
+	forbidden("update a deployment (obsctl patches)", err, `cannot update resource "deployments"`)
 	err = ssa(ctx, cl, obj("rbac.authorization.k8s.io/v1", "ClusterRole", "", "more-than-held", map[string]any{"rules": []any{
 		map[string]any{"apiGroups": []any{""}, "resources": []any{"pods/exec"}, "verbs": []any{"create"}},
 	}}))
 	forbidden("create a ClusterRole granting what the stack does not", err, "attempting to grant RBAC permissions not currently held")
+	err = ssa(ctx, cl, obj("rbac.authorization.k8s.io/v1", "Role", otherNS, "read-secrets", map[string]any{"rules": []any{
+		map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets"}, "verbs": []any{"get"}},
+	}}))
+	forbidden("create a Role reading Secrets in another namespace", err, "attempting to grant RBAC permissions not currently held")
 	err = ssa(ctx, cl, obj("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "", "grab-admin", map[string]any{
 		"roleRef":  map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
 		"subjects": []any{map[string]any{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": user}},
 	}))
 	forbidden("bind cluster-admin to itself", err, "attempting to grant RBAC permissions not currently held")
 
-	// Prune: delete everything, newest wave first.
-	all := append(append([]*unstructured.Unstructured{}, objects...), crds...)
+	// Prune: delete everything, newest wave first, but the namespaces that
+	// are not the stack's to delete.
+	all := append(slices.Clone(objects), crds...)
 	for i := len(all) - 1; i >= 0; i-- {
+		if o := all[i]; o.GetKind() == "Namespace" && (o.GetName() == ns || o.GetName() == rulesNS) {
+			continue
+		}
 		if err := del(ctx, cl, all[i]); err != nil && !apierrors.IsNotFound(err) {
 			t.Errorf("delete %s %s as %s: %v", all[i].GetKind(), all[i].GetName(), user, err)
 		}

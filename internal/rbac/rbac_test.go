@@ -2,6 +2,7 @@ package rbac
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"io"
@@ -78,9 +79,10 @@ func stackOptions(t testing.TB) Options {
 		t.Fatal(err)
 	}
 	return Options{
-		Name:     "obsctl-deployer",
-		Objects:  readObjects(t, "stack.yaml", "team-a"),
-		Subjects: []rbacv1.Subject{sa, User("ci-bot"), Group("deployers")},
+		Name:      "obsctl-deployer",
+		Namespace: "team-a",
+		Objects:   readObjects(t, "stack.yaml", "team-a"),
+		Subjects:  []rbacv1.Subject{sa, User("ci-bot"), Group("deployers")},
 	}
 }
 
@@ -89,7 +91,7 @@ func TestGolden(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"default", Options{}},
+		{"default", Options{Namespace: "monitoring"}},
 		{"stack", stackOptions(t)},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -105,39 +107,46 @@ func TestGolden(t *testing.T) {
 			}
 			golden(t, tc.name+".golden.json", j)
 
-			// What is printed reads back as the policy.
+			// What is printed reads back as the policy, in order.
+			var want []any
+			for _, n := range p.Namespaces {
+				want = append(want, n)
+			}
+			want = append(want, p.ClusterRole)
+			for _, r := range p.Roles {
+				want = append(want, r)
+			}
+			if p.ClusterRoleBinding != nil {
+				want = append(want, p.ClusterRoleBinding)
+			}
+			for _, b := range p.RoleBindings {
+				want = append(want, b)
+			}
 			docs := strings.Split(string(y), "\n---\n")
-			if want := 1 + btoi(p.Binding != nil); len(docs) != want {
-				t.Fatalf("%d YAML documents, want %d", len(docs), want)
+			if len(docs) != len(want) {
+				t.Fatalf("%d YAML documents, want %d", len(docs), len(want))
 			}
-			var role rbacv1.ClusterRole
-			if err := yaml.UnmarshalStrict([]byte(docs[0]), &role); err != nil {
-				t.Fatal(err)
-			}
-			if !reflect.DeepEqual(role.Rules, p.Role.Rules) || role.Name != p.Role.Name {
-				t.Errorf("YAML reads back as %+v\nwant %+v", role, p.Role)
-			}
-			if p.Binding != nil {
-				var b rbacv1.ClusterRoleBinding
-				if err := yaml.UnmarshalStrict([]byte(docs[1]), &b); err != nil {
-					t.Fatal(err)
+			for i, doc := range docs {
+				got := reflect.New(reflect.TypeOf(want[i]).Elem()).Interface()
+				if err := yaml.UnmarshalStrict([]byte(doc), got); err != nil {
+					t.Fatalf("document %d: %v", i, err)
 				}
-				if !reflect.DeepEqual(b.Subjects, p.Binding.Subjects) || b.RoleRef.Name != p.Role.Name {
-					t.Errorf("binding reads back as %+v", b)
+				if !reflect.DeepEqual(got, want[i]) {
+					t.Errorf("document %d reads back as %+v\nwant %+v", i, got, want[i])
 				}
+			}
+			var list struct {
+				Kind  string           `json:"kind"`
+				Items []map[string]any `json:"items"`
+			}
+			if err := json.Unmarshal(j, &list); err != nil || list.Kind != "List" || len(list.Items) != len(want) {
+				t.Errorf("JSON: a %s of %d items (%v), want a List of %d", list.Kind, len(list.Items), err, len(want))
 			}
 			if bytes.Contains(y, []byte("creationTimestamp")) || bytes.Contains(j, []byte("creationTimestamp")) {
 				t.Error("output has a creationTimestamp")
 			}
 		})
 	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestManaged pins the kinds the stack renders: changing them changes what
@@ -151,6 +160,7 @@ func TestManaged(t *testing.T) {
 		"configmaps", "namespaces", "secrets", "serviceaccounts", "services",
 		"customresourcedefinitions.apiextensions.k8s.io",
 		"daemonsets.apps", "deployments.apps", "statefulsets.apps",
+		"cronjobs.batch",
 		"alertmanagerconfigs.monitoring.coreos.com", "alertmanagers.monitoring.coreos.com",
 		"podmonitors.monitoring.coreos.com", "probes.monitoring.coreos.com",
 		"prometheuses.monitoring.coreos.com", "prometheusrules.monitoring.coreos.com",
@@ -165,74 +175,257 @@ func TestManaged(t *testing.T) {
 	}
 }
 
-// allows reports whether one rule of p grants verb on resource of group,
-// named name ("" for any).
-func allows(p *Policy, group, resource, name, verb string) bool {
-	for _, r := range p.Role.Rules {
-		if slices.Contains(r.APIGroups, group) && slices.Contains(r.Resources, resource) && slices.Contains(r.Verbs, verb) &&
-			(len(r.ResourceNames) == 0 || slices.Contains(r.ResourceNames, name)) {
-			return true
+// covers reports whether r grants verb on resource of group, named name
+// ("" for every object, which a rule with resourceNames does not grant).
+func covers(r rbacv1.PolicyRule, group, resource, name, verb string) bool {
+	return anyOf(r.APIGroups, group) && anyOf(r.Resources, resource) && anyOf(r.Verbs, verb) &&
+		(len(r.ResourceNames) == 0 || (name != "" && slices.Contains(r.ResourceNames, name)))
+}
+
+// allows reports whether p grants verb on resource of group, named name
+// ("" for every object), in namespace ns ("" for cluster-wide or a
+// cluster-scoped object): through the ClusterRole, or the Role in ns.
+func allows(p *Policy, ns, group, resource, name, verb string) bool {
+	rules := slices.Clone(p.ClusterRole.Rules)
+	for _, r := range p.Roles {
+		if ns != "" && r.Namespace == ns {
+			rules = append(rules, r.Rules...)
 		}
 	}
-	return false
+	return slices.ContainsFunc(rules, func(r rbacv1.PolicyRule) bool { return covers(r, group, resource, name, verb) })
 }
 
 func TestRules(t *testing.T) {
-	def := mustNew(t, Options{})
+	def := mustNew(t, Options{Namespace: "monitoring"})
 	stack := mustNew(t, stackOptions(t))
 	for _, tc := range []struct {
-		name                           string
-		p                              *Policy
-		group, resource, object, verbs string
-		want                           bool
+		name                               string
+		p                                  *Policy
+		ns, group, resource, object, verbs string
+		want                               bool
 	}{
-		{"managed", def, "apps", "deployments", "", "get list watch create patch delete", true},
-		{"no update of managed kinds", def, "apps", "deployments", "", "update", false},
-		{"inventory", def, "", "secrets", "", "get create update", true},
-		{"lock", def, "coordination.k8s.io", "leases", "", "get create update delete", true},
-		{"no patch of leases", def, "coordination.k8s.io", "leases", "", "patch", false},
-		{"explain", def, "", "events", "", "list", true},
-		{"explain pods", def, "", "pods", "", "list", true},
-		{"no pod writes", def, "", "pods", "", "create", false},
-		{"no escalate", def, "rbac.authorization.k8s.io", "clusterroles", "x", "escalate", false},
-		{"no bind", def, "rbac.authorization.k8s.io", "clusterroles", "x", "bind", false},
-		{"no nodes by default", def, "", "nodes", "", "list", false},
+		{"managed", def, "", "apps", "deployments", "", "get list watch create patch delete", true},
+		{"no update of managed kinds", def, "", "apps", "deployments", "", "update", false},
+		{"inventory", def, "monitoring", "", "secrets", "", "get list create update patch delete", true},
+		{"lock", def, "monitoring", "coordination.k8s.io", "leases", "", "get create update delete", true},
+		{"no lock elsewhere", def, "default", "coordination.k8s.io", "leases", "", "get create update delete", false},
+		{"no patch of leases", def, "monitoring", "coordination.k8s.io", "leases", "", "patch", false},
+		{"explain", def, "", "", "events", "", "list", true},
+		{"explain pods", def, "", "", "pods", "", "list", true},
+		{"no pod writes", def, "", "", "pods", "", "create", false},
+		{"identity", def, "", "authentication.k8s.io", "selfsubjectreviews", "", "create", true},
+		{"namespaces", def, "", "", "namespaces", "", "get list watch create", true},
+		{"no namespace delete without a stack", def, "", "", "namespaces", "monitoring", "delete patch", false},
+		{"CRDs", def, "", "apiextensions.k8s.io", "customresourcedefinitions", "", "get list watch create", true},
+		{"no CRD delete without a stack", def, "", "apiextensions.k8s.io", "customresourcedefinitions", "x.example.com", "delete patch", false},
+		{"no escalate", def, "", "rbac.authorization.k8s.io", "clusterroles", "x", "escalate", false},
+		{"no bind", def, "", "rbac.authorization.k8s.io", "clusterroles", "x", "bind", false},
+		{"no nodes by default", def, "", "", "nodes", "", "list", false},
 
-		{"kind of a CRD in the objects", stack, "example.com", "gizmos", "", "get list watch create patch delete", true},
-		{"built-in kind in the objects", stack, "scheduling.k8s.io", "priorityclasses", "", "create patch delete", true},
-		{"irregular plural", stack, "batch", "cronjobs", "", "create", true},
-		{"grant of the stack's ClusterRole", stack, "", "nodes", "", "get list watch", true},
-		{"subresource grant", stack, "", "nodes/metrics", "", "get", true},
-		{"not more than granted", stack, "", "nodes", "", "delete", false},
-		{"grant of the stack's Role, by name", stack, "", "configmaps", "web-config", "watch", true},
-		{"bind of a role the stack does not define", stack, "rbac.authorization.k8s.io", "clusterroles", "view", "bind", true},
-		{"bind of that role only", stack, "rbac.authorization.k8s.io", "clusterroles", "cluster-admin", "bind", false},
-		{"no bind of the stack's own roles", stack, "rbac.authorization.k8s.io", "clusterroles", "stack-agent", "bind", false},
-		{"no escalate with objects either", stack, "rbac.authorization.k8s.io", "clusterroles", "view", "escalate", false},
+		{"kind of a CRD in the objects", stack, "", "example.com", "gizmos", "", "get list watch create patch delete", true},
+		{"built-in kind in the objects", stack, "", "scheduling.k8s.io", "priorityclasses", "", "create patch delete", true},
+		{"irregular plural", stack, "", "batch", "cronjobs", "", "create", true},
+		{"grant of the stack's ClusterRole", stack, "", "", "nodes", "", "get list watch", true},
+		{"subresource grant", stack, "", "", "nodes/metrics", "", "get", true},
+		{"not more than granted", stack, "", "", "nodes", "", "delete", false},
+		{"grant of the stack's Role, in its namespace", stack, "team-a", "", "configmaps", "web-config", "watch", true},
+		{"bind of a role the stack does not define, in the binding's namespace", stack, "team-a", "rbac.authorization.k8s.io", "clusterroles", "view", "bind", true},
+		{"not elsewhere", stack, "team-b", "rbac.authorization.k8s.io", "clusterroles", "view", "bind", false},
+		{"nor cluster-wide", stack, "", "rbac.authorization.k8s.io", "clusterroles", "view", "bind", false},
+		{"bind of that role only", stack, "team-a", "rbac.authorization.k8s.io", "clusterroles", "cluster-admin", "bind", false},
+		{"no bind of the stack's own roles", stack, "team-a", "rbac.authorization.k8s.io", "clusterroles", "stack-agent", "bind", false},
+		{"no escalate with objects either", stack, "team-a", "rbac.authorization.k8s.io", "clusterroles", "view", "escalate", false},
+		{"Secrets of the stack's owned namespace", stack, "team-a-agents", "", "secrets", "", "get list create patch delete", true},
+		{"no inventory update there", stack, "team-a-agents", "", "secrets", "", "update", false},
+		{"a namespace to prune is listed whole", stack, "team-a-agents", "example.com", "widgets", "", "list", true},
+		{"the stack's namespace is not", stack, "team-a", "example.com", "widgets", "", "list", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, v := range strings.Fields(tc.verbs) {
-				if got := allows(tc.p, tc.group, tc.resource, tc.object, v); got != tc.want {
-					t.Errorf("%s %s.%s %q: allowed %v, want %v", v, tc.resource, tc.group, tc.object, got, tc.want)
+				if got := allows(tc.p, tc.ns, tc.group, tc.resource, tc.object, v); got != tc.want {
+					t.Errorf("%s %s.%s %q in %q: allowed %v, want %v", v, tc.resource, tc.group, tc.object, tc.ns, got, tc.want)
 				}
 			}
 		})
 	}
-	if !slices.ContainsFunc(stack.Role.Rules, func(r rbacv1.PolicyRule) bool { return slices.Equal(r.NonResourceURLs, []string{"/metrics"}) }) {
+	if !slices.ContainsFunc(stack.ClusterRole.Rules, func(r rbacv1.PolicyRule) bool { return slices.Equal(r.NonResourceURLs, []string{"/metrics"}) }) {
 		t.Error("the stack's non-resource grant is missing")
 	}
-	if len(stack.Role.Rules) != len(stack.Why) || stack.Why[0] == "" {
-		t.Errorf("%d rules, %d reasons", len(stack.Role.Rules), len(stack.Why))
+	for _, p := range []*Policy{def, stack} {
+		if len(p.ClusterRole.Rules) != len(p.Why) || p.Why[0] == "" {
+			t.Errorf("%d rules, %d reasons", len(p.ClusterRole.Rules), len(p.Why))
+		}
+		for i, r := range p.Roles {
+			if len(r.Rules) != len(p.RoleWhy[i]) || p.RoleWhy[i][0] == "" {
+				t.Errorf("Role %s: %d rules, %d reasons", r.Namespace, len(r.Rules), len(p.RoleWhy[i]))
+			}
+		}
 	}
 	// The two equal rules of the stack's Role are held once.
 	n := 0
-	for _, r := range stack.Role.Rules {
-		if slices.Equal(r.ResourceNames, []string{"web-config"}) {
-			n++
+	for _, r := range stack.Roles {
+		for _, rule := range r.Rules {
+			if slices.Equal(rule.ResourceNames, []string{"web-config"}) {
+				n++
+			}
 		}
 	}
 	if n != 1 {
 		t.Errorf("%d rules for web-config, want 1", n)
+	}
+}
+
+// TestNarrow pins what the policy never grants: Secrets outside the
+// stack's namespaces, delete on a namespace that is not the stack's own,
+// delete on a CRD the stack does not render.
+func TestNarrow(t *testing.T) {
+	withSecretRole := stackOptions(t)
+	withSecretRole.Objects = append(slices.Clone(withSecretRole.Objects), &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+		"metadata": map[string]any{"name": "reader", "namespace": "team-a-rules"},
+		"rules":    []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"secrets"}, "verbs": []any{"get"}}},
+	}})
+	for _, tc := range []struct {
+		name string
+		opts Options
+		// secretNS are the namespaces obsctl gets Secrets in; ownNS those
+		// it may delete; crds the CRDs it may delete.
+		secretNS, ownNS, crds []string
+	}{
+		{"no stack", Options{Namespace: "monitoring"}, []string{"monitoring"}, nil, nil},
+		{"stack", stackOptions(t), []string{"team-a", "team-a-agents"}, []string{"team-a-agents"}, []string{"gizmos.example.com"}},
+		{"generated Secrets elsewhere", Options{Namespace: "monitoring", SecretNamespaces: []string{"logging", "monitoring"}}, []string{"logging", "monitoring"}, nil, nil},
+		{"a Secret without a namespace", Options{Namespace: "obs", Objects: []*unstructured.Unstructured{{Object: map[string]any{
+			"apiVersion": "v1", "kind": "Secret", "metadata": map[string]any{"name": "s"},
+		}}}}, []string{"obs"}, nil, nil},
+		{"a Role of the stack reading Secrets", withSecretRole, []string{"team-a", "team-a-agents", "team-a-rules"}, []string{"team-a-agents"}, []string{"gizmos.example.com"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustNew(t, tc.opts)
+			for i, r := range p.ClusterRole.Rules {
+				for _, v := range []string{"get", "list", "watch", "create", "update", "patch", "delete"} {
+					if covers(r, "", "secrets", "", v) || covers(r, "", "secrets", "any", v) {
+						t.Errorf("ClusterRole rule %d grants %s on secrets cluster-wide: %+v", i, v, r)
+					}
+				}
+				if covers(r, "", "namespaces", "", "delete") {
+					t.Errorf("ClusterRole rule %d grants delete on every namespace: %+v", i, r)
+				}
+				if covers(r, "", "namespaces", "", "patch") {
+					t.Errorf("ClusterRole rule %d grants patch on every namespace: %+v", i, r)
+				}
+				if covers(r, "apiextensions.k8s.io", "customresourcedefinitions", "", "delete") {
+					t.Errorf("ClusterRole rule %d grants delete on every CRD: %+v", i, r)
+				}
+				if len(r.ResourceNames) > 0 && slices.Contains(r.Resources, "namespaces") && slices.Contains(r.Verbs, "delete") && !slices.Equal(r.ResourceNames, tc.ownNS) {
+					t.Errorf("ClusterRole rule %d deletes namespaces %q, want only %q", i, r.ResourceNames, tc.ownNS)
+				}
+				if len(r.ResourceNames) > 0 && slices.Contains(r.Resources, "customresourcedefinitions") && slices.Contains(r.Verbs, "delete") && !slices.Equal(r.ResourceNames, tc.crds) {
+					t.Errorf("ClusterRole rule %d deletes CRDs %q, want only %q", i, r.ResourceNames, tc.crds)
+				}
+			}
+			var secretNS []string
+			for _, r := range p.Roles {
+				if slices.ContainsFunc(r.Rules, func(rule rbacv1.PolicyRule) bool { return covers(rule, "", "secrets", "", "get") }) {
+					secretNS = append(secretNS, r.Namespace)
+				}
+			}
+			if !slices.Equal(secretNS, tc.secretNS) {
+				t.Errorf("Secrets readable in %q, want %q", secretNS, tc.secretNS)
+			}
+			for _, ns := range append(slices.Clone(tc.ownNS), "kube-system", "default", tc.opts.Namespace) {
+				if got := allows(p, "", "", "namespaces", ns, "delete"); got != slices.Contains(tc.ownNS, ns) {
+					t.Errorf("delete namespace %s: %v, want %v", ns, got, !got)
+				}
+			}
+			for _, crd := range append(slices.Clone(tc.crds), "widgets.example.org") {
+				if got := allows(p, "", "apiextensions.k8s.io", "customresourcedefinitions", crd, "delete"); got != slices.Contains(tc.crds, crd) {
+					t.Errorf("delete CRD %s: %v, want %v", crd, got, !got)
+				}
+			}
+			if len(p.Warnings) != 0 {
+				t.Errorf("warnings %q", p.Warnings)
+			}
+		})
+	}
+}
+
+// TestBroadGrant: a ClusterRole of the stack that reads Secrets or deletes
+// namespaces is held, since obsctl must hold what it grants, with a
+// warning naming it.
+func TestBroadGrant(t *testing.T) {
+	role := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+		"metadata": map[string]any{"name": "operator"},
+		"rules": []any{
+			map[string]any{"apiGroups": []any{""}, "resources": []any{"configmaps", "secrets"}, "verbs": []any{"*"}},
+			map[string]any{"apiGroups": []any{""}, "resources": []any{"namespaces"}, "verbs": []any{"delete"}},
+		},
+	}}
+	p := mustNew(t, Options{Namespace: "monitoring", Objects: []*unstructured.Unstructured{role}})
+	if !allows(p, "", "", "secrets", "", "list") || !allows(p, "", "", "namespaces", "", "delete") {
+		t.Error("the ClusterRole's grants are not held")
+	}
+	for i, r := range p.ClusterRole.Rules {
+		if covers(r, "", "secrets", "", "list") && !strings.HasPrefix(p.Why[i], "Broad because ClusterRole operator") {
+			t.Errorf("rule %d reads every Secret, and says %q", i, p.Why[i])
+		}
+	}
+	want := "ClusterRole operator grants get, list, watch on secrets in every namespace and delete on any namespace: obsctl must hold"
+	if len(p.Warnings) != 1 || !strings.HasPrefix(p.Warnings[0], want) {
+		t.Errorf("warnings %q, want one starting %q", p.Warnings, want)
+	}
+}
+
+// TestNamespaces: the Namespaces printed are the stack's that hold a Role;
+// those the stack renders and owns are annotated for adoption.
+func TestNamespaces(t *testing.T) {
+	adopt := func(p *Policy) map[string]string {
+		out := map[string]string{}
+		for _, n := range p.Namespaces {
+			out[n.Name] = n.Annotations[AnnotationAdopt]
+		}
+		return out
+	}
+	stack := stackOptions(t)
+	stack.Objects = append(slices.Clone(stack.Objects), &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role",
+		"metadata": map[string]any{"name": "operator", "namespace": "kube-system"},
+		"rules":    []any{map[string]any{"apiGroups": []any{""}, "resources": []any{"services"}, "verbs": []any{"get"}}},
+	}})
+	for _, tc := range []struct {
+		name  string
+		opts  Options
+		want  map[string]string
+		roles []string
+	}{
+		// The stack's namespace is never applied without a Namespace
+		// among the objects: nothing to adopt.
+		{"no stack", Options{Namespace: "monitoring"}, map[string]string{"monitoring": ""}, []string{"monitoring"}},
+		// kube-system is not the stack's: it has a Role, but is not
+		// printed; team-a-rules is the stack's, but has no Role.
+		{"stack", stack, map[string]string{"team-a": "true", "team-a-agents": "true"}, []string{"kube-system", "team-a", "team-a-agents"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := mustNew(t, tc.opts)
+			if got := adopt(p); !reflect.DeepEqual(got, tc.want) {
+				t.Errorf("namespaces (and their adopt annotation) %v, want %v", got, tc.want)
+			}
+			var roles []string
+			for _, r := range p.Roles {
+				roles = append(roles, r.Namespace)
+			}
+			if !slices.Equal(roles, tc.roles) {
+				t.Errorf("Roles in %q, want %q", roles, tc.roles)
+			}
+			want := 0
+			if len(tc.opts.Subjects) > 0 {
+				want = len(p.Roles)
+			}
+			if len(p.RoleBindings) != want {
+				t.Errorf("%d RoleBindings for %d Roles", len(p.RoleBindings), len(p.Roles))
+			}
+		})
 	}
 }
 
@@ -267,19 +460,19 @@ func TestAggregationRule(t *testing.T) {
 			map[string]any{"matchLabels": map[string]any{"example.com/aggregate-to-stack": "true"}},
 		}},
 	}}
-	p := mustNew(t, Options{Objects: []*unstructured.Unstructured{agg}})
+	p := mustNew(t, Options{Namespace: "monitoring", Objects: []*unstructured.Unstructured{agg}})
 	for _, v := range []string{"escalate", "bind"} {
-		if !allows(p, "rbac.authorization.k8s.io", "clusterroles", "stack-view", v) {
+		if !allows(p, "", "rbac.authorization.k8s.io", "clusterroles", "stack-view", v) {
 			t.Errorf("%s on the aggregated ClusterRole missing", v)
 		}
-		if allows(p, "rbac.authorization.k8s.io", "clusterroles", "other", v) {
+		if allows(p, "", "rbac.authorization.k8s.io", "clusterroles", "other", v) {
 			t.Errorf("%s on any other ClusterRole granted", v)
 		}
 	}
 	if len(p.Warnings) != 1 || !strings.Contains(p.Warnings[0], "ClusterRole stack-view has an aggregationRule") {
 		t.Errorf("warnings %q", p.Warnings)
 	}
-	if w := mustNew(t, Options{}).Warnings; len(w) != 0 {
+	if w := mustNew(t, Options{Namespace: "monitoring"}).Warnings; len(w) != 0 {
 		t.Errorf("warnings without objects: %q", w)
 	}
 }
@@ -298,13 +491,23 @@ func TestNewErrors(t *testing.T) {
 			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "RoleBinding",
 			"metadata": map[string]any{"name": "b", "namespace": "ns"}, "roleRef": map[string]any{"kind": "Group", "name": "x"},
 		}, "RoleBinding b: roleRef names no Role or ClusterRole"},
+		{"cluster binding of a Role", map[string]any{
+			"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+			"metadata": map[string]any{"name": "b"}, "roleRef": map[string]any{"kind": "Role", "name": "x"},
+		}, "ClusterRoleBinding b: roleRef names a Role"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := New(Options{Objects: []*unstructured.Unstructured{{Object: tc.obj}}})
+			_, err := New(Options{Namespace: "monitoring", Objects: []*unstructured.Unstructured{{Object: tc.obj}}})
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one containing %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestNoNamespace(t *testing.T) {
+	if _, err := New(Options{}); err == nil {
+		t.Error("a policy without the stack's namespace")
 	}
 }
 

@@ -8,33 +8,46 @@ import (
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 )
 
-// TestApplyRestricted runs obsctl as an identity bound to nothing but the
-// ClusterRole `obsctl rbac` prints for the stack: diff, a server dry run,
-// apply, an unchanged re-apply, prune, history and rollback all work, and a
-// kind the ClusterRole does not cover is refused by the API server.
+// TestApplyRestricted runs obsctl as an identity bound to nothing but what
+// `obsctl rbac` prints for the stack (its namespace, a ClusterRole and a
+// Role there): diff, a server dry run, apply, an unchanged re-apply, prune,
+// history and rollback all work, and a kind the policy does not cover is
+// refused by the API server.
 func TestApplyRestricted(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "e2e-restricted")
 	e.writeStack("stack")
 	user := e.ns + "-deployer"
 
-	// The ClusterRole and its binding, applied by an administrator (as a
-	// stack of its own).
-	r := e.obsctl("rbac", "-f", "stack", "--name", user, "--user", user)
+	// The policy and its bindings, applied by an administrator as kubectl
+	// apply would: the stack's namespace first, unowned, for obsctl's
+	// first apply to adopt.
+	r := e.obsctl("rbac", "-f", "stack", "-n", e.ns, "--name", user, "--user", user)
 	if r.code != 0 {
 		t.Fatalf("obsctl rbac: exit %d", r.code)
 	}
-	e.writeFile("rbac/role.yaml", r.stdout)
 	t.Cleanup(func() {
 		ctx := context.Background()
 		_ = e.typed.RbacV1().ClusterRoleBindings().Delete(ctx, user, metav1.DeleteOptions{})
 		_ = e.typed.RbacV1().ClusterRoles().Delete(ctx, user, metav1.DeleteOptions{})
-		_ = e.typed.CoreV1().Namespaces().Delete(ctx, e.ns+"-admin", metav1.DeleteOptions{})
 	})
-	if r := e.obsctl("apply", "-f", "rbac", "--stack", e.ns+"-admin", "-n", e.ns+"-admin"); r.code != 0 {
-		t.Fatalf("apply the ClusterRole as admin: exit %d", r.code)
+	for _, doc := range strings.Split(r.stdout, "\n---\n") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{Object: m}
+		ri, _, err := e.clients.ResourceFor(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ri.Apply(e.ctx(), obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "kubectl", Force: true}); err != nil {
+			t.Fatalf("apply the printed %s %s as admin: %v", obj.GetKind(), obj.GetName(), err)
+		}
 	}
 
 	kubeconfig, err := e.c.UserKubeconfig(user)
@@ -52,8 +65,8 @@ func TestApplyRestricted(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("apply as %s: exit %d", user, r.code)
 	}
-	if !strings.Contains(r.stderr, "revision 1: 25 created") {
-		t.Errorf("apply as %s did not create the 25 objects", user)
+	if !strings.Contains(r.stderr, "revision 1: 24 created, 1 configured") {
+		t.Errorf("apply as %s did not create the 24 objects and take over the namespace", user)
 	}
 	r = e.obsctl("apply", "-f", "stack", "--timeout", "60s")
 	if r.code != 0 || !strings.Contains(r.stderr, "revision 2: 0 created, 0 configured, 25 unchanged, 0 pruned") {

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,8 +13,10 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/yaml"
 
@@ -193,37 +197,60 @@ func TestHistory(t *testing.T) {
 	})
 
 	t.Run("least privilege", func(t *testing.T) {
-		// Bound to what `obsctl rbac` prints, history works; bound to
-		// nothing, it says why it cannot.
+		// Bound to what `obsctl rbac` prints for a stack whose namespace is
+		// ns, history works; with its roles but not yet its bindings, it
+		// says why it cannot.
 		const user = "history-reader"
-		r := obsctl(t, admin, "rbac", "--name", "obsctl-history-test", "--user", user)
+		manifests := filepath.Join(t.TempDir(), "stack.yaml")
+		if err := os.WriteFile(manifests, []byte("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: grafana, namespace: "+ns+"}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		r := obsctl(t, admin, "rbac", "-f", manifests, "-n", ns, "--name", "obsctl-history-test", "--user", user)
 		if r.code != 0 {
 			t.Fatalf("obsctl rbac: exit %d: %s", r.code, r.stderr)
 		}
-		docs := strings.Split(r.stdout, "\n---\n")
-		var role rbacv1.ClusterRole
-		var binding rbacv1.ClusterRoleBinding
-		if len(docs) != 2 || yaml.Unmarshal([]byte(docs[0]), &role) != nil || yaml.Unmarshal([]byte(docs[1]), &binding) != nil {
-			t.Fatalf("obsctl rbac printed:\n%s", r.stdout)
+		var roles, bindings []func() error
+		for _, doc := range strings.Split(r.stdout, "\n---\n") {
+			var u unstructured.Unstructured
+			if err := yaml.Unmarshal([]byte(doc), &u.Object); err != nil {
+				t.Fatal(err)
+			}
+			create, err := creator(ctx, cs, &u)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.HasSuffix(u.GetKind(), "Binding") {
+				bindings = append(bindings, create)
+			} else {
+				roles = append(roles, create)
+			}
 		}
-		if _, err := cs.RbacV1().ClusterRoles().Create(ctx, &role, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+		if len(roles) != 3 || len(bindings) != 2 {
+			t.Fatalf("obsctl rbac printed %d namespaces and roles, %d bindings; want the namespace, a ClusterRole, a Role, and their bindings:\n%s", len(roles), len(bindings), r.stdout)
 		}
-		t.Cleanup(func() { _ = cs.RbacV1().ClusterRoles().Delete(context.Background(), role.Name, metav1.DeleteOptions{}) })
+		t.Cleanup(func() {
+			ctx := context.Background()
+			_ = cs.RbacV1().ClusterRoleBindings().Delete(ctx, "obsctl-history-test", metav1.DeleteOptions{})
+			_ = cs.RbacV1().ClusterRoles().Delete(ctx, "obsctl-history-test", metav1.DeleteOptions{})
+		})
+		for _, create := range roles {
+			if err := create(); err != nil {
+				t.Fatal(err)
+			}
+		}
 		kc, err := c.UserKubeconfig(user)
 		if err != nil {
 			t.Fatal(err)
 		}
 		r = obsctl(t, kc, "history", "-n", ns, "--stack", "prod")
 		if r.code != 1 || !strings.Contains(r.stderr, "forbidden") {
-			t.Errorf("history before the binding: exit %d, stderr %q; want 1 and forbidden", r.code, r.stderr)
+			t.Errorf("history before the bindings: exit %d, stderr %q; want 1 and forbidden", r.code, r.stderr)
 		}
-		if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, &binding, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
+		for _, create := range bindings {
+			if err := create(); err != nil {
+				t.Fatal(err)
+			}
 		}
-		t.Cleanup(func() {
-			_ = cs.RbacV1().ClusterRoleBindings().Delete(context.Background(), binding.Name, metav1.DeleteOptions{})
-		})
 		deadline := time.Now().Add(30 * time.Second)
 		for {
 			r = obsctl(t, kc, "history", "-n", ns, "--stack", "prod")
@@ -255,4 +282,44 @@ func TestHistory(t *testing.T) {
 			t.Errorf("unreachable cluster: exit %d after %s, stderr %q", r.code, took, r.stderr)
 		}
 	})
+}
+
+// creator returns a function that creates u, one of the objects obsctl
+// rbac prints, as an administrator would; a Namespace that exists already
+// is left as it is.
+func creator(ctx context.Context, cs cluster.Client, u *unstructured.Unstructured) (func() error, error) {
+	into := func(v any) error { return runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, v) }
+	switch u.GetKind() {
+	case "Namespace":
+		var o corev1.Namespace
+		return func() error {
+			_, err := cs.CoreV1().Namespaces().Create(ctx, &o, metav1.CreateOptions{})
+			if apierrors.IsAlreadyExists(err) {
+				return nil
+			}
+			return err
+		}, into(&o)
+	case "ClusterRole":
+		var o rbacv1.ClusterRole
+		return func() error { _, err := cs.RbacV1().ClusterRoles().Create(ctx, &o, metav1.CreateOptions{}); return err }, into(&o)
+	case "Role":
+		var o rbacv1.Role
+		return func() error {
+			_, err := cs.RbacV1().Roles(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+			return err
+		}, into(&o)
+	case "ClusterRoleBinding":
+		var o rbacv1.ClusterRoleBinding
+		return func() error {
+			_, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, &o, metav1.CreateOptions{})
+			return err
+		}, into(&o)
+	case "RoleBinding":
+		var o rbacv1.RoleBinding
+		return func() error {
+			_, err := cs.RbacV1().RoleBindings(o.Namespace).Create(ctx, &o, metav1.CreateOptions{})
+			return err
+		}, into(&o)
+	}
+	return nil, fmt.Errorf("obsctl rbac printed a %s", u.GetKind())
 }

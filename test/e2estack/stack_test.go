@@ -19,11 +19,14 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
 
 	obsctlrepo "github.com/obsctl/obsctl"
 	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/test/cluster"
 )
 
@@ -205,12 +208,26 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("obsctl rbac: exit %d", r.code)
 	}
-	if err := os.WriteFile(filepath.Join(repo, "role.yaml"), []byte(r.stdout), 0o644); err != nil {
+	// An administrator applies it as kubectl apply would: the stack's
+	// namespaces first, unowned, for obsctl's first apply to adopt, then
+	// the roles and their bindings.
+	admin, err := kube.NewClients(c.RESTConfig())
+	if err != nil {
 		t.Fatal(err)
 	}
-	// An administrator binds it.
-	if r := obsctl(t, c, repo, "apply", "-f", "role.yaml", "--stack", "least-admin", "-n", "least-admin"); r.code != 0 {
-		t.Fatalf("apply the ClusterRole as admin: exit %d", r.code)
+	for _, doc := range strings.Split(r.stdout, "\n---\n") {
+		var m map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
+			t.Fatal(err)
+		}
+		obj := &unstructured.Unstructured{Object: m}
+		ri, _, err := admin.ResourceFor(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ri.Apply(cluster.Context(t), obj.GetName(), obj, metav1.ApplyOptions{FieldManager: "kubectl", Force: true}); err != nil {
+			t.Fatalf("apply the printed %s %s as admin: %v", obj.GetKind(), obj.GetName(), err)
+		}
 	}
 	kubeconfig, err := c.UserKubeconfig(user)
 	if err != nil {
