@@ -89,10 +89,11 @@ const (
 // every object. The objects are not modified.
 //
 // The error is nil when every object was applied (and, with Options.Wait,
-// became ready); a *FailedError when objects failed, in which case the
-// waves after the first failing one were not applied; a *NotReadyError when
-// objects did not become ready in time; or an error about the arguments, in
-// which case nothing was sent and the Result is nil.
+// became ready); a *FailedError when objects failed, in which case their
+// dependents were held back (see ObjectResult.HeldBackBy), everything else
+// was applied, and nothing was waited for; a *NotReadyError when objects
+// did not become ready in time; or an error about the arguments, in which
+// case nothing was sent and the Result is nil.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*Result, error) {
 	start := time.Now()
 	if a.Dynamic == nil || a.Mapper == nil {
@@ -155,13 +156,20 @@ type run struct {
 	start time.Time
 	items []*item // input order
 
-	// crdKinds are the kinds the input's CRDs define; freshKinds those of
-	// them whose CRD this run created or changed, newKinds those whose CRD
-	// it created.
+	// crdKinds are the kinds the input's CRDs define, crdsOf the CRDs
+	// defining each; freshKinds those of them whose CRD this run created or
+	// changed, newKinds those whose CRD it created.
 	crdKinds   map[schema.GroupKind]bool
+	crdsOf     map[schema.GroupKind][]*item
 	freshKinds map[schema.GroupKind]bool
 	newKinds   map[schema.GroupKind]bool
 	missReset  bool // the mapper was reset for an unknown kind
+
+	// byID indexes the input by ID, with the namespace each object is
+	// applied in; blocked says, by ID, why the objects that failed or were
+	// held back hold back their dependents.
+	byID    map[ObjectRef]*item
+	blocked map[ObjectRef]string
 
 	mu     sync.Mutex
 	listed map[listKey]map[string]*unstructured.Unstructured // nil map: the list failed
@@ -193,6 +201,7 @@ type listKey struct {
 func (r *run) newItems(objs []*unstructured.Unstructured) error {
 	seen := map[ObjectRef]bool{}
 	r.crdKinds = map[schema.GroupKind]bool{}
+	r.crdsOf = map[schema.GroupKind][]*item{}
 	r.freshKinds = map[schema.GroupKind]bool{}
 	r.newKinds = map[schema.GroupKind]bool{}
 	for i, o := range objs {
@@ -210,10 +219,12 @@ func (r *run) newItems(objs []*unstructured.Unstructured) error {
 		}
 		seen[key] = true
 		gvk := o.GroupVersionKind()
-		r.items = append(r.items, &item{src: o, gvk: gvk, res: ObjectResult{Object: ref, Wave: WaveOf(gvk.GroupKind())}})
+		it := &item{src: o, gvk: gvk, res: ObjectResult{Object: ref, Wave: WaveOf(gvk.GroupKind())}}
+		r.items = append(r.items, it)
 		if gvk.GroupKind() == gkCRD {
 			if gk, ok := crdDefines(o); ok {
 				r.crdKinds[gk] = true
+				r.crdsOf[gk] = append(r.crdsOf[gk], it)
 			}
 		}
 	}
@@ -237,6 +248,14 @@ func (r *run) apply(parent, ctx context.Context) error {
 	for _, it := range r.items {
 		r.resolve(it)
 	}
+	r.byID = make(map[ObjectRef]*item, len(r.items))
+	r.blocked = map[ObjectRef]string{}
+	for _, it := range r.items {
+		if it.p == nil {
+			it.res.Object.Namespace = r.namespaceOf(it)
+		}
+		r.byID[it.res.Object.ID()] = it
+	}
 	r.listAll(ctx, r.items)
 
 	waves := map[Wave][]*item{}
@@ -244,7 +263,6 @@ func (r *run) apply(parent, ctx context.Context) error {
 		waves[it.res.Wave] = append(waves[it.res.Wave], it)
 	}
 	var stop error // why the remaining waves are not applied
-	failed := false
 	for w := WaveCRDs; w <= WaveOther; w++ {
 		items := waves[w]
 		if len(items) == 0 {
@@ -253,31 +271,40 @@ func (r *run) apply(parent, ctx context.Context) error {
 		if stop == nil && ctx.Err() != nil {
 			stop = fmt.Errorf("apply: stopped before wave %s: %w", w, ctx.Err())
 		}
-		if stop != nil || failed {
+		if stop != nil {
 			for _, it := range items {
 				it.res.Action = Skipped
+				it.res.Note = "not applied: the run ended first"
 				r.observe(it, it.res.Action, 0)
 			}
 			continue
 		}
-		r.applyWave(ctx, items)
+		// Objects whose dependencies failed are held back; the rest of
+		// the wave goes.
+		var send []*item
 		for _, it := range items {
-			failed = failed || it.res.Action == Failed
+			if r.holdBack(it) {
+				r.observe(it, it.res.Action, 0)
+				continue
+			}
+			send = append(send, it)
 		}
-		if w == WaveCRDs && !failed {
-			stop = r.afterCRDs(parent, ctx, items)
+		r.applyWave(ctx, send)
+		if w == WaveCRDs {
+			stop = r.afterCRDs(parent, ctx, send)
+		}
+		r.settle(send)
+	}
+	fe := &FailedError{}
+	for _, it := range r.items {
+		switch it.res.Action {
+		case Failed:
+			fe.Failed = append(fe.Failed, it.res)
+		case Skipped:
+			fe.Skipped++
 		}
 	}
-	if failed {
-		fe := &FailedError{}
-		for _, it := range r.items {
-			switch it.res.Action {
-			case Failed:
-				fe.Failed = append(fe.Failed, it.res)
-			case Skipped:
-				fe.Skipped++
-			}
-		}
+	if len(fe.Failed) > 0 {
 		return fe
 	}
 	if stop != nil {
@@ -423,7 +450,7 @@ func (r *run) observe(it *item, a Action, d time.Duration) {
 	}
 	r.obsMu.Lock()
 	defer r.obsMu.Unlock()
-	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note}
+	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note, HeldBackBy: it.res.HeldBackBy}
 	if a == Failed {
 		ev.Err = it.res.Err
 	}
@@ -612,8 +639,10 @@ func sameContent(live, out *unstructured.Unstructured) bool {
 }
 
 // afterCRDs waits until the CRDs are established, resets the mapper if
-// CRDs were created or changed, and maps the kinds they define. It returns
-// the error that stops the apply, if any.
+// CRDs were created or changed, and maps the kinds they define. A CRD that
+// will never become Established by itself (its names are taken) is failed
+// here, so that its custom resources are held back. It returns the error
+// that stops the apply, if any: the run ended while waiting.
 func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 	for _, it := range crds {
 		if it.res.Action == Created || it.res.Action == Configured {
@@ -623,9 +652,21 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 			}
 		}
 	}
+	if r.opts.DryRun == DryRunNone {
+		err := r.waitReady(parent, ctx, crds, crdPollInterval)
+		var nr *NotReadyError
+		if !errors.As(err, &nr) || ctx.Err() != nil {
+			if err != nil {
+				return err
+			}
+		} else {
+			r.failNotEstablished(crds, nr)
+		}
+	}
 	var todo []*item
 	for _, it := range r.items {
-		if gk := it.gvk.GroupKind(); r.crdKinds[gk] && (it.mapping == nil || r.freshKinds[gk]) {
+		gk := it.gvk.GroupKind()
+		if r.crdKinds[gk] && !r.crdFailed(gk) && (it.mapping == nil || r.freshKinds[gk]) {
 			todo = append(todo, it)
 		}
 	}
@@ -636,9 +677,6 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 			}
 		}
 		return nil
-	}
-	if err := r.waitReady(parent, ctx, crds, crdPollInterval); err != nil {
-		return err
 	}
 	if len(todo) == 0 {
 		return nil
@@ -669,4 +707,29 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 	}
 	r.listAll(ctx, r.items)
 	return nil
+}
+
+// failNotEstablished fails the CRDs the wait gave up on before the run's
+// deadline: they will not become Established by themselves.
+func (r *run) failNotEstablished(crds []*item, nr *NotReadyError) {
+	for _, o := range nr.Objects {
+		for _, it := range crds {
+			if it.res.Object != o.Object {
+				continue
+			}
+			it.res.Action = Failed
+			it.res.Err = fmt.Errorf("%s: not Established: %s", it.res.Object, o.Status)
+			r.observe(it, Failed, time.Since(it.done))
+		}
+	}
+}
+
+// crdFailed reports whether a CRD of the input defining gk failed.
+func (r *run) crdFailed(gk schema.GroupKind) bool {
+	for _, crd := range r.crdsOf[gk] {
+		if crd.res.Action == Failed || crd.res.Action == Skipped {
+			return true
+		}
+	}
+	return false
 }

@@ -559,10 +559,12 @@ func TestApplyLargeCRD(t *testing.T) {
 	}
 }
 
-// TestApplyFailureStopsLaterWaves: an object the server refuses fails with
-// its name in the error, and the waves after it are not applied; every
-// request goes through Applier.Retry.
-func TestApplyFailureStopsLaterWaves(t *testing.T) {
+// TestApplyFailureHoldsBackOnlyDependents: objects the server refuses fail
+// with their names in the error; what depends on them (the objects of a
+// Namespace, the binding of a Role, the custom resources of a CRD) is held
+// back, and everything else, in every later wave, is applied. Every request
+// goes through Applier.Retry.
+func TestApplyFailureHoldsBackOnlyDependents(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
@@ -574,6 +576,24 @@ kind: Namespace
 metadata: {name: apply-failure}
 ---
 apiVersion: v1
+kind: Namespace
+metadata: {name: apply-failure-bad, labels: {broken: "not a valid label value!"}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: brokens.e2e.obsctl.dev}
+spec:
+  group: e2e.obsctl.dev
+  scope: Namespaced
+  names: {plural: brokens, singular: broken, kind: Broken, listKind: BrokenList}
+  versions: []
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: inside, namespace: apply-failure-bad}
+data: {a: "1"}
+---
+apiVersion: v1
 kind: ConfigMap
 metadata: {name: good, namespace: apply-failure}
 data: {a: "1"}
@@ -583,9 +603,24 @@ kind: ConfigMap
 metadata: {name: bad, namespace: apply-failure}
 data: {"not a valid key!": "1"}
 ---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: broken, namespace: apply-failure}
+rules: [{apiGroups: [""], resources: [configmaps]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: broken, namespace: apply-failure}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: broken}
+subjects: [{kind: ServiceAccount, name: default, namespace: apply-failure}]
+---
 apiVersion: e2e.obsctl.dev/v1
 kind: NoSuchKind
 metadata: {name: x, namespace: apply-failure}
+---
+apiVersion: e2e.obsctl.dev/v1
+kind: Broken
+metadata: {name: b, namespace: apply-failure}
 ---
 apiVersion: v1
 kind: Service
@@ -602,37 +637,111 @@ spec:
 		mu.Unlock()
 		return op(ctx)
 	}
-	res, err := a.Apply(ctx, objs, apply.Options{Stack: "e2e-failure"})
+	rec := &recorder{}
+	res, err := a.Apply(ctx, objs, apply.Options{Stack: "e2e-failure", Observer: rec})
 	var fe *apply.FailedError
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v, want a *FailedError", err)
 	}
 	t.Logf("%v", err)
 	want := map[string]apply.Action{
-		n("Namespace apply-failure"):      apply.Created,
-		n("ConfigMap apply-failure/good"): apply.Created,
-		n("ConfigMap apply-failure/bad"):  apply.Failed,
-		n("NoSuchKind apply-failure/x"):   apply.Skipped, // its wave comes after the failure
-		n("Service apply-failure/web"):    apply.Skipped,
+		n("Namespace apply-failure"):                         apply.Created,
+		n("Namespace apply-failure-bad"):                     apply.Failed,
+		n("CustomResourceDefinition brokens.e2e.obsctl.dev"): apply.Failed,
+		n("ConfigMap apply-failure-bad/inside"):              apply.Skipped,
+		n("ConfigMap apply-failure/good"):                    apply.Created,
+		n("ConfigMap apply-failure/bad"):                     apply.Failed,
+		n("Role apply-failure/broken"):                       apply.Failed,
+		n("RoleBinding apply-failure/broken"):                apply.Skipped,
+		n("NoSuchKind apply-failure/x"):                      apply.Failed, // a ConfigMap's failure does not hold it back
+		n("Broken apply-failure/b"):                          apply.Skipped,
+		n("Service apply-failure/web"):                       apply.Created,
 	}
 	if got := actions(res); !reflect.DeepEqual(got, want) {
 		t.Errorf("actions %v, want %v", got, want)
 	}
-	if len(fe.Failed) != 1 || fe.Skipped != 2 || !strings.Contains(err.Error(), n("ConfigMap apply-failure/bad: ")) || !apierrors.IsInvalid(err) {
-		t.Errorf("failed error %v: want the bad ConfigMap named, invalid, and 2 skipped", err)
+	heldBy := map[string]string{
+		n("ConfigMap apply-failure-bad/inside"): n("Namespace apply-failure-bad"),
+		n("RoleBinding apply-failure/broken"):   n("Role apply-failure/broken"),
+		n("Broken apply-failure/b"):             n("CustomResourceDefinition brokens.e2e.obsctl.dev"),
+	}
+	for _, o := range res.Objects {
+		if o.Action != apply.Skipped {
+			continue
+		}
+		if o.HeldBackBy == nil || o.HeldBackBy.String() != heldBy[o.Object.String()] || o.Note != "held back: "+heldBy[o.Object.String()]+" failed" {
+			t.Errorf("%s: held back by %v (%q), want %s", o.Object, o.HeldBackBy, o.Note, heldBy[o.Object.String()])
+		}
+	}
+	if n := rec.count(apply.Skipped); n != 3 {
+		t.Errorf("%d skipped events, want 3", n)
+	}
+	if len(fe.Failed) != 5 || fe.Skipped != 3 || !strings.Contains(err.Error(), n("ConfigMap apply-failure/bad: ")) || !apierrors.IsInvalid(err) {
+		t.Errorf("failed error %v: want the bad ConfigMap named, invalid, 5 failed and 3 skipped", err)
+	}
+	if !strings.Contains(err.Error(), "no matches for kind") {
+		t.Errorf("err = %v, want the unknown kind explained", err)
 	}
 	if calls != res.Requests || calls == 0 {
 		t.Errorf("Retry ran %d requests, the engine sent %d", calls, res.Requests)
 	}
+}
 
-	// Without the bad object, the unknown kind fails in its own wave,
-	// saying what the mapper said.
-	res, err = a.Apply(ctx, []*unstructured.Unstructured{objs[0], objs[1], objs[3], objs[4]}, apply.Options{Stack: "e2e-failure"})
-	if err == nil || !strings.Contains(err.Error(), n("NoSuchKind apply-failure/x: ")) || !strings.Contains(err.Error(), "no matches for kind") {
-		t.Errorf("err = %v, want the unknown kind named", err)
+// TestApplyCRDNotEstablished: a CRD whose kind another CRD already
+// defines is stored but never Established; it fails, saying so, and holds
+// back its custom resources, not the rest.
+func TestApplyCRDNotEstablished(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrCRD, n("sprockets.e2e.obsctl.dev"), n("cogs.e2e.obsctl.dev"))
+	crd := func(plural string) string {
+		return n(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ` + plural + `.e2e.obsctl.dev}
+spec:
+  group: e2e.obsctl.dev
+  scope: Namespaced
+  names: {plural: ` + plural + `, kind: Sprocket, listKind: SprocketList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`)
 	}
-	if got := actions(res)[n("Service apply-failure/web")]; got != apply.Created {
-		t.Errorf("Service: %s, want created: it comes before the unknown kind", got)
+	if _, err := c.applier(t).Apply(ctx, decodeObjects(t, []byte(crd("sprockets"))), apply.Options{Stack: "e2e-other"}); err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeObjects(t, []byte(crd("cogs")+n(`
+---
+apiVersion: e2e.obsctl.dev/v1
+kind: Sprocket
+metadata: {name: s, namespace: default}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: apply-crd-not-established, namespace: default}
+data: {a: "1"}
+`)))
+	t.Cleanup(func() {
+		_ = c.dyn.Resource(gvrConfigMaps).Namespace("default").Delete(context.Background(), "apply-crd-not-established", metav1.DeleteOptions{})
+	})
+	res, err := c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-crd", Timeout: 30 * time.Second})
+	var fe *apply.FailedError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "not Established") {
+		t.Fatalf("err = %v, want a *FailedError saying the CRD is not Established", err)
+	}
+	t.Logf("%v", err)
+	want := map[string]apply.Action{
+		n("CustomResourceDefinition cogs.e2e.obsctl.dev"): apply.Failed,
+		"Sprocket default/s":                              apply.Skipped,
+		"ConfigMap default/apply-crd-not-established":     apply.Created,
+	}
+	if got := actions(res); !reflect.DeepEqual(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
 	}
 }
 

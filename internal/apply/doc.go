@@ -18,9 +18,14 @@
 //     ConfigMaps and Secrets; Services; workloads; custom resources and
 //     everything else. Custom resources of a
 //     CRD in the same call work. Within a wave objects go in parallel with
-//     bounded concurrency; a wave with a failure stops the apply, and the
-//     later waves are reported as skipped, so a broken dependency never
-//     leaves its dependents half-rolled.
+//     bounded concurrency.
+//   - A failed object holds back only what depends on it (see
+//     depend.go): the objects in a Namespace that failed, the custom
+//     resources of a CRD that failed or never became Established, the
+//     bindings of a Role or ClusterRole that failed. Those are reported as
+//     skipped, naming what held them back; everything else is applied, so
+//     that one refused object does not keep, say, the alerting rules of a
+//     stack from shipping.
 //   - An unchanged re-apply sends no mutating request: the live objects of
 //     the stack are listed once per kind and namespace (not fetched one by
 //     one) and an object whose live copy carries the same applied hash and

@@ -111,8 +111,10 @@ func managerOf(msg string) string {
 // FailedError reports the objects an Apply could not apply. Errors of every
 // failed object are reachable with errors.As and errors.Is.
 type FailedError struct {
-	Failed  []ObjectResult // the objects with Action Failed, in input order
-	Skipped int            // how many objects were not sent because of them
+	Failed []ObjectResult // the objects with Action Failed, in input order
+	// Skipped is how many objects were not sent: held back because what
+	// they depend on failed, or left when the run ended.
+	Skipped int
 }
 
 // Error lists every failed object's error, one per line.

@@ -25,7 +25,8 @@ const (
 	Configured Action = "configured"
 	Unchanged  Action = "unchanged"
 	Failed     Action = "failed"
-	// Skipped objects were not sent: an earlier wave failed, or the context
+	// Skipped objects were not sent: held back because an object they
+	// depend on failed (ObjectResult.HeldBackBy names it), or the context
 	// ended first.
 	Skipped Action = "skipped"
 	// Ready is only ever an Event's action: a waited-for object has rolled
@@ -54,8 +55,13 @@ type ObjectResult struct {
 	Err error
 	// Duration is the time spent applying this object.
 	Duration time.Duration
-	// Note says more about the action: why an object was replaced.
+	// Note says more about the action: why an object was replaced, what
+	// held it back.
 	Note string
+	// HeldBackBy names, for an object held back (Skipped), the object of
+	// the input it depends on that failed or was itself held back: its
+	// Namespace, its CustomResourceDefinition, the role it binds.
+	HeldBackBy *ObjectRef
 	// Live is the object as it was found before the apply among the stack's
 	// objects; nil when it was not there (or could not be listed).
 	Live *unstructured.Unstructured
@@ -103,7 +109,10 @@ func (r *Result) Count(a Action) int {
 
 // Event is what an Observer hears about one object: once when its apply
 // ends (any action but Ready), and, for objects the engine waits for, once
-// more with Ready when it has rolled out or is Established.
+// more with Ready when it has rolled out or is Established. A
+// CustomResourceDefinition that will never become Established (its names
+// are taken) is heard once more with Failed instead: its custom resources
+// are then held back.
 type Event struct {
 	Object ObjectRef
 	Wave   Wave
@@ -115,6 +124,8 @@ type Event struct {
 	Err      error
 	// Note says more about the action (see ObjectResult.Note).
 	Note string
+	// HeldBackBy is ObjectResult.HeldBackBy.
+	HeldBackBy *ObjectRef
 }
 
 // Observer hears the progress of an Apply, for example to print one line

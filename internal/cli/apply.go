@@ -1093,6 +1093,7 @@ type applyPrinter struct {
 	order map[apply.ObjectRef]int
 	held  map[apply.Wave][]heldLine
 	notes map[apply.ObjectRef]string
+	heard map[apply.ObjectRef]bool // objects whose apply was reported
 	// waits says which applied objects the engine then waits for.
 	waits func(apply.Event) bool
 	// createdNS is the stack's namespace when the lock created it in this
@@ -1117,6 +1118,7 @@ func newApplyPrinter(deps *Deps, o *applyOptions, objs []*unstructured.Unstructu
 		order: map[apply.ObjectRef]int{},
 		held:  map[apply.Wave][]heldLine{},
 		notes: map[apply.ObjectRef]string{},
+		heard: map[apply.ObjectRef]bool{},
 	}
 	if o.output == "text" {
 		p.out = deps.Stdout
@@ -1196,6 +1198,15 @@ func (p *applyPrinter) Observe(e apply.Event) {
 		p.redraw()
 		return
 	}
+	if p.heard[e.Object] {
+		// A second word after the apply's: a CustomResourceDefinition
+		// that will never be Established failed. Its wait is over.
+		p.waiting = max(0, p.waiting-1)
+		p.emit(p.format(e))
+		p.redraw()
+		return
+	}
+	p.heard[e.Object] = true
 	p.done++
 	if p.waits(e) {
 		p.waiting++
@@ -1229,6 +1240,9 @@ func (p *applyPrinter) format(e apply.Event) string {
 		}
 		return fmt.Sprintf("%s %s: %s", e.Object, e.Action, msg)
 	case apply.Skipped:
+		if e.Note != "" {
+			return fmt.Sprintf("%s %s (%s)", e.Object, e.Action, e.Note)
+		}
 		return fmt.Sprintf("%s %s (not applied: an earlier wave failed or the run ended)", e.Object, e.Action)
 	}
 	var detail []string
