@@ -48,8 +48,17 @@ type Options struct {
 	// Namespace is given to namespaced objects that name none; empty means
 	// "default".
 	Namespace string
-	// ForceConflicts takes over fields other field managers own instead of
-	// failing with a *ConflictError.
+	// Conflicts says what to do when other field managers changed fields
+	// obsctl declares (kubectl edit, kubectl patch, another tool). The
+	// default, ConflictsTake, takes them back and says so
+	// (ObjectResult.TookBack): the stack's declared state is the one to
+	// have, and a conflict left unresolved at 3 a.m. blocks the delivery
+	// of everything after it. ConflictsFail fails the object with a
+	// *ConflictError instead.
+	Conflicts ConflictPolicy
+	// ForceConflicts takes over fields other field managers own without
+	// asking first: one request instead of two, but the result cannot say
+	// which fields were taken. It overrides Conflicts.
 	ForceConflicts bool
 	// DryRun set to DryRunServer sends every apply as a server dry run:
 	// admission and validation run, nothing is stored, and nothing is
@@ -68,6 +77,30 @@ type Options struct {
 	PollInterval time.Duration
 	// Observer, if set, hears one Event per object.
 	Observer Observer
+}
+
+// ConflictPolicy says what Apply does about server-side apply conflicts:
+// fields obsctl sets that another field manager owns with another value.
+type ConflictPolicy int
+
+// The conflict policies.
+const (
+	// ConflictsTake applies without force first; on a conflict it applies
+	// again with force and reports the fields it took back, and from whom.
+	ConflictsTake ConflictPolicy = iota
+	// ConflictsFail fails the object with a *ConflictError.
+	ConflictsFail
+)
+
+// String returns "take" or "fail".
+func (p ConflictPolicy) String() string {
+	switch p {
+	case ConflictsTake:
+		return "take"
+	case ConflictsFail:
+		return "fail"
+	}
+	return fmt.Sprintf("ConflictPolicy(%d)", int(p))
 }
 
 const (
@@ -125,6 +158,11 @@ func (o *Options) check() error {
 	}
 	if errs := validation.IsValidLabelValue(o.Stack); len(errs) > 0 {
 		return fmt.Errorf("apply: stack name %q: %s", o.Stack, errs[0])
+	}
+	switch o.Conflicts {
+	case ConflictsTake, ConflictsFail:
+	default:
+		return fmt.Errorf("apply: conflict policy %s: want take or fail", o.Conflicts)
 	}
 	switch o.DryRun {
 	case DryRunNone, DryRunServer:
@@ -450,7 +488,8 @@ func (r *run) observe(it *item, a Action, d time.Duration) {
 	}
 	r.obsMu.Lock()
 	defer r.obsMu.Unlock()
-	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note, HeldBackBy: it.res.HeldBackBy}
+	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note,
+		HeldBackBy: it.res.HeldBackBy, TookBack: it.res.TookBack}
 	if a == Failed {
 		ev.Err = it.res.Err
 	}
@@ -481,45 +520,32 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		it.res.Action, it.res.Applied = Unchanged, it.live
 		return
 	}
-	force := r.opts.ForceConflicts
-	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
-	if it.res.DryRun {
-		po.DryRun = []string{metav1.DryRunAll}
-	}
 	ri := r.a.Dynamic.Resource(it.key.gvr).Namespace(it.key.namespace)
-	name := it.p.obj.GetName()
-	var out *unstructured.Unstructured
-	err := r.do(ctx, func(ctx context.Context) error {
-		for {
-			r.requests.Add(1)
-			r.patches.Add(1)
-			var err error
-			out, err = ri.Patch(ctx, name, types.ApplyPatchType, it.p.body, po)
-			if err == nil || !r.notServedYet(it, err) || time.Since(start) > freshKindTimeout {
-				return err
-			}
-			if err := kube.Sleep(ctx, crdPollInterval); err != nil {
-				return err
-			}
-		}
-	})
+	force := r.opts.ForceConflicts
+	out, err := r.send(ctx, it, ri, force, start)
+	var tookBack []FieldConflict
+	if ce := applyConflict(it, err); ce != nil && !force && r.opts.Conflicts == ConflictsTake {
+		// Fields obsctl declares were changed by someone else: take
+		// them back, and say from whom. Asking first (no force) is
+		// what lets the result name them.
+		tookBack, force = ce.Conflicts, true
+		out, err = r.send(ctx, it, ri, force, start)
+	}
+	if err == nil && tookBack != nil {
+		it.res.TookBack = tookBack
+		it.addNote(tookBackNote(tookBack))
+	}
 	if err != nil && immutableStatefulSet(it, err) && !it.res.DryRun && it.live != nil {
 		// A StatefulSet's volume claims, selector and service name cannot
 		// change (a profile change does that): replace it. Its pods go
 		// with it (an adopted pod could not take the new volumes) and
 		// come back from the new one; their volume claims stay.
 		if err = r.replace(ctx, it, ri); err == nil {
-			err = r.do(ctx, func(ctx context.Context) error {
-				r.requests.Add(1)
-				r.patches.Add(1)
-				var err error
-				out, err = ri.Patch(ctx, name, types.ApplyPatchType, it.p.body, po)
-				return err
-			})
+			out, err = r.send(ctx, it, ri, force, start)
 		}
 		if err == nil {
 			it.res.Action, it.res.Applied = Configured, out
-			it.res.Note = "replaced: a field StatefulSets cannot change did; its pods were recreated, their volumes kept"
+			it.addNote("replaced: a field StatefulSets cannot change did; its pods were recreated, their volumes kept")
 			return
 		}
 	}
@@ -550,6 +576,70 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 	default:
 		it.res.Action = Configured
 	}
+}
+
+// send server-side applies the item's body, forcing conflicts with force,
+// as a dry run in a dry run. A kind this run's CRDs define may not be served
+// for a moment after its CRD is Established: until freshKindTimeout after
+// start, the engine asks again.
+func (r *run) send(ctx context.Context, it *item, ri dynamic.ResourceInterface, force bool, start time.Time) (*unstructured.Unstructured, error) {
+	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if it.res.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	var out *unstructured.Unstructured
+	err := r.do(ctx, func(ctx context.Context) error {
+		for {
+			r.requests.Add(1)
+			r.patches.Add(1)
+			var err error
+			out, err = ri.Patch(ctx, it.p.obj.GetName(), types.ApplyPatchType, it.p.body, po)
+			if err == nil || !r.notServedYet(it, err) || time.Since(start) > freshKindTimeout {
+				return err
+			}
+			if err := kube.Sleep(ctx, crdPollInterval); err != nil {
+				return err
+			}
+		}
+	})
+	return out, err
+}
+
+// applyConflict returns the server-side apply conflict err is, naming the
+// other managers and their fields, or nil for any other error (or a
+// conflict that names none: nothing to take back).
+func applyConflict(it *item, err error) *ConflictError {
+	if err == nil || !apierrors.IsConflict(err) {
+		return nil
+	}
+	ce := newConflictError(it.res.Object, err)
+	if len(ce.Conflicts) == 0 {
+		return nil
+	}
+	return ce
+}
+
+// tookBackNote says which fields were taken back from whom:
+// `took back .data.mode from "team-blue"`.
+func tookBackNote(cs []FieldConflict) string {
+	var parts []string
+	for i := 0; i < len(cs); {
+		m := cs[i].Manager
+		var fields []string
+		for ; i < len(cs) && cs[i].Manager == m; i++ {
+			fields = append(fields, cs[i].Field)
+		}
+		parts = append(parts, fmt.Sprintf("%s from %q", strings.Join(fields, ", "), m))
+	}
+	return "took back " + strings.Join(parts, ", ")
+}
+
+// addNote adds to the item's note.
+func (it *item) addNote(s string) {
+	if it.res.Note != "" {
+		it.res.Note += "; "
+	}
+	it.res.Note += s
 }
 
 // immutableStatefulSet reports whether err is the API server refusing to

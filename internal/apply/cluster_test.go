@@ -352,8 +352,10 @@ func wantOne(t *testing.T, res *apply.Result, ref string, a apply.Action) {
 	}
 }
 
-// TestApplyConflict: fields another manager took over are a conflict
-// naming that manager; ForceConflicts takes them back.
+// TestApplyConflict: fields another manager took over are, with
+// ConflictsFail, a conflict naming that manager; with the default,
+// ConflictsTake, they are taken back and named, in a server dry run as in
+// the real apply; ForceConflicts takes them back without asking.
 func TestApplyConflict(t *testing.T) {
 	t.Parallel()
 	n := renamer()
@@ -370,23 +372,38 @@ kind: ConfigMap
 metadata: {name: settings, namespace: apply-conflict}
 data: {mode: fast, level: info, owner: obsctl}
 `)))
-	opts := apply.Options{Stack: "e2e-conflict"}
-	if _, err := c.applier(t).Apply(ctx, objs, opts); err != nil {
+	if _, err := c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict"}); err != nil {
 		t.Fatal(err)
 	}
 	cms := c.dyn.Resource(gvrConfigMaps).Namespace(n("apply-conflict"))
-	// kubectl-edit takes data.mode over with an apply of its own; a
-	// plain update by "manual" takes data.level.
-	edit := []byte(n(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apply-conflict"},"data":{"mode":"slow"}}`))
-	force := true
-	if _, err := cms.Patch(ctx, "settings", types.ApplyPatchType, edit, metav1.PatchOptions{FieldManager: "kubectl-edit", Force: &force}); err != nil {
-		t.Fatal(err)
+	drift := func() {
+		t.Helper()
+		// kubectl-edit takes data.mode over with an apply of its own; a
+		// plain update by "manual" takes data.level.
+		edit := []byte(n(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apply-conflict"},"data":{"mode":"slow"}}`))
+		force := true
+		if _, err := cms.Patch(ctx, "settings", types.ApplyPatchType, edit, metav1.PatchOptions{FieldManager: "kubectl-edit", Force: &force}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cms.Patch(ctx, "settings", types.MergePatchType, []byte(`{"data":{"level":"debug"}}`), metav1.PatchOptions{FieldManager: "manual"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := cms.Patch(ctx, "settings", types.MergePatchType, []byte(`{"data":{"level":"debug"}}`), metav1.PatchOptions{FieldManager: "manual"}); err != nil {
-		t.Fatal(err)
+	data := func() map[string]string {
+		t.Helper()
+		live, err := cms.Get(ctx, "settings", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _, _ := unstructured.NestedStringMap(live.Object, "data")
+		return d
 	}
+	drift()
+	want := []apply.FieldConflict{{Manager: "kubectl-edit", Field: ".data.mode"}, {Manager: "manual", Field: ".data.level"}}
+	cmRef := n("ConfigMap apply-conflict/settings")
 
-	res, err := c.applier(t).Apply(ctx, objs, opts)
+	// Fail: a *ConflictError naming the managers and fields.
+	res, err := c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict", Conflicts: apply.ConflictsFail})
 	var ce *apply.ConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want a *ConflictError", err)
@@ -394,33 +411,69 @@ data: {mode: fast, level: info, owner: obsctl}
 	if !apierrors.IsConflict(err) {
 		t.Errorf("apierrors.IsConflict(%v) = false", err)
 	}
-	want := []apply.FieldConflict{{Manager: "kubectl-edit", Field: ".data.mode"}, {Manager: "manual", Field: ".data.level"}}
 	if !reflect.DeepEqual(ce.Conflicts, want) {
 		t.Errorf("conflicts %+v, want %+v", ce.Conflicts, want)
 	}
-	for _, s := range []string{n("ConfigMap apply-conflict/settings"), `"kubectl-edit"`, `"manual"`, ".data.mode", "--force-conflicts"} {
+	for _, s := range []string{cmRef, `"kubectl-edit"`, `"manual"`, ".data.mode", "--force-conflicts"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
 		}
 	}
-	if got := actions(res)[n("ConfigMap apply-conflict/settings")]; got != apply.Failed {
+	if got := actions(res)[cmRef]; got != apply.Failed {
 		t.Errorf("conflicting object: %s, want failed", got)
 	}
 
-	opts.ForceConflicts = true
-	res, err = c.applier(t).Apply(ctx, objs, opts)
+	// Take, as a server dry run: it says what the apply would take back
+	// and takes nothing.
+	wantNote := `took back .data.mode from "kubectl-edit", .data.level from "manual"`
+	took := func(res *apply.Result, verb string) {
+		t.Helper()
+		for _, o := range res.Objects {
+			if o.Object.String() != cmRef {
+				continue
+			}
+			if o.Verb() != verb || !reflect.DeepEqual(o.TookBack, want) || o.Note != wantNote {
+				t.Errorf("%s: %s, took back %+v (%q); want %s, %+v (%q)", o.Object, o.Verb(), o.TookBack, o.Note, verb, want, wantNote)
+			}
+		}
+	}
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict", DryRun: apply.DryRunServer})
+	if err != nil {
+		t.Fatalf("server dry run: %v", err)
+	}
+	took(res, "configured (server dry run)")
+	if d := data(); d["mode"] != "slow" || d["level"] != "debug" {
+		t.Errorf("the dry run took fields back: data = %v", d)
+	}
+
+	// Take: the fields are obsctl's again, and the note says from whom.
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict"})
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	took(res, "configured")
+	if res.Patches != 2 {
+		t.Errorf("%d patches, want 2: the one that met the conflict, the forced one", res.Patches)
+	}
+	if d := data(); d["mode"] != "fast" || d["level"] != "info" {
+		t.Errorf("after taking back, data = %v", d)
+	}
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict"})
+	if err != nil || res.Patches != 0 {
+		t.Errorf("re-apply: %v, %d patches; want none", err, res.Patches)
+	}
+
+	// Force: taken back at once, without naming.
+	drift()
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict", ForceConflicts: true, Conflicts: apply.ConflictsFail})
 	if err != nil {
 		t.Fatalf("forced apply: %v", err)
 	}
-	if got := actions(res)[n("ConfigMap apply-conflict/settings")]; got != apply.Configured {
-		t.Errorf("forced apply: %s, want configured", got)
+	if got := actions(res)[cmRef]; got != apply.Configured || res.Patches != 1 {
+		t.Errorf("forced apply: %s after %d patches, want configured after 1", got, res.Patches)
 	}
-	live, err := cms.Get(ctx, "settings", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if data, _, _ := unstructured.NestedStringMap(live.Object, "data"); data["mode"] != "fast" || data["level"] != "info" {
-		t.Errorf("after the forced apply data = %v", data)
+	if d := data(); d["mode"] != "fast" || d["level"] != "info" {
+		t.Errorf("after the forced apply data = %v", d)
 	}
 }
 

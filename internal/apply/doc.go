@@ -4,8 +4,11 @@
 // An Applier server-side applies every object with the field manager
 // "obsctl", so CustomResourceDefinitions of any size go through (no
 // last-applied annotation) and fields owned by other managers are never
-// silently overwritten: a conflict is reported with the other manager's name
-// and fields, and Options.ForceConflicts takes them over.
+// silently overwritten: the engine applies without force first, and a
+// conflict names the other managers and their fields. By default
+// (Options.Conflicts is ConflictsTake) it then takes the fields back with
+// a forced apply and reports them (ObjectResult.TookBack); ConflictsFail
+// fails the object instead. Options.ForceConflicts forces at once.
 //
 // The guarantees:
 //

@@ -20,8 +20,9 @@ type FieldConflict struct {
 }
 
 // ConflictError is a server-side apply conflict: other field managers own
-// fields obsctl sets. Applying again with Options.ForceConflicts takes the
-// fields over.
+// fields obsctl sets. Apply fails with it under ConflictsFail; under
+// ConflictsTake (or with Options.ForceConflicts) the fields are taken back
+// instead.
 type ConflictError struct {
 	Object    ObjectRef
 	Conflicts []FieldConflict // sorted by manager, then field

@@ -62,6 +62,10 @@ type ObjectResult struct {
 	// the input it depends on that failed or was itself held back: its
 	// Namespace, its CustomResourceDefinition, the role it binds.
 	HeldBackBy *ObjectRef
+	// TookBack are the fields other field managers had changed that the
+	// apply took back (Options.Conflicts is ConflictsTake), sorted by
+	// manager, then field; the note says them too.
+	TookBack []FieldConflict
 	// Live is the object as it was found before the apply among the stack's
 	// objects; nil when it was not there (or could not be listed).
 	Live *unstructured.Unstructured
@@ -126,6 +130,8 @@ type Event struct {
 	Note string
 	// HeldBackBy is ObjectResult.HeldBackBy.
 	HeldBackBy *ObjectRef
+	// TookBack is ObjectResult.TookBack.
+	TookBack []FieldConflict
 }
 
 // Observer hears the progress of an Apply, for example to print one line

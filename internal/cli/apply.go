@@ -382,9 +382,12 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 		Stack:          r.o.cluster.stack,
 		Namespace:      r.o.cluster.namespace,
 		ForceConflicts: r.o.forceConflicts,
-		Wait:           r.o.wait,
-		Timeout:        left,
-		Observer:       r.out,
+		// Until the release package decides conflicts, the CLI keeps
+		// failing on them: --force-conflicts is the way out.
+		Conflicts: apply.ConflictsFail,
+		Wait:      r.o.wait,
+		Timeout:   left,
+		Observer:  r.out,
 	})
 	if lerr := l.Err(); lerr != nil {
 		return fmt.Errorf("apply stopped before it finished (nothing pruned, no revision recorded; run it again once the API server answers): %w", lerr)
@@ -605,7 +608,7 @@ func (r *applyRun) serverDryRun(ctx, tctx context.Context, conn *clusterConn, ob
 		}
 		res, applyErr = conn.applier.Apply(ctx, check, apply.Options{
 			Stack: r.o.cluster.stack, Namespace: r.o.cluster.namespace, ForceConflicts: r.o.forceConflicts,
-			DryRun: apply.DryRunServer, Timeout: left, Observer: r.out,
+			Conflicts: apply.ConflictsFail, DryRun: apply.DryRunServer, Timeout: left, Observer: r.out,
 		})
 		if res == nil {
 			return applyErr
