@@ -221,8 +221,9 @@ type item struct {
 	src     *unstructured.Unstructured
 	gvk     schema.GroupVersionKind
 	mapping *meta.RESTMapping
-	err     error // why it cannot be sent: unknown kind, bad object
-	p       *prepared
+	err     error     // why it cannot be sent: unknown kind, bad object
+	p       *prepared // what is applied
+	full    *prepared // the whole desired object, when p leaves replicas out
 	key     listKey
 	live    *unstructured.Unstructured
 	res     ObjectResult
@@ -489,7 +490,7 @@ func (r *run) observe(it *item, a Action, d time.Duration) {
 	r.obsMu.Lock()
 	defer r.obsMu.Unlock()
 	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note,
-		HeldBackBy: it.res.HeldBackBy, TookBack: it.res.TookBack}
+		HeldBackBy: it.res.HeldBackBy, TookBack: it.res.TookBack, LeftTo: it.res.LeftTo}
 	if a == Failed {
 		ev.Err = it.res.Err
 	}
@@ -516,6 +517,9 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		it.res.Action, it.res.Err = Failed, it.err
 		return
 	}
+	if leavesReplicas(it) {
+		it.leaveReplicas(replicasOwners(it.live))
+	}
 	if unchanged(it.p, it.live) {
 		it.res.Action, it.res.Applied = Unchanged, it.live
 		return
@@ -523,6 +527,12 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 	ri := r.a.Dynamic.Resource(it.key.gvr).Namespace(it.key.namespace)
 	force := r.opts.ForceConflicts
 	out, err := r.send(ctx, it, ri, force, start)
+	if ce := applyConflict(it, err); ce != nil && leavesReplicas(it) && it.leaveReplicas(replicasConflict(ce)) {
+		// Replicas someone else owns, which the live object did not
+		// show: left to them, whatever the conflict policy. What
+		// conflicts without them is an ordinary conflict.
+		out, err = r.send(ctx, it, ri, force, start)
+	}
 	var tookBack []FieldConflict
 	if ce := applyConflict(it, err); ce != nil && !force && r.opts.Conflicts == ConflictsTake {
 		// Fields obsctl declares were changed by someone else: take
@@ -541,10 +551,16 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		// with it (an adopted pod could not take the new volumes) and
 		// come back from the new one; their volume claims stay.
 		if err = r.replace(ctx, it, ri); err == nil {
+			// The new object has no other field managers: it gets the
+			// whole desired object, replicas included.
+			if it.full != nil {
+				it.p, it.full = it.full, nil
+			}
 			out, err = r.send(ctx, it, ri, force, start)
 		}
 		if err == nil {
 			it.res.Action, it.res.Applied = Configured, out
+			it.res.LeftTo, it.res.Note = nil, ""
 			it.addNote("replaced: a field StatefulSets cannot change did; its pods were recreated, their volumes kept")
 			return
 		}

@@ -70,7 +70,7 @@ func encode(t *testing.T, objs []*unstructured.Unstructured) string {
 func renamer() func(string) string {
 	sfx := fmt.Sprintf("-%05x", rand.IntN(1<<20))
 	var pairs []string
-	for _, base := range []string{"apply-stack", "apply-conflict", "apply-notready", "apply-failure", "apply-noop", "e2e.obsctl.dev", "obsctl-e2e-stack"} {
+	for _, base := range []string{"apply-stack", "apply-conflict", "apply-notready", "apply-failure", "apply-noop", "apply-scale", "e2e.obsctl.dev", "obsctl-e2e-stack"} {
 		pairs = append(pairs, base, base+sfx)
 	}
 	return strings.NewReplacer(pairs...).Replace
@@ -475,6 +475,104 @@ data: {mode: fast, level: info, owner: obsctl}
 	if d := data(); d["mode"] != "fast" || d["level"] != "info" {
 		t.Errorf("after the forced apply data = %v", d)
 	}
+}
+
+// TestApplyLeavesScaledReplicas: after kubectl scale (an update of the
+// scale subresource by another field manager), re-applies leave the
+// replicas to it: no conflict, whatever the policy, the scaled count
+// stays, and an unchanged re-apply sends no patch.
+func TestApplyLeavesScaledReplicas(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrNamespaces, n("apply-scale"))
+	manifest := func(replicas int, env string) []*unstructured.Unstructured {
+		return decodeObjects(t, []byte(n(fmt.Sprintf(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: apply-scale}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apply-scale}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: registry.k8s.io/pause:3.10, env: [{name: MODE, value: %s}]}]
+`, replicas, env))))
+	}
+	opts := apply.Options{Stack: "e2e-scale"}
+	if _, err := c.applier(t).Apply(ctx, manifest(2, "a"), opts); err != nil {
+		t.Fatal(err)
+	}
+	deploys := c.dyn.Resource(gvrDeploy).Namespace(n("apply-scale"))
+	scale, err := deploys.Get(ctx, "web", metav1.GetOptions{}, "scale")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unstructured.SetNestedField(scale.Object, int64(4), "spec", "replicas"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := deploys.Update(ctx, scale, metav1.UpdateOptions{FieldManager: "kubectl-scale"}, "scale"); err != nil {
+		t.Fatalf("scale: %v", err)
+	}
+	replicas := func() int64 {
+		t.Helper()
+		d, err := deploys.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
+		return n
+	}
+	ref := n("Deployment apply-scale/web")
+	wantLeft := []apply.FieldConflict{{Manager: "kubectl-scale", Field: ".spec.replicas"}}
+	check := func(step string, res *apply.Result, err error, verb string, patches int) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		for _, o := range res.Objects {
+			if o.Object.String() != ref {
+				continue
+			}
+			if o.Verb() != verb || !reflect.DeepEqual(o.LeftTo, wantLeft) || o.Note != "replicas left to kubectl-scale (4)" {
+				t.Errorf("%s: %s, left to %+v (%q); want %s, left to kubectl-scale", step, o.Verb(), o.LeftTo, o.Note, verb)
+			}
+		}
+		if res.Patches != patches {
+			t.Errorf("%s: %d patches, want %d", step, res.Patches, patches)
+		}
+		if got := replicas(); got != 4 {
+			t.Errorf("%s: %d replicas, want the 4 kubectl scale set", step, got)
+		}
+	}
+
+	dopts := opts
+	dopts.DryRun = apply.DryRunServer
+	res, err := c.applier(t).Apply(ctx, manifest(2, "a"), dopts)
+	check("server dry run", res, err, "unchanged (server dry run)", 0)
+	res, err = c.applier(t).Apply(ctx, manifest(2, "a"), opts)
+	check("re-apply", res, err, "unchanged", 0)
+	// A change elsewhere is applied, with no conflict even when
+	// conflicts fail, and the stack's own new count is left too.
+	fopts := opts
+	fopts.Conflicts = apply.ConflictsFail
+	res, err = c.applier(t).Apply(ctx, manifest(3, "b"), fopts)
+	check("changed", res, err, "configured", 1)
+	d, err := deploys.Get(ctx, "web", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprint(d.Object["spec"]), "MODE value:b") {
+		t.Errorf("the change did not land: %v", d.Object["spec"])
+	}
+	res, err = c.applier(t).Apply(ctx, manifest(3, "b"), opts)
+	check("re-apply after the change", res, err, "unchanged", 0)
 }
 
 // TestApplyNotReady: a Deployment no node can take times out with an

@@ -8,7 +8,10 @@
 // conflict names the other managers and their fields. By default
 // (Options.Conflicts is ConflictsTake) it then takes the fields back with
 // a forced apply and reports them (ObjectResult.TookBack); ConflictsFail
-// fails the object instead. Options.ForceConflicts forces at once.
+// fails the object instead. Options.ForceConflicts forces at once. One
+// field is never fought over: spec.replicas of a Deployment or StatefulSet
+// that another manager (kubectl scale, an autoscaler) owns is left to it
+// (see replicas.go and ObjectResult.LeftTo).
 //
 // The guarantees:
 //

@@ -2,7 +2,6 @@ package apply
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"sort"
@@ -18,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/client-go/dynamic"
 )
 
@@ -223,7 +223,7 @@ func (r *fakeResource) Patch(_ context.Context, name string, pt types.PatchType,
 		return nil, fmt.Errorf("fake: unexpected patch %s %v by %q", pt, sub, opts.FieldManager)
 	}
 	var body map[string]any
-	if err := json.Unmarshal(data, &body); err != nil {
+	if err := utiljson.Unmarshal(data, &body); err != nil {
 		return nil, err
 	}
 	f := r.f

@@ -66,6 +66,11 @@ type ObjectResult struct {
 	// apply took back (Options.Conflicts is ConflictsTake), sorted by
 	// manager, then field; the note says them too.
 	TookBack []FieldConflict
+	// LeftTo are the fields the apply left to the other field managers
+	// that own them: spec.replicas of a Deployment or StatefulSet that
+	// kubectl scale or an autoscaler scaled. The note says them too, with
+	// the live value.
+	LeftTo []FieldConflict
 	// Live is the object as it was found before the apply among the stack's
 	// objects; nil when it was not there (or could not be listed).
 	Live *unstructured.Unstructured
@@ -132,6 +137,8 @@ type Event struct {
 	HeldBackBy *ObjectRef
 	// TookBack is ObjectResult.TookBack.
 	TookBack []FieldConflict
+	// LeftTo is ObjectResult.LeftTo.
+	LeftTo []FieldConflict
 }
 
 // Observer hears the progress of an Apply, for example to print one line
