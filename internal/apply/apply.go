@@ -77,6 +77,14 @@ type Options struct {
 	PollInterval time.Duration
 	// Observer, if set, hears one Event per object.
 	Observer Observer
+	// Replace holds the IDs (kube.Ref.ID(), with the namespace the object
+	// is applied in) of the objects Apply may delete and create again
+	// when the API server will not change them in place: a StatefulSet
+	// whose volume claim templates, selector or service name changed.
+	// That recreates its pods, so the caller decides it (the release,
+	// after a confirmation); any other such object fails with a
+	// *ReplaceNeededError.
+	Replace map[ObjectRef]bool
 }
 
 // ConflictPolicy says what Apply does about server-side apply conflicts:
@@ -545,25 +553,9 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		it.res.TookBack = tookBack
 		it.addNote(tookBackNote(tookBack))
 	}
-	if err != nil && immutableStatefulSet(it, err) && !it.res.DryRun && it.live != nil {
-		// A StatefulSet's volume claims, selector and service name cannot
-		// change (a profile change does that): replace it. Its pods go
-		// with it (an adopted pod could not take the new volumes) and
-		// come back from the new one; their volume claims stay.
-		if err = r.replace(ctx, it, ri); err == nil {
-			// The new object has no other field managers: it gets the
-			// whole desired object, replicas included.
-			if it.full != nil {
-				it.p, it.full = it.full, nil
-			}
-			out, err = r.send(ctx, it, ri, force, start)
-		}
-		if err == nil {
-			it.res.Action, it.res.Applied = Configured, out
-			it.res.LeftTo, it.res.Note = nil, ""
-			it.addNote("replaced: a field StatefulSets cannot change did; its pods were recreated, their volumes kept")
-			return
-		}
+	if err != nil && immutableStatefulSet(it, err) {
+		r.replaceOne(ctx, it, ri, err, force, start)
+		return
 	}
 	if err != nil {
 		it.res.Action = Failed
@@ -656,46 +648,6 @@ func (it *item) addNote(s string) {
 		it.res.Note += "; "
 	}
 	it.res.Note += s
-}
-
-// immutableStatefulSet reports whether err is the API server refusing to
-// change a StatefulSet field that cannot change.
-func immutableStatefulSet(it *item, err error) bool {
-	gk := it.gvk.GroupKind()
-	return gk.Group == "apps" && gk.Kind == "StatefulSet" && apierrors.IsInvalid(err) &&
-		strings.Contains(err.Error(), "updates to statefulset spec for fields other than")
-}
-
-// replaceTimeout bounds waiting for a replaced object to go.
-const replaceTimeout = time.Minute
-
-// replace deletes it's live object and what it owns (in the foreground:
-// the object goes last) and waits until it is gone, so that applying it
-// again creates it afresh.
-func (r *run) replace(ctx context.Context, it *item, ri dynamic.ResourceInterface) error {
-	uid := it.live.GetUID()
-	fg := metav1.DeletePropagationForeground
-	err := r.do(ctx, func(ctx context.Context) error {
-		r.requests.Add(1)
-		return ri.Delete(ctx, it.live.GetName(), metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("replace %s: delete: %w", it.res.Object, err)
-	}
-	deadline := time.Now().Add(replaceTimeout)
-	for {
-		r.requests.Add(1)
-		_, err := ri.Get(ctx, it.live.GetName(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("replace %s: still there %s after its delete", it.res.Object, replaceTimeout)
-		}
-		if err := kube.Sleep(ctx, crdPollInterval); err != nil {
-			return err
-		}
-	}
 }
 
 // notServedYet reports whether err is the API server not serving, for a

@@ -986,8 +986,10 @@ spec:
 }
 
 // TestApplyReplacesStatefulSet changes what a StatefulSet cannot change
-// (emptyDir to a volume claim, as a profile change does): the engine
-// replaces it, and the new one's pods roll out.
+// (emptyDir to a volume claim, as a profile change does): without
+// Options.Replace the apply and its dry run fail with a
+// *ReplaceNeededError; with it the dry run says replaced and deletes
+// nothing, and the apply replaces it, and the new one's pods roll out.
 func TestApplyReplacesStatefulSet(t *testing.T) {
 	t.Parallel()
 	n := renamer()
@@ -1022,23 +1024,62 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.applier(t).Apply(ctx, manifest(`  volumeClaimTemplates:
+	claims := manifest(`  volumeClaimTemplates:
   - metadata: {name: data}
     spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
-`), apply.Options{Stack: "e2e-replace"})
+`)
+	statefulSet := func(res *apply.Result) apply.ObjectResult {
+		for _, o := range res.Objects {
+			if o.Object.Kind == "StatefulSet" {
+				return o
+			}
+		}
+		t.Fatal("no StatefulSet in the result")
+		return apply.ObjectResult{}
+	}
+	sameUID := func(step string) {
+		t.Helper()
+		now, err := sts.Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.GetUID() != before.GetUID() {
+			t.Fatalf("%s replaced the StatefulSet", step)
+		}
+	}
+	// Not allowed, in a dry run and for real: a *ReplaceNeededError with
+	// the server's reason, and nothing deleted.
+	allowed := map[apply.ObjectRef]bool{{Group: "apps", Kind: "StatefulSet", Namespace: n("apply-replace"), Name: "db"}: true}
+	for _, dry := range []apply.DryRun{apply.DryRunServer, apply.DryRunNone} {
+		res, err := c.applier(t).Apply(ctx, claims, apply.Options{Stack: "e2e-replace", DryRun: dry})
+		var rn *apply.ReplaceNeededError
+		if !errors.As(err, &rn) || !strings.Contains(rn.Message, "updates to statefulset spec for fields other than") || !apierrors.IsInvalid(err) {
+			t.Fatalf("dry run %q: err = %v, want a *ReplaceNeededError", dry, err)
+		}
+		if got := statefulSet(res); got.Action != apply.Failed {
+			t.Errorf("dry run %q: %s, want failed", dry, got.Verb())
+		}
+		sameUID("a refused replace")
+	}
+	// Allowed, in a server dry run: said, not done.
+	res, err := c.applier(t).Apply(ctx, claims, apply.Options{Stack: "e2e-replace", DryRun: apply.DryRunServer, Replace: allowed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got apply.ObjectResult
-	for _, o := range res.Objects {
-		if o.Object.Kind == "StatefulSet" {
-			got = o
-		}
+	if got := statefulSet(res); got.Verb() != "replaced (server dry run)" || !strings.Contains(got.Note, "would be replaced") {
+		t.Errorf("dry run: %s (%q), want replaced (server dry run)", got.Verb(), got.Note)
 	}
-	if got.Action != apply.Configured || !strings.Contains(got.Note, "replaced") {
-		t.Fatalf("StatefulSet: %s (%q), want configured with a note that it was replaced", got.Action, got.Note)
+	sameUID("a dry run")
+
+	// Allowed: replaced.
+	res, err = c.applier(t).Apply(ctx, claims, apply.Options{Stack: "e2e-replace", Replace: allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statefulSet(res); got.Action != apply.Replaced || !strings.Contains(got.Note, "replaced") {
+		t.Fatalf("StatefulSet: %s (%q), want replaced with a note", got.Action, got.Note)
 	}
 	after, err := sts.Get(ctx, "db", metav1.GetOptions{})
 	if err != nil {

@@ -32,6 +32,11 @@
 //     skipped, naming what held them back; everything else is applied, so
 //     that one refused object does not keep, say, the alerting rules of a
 //     stack from shipping.
+//   - An object the API server will not change in place (a StatefulSet
+//     whose volume claim templates changed) is deleted and created again
+//     only when Options.Replace names it: that recreates its pods, a
+//     decision for the caller. Otherwise it fails with a
+//     *ReplaceNeededError, in a server dry run as in the apply.
 //   - An unchanged re-apply sends no mutating request: the live objects of
 //     the stack are listed once per kind and namespace (not fetched one by
 //     one) and an object whose live copy carries the same applied hash and

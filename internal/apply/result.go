@@ -18,13 +18,17 @@ func RefOf(obj *unstructured.Unstructured) ObjectRef { return kube.RefOf(obj) }
 // Action is what happened to one object.
 type Action string
 
-// The actions. Created, Configured and Unchanged are successes; with a server
-// dry run they say what would have happened (see ObjectResult.Verb).
+// The actions. Created, Configured, Replaced and Unchanged are successes;
+// with a server dry run they say what would have happened (see
+// ObjectResult.Verb).
 const (
 	Created    Action = "created"
 	Configured Action = "configured"
-	Unchanged  Action = "unchanged"
-	Failed     Action = "failed"
+	// Replaced objects were deleted and created again: the API server
+	// would not change them in place, and Options.Replace allowed it.
+	Replaced  Action = "replaced"
+	Unchanged Action = "unchanged"
+	Failed    Action = "failed"
 	// Skipped objects were not sent: held back because an object they
 	// depend on failed (ObjectResult.HeldBackBy names it), or the context
 	// ended first.
@@ -50,8 +54,9 @@ type ObjectResult struct {
 	Wave   Wave
 	Action Action
 	DryRun bool // the action is what a server dry run says would happen
-	// Err is set when Action is Failed: a *ConflictError, or the API error
-	// wrapped with the object's "Kind namespace/name".
+	// Err is set when Action is Failed: a *ConflictError, a
+	// *ReplaceNeededError, or the API error wrapped with the object's
+	// "Kind namespace/name".
 	Err error
 	// Duration is the time spent applying this object.
 	Duration time.Duration
@@ -76,7 +81,8 @@ type ObjectResult struct {
 	Live *unstructured.Unstructured
 	// Applied is the object as the server returned it from the apply, or
 	// Live when it was left unchanged; nil when the object failed or was
-	// skipped.
+	// skipped, and for a Replaced object in a server dry run (the server
+	// cannot dry-run creating an object that still exists).
 	Applied *unstructured.Unstructured
 }
 

@@ -206,7 +206,7 @@ func (c *reportCounts) add(action string) {
 	switch apply.Action(action) {
 	case apply.Created:
 		c.Created++
-	case apply.Configured:
+	case apply.Configured, apply.Replaced:
 		c.Configured++
 	case apply.Unchanged:
 		c.Unchanged++
@@ -385,6 +385,7 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 		// Until the release package decides conflicts, the CLI keeps
 		// failing on them: --force-conflicts is the way out.
 		Conflicts: apply.ConflictsFail,
+		Replace:   statefulSets(objs, r.o.cluster.namespace),
 		Wait:      r.o.wait,
 		Timeout:   left,
 		Observer:  r.out,
@@ -498,6 +499,28 @@ func (r *applyRun) addReport(ro reportObject) {
 
 // appliedRefs returns the inventory references of the objects as the
 // engine applied them, that is with the namespace it gave them.
+// statefulSets allows the engine to replace every StatefulSet of objs, as
+// it did on its own before apply.Options.Replace: until the release
+// package confirms replaces, a real apply keeps doing that (a dry run and
+// diff still report the refusal).
+func statefulSets(objs []*unstructured.Unstructured, namespace string) map[apply.ObjectRef]bool {
+	if namespace == "" {
+		namespace = metav1.NamespaceDefault
+	}
+	out := map[apply.ObjectRef]bool{}
+	for _, o := range objs {
+		ref := apply.RefOf(o).ID()
+		if ref.GroupKind() != kube.GKStatefulSet {
+			continue
+		}
+		if ref.Namespace == "" {
+			ref.Namespace = namespace
+		}
+		out[ref] = true
+	}
+	return out
+}
+
 func appliedRefs(objs []*unstructured.Unstructured, res *apply.Result) []inventory.ObjectRef {
 	out := make([]inventory.ObjectRef, len(res.Objects))
 	for i, o := range res.Objects {
@@ -1133,7 +1156,7 @@ func newApplyPrinter(deps *Deps, o *applyOptions, objs []*unstructured.Unstructu
 			return false
 		}
 		switch e.Action {
-		case apply.Created, apply.Configured, apply.Unchanged:
+		case apply.Created, apply.Configured, apply.Replaced, apply.Unchanged:
 		default:
 			return false
 		}
