@@ -85,6 +85,17 @@ type Options struct {
 	// after a confirmation); any other such object fails with a
 	// *ReplaceNeededError.
 	Replace map[ObjectRef]bool
+	// Live, when not nil, is the live state of the input, given by the
+	// caller: the object found for each input object, by ID (kube.Ref.ID(),
+	// with the namespace the object is applied in); an absent key means
+	// the object does not exist. The engine then lists nothing. The
+	// release lists once for its plan, objects without the stack's labels
+	// included, and passes what it found, so that the engine's "created"
+	// and "configured" are exact (it otherwise sees only the stack's
+	// objects, and guesses from the answer whether the others existed).
+	// Kinds whose CRD this run creates have no live objects, whatever the
+	// map says. The objects are not modified.
+	Live map[ObjectRef]*unstructured.Unstructured
 }
 
 // ConflictPolicy says what Apply does about server-side apply conflicts:
@@ -145,6 +156,12 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	}
 	opts.defaults()
 	r := &run{a: a, opts: opts, start: start, listed: map[listKey]map[string]*unstructured.Unstructured{}}
+	if opts.Live != nil {
+		r.live = make(map[ObjectRef]*unstructured.Unstructured, len(opts.Live))
+		for ref, obj := range opts.Live {
+			r.live[ref.ID()] = obj
+		}
+	}
 	if err := r.newItems(objs); err != nil {
 		return nil, err
 	}
@@ -216,6 +233,9 @@ type run struct {
 	// held back hold back their dependents.
 	byID    map[ObjectRef]*item
 	blocked map[ObjectRef]string
+
+	// live is Options.Live by ID; nil when the engine lists.
+	live map[ObjectRef]*unstructured.Unstructured
 
 	mu     sync.Mutex
 	listed map[listKey]map[string]*unstructured.Unstructured // nil map: the list failed
@@ -410,8 +430,18 @@ func (r *run) mapping(gvk schema.GroupVersionKind, resetOnMiss bool) (*meta.REST
 
 // listAll lists, in parallel, the live objects of the stack for every
 // resource and namespace of items not listed yet, and gives each item its
-// live object.
+// live object; with Options.Live it takes them from there instead.
 func (r *run) listAll(ctx context.Context, items []*item) {
+	if r.live != nil {
+		for _, it := range items {
+			if it.mapping != nil && !r.newKinds[it.gvk.GroupKind()] {
+				it.live = r.live[it.res.Object.ID()]
+			} else {
+				it.live = nil
+			}
+		}
+		return
+	}
 	var keys []listKey
 	want := map[listKey]bool{}
 	r.mu.Lock()
@@ -579,6 +609,9 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		if out.GetResourceVersion() == it.live.GetResourceVersion() {
 			it.res.Action = Unchanged
 		}
+	case r.live != nil:
+		// The caller looked: the object was not there.
+		it.res.Action = Created
 	case looksCreated(out):
 		it.res.Action = Created
 	default:
@@ -708,6 +741,11 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 				r.freshKinds[gk] = true
 				r.newKinds[gk] = it.res.Action == Created
 			}
+		}
+	}
+	for _, it := range r.items {
+		if r.newKinds[it.gvk.GroupKind()] {
+			it.live = nil // whatever a stale mapper or Options.Live said
 		}
 	}
 	if r.opts.DryRun == DryRunNone {

@@ -20,6 +20,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/test/cluster"
@@ -70,7 +71,7 @@ func encode(t *testing.T, objs []*unstructured.Unstructured) string {
 func renamer() func(string) string {
 	sfx := fmt.Sprintf("-%05x", rand.IntN(1<<20))
 	var pairs []string
-	for _, base := range []string{"apply-stack", "apply-conflict", "apply-notready", "apply-failure", "apply-noop", "apply-scale", "e2e.obsctl.dev", "obsctl-e2e-stack"} {
+	for _, base := range []string{"apply-stack", "apply-conflict", "apply-notready", "apply-failure", "apply-noop", "apply-scale", "apply-live", "e2e.obsctl.dev", "obsctl-e2e-stack"} {
 		pairs = append(pairs, base, base+sfx)
 	}
 	return strings.NewReplacer(pairs...).Replace
@@ -573,6 +574,92 @@ spec:
 	}
 	res, err = c.applier(t).Apply(ctx, manifest(3, "b"), opts)
 	check("re-apply after the change", res, err, "unchanged", 0)
+}
+
+// TestApplyGivenLive: with the live objects given (as the release lists
+// them, a ConfigMap without the stack's labels among them), the engine
+// lists nothing, and the dry run and the apply say configured for the
+// existing object, created for the new one.
+func TestApplyGivenLive(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrNamespaces, n("apply-live"))
+	objs := decodeObjects(t, []byte(n(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: apply-live}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: theirs, namespace: apply-live}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fresh, namespace: apply-live}
+data: {mode: fast}
+`)))
+	opts := apply.Options{Stack: "e2e-live"}
+	if _, err := c.applier(t).Apply(ctx, objs[:1], opts); err != nil {
+		t.Fatal(err)
+	}
+	cms := c.dyn.Resource(gvrConfigMaps).Namespace(n("apply-live"))
+	theirs := objs[1].DeepCopy()
+	unstructured.RemoveNestedField(theirs.Object, "data")
+	if _, err := cms.Create(ctx, theirs, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
+		t.Fatal(err)
+	}
+	// What the release finds: every input object, by ID.
+	lookup := func() map[apply.ObjectRef]*unstructured.Unstructured {
+		t.Helper()
+		live := map[apply.ObjectRef]*unstructured.Unstructured{}
+		for _, o := range objs {
+			ref := apply.RefOf(o)
+			var ri dynamic.ResourceInterface = c.dyn.Resource(gvrConfigMaps).Namespace(ref.Namespace)
+			if ref.Kind == "Namespace" {
+				ri = c.dyn.Resource(gvrNamespaces)
+			}
+			u, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				t.Fatal(err)
+			default:
+				live[ref.ID()] = u
+			}
+		}
+		return live
+	}
+	want := map[string]apply.Action{
+		n("Namespace apply-live"):        apply.Unchanged,
+		n("ConfigMap apply-live/theirs"): apply.Configured,
+		n("ConfigMap apply-live/fresh"):  apply.Created,
+	}
+	for _, dry := range []apply.DryRun{apply.DryRunServer, apply.DryRunNone} {
+		o := opts
+		o.DryRun, o.Live = dry, lookup()
+		res, err := c.applier(t).Apply(ctx, objs, o)
+		if err != nil {
+			t.Fatalf("dry run %q: %v", dry, err)
+		}
+		if got := actions(res); !reflect.DeepEqual(got, want) {
+			t.Errorf("dry run %q: actions %v, want %v", dry, got, want)
+		}
+		if res.Requests != 2 || res.Patches != 2 {
+			t.Errorf("dry run %q: %d requests, %d patches; want the 2 patches alone", dry, res.Requests, res.Patches)
+		}
+	}
+	o := opts
+	o.Live = lookup()
+	res, err := c.applier(t).Apply(ctx, objs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 0 || res.Count(apply.Unchanged) != 3 {
+		t.Errorf("re-apply: %v after %d requests, want all unchanged after none", actions(res), res.Requests)
+	}
 }
 
 // TestApplyNotReady: a Deployment no node can take times out with an

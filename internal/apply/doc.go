@@ -40,7 +40,9 @@
 //   - An unchanged re-apply sends no mutating request: the live objects of
 //     the stack are listed once per kind and namespace (not fetched one by
 //     one) and an object whose live copy carries the same applied hash and
-//     every field the desired object sets is left alone.
+//     every field the desired object sets is left alone. A caller that
+//     has listed already (the release, for its plan) passes what it found
+//     as Options.Live, and the engine lists nothing.
 //   - With Options.Wait, Apply returns once Deployments, StatefulSets and
 //     DaemonSets have rolled out (as `kubectl rollout status` judges them), or
 //     a *NotReadyError that says for each object that is not ready why:

@@ -77,7 +77,8 @@ type ObjectResult struct {
 	// the live value.
 	LeftTo []FieldConflict
 	// Live is the object as it was found before the apply among the stack's
-	// objects; nil when it was not there (or could not be listed).
+	// objects, or as Options.Live gave it; nil when it was not there (or
+	// could not be listed).
 	Live *unstructured.Unstructured
 	// Applied is the object as the server returned it from the apply, or
 	// Live when it was left unchanged; nil when the object failed or was
