@@ -94,7 +94,9 @@ type Options struct {
 	// and "configured" are exact (it otherwise sees only the stack's
 	// objects, and guesses from the answer whether the others existed).
 	// Kinds whose CRD this run creates have no live objects, whatever the
-	// map says. The objects are not modified.
+	// map says. The objects must be as the API server returns them, with
+	// their managedFields (they say who owns spec.replicas); they are not
+	// modified.
 	Live map[ObjectRef]*unstructured.Unstructured
 }
 

@@ -22,9 +22,8 @@
 //     then waited for until Established before anything else goes;
 //     Namespaces; ServiceAccounts, Roles and ClusterRoles; their bindings;
 //     ConfigMaps and Secrets; Services; workloads; custom resources and
-//     everything else. Custom resources of a
-//     CRD in the same call work. Within a wave objects go in parallel with
-//     bounded concurrency.
+//     everything else. Custom resources of a CRD in the same call work.
+//     Within a wave objects go in parallel with bounded concurrency.
 //   - A failed object holds back only what depends on it (see
 //     depend.go): the objects in a Namespace that failed, the custom
 //     resources of a CRD that failed or never became Established, the
@@ -48,6 +47,11 @@
 //     a *NotReadyError that says for each object that is not ready why:
 //     conditions, the newest warning events, pending pods.
 //   - Apply never prints: an Observer hears one Event per object.
+//
+// The engine decides nothing about a release: what to prune, adopt or ask
+// a confirmation for is the release package's (internal/release), which
+// tells the engine through Options (Conflicts, Replace, Live) and reads its
+// answers (ObjectResult, the errors).
 //
 // Only this stage and the verify, push and log-search steps touch the network.
 // The clients come in from the caller: a dynamic.Interface and a

@@ -12,8 +12,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// FieldConflict is one field another field manager owns with a different
-// value from the one obsctl applies.
+// FieldConflict is one field another field manager owns: in a conflict,
+// with a different value from the one obsctl applies (ConflictError,
+// ObjectResult.TookBack), or one obsctl leaves to it
+// (ObjectResult.LeftTo).
 type FieldConflict struct {
 	Manager string // the other field manager, e.g. "kubectl-edit"
 	Field   string // the field path as the API server writes it, e.g. .spec.replicas

@@ -61,7 +61,7 @@ type ObjectResult struct {
 	// Duration is the time spent applying this object.
 	Duration time.Duration
 	// Note says more about the action: why an object was replaced, what
-	// held it back.
+	// held it back, which fields were taken back or left to others.
 	Note string
 	// HeldBackBy names, for an object held back (Skipped), the object of
 	// the input it depends on that failed or was itself held back: its
@@ -81,9 +81,10 @@ type ObjectResult struct {
 	// could not be listed).
 	Live *unstructured.Unstructured
 	// Applied is the object as the server returned it from the apply, or
-	// Live when it was left unchanged; nil when the object failed or was
-	// skipped, and for a Replaced object in a server dry run (the server
-	// cannot dry-run creating an object that still exists).
+	// Live when it was left unchanged; nil when the object failed (but for
+	// a CRD stored and then never Established) or was skipped, and for a
+	// Replaced object in a server dry run (the server cannot dry-run
+	// creating an object that still exists).
 	Applied *unstructured.Unstructured
 }
 
