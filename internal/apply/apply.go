@@ -288,7 +288,10 @@ func (r *run) newItems(objs []*unstructured.Unstructured) error {
 		}
 		seen[key] = true
 		gvk := o.GroupVersionKind()
-		it := &item{src: o, gvk: gvk, res: ObjectResult{Object: ref, Wave: WaveOf(gvk.GroupKind())}}
+		// In a server dry run every result is the dry run's word, held
+		// back and skipped objects included.
+		res := ObjectResult{Object: ref, Wave: WaveOf(gvk.GroupKind()), DryRun: r.opts.DryRun == DryRunServer}
+		it := &item{src: o, gvk: gvk, res: res}
 		r.items = append(r.items, it)
 		if gvk.GroupKind() == gkCRD {
 			if gk, ok := crdDefines(o); ok {

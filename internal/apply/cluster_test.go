@@ -21,6 +21,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/test/cluster"
@@ -511,14 +512,20 @@ spec:
 		t.Fatal(err)
 	}
 	deploys := c.dyn.Resource(gvrDeploy).Namespace(n("apply-scale"))
-	scale, err := deploys.Get(ctx, "web", metav1.GetOptions{}, "scale")
+	// As kubectl scale does: an update of the scale subresource, again
+	// when the deployment controller changed the object in between.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := deploys.Get(ctx, "web", metav1.GetOptions{}, "scale")
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedField(scale.Object, int64(4), "spec", "replicas"); err != nil {
+			return err
+		}
+		_, err = deploys.Update(ctx, scale, metav1.UpdateOptions{FieldManager: "kubectl-scale"}, "scale")
+		return err
+	})
 	if err != nil {
-		t.Fatal(err)
-	}
-	if err := unstructured.SetNestedField(scale.Object, int64(4), "spec", "replicas"); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := deploys.Update(ctx, scale, metav1.UpdateOptions{FieldManager: "kubectl-scale"}, "scale"); err != nil {
 		t.Fatalf("scale: %v", err)
 	}
 	replicas := func() int64 {

@@ -168,6 +168,9 @@ func TestHoldBack(t *testing.T) {
 				if len(evs) != 1 || evs[0].Action != Skipped || evs[0].Note != o.Note || evs[0].HeldBackBy == nil || *evs[0].HeldBackBy != *o.HeldBackBy {
 					t.Errorf("%s: events %+v", name, evs)
 				}
+				if o.DryRun != tt.dryRun || evs[0].DryRun != tt.dryRun {
+					t.Errorf("%s: dry run %v (event %v) in a dry run %v", name, o.DryRun, evs[0].DryRun, tt.dryRun)
+				}
 				if len(f.patchesOf(o.Object.Name)) != 0 {
 					t.Errorf("%s: held back, but sent", name)
 				}
