@@ -173,3 +173,51 @@ func TestLeaveReplicas(t *testing.T) {
 		})
 	}
 }
+
+// TestLeaveReplicasTakeTheRest: a conflict on replicas and on another
+// field, with a live object that did not show them: the replicas are left,
+// the other field taken back, and only the last request forces.
+func TestLeaveReplicasTakeTheRest(t *testing.T) {
+	const dep = `{apiVersion: apps/v1, kind: Deployment, metadata: {name: web, namespace: a},
+	              spec: {replicas: 3, paused: false, template: {spec: {containers: [{name: c, image: v1}]}}}}`
+	f := newFake()
+	opts := Options{Stack: "s", Timeout: 10 * time.Second}
+	if _, err := f.applier().Apply(context.Background(), objs(t, dep), opts); err != nil {
+		t.Fatal(err)
+	}
+	live := f.get("deployments", "a", "web")
+	live.SetLabels(nil) // not listed: the live object is not known
+	live.SetManagedFields(append(live.GetManagedFields(), entry("hpa", "scale", `{"f:spec":{"f:replicas":{}}}`),
+		entry("kubectl-edit", "", `{"f:spec":{"f:paused":{}}}`)))
+	f.calls = nil
+	f.onPatch = func(c fakeCall, _ *unstructured.Unstructured) error {
+		if c.Force {
+			return nil
+		}
+		var causes []metav1.StatusCause
+		if _, ok, _ := unstructured.NestedFieldNoCopy(c.Body, "spec", "replicas"); ok {
+			causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldManagerConflict, Message: `conflict with "hpa"`, Field: ".spec.replicas"})
+		}
+		causes = append(causes, metav1.StatusCause{Type: metav1.CauseTypeFieldManagerConflict, Message: `conflict with "kubectl-edit"`, Field: ".spec.paused"})
+		return apierrors.NewApplyConflict(causes, "Apply failed")
+	}
+	res, err := f.applier().Apply(context.Background(), objs(t, dep), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := res.Objects[0]
+	if o.Action != Configured || o.Note != `replicas left to hpa; took back .spec.paused from "kubectl-edit"` ||
+		!reflect.DeepEqual(o.LeftTo, []FieldConflict{{Manager: "hpa", Field: ".spec.replicas"}}) ||
+		!reflect.DeepEqual(o.TookBack, []FieldConflict{{Manager: "kubectl-edit", Field: ".spec.paused"}}) {
+		t.Errorf("%s (%q), left to %v, took back %v", o.Action, o.Note, o.LeftTo, o.TookBack)
+	}
+	type sent struct{ replicas, force bool }
+	var got []sent
+	for _, c := range f.sent("patch") {
+		_, ok, _ := unstructured.NestedFieldNoCopy(c.Body, "spec", "replicas")
+		got = append(got, sent{ok, c.Force})
+	}
+	if want := []sent{{true, false}, {false, false}, {false, true}}; !reflect.DeepEqual(got, want) {
+		t.Errorf("patches (replicas, force) %v, want %v", got, want)
+	}
+}
