@@ -48,8 +48,17 @@ type Options struct {
 	// Namespace is given to namespaced objects that name none; empty means
 	// "default".
 	Namespace string
-	// ForceConflicts takes over fields other field managers own instead of
-	// failing with a *ConflictError.
+	// Conflicts says what to do when other field managers changed fields
+	// obsctl declares (kubectl edit, kubectl patch, another tool). The
+	// default, ConflictsTake, takes them back and says so
+	// (ObjectResult.TookBack): the stack's declared state is the one to
+	// have, and a conflict left unresolved at 3 a.m. blocks the delivery
+	// of everything after it. ConflictsFail fails the object with a
+	// *ConflictError instead.
+	Conflicts ConflictPolicy
+	// ForceConflicts takes over fields other field managers own without
+	// asking first: one request instead of two, but the result cannot say
+	// which fields were taken. It overrides Conflicts.
 	ForceConflicts bool
 	// DryRun set to DryRunServer sends every apply as a server dry run:
 	// admission and validation run, nothing is stored, and nothing is
@@ -68,6 +77,51 @@ type Options struct {
 	PollInterval time.Duration
 	// Observer, if set, hears one Event per object.
 	Observer Observer
+	// Replace holds the IDs (kube.Ref.ID(), with the namespace the object
+	// is applied in) of the objects Apply may delete and create again
+	// when the API server will not change them in place: a StatefulSet
+	// whose volume claim templates, selector or service name changed.
+	// That recreates its pods, so the caller decides it (the release,
+	// after a confirmation); any other such object fails with a
+	// *ReplaceNeededError.
+	Replace map[ObjectRef]bool
+	// Live, when not nil, is the live state of the input, given by the
+	// caller: the object found for each input object, by ID (kube.Ref.ID(),
+	// with the namespace the object is applied in); an absent key means
+	// the object does not exist. The engine then lists nothing. The
+	// release lists once for its plan, objects without the stack's labels
+	// included, and passes what it found, so that the engine's "created"
+	// and "configured" are exact (it otherwise sees only the stack's
+	// objects, and guesses from the answer whether the others existed).
+	// Kinds whose CRD this run creates have no live objects, whatever the
+	// map says. The objects must be as the API server returns them, with
+	// their managedFields (they say who owns spec.replicas); they are not
+	// modified.
+	Live map[ObjectRef]*unstructured.Unstructured
+}
+
+// ConflictPolicy says what Apply does about server-side apply conflicts:
+// fields obsctl sets that another field manager owns with another value.
+type ConflictPolicy int
+
+// The conflict policies.
+const (
+	// ConflictsTake applies without force first; on a conflict it applies
+	// again with force and reports the fields it took back, and from whom.
+	ConflictsTake ConflictPolicy = iota
+	// ConflictsFail fails the object with a *ConflictError.
+	ConflictsFail
+)
+
+// String returns "take" or "fail".
+func (p ConflictPolicy) String() string {
+	switch p {
+	case ConflictsTake:
+		return "take"
+	case ConflictsFail:
+		return "fail"
+	}
+	return fmt.Sprintf("ConflictPolicy(%d)", int(p))
 }
 
 const (
@@ -89,10 +143,11 @@ const (
 // every object. The objects are not modified.
 //
 // The error is nil when every object was applied (and, with Options.Wait,
-// became ready); a *FailedError when objects failed, in which case the
-// waves after the first failing one were not applied; a *NotReadyError when
-// objects did not become ready in time; or an error about the arguments, in
-// which case nothing was sent and the Result is nil.
+// became ready); a *FailedError when objects failed, in which case their
+// dependents were held back (see ObjectResult.HeldBackBy), everything else
+// was applied, and nothing was waited for; a *NotReadyError when objects
+// did not become ready in time; or an error about the arguments, in which
+// case nothing was sent and the Result is nil.
 func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, opts Options) (*Result, error) {
 	start := time.Now()
 	if a.Dynamic == nil || a.Mapper == nil {
@@ -103,6 +158,12 @@ func (a *Applier) Apply(ctx context.Context, objs []*unstructured.Unstructured, 
 	}
 	opts.defaults()
 	r := &run{a: a, opts: opts, start: start, listed: map[listKey]map[string]*unstructured.Unstructured{}}
+	if opts.Live != nil {
+		r.live = make(map[ObjectRef]*unstructured.Unstructured, len(opts.Live))
+		for ref, obj := range opts.Live {
+			r.live[ref.ID()] = obj
+		}
+	}
 	if err := r.newItems(objs); err != nil {
 		return nil, err
 	}
@@ -124,6 +185,11 @@ func (o *Options) check() error {
 	}
 	if errs := validation.IsValidLabelValue(o.Stack); len(errs) > 0 {
 		return fmt.Errorf("apply: stack name %q: %s", o.Stack, errs[0])
+	}
+	switch o.Conflicts {
+	case ConflictsTake, ConflictsFail:
+	default:
+		return fmt.Errorf("apply: conflict policy %s: want take or fail", o.Conflicts)
 	}
 	switch o.DryRun {
 	case DryRunNone, DryRunServer:
@@ -155,13 +221,23 @@ type run struct {
 	start time.Time
 	items []*item // input order
 
-	// crdKinds are the kinds the input's CRDs define; freshKinds those of
-	// them whose CRD this run created or changed, newKinds those whose CRD
-	// it created.
+	// crdKinds are the kinds the input's CRDs define, crdsOf the CRDs
+	// defining each; freshKinds those of them whose CRD this run created or
+	// changed, newKinds those whose CRD it created.
 	crdKinds   map[schema.GroupKind]bool
+	crdsOf     map[schema.GroupKind][]*item
 	freshKinds map[schema.GroupKind]bool
 	newKinds   map[schema.GroupKind]bool
 	missReset  bool // the mapper was reset for an unknown kind
+
+	// byID indexes the input by ID, with the namespace each object is
+	// applied in; blocked says, by ID, why the objects that failed or were
+	// held back hold back their dependents.
+	byID    map[ObjectRef]*item
+	blocked map[ObjectRef]string
+
+	// live is Options.Live by ID; nil when the engine lists.
+	live map[ObjectRef]*unstructured.Unstructured
 
 	mu     sync.Mutex
 	listed map[listKey]map[string]*unstructured.Unstructured // nil map: the list failed
@@ -175,8 +251,9 @@ type item struct {
 	src     *unstructured.Unstructured
 	gvk     schema.GroupVersionKind
 	mapping *meta.RESTMapping
-	err     error // why it cannot be sent: unknown kind, bad object
-	p       *prepared
+	err     error     // why it cannot be sent: unknown kind, bad object
+	p       *prepared // what is applied
+	full    *prepared // the whole desired object, when p leaves replicas out
 	key     listKey
 	live    *unstructured.Unstructured
 	res     ObjectResult
@@ -193,6 +270,7 @@ type listKey struct {
 func (r *run) newItems(objs []*unstructured.Unstructured) error {
 	seen := map[ObjectRef]bool{}
 	r.crdKinds = map[schema.GroupKind]bool{}
+	r.crdsOf = map[schema.GroupKind][]*item{}
 	r.freshKinds = map[schema.GroupKind]bool{}
 	r.newKinds = map[schema.GroupKind]bool{}
 	for i, o := range objs {
@@ -210,10 +288,15 @@ func (r *run) newItems(objs []*unstructured.Unstructured) error {
 		}
 		seen[key] = true
 		gvk := o.GroupVersionKind()
-		r.items = append(r.items, &item{src: o, gvk: gvk, res: ObjectResult{Object: ref, Wave: WaveOf(gvk.GroupKind())}})
+		// In a server dry run every result is the dry run's word, held
+		// back and skipped objects included.
+		res := ObjectResult{Object: ref, Wave: WaveOf(gvk.GroupKind()), DryRun: r.opts.DryRun == DryRunServer}
+		it := &item{src: o, gvk: gvk, res: res}
+		r.items = append(r.items, it)
 		if gvk.GroupKind() == gkCRD {
 			if gk, ok := crdDefines(o); ok {
 				r.crdKinds[gk] = true
+				r.crdsOf[gk] = append(r.crdsOf[gk], it)
 			}
 		}
 	}
@@ -237,6 +320,14 @@ func (r *run) apply(parent, ctx context.Context) error {
 	for _, it := range r.items {
 		r.resolve(it)
 	}
+	r.byID = make(map[ObjectRef]*item, len(r.items))
+	r.blocked = map[ObjectRef]string{}
+	for _, it := range r.items {
+		if it.p == nil {
+			it.res.Object.Namespace = r.namespaceOf(it)
+		}
+		r.byID[it.res.Object.ID()] = it
+	}
 	r.listAll(ctx, r.items)
 
 	waves := map[Wave][]*item{}
@@ -244,7 +335,6 @@ func (r *run) apply(parent, ctx context.Context) error {
 		waves[it.res.Wave] = append(waves[it.res.Wave], it)
 	}
 	var stop error // why the remaining waves are not applied
-	failed := false
 	for w := WaveCRDs; w <= WaveOther; w++ {
 		items := waves[w]
 		if len(items) == 0 {
@@ -253,31 +343,40 @@ func (r *run) apply(parent, ctx context.Context) error {
 		if stop == nil && ctx.Err() != nil {
 			stop = fmt.Errorf("apply: stopped before wave %s: %w", w, ctx.Err())
 		}
-		if stop != nil || failed {
+		if stop != nil {
 			for _, it := range items {
 				it.res.Action = Skipped
+				it.res.Note = "not applied: the run ended first"
 				r.observe(it, it.res.Action, 0)
 			}
 			continue
 		}
-		r.applyWave(ctx, items)
+		// Objects whose dependencies failed are held back; the rest of
+		// the wave goes.
+		var send []*item
 		for _, it := range items {
-			failed = failed || it.res.Action == Failed
+			if r.holdBack(it) {
+				r.observe(it, it.res.Action, 0)
+				continue
+			}
+			send = append(send, it)
 		}
-		if w == WaveCRDs && !failed {
-			stop = r.afterCRDs(parent, ctx, items)
+		r.applyWave(ctx, send)
+		if w == WaveCRDs {
+			stop = r.afterCRDs(parent, ctx, send)
+		}
+		r.settle(send)
+	}
+	fe := &FailedError{}
+	for _, it := range r.items {
+		switch it.res.Action {
+		case Failed:
+			fe.Failed = append(fe.Failed, it.res)
+		case Skipped:
+			fe.Skipped++
 		}
 	}
-	if failed {
-		fe := &FailedError{}
-		for _, it := range r.items {
-			switch it.res.Action {
-			case Failed:
-				fe.Failed = append(fe.Failed, it.res)
-			case Skipped:
-				fe.Skipped++
-			}
-		}
+	if len(fe.Failed) > 0 {
 		return fe
 	}
 	if stop != nil {
@@ -336,8 +435,18 @@ func (r *run) mapping(gvk schema.GroupVersionKind, resetOnMiss bool) (*meta.REST
 
 // listAll lists, in parallel, the live objects of the stack for every
 // resource and namespace of items not listed yet, and gives each item its
-// live object.
+// live object; with Options.Live it takes them from there instead.
 func (r *run) listAll(ctx context.Context, items []*item) {
+	if r.live != nil {
+		for _, it := range items {
+			if it.mapping != nil && !r.newKinds[it.gvk.GroupKind()] {
+				it.live = r.live[it.res.Object.ID()]
+			} else {
+				it.live = nil
+			}
+		}
+		return
+	}
 	var keys []listKey
 	want := map[listKey]bool{}
 	r.mu.Lock()
@@ -423,7 +532,8 @@ func (r *run) observe(it *item, a Action, d time.Duration) {
 	}
 	r.obsMu.Lock()
 	defer r.obsMu.Unlock()
-	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note}
+	ev := Event{Object: it.res.Object, Wave: it.res.Wave, Action: a, DryRun: it.res.DryRun, Duration: d, Note: it.res.Note,
+		HeldBackBy: it.res.HeldBackBy, TookBack: it.res.TookBack, LeftTo: it.res.LeftTo}
 	if a == Failed {
 		ev.Err = it.res.Err
 	}
@@ -450,51 +560,37 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		it.res.Action, it.res.Err = Failed, it.err
 		return
 	}
+	if leavesReplicas(it) {
+		it.leaveReplicas(replicasOwners(it.live))
+	}
 	if unchanged(it.p, it.live) {
 		it.res.Action, it.res.Applied = Unchanged, it.live
 		return
 	}
-	force := r.opts.ForceConflicts
-	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
-	if it.res.DryRun {
-		po.DryRun = []string{metav1.DryRunAll}
-	}
 	ri := r.a.Dynamic.Resource(it.key.gvr).Namespace(it.key.namespace)
-	name := it.p.obj.GetName()
-	var out *unstructured.Unstructured
-	err := r.do(ctx, func(ctx context.Context) error {
-		for {
-			r.requests.Add(1)
-			r.patches.Add(1)
-			var err error
-			out, err = ri.Patch(ctx, name, types.ApplyPatchType, it.p.body, po)
-			if err == nil || !r.notServedYet(it, err) || time.Since(start) > freshKindTimeout {
-				return err
-			}
-			if err := kube.Sleep(ctx, crdPollInterval); err != nil {
-				return err
-			}
-		}
-	})
-	if err != nil && immutableStatefulSet(it, err) && !it.res.DryRun && it.live != nil {
-		// A StatefulSet's volume claims, selector and service name cannot
-		// change (a profile change does that): replace it. Its pods go
-		// with it (an adopted pod could not take the new volumes) and
-		// come back from the new one; their volume claims stay.
-		if err = r.replace(ctx, it, ri); err == nil {
-			err = r.do(ctx, func(ctx context.Context) error {
-				r.requests.Add(1)
-				r.patches.Add(1)
-				var err error
-				out, err = ri.Patch(ctx, name, types.ApplyPatchType, it.p.body, po)
-				return err
-			})
-		}
-		if err == nil {
-			it.res.Action, it.res.Applied = Configured, out
-			it.res.Note = "replaced: a field StatefulSets cannot change did; its pods were recreated, their volumes kept"
-			return
-		}
+	force := r.opts.ForceConflicts
+	out, err := r.send(ctx, it, ri, force, start)
+	if ce := applyConflict(it, err); ce != nil && leavesReplicas(it) && it.leaveReplicas(replicasConflict(ce)) {
+		// Replicas someone else owns, which the live object did not
+		// show: left to them, whatever the conflict policy. What
+		// conflicts without them is an ordinary conflict.
+		out, err = r.send(ctx, it, ri, force, start)
+	}
+	var tookBack []FieldConflict
+	if ce := applyConflict(it, err); ce != nil && !force && r.opts.Conflicts == ConflictsTake {
+		// Fields obsctl declares were changed by someone else: take
+		// them back, and say from whom. Asking first (no force) is
+		// what lets the result name them.
+		tookBack, force = ce.Conflicts, true
+		out, err = r.send(ctx, it, ri, force, start)
+	}
+	if err == nil && tookBack != nil {
+		it.res.TookBack = tookBack
+		it.addNote(tookBackNote(tookBack))
+	}
+	if err != nil && immutableStatefulSet(it, err) {
+		r.replaceOne(ctx, it, ri, err, force, start)
+		return
 	}
 	if err != nil {
 		it.res.Action = Failed
@@ -518,6 +614,9 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 		if out.GetResourceVersion() == it.live.GetResourceVersion() {
 			it.res.Action = Unchanged
 		}
+	case r.live != nil:
+		// The caller looked: the object was not there.
+		it.res.Action = Created
 	case looksCreated(out):
 		it.res.Action = Created
 	default:
@@ -525,44 +624,68 @@ func (r *run) applyOne(ctx context.Context, it *item) {
 	}
 }
 
-// immutableStatefulSet reports whether err is the API server refusing to
-// change a StatefulSet field that cannot change.
-func immutableStatefulSet(it *item, err error) bool {
-	gk := it.gvk.GroupKind()
-	return gk.Group == "apps" && gk.Kind == "StatefulSet" && apierrors.IsInvalid(err) &&
-		strings.Contains(err.Error(), "updates to statefulset spec for fields other than")
+// send server-side applies the item's body, forcing conflicts with force,
+// as a dry run in a dry run. A kind this run's CRDs define may not be served
+// for a moment after its CRD is Established: until freshKindTimeout after
+// start, the engine asks again.
+func (r *run) send(ctx context.Context, it *item, ri dynamic.ResourceInterface, force bool, start time.Time) (*unstructured.Unstructured, error) {
+	po := metav1.PatchOptions{FieldManager: FieldManager, Force: &force}
+	if it.res.DryRun {
+		po.DryRun = []string{metav1.DryRunAll}
+	}
+	var out *unstructured.Unstructured
+	err := r.do(ctx, func(ctx context.Context) error {
+		for {
+			r.requests.Add(1)
+			r.patches.Add(1)
+			var err error
+			out, err = ri.Patch(ctx, it.p.obj.GetName(), types.ApplyPatchType, it.p.body, po)
+			if err == nil || !r.notServedYet(it, err) || time.Since(start) > freshKindTimeout {
+				return err
+			}
+			if err := kube.Sleep(ctx, crdPollInterval); err != nil {
+				return err
+			}
+		}
+	})
+	return out, err
 }
 
-// replaceTimeout bounds waiting for a replaced object to go.
-const replaceTimeout = time.Minute
+// applyConflict returns the server-side apply conflict err is, naming the
+// other managers and their fields, or nil for any other error (or a
+// conflict that names none: nothing to take back).
+func applyConflict(it *item, err error) *ConflictError {
+	if err == nil || !apierrors.IsConflict(err) {
+		return nil
+	}
+	ce := newConflictError(it.res.Object, err)
+	if len(ce.Conflicts) == 0 {
+		return nil
+	}
+	return ce
+}
 
-// replace deletes it's live object and what it owns (in the foreground:
-// the object goes last) and waits until it is gone, so that applying it
-// again creates it afresh.
-func (r *run) replace(ctx context.Context, it *item, ri dynamic.ResourceInterface) error {
-	uid := it.live.GetUID()
-	fg := metav1.DeletePropagationForeground
-	err := r.do(ctx, func(ctx context.Context) error {
-		r.requests.Add(1)
-		return ri.Delete(ctx, it.live.GetName(), metav1.DeleteOptions{PropagationPolicy: &fg, Preconditions: &metav1.Preconditions{UID: &uid}})
-	})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("replace %s: delete: %w", it.res.Object, err)
+// tookBackNote says which fields were taken back from whom:
+// `took back .data.mode from "team-blue"`.
+func tookBackNote(cs []FieldConflict) string {
+	var parts []string
+	for i := 0; i < len(cs); {
+		m := cs[i].Manager
+		var fields []string
+		for ; i < len(cs) && cs[i].Manager == m; i++ {
+			fields = append(fields, cs[i].Field)
+		}
+		parts = append(parts, fmt.Sprintf("%s from %q", strings.Join(fields, ", "), m))
 	}
-	deadline := time.Now().Add(replaceTimeout)
-	for {
-		r.requests.Add(1)
-		_, err := ri.Get(ctx, it.live.GetName(), metav1.GetOptions{})
-		if apierrors.IsNotFound(err) {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("replace %s: still there %s after its delete", it.res.Object, replaceTimeout)
-		}
-		if err := kube.Sleep(ctx, crdPollInterval); err != nil {
-			return err
-		}
+	return "took back " + strings.Join(parts, ", ")
+}
+
+// addNote adds to the item's note.
+func (it *item) addNote(s string) {
+	if it.res.Note != "" {
+		it.res.Note += "; "
 	}
+	it.res.Note += s
 }
 
 // notServedYet reports whether err is the API server not serving, for a
@@ -612,8 +735,10 @@ func sameContent(live, out *unstructured.Unstructured) bool {
 }
 
 // afterCRDs waits until the CRDs are established, resets the mapper if
-// CRDs were created or changed, and maps the kinds they define. It returns
-// the error that stops the apply, if any.
+// CRDs were created or changed, and maps the kinds they define. A CRD that
+// will never become Established by itself (its names are taken) is failed
+// here, so that its custom resources are held back. It returns the error
+// that stops the apply, if any: the run ended while waiting.
 func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 	for _, it := range crds {
 		if it.res.Action == Created || it.res.Action == Configured {
@@ -623,9 +748,26 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 			}
 		}
 	}
+	for _, it := range r.items {
+		if r.newKinds[it.gvk.GroupKind()] {
+			it.live = nil // whatever a stale mapper or Options.Live said
+		}
+	}
+	if r.opts.DryRun == DryRunNone {
+		err := r.waitReady(parent, ctx, crds, crdPollInterval)
+		var nr *NotReadyError
+		if !errors.As(err, &nr) || ctx.Err() != nil {
+			if err != nil {
+				return err
+			}
+		} else {
+			r.failNotEstablished(crds, nr)
+		}
+	}
 	var todo []*item
 	for _, it := range r.items {
-		if gk := it.gvk.GroupKind(); r.crdKinds[gk] && (it.mapping == nil || r.freshKinds[gk]) {
+		gk := it.gvk.GroupKind()
+		if r.crdKinds[gk] && !r.crdFailed(gk) && (it.mapping == nil || r.freshKinds[gk]) {
 			todo = append(todo, it)
 		}
 	}
@@ -636,9 +778,6 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 			}
 		}
 		return nil
-	}
-	if err := r.waitReady(parent, ctx, crds, crdPollInterval); err != nil {
-		return err
 	}
 	if len(todo) == 0 {
 		return nil
@@ -669,4 +808,29 @@ func (r *run) afterCRDs(parent, ctx context.Context, crds []*item) error {
 	}
 	r.listAll(ctx, r.items)
 	return nil
+}
+
+// failNotEstablished fails the CRDs the wait gave up on before the run's
+// deadline: they will not become Established by themselves.
+func (r *run) failNotEstablished(crds []*item, nr *NotReadyError) {
+	for _, o := range nr.Objects {
+		for _, it := range crds {
+			if it.res.Object != o.Object {
+				continue
+			}
+			it.res.Action = Failed
+			it.res.Err = fmt.Errorf("%s: not Established: %s", it.res.Object, o.Status)
+			r.observe(it, Failed, time.Since(it.done))
+		}
+	}
+}
+
+// crdFailed reports whether a CRD of the input defining gk failed.
+func (r *run) crdFailed(gk schema.GroupKind) bool {
+	for _, crd := range r.crdsOf[gk] {
+		if crd.res.Action == Failed || crd.res.Action == Skipped {
+			return true
+		}
+	}
+	return false
 }

@@ -20,6 +20,8 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/test/cluster"
@@ -70,7 +72,7 @@ func encode(t *testing.T, objs []*unstructured.Unstructured) string {
 func renamer() func(string) string {
 	sfx := fmt.Sprintf("-%05x", rand.IntN(1<<20))
 	var pairs []string
-	for _, base := range []string{"apply-stack", "apply-conflict", "apply-notready", "apply-failure", "apply-noop", "e2e.obsctl.dev", "obsctl-e2e-stack"} {
+	for _, base := range []string{"apply-stack", "apply-conflict", "apply-notready", "apply-failure", "apply-noop", "apply-scale", "apply-live", "e2e.obsctl.dev", "obsctl-e2e-stack"} {
 		pairs = append(pairs, base, base+sfx)
 	}
 	return strings.NewReplacer(pairs...).Replace
@@ -352,8 +354,10 @@ func wantOne(t *testing.T, res *apply.Result, ref string, a apply.Action) {
 	}
 }
 
-// TestApplyConflict: fields another manager took over are a conflict
-// naming that manager; ForceConflicts takes them back.
+// TestApplyConflict: fields another manager took over are, with
+// ConflictsFail, a conflict naming that manager; with the default,
+// ConflictsTake, they are taken back and named, in a server dry run as in
+// the real apply; ForceConflicts takes them back without asking.
 func TestApplyConflict(t *testing.T) {
 	t.Parallel()
 	n := renamer()
@@ -370,23 +374,38 @@ kind: ConfigMap
 metadata: {name: settings, namespace: apply-conflict}
 data: {mode: fast, level: info, owner: obsctl}
 `)))
-	opts := apply.Options{Stack: "e2e-conflict"}
-	if _, err := c.applier(t).Apply(ctx, objs, opts); err != nil {
+	if _, err := c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict"}); err != nil {
 		t.Fatal(err)
 	}
 	cms := c.dyn.Resource(gvrConfigMaps).Namespace(n("apply-conflict"))
-	// kubectl-edit takes data.mode over with an apply of its own; a
-	// plain update by "manual" takes data.level.
-	edit := []byte(n(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apply-conflict"},"data":{"mode":"slow"}}`))
-	force := true
-	if _, err := cms.Patch(ctx, "settings", types.ApplyPatchType, edit, metav1.PatchOptions{FieldManager: "kubectl-edit", Force: &force}); err != nil {
-		t.Fatal(err)
+	drift := func() {
+		t.Helper()
+		// kubectl-edit takes data.mode over with an apply of its own; a
+		// plain update by "manual" takes data.level.
+		edit := []byte(n(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"settings","namespace":"apply-conflict"},"data":{"mode":"slow"}}`))
+		force := true
+		if _, err := cms.Patch(ctx, "settings", types.ApplyPatchType, edit, metav1.PatchOptions{FieldManager: "kubectl-edit", Force: &force}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cms.Patch(ctx, "settings", types.MergePatchType, []byte(`{"data":{"level":"debug"}}`), metav1.PatchOptions{FieldManager: "manual"}); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if _, err := cms.Patch(ctx, "settings", types.MergePatchType, []byte(`{"data":{"level":"debug"}}`), metav1.PatchOptions{FieldManager: "manual"}); err != nil {
-		t.Fatal(err)
+	data := func() map[string]string {
+		t.Helper()
+		live, err := cms.Get(ctx, "settings", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, _, _ := unstructured.NestedStringMap(live.Object, "data")
+		return d
 	}
+	drift()
+	want := []apply.FieldConflict{{Manager: "kubectl-edit", Field: ".data.mode"}, {Manager: "manual", Field: ".data.level"}}
+	cmRef := n("ConfigMap apply-conflict/settings")
 
-	res, err := c.applier(t).Apply(ctx, objs, opts)
+	// Fail: a *ConflictError naming the managers and fields.
+	res, err := c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict", Conflicts: apply.ConflictsFail})
 	var ce *apply.ConflictError
 	if !errors.As(err, &ce) {
 		t.Fatalf("err = %v, want a *ConflictError", err)
@@ -394,33 +413,259 @@ data: {mode: fast, level: info, owner: obsctl}
 	if !apierrors.IsConflict(err) {
 		t.Errorf("apierrors.IsConflict(%v) = false", err)
 	}
-	want := []apply.FieldConflict{{Manager: "kubectl-edit", Field: ".data.mode"}, {Manager: "manual", Field: ".data.level"}}
 	if !reflect.DeepEqual(ce.Conflicts, want) {
 		t.Errorf("conflicts %+v, want %+v", ce.Conflicts, want)
 	}
-	for _, s := range []string{n("ConfigMap apply-conflict/settings"), `"kubectl-edit"`, `"manual"`, ".data.mode", "--force-conflicts"} {
+	for _, s := range []string{cmRef, `"kubectl-edit"`, `"manual"`, ".data.mode", "--force-conflicts"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
 		}
 	}
-	if got := actions(res)[n("ConfigMap apply-conflict/settings")]; got != apply.Failed {
+	if got := actions(res)[cmRef]; got != apply.Failed {
 		t.Errorf("conflicting object: %s, want failed", got)
 	}
 
-	opts.ForceConflicts = true
-	res, err = c.applier(t).Apply(ctx, objs, opts)
+	// Take, as a server dry run: it says what the apply would take back
+	// and takes nothing.
+	wantNote := `took back .data.mode from "kubectl-edit", .data.level from "manual"`
+	took := func(res *apply.Result, verb string) {
+		t.Helper()
+		for _, o := range res.Objects {
+			if o.Object.String() != cmRef {
+				continue
+			}
+			if o.Verb() != verb || !reflect.DeepEqual(o.TookBack, want) || o.Note != wantNote {
+				t.Errorf("%s: %s, took back %+v (%q); want %s, %+v (%q)", o.Object, o.Verb(), o.TookBack, o.Note, verb, want, wantNote)
+			}
+		}
+	}
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict", DryRun: apply.DryRunServer})
+	if err != nil {
+		t.Fatalf("server dry run: %v", err)
+	}
+	took(res, "configured (server dry run)")
+	if d := data(); d["mode"] != "slow" || d["level"] != "debug" {
+		t.Errorf("the dry run took fields back: data = %v", d)
+	}
+
+	// Take: the fields are obsctl's again, and the note says from whom.
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict"})
+	if err != nil {
+		t.Fatalf("apply: %v", err)
+	}
+	took(res, "configured")
+	if res.Patches != 2 {
+		t.Errorf("%d patches, want 2: the one that met the conflict, the forced one", res.Patches)
+	}
+	if d := data(); d["mode"] != "fast" || d["level"] != "info" {
+		t.Errorf("after taking back, data = %v", d)
+	}
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict"})
+	if err != nil || res.Patches != 0 {
+		t.Errorf("re-apply: %v, %d patches; want none", err, res.Patches)
+	}
+
+	// Force: taken back at once, without naming.
+	drift()
+	res, err = c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-conflict", ForceConflicts: true, Conflicts: apply.ConflictsFail})
 	if err != nil {
 		t.Fatalf("forced apply: %v", err)
 	}
-	if got := actions(res)[n("ConfigMap apply-conflict/settings")]; got != apply.Configured {
-		t.Errorf("forced apply: %s, want configured", got)
+	if got := actions(res)[cmRef]; got != apply.Configured || res.Patches != 1 {
+		t.Errorf("forced apply: %s after %d patches, want configured after 1", got, res.Patches)
 	}
-	live, err := cms.Get(ctx, "settings", metav1.GetOptions{})
+	if d := data(); d["mode"] != "fast" || d["level"] != "info" {
+		t.Errorf("after the forced apply data = %v", d)
+	}
+}
+
+// TestApplyLeavesScaledReplicas: after kubectl scale (an update of the
+// scale subresource by another field manager), re-applies leave the
+// replicas to it: no conflict, whatever the policy, the scaled count
+// stays, and an unchanged re-apply sends no patch.
+func TestApplyLeavesScaledReplicas(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrNamespaces, n("apply-scale"))
+	manifest := func(replicas int, env string) []*unstructured.Unstructured {
+		return decodeObjects(t, []byte(n(fmt.Sprintf(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: apply-scale}
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: apply-scale}
+spec:
+  replicas: %d
+  selector: {matchLabels: {app: web}}
+  template:
+    metadata: {labels: {app: web}}
+    spec:
+      containers: [{name: web, image: registry.k8s.io/pause:3.10, env: [{name: MODE, value: %s}]}]
+`, replicas, env))))
+	}
+	opts := apply.Options{Stack: "e2e-scale"}
+	if _, err := c.applier(t).Apply(ctx, manifest(2, "a"), opts); err != nil {
+		t.Fatal(err)
+	}
+	deploys := c.dyn.Resource(gvrDeploy).Namespace(n("apply-scale"))
+	// As kubectl scale does: an update of the scale subresource, again
+	// when the deployment controller changed the object in between.
+	err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		scale, err := deploys.Get(ctx, "web", metav1.GetOptions{}, "scale")
+		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedField(scale.Object, int64(4), "spec", "replicas"); err != nil {
+			return err
+		}
+		_, err = deploys.Update(ctx, scale, metav1.UpdateOptions{FieldManager: "kubectl-scale"}, "scale")
+		return err
+	})
+	if err != nil {
+		t.Fatalf("scale: %v", err)
+	}
+	replicas := func() int64 {
+		t.Helper()
+		d, err := deploys.Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, _, _ := unstructured.NestedInt64(d.Object, "spec", "replicas")
+		return n
+	}
+	ref := n("Deployment apply-scale/web")
+	wantLeft := []apply.FieldConflict{{Manager: "kubectl-scale", Field: ".spec.replicas"}}
+	check := func(step string, res *apply.Result, err error, verb string, patches int) {
+		t.Helper()
+		if err != nil {
+			t.Fatalf("%s: %v", step, err)
+		}
+		for _, o := range res.Objects {
+			if o.Object.String() != ref {
+				continue
+			}
+			if o.Verb() != verb || !reflect.DeepEqual(o.LeftTo, wantLeft) || o.Note != "replicas left to kubectl-scale (4)" {
+				t.Errorf("%s: %s, left to %+v (%q); want %s, left to kubectl-scale", step, o.Verb(), o.LeftTo, o.Note, verb)
+			}
+		}
+		if res.Patches != patches {
+			t.Errorf("%s: %d patches, want %d", step, res.Patches, patches)
+		}
+		if got := replicas(); got != 4 {
+			t.Errorf("%s: %d replicas, want the 4 kubectl scale set", step, got)
+		}
+	}
+
+	dopts := opts
+	dopts.DryRun = apply.DryRunServer
+	res, err := c.applier(t).Apply(ctx, manifest(2, "a"), dopts)
+	check("server dry run", res, err, "unchanged (server dry run)", 0)
+	res, err = c.applier(t).Apply(ctx, manifest(2, "a"), opts)
+	check("re-apply", res, err, "unchanged", 0)
+	// A change elsewhere is applied, with no conflict even when
+	// conflicts fail, and the stack's own new count is left too.
+	fopts := opts
+	fopts.Conflicts = apply.ConflictsFail
+	res, err = c.applier(t).Apply(ctx, manifest(3, "b"), fopts)
+	check("changed", res, err, "configured", 1)
+	d, err := deploys.Get(ctx, "web", metav1.GetOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if data, _, _ := unstructured.NestedStringMap(live.Object, "data"); data["mode"] != "fast" || data["level"] != "info" {
-		t.Errorf("after the forced apply data = %v", data)
+	if !strings.Contains(fmt.Sprint(d.Object["spec"]), "MODE value:b") {
+		t.Errorf("the change did not land: %v", d.Object["spec"])
+	}
+	res, err = c.applier(t).Apply(ctx, manifest(3, "b"), opts)
+	check("re-apply after the change", res, err, "unchanged", 0)
+}
+
+// TestApplyGivenLive: with the live objects given (as the release lists
+// them, a ConfigMap without the stack's labels among them), the engine
+// lists nothing, and the dry run and the apply say configured for the
+// existing object, created for the new one.
+func TestApplyGivenLive(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrNamespaces, n("apply-live"))
+	objs := decodeObjects(t, []byte(n(`
+apiVersion: v1
+kind: Namespace
+metadata: {name: apply-live}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: theirs, namespace: apply-live}
+data: {mode: fast}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: fresh, namespace: apply-live}
+data: {mode: fast}
+`)))
+	opts := apply.Options{Stack: "e2e-live"}
+	if _, err := c.applier(t).Apply(ctx, objs[:1], opts); err != nil {
+		t.Fatal(err)
+	}
+	cms := c.dyn.Resource(gvrConfigMaps).Namespace(n("apply-live"))
+	theirs := objs[1].DeepCopy()
+	unstructured.RemoveNestedField(theirs.Object, "data")
+	if _, err := cms.Create(ctx, theirs, metav1.CreateOptions{FieldManager: "kubectl-create"}); err != nil {
+		t.Fatal(err)
+	}
+	// What the release finds: every input object, by ID.
+	lookup := func() map[apply.ObjectRef]*unstructured.Unstructured {
+		t.Helper()
+		live := map[apply.ObjectRef]*unstructured.Unstructured{}
+		for _, o := range objs {
+			ref := apply.RefOf(o)
+			var ri dynamic.ResourceInterface = c.dyn.Resource(gvrConfigMaps).Namespace(ref.Namespace)
+			if ref.Kind == "Namespace" {
+				ri = c.dyn.Resource(gvrNamespaces)
+			}
+			u, err := ri.Get(ctx, ref.Name, metav1.GetOptions{})
+			switch {
+			case apierrors.IsNotFound(err):
+			case err != nil:
+				t.Fatal(err)
+			default:
+				live[ref.ID()] = u
+			}
+		}
+		return live
+	}
+	want := map[string]apply.Action{
+		n("Namespace apply-live"):        apply.Unchanged,
+		n("ConfigMap apply-live/theirs"): apply.Configured,
+		n("ConfigMap apply-live/fresh"):  apply.Created,
+	}
+	for _, dry := range []apply.DryRun{apply.DryRunServer, apply.DryRunNone} {
+		o := opts
+		o.DryRun, o.Live = dry, lookup()
+		res, err := c.applier(t).Apply(ctx, objs, o)
+		if err != nil {
+			t.Fatalf("dry run %q: %v", dry, err)
+		}
+		if got := actions(res); !reflect.DeepEqual(got, want) {
+			t.Errorf("dry run %q: actions %v, want %v", dry, got, want)
+		}
+		if res.Requests != 2 || res.Patches != 2 {
+			t.Errorf("dry run %q: %d requests, %d patches; want the 2 patches alone", dry, res.Requests, res.Patches)
+		}
+	}
+	o := opts
+	o.Live = lookup()
+	res, err := c.applier(t).Apply(ctx, objs, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Requests != 0 || res.Count(apply.Unchanged) != 3 {
+		t.Errorf("re-apply: %v after %d requests, want all unchanged after none", actions(res), res.Requests)
 	}
 }
 
@@ -559,10 +804,12 @@ func TestApplyLargeCRD(t *testing.T) {
 	}
 }
 
-// TestApplyFailureStopsLaterWaves: an object the server refuses fails with
-// its name in the error, and the waves after it are not applied; every
-// request goes through Applier.Retry.
-func TestApplyFailureStopsLaterWaves(t *testing.T) {
+// TestApplyFailureHoldsBackOnlyDependents: objects the server refuses fail
+// with their names in the error; what depends on them (the objects of a
+// Namespace, the binding of a Role, the custom resources of a CRD) is held
+// back, and everything else, in every later wave, is applied. Every request
+// goes through Applier.Retry.
+func TestApplyFailureHoldsBackOnlyDependents(t *testing.T) {
 	t.Parallel()
 	n := renamer()
 	c := newClient(t)
@@ -574,6 +821,24 @@ kind: Namespace
 metadata: {name: apply-failure}
 ---
 apiVersion: v1
+kind: Namespace
+metadata: {name: apply-failure-bad, labels: {broken: "not a valid label value!"}}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: brokens.e2e.obsctl.dev}
+spec:
+  group: e2e.obsctl.dev
+  scope: Namespaced
+  names: {plural: brokens, singular: broken, kind: Broken, listKind: BrokenList}
+  versions: []
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: inside, namespace: apply-failure-bad}
+data: {a: "1"}
+---
+apiVersion: v1
 kind: ConfigMap
 metadata: {name: good, namespace: apply-failure}
 data: {a: "1"}
@@ -583,9 +848,24 @@ kind: ConfigMap
 metadata: {name: bad, namespace: apply-failure}
 data: {"not a valid key!": "1"}
 ---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: broken, namespace: apply-failure}
+rules: [{apiGroups: [""], resources: [configmaps]}]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: broken, namespace: apply-failure}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: broken}
+subjects: [{kind: ServiceAccount, name: default, namespace: apply-failure}]
+---
 apiVersion: e2e.obsctl.dev/v1
 kind: NoSuchKind
 metadata: {name: x, namespace: apply-failure}
+---
+apiVersion: e2e.obsctl.dev/v1
+kind: Broken
+metadata: {name: b, namespace: apply-failure}
 ---
 apiVersion: v1
 kind: Service
@@ -602,37 +882,111 @@ spec:
 		mu.Unlock()
 		return op(ctx)
 	}
-	res, err := a.Apply(ctx, objs, apply.Options{Stack: "e2e-failure"})
+	rec := &recorder{}
+	res, err := a.Apply(ctx, objs, apply.Options{Stack: "e2e-failure", Observer: rec})
 	var fe *apply.FailedError
 	if !errors.As(err, &fe) {
 		t.Fatalf("err = %v, want a *FailedError", err)
 	}
 	t.Logf("%v", err)
 	want := map[string]apply.Action{
-		n("Namespace apply-failure"):      apply.Created,
-		n("ConfigMap apply-failure/good"): apply.Created,
-		n("ConfigMap apply-failure/bad"):  apply.Failed,
-		n("NoSuchKind apply-failure/x"):   apply.Skipped, // its wave comes after the failure
-		n("Service apply-failure/web"):    apply.Skipped,
+		n("Namespace apply-failure"):                         apply.Created,
+		n("Namespace apply-failure-bad"):                     apply.Failed,
+		n("CustomResourceDefinition brokens.e2e.obsctl.dev"): apply.Failed,
+		n("ConfigMap apply-failure-bad/inside"):              apply.Skipped,
+		n("ConfigMap apply-failure/good"):                    apply.Created,
+		n("ConfigMap apply-failure/bad"):                     apply.Failed,
+		n("Role apply-failure/broken"):                       apply.Failed,
+		n("RoleBinding apply-failure/broken"):                apply.Skipped,
+		n("NoSuchKind apply-failure/x"):                      apply.Failed, // a ConfigMap's failure does not hold it back
+		n("Broken apply-failure/b"):                          apply.Skipped,
+		n("Service apply-failure/web"):                       apply.Created,
 	}
 	if got := actions(res); !reflect.DeepEqual(got, want) {
 		t.Errorf("actions %v, want %v", got, want)
 	}
-	if len(fe.Failed) != 1 || fe.Skipped != 2 || !strings.Contains(err.Error(), n("ConfigMap apply-failure/bad: ")) || !apierrors.IsInvalid(err) {
-		t.Errorf("failed error %v: want the bad ConfigMap named, invalid, and 2 skipped", err)
+	heldBy := map[string]string{
+		n("ConfigMap apply-failure-bad/inside"): n("Namespace apply-failure-bad"),
+		n("RoleBinding apply-failure/broken"):   n("Role apply-failure/broken"),
+		n("Broken apply-failure/b"):             n("CustomResourceDefinition brokens.e2e.obsctl.dev"),
+	}
+	for _, o := range res.Objects {
+		if o.Action != apply.Skipped {
+			continue
+		}
+		if o.HeldBackBy == nil || o.HeldBackBy.String() != heldBy[o.Object.String()] || o.Note != "held back: "+heldBy[o.Object.String()]+" failed" {
+			t.Errorf("%s: held back by %v (%q), want %s", o.Object, o.HeldBackBy, o.Note, heldBy[o.Object.String()])
+		}
+	}
+	if n := rec.count(apply.Skipped); n != 3 {
+		t.Errorf("%d skipped events, want 3", n)
+	}
+	if len(fe.Failed) != 5 || fe.Skipped != 3 || !strings.Contains(err.Error(), n("ConfigMap apply-failure/bad: ")) || !apierrors.IsInvalid(err) {
+		t.Errorf("failed error %v: want the bad ConfigMap named, invalid, 5 failed and 3 skipped", err)
+	}
+	if !strings.Contains(err.Error(), "no matches for kind") {
+		t.Errorf("err = %v, want the unknown kind explained", err)
 	}
 	if calls != res.Requests || calls == 0 {
 		t.Errorf("Retry ran %d requests, the engine sent %d", calls, res.Requests)
 	}
+}
 
-	// Without the bad object, the unknown kind fails in its own wave,
-	// saying what the mapper said.
-	res, err = a.Apply(ctx, []*unstructured.Unstructured{objs[0], objs[1], objs[3], objs[4]}, apply.Options{Stack: "e2e-failure"})
-	if err == nil || !strings.Contains(err.Error(), n("NoSuchKind apply-failure/x: ")) || !strings.Contains(err.Error(), "no matches for kind") {
-		t.Errorf("err = %v, want the unknown kind named", err)
+// TestApplyCRDNotEstablished: a CRD whose kind another CRD already
+// defines is stored but never Established; it fails, saying so, and holds
+// back its custom resources, not the rest.
+func TestApplyCRDNotEstablished(t *testing.T) {
+	t.Parallel()
+	n := renamer()
+	c := newClient(t)
+	ctx := cluster.Context(t)
+	deleteAfter(t, c, gvrCRD, n("sprockets.e2e.obsctl.dev"), n("cogs.e2e.obsctl.dev"))
+	crd := func(plural string) string {
+		return n(`
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: ` + plural + `.e2e.obsctl.dev}
+spec:
+  group: e2e.obsctl.dev
+  scope: Namespaced
+  names: {plural: ` + plural + `, kind: Sprocket, listKind: SprocketList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+`)
 	}
-	if got := actions(res)[n("Service apply-failure/web")]; got != apply.Created {
-		t.Errorf("Service: %s, want created: it comes before the unknown kind", got)
+	if _, err := c.applier(t).Apply(ctx, decodeObjects(t, []byte(crd("sprockets"))), apply.Options{Stack: "e2e-other"}); err != nil {
+		t.Fatal(err)
+	}
+	objs := decodeObjects(t, []byte(crd("cogs")+n(`
+---
+apiVersion: e2e.obsctl.dev/v1
+kind: Sprocket
+metadata: {name: s, namespace: default}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: apply-crd-not-established, namespace: default}
+data: {a: "1"}
+`)))
+	t.Cleanup(func() {
+		_ = c.dyn.Resource(gvrConfigMaps).Namespace("default").Delete(context.Background(), "apply-crd-not-established", metav1.DeleteOptions{})
+	})
+	res, err := c.applier(t).Apply(ctx, objs, apply.Options{Stack: "e2e-crd", Timeout: 30 * time.Second})
+	var fe *apply.FailedError
+	if !errors.As(err, &fe) || !strings.Contains(err.Error(), "not Established") {
+		t.Fatalf("err = %v, want a *FailedError saying the CRD is not Established", err)
+	}
+	t.Logf("%v", err)
+	want := map[string]apply.Action{
+		n("CustomResourceDefinition cogs.e2e.obsctl.dev"): apply.Failed,
+		"Sprocket default/s":                              apply.Skipped,
+		"ConfigMap default/apply-crd-not-established":     apply.Created,
+	}
+	if got := actions(res); !reflect.DeepEqual(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
 	}
 }
 
@@ -726,8 +1080,10 @@ spec:
 }
 
 // TestApplyReplacesStatefulSet changes what a StatefulSet cannot change
-// (emptyDir to a volume claim, as a profile change does): the engine
-// replaces it, and the new one's pods roll out.
+// (emptyDir to a volume claim, as a profile change does): without
+// Options.Replace the apply and its dry run fail with a
+// *ReplaceNeededError; with it the dry run says replaced and deletes
+// nothing, and the apply replaces it, and the new one's pods roll out.
 func TestApplyReplacesStatefulSet(t *testing.T) {
 	t.Parallel()
 	n := renamer()
@@ -762,23 +1118,62 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := c.applier(t).Apply(ctx, manifest(`  volumeClaimTemplates:
+	claims := manifest(`  volumeClaimTemplates:
   - metadata: {name: data}
     spec:
       accessModes: [ReadWriteOnce]
       resources: {requests: {storage: 1Gi}}
-`), apply.Options{Stack: "e2e-replace"})
+`)
+	statefulSet := func(res *apply.Result) apply.ObjectResult {
+		for _, o := range res.Objects {
+			if o.Object.Kind == "StatefulSet" {
+				return o
+			}
+		}
+		t.Fatal("no StatefulSet in the result")
+		return apply.ObjectResult{}
+	}
+	sameUID := func(step string) {
+		t.Helper()
+		now, err := sts.Get(ctx, "db", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if now.GetUID() != before.GetUID() {
+			t.Fatalf("%s replaced the StatefulSet", step)
+		}
+	}
+	// Not allowed, in a dry run and for real: a *ReplaceNeededError with
+	// the server's reason, and nothing deleted.
+	allowed := map[apply.ObjectRef]bool{{Group: "apps", Kind: "StatefulSet", Namespace: n("apply-replace"), Name: "db"}: true}
+	for _, dry := range []apply.DryRun{apply.DryRunServer, apply.DryRunNone} {
+		res, err := c.applier(t).Apply(ctx, claims, apply.Options{Stack: "e2e-replace", DryRun: dry})
+		var rn *apply.ReplaceNeededError
+		if !errors.As(err, &rn) || !strings.Contains(rn.Message, "updates to statefulset spec for fields other than") || !apierrors.IsInvalid(err) {
+			t.Fatalf("dry run %q: err = %v, want a *ReplaceNeededError", dry, err)
+		}
+		if got := statefulSet(res); got.Action != apply.Failed {
+			t.Errorf("dry run %q: %s, want failed", dry, got.Verb())
+		}
+		sameUID("a refused replace")
+	}
+	// Allowed, in a server dry run: said, not done.
+	res, err := c.applier(t).Apply(ctx, claims, apply.Options{Stack: "e2e-replace", DryRun: apply.DryRunServer, Replace: allowed})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var got apply.ObjectResult
-	for _, o := range res.Objects {
-		if o.Object.Kind == "StatefulSet" {
-			got = o
-		}
+	if got := statefulSet(res); got.Verb() != "replaced (server dry run)" || !strings.Contains(got.Note, "would be replaced") {
+		t.Errorf("dry run: %s (%q), want replaced (server dry run)", got.Verb(), got.Note)
 	}
-	if got.Action != apply.Configured || !strings.Contains(got.Note, "replaced") {
-		t.Fatalf("StatefulSet: %s (%q), want configured with a note that it was replaced", got.Action, got.Note)
+	sameUID("a dry run")
+
+	// Allowed: replaced.
+	res, err = c.applier(t).Apply(ctx, claims, apply.Options{Stack: "e2e-replace", Replace: allowed})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := statefulSet(res); got.Action != apply.Replaced || !strings.Contains(got.Note, "replaced") {
+		t.Fatalf("StatefulSet: %s (%q), want replaced with a note", got.Action, got.Note)
 	}
 	after, err := sts.Get(ctx, "db", metav1.GetOptions{})
 	if err != nil {

@@ -12,16 +12,19 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// FieldConflict is one field another field manager owns with a different
-// value from the one obsctl applies.
+// FieldConflict is one field another field manager owns: in a conflict,
+// with a different value from the one obsctl applies (ConflictError,
+// ObjectResult.TookBack), or one obsctl leaves to it
+// (ObjectResult.LeftTo).
 type FieldConflict struct {
 	Manager string // the other field manager, e.g. "kubectl-edit"
 	Field   string // the field path as the API server writes it, e.g. .spec.replicas
 }
 
 // ConflictError is a server-side apply conflict: other field managers own
-// fields obsctl sets. Applying again with Options.ForceConflicts takes the
-// fields over.
+// fields obsctl sets. Apply fails with it under ConflictsFail; under
+// ConflictsTake (or with Options.ForceConflicts) the fields are taken back
+// instead.
 type ConflictError struct {
 	Object    ObjectRef
 	Conflicts []FieldConflict // sorted by manager, then field
@@ -111,8 +114,10 @@ func managerOf(msg string) string {
 // FailedError reports the objects an Apply could not apply. Errors of every
 // failed object are reachable with errors.As and errors.Is.
 type FailedError struct {
-	Failed  []ObjectResult // the objects with Action Failed, in input order
-	Skipped int            // how many objects were not sent because of them
+	Failed []ObjectResult // the objects with Action Failed, in input order
+	// Skipped is how many objects were not sent: held back because what
+	// they depend on failed, or left when the run ended.
+	Skipped int
 }
 
 // Error lists every failed object's error, one per line.

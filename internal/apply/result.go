@@ -18,14 +18,19 @@ func RefOf(obj *unstructured.Unstructured) ObjectRef { return kube.RefOf(obj) }
 // Action is what happened to one object.
 type Action string
 
-// The actions. Created, Configured and Unchanged are successes; with a server
-// dry run they say what would have happened (see ObjectResult.Verb).
+// The actions. Created, Configured, Replaced and Unchanged are successes;
+// with a server dry run they say what would have happened (see
+// ObjectResult.Verb).
 const (
 	Created    Action = "created"
 	Configured Action = "configured"
-	Unchanged  Action = "unchanged"
-	Failed     Action = "failed"
-	// Skipped objects were not sent: an earlier wave failed, or the context
+	// Replaced objects were deleted and created again: the API server
+	// would not change them in place, and Options.Replace allowed it.
+	Replaced  Action = "replaced"
+	Unchanged Action = "unchanged"
+	Failed    Action = "failed"
+	// Skipped objects were not sent: held back because an object they
+	// depend on failed (ObjectResult.HeldBackBy names it), or the context
 	// ended first.
 	Skipped Action = "skipped"
 	// Ready is only ever an Event's action: a waited-for object has rolled
@@ -49,19 +54,37 @@ type ObjectResult struct {
 	Wave   Wave
 	Action Action
 	DryRun bool // the action is what a server dry run says would happen
-	// Err is set when Action is Failed: a *ConflictError, or the API error
-	// wrapped with the object's "Kind namespace/name".
+	// Err is set when Action is Failed: a *ConflictError, a
+	// *ReplaceNeededError, or the API error wrapped with the object's
+	// "Kind namespace/name".
 	Err error
 	// Duration is the time spent applying this object.
 	Duration time.Duration
-	// Note says more about the action: why an object was replaced.
+	// Note says more about the action: why an object was replaced, what
+	// held it back, which fields were taken back or left to others.
 	Note string
+	// HeldBackBy names, for an object held back (Skipped), the object of
+	// the input it depends on that failed or was itself held back: its
+	// Namespace, its CustomResourceDefinition, the role it binds.
+	HeldBackBy *ObjectRef
+	// TookBack are the fields other field managers had changed that the
+	// apply took back (Options.Conflicts is ConflictsTake), sorted by
+	// manager, then field; the note says them too.
+	TookBack []FieldConflict
+	// LeftTo are the fields the apply left to the other field managers
+	// that own them: spec.replicas of a Deployment or StatefulSet that
+	// kubectl scale or an autoscaler scaled. The note says them too, with
+	// the live value.
+	LeftTo []FieldConflict
 	// Live is the object as it was found before the apply among the stack's
-	// objects; nil when it was not there (or could not be listed).
+	// objects, or as Options.Live gave it; nil when it was not there (or
+	// could not be listed).
 	Live *unstructured.Unstructured
 	// Applied is the object as the server returned it from the apply, or
-	// Live when it was left unchanged; nil when the object failed or was
-	// skipped.
+	// Live when it was left unchanged; nil when the object failed (but for
+	// a CRD stored and then never Established) or was skipped, and for a
+	// Replaced object in a server dry run (the server cannot dry-run
+	// creating an object that still exists).
 	Applied *unstructured.Unstructured
 }
 
@@ -103,7 +126,10 @@ func (r *Result) Count(a Action) int {
 
 // Event is what an Observer hears about one object: once when its apply
 // ends (any action but Ready), and, for objects the engine waits for, once
-// more with Ready when it has rolled out or is Established.
+// more with Ready when it has rolled out or is Established. A
+// CustomResourceDefinition that will never become Established (its names
+// are taken) is heard once more with Failed instead: its custom resources
+// are then held back.
 type Event struct {
 	Object ObjectRef
 	Wave   Wave
@@ -115,6 +141,12 @@ type Event struct {
 	Err      error
 	// Note says more about the action (see ObjectResult.Note).
 	Note string
+	// HeldBackBy is ObjectResult.HeldBackBy.
+	HeldBackBy *ObjectRef
+	// TookBack is ObjectResult.TookBack.
+	TookBack []FieldConflict
+	// LeftTo is ObjectResult.LeftTo.
+	LeftTo []FieldConflict
 }
 
 // Observer hears the progress of an Apply, for example to print one line

@@ -43,7 +43,7 @@ func (r *run) waitReady(parent, ctx context.Context, items []*item, interval tim
 	var ws []*watched
 	for _, it := range items {
 		switch it.res.Action {
-		case Created, Configured, Unchanged:
+		case Created, Configured, Replaced, Unchanged:
 		default:
 			continue
 		}

@@ -206,7 +206,7 @@ func (c *reportCounts) add(action string) {
 	switch apply.Action(action) {
 	case apply.Created:
 		c.Created++
-	case apply.Configured:
+	case apply.Configured, apply.Replaced:
 		c.Configured++
 	case apply.Unchanged:
 		c.Unchanged++
@@ -382,9 +382,13 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 		Stack:          r.o.cluster.stack,
 		Namespace:      r.o.cluster.namespace,
 		ForceConflicts: r.o.forceConflicts,
-		Wait:           r.o.wait,
-		Timeout:        left,
-		Observer:       r.out,
+		// Until the release package decides conflicts, the CLI keeps
+		// failing on them: --force-conflicts is the way out.
+		Conflicts: apply.ConflictsFail,
+		Replace:   statefulSets(objs, r.o.cluster.namespace),
+		Wait:      r.o.wait,
+		Timeout:   left,
+		Observer:  r.out,
 	})
 	if lerr := l.Err(); lerr != nil {
 		return fmt.Errorf("apply stopped before it finished (nothing pruned, no revision recorded; run it again once the API server answers): %w", lerr)
@@ -495,6 +499,28 @@ func (r *applyRun) addReport(ro reportObject) {
 
 // appliedRefs returns the inventory references of the objects as the
 // engine applied them, that is with the namespace it gave them.
+// statefulSets allows the engine to replace every StatefulSet of objs, as
+// it did on its own before apply.Options.Replace: until the release
+// package confirms replaces, a real apply keeps doing that (a dry run and
+// diff still report the refusal).
+func statefulSets(objs []*unstructured.Unstructured, namespace string) map[apply.ObjectRef]bool {
+	if namespace == "" {
+		namespace = metav1.NamespaceDefault
+	}
+	out := map[apply.ObjectRef]bool{}
+	for _, o := range objs {
+		ref := apply.RefOf(o).ID()
+		if ref.GroupKind() != kube.GKStatefulSet {
+			continue
+		}
+		if ref.Namespace == "" {
+			ref.Namespace = namespace
+		}
+		out[ref] = true
+	}
+	return out
+}
+
 func appliedRefs(objs []*unstructured.Unstructured, res *apply.Result) []inventory.ObjectRef {
 	out := make([]inventory.ObjectRef, len(res.Objects))
 	for i, o := range res.Objects {
@@ -605,7 +631,7 @@ func (r *applyRun) serverDryRun(ctx, tctx context.Context, conn *clusterConn, ob
 		}
 		res, applyErr = conn.applier.Apply(ctx, check, apply.Options{
 			Stack: r.o.cluster.stack, Namespace: r.o.cluster.namespace, ForceConflicts: r.o.forceConflicts,
-			DryRun: apply.DryRunServer, Timeout: left, Observer: r.out,
+			Conflicts: apply.ConflictsFail, DryRun: apply.DryRunServer, Timeout: left, Observer: r.out,
 		})
 		if res == nil {
 			return applyErr
@@ -1093,6 +1119,7 @@ type applyPrinter struct {
 	order map[apply.ObjectRef]int
 	held  map[apply.Wave][]heldLine
 	notes map[apply.ObjectRef]string
+	heard map[apply.ObjectRef]bool // objects whose apply was reported
 	// waits says which applied objects the engine then waits for.
 	waits func(apply.Event) bool
 	// createdNS is the stack's namespace when the lock created it in this
@@ -1117,6 +1144,7 @@ func newApplyPrinter(deps *Deps, o *applyOptions, objs []*unstructured.Unstructu
 		order: map[apply.ObjectRef]int{},
 		held:  map[apply.Wave][]heldLine{},
 		notes: map[apply.ObjectRef]string{},
+		heard: map[apply.ObjectRef]bool{},
 	}
 	if o.output == "text" {
 		p.out = deps.Stdout
@@ -1128,7 +1156,7 @@ func newApplyPrinter(deps *Deps, o *applyOptions, objs []*unstructured.Unstructu
 			return false
 		}
 		switch e.Action {
-		case apply.Created, apply.Configured, apply.Unchanged:
+		case apply.Created, apply.Configured, apply.Replaced, apply.Unchanged:
 		default:
 			return false
 		}
@@ -1196,6 +1224,15 @@ func (p *applyPrinter) Observe(e apply.Event) {
 		p.redraw()
 		return
 	}
+	if p.heard[e.Object] {
+		// A second word after the apply's: a CustomResourceDefinition
+		// that will never be Established failed. Its wait is over.
+		p.waiting = max(0, p.waiting-1)
+		p.emit(p.format(e))
+		p.redraw()
+		return
+	}
+	p.heard[e.Object] = true
 	p.done++
 	if p.waits(e) {
 		p.waiting++
@@ -1229,6 +1266,9 @@ func (p *applyPrinter) format(e apply.Event) string {
 		}
 		return fmt.Sprintf("%s %s: %s", e.Object, e.Action, msg)
 	case apply.Skipped:
+		if e.Note != "" {
+			return fmt.Sprintf("%s %s (%s)", e.Object, e.Action, e.Note)
+		}
 		return fmt.Sprintf("%s %s (not applied: an earlier wave failed or the run ended)", e.Object, e.Action)
 	}
 	var detail []string

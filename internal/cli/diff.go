@@ -143,7 +143,7 @@ func diffObjects(ctx context.Context, deps *Deps, o *diffOptions, set *desiredSe
 		var res *apply.Result
 		res, applyErr = conn.applier.Apply(ctx, check, apply.Options{
 			Stack: o.cluster.stack, Namespace: o.cluster.namespace, ForceConflicts: o.forceConflicts,
-			DryRun: apply.DryRunServer, Timeout: left,
+			Conflicts: apply.ConflictsFail, DryRun: apply.DryRunServer, Timeout: left,
 		})
 		if res == nil {
 			return false, applyErr
