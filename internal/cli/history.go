@@ -130,7 +130,7 @@ func historyEntries(inv *inventory.Inventory) ([]historyEntry, error) {
 			e.changes = &c
 		case r.Number == 1:
 			// The first apply added everything it had.
-			e.changes = &inventory.Changes{Added: r.Objects, Compared: true}
+			e.changes = &inventory.Changes{Added: r.Refs(), Compared: true}
 		}
 		out[len(revs)-1-i] = e
 	}
@@ -187,7 +187,7 @@ func writeHistoryTable(w io.Writer, inv *inventory.Inventory) error {
 	for _, e := range entries {
 		r := e.rev
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Number, r.Time.UTC().Format(time.RFC3339), dashIfEmpty(r.Who()),
-			dashIfEmpty(r.ObsctlVersion), len(r.Objects), e.counts(), strings.Join(e.notes(), "; "))
+			dashIfEmpty(r.ObsctlVersion), len(r.Refs()), e.counts(), strings.Join(e.notes(), "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -230,7 +230,7 @@ func (e historyEntry) json(withObjects bool) historyJSON {
 	r := e.rev
 	out := historyJSON{
 		Revision: r.Number, Time: r.Time.UTC(), User: r.User, Host: r.Host, ObsctlVersion: r.ObsctlVersion,
-		RollbackOf: r.RollbackOf, Summary: r.Summary, Objects: len(r.Objects),
+		RollbackOf: r.RollbackOf, Summary: r.Summary, Objects: len(r.Refs()),
 		Rollbackable: r.HasManifests(), ManifestsDropped: r.ManifestsDropped,
 	}
 	if c := e.changes; c != nil {
@@ -246,7 +246,7 @@ func (e historyEntry) json(withObjects bool) historyJSON {
 		}
 	}
 	if withObjects {
-		out.ObjectRefs = r.Objects
+		out.ObjectRefs = r.Refs()
 	}
 	return out
 }
@@ -327,8 +327,8 @@ func writeRevision(w io.Writer, inv *inventory.Inventory, n int, format string) 
 			}
 		}
 	}
-	fmt.Fprintf(w, "\nObjects (%d):\n", len(r.Objects))
-	for _, ref := range r.Objects {
+	fmt.Fprintf(w, "\nObjects (%d):\n", len(r.Refs()))
+	for _, ref := range r.Refs() {
 		fmt.Fprintf(w, "  %s\n", ref.Qualified())
 	}
 	return nil

@@ -58,14 +58,13 @@ func historyFixture(t *testing.T) *inventory.Inventory {
 	add(base(2), inventory.Summary{Configured: 1, Unchanged: 2}, nil)                       // 2
 	add(append(base(2), historyObject("v1", "ConfigMap", "monitoring", "dashboards", nil)), // 3
 		inventory.Summary{Created: 1, Unchanged: 3}, func(r *inventory.Revision) { r.User = "bob"; r.Host = "" })
-	// 4: without manifests, as Save leaves a revision it dropped them from.
+	// 4: without manifests or digests, as a format 1 inventory left a
+	// revision it dropped the manifests from.
 	noManifests := inventory.Revision{
 		User: "alice", Host: "ci-7", ObsctlVersion: "v0.4.1",
 		Summary: inventory.Summary{Created: 1, Unchanged: 4}, ManifestsDropped: inventory.DroppedForSize,
 	}
-	var rev3 []inventory.ObjectRef
-	rev3 = append(rev3, inv.Latest().Objects...)
-	noManifests.Objects = append(rev3, inventory.ObjectRef{Version: "v1", Kind: "Service", Namespace: "monitoring", Name: "grafana"})
+	noManifests.Carry(append(inv.Latest().Refs(), inventory.ObjectRef{Version: "v1", Kind: "Service", Namespace: "monitoring", Name: "grafana"})...)
 	noManifests.Time = t0.Add(3 * time.Hour)
 	inv.Append(noManifests)
 	add(base(3)[1:], inventory.Summary{Configured: 1, Unchanged: 1, Pruned: 3}, func(r *inventory.Revision) { r.ObsctlVersion = "" }) // 5
