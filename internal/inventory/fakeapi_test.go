@@ -14,6 +14,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 	k8stesting "k8s.io/client-go/testing"
 )
@@ -36,13 +37,26 @@ type fakeAPI struct {
 	writes map[string]int
 }
 
-// fault fails the next times requests of verb whose Secret name starts
-// with prefix, with err; after applies them first.
+// fault fails the next times requests of verb on the Secret called name
+// (or, when name ends in *, whose name starts with the rest), with err;
+// after applies them first, and then calls then, if set, before the
+// client sees the error.
 type fault struct {
-	verb, prefix string
-	after        bool
-	times        int
-	err          error
+	verb, name string
+	after      bool
+	times      int
+	err        error
+	then       func()
+}
+
+func (ft *fault) matches(verb, name string) bool {
+	if ft.times <= 0 || ft.verb != verb {
+		return false
+	}
+	if prefix, ok := strings.CutSuffix(ft.name, "*"); ok {
+		return strings.HasPrefix(name, prefix)
+	}
+	return name == ft.name
 }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
@@ -56,11 +70,26 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	return f
 }
 
+// second returns another client of the same store, without the faults:
+// someone else's obsctl, which may write while this one waits for an
+// answer (the fake client serialises its calls, so f's own client cannot).
+func (f *fakeAPI) second() dynamic.Interface {
+	c := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
+		map[schema.GroupVersionResource]string{secretsGVR: "SecretList"})
+	c.ReactionChain = nil
+	c.AddReactor("*", "*", func(action k8stesting.Action) (bool, runtime.Object, error) {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		return f.apply(action)
+	})
+	return c
+}
+
 // fail adds a fault.
-func (f *fakeAPI) fail(verb, prefix string, after bool, times int, err error) {
+func (f *fakeAPI) fail(ft fault) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.faults = append(f.faults, &fault{verb, prefix, after, times, err})
+	f.faults = append(f.faults, &ft)
 }
 
 // timeout is what a client sees when etcd stalls past the request's time.
@@ -68,30 +97,32 @@ var timeout = apierrors.NewTimeoutError("request did not complete within request
 
 func (f *fakeAPI) react(action k8stesting.Action) (bool, runtime.Object, error) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	name := actionName(action)
 	for _, ft := range f.faults {
-		if ft.times > 0 && ft.verb == action.GetVerb() && strings.HasPrefix(name, ft.prefix) {
-			ft.times--
-			if !ft.after {
-				return true, nil, ft.err
-			}
-			if _, _, err := f.apply(action); err != nil {
-				f.t.Fatalf("%s %s before a lost answer: %v", action.GetVerb(), name, err)
-			}
-			return true, nil, ft.err
+		if !ft.matches(action.GetVerb(), name) {
+			continue
 		}
+		ft.times--
+		if ft.after {
+			// Whether it succeeded or failed, its answer is lost.
+			_, _, _ = f.apply(action)
+		}
+		f.mu.Unlock()
+		if ft.then != nil {
+			ft.then()
+		}
+		return true, nil, ft.err
 	}
+	defer f.mu.Unlock()
 	return f.apply(action)
 }
 
+// actionName is the name of the Secret action is about; "" for a list.
+// (Create and update actions have the same methods: they are told apart by
+// verb, not by type.)
 func actionName(action k8stesting.Action) string {
 	switch a := action.(type) {
 	case k8stesting.CreateAction:
-		if o, ok := a.GetObject().(*unstructured.Unstructured); ok {
-			return o.GetName()
-		}
-	case k8stesting.UpdateAction:
 		if o, ok := a.GetObject().(*unstructured.Unstructured); ok {
 			return o.GetName()
 		}
@@ -107,9 +138,9 @@ func actionName(action k8stesting.Action) string {
 func (f *fakeAPI) apply(action k8stesting.Action) (bool, runtime.Object, error) {
 	tracker := f.Tracker()
 	ns := action.GetNamespace()
-	switch a := action.(type) {
-	case k8stesting.CreateAction:
-		o := a.GetObject().(*unstructured.Unstructured).DeepCopy()
+	switch action.GetVerb() {
+	case "create":
+		o := action.(k8stesting.CreateAction).GetObject().(*unstructured.Unstructured).DeepCopy()
 		f.rv++
 		o.SetResourceVersion(strconv.Itoa(f.rv))
 		o.SetCreationTimestamp(metav1.NewTime(f.now))
@@ -118,8 +149,8 @@ func (f *fakeAPI) apply(action k8stesting.Action) (bool, runtime.Object, error) 
 		}
 		f.writes["create "+o.GetName()]++
 		return true, o, nil
-	case k8stesting.UpdateAction:
-		o := a.GetObject().(*unstructured.Unstructured).DeepCopy()
+	case "update":
+		o := action.(k8stesting.UpdateAction).GetObject().(*unstructured.Unstructured).DeepCopy()
 		cur, err := tracker.Get(secretsGVR, ns, o.GetName())
 		if err != nil {
 			return true, nil, err
@@ -137,8 +168,8 @@ func (f *fakeAPI) apply(action k8stesting.Action) (bool, runtime.Object, error) 
 		}
 		f.writes["update "+o.GetName()]++
 		return true, o, nil
-	case k8stesting.DeleteAction:
-		f.writes["delete "+a.GetName()]++
+	case "delete":
+		f.writes["delete "+actionName(action)]++
 	}
 	return k8stesting.ObjectReaction(tracker)(action)
 }
