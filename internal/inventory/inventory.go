@@ -59,9 +59,8 @@ type Inventory struct {
 	revisions        []Revision     // oldest first
 	pending          *Revision      // the intent of a run not committed yet
 
-	// packs are the pack Secrets the index names, each with every digest
-	// it holds (the index needs some of them).
-	packs map[string][]string
+	// packs are the pack Secrets the index names, by name.
+	packs map[string]packInfo
 	// salt makes the names of the packs this value writes its own: a
 	// retry writes the same names, another run never does.
 	salt string
@@ -95,7 +94,7 @@ type limits struct{ index, pack, packs int }
 func New(namespace, stack string) *Inventory {
 	return &Inventory{
 		namespace: namespace, stack: stack,
-		packs: map[string][]string{}, salt: NewRunID(),
+		packs: map[string]packInfo{}, salt: NewRunID(),
 		written: map[string]bool{}, compressed: map[string][]byte{},
 	}
 }

@@ -240,7 +240,7 @@ func TestStoredOnce(t *testing.T) {
 	seen := map[string]string{}
 	for name, sec := range packs {
 		budget := maxDecompressed
-		held, err := readPack(sec, "prod", &budget)
+		held, _, err := readPack(sec, "prod", &budget)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -547,3 +547,34 @@ func TestSameAs(t *testing.T) {
 		t.Error("a first revision is the same as none")
 	}
 }
+
+// TestCompaction: a pack whose objects are mostly no longer needed is not
+// kept for the few that are: they move to a new pack.
+func TestCompaction(t *testing.T) {
+	api := newFakeAPI(t)
+	small := configMap(ns, "small", map[string]any{"k": "v"})
+	save := func(big *unstructured.Unstructured) *Inventory {
+		t.Helper()
+		inv := loadFake(t, api)
+		inv.Keep = 1
+		inv.Append(revisionOf(t, []*unstructured.Unstructured{big, small}, Summary{}))
+		if err := inv.Save(ctx(t), api); err != nil {
+			t.Fatal(err)
+		}
+		return inv
+	}
+	first := save(randomConfigMaps(t, 1, 200<<10, "big1")[0])
+	if len(first.packs) != 1 {
+		t.Fatalf("packs %v", first.packs)
+	}
+	inv := save(randomConfigMaps(t, 1, 200<<10, "big2")[0])
+	back := checkStored(t, api)
+	for name := range back.packs {
+		if !strings.Contains(name, "-r2-") {
+			t.Errorf("pack %s kept: revision 1's pack held mostly its own object", name)
+		}
+	}
+	if _, err := back.Latest().Manifests(); err != nil || len(inv.packs) == 0 {
+		t.Errorf("latest: %v", err)
+	}
+}

@@ -74,19 +74,37 @@ type packFile struct {
 	Objects map[string]json.RawMessage `json:"objects"`
 }
 
-// pack is one pack Secret: its name, every digest it holds, sorted, and,
-// for one Save writes, its data.
-type pack struct {
-	name    string
+// packInfo is what the inventory knows of one pack: every digest it
+// holds, sorted (the index needs some of them), and the size of its
+// objects, uncompressed.
+type packInfo struct {
 	digests []string
-	data    []byte
+	size    int
 }
+
+// pack is a pack Save writes: its name, what it holds and its data.
+type pack struct {
+	name string
+	packInfo
+	data []byte
+}
+
+// compactBelow is the share of a pack's bytes that the objects still
+// needed must reach for Save to keep the pack as it is; below it, they
+// move to a new pack and the old one goes. Without it, a pack that held a
+// stack's CRDs, long changed, would stay for the few small objects in it
+// that never change. Packs smaller than compactMin are left alone: not
+// worth a write.
+const (
+	compactBelow = 4 // a quarter
+	compactMin   = 64 << 10
+)
 
 // savePlan is what Save writes.
 type savePlan struct {
 	index []byte
-	// packs are every pack the index names, with all they hold.
-	packs map[string][]string
+	// packs are every pack the index names.
+	packs map[string]packInfo
 	// fresh are the packs to write, in the order to write them.
 	fresh []pack
 	// adopted is set when the write found a later index that records this
@@ -192,14 +210,27 @@ func (inv *Inventory) planOnce(lim limits) (*savePlan, error) {
 		}
 	}
 
-	packs := map[string][]string{}
+	packs := map[string]packInfo{}
 	where := map[string]string{} // digest -> the pack the index says holds it
 	for _, name := range slices.Sorted(maps.Keys(inv.packs)) {
-		for _, d := range inv.packs[name] {
+		info := inv.packs[name]
+		live, holds := 0, false
+		for _, d := range info.digests {
+			if b, ok := needed[d]; ok {
+				if _, ok := where[d]; !ok {
+					live += len(b)
+					holds = true
+				}
+			}
+		}
+		if !holds || info.size >= compactMin && live*compactBelow < info.size {
+			continue
+		}
+		packs[name] = info
+		for _, d := range info.digests {
 			if _, ok := needed[d]; ok {
 				if _, ok := where[d]; !ok {
 					where[d] = name
-					packs[name] = inv.packs[name]
 				}
 			}
 		}
@@ -232,11 +263,11 @@ func (inv *Inventory) planOnce(lim limits) (*savePlan, error) {
 			return nil, err
 		}
 		if len(ps) < len(packs)+len(fresh) {
-			packs, fresh, where = map[string][]string{}, ps, map[string]string{}
+			packs, fresh, where = map[string]packInfo{}, ps, map[string]string{}
 		}
 	}
 	for _, pk := range fresh {
-		packs[pk.name] = pk.digests
+		packs[pk.name] = pk.packInfo
 		for _, d := range pk.digests {
 			where[d] = pk.name
 		}
@@ -332,7 +363,7 @@ func (inv *Inventory) packOf(digests []string, objs map[string][]byte, n int) pa
 		data = compress(raw.Bytes())
 		inv.compressed[name] = data
 	}
-	return pack{name: name, digests: slices.Sorted(slices.Values(digests)), data: data}
+	return pack{name: name, packInfo: packInfo{digests: slices.Sorted(slices.Values(digests)), size: raw.Len()}, data: data}
 }
 
 var secretsGVR = corev1.SchemeGroupVersion.WithResource("secrets")
@@ -412,7 +443,7 @@ func (inv *Inventory) decode(sec *corev1.Secret, readPacks func() (map[string]*c
 	}
 	objects := map[string][]byte{}
 	lost := map[string]string{} // digest -> why it is not there
-	inv.packs = map[string][]string{}
+	inv.packs = map[string]packInfo{}
 	for _, name := range slices.Sorted(maps.Keys(idx.Packs)) {
 		why := ""
 		sec, ok := packs[name]
@@ -420,7 +451,7 @@ func (inv *Inventory) decode(sec *corev1.Secret, readPacks func() (map[string]*c
 		case !ok:
 			why = "pack " + name + " is gone"
 		default:
-			held, err := readPack(sec, inv.stack, &budget)
+			held, size, err := readPack(sec, inv.stack, &budget)
 			if errors.Is(err, errTooMuch) {
 				return fmt.Errorf("pack %s: %w", name, err)
 			}
@@ -428,7 +459,7 @@ func (inv *Inventory) decode(sec *corev1.Secret, readPacks func() (map[string]*c
 				why = "pack " + name + " is damaged: " + err.Error()
 				break
 			}
-			inv.packs[name] = slices.Sorted(maps.Keys(held))
+			inv.packs[name] = packInfo{digests: slices.Sorted(maps.Keys(held)), size: size}
 			maps.Copy(objects, held)
 		}
 		for _, d := range idx.Packs[name] {
@@ -475,35 +506,35 @@ func (inv *Inventory) decode(sec *corev1.Secret, readPacks func() (map[string]*c
 }
 
 // readPack returns the objects of a pack by digest, each checked against
-// it, taking what it decompresses from budget.
-func readPack(sec *corev1.Secret, stack string, budget *int) (map[string][]byte, error) {
+// it, and their size, taking what it decompresses from budget.
+func readPack(sec *corev1.Secret, stack string, budget *int) (map[string][]byte, int, error) {
 	if sec.Type != PackType {
-		return nil, fmt.Errorf("type %q, want %q", sec.Type, PackType)
+		return nil, 0, fmt.Errorf("type %q, want %q", sec.Type, PackType)
 	}
 	raw, ok := sec.Data[packKey]
 	if !ok {
-		return nil, fmt.Errorf("no %s", packKey)
+		return nil, 0, fmt.Errorf("no %s", packKey)
 	}
 	b, err := decompress(raw, max(*budget, 0))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	*budget -= len(b)
 	var pf packFile
 	if err := json.Unmarshal(b, &pf); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if pf.Stack != stack {
-		return nil, fmt.Errorf("a pack of stack %q, not %q", pf.Stack, stack)
+		return nil, 0, fmt.Errorf("a pack of stack %q, not %q", pf.Stack, stack)
 	}
 	out := make(map[string][]byte, len(pf.Objects))
 	for d, obj := range pf.Objects {
 		if digestOf(obj) != d {
-			return nil, fmt.Errorf("object %s does not match its digest", d)
+			return nil, 0, fmt.Errorf("object %s does not match its digest", d)
 		}
 		out[d] = obj
 	}
-	return out, nil
+	return out, len(b), nil
 }
 
 // decodeV1 reads an index of format 1, whose manifests are in the index
@@ -567,7 +598,7 @@ func (inv *Inventory) decodeV1(sec *corev1.Secret, b []byte, budget int) error {
 	}
 	inv.revisions = revs
 	inv.pending = nil
-	inv.packs = map[string][]string{}
+	inv.packs = map[string]packInfo{}
 	return nil
 }
 
@@ -575,7 +606,7 @@ func (inv *Inventory) decodeV1(sec *corev1.Secret, b []byte, budget int) error {
 // the index named before this save, those this value wrote, and any other
 // of the stack's packs older than gcGrace. What it misses, the next save
 // deletes.
-func (inv *Inventory) collect(ctx context.Context, client dynamic.Interface, before map[string][]string) {
+func (inv *Inventory) collect(ctx context.Context, client dynamic.Interface, before map[string]packInfo) {
 	all, err := listPacks(ctx, client, inv.namespace, inv.stack)
 	if err != nil {
 		return
