@@ -87,7 +87,9 @@ type mark struct {
 	pending      bool
 }
 
-type limits struct{ index, pack, packs int }
+// limits bound the index's bytes, a pack's bytes, the number of packs,
+// and the bytes Load decompresses.
+type limits struct{ index, pack, packs, raw int }
 
 // New returns an empty inventory for stack in namespace, as Load does when
 // the stack has none yet.
@@ -330,6 +332,10 @@ func (inv *Inventory) Save(ctx context.Context, client dynamic.Interface) error 
 }
 
 func (inv *Inventory) write(ctx context.Context, client dynamic.Interface, p *savePlan) error {
+	if sec := inv.secret; sec != nil && len(p.fresh) == 0 && string(sec.Data[indexKey]) == string(p.index) && len(sec.Data) == 1 &&
+		sec.Labels[labelManagedBy] == "obsctl" && sec.Labels[labelStack] == inv.stack {
+		return nil // what is there already
+	}
 	secrets := kube.Secrets(client, inv.namespace)
 	var wrote []string
 	for _, pk := range p.fresh {

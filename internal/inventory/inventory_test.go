@@ -571,6 +571,28 @@ func TestSizeLimit(t *testing.T) {
 		}
 	})
 
+	t.Run("more than Load reads", func(t *testing.T) {
+		inv := New("monitoring", "prod")
+		// Each revision's objects take about 170 KB uncompressed.
+		inv.limits = limits{raw: 560 << 10}
+		for i := range 5 {
+			inv.Append(revisionOf(t, randomConfigMaps(t, 100, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 100}))
+		}
+		p, err := inv.plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var with []int
+		for _, r := range inv.Revisions() {
+			if r.HasManifests() {
+				with = append(with, r.Number)
+			}
+		}
+		if !reflect.DeepEqual(with, []int{3, 4, 5}) || p.raw > 560<<10 {
+			t.Errorf("revisions %v keep manifests, %d bytes to read; want the newest 3 within %d", with, p.raw, 560<<10)
+		}
+	})
+
 	t.Run("object larger than a pack", func(t *testing.T) {
 		inv := New("monitoring", "prod")
 		inv.limits = limits{pack: 4 << 10}

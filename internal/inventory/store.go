@@ -110,6 +110,8 @@ type savePlan struct {
 	// adopted is set when the write found a later index that records this
 	// change, and the inventory was reloaded from it.
 	adopted bool
+	// raw is what Load will decompress: the index and every pack it names.
+	raw int
 }
 
 func (inv *Inventory) limit() limits {
@@ -117,6 +119,7 @@ func (inv *Inventory) limit() limits {
 	l.index = cmp.Or(l.index, MaxIndexSize)
 	l.pack = cmp.Or(l.pack, MaxPackSize)
 	l.packs = cmp.Or(l.packs, MaxPacks)
+	l.raw = cmp.Or(l.raw, maxDecompressed)
 	return l
 }
 
@@ -165,6 +168,13 @@ func (inv *Inventory) plan() (*savePlan, error) {
 				continue
 			}
 			return nil, fmt.Errorf("%d packs without any manifests, over the %d an inventory may use", len(p.packs), lim.packs)
+		case p.raw > lim.raw:
+			// Load would refuse what it decompresses: never write that.
+			if h := inv.oldestWithManifests(); h != nil {
+				h.dropManifests(DroppedForSize)
+				continue
+			}
+			return nil, fmt.Errorf("%d bytes of objects without any manifests, over the %d Load reads", p.raw, lim.raw)
 		case len(p.index) > lim.index:
 			if len(inv.revisions) > 1 {
 				inv.revisions = slices.Delete(inv.revisions, 0, 1)
@@ -293,7 +303,11 @@ func (inv *Inventory) planOnce(lim limits) (*savePlan, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &savePlan{index: compress(b), packs: packs, fresh: fresh}, nil
+	raw := len(b)
+	for _, info := range packs {
+		raw += info.size
+	}
+	return &savePlan{index: compress(b), packs: packs, fresh: fresh, raw: raw}, nil
 }
 
 // chunk packs digests, in order, into packs of at most max bytes: one
