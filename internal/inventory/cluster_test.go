@@ -289,3 +289,43 @@ func TestLoadMissingOrForeign(t *testing.T) {
 		t.Errorf("packs %v left after a conflict", slices.Collect(maps.Keys(packs)))
 	}
 }
+
+// TestFormat1Cluster: an inventory a format 1 obsctl wrote loads from the
+// cluster, and the next save writes format 2, which the API server
+// accepts and which reads back the same.
+func TestFormat1Cluster(t *testing.T) {
+	t.Parallel()
+	cs := clusterClient(t)
+	ctx := cluster.Context(t)
+	ns := harness.Cluster(t).Namespace(t, "inventory")
+	old := format1Secret(t)
+	old.Namespace = ns
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, old, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inv := load(t, cs, ns)
+	if got := numbers(inv.Revisions()); !reflect.DeepEqual(got, []int{1, 2, 3}) || !inv.Latest().HasManifests() {
+		t.Fatalf("format 1 revisions %v", got)
+	}
+	inv.Append(revisionOf(t, stackObjects(), Summary{Unchanged: 5}))
+	if err := inv.Save(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, SecretName("prod"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data) != 1 || len(packsOf(t, cs, ns)) == 0 {
+		t.Errorf("after the save: index keys %v, %d packs", keysOf(sec.Data), len(packsOf(t, cs, ns)))
+	}
+	back := load(t, cs, ns)
+	if !reflect.DeepEqual(back.Revisions(), inv.Revisions()) {
+		t.Error("revisions differ after the save as format 2")
+	}
+	// Revision 4 applied what revision 1 did: nothing new stored for it.
+	for name := range back.packs {
+		if strings.Contains(name, "-r4-") {
+			t.Errorf("pack %s: revision 4 has no object revision 1 did not", name)
+		}
+	}
+}
