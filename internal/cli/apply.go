@@ -408,7 +408,7 @@ func (r *applyRun) applyLocked(ctx, tctx context.Context, conn *clusterConn, sou
 
 	var previous []inventory.ObjectRef
 	if latest := inv.Latest(); latest != nil {
-		previous = latest.Objects
+		previous = latest.Refs()
 	}
 	gone := inventory.Prune(previous, appliedRefs(objs, res))
 	var pruneErr error
@@ -553,7 +553,7 @@ func (r *applyRun) record(ctx context.Context, conn *clusterConn, inv *inventory
 	}
 	// Kept objects have no manifests in this revision: only the
 	// references, so that the next apply can still prune them.
-	rev.Objects = append(rev.Objects, carried...)
+	rev.Carry(carried...)
 	stored := inv.Append(rev)
 	// What was applied must be recorded even when the run's time is up
 	// or it was interrupted: a few seconds more, at most.
@@ -669,7 +669,7 @@ func (r *applyRun) serverDryRun(ctx, tctx context.Context, conn *clusterConn, ob
 		for _, o := range all {
 			refs = append(refs, inventory.ObjectRef{Group: o.Object.Group, Version: o.Object.Version, Kind: o.Object.Kind, Namespace: o.Object.Namespace, Name: o.Object.Name})
 		}
-		for _, g := range inventory.Prune(inv.Latest().Objects, refs) {
+		for _, g := range inventory.Prune(inv.Latest().Refs(), refs) {
 			r.out.line(fmt.Sprintf("%s %s (server dry run)", pruneRef(g), actionPruned))
 			r.addReport(reportObject{APIVersion: schema.GroupVersion{Group: g.Group, Version: g.Version}.String(), Kind: g.Kind, Namespace: g.Namespace, Name: g.Name, Action: actionPruned})
 		}

@@ -177,7 +177,7 @@ func diffObjects(ctx context.Context, deps *Deps, o *diffOptions, set *desiredSe
 			return false, err
 		}
 		if latest := inv.Latest(); latest != nil {
-			for i, ref := range inventory.Prune(latest.Objects, current) {
+			for i, ref := range inventory.Prune(latest.Refs(), current) {
 				live, err := getRef(tctx, conn, ref)
 				if err != nil {
 					return false, err

@@ -32,26 +32,43 @@ type historyOptions struct {
 func newHistoryCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &historyOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "history",
+		Use:   "history [REVISION]",
 		Short: "List the revisions applied to the stack",
 		Long: `List the revisions of the stack's inventory, newest first: when each was
-applied, by whom, with which obsctl, how many objects it had, and how it
-changed them from the revision before (+added -removed ~changed). A change
-count ends in ? when the revisions' manifests were dropped to keep the
-inventory within a Secret's 1 MiB, so changed objects cannot be told; for the
-oldest revision kept, whose predecessor is gone, the counts are what its apply
-reported (+created -pruned ~configured).
+applied, by whom (the Kubernetes user when known, else user@host), with which
+profile, git commit (-dirty when the work tree had changes) and obsctl, how
+many objects it had, and how it changed them from the revision before
+(+added -removed ~changed). The note says what else is worth knowing: the
+apply's message, a rollback, a revision rolled forward (recorded by the next
+run after its own was interrupted), failures. A change count ends in ? when
+the revisions do not say which version of each object they applied (an older
+inventory's revisions whose manifests were dropped); for the oldest revision
+kept, whose predecessor is gone, the counts are what its apply reported
+(+created -pruned ~configured). A run that recorded its intent and has not
+committed (running, or interrupted) is shown after the table.
 
---revision N shows one revision: its objects and what changed from the one
-before. Only revisions that still hold their manifests can be rolled back to.
+REVISION (or --revision N) shows one revision: who applied it (OS user and
+Kubernetes identity), from which repo and commit, its message, its objects and
+what changed from the one before. Only revisions that still hold their
+manifests can be rolled back to.
 
 Exit codes: 0 ok, 1 the stack has no inventory yet (nothing applied) or the
 cluster could not be read, 2 usage error.`,
 		Example: `  obsctl history
   obsctl history --stack prod -n monitoring -o json
-  obsctl history --revision 4`,
-		Args: noArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+  obsctl history 4`,
+		Args: maxArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				n, err := strconv.Atoi(args[0])
+				if err != nil || n <= 0 {
+					return usagef("REVISION %q: want a revision number", args[0])
+				}
+				if o.revision > 0 && o.revision != n {
+					return usagef("REVISION %d and --revision %d disagree: give one", n, o.revision)
+				}
+				o.revision = n
+			}
 			return runHistory(cmd.Context(), deps, o)
 		},
 	}
@@ -130,7 +147,7 @@ func historyEntries(inv *inventory.Inventory) ([]historyEntry, error) {
 			e.changes = &c
 		case r.Number == 1:
 			// The first apply added everything it had.
-			e.changes = &inventory.Changes{Added: r.Objects, Compared: true}
+			e.changes = &inventory.Changes{Added: r.Refs(), Compared: true}
 		}
 		out[len(revs)-1-i] = e
 	}
@@ -150,10 +167,17 @@ func (e historyEntry) counts() string {
 	return fmt.Sprintf("+%d -%d ~%s", len(e.changes.Added), len(e.changes.Removed), changed)
 }
 
-// notes says what else is worth knowing about the entry: a rollback, failed
-// objects, dropped manifests, counts that come from the apply.
+// notes says what else is worth knowing about the entry: its message, a
+// revision rolled forward, a rollback, failed objects, dropped manifests,
+// counts that come from the apply.
 func (e historyEntry) notes() []string {
 	var out []string
+	if m := messageLine(e.rev.Message); m != "" {
+		out = append(out, strconv.Quote(m))
+	}
+	if e.rev.State == inventory.StateRolledForward {
+		out = append(out, "rolled forward (its run was interrupted)")
+	}
 	if e.rev.RollbackOf > 0 {
 		out = append(out, fmt.Sprintf("rollback of %d", e.rev.RollbackOf))
 	}
@@ -167,6 +191,24 @@ func (e historyEntry) notes() []string {
 		out = append(out, "manifests dropped")
 	}
 	return out
+}
+
+// messageLine is the first line of a message, cut to fit a table row.
+func messageLine(m string) string {
+	m, _, _ = strings.Cut(strings.TrimSpace(m), "\n")
+	if r := []rune(m); len(r) > 50 {
+		m = string(r[:49]) + "…"
+	}
+	return m
+}
+
+// who says who applied r for the table: the Kubernetes user, which the
+// cluster's audit log names, or, without it, the OS user and host.
+func who(r inventory.Revision) string {
+	if r.KubeUser != "" {
+		return r.KubeUser
+	}
+	return dashIfEmpty(r.Who())
 }
 
 func dashIfEmpty(s string) string {
@@ -183,14 +225,18 @@ func writeHistoryTable(w io.Writer, inv *inventory.Inventory) error {
 	}
 	var buf bytes.Buffer
 	tw := tabwriter.NewWriter(&buf, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "REVISION\tTIME\tWHO\tOBSCTL\tOBJECTS\tCHANGES\tNOTE")
+	fmt.Fprintln(tw, "REVISION\tTIME\tWHO\tPROFILE\tCOMMIT\tOBSCTL\tOBJECTS\tCHANGES\tNOTE")
 	for _, e := range entries {
 		r := e.rev
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Number, r.Time.UTC().Format(time.RFC3339), dashIfEmpty(r.Who()),
-			dashIfEmpty(r.ObsctlVersion), len(r.Objects), e.counts(), strings.Join(e.notes(), "; "))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\n", r.Number, r.Time.UTC().Format(time.RFC3339), who(r),
+			dashIfEmpty(r.Profile), dashIfEmpty(r.Git.Short()), dashIfEmpty(r.ObsctlVersion), len(r.Entries), e.counts(), strings.Join(e.notes(), "; "))
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	if p := inv.Pending(); p != nil {
+		fmt.Fprintf(&buf, "\nPending: run %s (would be revision %d) recorded its intent at %s, by %s, and has not committed:\nit is still running, or was interrupted; the next apply rolls it forward.\n",
+			p.RunID, p.Number, p.Time.UTC().Format(time.RFC3339), who(*p))
 	}
 	// A row without a note would end in the padding of its last column.
 	for line := range strings.Lines(buf.String()) {
@@ -205,8 +251,16 @@ func writeHistoryTable(w io.Writer, inv *inventory.Inventory) error {
 type historyJSON struct {
 	Revision         int                   `json:"revision"`
 	Time             time.Time             `json:"time"`
+	RunID            string                `json:"runID,omitempty"`
+	State            string                `json:"state,omitempty"`
 	User             string                `json:"user,omitempty"`
 	Host             string                `json:"host,omitempty"`
+	KubeUser         string                `json:"kubeUser,omitempty"`
+	KubeGroups       []string              `json:"kubeGroups,omitempty"`
+	Repo             string                `json:"repo,omitempty"`
+	Git              *inventory.GitInfo    `json:"git,omitempty"`
+	Message          string                `json:"message,omitempty"`
+	Profile          string                `json:"profile,omitempty"`
 	ObsctlVersion    string                `json:"obsctlVersion,omitempty"`
 	RollbackOf       int                   `json:"rollbackOf,omitempty"`
 	Summary          inventory.Summary     `json:"summary"`
@@ -229,8 +283,9 @@ type changesJSON struct {
 func (e historyEntry) json(withObjects bool) historyJSON {
 	r := e.rev
 	out := historyJSON{
-		Revision: r.Number, Time: r.Time.UTC(), User: r.User, Host: r.Host, ObsctlVersion: r.ObsctlVersion,
-		RollbackOf: r.RollbackOf, Summary: r.Summary, Objects: len(r.Objects),
+		Revision: r.Number, Time: r.Time.UTC(), RunID: r.RunID, State: r.State, User: r.User, Host: r.Host,
+		KubeUser: r.KubeUser, KubeGroups: r.KubeGroups, Repo: r.Repo, Git: r.Git, Message: r.Message, Profile: r.Profile,
+		ObsctlVersion: r.ObsctlVersion, RollbackOf: r.RollbackOf, Summary: r.Summary, Objects: len(r.Entries),
 		Rollbackable: r.HasManifests(), ManifestsDropped: r.ManifestsDropped,
 	}
 	if c := e.changes; c != nil {
@@ -246,7 +301,7 @@ func (e historyEntry) json(withObjects bool) historyJSON {
 		}
 	}
 	if withObjects {
-		out.ObjectRefs = r.Objects
+		out.ObjectRefs = r.Refs()
 	}
 	return out
 }
@@ -267,9 +322,16 @@ func writeHistoryJSON(w io.Writer, inv *inventory.Inventory) error {
 		Stack     string        `json:"stack"`
 		Namespace string        `json:"namespace"`
 		Revisions []historyJSON `json:"revisions"`
-	}{inv.Stack(), inv.Namespace(), make([]historyJSON, len(entries))}
+		// Pending is the intent of a run that has not committed.
+		Pending *historyJSON `json:"pending,omitempty"`
+	}{Stack: inv.Stack(), Namespace: inv.Namespace(), Revisions: make([]historyJSON, len(entries))}
 	for i, e := range entries {
 		out.Revisions[i] = e.json(false)
+	}
+	if p := inv.Pending(); p != nil {
+		j := historyEntry{rev: *p}.json(false)
+		j.State = "pending"
+		out.Pending = &j
 	}
 	return historyEncode(w, out)
 }
@@ -292,11 +354,47 @@ func writeRevision(w io.Writer, inv *inventory.Inventory, n int, format string) 
 		return historyEncode(w, e.json(true))
 	}
 	r := e.rev
-	tw := tabwriter.NewWriter(w, 0, 4, 1, ' ', 0)
+	var details bytes.Buffer
+	tw := tabwriter.NewWriter(&details, 0, 4, 1, ' ', 0)
 	fmt.Fprintf(tw, "Revision:\t%d\n", r.Number)
 	fmt.Fprintf(tw, "Time:\t%s\n", r.Time.UTC().Format(time.RFC3339))
+	if r.State == inventory.StateRolledForward {
+		fmt.Fprintf(tw, "State:\trolled forward: its run was interrupted, the next run recorded its intent\n")
+	}
 	fmt.Fprintf(tw, "Who:\t%s\n", dashIfEmpty(r.Who()))
+	if r.KubeUser != "" {
+		groups := ""
+		if len(r.KubeGroups) > 0 {
+			groups = " (groups " + strings.Join(r.KubeGroups, ", ") + ")"
+		}
+		fmt.Fprintf(tw, "Kubernetes user:\t%s%s\n", r.KubeUser, groups)
+	}
+	if r.Profile != "" {
+		fmt.Fprintf(tw, "Profile:\t%s\n", r.Profile)
+	}
+	if r.Repo != "" {
+		fmt.Fprintf(tw, "Repo:\t%s\n", r.Repo)
+	}
+	if g := r.Git; g != nil && g.Commit != "" {
+		commit := g.Commit
+		if g.Dirty {
+			commit += " (dirty: the work tree had changes not in the commit)"
+		}
+		fmt.Fprintf(tw, "Commit:\t%s\n", commit)
+		if g.Author != "" {
+			fmt.Fprintf(tw, "Author:\t%s\n", g.Author)
+		}
+		if g.Subject != "" {
+			fmt.Fprintf(tw, "Subject:\t%s\n", g.Subject)
+		}
+	}
+	if r.Message != "" {
+		fmt.Fprintf(tw, "Message:\t%s\n", strings.ReplaceAll(strings.TrimSpace(r.Message), "\n", "\n\t"))
+	}
 	fmt.Fprintf(tw, "obsctl:\t%s\n", dashIfEmpty(r.ObsctlVersion))
+	if r.RunID != "" {
+		fmt.Fprintf(tw, "Run:\t%s\n", r.RunID)
+	}
 	fmt.Fprintf(tw, "Applied:\t%s\n", r.Summary)
 	if r.RollbackOf > 0 {
 		fmt.Fprintf(tw, "Rollback of:\t%d\n", r.RollbackOf)
@@ -308,6 +406,12 @@ func writeRevision(w io.Writer, inv *inventory.Inventory, n int, format string) 
 	}
 	if err := tw.Flush(); err != nil {
 		return err
+	}
+	// A message's blank lines would end in the padding of the labels.
+	for line := range strings.Lines(details.String()) {
+		if _, err := io.WriteString(w, strings.TrimRight(line, " \n")+"\n"); err != nil {
+			return err
+		}
 	}
 
 	fmt.Fprintln(w)
@@ -327,8 +431,8 @@ func writeRevision(w io.Writer, inv *inventory.Inventory, n int, format string) 
 			}
 		}
 	}
-	fmt.Fprintf(w, "\nObjects (%d):\n", len(r.Objects))
-	for _, ref := range r.Objects {
+	fmt.Fprintf(w, "\nObjects (%d):\n", len(r.Refs()))
+	for _, ref := range r.Refs() {
 		fmt.Fprintf(w, "  %s\n", ref.Qualified())
 	}
 	return nil

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,14 +52,25 @@ func TestSaveLoad(t *testing.T) {
 	if sec.Type != SecretType || sec.Labels[labelManagedBy] != "obsctl" || sec.Labels[labelStack] != "prod" {
 		t.Errorf("secret type %q labels %v", sec.Type, sec.Labels)
 	}
-	if _, ok := sec.Data[indexKey]; !ok || len(sec.Data[manifestsKey(1)]) == 0 {
+	if _, ok := sec.Data[indexKey]; !ok || len(sec.Data) != 1 {
 		t.Errorf("secret keys %v", keysOf(sec.Data))
 	}
-	plain := dump(t, sec.Data)
+	packs := packsOf(t, cs, ns)
+	if len(packs) != 1 {
+		t.Fatalf("%d packs, want 1", len(packs))
+	}
+	for name, p := range packs {
+		if !strings.HasPrefix(name, "obsctl-inventory-prod-r1-") || p.Labels[labelManagedBy] != "obsctl" || p.Labels[labelStack] != "prod" {
+			t.Errorf("pack %s labels %v", name, p.Labels)
+		}
+	}
+	plain := dump(t, sec, packs)
 	for _, f := range []string{"sup3rs3cr3t", base64.StdEncoding.EncodeToString([]byte("slack_api_url: https://hooks.example/T0/B0/sup3rs3cr3t"))} {
-		for k, v := range sec.Data {
-			if bytes.Contains(v, []byte(f)) {
-				t.Errorf("stored %s contains %q", k, f)
+		for _, s := range append(slices.Collect(maps.Values(packs)), sec) {
+			for k, v := range s.Data {
+				if bytes.Contains(v, []byte(f)) {
+					t.Errorf("stored %s/%s contains %q", s.Name, k, f)
+				}
 			}
 		}
 		if bytes.Contains(plain, []byte(f)) {
@@ -88,7 +101,7 @@ func TestSaveLoad(t *testing.T) {
 	if !reflect.DeepEqual(*again.Latest(), second) {
 		t.Errorf("latest %+v\nwant %+v", again.Latest(), second)
 	}
-	if got := Prune(again.Revision(1).Objects, again.Latest().Objects); len(got) != 1 || got[0].Kind != "Namespace" {
+	if got := Prune(again.Revision(1).Refs(), again.Latest().Refs()); len(got) != 1 || got[0].Kind != "Namespace" {
 		t.Errorf("prune candidates %v, want the namespace", got)
 	}
 	sec, err = cs.CoreV1().Secrets(ns).Get(ctx, "obsctl-inventory-prod", metav1.GetOptions{})
@@ -98,14 +111,28 @@ func TestSaveLoad(t *testing.T) {
 	if sec.Labels["team"] != "sre" {
 		t.Errorf("labels %v: Save dropped someone else's label", sec.Labels)
 	}
-	// The same inventory saved again writes the same bytes.
-	data, err := again.encode()
+	// The same inventory saved again writes the same bytes, and no pack.
+	p, err := again.plan()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(data, sec.Data) {
-		t.Error("re-encoding a loaded inventory changes its bytes")
+	if !bytes.Equal(p.index, sec.Data[indexKey]) || len(p.fresh) != 0 {
+		t.Errorf("re-encoding a loaded inventory changes its bytes, or writes %d packs", len(p.fresh))
 	}
+	// The second revision's pack holds only what it changed.
+	if packs := packsOf(t, cs, ns); len(packs) != 2 {
+		t.Errorf("%d packs after two revisions, want 2", len(packs))
+	}
+}
+
+// packsOf returns the stack prod's packs in ns.
+func packsOf(t *testing.T, cs cluster.Client, ns string) map[string]*corev1.Secret {
+	t.Helper()
+	packs, err := listPacks(cluster.Context(t), cs, ns, "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return packs
 }
 
 func keysOf(m map[string][]byte) []string {
@@ -184,44 +211,40 @@ func TestConcurrentSave(t *testing.T) {
 	}
 }
 
-// TestSaveLarge: an inventory that has to drop manifests to fit is accepted
-// by the API server and reads back whole.
+// TestSaveLarge: an inventory whose revisions need packs close to
+// MaxPackSize, split, is accepted by the API server and reads back whole.
 func TestSaveLarge(t *testing.T) {
 	t.Parallel()
 	cs := clusterClient(t)
 	ctx := cluster.Context(t)
 	ns := harness.Cluster(t).Namespace(t, "inventory")
-	for i := range 5 {
+	for i := range 3 {
 		inv := load(t, cs, ns)
-		inv.Append(revisionOf(t, randomConfigMaps(t, 300, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 300}))
+		// About 1.2 MB compressed: two packs each.
+		inv.Append(revisionOf(t, randomConfigMaps(t, 1500, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 1500}))
 		if err := inv.Save(ctx, cs); err != nil {
 			t.Fatalf("save revision %d: %v", i+1, err)
 		}
 	}
 	inv := load(t, cs, ns)
 	revs := inv.Revisions()
-	if len(revs) != 5 || !inv.Latest().HasManifests() || revs[0].HasManifests() || revs[0].ManifestsDropped != DroppedForSize {
-		t.Fatalf("revisions %v; latest has manifests %v; first dropped %q", numbers(revs), inv.Latest().HasManifests(), revs[0].ManifestsDropped)
+	if len(revs) != 3 {
+		t.Fatalf("revisions %v", numbers(revs))
 	}
 	for _, r := range revs {
-		if len(r.Objects) != 300 {
-			t.Errorf("revision %d has %d objects", r.Number, len(r.Objects))
+		objs, err := r.Manifests()
+		if err != nil || len(objs) != 1500 || !r.HasManifests() {
+			t.Errorf("revision %d: %d objects, manifests %v, %v", r.Number, len(objs), r.HasManifests(), err)
 		}
 	}
-	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, "obsctl-inventory-prod", metav1.GetOptions{})
-	if err != nil {
-		t.Fatal(err)
+	packs := packsOf(t, cs, ns)
+	if len(packs) < 6 {
+		t.Errorf("%d packs, want at least 2 a revision", len(packs))
 	}
-	total := 0
-	for _, v := range sec.Data {
-		total += len(v)
-	}
-	if total > MaxSize || total < MaxSize/2 {
-		t.Errorf("stored %d bytes; want close to, and within, %d", total, MaxSize)
-	}
-	objs, err := inv.Latest().Manifests()
-	if err != nil || len(objs) != 300 {
-		t.Fatalf("latest manifests: %d objects, %v", len(objs), err)
+	for name, p := range packs {
+		if n := len(p.Data[packKey]); n > MaxPackSize || n < MaxPackSize/4 {
+			t.Errorf("pack %s: %d bytes; want close to, and within, %d", name, n, MaxPackSize)
+		}
 	}
 }
 
@@ -238,7 +261,7 @@ func TestLoadMissingOrForeign(t *testing.T) {
 	if inv.Latest() != nil {
 		t.Fatal("inventory in a namespace that does not exist")
 	}
-	inv.Append(Revision{})
+	inv.Append(revisionOf(t, stackObjects(), Summary{}))
 	var ce *ConflictError
 	if err := inv.Save(ctx, cs); err == nil || errors.As(err, &ce) {
 		t.Errorf("save into a missing namespace: %v, want a plain error", err)
@@ -255,10 +278,54 @@ func TestLoadMissingOrForeign(t *testing.T) {
 	if _, err := Load(ctx, cs, ns, "prod"); err == nil || !strings.Contains(err.Error(), "not an obsctl inventory") {
 		t.Errorf("load of a foreign Secret: %v", err)
 	}
-	// Saving without loading must not overwrite it either.
+	// Saving without loading must not overwrite it either, and leaves
+	// no pack behind.
 	fresh := New(ns, "prod")
-	fresh.Append(Revision{})
+	fresh.Append(revisionOf(t, stackObjects(), Summary{}))
 	if err := fresh.Save(ctx, cs); !errors.As(err, &ce) {
 		t.Errorf("save over a foreign Secret: %v, want a *ConflictError", err)
+	}
+	if packs := packsOf(t, cs, ns); len(packs) != 0 {
+		t.Errorf("packs %v left after a conflict", slices.Collect(maps.Keys(packs)))
+	}
+}
+
+// TestFormat1Cluster: an inventory a format 1 obsctl wrote loads from the
+// cluster, and the next save writes format 2, which the API server
+// accepts and which reads back the same.
+func TestFormat1Cluster(t *testing.T) {
+	t.Parallel()
+	cs := clusterClient(t)
+	ctx := cluster.Context(t)
+	ns := harness.Cluster(t).Namespace(t, "inventory")
+	old := format1Secret(t)
+	old.Namespace = ns
+	if _, err := cs.CoreV1().Secrets(ns).Create(ctx, old, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	inv := load(t, cs, ns)
+	if got := numbers(inv.Revisions()); !reflect.DeepEqual(got, []int{1, 2, 3}) || !inv.Latest().HasManifests() {
+		t.Fatalf("format 1 revisions %v", got)
+	}
+	inv.Append(revisionOf(t, stackObjects(), Summary{Unchanged: 5}))
+	if err := inv.Save(ctx, cs); err != nil {
+		t.Fatal(err)
+	}
+	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, SecretName("prod"), metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sec.Data) != 1 || len(packsOf(t, cs, ns)) == 0 {
+		t.Errorf("after the save: index keys %v, %d packs", keysOf(sec.Data), len(packsOf(t, cs, ns)))
+	}
+	back := load(t, cs, ns)
+	if !reflect.DeepEqual(back.Revisions(), inv.Revisions()) {
+		t.Error("revisions differ after the save as format 2")
+	}
+	// Revision 4 applied what revision 1 did: nothing new stored for it.
+	for name := range back.packs {
+		if strings.Contains(name, "-r4-") {
+			t.Errorf("pack %s: revision 4 has no object revision 1 did not", name)
+		}
 	}
 }

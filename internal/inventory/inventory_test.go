@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	mrand "math/rand/v2"
 	"os"
 	"path/filepath"
@@ -16,6 +18,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -88,63 +91,85 @@ func revisionOf(t *testing.T, objs []*unstructured.Unstructured, s Summary) Revi
 var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // fixture is an inventory of three revisions: the stack, the stack with a
-// changed rule and an extra ConfigMap, and without the deployment.
+// changed rule and an extra ConfigMap, and without the deployment. Its
+// salt is fixed, so that its packs' names are.
 func fixture(t *testing.T) *Inventory {
 	t.Helper()
 	inv := New("monitoring", "prod")
+	inv.salt = "fixture"
 	objs := stackObjects()
 	r := revisionOf(t, objs, Summary{Created: 5})
-	r.Time = t0
+	r.Time, r.RunID = t0, "run-1"
 	inv.Append(r)
 
 	objs = append(stackObjects(), configMap("monitoring", "dashboards", map[string]any{"home.json": "{}"}))
 	objs[3].Object["spec"].(map[string]any)["groups"].([]any)[0].(map[string]any)["name"] = "node-v2"
 	r = revisionOf(t, objs, Summary{Created: 1, Configured: 1, Unchanged: 4})
-	r.Time = t0.Add(time.Hour)
+	r.Time, r.RunID = t0.Add(time.Hour), "run-2"
+	r.KubeUser, r.KubeGroups = "system:serviceaccount:ci:deployer", []string{"system:authenticated", "system:serviceaccounts"}
+	r.Repo, r.Profile, r.Message = "/src/observability", "ha", "faster node alerts"
+	r.Git = &GitInfo{Commit: "0123456789abcdef0123456789abcdef01234567", Dirty: true, Author: "Alice <alice@example.com>", Subject: "node: alert sooner"}
 	inv.Append(r)
 
 	objs = slices.DeleteFunc(objs, func(o *unstructured.Unstructured) bool { return o.GetKind() == "Deployment" })
 	r = revisionOf(t, objs, Summary{Unchanged: 5, Pruned: 1})
-	r.Time = t0.Add(2 * time.Hour)
+	r.Time, r.RunID = t0.Add(2*time.Hour), "run-3"
 	inv.Append(r)
 	return inv
 }
 
-// secretOf wraps encoded data in the Secret Load would read.
-func secretOf(t *testing.T, inv *Inventory) *corev1.Secret {
+// encoded returns what Save would write for inv, a new inventory: the
+// index Secret and the pack Secrets by name.
+func encoded(t *testing.T, inv *Inventory) (*corev1.Secret, map[string]*corev1.Secret) {
 	t.Helper()
-	data, err := inv.encode()
+	p, err := inv.plan()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &corev1.Secret{Type: SecretType, Data: data}
+	packs := map[string]*corev1.Secret{}
+	for _, pk := range p.fresh {
+		packs[pk.name] = &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: pk.name}, Type: PackType, Data: map[string][]byte{packKey: pk.data}}
+	}
+	return &corev1.Secret{Type: SecretType, Data: map[string][]byte{indexKey: p.index}}, packs
 }
 
-// dump renders data readably: each key, decompressed, in sorted order.
-func dump(t *testing.T, data map[string][]byte) []byte {
+// decoded reads an inventory back from its Secrets, as Load does.
+func decoded(t *testing.T, idx *corev1.Secret, packs map[string]*corev1.Secret) *Inventory {
 	t.Helper()
-	keys := make([]string, 0, len(data))
-	for k := range data {
-		keys = append(keys, k)
+	inv := New("monitoring", "prod")
+	if err := inv.decode(idx, func() (map[string]*corev1.Secret, error) { return packs, nil }); err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(keys)
+	return inv
+}
+
+// dump renders an inventory's Secrets readably: the index, its JSON
+// indented, and each pack, decompressed, in name order.
+func dump(t *testing.T, idx *corev1.Secret, packs map[string]*corev1.Secret) []byte {
+	t.Helper()
 	var buf bytes.Buffer
-	for _, k := range keys {
-		b, err := decompress(data[k])
+	b, err := decompress(idx.Data[indexKey], maxDecompressed)
+	if err != nil {
+		t.Fatalf("index: %v", err)
+	}
+	var pretty bytes.Buffer
+	if err := json.Indent(&pretty, b, "", "  "); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(&buf, "== %s ==\n%s\n", indexKey, pretty.Bytes())
+	for _, name := range slices.Sorted(maps.Keys(packs)) {
+		b, err := decompress(packs[name].Data[packKey], maxDecompressed)
 		if err != nil {
-			t.Fatalf("%s: %v", k, err)
+			t.Fatalf("%s: %v", name, err)
 		}
-		fmt.Fprintf(&buf, "== %s ==\n%s", k, b)
+		fmt.Fprintf(&buf, "== %s ==\n%s", name, b)
 	}
 	return buf.Bytes()
 }
 
 func TestGolden(t *testing.T) {
-	data, err := fixture(t).encode()
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := dump(t, data)
+	idx, packs := encoded(t, fixture(t))
+	got := dump(t, idx, packs)
 	path := filepath.Join("testdata", "fixture.golden")
 	if *update {
 		if err := os.WriteFile(path, got, 0o644); err != nil {
@@ -162,27 +187,33 @@ func TestGolden(t *testing.T) {
 
 func TestEncodeDecode(t *testing.T) {
 	inv := fixture(t)
-	back := New("monitoring", "prod")
-	if err := back.decode(secretOf(t, inv)); err != nil {
-		t.Fatal(err)
+	idx, packs := encoded(t, inv)
+	// Revision 1's objects, and the new ones of revisions 2 (the rule and
+	// the ConfigMap): revision 3 adds none.
+	if len(packs) != 2 {
+		t.Errorf("%d packs, want 2: %v", len(packs), slices.Sorted(maps.Keys(packs)))
 	}
+	back := decoded(t, idx, packs)
 	if !reflect.DeepEqual(inv.Revisions(), back.Revisions()) {
 		t.Fatalf("revisions differ after a round trip:\n got %+v\nwant %+v", back.Revisions(), inv.Revisions())
 	}
 	latest := back.Latest()
-	if latest.Number != 3 || !latest.Time.Equal(t0.Add(2*time.Hour)) || latest.Who() != "alice@ci-7" || latest.Summary.Pruned != 1 {
+	if latest.Number != 3 || !latest.Time.Equal(t0.Add(2*time.Hour)) || latest.Who() != "alice@ci-7" || latest.Summary.Pruned != 1 || latest.RunID != "run-3" {
 		t.Errorf("latest revision %s", latest)
+	}
+	if r2 := back.Revision(2); r2.Git.Short() != "0123456-dirty" || r2.KubeUser == "" || len(r2.KubeGroups) != 2 || r2.Profile != "ha" || r2.Message == "" {
+		t.Errorf("revision 2's metadata %+v", r2)
 	}
 	objs, err := latest.Manifests()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) != len(latest.Objects) {
-		t.Fatalf("%d manifests for %d objects", len(objs), len(latest.Objects))
+	if len(objs) != len(latest.Entries) {
+		t.Fatalf("%d manifests for %d entries", len(objs), len(latest.Entries))
 	}
 	for i, o := range objs {
-		if RefOf(o) != latest.Objects[i] {
-			t.Errorf("manifest %d is %s, object %s", i, RefOf(o), latest.Objects[i])
+		if RefOf(o) != latest.Entries[i].Ref {
+			t.Errorf("manifest %d is %s, entry %s", i, RefOf(o), latest.Entries[i].Ref)
 		}
 	}
 	// Numbers keep their type through the round trip.
@@ -202,8 +233,32 @@ func TestEncodeDecode(t *testing.T) {
 	}
 }
 
+// TestStoredOnce: an object several revisions have is stored once; the
+// packs hold each digest once.
+func TestStoredOnce(t *testing.T) {
+	_, packs := encoded(t, fixture(t))
+	seen := map[string]string{}
+	for name, sec := range packs {
+		budget := maxDecompressed
+		held, _, err := readPack(sec, "prod", &budget)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for d := range held {
+			if other, ok := seen[d]; ok {
+				t.Errorf("%s is in both %s and %s", d, other, name)
+			}
+			seen[d] = name
+		}
+	}
+	// 5 objects, then a changed rule and a new ConfigMap.
+	if len(seen) != 7 {
+		t.Errorf("%d objects stored, want 7", len(seen))
+	}
+}
+
 func TestDecodeErrors(t *testing.T) {
-	good := secretOf(t, fixture(t))
+	goodIdx, goodPacks := encoded(t, fixture(t))
 	for _, tc := range []struct {
 		name   string
 		change func(*corev1.Secret)
@@ -212,19 +267,62 @@ func TestDecodeErrors(t *testing.T) {
 		{"foreign type", func(s *corev1.Secret) { s.Type = corev1.SecretTypeOpaque }, "not an obsctl inventory"},
 		{"no index", func(s *corev1.Secret) { delete(s.Data, indexKey) }, "no index.json.gz"},
 		{"index not gzip", func(s *corev1.Secret) { s.Data[indexKey] = []byte("{}") }, "index.json.gz"},
-		{"newer format", func(s *corev1.Secret) { s.Data[indexKey] = compress([]byte(`{"format":2,"stack":"prod"}`)) }, "format 2"},
-		{"other stack", func(s *corev1.Secret) { s.Data[indexKey] = compress([]byte(`{"format":1,"stack":"dev"}`)) }, `stack "dev"`},
-		{"missing manifests", func(s *corev1.Secret) { delete(s.Data, manifestsKey(2)) }, "no manifests.2.json.gz"},
+		{"newer format", func(s *corev1.Secret) { s.Data[indexKey] = compress([]byte(`{"format":3,"stack":"prod"}`)) }, "format 3"},
+		{"other stack", func(s *corev1.Secret) { s.Data[indexKey] = compress([]byte(`{"format":2,"stack":"dev"}`)) }, `stack "dev"`},
 		{"out of order", func(s *corev1.Secret) {
-			s.Data[indexKey] = compress([]byte(`{"format":1,"stack":"prod","revisions":[{"number":2},{"number":2}]}`))
+			s.Data[indexKey] = compress([]byte(`{"format":2,"stack":"prod","revisions":[{"number":2},{"number":2}]}`))
 		}, "revision 2 follows 2"},
+		{"format 1 missing manifests", func(s *corev1.Secret) {
+			s.Data[indexKey] = compress([]byte(`{"format":1,"stack":"prod","revisions":[{"number":2,"manifests":"manifests.2.json.gz"}]}`))
+		}, "no manifests.2.json.gz"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := good.DeepCopy()
+			s := goodIdx.DeepCopy()
 			tc.change(s)
-			err := New("monitoring", "prod").decode(s)
+			err := New("monitoring", "prod").decode(s, func() (map[string]*corev1.Secret, error) { return goodPacks, nil })
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want one containing %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDamagedPacks: a pack that is gone or damaged costs the revisions
+// whose objects it held their manifests, and says so; the history stays.
+func TestDamagedPacks(t *testing.T) {
+	idx, packs := encoded(t, fixture(t))
+	names := slices.Sorted(maps.Keys(packs)) // r1-..., r2-...
+	for _, tc := range []struct {
+		name   string
+		change func(map[string]*corev1.Secret)
+		want   string
+	}{
+		{"gone", func(p map[string]*corev1.Secret) { delete(p, names[1]) }, "manifests lost: pack " + names[1] + " is gone"},
+		{"other bytes", func(p map[string]*corev1.Secret) {
+			b, _ := decompress(p[names[1]].Data[packKey], maxDecompressed)
+			p[names[1]].Data[packKey] = compress(bytes.Replace(b, []byte("node-v2"), []byte("node-v3"), 1))
+		}, "does not match its digest"},
+		{"not gzip", func(p map[string]*corev1.Secret) { p[names[1]].Data[packKey] = []byte("{}") }, "is damaged"},
+		{"another stack's", func(p map[string]*corev1.Secret) {
+			b, _ := decompress(p[names[1]].Data[packKey], maxDecompressed)
+			p[names[1]].Data[packKey] = compress(bytes.Replace(b, []byte(`"stack":"prod"`), []byte(`"stack":"dev"`), 1))
+		}, `stack "dev"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := map[string]*corev1.Secret{}
+			for k, v := range packs {
+				p[k] = v.DeepCopy()
+			}
+			tc.change(p)
+			inv := decoded(t, idx, p)
+			if r1 := inv.Revision(1); !r1.HasManifests() {
+				t.Errorf("revision 1 lost its manifests: %s", r1.ManifestsDropped)
+			}
+			for _, n := range []int{2, 3} {
+				r := inv.Revision(n)
+				if r.HasManifests() || !strings.Contains(r.ManifestsDropped, tc.want) || len(r.Entries) != 6-(n-2) {
+					t.Errorf("revision %d: manifests %v, dropped %q (want %q), %d entries", n, r.HasManifests(), r.ManifestsDropped, tc.want, len(r.Entries))
+				}
 			}
 		})
 	}
@@ -233,25 +331,25 @@ func TestDecodeErrors(t *testing.T) {
 // TestDeterministic: the same objects, given in any order and built in any
 // map order, encode to the same bytes.
 func TestDeterministic(t *testing.T) {
-	var first map[string][]byte
+	var first []byte
 	for i := range 20 {
 		objs := stackObjects()
 		rng := mrand.New(mrand.NewPCG(uint64(i), 0))
 		rng.Shuffle(len(objs), func(a, b int) { objs[a], objs[b] = objs[b], objs[a] })
 		inv := New("monitoring", "prod")
+		inv.salt = "fixed"
 		r := revisionOf(t, objs, Summary{Created: 5})
 		r.Time = t0.Add(123 * time.Millisecond) // stored to the second
+		r.RunID = "run"
 		inv.Append(r)
-		data, err := inv.encode()
-		if err != nil {
-			t.Fatal(err)
-		}
+		idx, packs := encoded(t, inv)
+		got := dump(t, idx, packs)
 		if first == nil {
-			first = data
+			first = got
 			continue
 		}
-		if !reflect.DeepEqual(data, first) {
-			t.Fatalf("order %d encodes differently:\n%s\nvs\n%s", i, dump(t, data), dump(t, first))
+		if !bytes.Equal(got, first) {
+			t.Fatalf("order %d encodes differently:\n%s\nvs\n%s", i, got, first)
 		}
 	}
 }
@@ -268,19 +366,20 @@ func TestSecretRedaction(t *testing.T) {
 
 	inv := New("monitoring", "prod")
 	inv.Append(revisionOf(t, []*unstructured.Unstructured{s, configMap("monitoring", "plain", map[string]any{"k": "v"})}, Summary{Created: 2}))
-	data, err := inv.encode()
-	if err != nil {
-		t.Fatal(err)
-	}
+	idx, packs := encoded(t, inv)
 	if !reflect.DeepEqual(s, original) {
 		t.Error("SetObjects changed the Secret it was given")
+	}
+	data := map[string][]byte{indexKey: idx.Data[indexKey]}
+	for name, p := range packs {
+		data[name] = p.Data[packKey]
 	}
 
 	var forms []string
 	for _, v := range values {
 		forms = append(forms, v, base64.StdEncoding.EncodeToString([]byte(v)), base64.RawStdEncoding.EncodeToString([]byte(v)))
 	}
-	plain := dump(t, data)
+	plain := dump(t, idx, packs)
 	for key, raw := range data {
 		for _, f := range forms {
 			if bytes.Contains(raw, []byte(f)) {
@@ -405,92 +504,128 @@ func randomConfigMaps(t *testing.T, n, size int, prefix string) []*unstructured.
 	return objs
 }
 
-// TestSizeLimit: manifests that do not fit are dropped oldest first, keeping
-// every revision's references and summary; the total stays within a
-// Secret.
+// TestSizeLimit: when the packs would be too many, manifests are dropped
+// oldest first, keeping every revision's entries and summary; when the
+// index would be too large, the oldest revisions go.
 func TestSizeLimit(t *testing.T) {
 	inv := New("monitoring", "prod")
-	for i := range 6 {
-		// About 300 KB compressed per revision: three fit in 1 MiB.
-		inv.Append(revisionOf(t, randomConfigMaps(t, 300, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 300}))
+	// Packs of 64 KiB, at most 8: each revision of 100 incompressible
+	// ConfigMaps of 1 KiB takes 2 packs, so 4 revisions keep manifests.
+	inv.limits = limits{pack: 64 << 10, packs: 8}
+	for i := range 7 {
+		inv.Append(revisionOf(t, randomConfigMaps(t, 100, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 100}))
 	}
-	data, err := inv.encode()
-	if err != nil {
-		t.Fatal(err)
+	idx, packs := encoded(t, inv)
+	if len(packs) > 8 {
+		t.Fatalf("%d packs, over 8", len(packs))
 	}
-	total := 0
-	for _, v := range data {
-		total += len(v)
-	}
-	if total > MaxSize {
-		t.Fatalf("%d bytes, over %d", total, MaxSize)
+	for name, p := range packs {
+		if n := len(p.Data[packKey]); n > 64<<10 {
+			t.Errorf("pack %s: %d bytes, over %d", name, n, 64<<10)
+		}
 	}
 	revs := inv.Revisions()
-	if len(revs) != 6 {
-		t.Fatalf("%d revisions, want all 6", len(revs))
+	if len(revs) != 7 {
+		t.Fatalf("%d revisions, want all 7", len(revs))
 	}
 	kept := 0
 	for i, r := range revs {
-		if len(r.Objects) != 300 || r.Summary.Created != 300 {
-			t.Errorf("revision %d lost its references or summary: %d objects, %+v", r.Number, len(r.Objects), r.Summary)
+		if len(r.Entries) != 100 || r.Summary.Created != 100 {
+			t.Errorf("revision %d lost its entries or summary: %d entries, %+v", r.Number, len(r.Entries), r.Summary)
 		}
 		switch {
 		case r.HasManifests():
 			kept++
-			if _, ok := data[manifestsKey(r.Number)]; !ok {
-				t.Errorf("revision %d has manifests but none stored", r.Number)
-			}
 		case r.ManifestsDropped != DroppedForSize:
 			t.Errorf("revision %d: no manifests, dropped %q", r.Number, r.ManifestsDropped)
 		case kept > 0:
 			t.Errorf("revision %d lost its manifests after revision %d kept them", r.Number, revs[i-1].Number)
 		}
 	}
-	if kept < 2 || !inv.Latest().HasManifests() {
+	if kept < 3 || !inv.Latest().HasManifests() {
 		t.Errorf("%d revisions kept manifests (latest: %v), want the newest few", kept, inv.Latest().HasManifests())
 	}
-	back := New("monitoring", "prod")
-	if err := back.decode(&corev1.Secret{Type: SecretType, Data: data}); err != nil {
-		t.Fatal(err)
-	}
+	back := decoded(t, idx, packs)
 	if !reflect.DeepEqual(back.Revisions(), inv.Revisions()) {
 		t.Error("revisions differ after a round trip")
 	}
-	if !strings.Contains(string(dump(t, map[string][]byte{indexKey: data[indexKey]})), `"manifestsDropped": "`+DroppedForSize+`"`) {
+	if !strings.Contains(string(dump(t, idx, nil)), `"manifestsDropped": "`+DroppedForSize+`"`) {
 		t.Error("the stored index does not say the manifests were dropped")
+	}
+	for _, r := range back.Revisions() {
+		if !r.HasManifests() && r.Entries[0].Digest == "" {
+			t.Errorf("revision %d lost its digests with its manifests", r.Number)
+		}
 	}
 
 	t.Run("latest too large", func(t *testing.T) {
 		inv := New("monitoring", "prod")
-		inv.Append(revisionOf(t, randomConfigMaps(t, 1500, 1024, "big"), Summary{Created: 1500}))
-		if _, err := inv.encode(); err != nil {
+		inv.limits = limits{pack: 64 << 10, packs: 2}
+		inv.Append(revisionOf(t, randomConfigMaps(t, 300, 1024, "big"), Summary{Created: 300}))
+		if _, err := inv.plan(); err != nil {
 			t.Fatal(err)
 		}
 		l := inv.Latest()
-		if l.HasManifests() || l.ManifestsDropped != DroppedForSize || len(l.Objects) != 1500 {
-			t.Errorf("latest: manifests %v, dropped %q, %d objects", l.HasManifests(), l.ManifestsDropped, len(l.Objects))
+		if l.HasManifests() || l.ManifestsDropped != DroppedForSize || len(l.Entries) != 300 {
+			t.Errorf("latest: manifests %v, dropped %q, %d entries", l.HasManifests(), l.ManifestsDropped, len(l.Entries))
 		}
 	})
 
-	t.Run("references too large", func(t *testing.T) {
+	t.Run("more than Load reads", func(t *testing.T) {
 		inv := New("monitoring", "prod")
-		for range 5 {
-			inv.Append(Revision{Objects: []ObjectRef{{Version: "v1", Kind: "ConfigMap", Name: base64.StdEncoding.EncodeToString([]byte(rand.Text()))}}})
+		// Each revision's objects take about 170 KB uncompressed.
+		inv.limits = limits{raw: 560 << 10}
+		for i := range 5 {
+			inv.Append(revisionOf(t, randomConfigMaps(t, 100, 1024, fmt.Sprintf("rev%d", i)), Summary{Created: 100}))
 		}
-		_, all, err := inv.encodeOnce()
+		p, err := inv.plan()
 		if err != nil {
 			t.Fatal(err)
 		}
-		inv.maxBytes = all - 1
-		if _, err := inv.encode(); err != nil {
+		var with []int
+		for _, r := range inv.Revisions() {
+			if r.HasManifests() {
+				with = append(with, r.Number)
+			}
+		}
+		if !reflect.DeepEqual(with, []int{3, 4, 5}) || p.raw > 560<<10 {
+			t.Errorf("revisions %v keep manifests, %d bytes to read; want the newest 3 within %d", with, p.raw, 560<<10)
+		}
+	})
+
+	t.Run("object larger than a pack", func(t *testing.T) {
+		inv := New("monitoring", "prod")
+		inv.limits = limits{pack: 4 << 10}
+		inv.Append(revisionOf(t, append(randomConfigMaps(t, 1, 8<<10, "huge"), configMap("monitoring", "small", map[string]any{"k": "v"})), Summary{}))
+		if _, err := inv.plan(); err != nil {
+			t.Fatal(err)
+		}
+		if l := inv.Latest(); l.HasManifests() || len(l.Entries) != 2 {
+			t.Errorf("latest: manifests %v, %d entries", l.HasManifests(), len(l.Entries))
+		}
+	})
+
+	t.Run("entries too large", func(t *testing.T) {
+		inv := New("monitoring", "prod")
+		for range 5 {
+			r := Revision{}
+			r.Carry(ObjectRef{Version: "v1", Kind: "ConfigMap", Name: base64.StdEncoding.EncodeToString([]byte(rand.Text()))})
+			inv.Append(r)
+		}
+		p, err := inv.plan()
+		if err != nil {
+			t.Fatal(err)
+		}
+		inv.limits.index = len(p.index) - 1
+		if _, err := inv.plan(); err != nil {
 			t.Fatal(err)
 		}
 		revs := inv.Revisions()
 		if len(revs) != 4 || inv.Latest().Number != 5 {
 			t.Errorf("kept revisions %v, want the newest few", numbers(revs))
 		}
-		inv.maxBytes = 100
-		if _, err := inv.encode(); err == nil || !strings.Contains(err.Error(), "over the 100") {
+		inv.limits.index = 100
+		if _, err := inv.plan(); err == nil || !strings.Contains(err.Error(), "over the 100") {
 			t.Errorf("error %v, want one saying even one revision does not fit", err)
 		}
 	})
@@ -510,16 +645,17 @@ func TestAppend(t *testing.T) {
 		t.Fatal("a new inventory is not empty")
 	}
 	before := time.Now().Add(-time.Second)
-	r := inv.Append(Revision{Objects: []ObjectRef{
-		{Version: "v1", Kind: "Service", Namespace: "b", Name: "x"},
-		{Version: "v1", Kind: "ConfigMap", Namespace: "a", Name: "y"},
-		{Version: "v1", Kind: "Service", Namespace: "b", Name: "x"},
+	r := inv.Append(Revision{Entries: []Entry{
+		{Ref: ObjectRef{Version: "v1", Kind: "Service", Namespace: "b", Name: "x"}},
+		{Ref: ObjectRef{Version: "v1", Kind: "ConfigMap", Namespace: "a", Name: "y"}},
+		{Ref: ObjectRef{Version: "v1", Kind: "Service", Namespace: "b", Name: "x"}},
+		{Ref: ObjectRef{Version: "v1", Kind: "Service", Namespace: "b", Name: "x"}, Digest: "sha256:1"},
 	}})
 	if r.Number != 1 || r.Time.Before(before) || r.Time.Location() != time.UTC || r.Time.Nanosecond() != 0 {
 		t.Errorf("first revision %d at %s", r.Number, r.Time)
 	}
-	if want := []ObjectRef{{Version: "v1", Kind: "ConfigMap", Namespace: "a", Name: "y"}, {Version: "v1", Kind: "Service", Namespace: "b", Name: "x"}}; !reflect.DeepEqual(r.Objects, want) {
-		t.Errorf("objects %v, want sorted and deduplicated %v", r.Objects, want)
+	if want := []ObjectRef{{Version: "v1", Kind: "ConfigMap", Namespace: "a", Name: "y"}, {Version: "v1", Kind: "Service", Namespace: "b", Name: "x"}}; !reflect.DeepEqual(r.Refs(), want) || r.Entries[1].Digest != "sha256:1" || r.RunID == "" {
+		t.Errorf("entries %v (run %q), want sorted and deduplicated %v, the one with a digest kept", r.Entries, r.RunID, want)
 	}
 	inv.Keep = 4
 	for range 10 {
@@ -532,8 +668,11 @@ func TestAppend(t *testing.T) {
 	for range 10 {
 		inv.Append(Revision{Time: t0})
 	}
-	if got := numbers(inv.Revisions()); len(got) != DefaultKeep || got[len(got)-1] != 21 {
-		t.Errorf("kept %v, want the last %d ending at 21", got, DefaultKeep)
+	for range 30 {
+		inv.Append(Revision{Time: t0})
+	}
+	if got := numbers(inv.Revisions()); len(got) != DefaultKeep || DefaultKeep < 30 || got[len(got)-1] != 51 {
+		t.Errorf("kept %v, want the last %d ending at 51", got, DefaultKeep)
 	}
 }
 
@@ -651,15 +790,27 @@ func TestDiff(t *testing.T) {
 
 	t.Run("without manifests", func(t *testing.T) {
 		from := *r1
-		from.manifests, from.ManifestsDropped = nil, DroppedForSize
+		from.dropManifests(DroppedForSize)
 		c, err := DiffRevisions(&from, r2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, want := c.String(), "1 added, 1 changed"; got != want || !c.Compared {
+			t.Errorf("%q (compared %v), want %q: the digests tell without the manifests", got, c.Compared, want)
+		}
+		// A revision of format 1 that lost its manifests has no digests.
+		from.Entries = slices.Clone(from.Entries)
+		for i := range from.Entries {
+			from.Entries[i].Digest = ""
+		}
+		c, err = DiffRevisions(&from, r2)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if got, want := c.String(), "1 added (manifests not compared)"; got != want || c.Compared {
 			t.Errorf("%q (compared %v), want %q", got, c.Compared, want)
 		}
-		if got := Diff(r3.Objects, r3.Objects).String(); got != "same objects (manifests not compared)" {
+		if got := Diff(r3.Refs(), r3.Refs()).String(); got != "same objects (manifests not compared)" {
 			t.Errorf("Diff of equal sets: %q", got)
 		}
 	})
@@ -671,8 +822,9 @@ func TestRevisionString(t *testing.T) {
 	if got := r.String(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}
-	r.RollbackOf, r.manifests, r.Summary.Failed = 1, nil, 2
-	want = "2  2025-03-01T13:00:00Z  alice@ci-7  obsctl v0.4.0  1 created, 1 configured, 4 unchanged, 0 pruned, 2 failed  (rollback to 1)  (no manifests kept)"
+	r.RollbackOf, r.Summary.Failed, r.Summary.Replaced, r.State = 1, 2, 1, StateRolledForward
+	r.dropManifests(DroppedForSize)
+	want = "2  2025-03-01T13:00:00Z  alice@ci-7  obsctl v0.4.0  1 created, 1 configured, 4 unchanged, 0 pruned, 1 replaced, 2 failed  (rollback to 1)  (rolled-forward)  (no manifests kept)"
 	if got := r.String(); got != want {
 		t.Errorf("got  %q\nwant %q", got, want)
 	}

@@ -70,24 +70,21 @@ func Diff(previous, next []ObjectRef) Changes {
 }
 
 // DiffRevisions compares two revisions: the objects added and removed and,
-// when both still hold their manifests, the objects whose manifests differ.
-// Secrets compare by the digest of their data.
+// when both say which version of each object they applied (their entries'
+// digests, kept even when the manifests were dropped), the objects whose
+// stored form differs. Secrets compare by the digest of their data.
 func DiffRevisions(previous, next *Revision) (Changes, error) {
-	c := Diff(previous.Objects, next.Objects)
-	if !previous.HasManifests() || !next.HasManifests() {
+	c := Diff(previous.Refs(), next.Refs())
+	if !previous.hasDigests() || !next.hasDigests() {
 		return c, nil
 	}
-	before, err := previous.manifestsByIdentity()
-	if err != nil {
-		return c, fmt.Errorf("revision %d: %w", previous.Number, err)
+	before := make(map[identity]string, len(previous.Entries))
+	for _, e := range previous.Entries {
+		before[e.ID()] = e.Digest
 	}
-	after, err := next.manifestsByIdentity()
-	if err != nil {
-		return c, fmt.Errorf("revision %d: %w", next.Number, err)
-	}
-	for id, a := range after {
-		if b, ok := before[id]; ok && string(a.json) != string(b.json) {
-			c.Changed = append(c.Changed, a.ref)
+	for _, e := range next.Entries {
+		if d, ok := before[e.ID()]; ok && d != "" && e.Digest != "" && d != e.Digest {
+			c.Changed = append(c.Changed, e.Ref)
 		}
 	}
 	c.Changed = sortRefs(c.Changed)

@@ -3,14 +3,21 @@ package inventory
 import (
 	"bytes"
 	"compress/gzip"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // Summary counts what an apply did to the objects of a revision.
@@ -19,17 +26,72 @@ type Summary struct {
 	Configured int `json:"configured"`
 	Unchanged  int `json:"unchanged"`
 	Pruned     int `json:"pruned"`
-	Failed     int `json:"failed,omitempty"`
+	// Replaced are objects deleted and created again (a field that
+	// cannot change in place, such as a StatefulSet's selector).
+	Replaced int `json:"replaced,omitempty"`
+	// Kept are objects the apply would have pruned and kept instead
+	// (protected, or no longer the stack's).
+	Kept int `json:"kept,omitempty"`
+	// Conflict are objects the apply refused to take over: another
+	// stack's, or ones obsctl did not create.
+	Conflict int `json:"conflict,omitempty"`
+	Failed   int `json:"failed,omitempty"`
 }
 
 // String formats s for `obsctl history`: "3 created, 1 configured, 290
-// unchanged, 2 pruned".
+// unchanged, 2 pruned", with the rarer counts only when they are not 0.
 func (s Summary) String() string {
 	out := fmt.Sprintf("%d created, %d configured, %d unchanged, %d pruned", s.Created, s.Configured, s.Unchanged, s.Pruned)
-	if s.Failed > 0 {
-		out += fmt.Sprintf(", %d failed", s.Failed)
+	for _, c := range []struct {
+		n    int
+		what string
+	}{{s.Replaced, "replaced"}, {s.Kept, "kept"}, {s.Conflict, "conflict"}, {s.Failed, "failed"}} {
+		if c.n > 0 {
+			out += fmt.Sprintf(", %d %s", c.n, c.what)
+		}
 	}
 	return out
+}
+
+// StateRolledForward is the State of a revision that a run recorded as its
+// intent (see Inventory.Begin) and never committed, because it was killed
+// or lost the cluster: the next run records it (Inventory.RollForward) so
+// that what it may have applied is not orphaned.
+const StateRolledForward = "rolled-forward"
+
+// GitInfo is the git commit of the repo a revision was rendered from.
+type GitInfo struct {
+	// Commit is the full hash of HEAD.
+	Commit string `json:"commit"`
+	// Dirty is set when the work tree had changes not in Commit: the
+	// revision is then not reproducible from the commit alone.
+	Dirty   bool   `json:"dirty,omitempty"`
+	Author  string `json:"author,omitempty"`
+	Subject string `json:"subject,omitempty"`
+}
+
+// Short returns the commit's first 7 characters, with "-dirty" after them
+// when the work tree had changes, as git describe --dirty says it.
+func (g *GitInfo) Short() string {
+	if g == nil || g.Commit == "" {
+		return ""
+	}
+	s := g.Commit[:min(7, len(g.Commit))]
+	if g.Dirty {
+		s += "-dirty"
+	}
+	return s
+}
+
+// Entry is one object of a revision.
+type Entry struct {
+	kube.Ref
+	// Digest is "sha256:<hex>" of the object as SetObjects stored it: the
+	// key of its manifest in the inventory's packs. It is empty for an
+	// object the revision carries without a manifest: one an apply kept
+	// from the revision before (not pruned, or failed to prune) so that a
+	// later apply can still prune it.
+	Digest string `json:"digest,omitempty"`
 }
 
 // Revision is one apply of a stack.
@@ -39,39 +101,78 @@ type Revision struct {
 	// Time is when the apply ran, in UTC to the second; Append sets it to
 	// now when zero.
 	Time time.Time `json:"time"`
-	// User and Host say who ran the apply.
+	// RunID identifies the run that recorded the revision, so that a run
+	// whose write landed without an answer can recognise it, and a pending
+	// intent can be told from this run's own. Append and Begin set a random
+	// one when it is empty.
+	RunID string `json:"runID,omitempty"`
+	// State is empty for a revision its run committed; StateRolledForward
+	// for one the next run recorded from the intent of an interrupted run.
+	State string `json:"state,omitempty"`
+	// User and Host say who ran the apply on which machine (the OS user).
 	User string `json:"user,omitempty"`
 	Host string `json:"host,omitempty"`
+	// KubeUser and KubeGroups are the Kubernetes identity the apply ran
+	// as, as the API server saw it: who the cluster's audit log names.
+	KubeUser   string   `json:"kubeUser,omitempty"`
+	KubeGroups []string `json:"kubeGroups,omitempty"`
+	// Repo is where the objects came from: the repo's folder, "embedded
+	// default", or the manifest paths of apply -f.
+	Repo string `json:"repo,omitempty"`
+	// Git is the repo's commit; nil when the repo is not in git.
+	Git *GitInfo `json:"git,omitempty"`
+	// Message is the user's note on the apply (apply -m).
+	Message string `json:"message,omitempty"`
+	// Profile is the stack's profile the apply rendered (minimal, ha).
+	Profile string `json:"profile,omitempty"`
 	// ObsctlVersion is the version of the obsctl that ran it.
 	ObsctlVersion string `json:"obsctlVersion,omitempty"`
 	// RollbackOf is the revision a rollback re-applied; 0 for an apply.
 	RollbackOf int `json:"rollbackOf,omitempty"`
 	// Summary counts what the apply did.
 	Summary Summary `json:"summary"`
-	// Objects are every object the apply meant to apply, failed ones
-	// included (so that a later apply can prune them), sorted by Compare.
-	// The next apply prunes only from these.
-	Objects []ObjectRef `json:"objects"`
+	// Entries are every object the apply meant to apply, failed ones
+	// included (so that a later apply can prune them), sorted by their
+	// references' Compare. The next apply prunes only from these.
+	Entries []Entry `json:"entries"`
 	// ManifestsDropped says why the revision no longer holds its manifests
-	// (to keep the inventory within a Secret's size); empty otherwise.
+	// (to keep the inventory within its Secrets' size); empty otherwise.
+	// The entries keep their digests, so history still tells which objects
+	// changed.
 	ManifestsDropped string `json:"manifestsDropped,omitempty"`
 
-	// manifests are the redacted objects as gzip-compressed JSON, nil when
-	// there are none.
-	manifests []byte
+	// objects are the revision's stored objects by digest, as compact
+	// JSON; nil when the revision holds no manifests. The byte slices are
+	// shared between revisions that have the same object: never modified.
+	objects map[string][]byte
 }
 
-// SetObjects records objs as what the revision applied: their references
-// in Objects, and their manifests, with every Secret's values replaced by
-// a digest (see Redacted), server-set metadata, status and the
-// kubectl last-applied annotation removed. objs is not modified. Two
-// objects with the same group, kind, namespace and name are an error.
-func (r *Revision) SetObjects(objs []*unstructured.Unstructured) error {
-	type entry struct {
-		ref ObjectRef
-		obj *unstructured.Unstructured
+// NewRunID returns a random identifier for a run: 16 hexadecimal digits,
+// enough that two runs of one stack never share one.
+func NewRunID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // crypto/rand does not fail
+	return hex.EncodeToString(b[:])
+}
+
+// Refs returns the references of the revision's entries, in their order:
+// the objects a later apply may prune.
+func (r *Revision) Refs() []ObjectRef {
+	out := make([]ObjectRef, len(r.Entries))
+	for i, e := range r.Entries {
+		out[i] = e.Ref
 	}
-	entries := make([]entry, 0, len(objs))
+	return out
+}
+
+// SetObjects records objs as what the revision applied: an entry for each,
+// and their manifests, with every Secret's values replaced by a digest (see
+// Redacted), server-set metadata, status and the kubectl last-applied
+// annotation removed. objs is not modified. Two objects with the same
+// group, kind, namespace and name are an error.
+func (r *Revision) SetObjects(objs []*unstructured.Unstructured) error {
+	entries := make([]Entry, 0, len(objs))
+	stored := make(map[string][]byte, len(objs))
 	seen := make(map[identity]bool, len(objs))
 	for _, obj := range objs {
 		ref := RefOf(obj)
@@ -86,84 +187,128 @@ func (r *Revision) SetObjects(objs []*unstructured.Unstructured) error {
 		if err != nil {
 			return fmt.Errorf("object %s: %w", ref.Qualified(), err)
 		}
-		entries = append(entries, entry{ref, red})
-	}
-	slices.SortFunc(entries, func(a, b entry) int { return a.ref.Compare(b.ref) })
-
-	var buf bytes.Buffer
-	buf.WriteString("[\n")
-	refs := make([]ObjectRef, len(entries))
-	for i, e := range entries {
-		refs[i] = e.ref
-		b, err := encodeJSON(e.obj.Object)
+		b, err := encodeJSON(red.Object)
 		if err != nil {
-			return fmt.Errorf("object %s: %w", e.ref.Qualified(), err)
+			return fmt.Errorf("object %s: %w", ref.Qualified(), err)
 		}
-		buf.Write(b)
-		if i < len(entries)-1 {
-			buf.WriteByte(',')
-		}
-		buf.WriteByte('\n')
+		d := digestOf(b)
+		entries = append(entries, Entry{Ref: ref, Digest: d})
+		stored[d] = b
 	}
-	buf.WriteString("]\n")
-	r.Objects = refs
-	r.manifests = compress(buf.Bytes())
+	slices.SortFunc(entries, compareEntries)
+	r.Entries = entries
+	r.objects = stored
 	r.ManifestsDropped = ""
 	return nil
 }
 
+// Carry adds refs to the revision's entries without manifests: objects
+// the apply did not apply but that stay the stack's, such as those it did
+// not prune. A ref the revision already has is left as it is.
+func (r *Revision) Carry(refs ...ObjectRef) {
+	have := make(map[identity]bool, len(r.Entries))
+	for _, e := range r.Entries {
+		have[e.ID()] = true
+	}
+	for _, ref := range refs {
+		if !have[ref.ID()] {
+			have[ref.ID()] = true
+			r.Entries = append(r.Entries, Entry{Ref: ref})
+		}
+	}
+	slices.SortFunc(r.Entries, compareEntries)
+}
+
+func compareEntries(a, b Entry) int {
+	if c := a.Compare(b.Ref); c != 0 {
+		return c
+	}
+	return strings.Compare(a.Digest, b.Digest)
+}
+
+// normalize sorts the entries and drops duplicates of one object, keeping
+// the one with a manifest: Append's guarantee that a revision names each
+// object once.
+func (r *Revision) normalize() {
+	es := slices.Clone(r.Entries)
+	slices.SortFunc(es, compareEntries)
+	out := es[:0]
+	seen := make(map[identity]int, len(es))
+	for _, e := range es {
+		if i, ok := seen[e.ID()]; ok {
+			if out[i].Digest == "" && e.Digest != "" {
+				out[i] = e
+			}
+			continue
+		}
+		seen[e.ID()] = len(out)
+		out = append(out, e)
+	}
+	r.Entries = out
+}
+
 // HasManifests reports whether the revision still holds the manifests it
 // applied, so that it can be rolled back to.
-func (r *Revision) HasManifests() bool { return len(r.manifests) > 0 }
+func (r *Revision) HasManifests() bool { return r.objects != nil }
 
-// Manifests returns the objects the revision applied, sorted like Objects,
-// as SetObjects stored them: Secrets are redacted and must be rendered again
-// from their source before they are applied (see Redacted). It returns nil
-// when the revision holds no manifests.
+// hasDigests reports whether the revision's entries say which version of
+// each object it applied, even when the manifests themselves are gone.
+func (r *Revision) hasDigests() bool {
+	return r.HasManifests() || slices.ContainsFunc(r.Entries, func(e Entry) bool { return e.Digest != "" })
+}
+
+// Manifests returns the objects the revision applied, in the order of its
+// entries (carried entries have none), as SetObjects stored them: Secrets
+// are redacted and must be rendered again from their source before they
+// are applied (see Redacted). It returns nil when the revision holds no
+// manifests.
 func (r *Revision) Manifests() ([]*unstructured.Unstructured, error) {
 	if !r.HasManifests() {
 		return nil, nil
 	}
-	raw, err := decompress(r.manifests)
-	if err != nil {
-		return nil, fmt.Errorf("manifests of revision %d: %w", r.Number, err)
-	}
-	var items []json.RawMessage
-	if err := json.Unmarshal(raw, &items); err != nil {
-		return nil, fmt.Errorf("manifests of revision %d: %w", r.Number, err)
-	}
-	out := make([]*unstructured.Unstructured, len(items))
-	for i, item := range items {
+	var out []*unstructured.Unstructured
+	for _, e := range r.Entries {
+		if e.Digest == "" {
+			continue
+		}
+		b, ok := r.objects[e.Digest]
+		if !ok {
+			return nil, fmt.Errorf("manifests of revision %d: no object %s for %s", r.Number, e.Digest, e.Qualified())
+		}
 		obj := &unstructured.Unstructured{}
-		if err := obj.UnmarshalJSON(item); err != nil {
-			return nil, fmt.Errorf("manifests of revision %d, object %d: %w", r.Number, i, err)
+		if err := obj.UnmarshalJSON(b); err != nil {
+			return nil, fmt.Errorf("manifests of revision %d, %s: %w", r.Number, e.Qualified(), err)
 		}
-		out[i] = obj
+		out = append(out, obj)
 	}
 	return out, nil
 }
 
-// stored is one object of a revision's manifests, in its stored form.
-type stored struct {
-	ref  ObjectRef
-	json []byte
+// dropManifests forgets the revision's manifests, saying why; its entries
+// keep their digests.
+func (r *Revision) dropManifests(why string) {
+	r.objects = nil
+	r.ManifestsDropped = why
 }
 
-func (r *Revision) manifestsByIdentity() (map[identity]stored, error) {
-	objs, err := r.Manifests()
-	if err != nil {
-		return nil, err
+// SameAs reports whether candidate would record nothing that latest does
+// not already say: the same objects in the same versions (entries and
+// digests), the same profile, repo and rollback. An apply whose revision
+// is the same as the latest changed nothing worth a revision, so it
+// records none; the rest of the metadata (time, who, commit, message) is
+// not a reason to take one of the inventory's slots. A nil latest is
+// never the same: a first apply is always recorded.
+func SameAs(latest, candidate *Revision) bool {
+	if latest == nil || candidate == nil {
+		return false
 	}
-	out := make(map[identity]stored, len(objs))
-	for _, obj := range objs {
-		b, err := encodeJSON(obj.Object)
-		if err != nil {
-			return nil, err
-		}
-		ref := RefOf(obj)
-		out[ref.ID()] = stored{ref, b}
+	if latest.Profile != candidate.Profile || latest.Repo != candidate.Repo || latest.RollbackOf != candidate.RollbackOf {
+		return false
 	}
-	return out, nil
+	a, b := *latest, *candidate
+	a.normalize()
+	b.normalize()
+	return slices.Equal(a.Entries, b.Entries)
 }
 
 // Who returns "user@host", or whichever of the two is known.
@@ -176,6 +321,12 @@ func (r *Revision) Who() string {
 	default:
 		return r.Host
 	}
+}
+
+// digestOf returns the key a stored object is kept under.
+func digestOf(b []byte) string {
+	sum := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
 // encodeJSON writes v as compact JSON with sorted map keys and without
@@ -200,21 +351,27 @@ func compress(b []byte) []byte {
 	return buf.Bytes()
 }
 
-// maxDecompressed bounds what decompress accepts, so that a doctored
-// Secret cannot make obsctl allocate without limit.
+// maxDecompressed bounds what Load decompresses, all of an inventory's
+// Secrets together, so that a doctored Secret cannot make obsctl allocate
+// without limit.
 const maxDecompressed = 256 << 20
 
-func decompress(b []byte) ([]byte, error) {
+// errTooMuch is the error of decompress beyond its limit: Load's bound on
+// the whole inventory, not damage to one Secret.
+var errTooMuch = errors.New("too much data decompressed")
+
+// decompress gunzips b, failing when it would give more than limit bytes.
+func decompress(b []byte, limit int) ([]byte, error) {
 	r, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	out, err := io.ReadAll(io.LimitReader(r, maxDecompressed+1))
+	out, err := io.ReadAll(io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, err
 	}
-	if len(out) > maxDecompressed {
-		return nil, fmt.Errorf("more than %d bytes decompressed", maxDecompressed)
+	if len(out) > limit {
+		return nil, fmt.Errorf("%w: more than %d bytes", errTooMuch, limit)
 	}
 	return out, nil
 }
@@ -226,8 +383,26 @@ func (r *Revision) String() string {
 	if r.RollbackOf > 0 {
 		fmt.Fprintf(&b, "  (rollback to %d)", r.RollbackOf)
 	}
+	if r.State != "" {
+		fmt.Fprintf(&b, "  (%s)", r.State)
+	}
 	if !r.HasManifests() {
 		b.WriteString("  (no manifests kept)")
 	}
 	return b.String()
+}
+
+// clone returns a copy of r whose slices and maps the caller may change
+// without changing r.
+func (r Revision) clone() Revision {
+	r.Entries = slices.Clone(r.Entries)
+	r.KubeGroups = slices.Clone(r.KubeGroups)
+	if r.Git != nil {
+		g := *r.Git
+		r.Git = &g
+	}
+	if r.objects != nil {
+		r.objects = maps.Clone(r.objects)
+	}
+	return r
 }

@@ -494,7 +494,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rev := inv.Latest(); rev == nil || len(rev.Objects) != 1 || rev.Objects[0].Name != "stuck" {
+	if rev := inv.Latest(); rev == nil || len(rev.Entries) != 1 || rev.Entries[0].Name != "stuck" {
 		t.Errorf("the inventory does not record the applied Deployment: %+v", rev)
 	}
 }

@@ -128,9 +128,10 @@ func TestHistory(t *testing.T) {
 			{"2", "4", "+1 -0 ~1", ""},
 			{"1", "3", "+3 -0 ~0", ""},
 		} {
+			// REVISION TIME WHO PROFILE COMMIT OBSCTL OBJECTS CHANGES NOTE
 			f := strings.Fields(lines[i+1])
-			if len(f) < 8 || f[0] != want.rev || f[2] != "alice@ci-7" || f[3] != "v0.5.0" || f[4] != want.objects ||
-				strings.Join(f[5:8], " ") != want.changes || strings.Join(f[8:], " ") != want.note {
+			if len(f) < 10 || f[0] != want.rev || f[2] != "alice@ci-7" || f[3] != "-" || f[4] != "-" || f[5] != "v0.5.0" || f[6] != want.objects ||
+				strings.Join(f[7:10], " ") != want.changes || strings.Join(f[10:], " ") != want.note {
 				t.Errorf("row %d: %q, want revision %s, %s objects, changes %q, note %q", i+1, lines[i+1], want.rev, want.objects, want.changes, want.note)
 			}
 		}
