@@ -277,3 +277,27 @@ func toFloat(v any) (float64, bool) {
 	}
 	return 0, false
 }
+
+// NoChange reports whether applying desired over live (as Apply would, for
+// stack) would change nothing: the engine's own fast path, replicas left to
+// other managers included. The release's plan asks it, so that the plan and
+// the engine never disagree about an object. desired must carry the
+// namespace it is applied in; any doubt answers false.
+func NoChange(desired, live *unstructured.Unstructured, stack string) bool {
+	if desired == nil || live == nil {
+		return false
+	}
+	p, err := prepare(desired, stack, desired.GetNamespace() != "", desired.GetNamespace())
+	if err != nil {
+		return false
+	}
+	gk := desired.GroupVersionKind().GroupKind()
+	if gk == gkDeployment || gk == gkStatefulSet {
+		if owners := replicasOwners(live); len(owners) > 0 {
+			if q, err := p.without("spec", "replicas"); err == nil {
+				p = q
+			}
+		}
+	}
+	return unchanged(p, live)
+}

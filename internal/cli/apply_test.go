@@ -19,6 +19,7 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/lock"
+	"github.com/obsctl/obsctl/internal/release"
 )
 
 func obj(apiVersion, kind, ns, name string) *unstructured.Unstructured {
@@ -31,37 +32,41 @@ func obj(apiVersion, kind, ns, name string) *unstructured.Unstructured {
 }
 
 // TestApplyPrinter: lines of a wave come out in input order once the wave
-// is complete, whatever order the engine reports them in, and a terminal
-// gets a progress line that is cleared around every line and at the end.
+// is complete, whatever order the engine reports them in; the plan's other
+// decisions print as they come; and a terminal gets a progress line that
+// is cleared around every line and at the end.
 func TestApplyPrinter(t *testing.T) {
 	objs := []*unstructured.Unstructured{
 		obj("v1", "Namespace", "", "mon"),
-		obj("v1", "ConfigMap", "", "b"), // the engine gives it the stack's namespace
+		obj("v1", "ConfigMap", "mon", "b"),
 		obj("v1", "ConfigMap", "mon", "a"),
 		obj("apps/v1", "Deployment", "mon", "web"),
 	}
 	var stdout, stderr bytes.Buffer
 	deps := &Deps{Stdout: &stdout, Stderr: &stderr, IsTerminal: func(w io.Writer) bool { return w == &stderr }}
 	deps.fill()
-	p := newApplyPrinter(deps, &applyOptions{output: "text", wait: true, dryRun: "none"}, objs)
-	ev := func(o *unstructured.Unstructured, ns string, w apply.Wave, a apply.Action) apply.Event {
-		ref := apply.RefOf(o)
-		ref.Namespace = ns
-		return apply.Event{Object: ref, Wave: w, Action: a, Duration: 1500 * time.Millisecond}
+	p := newPrinter(deps, "text", true)
+	ev := func(o *unstructured.Unstructured, w kube.Wave, a release.Action) release.Event {
+		return release.Event{Type: release.EventObject, Object: release.ObjectResult{Ref: kube.RefOf(o), Wave: w, Action: a, Duration: 1500 * time.Millisecond}}
 	}
-	p.Observe(ev(objs[0], "", apply.WaveNamespaces, apply.Created))
-	p.Observe(ev(objs[2], "mon", apply.WaveConfig, apply.Unchanged))
-	if strings.Contains(stdout.String(), "ConfigMap") {
+	p.Observe(release.Event{Type: release.EventObject, Object: release.ObjectResult{Ref: kube.RefOf(obj("v1", "ConfigMap", "mon", "theirs")), Wave: kube.WaveConfig, Action: release.Conflict, Note: "it exists and obsctl did not create it; --adopt takes it over"}})
+	p.Observe(release.Event{Type: release.EventObjects, Objects: objs})
+	p.Observe(ev(objs[0], kube.WaveNamespaces, release.Created))
+	p.Observe(ev(objs[2], kube.WaveConfig, release.Unchanged))
+	if strings.Contains(stdout.String(), "ConfigMap mon/a") {
 		t.Errorf("a line of an incomplete wave was printed:\n%s", stdout.String())
 	}
-	p.Observe(ev(objs[1], "mon", apply.WaveConfig, apply.Configured))
-	p.Observe(ev(objs[3], "mon", apply.WaveWorkloads, apply.Created))
+	p.Observe(ev(objs[1], kube.WaveConfig, release.Configured))
+	p.Observe(ev(objs[3], kube.WaveWorkloads, release.Created))
 	if !strings.Contains(stderr.String(), "[wave 3/3] 4/4 applied, 1 waiting…") {
 		t.Errorf("progress %q lacks the waiting Deployment", stderr.String())
 	}
-	p.Observe(ev(objs[3], "mon", apply.WaveWorkloads, apply.Ready))
+	p.Observe(release.Event{Type: release.EventReady, Object: release.ObjectResult{Ref: kube.RefOf(objs[3]), Wave: kube.WaveWorkloads}})
+	p.Observe(release.Event{Type: release.EventObject, Object: release.ObjectResult{Ref: kube.RefOf(obj("v1", "ConfigMap", "mon", "old")), Wave: kube.WaveConfig, Action: release.Pruned, Duration: 20 * time.Millisecond}})
 	p.finish()
-	want := "Namespace mon created (1.5s)\nConfigMap mon/b configured (1.5s)\nConfigMap mon/a unchanged (1.5s)\nDeployment mon/web created (1.5s)\n"
+	want := "ConfigMap mon/theirs conflict: left alone, it exists and obsctl did not create it; --adopt takes it over\n" +
+		"Namespace mon created (1.5s)\nConfigMap mon/b configured (1.5s)\nConfigMap mon/a unchanged (1.5s)\nDeployment mon/web created (1.5s)\n" +
+		"ConfigMap mon/old pruned (20ms)\n"
 	if stdout.String() != want {
 		t.Errorf("stdout\n got %q\nwant %q", stdout.String(), want)
 	}
@@ -79,13 +84,15 @@ func TestApplyPrinterQuiet(t *testing.T) {
 	var stdout, stderr bytes.Buffer
 	deps := &Deps{Stdout: &stdout, Stderr: &stderr}
 	deps.fill()
-	p := newApplyPrinter(deps, &applyOptions{output: "json"}, objs)
-	p.Observe(apply.Event{Object: apply.RefOf(objs[0]), Wave: apply.WaveConfig, Action: apply.Failed, Err: errors.New("ConfigMap mon/a: boom")})
+	p := newPrinter(deps, "json", false)
+	p.Observe(release.Event{Type: release.EventObjects, Objects: objs})
+	failed := release.ObjectResult{Ref: kube.RefOf(objs[0]), Wave: kube.WaveConfig, Action: release.Failed, Err: errors.New("ConfigMap mon/a: boom")}
+	p.Observe(release.Event{Type: release.EventObject, Object: failed})
 	p.finish()
 	if stdout.Len() != 0 || stderr.Len() != 0 {
 		t.Errorf("stdout %q, stderr %q; want nothing", stdout.String(), stderr.String())
 	}
-	if got := p.format(apply.Event{Object: apply.RefOf(objs[0]), Action: apply.Failed, Err: errors.New("ConfigMap mon/a: boom")}); got != "ConfigMap mon/a failed: boom" {
+	if got := format(failed); got != "ConfigMap mon/a failed: boom" {
 		t.Errorf("failed line %q", got)
 	}
 }
@@ -99,7 +106,10 @@ func TestExitCodes(t *testing.T) {
 		msg  string
 	}{
 		{"not ready", fmt.Errorf("x: %w", &apply.NotReadyError{Timeout: time.Second}), ExitNotReady, "not ready"},
-		{"timeout", &timeoutError{timeout: time.Minute, err: context.DeadlineExceeded}, ExitNotReady, "--timeout 1m0s ran out"},
+		{"timeout", &release.TimeoutError{Timeout: time.Minute, Err: context.DeadlineExceeded}, ExitNotReady, "--timeout 1m0s ran out"},
+		{"confirm", &release.ConfirmError{Stack: "s", Changes: []string{"StatefulSet mon/es replaced: deleted and created again"}}, ExitConfirm, "need confirming with --yes"},
+		{"profile", &release.ProfileError{Stack: "s", Previous: "ha", Profile: "minimal"}, ExitConfirm, "--profile ha keeps it"},
+		{"repo", &release.RepoError{Msg: "no obsctl.yaml was found here"}, ExitUsage, "no obsctl.yaml"},
 		{"locked", fmt.Errorf("take the lock: %w", held), ExitLocked, "alice@host pid 1"},
 		{"diff failed", &diffError{errors.New("boom")}, ExitDiffFailed, "diff: boom"},
 		{"diff interrupted", &diffError{context.Canceled}, ExitDiffFailed, "diff: context canceled"},
@@ -115,20 +125,6 @@ func TestExitCodes(t *testing.T) {
 				t.Errorf("stderr %q, want %q", b.String(), tc.msg)
 			}
 		})
-	}
-}
-
-func TestAsTimeout(t *testing.T) {
-	var te *timeoutError
-	if err := asTimeout(fmt.Errorf("x: %w", context.DeadlineExceeded), time.Second); !errors.As(err, &te) {
-		t.Errorf("a deadline is not a timeout: %v", err)
-	}
-	re := &kube.RetryError{What: "apply", Last: errors.New("connection refused"), Ctx: context.DeadlineExceeded}
-	if err := asTimeout(re, time.Second); errors.As(err, &te) {
-		t.Errorf("an unreachable API server became a timeout: %v", err)
-	}
-	if err := asTimeout(errors.New("other"), time.Second); errors.As(err, &te) {
-		t.Errorf("another error became a timeout: %v", err)
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/lock"
+	"github.com/obsctl/obsctl/internal/release"
 )
 
 // Exit codes.
@@ -29,6 +30,10 @@ const (
 	// ExitDiffFailed: `obsctl diff` could not run; its exit code 1 means
 	// "changes found", as kubectl diff users expect.
 	ExitDiffFailed = 6
+	// ExitConfirm: a destructive change (a mass prune, a replace, a
+	// profile downgrade, lost volumes) or a change of the stack's profile
+	// was not confirmed: nothing changed; --yes (or --profile) says so.
+	ExitConfirm = 7
 )
 
 // Deps are what commands take from the outside world, so that tests can
@@ -42,6 +47,9 @@ type Deps struct {
 	Getenv func(string) string
 	// IsTerminal reports whether w is an interactive terminal.
 	IsTerminal func(w io.Writer) bool
+	// StdinIsTerminal reports whether Stdin is one, so that apply may
+	// ask before a destructive change.
+	StdinIsTerminal func() bool
 }
 
 // OSDeps returns the real process streams and environment.
@@ -53,6 +61,7 @@ func OSDeps() Deps {
 			f, ok := w.(*os.File)
 			return ok && term.IsTerminal(int(f.Fd()))
 		},
+		StdinIsTerminal: func() bool { return term.IsTerminal(int(os.Stdin.Fd())) },
 	}
 }
 
@@ -71,6 +80,9 @@ func (d *Deps) fill() {
 	}
 	if d.IsTerminal == nil {
 		d.IsTerminal = func(io.Writer) bool { return false }
+	}
+	if d.StdinIsTerminal == nil {
+		d.StdinIsTerminal = func() bool { return false }
 	}
 }
 
@@ -122,8 +134,11 @@ func exitCode(err error, stderr io.Writer) int {
 	var de *diffError
 	var held *lock.HeldError
 	var nr *apply.NotReadyError
-	var te *timeoutError
+	var te *release.TimeoutError
 	var ns *notReadyStatus
+	var ce *release.ConfirmError
+	var pe *release.ProfileError
+	var re *release.RepoError
 	switch {
 	case errors.As(err, &fe):
 		return ExitFindings
@@ -142,6 +157,12 @@ func exitCode(err error, stderr io.Writer) int {
 	case errors.As(err, &held):
 		fmt.Fprintf(stderr, "obsctl: %v\n", err)
 		return ExitLocked
+	case errors.As(err, &ce), errors.As(err, &pe):
+		fmt.Fprintf(stderr, "obsctl: %v\n", err)
+		return ExitConfirm
+	case errors.As(err, &re):
+		fmt.Fprintf(stderr, "obsctl: %v\n", err)
+		return ExitUsage
 	case errors.As(err, &nr), errors.As(err, &te), errors.As(err, &ns):
 		fmt.Fprintf(stderr, "obsctl: %v\n", err)
 		return ExitNotReady
@@ -212,6 +233,7 @@ and otherwise the embedded default repo.`,
 		newRollbackCmd(deps, g),
 		newStatusCmd(deps, g),
 		newRBACCmd(deps, g),
+		newSecretsCmd(deps, g),
 	)
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })

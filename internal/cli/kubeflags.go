@@ -1,10 +1,7 @@
 package cli
 
 import (
-	"context"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/user"
@@ -16,18 +13,16 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/klog/v2"
 
-	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/load"
+	"github.com/obsctl/obsctl/internal/release"
 )
 
 // Defaults of the cluster flags when there is no repo to take them from.
 const (
-	defaultStack        = "obsctl"
-	defaultClusterWait  = 5 * time.Minute
-	releaseTimeout      = 10 * time.Second // releasing the lock after the run
-	recordGraceDuration = 10 * time.Second // saving the inventory after --timeout
+	defaultStack       = "obsctl"
+	defaultClusterWait = 5 * time.Minute
 )
 
 // clusterOptions are the flags every command that talks to a cluster has.
@@ -39,6 +34,9 @@ type clusterOptions struct {
 	stack      string
 	timeout    time.Duration
 	verbose    bool
+	// stackNamed and namespaceNamed say the user gave --stack and -n:
+	// manifests without a stack's identity need the stack named.
+	stackNamed, namespaceNamed bool
 }
 
 func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
@@ -59,6 +57,7 @@ func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 	if c.timeout <= 0 {
 		return usagef("--timeout must be positive, got %s", c.timeout)
 	}
+	c.stackNamed, c.namespaceNamed = c.stack != "", c.namespace != ""
 	if c.stack == "" || c.namespace == "" {
 		stack, ns := defaultStack, config.DefaultNamespace
 		cfg, err := repoConfig(deps, g)
@@ -111,7 +110,8 @@ func repoConfig(deps *Deps, g *globalOptions) (*config.Config, error) {
 // clusterConn is one run's connection to the cluster.
 type clusterConn struct {
 	clients *kube.Clients
-	applier *apply.Applier
+	// cluster is the release's view of it.
+	cluster *release.Cluster
 	// where says which cluster, for messages: "context kind-prod in
 	// /home/u/.kube/config".
 	where string
@@ -135,28 +135,7 @@ func (c *clusterOptions) connect(deps *Deps) (*clusterConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &clusterConn{
-		clients: clients,
-		applier: &apply.Applier{Dynamic: clients.Dynamic, Mapper: clients.Mapper, Retry: retryRequest},
-		where:   where,
-	}, nil
-}
-
-// retryRequest retries the engine's requests on transient API errors with
-// kube.Retry. A request that fails for good comes back as its own error:
-// the engine names the object, and kube.Retry's prefix would say nothing
-// more.
-func retryRequest(ctx context.Context, op func(context.Context) error) error {
-	var last error
-	err := kube.Retry(ctx, "API request", func(ctx context.Context) error {
-		last = op(ctx)
-		return last
-	})
-	var re *kube.RetryError
-	if err != nil && last != nil && !errors.As(err, &re) && errors.Is(err, last) {
-		return last
-	}
-	return err
+	return &clusterConn{clients: clients, cluster: release.NewCluster(clients, where), where: where}, nil
 }
 
 // quietKlog silences klog: its lines go nowhere, and none to the process's
@@ -205,30 +184,6 @@ func identity(deps *Deps) (userName, host string) {
 		host = "unknown-host"
 	}
 	return userName, host
-}
-
-// timeoutError says that --timeout ran out before the run was done. It maps
-// to ExitNotReady, like objects that did not become ready in time.
-type timeoutError struct {
-	timeout time.Duration
-	err     error
-}
-
-func (e *timeoutError) Error() string {
-	return fmt.Sprintf("--timeout %s ran out: %v", e.timeout, e.err)
-}
-
-func (e *timeoutError) Unwrap() error { return e.err }
-
-// asTimeout wraps err as a *timeoutError when it is the end of the run's
-// deadline, rather than an unreachable API server (a *kube.RetryError, which
-// says so itself and stays an operational failure) or an interrupt.
-func asTimeout(err error, timeout time.Duration) error {
-	var re *kube.RetryError
-	if err == nil || !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &re) || errors.Is(err, context.Canceled) {
-		return err
-	}
-	return &timeoutError{timeout: timeout, err: err}
 }
 
 // formatDuration rounds d for output: milliseconds below a second, then

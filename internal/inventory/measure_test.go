@@ -20,6 +20,7 @@ import (
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
 	"github.com/obsctl/obsctl/internal/inventory"
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/render"
 )
@@ -45,11 +46,11 @@ func defaultStack(t *testing.T) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in, err := render.FromRepo(r)
+	c, err := compile.Compile(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := render.Render(in)
+	res, err := render.Render(c, "")
 	if err != nil {
 		t.Fatal(err)
 	}

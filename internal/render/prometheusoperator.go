@@ -80,8 +80,6 @@ func prometheusOperator(b *builder, r *resolved) error {
 	role, binding := b.clusterRole(r, app, app, ns, app,
 		rbacv1.PolicyRule{APIGroups: []string{"monitoring.coreos.com"}, Resources: mon, Verbs: all},
 		rbacv1.PolicyRule{APIGroups: []string{"monitoring.coreos.com"}, Resources: monSub, Verbs: sub},
-		rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"statefulsets"}, Verbs: all},
-		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets"}, Verbs: all},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"list", "delete"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"namespaces"}, Verbs: []string{"get", "list", "watch"}},
@@ -90,6 +88,23 @@ func prometheusOperator(b *builder, r *resolved) error {
 		rbacv1.PolicyRule{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses"}, Verbs: []string{"get"}},
 	)
 	b.add(role, binding)
+
+	// Secrets, ConfigMaps and StatefulSets only in the namespaces the
+	// operator watches (it is scoped to them, see --namespaces): it reads
+	// the Secrets monitors refer to there and writes the generated
+	// configuration of the Prometheus and Alertmanager of the stack's
+	// namespace. A ClusterRole would let it, and obsctl, which must hold
+	// what it grants, read every Secret in the cluster.
+	for _, n := range b.monitoredNamespaces() {
+		name := app
+		if n != ns {
+			name = b.stack + "-" + app
+		}
+		b.add(monRole(r, name+"-config", n, ns, app,
+			rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps", "secrets"}, Verbs: all},
+			rbacv1.PolicyRule{APIGroups: []string{"apps"}, Resources: []string{"statefulsets"}, Verbs: all},
+		)...)
+	}
 
 	// Services only where the operator writes them: the governing
 	// Services of the Prometheus and Alertmanager StatefulSets in the

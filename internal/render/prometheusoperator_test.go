@@ -159,9 +159,6 @@ func TestOperatorRBAC(t *testing.T) {
 		{"monitoring.coreos.com", "servicemonitors", "list"},
 		{"monitoring.coreos.com", "servicemonitors/status", "patch"},
 		{"monitoring.coreos.com", "prometheusrules", "watch"},
-		{"apps", "statefulsets", "create"},
-		{"", "secrets", "update"},
-		{"", "configmaps", "delete"},
 		{"", "pods", "delete"},
 		{"", "nodes", "watch"},
 		{"", "namespaces", "get"},
@@ -175,6 +172,22 @@ func TestOperatorRBAC(t *testing.T) {
 	// Services only in the namespaces it writes them to.
 	if allows(cr.Rules, "", "services", "create") || allows(cr.Rules, "", "endpoints", "create") {
 		t.Error("the operator may create Services and Endpoints cluster-wide")
+	}
+	// Secrets, ConfigMaps and StatefulSets only in the namespaces it
+	// watches: obsctl must hold what it grants, so a cluster-wide grant
+	// would let obsctl read every Secret too.
+	for _, verb := range []string{"get", "list", "watch"} {
+		if allows(cr.Rules, "", "secrets", verb) {
+			t.Errorf("the operator may %s Secrets cluster-wide", verb)
+		}
+	}
+	config := typed[rbacv1.Role](t, mustFind(t, res, "Role", "monitoring", "prometheus-operator-config"))
+	for _, c := range []struct{ group, resource, verb string }{
+		{"apps", "statefulsets", "create"}, {"", "secrets", "update"}, {"", "secrets", "watch"}, {"", "configmaps", "delete"},
+	} {
+		if !allows(config.Rules, c.group, c.resource, c.verb) {
+			t.Errorf("the operator's Role in its namespace does not allow %s on %s/%s", c.verb, c.group, c.resource)
+		}
 	}
 	kube := typed[rbacv1.Role](t, mustFind(t, res, "Role", "kube-system", "obsctl-prometheus-operator"))
 	for _, c := range []struct{ group, resource, verb string }{

@@ -15,6 +15,7 @@ import (
 	"cmp"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -58,6 +59,12 @@ type Result struct {
 	// Identity is what the identity ConfigMap among Objects says.
 	Identity *Identity
 }
+
+// AnnotationReplicas, on a Deployment or StatefulSet, holds the replicas
+// the stack's profile wants. The release leaves spec.replicas to an
+// autoscaler or kubectl scale once another manager owns it; status and
+// diff read this to say when that went below the profile.
+const AnnotationReplicas = "obsctl.dev/replicas"
 
 // LabelGenerated marks the Secrets apply generates.
 const LabelGenerated = "obsctl.dev/generated"
@@ -355,6 +362,16 @@ func (b *builder) objects() ([]*unstructured.Unstructured, error) {
 		l[apply.LabelStack] = b.stack
 		l[LabelPartOf] = partOf
 		o.SetLabels(l)
+		if gvk := o.GroupVersionKind(); gvk.Group == "apps" && (gvk.Kind == "Deployment" || gvk.Kind == "StatefulSet") {
+			if n, ok, _ := unstructured.NestedInt64(o.Object, "spec", "replicas"); ok {
+				a := o.GetAnnotations()
+				if a == nil {
+					a = map[string]string{}
+				}
+				a[AnnotationReplicas] = strconv.FormatInt(n, 10)
+				o.SetAnnotations(a)
+			}
+		}
 		id := o.GroupVersionKind().GroupKind().String() + " " + o.GetNamespace() + "/" + o.GetName()
 		if seen[id] {
 			return nil, fmt.Errorf("render: %s is rendered twice", id)

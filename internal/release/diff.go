@@ -1,0 +1,246 @@
+package release
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/obsctl/obsctl/internal/apply"
+	"github.com/obsctl/obsctl/internal/kube"
+)
+
+// Diff makes the plan apply would make and sends the objects as a server
+// dry run, changing nothing, and returns each object as it is and as it
+// would be (Before and After: cleaned of what the server sets on every
+// write, Secret values redacted). Objects apply would prune come with
+// Before only; created ones with After only. Missing Secrets the stack
+// reads, and destructive changes, are notes: diff shows, it does not stop.
+func Diff(ctx context.Context, c *Cluster, src Source, o Options) (*Result, error) {
+	o.DryRun = true
+	r := newRun(c, src, o)
+	r.diff = true
+	tctx, cancel := context.WithDeadline(ctx, o.Deadline)
+	defer cancel()
+	err := r.diffRun(tctx)
+	return r.res, AsTimeout(tctx, err, o.Timeout)
+}
+
+func (r *run) diffRun(ctx context.Context) error {
+	var err error
+	if r.inv, err = r.loadInventory(ctx); err != nil {
+		return err
+	}
+	err = r.prepare(ctx)
+	var re *RequirementError
+	if errors.As(err, &re) {
+		r.note("obsctl: warning: %v", err)
+		err = nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.dryRun(ctx, ctx)
+}
+
+// withDiff fills in Before and After of the engine's outcome for an object.
+func withDiff(or *ObjectResult, o apply.ObjectResult) {
+	if o.Applied == nil || o.Action == apply.Unchanged {
+		return
+	}
+	before, after := redactSecrets(cleanForDiff(o.Live), cleanForDiff(o.Applied))
+	or.Before, or.After = before, after
+}
+
+// withPruneDiff fills in Before of an object the plan prunes.
+func withPruneDiff(or *ObjectResult, live *unstructured.Unstructured) {
+	if live == nil {
+		return
+	}
+	or.Before, _ = redactSecrets(cleanForDiff(live), nil)
+}
+
+// cleanForDiff returns a copy of obj without what the server sets on every
+// write and what says nothing about the change: managedFields,
+// resourceVersion, generation, uid, creationTimestamp, status and obsctl's
+// applied-hash annotation.
+func cleanForDiff(obj *unstructured.Unstructured) *unstructured.Unstructured {
+	if obj == nil {
+		return nil
+	}
+	c := obj.DeepCopy()
+	for _, f := range []string{"managedFields", "resourceVersion", "generation", "uid", "creationTimestamp", "selfLink"} {
+		unstructured.RemoveNestedField(c.Object, "metadata", f)
+	}
+	unstructured.RemoveNestedField(c.Object, "status")
+	if a := c.GetAnnotations(); a != nil {
+		delete(a, apply.AnnotationHash)
+		if len(a) == 0 {
+			unstructured.RemoveNestedField(c.Object, "metadata", "annotations")
+		} else {
+			c.SetAnnotations(a)
+		}
+	}
+	return c
+}
+
+const annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// redactSecrets replaces the values of Secrets, on copies already made by
+// cleanForDiff, with "(redacted, N bytes)", adding ", changed" on the after
+// side where the value differs from the before side, so that a change
+// shows without its content. kubectl's last-applied annotation, which holds
+// the values too, is redacted the same way.
+func redactSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
+	bv := secretValues(before)
+	av := secretValues(after)
+	redact := func(obj *unstructured.Unstructured, mine, other map[string][]byte, isAfter bool) {
+		if !isSecret(obj) {
+			return
+		}
+		marker := func(k string, v []byte) string {
+			s := fmt.Sprintf("(redacted, %d bytes", len(v))
+			if o, ok := other[k]; isAfter && other != nil && ok && !bytes.Equal(o, v) {
+				s += ", changed"
+			}
+			return s + ")"
+		}
+		for _, field := range []string{"data", "stringData"} {
+			m, ok := obj.Object[field].(map[string]any)
+			if !ok {
+				continue
+			}
+			out := make(map[string]any, len(m))
+			for k := range m {
+				out[k] = marker(field+"/"+k, mine[field+"/"+k])
+			}
+			obj.Object[field] = out
+		}
+		if a := obj.GetAnnotations(); a[annotationLastApplied] != "" {
+			s := "(redacted)"
+			if o, ok := other[annotationLastApplied]; isAfter && ok && !bytes.Equal(o, []byte(a[annotationLastApplied])) {
+				s = "(redacted, changed)"
+			}
+			a[annotationLastApplied] = s
+			obj.SetAnnotations(a)
+		}
+	}
+	redact(before, bv, av, false)
+	redact(after, av, bv, true)
+	return before, after
+}
+
+func isSecret(obj *unstructured.Unstructured) bool {
+	if obj == nil {
+		return false
+	}
+	gvk := obj.GroupVersionKind()
+	return gvk.Group == "" && gvk.Kind == "Secret"
+}
+
+// secretValues returns a Secret's values by "data/KEY" (decoded) and
+// "stringData/KEY", stringData counted as the data it becomes, and its
+// last-applied annotation; nil for other objects.
+func secretValues(obj *unstructured.Unstructured) map[string][]byte {
+	if !isSecret(obj) {
+		return nil
+	}
+	out := map[string][]byte{}
+	if m, ok := obj.Object["data"].(map[string]any); ok {
+		for k, v := range m {
+			s, _ := v.(string)
+			b, err := base64.StdEncoding.DecodeString(s)
+			if err != nil {
+				b = []byte(s)
+			}
+			out["data/"+k] = b
+		}
+	}
+	if m, ok := obj.Object["stringData"].(map[string]any); ok {
+		for k, v := range m {
+			s, _ := v.(string)
+			out["stringData/"+k] = []byte(s)
+			out["data/"+k] = []byte(s)
+		}
+	}
+	if a := obj.GetAnnotations()[annotationLastApplied]; a != "" {
+		out[annotationLastApplied] = []byte(a)
+	}
+	return out
+}
+
+// unchecked picks out, for a server dry run, the objects the API server
+// cannot check yet, with why: objects in a namespace the set creates,
+// custom resources of a CRD the set installs, and bindings of a role the
+// set creates (the server reads the role to check the binding's rules are
+// held). The dry run reports them as created, unchecked.
+func (r *run) unchecked() map[kube.Ref]string {
+	out := map[kube.Ref]string{}
+	newNS := map[string]bool{}
+	crdKinds := map[schema.GroupKind]bool{}
+	newRoles := map[kube.Ref]bool{}
+	for _, c := range r.plan.Changes {
+		if !c.Applies() || c.Live != nil {
+			continue
+		}
+		switch gk := c.Ref.GroupKind(); {
+		case gk == kube.GKNamespace:
+			newNS[c.Ref.Name] = true
+		case gk == kube.GKCRD:
+			group, _, _ := unstructured.NestedString(c.Desired.Object, "spec", "group")
+			kind, _, _ := unstructured.NestedString(c.Desired.Object, "spec", "names", "kind")
+			crdKinds[schema.GroupKind{Group: group, Kind: kind}] = true
+		case gk.Group == rbacGroup && (gk.Kind == "Role" || gk.Kind == "ClusterRole"):
+			newRoles[c.Ref.ID()] = true
+		}
+	}
+	for _, c := range r.plan.Changes {
+		if !c.Applies() {
+			continue
+		}
+		gk := c.Ref.GroupKind()
+		why := ""
+		switch {
+		case newNS[c.Ref.Namespace]:
+			why = "namespace " + c.Ref.Namespace + " does not exist yet"
+		case crdKinds[gk]:
+			if m, _ := r.c.mapping(gk, c.Ref.Version); m == nil {
+				why = "its CustomResourceDefinition is not installed yet"
+			}
+		case gk.Group == rbacGroup && (gk.Kind == "RoleBinding" || gk.Kind == "ClusterRoleBinding"):
+			kind, _, _ := unstructured.NestedString(c.Desired.Object, "roleRef", "kind")
+			name, _, _ := unstructured.NestedString(c.Desired.Object, "roleRef", "name")
+			role := kube.Ref{Group: rbacGroup, Kind: kind, Name: name}
+			if kind == "Role" {
+				role.Namespace = c.Ref.Namespace
+			}
+			if newRoles[role] {
+				why = "the " + kind + " " + name + " it binds is not created yet"
+			}
+		}
+		if why != "" {
+			out[c.Ref.ID()] = why + ", so the server did not check it"
+		}
+	}
+	return out
+}
+
+const rbacGroup = "rbac.authorization.k8s.io"
+
+// withOwnership returns obj with the labels apply gives it, for objects the
+// server could not dry-run.
+func withOwnership(obj *unstructured.Unstructured, stack string) *unstructured.Unstructured {
+	c := obj.DeepCopy()
+	l := c.GetLabels()
+	if l == nil {
+		l = map[string]string{}
+	}
+	l[LabelManagedBy] = managedBy
+	l[LabelStack] = stack
+	c.SetLabels(l)
+	return c
+}
