@@ -19,8 +19,8 @@ import (
 	"k8s.io/client-go/dynamic"
 	dynamicfake "k8s.io/client-go/dynamic/fake"
 
-	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/compile"
+	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/render"
 )
