@@ -416,7 +416,7 @@ data: {mode: fast, level: info, owner: obsctl}
 	if !reflect.DeepEqual(ce.Conflicts, want) {
 		t.Errorf("conflicts %+v, want %+v", ce.Conflicts, want)
 	}
-	for _, s := range []string{cmRef, `"kubectl-edit"`, `"manual"`, ".data.mode", "--force-conflicts"} {
+	for _, s := range []string{cmRef, `"kubectl-edit"`, `"manual"`, ".data.mode", "--conflicts=take"} {
 		if !strings.Contains(err.Error(), s) {
 			t.Errorf("error %q does not mention %s", err, s)
 		}

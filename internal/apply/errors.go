@@ -51,7 +51,7 @@ func (e *ConflictError) Error() string {
 		}
 		b.WriteString(strings.Join(parts, "; "))
 	}
-	b.WriteString(" (apply with --force-conflicts to take these fields over)")
+	b.WriteString(" (apply with --conflicts=take, the default, to take these fields back)")
 	return b.String()
 }
 

@@ -40,7 +40,7 @@ func TestConflictError(t *testing.T) {
 		t.Errorf("managers %v", got)
 	}
 	wantMsg := `ConfigMap m/settings: conflict with field manager "kubectl-edit" over .data.a, .data.mode; ` +
-		`field manager "manual" over .data.level (apply with --force-conflicts to take these fields over)`
+		`field manager "manual" over .data.level (apply with --conflicts=take, the default, to take these fields back)`
 	if ce.Error() != wantMsg {
 		t.Errorf("message\n%s\nwant\n%s", ce.Error(), wantMsg)
 	}
@@ -50,7 +50,7 @@ func TestConflictError(t *testing.T) {
 
 	// A conflict without causes still names the object and the way out.
 	bare := newConflictError(ref, apierrors.NewConflict(schemaGR("", "configmaps"), "settings", errors.New("boom")))
-	if msg := bare.Error(); !strings.HasPrefix(msg, "ConfigMap m/settings: ") || !strings.Contains(msg, "--force-conflicts") {
+	if msg := bare.Error(); !strings.HasPrefix(msg, "ConfigMap m/settings: ") || !strings.Contains(msg, "--conflicts=take") {
 		t.Errorf("bare conflict message %q", msg)
 	}
 }

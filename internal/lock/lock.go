@@ -104,6 +104,8 @@ type Lock struct {
 	done        chan struct{} // closed when the renewal goroutine returns
 	releaseOnce sync.Once
 	releaseErr  error
+	// createdNS says Acquire created the namespace.
+	createdNS bool
 }
 
 // errRace says another process changed the lease between our read and our
@@ -265,8 +267,14 @@ func (l *Lock) createNamespace(ctx context.Context) error {
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		return fmt.Errorf("create namespace %s for the lock: %w", l.ns, err)
 	}
+	l.createdNS = err == nil
 	return nil
 }
+
+// CreatedNamespace reports whether Acquire created the lock's namespace,
+// which was missing: a release then reports the stack's Namespace as
+// created, not as configured by itself.
+func (l *Lock) CreatedNamespace() bool { return l.createdNS }
 
 // fill writes our holder and times into lease.
 func (l *Lock) fill(lease *coordinationv1.Lease, now time.Time) {

@@ -205,12 +205,10 @@ func (r *run) unchecked() map[kube.Ref]string {
 		gk := c.Ref.GroupKind()
 		why := ""
 		switch {
+		case crdKinds[gk] && r.unmapped(gk, c.Ref.Version):
+			why = "its CustomResourceDefinition is not installed yet"
 		case newNS[c.Ref.Namespace]:
 			why = "namespace " + c.Ref.Namespace + " does not exist yet"
-		case crdKinds[gk]:
-			if m, _ := r.c.mapping(gk, c.Ref.Version); m == nil {
-				why = "its CustomResourceDefinition is not installed yet"
-			}
 		case gk.Group == rbacGroup && (gk.Kind == "RoleBinding" || gk.Kind == "ClusterRoleBinding"):
 			kind, _, _ := unstructured.NestedString(c.Desired.Object, "roleRef", "kind")
 			name, _, _ := unstructured.NestedString(c.Desired.Object, "roleRef", "name")
@@ -230,6 +228,11 @@ func (r *run) unchecked() map[kube.Ref]string {
 }
 
 const rbacGroup = "rbac.authorization.k8s.io"
+
+func (r *run) unmapped(gk schema.GroupKind, version string) bool {
+	m, _ := r.c.mapping(gk, version)
+	return m == nil
+}
 
 // withOwnership returns obj with the labels apply gives it, for objects the
 // server could not dry-run.

@@ -48,6 +48,8 @@ type run struct {
 	// rolledForward says the run took over an interrupted run's intent:
 	// it must record, even when it changes nothing itself.
 	rolledForward bool
+	// createdNS says the lock created the stack's namespace in this run.
+	createdNS bool
 }
 
 func (r *run) note(format string, args ...any) {
@@ -93,29 +95,31 @@ func (r *run) apply(ctx, tctx context.Context) error {
 		}
 		return r.dryRun(ctx, tctx)
 	}
-	return r.locked(ctx, tctx, func(actx context.Context, l *lock.Lock) error {
-		inv, err := r.loadInventory(tctx)
+	return r.locked(ctx, tctx, func(actx, dctx context.Context, l *lock.Lock) error {
+		inv, err := r.loadInventory(dctx)
 		if err != nil {
 			return err
 		}
 		r.inv = inv
 		if r.fromInventory != nil {
 			// A rollback: the source is a revision, read under the lock.
-			if r.src, err = r.fromInventory(tctx); err != nil {
+			if r.src, err = r.fromInventory(dctx); err != nil {
 				return err
 			}
 			r.res.RollbackOf = r.src.RollbackOf
 		}
-		if err := r.prepare(tctx); err != nil {
+		if err := r.prepare(dctx); err != nil {
 			return err
 		}
-		return r.change(ctx, actx, tctx, l)
+		return r.change(ctx, actx, dctx, l)
 	})
 }
 
 // locked runs fn holding the stack's lock. actx ends when the lock is
-// lost: someone else may be applying.
-func (r *run) locked(ctx, tctx context.Context, fn func(actx context.Context, l *lock.Lock) error) error {
+// lost (someone else may be applying) or ctx does; dctx also at the run's
+// deadline. The engine takes actx with the time left as its own bound, so
+// that it can still explain, after that bound, what did not become ready.
+func (r *run) locked(ctx, tctx context.Context, fn func(actx, dctx context.Context, l *lock.Lock) error) error {
 	var waitedFor *lock.HeldError
 	lopts := lock.Options{
 		Namespace: r.o.Namespace, Stack: r.o.Stack, Holder: r.o.Holder,
@@ -136,6 +140,9 @@ func (r *run) locked(ctx, tctx context.Context, fn func(actx context.Context, l 
 		}
 		return err
 	}
+	// The lock creates the stack's namespace when it is missing; the
+	// release then reports the Namespace as created, not configured.
+	r.createdNS = l.CreatedNamespace()
 	defer func() {
 		// A fresh context: the run's may have ended (timeout, ^C), and a
 		// lock left behind holds up the next run for a lease.
@@ -145,7 +152,7 @@ func (r *run) locked(ctx, tctx context.Context, fn func(actx context.Context, l 
 			r.note("obsctl: warning: %v", err)
 		}
 	}()
-	actx, acancel := context.WithCancelCause(tctx)
+	actx, acancel := context.WithCancelCause(ctx)
 	defer acancel(nil)
 	go func() {
 		select {
@@ -154,7 +161,9 @@ func (r *run) locked(ctx, tctx context.Context, fn func(actx context.Context, l 
 		case <-actx.Done():
 		}
 	}()
-	err = fn(actx, l)
+	dctx, dcancel := context.WithDeadline(actx, r.o.Deadline)
+	defer dcancel()
+	err = fn(actx, dctx, l)
 	if lerr := l.Err(); lerr != nil {
 		return fmt.Errorf("the release stopped before it finished (its intent is recorded: the next run finishes it): %w", lerr)
 	}
@@ -375,7 +384,7 @@ func (r *run) checkShared() error {
 }
 
 // change carries out the plan, holding the lock.
-func (r *run) change(ctx, actx, tctx context.Context, l *lock.Lock) error {
+func (r *run) change(ctx, actx, dctx context.Context, l *lock.Lock) error {
 	p := r.plan
 	if len(p.Confirm) > 0 && !r.o.Yes {
 		ok := false
@@ -396,7 +405,7 @@ func (r *run) change(ctx, actx, tctx context.Context, l *lock.Lock) error {
 	noop := r.noop()
 	began := false
 	if !noop {
-		if _, err := r.inv.Begin(tctx, r.c.Dynamic, r.revision(nil)); err != nil {
+		if _, err := r.inv.Begin(dctx, r.c.Dynamic, r.revision(nil)); err != nil {
 			return fmt.Errorf("record the release's intent (nothing changed): %w", err)
 		}
 		began = true
@@ -407,12 +416,12 @@ func (r *run) change(ctx, actx, tctx context.Context, l *lock.Lock) error {
 	if lerr := l.Err(); lerr != nil {
 		return lerr
 	}
-	r.useShared(actx)
+	r.useShared(dctx)
 	pruneErr := error(nil)
 	carried := r.carried()
 	if applyErr == nil || errors.As(applyErr, new(*apply.NotReadyError)) {
 		var failed []kube.Ref
-		failed, pruneErr = r.prune(actx)
+		failed, pruneErr = r.prune(dctx)
 		carried = append(carried, failed...)
 	} else if n := r.plan.Count(Pruned); n > 0 {
 		r.note("obsctl: %d object(s) not pruned: the apply did not complete; they stay in the inventory", n)
@@ -564,6 +573,9 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 			}
 			c := byRef[e.Object.ID()]
 			or := ObjectResult{Ref: e.Object, Wave: e.Wave, Action: Action(e.Action), DryRun: e.DryRun, Note: e.Note, Err: e.Err, Duration: e.Duration, Destructive: c.Destructive}
+			if r.createdNS && e.Object.GroupKind() == kube.GKNamespace && e.Object.Name == r.o.Namespace && (or.Action == Configured || or.Action == Unchanged) {
+				or.Action = Created // the lock created it a moment before
+			}
 			if or.Note == "" && c.Reason != "" && (or.Action == Configured || or.Action == Created || or.Action == Replaced) {
 				or.Note = c.Reason
 			}
@@ -572,6 +584,12 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 	})
 	if res == nil {
 		return nil, err
+	}
+	var nr *apply.NotReadyError
+	if errors.As(err, &nr) {
+		// The engine had what was left of the run's time; the user set
+		// the whole.
+		nr.Timeout, nr.Waited = r.o.Timeout, time.Since(r.o.Deadline.Add(-r.o.Timeout))
 	}
 	r.res.Patches += res.Patches
 	r.res.Requests += res.Requests

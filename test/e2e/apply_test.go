@@ -119,6 +119,9 @@ func TestApplyLifecycle(t *testing.T) {
 	if r.code != 0 {
 		t.Fatalf("second apply: exit %d", r.code)
 	}
+	if !strings.Contains(r.stderr, "no revision (nothing changed): 0 created, 0 configured, 25 unchanged") {
+		t.Errorf("stderr lacks the no-op summary")
+	}
 	for obj, rest := range objectLines(t, r.stdout) {
 		if !strings.HasPrefix(rest, "unchanged (") {
 			t.Errorf("second apply: %s: %q, want unchanged", obj, rest)
@@ -152,8 +155,10 @@ func TestApplyLifecycle(t *testing.T) {
 	if _, ok := raw["durationSeconds"]; !ok {
 		t.Errorf("JSON result lacks durationSeconds: %v", raw)
 	}
-	if res.Stack != e.ns || res.Namespace != e.ns || res.Revision != 3 || res.ExitCode != 0 {
-		t.Errorf("JSON result: stack %q namespace %q revision %d exit code %d; want %s, %s, 3, 0", res.Stack, res.Namespace, res.Revision, res.ExitCode, e.ns, e.ns)
+	// A release that changes nothing records no revision: history keeps
+	// the changes, not every run of a hook.
+	if res.Stack != e.ns || res.Namespace != e.ns || res.Revision != 0 || res.ExitCode != 0 {
+		t.Errorf("JSON result: stack %q namespace %q revision %d exit code %d; want %s, %s, no revision, 0", res.Stack, res.Namespace, res.Revision, res.ExitCode, e.ns, e.ns)
 	}
 	if res.Counts["unchanged"] != 25 || res.Counts["created"] != 0 || res.Counts["pruned"] != 0 {
 		t.Errorf("JSON counts %v, want 25 unchanged", res.Counts)
@@ -379,33 +384,70 @@ func TestApplyConflict(t *testing.T) {
 	}
 	e.writeFile("m/shared.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: shared, namespace: __NS__}\ndata: {mode: ours}\n")
 
+	// An object obsctl did not create is not taken over: it is left
+	// alone, named, and the run exits 1.
 	r := e.obsctl("apply", "-f", "m")
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1", r.code)
 	}
+	if want := "ConfigMap " + e.ns + "/shared conflict: left alone, it exists and obsctl did not create it; --adopt takes it over"; !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q", want)
+	}
+	live := func() *corev1.ConfigMap {
+		cm, err := e.typed.CoreV1().ConfigMaps(e.ns).Get(ctx, "shared", metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cm
+	}
+	if cm := live(); cm.Data["mode"] != "theirs" || cm.Labels[apply.LabelStack] != "" {
+		t.Errorf("the foreign ConfigMap was changed: data %v labels %v", cm.Data, cm.Labels)
+	}
+
+	// Adopted, but with --conflicts=fail: the field team-blue owns is
+	// named, with the way out, and nothing changes.
+	r = e.obsctl("apply", "-f", "m", "--adopt", "--conflicts=fail")
+	if r.code != 1 {
+		t.Fatalf("--adopt --conflicts=fail: exit %d, want 1", r.code)
+	}
 	if !strings.Contains(r.stdout, "ConfigMap "+e.ns+"/shared failed: conflict with field manager \"team-blue\" over .data.mode") {
 		t.Errorf("stdout does not name the conflicting manager and field")
 	}
-	if !strings.Contains(r.stderr, `"team-blue"`) || !strings.Contains(r.stderr, "--force-conflicts") {
+	if !strings.Contains(r.stderr, `"team-blue"`) || !strings.Contains(r.stderr, "--conflicts=take") {
 		t.Errorf("stderr does not name the manager and the way out")
 	}
 
-	r = e.obsctl("apply", "-f", "m", "--force-conflicts")
+	// Adopted with the default policy: the field is taken back, and the
+	// line says from whom.
+	r = e.obsctl("apply", "-f", "m", "--adopt")
 	if r.code != 0 {
-		t.Fatalf("--force-conflicts: exit %d, want 0", r.code)
+		t.Fatalf("--adopt: exit %d, want 0", r.code)
 	}
-	cm, err := e.typed.CoreV1().ConfigMaps(e.ns).Get(ctx, "shared", metav1.GetOptions{})
-	if err != nil {
+	if want := `took back .data.mode from "team-blue"`; !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q", want)
+	}
+	if cm := live(); cm.Data["mode"] != "ours" || cm.Labels[apply.LabelStack] != e.ns {
+		t.Errorf("after --adopt data %v labels %v", cm.Data, cm.Labels)
+	}
+
+	// team-blue writes its value again (kubectl edit, say): the next
+	// apply takes the field back, and diff names the manager first.
+	if _, err := e.typed.CoreV1().ConfigMaps(e.ns).Patch(ctx, "shared", types.MergePatchType, []byte(`{"data":{"mode":"theirs"}}`), metav1.PatchOptions{FieldManager: "team-blue"}); err != nil {
 		t.Fatal(err)
 	}
-	if cm.Data["mode"] != "ours" || cm.Labels[apply.LabelStack] != e.ns {
-		t.Errorf("after --force-conflicts data %v labels %v", cm.Data, cm.Labels)
+	r = e.obsctl("diff", "-f", "m")
+	if r.code != 1 || !strings.Contains(r.stdout, `took back .data.mode from "team-blue"`) || !strings.Contains(r.stdout, "-  mode: theirs") {
+		t.Errorf("diff of the drift: exit %d, want 1 with the manager named and the change shown", r.code)
+	}
+	if r = e.obsctl("apply", "-f", "m"); r.code != 0 || live().Data["mode"] != "ours" {
+		t.Errorf("apply over the drift: exit %d, data %v", r.code, live().Data)
 	}
 }
 
-// TestPruneNamespace: a Namespace removed from the set is pruned only once
-// nothing outside the stack lives in it, since deleting a namespace deletes
-// everything in it; until then it stays in the inventory.
+// TestPruneNamespace: a Namespace removed from the set is a protected
+// kind, kept unless --prune-protected=namespaces names it, and even then
+// pruned only once nothing outside the stack lives in it, since deleting a
+// namespace deletes everything in it; until then it stays in the inventory.
 func TestPruneNamespace(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "e2e-prune-ns")
@@ -425,6 +467,8 @@ func TestPruneNamespace(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Without --prune-protected=namespaces, a namespace is never pruned:
+	// deleting it deletes everything in it. It stays the stack's.
 	r := e.obsctl("apply", "-f", "m")
 	if r.code != 0 {
 		t.Fatalf("apply without namespace b: exit %d", r.code)
@@ -433,11 +477,17 @@ func TestPruneNamespace(t *testing.T) {
 	if got := lines["ConfigMap "+other+"/in-b"]; !strings.HasPrefix(got, "pruned") {
 		t.Errorf("ConfigMap in-b: %q, want pruned", got)
 	}
-	if _, ok := lines["Namespace "+other]; ok {
-		t.Errorf("Namespace %s has a line: %q", other, lines["Namespace "+other])
+	if got := lines["Namespace "+other]; !strings.HasPrefix(got, "kept (namespaces are pruned only with --prune-protected=namespaces") {
+		t.Errorf("Namespace %s: %q, want kept as a protected kind", other, got)
 	}
-	if want := "Namespace " + other + " not pruned: it holds objects outside the stack, which deleting it would delete: ConfigMap " + other + "/theirs"; !strings.Contains(r.stderr, want) {
-		t.Errorf("stderr lacks %q", want)
+
+	// With it, still not while it holds objects outside the stack.
+	r = e.obsctl("apply", "-f", "m", "--prune-protected=namespaces")
+	if r.code != 0 {
+		t.Fatalf("apply --prune-protected=namespaces: exit %d", r.code)
+	}
+	if want := "Namespace " + other + " kept (it holds objects outside the stack, which deleting it would delete: ConfigMap " + other + "/theirs)"; !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q", want)
 	}
 	if ns, err := e.typed.CoreV1().Namespaces().Get(ctx, other, metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
 		t.Fatalf("namespace %s was deleted with an object outside the stack in it (%v)", other, err)
@@ -448,7 +498,15 @@ func TestPruneNamespace(t *testing.T) {
 	if err := e.typed.CoreV1().ConfigMaps(other).Delete(ctx, "theirs", metav1.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r = e.obsctl("apply", "-f", "m")
+	// Deleting a namespace deletes what is in it: it needs confirming.
+	r = e.obsctl("apply", "-f", "m", "--prune-protected=namespaces")
+	if r.code != cli.ExitConfirm || !strings.Contains(r.stderr, "Namespace "+other+" pruned: everything in the namespace is deleted with it") {
+		t.Fatalf("third apply without --yes: exit %d, want 7 naming the namespace", r.code)
+	}
+	if ns, err := e.typed.CoreV1().Namespaces().Get(ctx, other, metav1.GetOptions{}); err != nil || ns.DeletionTimestamp != nil {
+		t.Fatalf("namespace %s was deleted without confirmation (%v)", other, err)
+	}
+	r = e.obsctl("apply", "-f", "m", "--prune-protected=namespaces", "--yes")
 	if r.code != 0 {
 		t.Fatalf("third apply: exit %d", r.code)
 	}
@@ -499,9 +557,10 @@ spec:
 	}
 }
 
-// TestPruneCRD: a CustomResourceDefinition removed from the set is not
-// pruned while custom resources of it exist, since deleting it would
-// delete them all; the stack's own custom resources go.
+// TestPruneCRD: a CustomResourceDefinition removed from the set is a
+// protected kind, kept unless --prune-protected=crds names it, and even
+// then not pruned while custom resources of it exist, since deleting it
+// would delete them all; the stack's own custom resources go.
 func TestPruneCRD(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "e2e-prune-crd")
@@ -541,8 +600,16 @@ func TestPruneCRD(t *testing.T) {
 			t.Errorf("Gadget g%d: %q, want pruned", i, got)
 		}
 	}
-	if want := "custom resources of it exist, which deleting it would delete: Gadget " + e.ns + "/theirs"; !strings.Contains(r.stderr, want) {
-		t.Errorf("stderr lacks %q", want)
+	crd := "CustomResourceDefinition gadgets." + e.ns + ".e2e.obsctl.dev"
+	if got := lines[crd]; !strings.HasPrefix(got, "kept (CustomResourceDefinitions are pruned only with --prune-protected=crds") {
+		t.Errorf("%s: %q, want kept as a protected kind", crd, got)
+	}
+	r = e.obsctl("apply", "-f", "stack", "--prune-protected=crds")
+	if r.code != 0 {
+		t.Fatalf("apply --prune-protected=crds: exit %d", r.code)
+	}
+	if want := "kept (custom resources of it exist, which deleting it would delete: Gadget " + e.ns + "/theirs)"; !strings.Contains(objectLines(t, r.stdout)[crd], want) {
+		t.Errorf("%s: %q lacks %q", crd, objectLines(t, r.stdout)[crd], want)
 	}
 	if _, err := ri.Get(e.ctx(), "theirs", metav1.GetOptions{}); err != nil {
 		t.Errorf("the custom resource outside the stack is gone: %v", err)
@@ -550,7 +617,8 @@ func TestPruneCRD(t *testing.T) {
 }
 
 // TestApplyConcurrent: two applies of one stack at once both succeed, one
-// after the other: the second waits for the first's lock.
+// after the other: the second waits for the first's lock, then finds
+// nothing to change and records no revision.
 func TestApplyConcurrent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "e2e-concurrent")
@@ -577,8 +645,8 @@ func TestApplyConcurrent(t *testing.T) {
 			waited++
 		}
 	}
-	if !revisions[1] || !revisions[2] {
-		t.Errorf("revisions %v, want 1 and 2: one run after the other", revisions)
+	if !revisions[1] || !revisions[0] {
+		t.Errorf("revisions %v, want 1 and none: one run after the other, the second with nothing to change", revisions)
 	}
 	if waited != 1 {
 		t.Errorf("%d runs waited for the lock, want 1", waited)
