@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -35,14 +34,11 @@ func (r *run) diffRun(ctx context.Context) error {
 	if r.inv, err = r.loadInventory(ctx); err != nil {
 		return err
 	}
-	err = r.prepare(ctx)
-	var re *RequirementError
-	if errors.As(err, &re) {
-		r.note("obsctl: warning: %v", err)
-		err = nil
-	}
-	if err != nil {
+	if err := r.prepare(ctx); err != nil {
 		return err
+	}
+	if r.missing != nil {
+		r.note("obsctl: warning: %v", r.missing)
 	}
 	return r.dryRun(ctx, ctx)
 }

@@ -189,16 +189,19 @@ func (e *ConflictError) Error() string {
 	return fmt.Sprintf("%d object(s) left alone, not the stack's:\n  %s", len(e.Conflicts), strings.Join(parts, "\n  "))
 }
 
-// RequirementError says Secrets the stack reads are missing: its pods
-// would not start. Nothing was changed.
+// RequirementError says Secrets the stack reads and its users create are
+// missing: the components that read them would not start, so they were
+// held back; everything else was applied.
 type RequirementError struct {
-	Missing []string // "Secret monitoring/opsgenie key apiKey"
+	Missing []string // "Secret monitoring/opsgenie (missing), read by Alertmanager"
 	Fixes   []string // the kubectl commands that create them
+	// HeldBack are the components held back until they exist.
+	HeldBack []string
 }
 
 func (e *RequirementError) Error() string {
-	return fmt.Sprintf("nothing changed: the stack reads Secrets that do not exist (Alertmanager would not start):\n  %s\ncreate them first:\n  %s",
-		strings.Join(e.Missing, "\n  "), strings.Join(e.Fixes, "\n  "))
+	return fmt.Sprintf("%s held back: the stack reads Secrets that do not exist, and its pods would not start:\n  %s\ncreate them, then apply again:\n  %s",
+		strings.Join(e.HeldBack, ", "), strings.Join(e.Missing, "\n  "), strings.Join(e.Fixes, "\n  "))
 }
 
 // RepoError says the release would stand up the embedded default repo's

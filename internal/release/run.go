@@ -50,6 +50,8 @@ type run struct {
 	rolledForward bool
 	// createdNS says the lock created the stack's namespace in this run.
 	createdNS bool
+	// missing are the required Secrets that do not exist; nil when all do.
+	missing *RequirementError
 }
 
 func (r *run) note(format string, args ...any) {
@@ -296,7 +298,8 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	r.plan = plan
 	r.res.Confirm = plan.Confirm
-	return r.checkRequires()
+	r.missing = r.checkRequires()
+	return nil
 }
 
 // needsReplace asks the API server, with a server dry run of the stack's
@@ -450,11 +453,17 @@ func (r *run) change(ctx, actx, dctx context.Context, l *lock.Lock) error {
 	return errors.Join(applyErr, pruneErr, recErr, r.conflictErr())
 }
 
+// conflictErr is what ends a release that applied all it could: objects
+// left alone as conflicts, components held back for missing Secrets.
 func (r *run) conflictErr() error {
+	var errs []error
 	if c := r.plan.Conflicts(); len(c) > 0 {
-		return &ConflictError{Conflicts: c}
+		errs = append(errs, &ConflictError{Conflicts: c})
 	}
-	return nil
+	if r.missing != nil && !r.diff {
+		errs = append(errs, r.missing)
+	}
+	return errors.Join(errs...)
 }
 
 // noop reports whether the plan changes nothing: every object unchanged
@@ -492,7 +501,7 @@ func (r *run) heldBack() map[kube.Ref]string {
 			conflictNS[c.Ref.Name] = true
 		}
 	}
-	out := map[kube.Ref]string{}
+	out := r.heldByRequirements()
 	for _, c := range r.plan.Changes {
 		if c.Applies() && conflictNS[c.Ref.Namespace] {
 			out[c.Ref.ID()] = "held back: Namespace " + c.Ref.Namespace + " is not the stack's (--adopt takes it over)"
@@ -651,8 +660,13 @@ func sharedManager(stack string) string { return "obsctl-" + stack }
 // the stack uses.
 func (r *run) carried() []kube.Ref {
 	var out []kube.Ref
+	held := r.heldBack()
 	for _, c := range r.plan.Changes {
-		if c.Action == Kept && !c.Forget && !c.UseShared {
+		switch {
+		case c.Action == Kept && !c.Forget && !c.UseShared:
+			out = append(out, c.Ref)
+		case held[c.Ref.ID()] != "" && c.Live != nil:
+			// Held back, but the stack's already: it stays so.
 			out = append(out, c.Ref)
 		}
 	}

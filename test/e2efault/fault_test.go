@@ -161,7 +161,7 @@ func TestAPIServerStopsMidApply(t *testing.T) {
 	}
 	// With the apiserver gone the lock cannot be renewed: the run stops
 	// once its lease has run out, as another run may take it over then.
-	for _, want := range []string{"apply stopped before it finished (nothing pruned, no revision recorded", "lock fault/obsctl-fault lost", "connection refused"} {
+	for _, want := range []string{"the release stopped before it finished (its intent is recorded: the next run finishes it)", "lock fault/obsctl-fault lost", "connection refused"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
@@ -187,10 +187,15 @@ func TestAPIServerStopsMidApply(t *testing.T) {
 	}
 
 	// The second apply waits out the lock the first could not release,
-	// then converges: everything applied and ready, old-config pruned.
+	// rolls the interrupted revision forward (its intent was recorded
+	// before it changed anything), then converges: everything applied and
+	// ready, old-config pruned.
 	code, stderr, _ = run(nil, "apply", "-f", ".", "--timeout", "90s")
 	if code != 0 {
 		t.Fatalf("apply after the restart: exit %d", code)
+	}
+	if !strings.Contains(stderr, "revision 2 was interrupted") || !strings.Contains(stderr, "revision 3:") {
+		t.Errorf("the apply after the restart did not finish the interrupted revision 2 and record revision 3")
 	}
 	if !strings.Contains(stderr, "1 pruned") {
 		t.Errorf("the apply after the restart did not prune old-config")

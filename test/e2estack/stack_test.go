@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -100,6 +101,19 @@ func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) 
 	return 1, false, nil
 }
 
+// receiverSecrets creates the Secrets the default routing's receivers
+// read, as a user would with kubectl create secret, with values that point
+// nowhere.
+func receiverSecrets(t *testing.T, cs cluster.Client, ns string) {
+	t.Helper()
+	for name, key := range map[string]string{"alertmanager-opsgenie": "api-key", "alertmanager-pagerduty": "routing-key", "alertmanager-slack": "webhook-url"} {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: map[string]string{key: "http://127.0.0.1:9/e2e-placeholder"}}
+		if _, err := cs.CoreV1().Secrets(ns).Create(cluster.Context(t), s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
 // TestDefaultStack applies the embedded default stack, minimal then ha,
 // then disables a component.
 func TestDefaultStack(t *testing.T) {
@@ -107,9 +121,31 @@ func TestDefaultStack(t *testing.T) {
 	cs := cluster.NewClient(t, c.RESTConfig())
 	empty := t.TempDir() // no obsctl.yaml: the embedded default repo
 
+	// The default routing sends to three receivers whose credentials are
+	// Secrets the user creates. Without them, the first apply applies
+	// everything but Alertmanager (whose pods would hang mounting them),
+	// names each Secret with the command that creates it, and exits 1.
+	r := obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m")
+	if r.code != 1 {
+		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.code)
+	}
+	for _, want := range []string{
+		"Alertmanager held back: the stack reads Secrets that do not exist",
+		"kubectl create secret generic alertmanager-opsgenie -n monitoring --from-literal=api-key=...",
+		"kubectl create secret generic alertmanager-slack -n monitoring --from-literal=webhook-url=...",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q", want)
+		}
+	}
+	if !strings.Contains(r.stdout, "Alertmanager monitoring/main skipped (held back: Secret monitoring/alertmanager-") {
+		t.Errorf("stdout does not show Alertmanager held back")
+	}
+	receiverSecrets(t, cs, "monitoring")
+
 	for _, profile := range []string{"minimal", "ha"} {
 		t.Run(profile, func(t *testing.T) {
-			r := obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m")
+			r := obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m", "--yes")
 			if r.code != 0 {
 				t.Fatalf("apply --profile %s: exit %d", profile, r.code)
 			}
@@ -168,7 +204,7 @@ func TestDefaultStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r := obsctl(t, c, repo, "apply", "--profile", "ha", "--timeout", "3m")
+	r = obsctl(t, c, repo, "apply", "--profile", "ha", "--timeout", "3m")
 	if r.code != 0 {
 		t.Fatalf("apply without Kibana: exit %d", r.code)
 	}
@@ -192,9 +228,9 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if !strings.Contains(cfg, "name: least") || !strings.Contains(cfg, "namespace: least-mon") || strings.Contains(cfg, "\nstack:") {
 		t.Fatal("the default obsctl.yaml no longer has the name and rules.namespace this test replaces, or has a stack: of its own")
 	}
-	// The other test's node-exporter holds each node's port 9100 already:
-	// one per cluster is enough.
-	cfg += "\nstack:\n  components:\n    nodeExporter: {enabled: false}\n"
+	// The other test's stack holds each node's port 9100 already: a
+	// second stack's node-exporter takes another.
+	cfg += "\nstack:\n  components:\n    nodeExporter: {port: 9101}\n"
 	if err := os.WriteFile(filepath.Join(repo, "obsctl.yaml"), []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -229,6 +265,7 @@ func TestDefaultStackRestricted(t *testing.T) {
 			t.Fatalf("apply the printed %s %s as admin: %v", obj.GetKind(), obj.GetName(), err)
 		}
 	}
+	receiverSecrets(t, cluster.NewClient(t, c.RESTConfig()), "least-mon")
 	kubeconfig, err := c.UserKubeconfig(user)
 	if err != nil {
 		t.Fatal(err)
@@ -248,8 +285,25 @@ func TestDefaultStackRestricted(t *testing.T) {
 		t.Logf("obsctl %s as %s: exit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), user, code, out.String(), errb.String())
 		return result{code, out.String(), errb.String()}
 	}
-	if r := run("apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 {
+	r = run("apply", "--profile", "minimal", "--timeout", "3m")
+	if r.code != 0 {
 		t.Fatalf("apply of the default stack as %s: exit %d", user, r.code)
+	}
+	// A second stack on the cluster: the operator's CRDs are the first
+	// stack's, used by this one, never relabelled.
+	if !strings.Contains(r.stdout, "CustomResourceDefinition prometheusrules.monitoring.coreos.com kept (owned by stack obsctl, used by this one)") {
+		t.Errorf("the second stack does not use the first's CRDs")
+	}
+	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+	crd, err := cluster.NewClient(t, c.RESTConfig()).Resource(crds).Get(cluster.Context(t), "prometheusrules.monitoring.coreos.com", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if crd.GetLabels()["obsctl.dev/stack"] != "obsctl" {
+		t.Errorf("the CRD was relabelled to stack %q", crd.GetLabels()["obsctl.dev/stack"])
+	}
+	if _, ok := crd.GetAnnotations()["obsctl.dev/used-by.least"]; !ok {
+		t.Errorf("the CRD does not record that stack least uses it: %v", crd.GetAnnotations())
 	}
 	if r := run("apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 || !strings.Contains(r.stderr, " 0 created, 0 configured") {
 		t.Errorf("second apply as %s: exit %d, want 0 and nothing changed", user, r.code)
