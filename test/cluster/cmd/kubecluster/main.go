@@ -4,6 +4,9 @@
 //	kubecluster bins             build (or find) the binaries, print their folder
 //	kubecluster up [-nodes N]    start a cluster in the background, print its KUBECONFIG
 //	kubecluster down             stop it and check that no process is left
+//	kubecluster secret -namespace NS NAME KEY [NAME KEY...]
+//	                             create Secrets with a placeholder value, as
+//	                             kubectl create secret generic would (make demo)
 //
 // The cluster's state, logs, kubeconfig and pid files live in -dir
 // (test/bin/cluster by default). `up` starts a copy of itself in `serve`
@@ -26,6 +29,12 @@ import (
 	"syscall"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+
 	"github.com/obsctl/obsctl/test/cluster"
 )
 
@@ -33,7 +42,7 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: kubecluster bins|up|down|serve [-root DIR] [-dir DIR] [-nodes N]"
+const usage = "usage: kubecluster bins|up|down|serve|secret [-root DIR] [-dir DIR] [-nodes N] [-namespace NS NAME KEY...]"
 
 // Files in the state folder.
 const (
@@ -54,6 +63,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", "", "repository root (default: found from the working directory)")
 	dir := fs.String("dir", "", "cluster state folder (default: ROOT/test/bin/cluster)")
 	nodes := fs.Int("nodes", 3, "simulated nodes")
+	namespace := fs.String("namespace", "monitoring", "namespace of the Secrets (secret)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return 2
 	}
@@ -80,6 +90,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = serve(*root, *dir, *nodes, stderr)
 	case "down":
 		err = down(*dir, stdout)
+	case "secret":
+		err = secrets(*dir, *namespace, fs.Args(), stdout)
 	default:
 		fmt.Fprintln(stderr, usage)
 		return 2
@@ -306,4 +318,43 @@ func readTail(path string) string {
 		lines = lines[len(lines)-60:]
 	}
 	return strings.Join(lines, "\n")
+}
+
+// placeholder is the value the demo's Secrets hold: a loopback address
+// nothing listens on, so that a notification sent to it goes nowhere.
+const placeholder = "http://127.0.0.1:9/obsctl-demo-placeholder"
+
+// secrets creates, in the running cluster, a Secret for each NAME KEY pair
+// with a placeholder value, as a user creates the receiver Secrets obsctl
+// apply asks for. A Secret that exists is left as it is.
+func secrets(dir, ns string, pairs []string, stdout io.Writer) error {
+	if len(pairs) == 0 || len(pairs)%2 != 0 {
+		return errors.New("want NAME KEY pairs")
+	}
+	cfg, err := clientcmd.BuildConfigFromFlags("", filepath.Join(dir, "kubeconfig"))
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for i := 0; i < len(pairs); i += 2 {
+		s := &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{Name: pairs[i], Namespace: ns},
+			StringData: map[string]string{pairs[i+1]: placeholder},
+		}
+		_, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{})
+		switch {
+		case apierrors.IsAlreadyExists(err):
+			fmt.Fprintf(stdout, "secret/%s exists, left as it is\n", pairs[i])
+		case err != nil:
+			return err
+		default:
+			fmt.Fprintf(stdout, "secret/%s created (placeholder %s)\n", pairs[i], pairs[i+1])
+		}
+	}
+	return nil
 }
