@@ -355,6 +355,12 @@ func (b *builder) in(ns string) *ruleSet {
 	return s
 }
 
+// LabelAccess marks the roles and bindings obsctl rbac prints, with their
+// name: obsctl's own access, which a namespace prune does not count among
+// the objects of others a namespace holds (they go with it, and obsctl
+// needs them no longer).
+const LabelAccess = "obsctl.dev/access"
+
 // policy assembles the objects: a Role for each namespace that has rules,
 // a Namespace for each of those the stack renders or holds its lock in,
 // and bindings when there are subjects.
@@ -362,8 +368,11 @@ func (b *builder) policy(name string, opts Options, st *stack) *Policy {
 	tm := func(kind string) metav1.TypeMeta {
 		return metav1.TypeMeta{APIVersion: rbacv1.SchemeGroupVersion.String(), Kind: kind}
 	}
+	om := func(ns string) metav1.ObjectMeta {
+		return metav1.ObjectMeta{Name: name, Namespace: ns, Labels: map[string]string{LabelAccess: name}}
+	}
 	p := &Policy{
-		ClusterRole: &rbacv1.ClusterRole{TypeMeta: tm("ClusterRole"), ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: b.cluster.rules},
+		ClusterRole: &rbacv1.ClusterRole{TypeMeta: tm("ClusterRole"), ObjectMeta: om(""), Rules: b.cluster.rules},
 		Why:         b.cluster.why,
 		Warnings:    b.warnings,
 	}
@@ -373,7 +382,7 @@ func (b *builder) policy(name string, opts Options, st *stack) *Policy {
 	}
 	slices.Sort(nss)
 	for _, ns := range nss {
-		p.Roles = append(p.Roles, &rbacv1.Role{TypeMeta: tm("Role"), ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, Rules: b.namespaced[ns].rules})
+		p.Roles = append(p.Roles, &rbacv1.Role{TypeMeta: tm("Role"), ObjectMeta: om(ns), Rules: b.namespaced[ns].rules})
 		p.RoleWhy = append(p.RoleWhy, b.namespaced[ns].why)
 		if ns != opts.Namespace && !slices.Contains(st.namespaces, ns) {
 			continue // not the stack's: it must exist already
@@ -390,14 +399,14 @@ func (b *builder) policy(name string, opts Options, st *stack) *Policy {
 	if len(opts.Subjects) > 0 {
 		p.ClusterRoleBinding = &rbacv1.ClusterRoleBinding{
 			TypeMeta:   tm("ClusterRoleBinding"),
-			ObjectMeta: metav1.ObjectMeta{Name: name},
+			ObjectMeta: om(""),
 			RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name},
 			Subjects:   slices.Clone(opts.Subjects),
 		}
 		for _, r := range p.Roles {
 			p.RoleBindings = append(p.RoleBindings, &rbacv1.RoleBinding{
 				TypeMeta:   tm("RoleBinding"),
-				ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: r.Namespace},
+				ObjectMeta: om(r.Namespace),
 				RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
 				Subjects:   slices.Clone(opts.Subjects),
 			})

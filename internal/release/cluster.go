@@ -19,6 +19,7 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/parallel"
+	"github.com/obsctl/obsctl/internal/rbac"
 )
 
 // Cluster is the one Kubernetes cluster a release reads and changes. Tests
@@ -275,8 +276,9 @@ func named(found []string) []string {
 }
 
 // holders lists the objects in namespace ns that keep it from being
-// pruned: anything not being deleted already, not owned by another object
-// and not made by Kubernetes itself for every namespace. Objects of the
+// pruned: anything not being deleted already, not owned by another object,
+// not made by Kubernetes itself for every namespace, and not obsctl's own
+// access (the Role and RoleBinding obsctl rbac prints). Objects of the
 // stack count too: one still in the set would go with the namespace.
 func (c *Cluster) holders(ctx context.Context, ns string) ([]string, error) {
 	resources, err := c.Resources(ctx)
@@ -316,7 +318,7 @@ func (c *Cluster) holders(ctx context.Context, ns string) ([]string, error) {
 			return
 		}
 		for _, o := range l.Items {
-			if o.GetDeletionTimestamp() != nil || len(o.GetOwnerReferences()) > 0 || builtinPerNamespace(rs.Kind, o.GetName()) {
+			if o.GetDeletionTimestamp() != nil || len(o.GetOwnerReferences()) > 0 || builtinPerNamespace(rs.Kind, o.GetName()) || o.GetLabels()[rbac.LabelAccess] != "" {
 				continue
 			}
 			found = append(found, rs.Kind+" "+ns+"/"+o.GetName())
