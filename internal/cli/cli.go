@@ -197,8 +197,10 @@ func newRoot(deps *Deps) *cobra.Command {
 (the stack and alert routing), rules/ (Prometheus alerting and recording rules),
 dashboards/ and pipelines/.
 
-Without --repo, obsctl uses the current folder when it holds an obsctl.yaml,
-and otherwise the embedded default repo.`,
+Without --repo, obsctl uses the nearest folder holding an obsctl.yaml, from
+the current one up (as git finds its repository), and otherwise the embedded
+default repo. It never stands up the embedded default's stack where another
+stack or another repo's release of it is.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args: func(cmd *cobra.Command, args []string) error {
@@ -219,7 +221,7 @@ and otherwise the embedded default repo.`,
 	root.SetOut(deps.Stdout)
 	root.SetErr(deps.Stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.PersistentFlags().StringVar(&g.repo, "repo", "", "observability repo folder (default: the current folder if it has obsctl.yaml, else the embedded default)")
+	root.PersistentFlags().StringVar(&g.repo, "repo", "", "observability repo folder (default: the nearest folder with an obsctl.yaml, from the current one up, else the embedded default)")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newLintCmd(deps, g),
