@@ -2,10 +2,7 @@ package inventory
 
 import (
 	"bytes"
-	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -13,6 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/obsctl/obsctl/internal/redact"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
@@ -29,7 +27,7 @@ const (
 	// same form and a rollback applies the Secret exactly as it was.
 	AnnotationRedactedStringKeys = "obsctl.dev/redacted-string-keys"
 
-	annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+	annotationLastApplied = redact.LastApplied
 )
 
 // Redacted reports whether obj is a stored Secret whose values were
@@ -41,10 +39,7 @@ func Redacted(obj *unstructured.Unstructured) bool {
 	return ok
 }
 
-func isSecret(obj *unstructured.Unstructured) bool {
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == "" && gvk.Kind == "Secret"
-}
+func isSecret(obj *unstructured.Unstructured) bool { return redact.IsSecret(obj) }
 
 // SecretDigest returns "sha256:<hex>" over a Secret's data as the API
 // server would store it: data's values base64-decoded, stringData's values
@@ -52,52 +47,7 @@ func isSecret(obj *unstructured.Unstructured) bool {
 // order, so equal data always has the same digest. It also returns the
 // keys, sorted.
 func SecretDigest(obj *unstructured.Unstructured) (digest string, keys []string, err error) {
-	data := map[string][]byte{}
-	if m, ok := obj.Object["data"]; ok && m != nil {
-		mm, ok := m.(map[string]any)
-		if !ok {
-			return "", nil, fmt.Errorf("secret data is a %T, not a map", m)
-		}
-		for k, v := range mm {
-			s, ok := v.(string)
-			if !ok {
-				return "", nil, fmt.Errorf("secret data key %q is a %T, not a string", k, v)
-			}
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				return "", nil, fmt.Errorf("secret data key %q: %w", k, err)
-			}
-			data[k] = b
-		}
-	}
-	if m, ok := obj.Object["stringData"]; ok && m != nil {
-		mm, ok := m.(map[string]any)
-		if !ok {
-			return "", nil, fmt.Errorf("secret stringData is a %T, not a map", m)
-		}
-		for k, v := range mm {
-			s, ok := v.(string)
-			if !ok {
-				return "", nil, fmt.Errorf("secret stringData key %q is a %T, not a string", k, v)
-			}
-			data[k] = []byte(s)
-		}
-	}
-	for k := range data {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	h := sha256.New()
-	var n [8]byte
-	for _, k := range keys {
-		binary.BigEndian.PutUint64(n[:], uint64(len(k)))
-		h.Write(n[:])
-		h.Write([]byte(k))
-		binary.BigEndian.PutUint64(n[:], uint64(len(data[k])))
-		h.Write(n[:])
-		h.Write(data[k])
-	}
-	return "sha256:" + hex.EncodeToString(h.Sum(nil)), keys, nil
+	return redact.Digest(obj)
 }
 
 // serverFields are set by the API server; a manifest to re-apply has no
@@ -115,9 +65,9 @@ var serverFields = [][]string{
 	{"status"},
 }
 
-// redact returns a copy of obj fit to store: server-set fields removed and,
+// forStorage returns a copy of obj fit to store: server-set fields removed and,
 // for a Secret, its values replaced by their digest.
-func redact(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+func forStorage(obj *unstructured.Unstructured) (*unstructured.Unstructured, error) {
 	out, err := clone(obj)
 	if err != nil {
 		return nil, err

@@ -183,7 +183,7 @@ func (r *Revision) SetObjects(objs []*unstructured.Unstructured) error {
 			return fmt.Errorf("object %s appears twice", ref.Qualified())
 		}
 		seen[ref.ID()] = true
-		red, err := redact(obj)
+		red, err := forStorage(obj)
 		if err != nil {
 			return fmt.Errorf("object %s: %w", ref.Qualified(), err)
 		}

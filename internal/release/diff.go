@@ -1,16 +1,14 @@
 package release
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"fmt"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/redact"
 )
 
 // Diff makes the plan apply would make and sends the objects as a server
@@ -48,7 +46,7 @@ func withDiff(or *ObjectResult, o apply.ObjectResult) {
 	if o.Applied == nil || o.Action == apply.Unchanged {
 		return
 	}
-	before, after := redactSecrets(cleanForDiff(o.Live), cleanForDiff(o.Applied))
+	before, after := redact.ForDiff(cleanForDiff(o.Live), cleanForDiff(o.Applied))
 	or.Before, or.After = before, after
 }
 
@@ -57,7 +55,7 @@ func withPruneDiff(or *ObjectResult, live *unstructured.Unstructured) {
 	if live == nil {
 		return
 	}
-	or.Before, _ = redactSecrets(cleanForDiff(live), nil)
+	or.Before, _ = redact.ForDiff(cleanForDiff(live), nil)
 }
 
 // cleanForDiff returns a copy of obj without what the server sets on every
@@ -82,91 +80,6 @@ func cleanForDiff(obj *unstructured.Unstructured) *unstructured.Unstructured {
 		}
 	}
 	return c
-}
-
-const annotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
-
-// redactSecrets replaces the values of Secrets, on copies already made by
-// cleanForDiff, with "(redacted, N bytes)", adding ", changed" on the after
-// side where the value differs from the before side, so that a change
-// shows without its content. kubectl's last-applied annotation, which holds
-// the values too, is redacted the same way.
-func redactSecrets(before, after *unstructured.Unstructured) (*unstructured.Unstructured, *unstructured.Unstructured) {
-	bv := secretValues(before)
-	av := secretValues(after)
-	redact := func(obj *unstructured.Unstructured, mine, other map[string][]byte, isAfter bool) {
-		if !isSecret(obj) {
-			return
-		}
-		marker := func(k string, v []byte) string {
-			s := fmt.Sprintf("(redacted, %d bytes", len(v))
-			if o, ok := other[k]; isAfter && other != nil && ok && !bytes.Equal(o, v) {
-				s += ", changed"
-			}
-			return s + ")"
-		}
-		for _, field := range []string{"data", "stringData"} {
-			m, ok := obj.Object[field].(map[string]any)
-			if !ok {
-				continue
-			}
-			out := make(map[string]any, len(m))
-			for k := range m {
-				out[k] = marker(field+"/"+k, mine[field+"/"+k])
-			}
-			obj.Object[field] = out
-		}
-		if a := obj.GetAnnotations(); a[annotationLastApplied] != "" {
-			s := "(redacted)"
-			if o, ok := other[annotationLastApplied]; isAfter && ok && !bytes.Equal(o, []byte(a[annotationLastApplied])) {
-				s = "(redacted, changed)"
-			}
-			a[annotationLastApplied] = s
-			obj.SetAnnotations(a)
-		}
-	}
-	redact(before, bv, av, false)
-	redact(after, av, bv, true)
-	return before, after
-}
-
-func isSecret(obj *unstructured.Unstructured) bool {
-	if obj == nil {
-		return false
-	}
-	gvk := obj.GroupVersionKind()
-	return gvk.Group == "" && gvk.Kind == "Secret"
-}
-
-// secretValues returns a Secret's values by "data/KEY" (decoded) and
-// "stringData/KEY", stringData counted as the data it becomes, and its
-// last-applied annotation; nil for other objects.
-func secretValues(obj *unstructured.Unstructured) map[string][]byte {
-	if !isSecret(obj) {
-		return nil
-	}
-	out := map[string][]byte{}
-	if m, ok := obj.Object["data"].(map[string]any); ok {
-		for k, v := range m {
-			s, _ := v.(string)
-			b, err := base64.StdEncoding.DecodeString(s)
-			if err != nil {
-				b = []byte(s)
-			}
-			out["data/"+k] = b
-		}
-	}
-	if m, ok := obj.Object["stringData"].(map[string]any); ok {
-		for k, v := range m {
-			s, _ := v.(string)
-			out["stringData/"+k] = []byte(s)
-			out["data/"+k] = []byte(s)
-		}
-	}
-	if a := obj.GetAnnotations()[annotationLastApplied]; a != "" {
-		out[annotationLastApplied] = []byte(a)
-	}
-	return out
 }
 
 // unchecked picks out, for a server dry run, the objects the API server

@@ -15,6 +15,7 @@ import (
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/lock"
+	"github.com/obsctl/obsctl/internal/redact"
 )
 
 // recordGrace is how long the release may go on past its deadline to
@@ -553,7 +554,7 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 		case unchecked[c.Ref.ID()] != "":
 			or := ObjectResult{Ref: c.Ref, Wave: kube.WaveOf(c.Ref.GroupKind()), Action: c.Action, Note: unchecked[c.Ref.ID()], DryRun: true, Destructive: c.Destructive}
 			if r.diff {
-				or.Before, or.After = redactSecrets(cleanForDiff(c.Live), cleanForDiff(withOwnership(c.Desired, r.o.Stack)))
+				or.Before, or.After = redact.ForDiff(cleanForDiff(c.Live), cleanForDiff(withOwnership(c.Desired, r.o.Stack)))
 			}
 			r.emit(or)
 		}
