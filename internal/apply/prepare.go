@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 
+	"github.com/obsctl/obsctl/internal/kube"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
@@ -13,12 +14,12 @@ import (
 // The ownership labels and the annotations the engine adds to every object.
 const (
 	// FieldManager is the server-side apply field manager obsctl applies as.
-	FieldManager = "obsctl"
+	FieldManager = kube.ManagedBy
 	// LabelManagedBy marks every object obsctl applies; its value is
 	// FieldManager.
-	LabelManagedBy = "app.kubernetes.io/managed-by"
+	LabelManagedBy = kube.LabelManagedBy
 	// LabelStack names the stack an object belongs to (Options.Stack).
-	LabelStack = "obsctl.dev/stack"
+	LabelStack = kube.LabelStack
 	// AnnotationHash holds a hash of the object as obsctl last applied it,
 	// so that a re-apply recognizes an object it has nothing to change in.
 	AnnotationHash = "obsctl.dev/applied-hash"

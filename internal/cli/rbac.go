@@ -164,7 +164,7 @@ func runRBAC(deps *Deps, o *rbacOptions) error {
 
 // labelRelease marks the ConfigMap that carries a rendered stack's identity
 // in the stack's namespace.
-const labelRelease = "obsctl.dev/release"
+const labelRelease = kube.LabelRelease
 
 // releaseNamespace returns the namespace of the release ConfigMap among
 // objs, which render puts in the stack's namespace; "" when there is none.

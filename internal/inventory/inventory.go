@@ -38,8 +38,8 @@ const (
 	packKey      = "objects.json.gz"
 	fieldManager = "obsctl"
 
-	labelManagedBy = "app.kubernetes.io/managed-by"
-	labelStack     = "obsctl.dev/stack"
+	labelManagedBy = kube.LabelManagedBy
+	labelStack     = kube.LabelStack
 )
 
 // DroppedForSize is the ManifestsDropped of a revision whose manifests Save

@@ -30,8 +30,8 @@ const DefaultPollInterval = 2 * time.Second
 
 const (
 	fieldManager   = "obsctl"
-	labelManagedBy = "app.kubernetes.io/managed-by"
-	labelStack     = "obsctl.dev/stack"
+	labelManagedBy = kube.LabelManagedBy
+	labelStack     = kube.LabelStack
 )
 
 // Options say which lock to take and how.

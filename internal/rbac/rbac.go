@@ -28,10 +28,10 @@ const DefaultName = "obsctl"
 const (
 	// AnnotationAdopt on a live object lets obsctl take it over although
 	// obsctl did not create it.
-	AnnotationAdopt = "obsctl.dev/adopt"
+	AnnotationAdopt = kube.AnnotationAdopt
 	// AnnotationCreateOnly marks a rendered Namespace the stack needs but
 	// does not own: created when missing, else left alone, never pruned.
-	AnnotationCreateOnly = "obsctl.dev/create-only"
+	AnnotationCreateOnly = kube.AnnotationCreateOnly
 )
 
 // manageVerbs are the verbs obsctl needs on every kind it manages; see the
@@ -359,7 +359,7 @@ func (b *builder) in(ns string) *ruleSet {
 // name: obsctl's own access, which a namespace prune does not count among
 // the objects of others a namespace holds (they go with it, and obsctl
 // needs them no longer).
-const LabelAccess = "obsctl.dev/access"
+const LabelAccess = kube.LabelAccess
 
 // policy assembles the objects: a Role for each namespace that has rules,
 // a Namespace for each of those the stack renders or holds its lock in,

@@ -9,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/obsctl/obsctl/internal/kube"
-	"github.com/obsctl/obsctl/internal/render"
 )
 
 // Action is what a release does, or would do, to one object. Apply, its
@@ -44,23 +43,23 @@ const (
 // Labels and annotations the release reads. The labels are those the apply
 // engine writes on every object it applies.
 const (
-	LabelManagedBy = "app.kubernetes.io/managed-by"
-	LabelStack     = "obsctl.dev/stack"
-	managedBy      = "obsctl"
+	LabelManagedBy = kube.LabelManagedBy
+	LabelStack     = kube.LabelStack
+	managedBy      = kube.ManagedBy
 	// LabelGenerated marks the Secrets whose values obsctl generated:
 	// created once, never changed, never pruned by a routine command.
-	LabelGenerated = "obsctl.dev/generated"
+	LabelGenerated = kube.LabelGenerated
 	// AnnotationAdopt, set to "true" on an existing object, lets the stack
 	// take it over without --adopt.
-	AnnotationAdopt = "obsctl.dev/adopt"
+	AnnotationAdopt = kube.AnnotationAdopt
 	// AnnotationCreateOnly, on a desired object, says the stack needs it to
 	// exist but does not own it: it is created when missing and otherwise
 	// left alone (the namespace of a rule the stack ships).
-	AnnotationCreateOnly = render.AnnotationCreateOnly
+	AnnotationCreateOnly = kube.AnnotationCreateOnly
 	// AnnotationUsedByPrefix, followed by a stack's name, marks a shared
 	// cluster-scoped object (a CRD) another stack owns as used by that
 	// stack: its owner does not prune it while the mark is there.
-	AnnotationUsedByPrefix = "obsctl.dev/used-by."
+	AnnotationUsedByPrefix = kube.AnnotationUsedByPrefix
 )
 
 // Protected kinds are never pruned by a routine apply: deleting them loses

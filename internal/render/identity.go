@@ -14,11 +14,12 @@ import (
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // LabelRelease marks the ConfigMap that carries a render's stack identity;
 // its value is the stack's name.
-const LabelRelease = "obsctl.dev/release"
+const LabelRelease = kube.LabelRelease
 
 // IdentityName is the name of the identity ConfigMap of stack.
 func IdentityName(stack string) string { return "obsctl-release-" + stack }

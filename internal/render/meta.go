@@ -15,6 +15,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // PodSecurity levels of the two namespaces, as the API server's
@@ -29,7 +30,7 @@ const (
 // objects need but the stack does not own (the namespace of a
 // PrometheusRule, say), which may be the user's, with their workloads and
 // labels, and must never be relabelled, restricted or pruned by the stack.
-const AnnotationCreateOnly = "obsctl.dev/create-only"
+const AnnotationCreateOnly = kube.AnnotationCreateOnly
 
 // namespaces adds the stack's Namespaces: the components' under the
 // restricted level, the node agents' (when anything runs there) under the

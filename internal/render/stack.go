@@ -28,6 +28,7 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/kube"
 )
 
 // Labels every rendered object carries besides the engine's ownership
@@ -64,10 +65,10 @@ type Result struct {
 // the stack's profile wants. The release leaves spec.replicas to an
 // autoscaler or kubectl scale once another manager owns it; status and
 // diff read this to say when that went below the profile.
-const AnnotationReplicas = "obsctl.dev/replicas"
+const AnnotationReplicas = kube.AnnotationReplicas
 
 // LabelGenerated marks the Secrets apply generates.
-const LabelGenerated = "obsctl.dev/generated"
+const LabelGenerated = kube.LabelGenerated
 
 // GeneratedSecret is a Secret of random values that components read.
 //
