@@ -38,6 +38,18 @@ func (r *run) diffRun(ctx context.Context) error {
 	if r.missing != nil {
 		r.note("obsctl: warning: %v", r.missing)
 	}
+	for _, c := range r.plan.Changes {
+		if c.Live == nil || (c.Ref.GroupKind() != kube.GKDeployment && c.Ref.GroupKind() != kube.GKStatefulSet) {
+			continue
+		}
+		n, found, _ := unstructured.NestedInt64(c.Live.Object, "spec", "replicas")
+		if !found {
+			n = 1
+		}
+		if w := belowWanted(c.Live, c.Ref.Kind, n); w != "" {
+			r.note("obsctl: warning: %s", w)
+		}
+	}
 	return r.dryRun(ctx, ctx)
 }
 

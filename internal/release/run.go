@@ -299,6 +299,7 @@ func (r *run) prepare(ctx context.Context) error {
 	}
 	r.plan = plan
 	r.res.Confirm = plan.Confirm
+	r.portConflicts(ctx)
 	r.missing = r.checkRequires()
 	return nil
 }
