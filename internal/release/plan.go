@@ -198,6 +198,13 @@ type PlanInput struct {
 	// that the user named it (--profile), so a change of profile is meant.
 	Profile, PreviousProfile string
 	ProfileNamed             bool
+	// Owner says whose a live object is: whether obsctl manages it, and
+	// for which stack. Nil reads the Kubernetes labels (LabelManagedBy,
+	// LabelStack). A target whose objects carry no labels (an
+	// Elasticsearch index template, a Grafana dashboard, whose owner is
+	// in a _meta field or a tag) gives its own, and the rest of the plan
+	// is the same.
+	Owner func(live *unstructured.Unstructured) (managed bool, stack string)
 }
 
 func (in *PlanInput) protects(p Protected) bool { return !slices.Contains(in.PruneProtected, p) }
@@ -287,19 +294,36 @@ const (
 	ownerNobody              // exists, made by someone other than obsctl
 )
 
+// labelOwner is PlanInput.Owner for Kubernetes objects: their labels.
+func labelOwner(live *unstructured.Unstructured) (bool, string) {
+	l := live.GetLabels()
+	return l[LabelManagedBy] == managedBy, l[LabelStack]
+}
+
 func ownerOf(live *unstructured.Unstructured, stack string) (owner, string) {
+	return ownerBy(labelOwner, live, stack)
+}
+
+func ownerBy(owned func(*unstructured.Unstructured) (bool, string), live *unstructured.Unstructured, stack string) (owner, string) {
 	if live == nil {
 		return ownerNone, ""
 	}
-	l := live.GetLabels()
+	managed, s := owned(live)
 	switch {
-	case l[LabelManagedBy] != managedBy || l[LabelStack] == "":
+	case !managed || s == "":
 		return ownerNobody, ""
-	case l[LabelStack] == stack:
+	case s == stack:
 		return ownerStack, stack
 	default:
-		return ownerOther, l[LabelStack]
+		return ownerOther, s
 	}
+}
+
+func (in *PlanInput) owner(live *unstructured.Unstructured) (owner, string) {
+	if in.Owner != nil {
+		return ownerBy(in.Owner, live, in.Stack)
+	}
+	return ownerOf(live, in.Stack)
 }
 
 func decideDesired(in *PlanInput, obj *unstructured.Unstructured) Change {
@@ -307,7 +331,7 @@ func decideDesired(in *PlanInput, obj *unstructured.Unstructured) Change {
 	live := in.Live[ref.ID()]
 	c := Change{Ref: ref, Desired: obj, Live: live}
 	createOnly := obj.GetAnnotations()[AnnotationCreateOnly] == "true"
-	who, other := ownerOf(live, in.Stack)
+	who, other := in.owner(live)
 	if live != nil && live.GetDeletionTimestamp() != nil {
 		c.Action, c.Reason = Conflict, "it is being deleted; apply again once it is gone"
 		return c
@@ -387,7 +411,7 @@ func decidePrevious(in *PlanInput, ref kube.Ref) (Change, bool) {
 	if v := live.GroupVersionKind().Version; v != "" {
 		c.Ref.Version = v
 	}
-	who, other := ownerOf(live, in.Stack)
+	who, other := in.owner(live)
 	switch who {
 	case ownerOther:
 		c.Action, c.Forget = Kept, true
@@ -491,7 +515,7 @@ func Candidates(in PlanInput) (namespaces, crds []string) {
 			continue
 		}
 		live := in.Live[ref.ID()]
-		if who, _ := ownerOf(live, in.Stack); who != ownerStack || live.GetDeletionTimestamp() != nil {
+		if who, _ := in.owner(live); who != ownerStack || live.GetDeletionTimestamp() != nil {
 			continue
 		}
 		switch gk := ref.GroupKind(); {

@@ -347,3 +347,36 @@ func TestCandidates(t *testing.T) {
 		t.Errorf("candidates %v %v", ns, crds)
 	}
 }
+
+// TestPlanOtherTarget: the plan decides for objects of any target; one
+// whose objects carry their owner elsewhere than in labels (an
+// Elasticsearch index template's _meta) gives its Owner and gets the same
+// decisions.
+func TestPlanOtherTarget(t *testing.T) {
+	tmpl := func(name, stack string) *unstructured.Unstructured {
+		u := obj("elasticsearch.obsctl.dev/v1", "IndexTemplate", "", name, nil, nil)
+		if stack != "" {
+			u.Object["_meta"] = map[string]any{"managed_by": "obsctl", "stack": stack}
+		}
+		return u
+	}
+	w := newWorld().want(tmpl("logs-app", ""), tmpl("logs-theirs", "")).
+		previous(tmpl("logs-old", "")).
+		live(tmpl("logs-app", stack), tmpl("logs-theirs", ""), tmpl("logs-old", stack))
+	w.in.Owner = func(live *unstructured.Unstructured) (bool, string) {
+		m, _ := live.Object["_meta"].(map[string]any)
+		s, _ := m["stack"].(string)
+		return m["managed_by"] == "obsctl", s
+	}
+	p, err := MakePlan(w.in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range p.Changes {
+		got = append(got, fmt.Sprintf("%s %s", c.Ref, c.Action))
+	}
+	if want := "IndexTemplate logs-app configured; IndexTemplate logs-theirs conflict; IndexTemplate logs-old pruned"; strings.Join(got, "; ") != want {
+		t.Errorf("plan %q, want %q", strings.Join(got, "; "), want)
+	}
+}
