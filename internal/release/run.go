@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -255,7 +256,28 @@ func (r *run) prepare(ctx context.Context) error {
 	if getenv == nil {
 		getenv = func(string) string { return "" }
 	}
-	gen, notes, err := generated(r.src.Generated, r.o.Stack, live, getenv)
+	// A generated Secret given among the manifests too (obsctl secrets
+	// output applied with the render): the cluster's values win, then
+	// the manifest's; it is applied once.
+	known := map[kube.Ref]*unstructured.Unstructured{}
+	maps.Copy(known, live)
+	genIDs := map[kube.Ref]bool{}
+	for _, ref := range generatedRefs(r.src.Generated) {
+		genIDs[ref.ID()] = true
+	}
+	kept := r.desired[:0]
+	for _, o := range r.desired {
+		id := kube.RefOf(o).ID()
+		if !genIDs[id] {
+			kept = append(kept, o)
+			continue
+		}
+		if known[id] == nil {
+			known[id] = o
+		}
+	}
+	r.desired = kept
+	gen, notes, err := generated(r.src.Generated, r.o.Stack, known, getenv)
 	if err != nil {
 		return err
 	}
