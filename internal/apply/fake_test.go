@@ -50,7 +50,7 @@ func (k fakeKey) String() string { return k.resource + " " + k.namespace + "/" +
 
 // fakeCall is one request the engine sent.
 type fakeCall struct {
-	Verb   string // list, get, patch, delete
+	Verb   string // list, get, patch, delete, create
 	Key    fakeKey
 	Force  bool
 	DryRun bool
@@ -216,6 +216,36 @@ func (r *fakeResource) Delete(_ context.Context, name string, opts metav1.Delete
 		delete(f.objs, r.key(name))
 	}
 	return nil
+}
+
+// Create makes obj, named from its generateName when it has no name, as
+// the API server does; a dry run stores nothing.
+func (r *fakeResource) Create(_ context.Context, obj *unstructured.Unstructured, opts metav1.CreateOptions, sub ...string) (*unstructured.Unstructured, error) {
+	if len(sub) > 0 || opts.FieldManager != FieldManager {
+		return nil, fmt.Errorf("fake: unexpected create %v by %q", sub, opts.FieldManager)
+	}
+	f := r.f
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := obj.DeepCopy()
+	if out.GetName() == "" && out.GetGenerateName() != "" {
+		f.uid++
+		out.SetName(fmt.Sprintf("%sx%04d", out.GetGenerateName(), f.uid))
+	}
+	c := fakeCall{Verb: "create", Key: r.key(out.GetName()), DryRun: len(opts.DryRun) > 0, Body: out.Object}
+	f.calls = append(f.calls, c)
+	if f.objs[c.Key] != nil {
+		return nil, apierrors.NewAlreadyExists(r.gr(), out.GetName())
+	}
+	f.uid++
+	out.SetUID(types.UID(fmt.Sprint("uid-", f.uid)))
+	out.SetCreationTimestamp(metav1.NewTime(time.Now().Truncate(time.Second)))
+	f.rv++
+	out.SetResourceVersion(strconv.Itoa(f.rv))
+	if !c.DryRun {
+		f.objs[c.Key] = out.DeepCopy()
+	}
+	return out.DeepCopy(), nil
 }
 
 func (r *fakeResource) Patch(_ context.Context, name string, pt types.PatchType, data []byte, opts metav1.PatchOptions, sub ...string) (*unstructured.Unstructured, error) {

@@ -22,8 +22,9 @@ import (
 // the engine replaces only the objects Options.Replace allows; the others
 // fail with a *ReplaceNeededError, which the release lists as a
 // destructive change to confirm. A server dry run of an allowed replace
-// deletes nothing: it sends the delete as a dry run (the server checks it
-// may be sent) and reports Replaced.
+// deletes nothing: it sends the delete and the create as dry runs (the
+// server checks both, and returns the object the replace would make) and
+// reports Replaced.
 
 // immutableStatefulSet reports whether err is the API server refusing to
 // change a StatefulSet field that cannot change.
@@ -54,7 +55,11 @@ func (r *run) replaceOne(ctx context.Context, it *item, ri dynamic.ResourceInter
 	}
 	var out *unstructured.Unstructured
 	err := r.remove(ctx, it, ri)
-	if err == nil && !it.res.DryRun {
+	switch {
+	case err != nil:
+	case it.res.DryRun:
+		out, err = r.dryRunCreate(ctx, it, ri)
+	default:
 		out, err = r.send(ctx, it, ri, force, start)
 	}
 	if err != nil {
@@ -124,6 +129,31 @@ func (r *run) remove(ctx context.Context, it *item, ri dynamic.ResourceInterface
 			return err
 		}
 	}
+}
+
+// dryRunCreate returns the object a replace would create, as a server dry
+// run of creating it: what diff shows as the replace's result, defaults
+// and admission included. The server cannot dry-run creating an object
+// that still exists, so the dry run creates it under a name generated from
+// its own, and the answer gets its own name back.
+func (r *run) dryRunCreate(ctx context.Context, it *item, ri dynamic.ResourceInterface) (*unstructured.Unstructured, error) {
+	obj := it.p.obj.DeepCopy()
+	name := obj.GetName()
+	obj.SetName("")
+	obj.SetGenerateName(name + "-")
+	var out *unstructured.Unstructured
+	err := r.do(ctx, func(ctx context.Context) error {
+		r.requests.Add(1)
+		var err error
+		out, err = ri.Create(ctx, obj, metav1.CreateOptions{FieldManager: FieldManager, DryRun: []string{metav1.DryRunAll}})
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("replace: create (server dry run): %w", err)
+	}
+	out.SetName(name)
+	out.SetGenerateName("")
+	return out, nil
 }
 
 // ReplaceNeededError is an object the API server will not change in place

@@ -117,8 +117,26 @@ func TestReplace(t *testing.T) {
 					t.Errorf("replaced: %d replicas, left to %v, applied %v", n, o.LeftTo, o.Applied != nil)
 				}
 			}
-			if tt.dryRun && o.Applied != nil {
-				t.Error("a dry-run replace returned an object the server never made")
+			// A dry-run replace returns what the server would create in
+			// its place: a dry-run create, under a generated name since
+			// the object still exists, given its own name back.
+			var creates []string
+			for _, c := range f.sent("create") {
+				if !c.DryRun || !strings.HasPrefix(c.Key.name, "db-") {
+					t.Errorf("create %s (dry run %v), want only a dry run under a name generated from db", c.Key, c.DryRun)
+				}
+				creates = append(creates, c.Key.name)
+			}
+			if dryReplace := tt.dryRun && tt.want != "failed"; dryReplace != (len(creates) == 1) {
+				t.Errorf("creates %v", creates)
+			}
+			if tt.dryRun && tt.want != "failed" {
+				if o.Applied == nil {
+					t.Fatal("a dry-run replace returned no object")
+				}
+				if svc, _, _ := unstructured.NestedString(o.Applied.Object, "spec", "serviceName"); o.Applied.GetName() != "db" || o.Applied.GetGenerateName() != "" || svc != "new" {
+					t.Errorf("dry-run replace: applied %v, want the new StatefulSet db", o.Applied)
+				}
 			}
 		})
 	}

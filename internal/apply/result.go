@@ -82,9 +82,9 @@ type ObjectResult struct {
 	Live *unstructured.Unstructured
 	// Applied is the object as the server returned it from the apply, or
 	// Live when it was left unchanged; nil when the object failed (but for
-	// a CRD stored and then never Established) or was skipped, and for a
-	// Replaced object in a server dry run (the server cannot dry-run
-	// creating an object that still exists).
+	// a CRD stored and then never Established) or was skipped. For a
+	// Replaced object in a server dry run it is the object the server
+	// would create in its place.
 	Applied *unstructured.Unstructured
 }
 
