@@ -619,8 +619,14 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 			if r.createdNS && e.Object.GroupKind() == kube.GKNamespace && e.Object.Name == r.o.Namespace && (or.Action == Configured || or.Action == Unchanged) {
 				or.Action = Created // the lock created it a moment before
 			}
-			if or.Note == "" && c.Reason != "" && (or.Action == Configured || or.Action == Created || or.Action == Replaced) {
+			switch {
+			case c.Reason == "":
+			case or.Note == "" && (or.Action == Configured || or.Action == Created || or.Action == Replaced):
 				or.Note = c.Reason
+			case or.Action == Configured || or.Action == Created:
+				// The plan's reason (adopted, needed by the stack) comes
+				// first; what the engine did (fields taken back) after.
+				or.Note = c.Reason + "; " + or.Note
 			}
 			r.emit(or)
 		}),
