@@ -650,6 +650,12 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 		for _, o := range res.Objects {
 			if i, ok := at[o.Object.ID()]; ok {
 				withDiff(&r.res.Objects[i], o)
+				if o.Action == apply.Replaced && o.Applied == nil && o.Live != nil {
+					// The server cannot dry-run creating what still
+					// exists: a replaced object shows as it is and as
+					// the set has it.
+					r.res.Objects[i].Before, r.res.Objects[i].After = redactSecrets(cleanForDiff(o.Live), cleanForDiff(withOwnership(byRef[o.Object.ID()].Desired, r.o.Stack)))
+				}
 			}
 		}
 	}
