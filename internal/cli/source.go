@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -30,7 +31,8 @@ func readSource(ctx context.Context, deps *Deps, g *globalOptions, c *clusterOpt
 		}
 		src := release.Source{
 			Objects: res.Objects, Generated: res.Generated, Requires: res.Requires,
-			Profile: r.Config.StackProfile(), ProfileNamed: profile != "",
+			// The profile rendered: --profile's, else obsctl.yaml's.
+			Profile: cmp.Or(profile, r.Config.StackProfile()), ProfileNamed: profile != "",
 		}
 		if r.Embedded() {
 			src.Repo, src.Implicit = embeddedRepo, g.repo == "" && !c.stackNamed

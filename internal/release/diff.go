@@ -38,19 +38,42 @@ func (r *run) diffRun(ctx context.Context) error {
 	if r.missing != nil {
 		r.note("obsctl: warning: %v", r.missing)
 	}
-	for _, c := range r.plan.Changes {
-		if c.Live == nil || (c.Ref.GroupKind() != kube.GKDeployment && c.Ref.GroupKind() != kube.GKStatefulSet) {
-			continue
-		}
-		n, found, _ := unstructured.NestedInt64(c.Live.Object, "spec", "replicas")
-		if !found {
-			n = 1
-		}
-		if w := belowWanted(c.Live, c.Ref.Kind, n); w != "" {
-			r.note("obsctl: warning: %s", w)
-		}
+	for _, w := range r.scaledBelow() {
+		r.note("obsctl: warning: %s", w)
 	}
 	return r.dryRun(ctx, ctx)
+}
+
+// scaledBelow says, as status does, which of the set's Deployments and
+// StatefulSets another manager scaled below the replicas the set wants:
+// the release leaves their replicas alone, and diff says so.
+func (r *run) scaledBelow() []string {
+	var out []string
+	for _, c := range r.plan.Changes {
+		gk := c.Ref.GroupKind()
+		if c.Live == nil || c.Desired == nil || gk != kube.GKDeployment && gk != kube.GKStatefulSet {
+			continue
+		}
+		live, found, _ := unstructured.NestedInt64(c.Live.Object, "spec", "replicas")
+		if !found {
+			live = 1
+		}
+		// What the set wants, on the live object: belowWanted reads it
+		// from the annotation render writes.
+		o := c.Live.DeepCopy()
+		if want, ok := c.Desired.GetAnnotations()[AnnotationReplicas]; ok {
+			a := o.GetAnnotations()
+			if a == nil {
+				a = map[string]string{}
+			}
+			a[AnnotationReplicas] = want
+			o.SetAnnotations(a)
+		}
+		if w := belowWanted(o, c.Ref.Kind, live); w != "" {
+			out = append(out, w)
+		}
+	}
+	return out
 }
 
 // withDiff fills in Before and After of the engine's outcome for an object.

@@ -99,6 +99,9 @@ func (r *run) apply(ctx, tctx context.Context) error {
 		}
 		return r.dryRun(ctx, tctx)
 	}
+	if err := r.checkImplicit(tctx); err != nil {
+		return err
+	}
 	return r.locked(ctx, tctx, func(actx, dctx context.Context, l *lock.Lock) error {
 		inv, err := r.loadInventory(dctx)
 		if err != nil {
@@ -393,16 +396,47 @@ func (r *run) checkRepo() error {
 // checkShared refuses, for the embedded default taken implicitly, a
 // cluster where another stack owns the CRDs: a second stack from defaults
 // nobody chose is a mistake, not a plan.
-func (r *run) checkShared() error {
+func (r *run) checkShared() error { return r.checkSharedIn(r.desired, r.live) }
+
+// checkImplicit makes checkRepo's and checkShared's checks of the embedded
+// default taken implicitly before the lock is taken: the lock creates the
+// stack's namespace when it is missing, and a release refused must leave
+// nothing behind. prepare makes them again under the lock.
+func (r *run) checkImplicit(ctx context.Context) error {
+	if !r.src.Implicit {
+		return nil
+	}
+	inv, err := r.loadInventory(ctx)
+	if err != nil {
+		return err
+	}
+	r.inv = inv
+	if err := r.checkRepo(); err != nil {
+		return err
+	}
+	var crds []kube.Ref
+	for _, o := range r.src.Objects {
+		if ref := kube.RefOf(o); ref.GroupKind() == kube.GKCRD {
+			crds = append(crds, ref)
+		}
+	}
+	live, err := r.c.readLive(ctx, r.o.Stack, crds)
+	if err != nil {
+		return err
+	}
+	return r.checkSharedIn(r.src.Objects, live)
+}
+
+func (r *run) checkSharedIn(desired []*unstructured.Unstructured, live map[kube.Ref]*unstructured.Unstructured) error {
 	if !r.src.Implicit || r.inv.Latest() != nil {
 		return nil
 	}
-	for _, o := range r.desired {
+	for _, o := range desired {
 		ref := kube.RefOf(o)
 		if ref.GroupKind() != kube.GKCRD {
 			continue
 		}
-		if who, other := ownerOf(r.live[ref.ID()], r.o.Stack); who == ownerOther {
+		if who, other := ownerOf(live[ref.ID()], r.o.Stack); who == ownerOther {
 			return &RepoError{Msg: fmt.Sprintf("stack %s is on this cluster (it owns %s), and no obsctl.yaml was found here: obsctl will not stand up the embedded default stack %s beside it. Run obsctl from your repo (or pass --repo), or name the stack with --stack to release the defaults on purpose",
 				other, ref.Name, r.o.Stack)}
 		}
@@ -609,8 +643,14 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 			if r.createdNS && e.Object.GroupKind() == kube.GKNamespace && e.Object.Name == r.o.Namespace && (or.Action == Configured || or.Action == Unchanged) {
 				or.Action = Created // the lock created it a moment before
 			}
-			if or.Note == "" && c.Reason != "" && (or.Action == Configured || or.Action == Created || or.Action == Replaced) {
+			switch {
+			case c.Reason == "":
+			case or.Note == "" && (or.Action == Configured || or.Action == Created || or.Action == Replaced):
 				or.Note = c.Reason
+			case or.Action == Configured || or.Action == Created:
+				// The plan's reason (adopted, needed by the stack) comes
+				// first; what the engine did (fields taken back) after.
+				or.Note = c.Reason + "; " + or.Note
 			}
 			r.emit(or)
 		}),
@@ -634,6 +674,12 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 		for _, o := range res.Objects {
 			if i, ok := at[o.Object.ID()]; ok {
 				withDiff(&r.res.Objects[i], o)
+				if o.Action == apply.Replaced && o.Applied == nil && o.Live != nil {
+					// The server cannot dry-run creating what still
+					// exists: a replaced object shows as it is and as
+					// the set has it.
+					r.res.Objects[i].Before, r.res.Objects[i].After = redact.ForDiff(cleanForDiff(o.Live), cleanForDiff(withOwnership(byRef[o.Object.ID()].Desired, r.o.Stack)))
+				}
 			}
 		}
 	}
