@@ -103,7 +103,7 @@ destructive change was not confirmed.`,
 func (o *applyOptions) addRunFlags(f *pflag.FlagSet) {
 	f.BoolVar(&o.prune, "prune", true, "delete the objects of the previous revision that this set no longer has")
 	f.StringSliceVar(&o.pruneProtected, "prune-protected", nil, "protected kinds prune may delete: crds, namespaces, volumes, secrets (generated) or all")
-	f.BoolVar(&o.adopt, "adopt", false, "take over existing objects that obsctl did not create, instead of leaving them alone")
+	f.BoolVar(&o.adopt, "adopt", false, "take over existing objects that obsctl did not create, instead of leaving them alone: their fields become the stack's (a Namespace's PodSecurity labels among them)")
 	f.BoolVarP(&o.yes, "yes", "y", false, "confirm destructive changes (a mass prune, a replace, a profile downgrade, lost volumes)")
 	f.BoolVar(&o.wait, "wait", true, "wait until Deployments, StatefulSets and DaemonSets have rolled out")
 	f.BoolVar(&o.waitLock, "wait-lock", true, "wait while another run holds the stack's lock; false fails at once with exit code 5")

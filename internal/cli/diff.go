@@ -104,7 +104,11 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 	})
 	res, err := release.Diff(ctx, conn.cluster, src, opts)
 	var ce *release.ConflictError
-	if err != nil && !errors.As(err, &ce) {
+	var re *release.RepoError
+	switch {
+	case errors.As(err, &re):
+		return err // the usage error it is: which repo, which stack
+	case err != nil && !errors.As(err, &ce):
 		return &diffError{err}
 	}
 	changed, err := printDiff(deps.Stdout, res, o.output)

@@ -19,6 +19,11 @@ import (
 // reads, and destructive changes, are notes: diff shows, it does not stop.
 func Diff(ctx context.Context, c *Cluster, src Source, o Options) (*Result, error) {
 	o.DryRun = true
+	if src.Profile != "" && !src.ProfileNamed {
+		// Diff shows what applying this profile does; apply asks for it
+		// to be named (see ProfileError), diff says so.
+		src.ProfileNamed, o.profileUnnamed = true, true
+	}
 	r := newRun(c, src, o)
 	r.diff = true
 	tctx, cancel := context.WithDeadline(ctx, o.Deadline)
@@ -37,6 +42,9 @@ func (r *run) diffRun(ctx context.Context) error {
 	}
 	if r.missing != nil {
 		r.note("obsctl: warning: %v", r.missing)
+	}
+	if r.o.profileUnnamed && r.plan.ProfileChange != "" {
+		r.note("obsctl: warning: the stack's profile would change (%s): apply needs it named with --profile %s", r.plan.ProfileChange, r.plan.Profile)
 	}
 	for _, w := range r.scaledBelow() {
 		r.note("obsctl: warning: %s", w)

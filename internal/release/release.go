@@ -78,6 +78,10 @@ type Options struct {
 	Getenv func(string) string
 	// Observer hears every object's outcome and the release's notes.
 	Observer Observer
+
+	// profileUnnamed, for Diff, says a profile change was shown as if
+	// named: apply would ask for it.
+	profileUnnamed bool
 }
 
 // ObjectResult is what became, or would become, of one object.

@@ -252,6 +252,9 @@ func (r *run) prepare(ctx context.Context) error {
 		return err
 	}
 	r.live = live
+	if err := r.waitDeleted(ctx); err != nil {
+		return err
+	}
 	if err := r.checkShared(); err != nil {
 		return err
 	}
@@ -477,7 +480,11 @@ func (r *run) change(ctx, actx, dctx context.Context, l *lock.Lock) error {
 	if lerr := l.Err(); lerr != nil {
 		return lerr
 	}
-	r.useShared(dctx)
+	// Marking shared CRDs and recording the revision may go on a little
+	// past the deadline: what was applied must be recorded.
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Until(r.o.Deadline)+recordGrace)
+	defer cancel()
+	r.useShared(sctx)
 	pruneErr := error(nil)
 	carried := r.carried()
 	if applyErr == nil || errors.As(applyErr, new(*apply.NotReadyError)) {
@@ -495,8 +502,6 @@ func (r *run) change(ctx, actx, dctx context.Context, l *lock.Lock) error {
 	}
 	rev := r.revision(applied)
 	rev.Carry(carried...)
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Until(r.o.Deadline)+recordGrace)
-	defer cancel()
 	if !began {
 		// The fast path saw no change and the engine made one after all
 		// (the server normalised a field differently): record it.
@@ -545,7 +550,11 @@ func (r *run) noop() bool {
 // stopped for confirmation says what it would have done.
 func (r *run) reportPlanOnly() {
 	for _, c := range r.plan.Changes {
-		r.emit(ObjectResult{Ref: c.Ref, Wave: kube.WaveOf(c.Ref.GroupKind()), Action: Skipped, Note: "not applied: " + string(c.Action) + " needs confirming", Destructive: c.Destructive})
+		switch c.Action {
+		case Unchanged, Kept:
+			continue // nothing to do: nothing held up
+		}
+		r.emit(ObjectResult{Ref: c.Ref, Wave: kube.WaveOf(c.Ref.GroupKind()), Action: Skipped, Note: "would be " + string(c.Action) + "; nothing changed until the destructive changes are confirmed", Destructive: c.Destructive})
 	}
 }
 
@@ -823,4 +832,48 @@ func (r *run) pause(ctx context.Context, point string) {
 	}
 	r.note("obsctl: paused at %s (%s)", point, PauseEnv)
 	<-ctx.Done()
+}
+
+// deletingTimeout bounds the wait for an object of the set that is still
+// being deleted (a prune a moment ago, in the foreground: custom resources
+// wait for the garbage collector to learn their kind).
+const deletingTimeout = time.Minute
+
+// waitDeleted waits until the set's objects that are the stack's and on
+// their way out are gone, so that the release creates them afresh instead
+// of refusing them: someone removed an object and put it back. A dry run
+// does not wait: it reports them as created once gone.
+func (r *run) waitDeleted(ctx context.Context) error {
+	for _, o := range r.desired {
+		id := kube.RefOf(o).ID()
+		live := r.live[id]
+		if live == nil || live.GetDeletionTimestamp() == nil {
+			continue
+		}
+		if who, _ := ownerOf(live, r.o.Stack); who != ownerStack {
+			continue
+		}
+		if r.o.DryRun {
+			delete(r.live, id)
+			continue
+		}
+		ri, err := r.c.resource(id)
+		if err != nil || ri == nil {
+			continue
+		}
+		r.note("obsctl: %s is still being deleted; waiting for it to go, to create it again", id)
+		wctx, cancel := context.WithTimeout(ctx, deletingTimeout)
+		for {
+			_, err := ri.Get(wctx, live.GetName(), metav1.GetOptions{})
+			if apierrors.IsNotFound(err) {
+				delete(r.live, id)
+				break
+			}
+			if kube.Sleep(wctx, 500*time.Millisecond) != nil {
+				break // the plan says it is being deleted
+			}
+		}
+		cancel()
+	}
+	return nil
 }
