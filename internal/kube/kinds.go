@@ -72,7 +72,8 @@ type Kind struct {
 	// Wave is the wave objects of the kind are applied in.
 	Wave Wave
 	// Managed kinds are the ones the stack renders: obsctl rbac grants
-	// obsctl every verb it needs on them, whatever manifests it is given.
+	// obsctl what it needs on them, whatever manifests it is given
+	// (Secrets, Namespaces and CRDs narrowed to the stack's own).
 	Managed bool
 }
 

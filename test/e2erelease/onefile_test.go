@@ -110,7 +110,7 @@ func TestApplyOneFileInRepo(t *testing.T) {
 		t.Errorf("the refused apply does not list the mass prune:\n%s", r.stderr)
 	}
 	lines := objectLines(t, r.stdout)
-	if got := lines["Deployment "+s.ns+"/grafana"]; !strings.HasPrefix(got, "skipped (not applied: pruned needs confirming") {
+	if got := lines["Deployment "+s.ns+"/grafana"]; !strings.HasPrefix(got, "skipped (would be pruned; nothing changed until the destructive changes are confirmed") {
 		t.Errorf("Deployment grafana: %q, want skipped: its prune needs confirming", got)
 	}
 	unchanged("after the unconfirmed mass prune")
