@@ -431,59 +431,92 @@ func decidePrevious(in *PlanInput, ref kube.Ref) (Change, bool) {
 		c.Action, c.Reason = Kept, "--prune=false"
 		return c, true
 	}
-	switch {
-	case gk == kube.GKNamespace && ref.Name == in.Namespace:
+	if gk == kube.GKNamespace && ref.Name == in.Namespace {
 		c.Action, c.Reason = Kept, "it is the stack's namespace, which holds its lock and inventory"
 		return c, true
-	case gk == kube.GKNamespace:
-		if in.protects(ProtectNamespaces) {
-			c.Action, c.Reason = Kept, "namespaces are pruned only with --prune-protected=namespaces: deleting one deletes everything in it"
+	}
+	for _, p := range protections {
+		if !p.is(ref, live) {
+			continue
+		}
+		if in.protects(p.kind) {
+			c.Action, c.Reason = Kept, fmt.Sprintf("%s are pruned only with --prune-protected=%s: %s", p.what, p.kind, p.why)
 			return c, true
 		}
-		holders, read := in.Holders[ref.Name]
-		switch {
-		case read && holders == nil:
-			c.Action, c.Reason = Kept, "cannot tell whether it holds objects outside the stack"
-			return c, true
-		case len(holders) > 0:
-			c.Action, c.Reason = Kept, "it holds objects outside the stack, which deleting it would delete: "+strings.Join(holders, ", ")
-			return c, true
+		if p.blocked != nil {
+			if why := p.blocked(in, ref, live); why != "" {
+				c.Action, c.Reason = Kept, why
+				return c, true
+			}
 		}
-		c.Destructive = "everything in the namespace is deleted with it"
-	case gk == kube.GKCRD:
-		if in.protects(ProtectCRDs) {
-			c.Action, c.Reason = Kept, "CustomResourceDefinitions are pruned only with --prune-protected=crds: deleting one deletes all its custom resources"
-			return c, true
-		}
-		if users := usersOf(live, in.Stack); len(users) > 0 {
-			c.Action, c.Reason = Kept, "stack "+strings.Join(users, ", ")+" uses it"
-			return c, true
-		}
-		crs, read := in.CustomResources[ref.Name]
-		switch {
-		case read && crs == nil:
-			c.Action, c.Reason = Kept, "cannot tell whether custom resources of it exist"
-			return c, true
-		case len(crs) > 0:
-			c.Action, c.Reason = Kept, "custom resources of it exist, which deleting it would delete: "+strings.Join(crs, ", ")
-			return c, true
-		}
-		c.Destructive = "the kind is gone from the cluster"
-	case gk == kube.GKPVC:
-		if in.protects(ProtectVolumes) {
-			c.Action, c.Reason = Kept, "volumes are pruned only with --prune-protected=volumes: their data is lost"
-			return c, true
-		}
-		c.Destructive = "the volume's data is lost"
-	case isGenerated(live):
-		if in.protects(ProtectSecrets) {
-			c.Action, c.Reason = Kept, "generated Secrets are pruned only with --prune-protected=secrets: their values are nowhere else"
-			return c, true
-		}
-		c.Destructive = "its generated values are lost"
+		c.Destructive = p.loses
+		break
 	}
 	c.Action = Pruned
 	return c, true
+}
+
+// protection is one protected kind: what it is, why a routine prune
+// keeps it, what pruning it loses, and what keeps it even when named.
+type protection struct {
+	kind    Protected
+	what    string
+	is      func(ref kube.Ref, live *unstructured.Unstructured) bool
+	why     string
+	loses   string
+	blocked func(in *PlanInput, ref kube.Ref, live *unstructured.Unstructured) string
+}
+
+// protections are the protected kinds, in one table: the rule that a
+// routine apply never deletes data that is nowhere else.
+var protections = []protection{
+	{
+		kind: ProtectNamespaces, what: "namespaces",
+		is:    func(ref kube.Ref, _ *unstructured.Unstructured) bool { return ref.GroupKind() == kube.GKNamespace },
+		why:   "deleting one deletes everything in it",
+		loses: "everything in the namespace is deleted with it",
+		blocked: func(in *PlanInput, ref kube.Ref, _ *unstructured.Unstructured) string {
+			return blockedBy(in.Holders, ref.Name, "whether it holds objects outside the stack", "it holds objects outside the stack, which deleting it would delete: ")
+		},
+	},
+	{
+		kind: ProtectCRDs, what: "CustomResourceDefinitions",
+		is:    func(ref kube.Ref, _ *unstructured.Unstructured) bool { return ref.GroupKind() == kube.GKCRD },
+		why:   "deleting one deletes all its custom resources",
+		loses: "the kind is gone from the cluster",
+		blocked: func(in *PlanInput, ref kube.Ref, live *unstructured.Unstructured) string {
+			if users := usersOf(live, in.Stack); len(users) > 0 {
+				return "stack " + strings.Join(users, ", ") + " uses it"
+			}
+			return blockedBy(in.CustomResources, ref.Name, "whether custom resources of it exist", "custom resources of it exist, which deleting it would delete: ")
+		},
+	},
+	{
+		kind: ProtectVolumes, what: "volumes",
+		is:    func(ref kube.Ref, _ *unstructured.Unstructured) bool { return ref.GroupKind() == kube.GKPVC },
+		why:   "their data is lost",
+		loses: "the volume's data is lost",
+	},
+	{
+		kind: ProtectSecrets, what: "generated Secrets",
+		is:    func(_ kube.Ref, live *unstructured.Unstructured) bool { return isGenerated(live) },
+		why:   "their values are nowhere else",
+		loses: "its generated values are lost",
+	},
+}
+
+// blockedBy says why a read (what lives in a namespace, the custom
+// resources of a CRD) keeps an object: the read failed (a key with a nil
+// value), or found something.
+func blockedBy(reads map[string][]string, key, unknown, found string) string {
+	got, read := reads[key]
+	switch {
+	case read && got == nil:
+		return "cannot tell " + unknown
+	case len(got) > 0:
+		return found + strings.Join(got, ", ")
+	}
+	return ""
 }
 
 // usersOf returns the other stacks that marked a shared object as used.
