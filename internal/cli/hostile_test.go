@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -43,6 +44,10 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	absent TEXT             TEXT appears in no output (the canary always)
 //	symlink PATH TARGET     PATH is a link to TARGET (${REPO} is the repo)
 //	fifo PATH               PATH is a named pipe
+//	socket PATH             PATH is a Unix socket (nothing listens on it)
+//	sparse PATH SIZE        PATH is a file of SIZE zero bytes that takes no disk;
+//	                        not counted in the input of the heap bound, as a file
+//	                        over the size limit must not be read at all
 //	big PATH SIZE TEXT      PATH is TEXT repeated to SIZE bytes (K, M suffixes);
 //	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them
 //	maxout SIZE             bound on each output (default 1M; render's stdout, the
@@ -74,6 +79,8 @@ type hostileCase struct {
 	absent   []string
 	links    [][2]string
 	fifos    []string
+	sockets  []string
+	sparse   []bigFile
 	bigs     []bigFile
 	maxOut   int64
 	maxHeap  int64
@@ -166,6 +173,13 @@ func parseHostile(t *testing.T, path string) *hostileCase {
 			c.links = append(c.links, [2]string{f[1], f[2]})
 		case "fifo":
 			c.fifos = append(c.fifos, f[1])
+		case "socket":
+			c.sockets = append(c.sockets, f[1])
+		case "sparse":
+			if len(f) != 3 {
+				bad()
+			}
+			c.sparse = append(c.sparse, bigFile{path: f[1], size: parseSize(t, f[2])})
 		case "big":
 			if len(f) < 4 {
 				bad()
@@ -248,6 +262,44 @@ func (c *hostileCase) materialize(t *testing.T) (string, int64) {
 			t.Fatal(err)
 		}
 		if err := syscall.Mkfifo(p, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sp := range c.sockets {
+		p := filepath.Join(dir, sp)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		// A socket's path is limited to about 100 bytes: bind it in a
+		// short folder and move it into the repo.
+		short, err := os.MkdirTemp("", "s")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer os.RemoveAll(short)
+		l, err := net.ListenUnix("unix", &net.UnixAddr{Name: filepath.Join(short, "s"), Net: "unix"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		l.SetUnlinkOnClose(false)
+		l.Close()
+		if err := os.Rename(filepath.Join(short, "s"), p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sp := range c.sparse {
+		p := filepath.Join(dir, sp.path)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		f, err := os.Create(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Truncate(sp.size); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
 	}

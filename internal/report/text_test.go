@@ -125,3 +125,34 @@ func TestTextContext(t *testing.T) {
 		})
 	}
 }
+
+// TestNoExcerptOfBinary: a file that is not text (a NUL byte, invalid
+// UTF-8) may be anything a link or a stray binary put there; no format
+// quotes a line of it, whichever check reports it.
+func TestNoExcerptOfBinary(t *testing.T) {
+	for name, src := range map[string]string{
+		"nul":          "groups:\n- name: tok-5a5a \x00\n",
+		"invalid utf8": "groups:\n- name: tok-5a5a \xff\xfe\n",
+		"far from it":  "\x00\ngroups:\n- name: tok-5a5a\n",
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := source.NewFile("rules/x.yaml", []byte(src))
+			in := Input{
+				Findings: []diag.Finding{
+					{Check: "yaml/syntax", Severity: diag.Fatal, Span: diag.At("rules/x.yaml", 2, 1), Message: "file is not UTF-8 text"},
+					{Check: "rules/other", Severity: diag.Error, Span: diag.Span{File: "rules/x.yaml", Start: diag.Pos{Line: 2, Col: 3}, End: diag.Pos{Line: 2, Col: 9}}, Message: "m"},
+				},
+				Source: func(string) *source.File { return f },
+			}
+			for _, format := range Formats() {
+				var b strings.Builder
+				if err := Write(&b, format, in, Options{}); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(b.String(), "tok-5a5a") {
+					t.Errorf("%s quotes the file:\n%s", format, b.String())
+				}
+			}
+		})
+	}
+}
