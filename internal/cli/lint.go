@@ -39,6 +39,11 @@ func newLintCmd(deps *Deps, g *globalOptions) *cobra.Command {
 		Long: `Lint the observability repo: obsctl.yaml and its alert routing, and every rule
 file under the configured rule paths, or under the PATHs given.
 
+Only regular files inside the repo are read: a link that leads out of it, a
+device, a named pipe or a socket is a load/file finding and is never opened.
+A PATH inside the repo is held to the repo the same way; a PATH outside it is
+read where it leads (it is your choice), but still only as a regular file.
+
 Exit codes: 0 no findings at or above --fail-on, 1 lint could not run,
 2 usage error, 3 findings at or above --fail-on.
 

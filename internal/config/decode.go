@@ -24,6 +24,9 @@ type Fields struct {
 	At diag.Span `yaml:"-"`
 	// Keys maps each YAML key present to the span of its value.
 	Keys map[string]diag.Span `yaml:"-"`
+	// Items maps each YAML key present whose value is a list to the spans
+	// of its items, in order.
+	Items map[string][]diag.Span `yaml:"-"`
 }
 
 // Span returns the span of key's value, or of the mapping when the key was
@@ -33,6 +36,15 @@ func (f Fields) Span(key string) diag.Span {
 		return s
 	}
 	return f.At
+}
+
+// Item returns the span of item i of key's list, or the span of key's
+// value when the list has no such item (or key was not written).
+func (f Fields) Item(key string, i int) diag.Span {
+	if items := f.Items[key]; i >= 0 && i < len(items) {
+		return items[i]
+	}
+	return f.Span(key)
 }
 
 // Has reports whether key was written.
@@ -214,9 +226,9 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 	}
 	collect(v.Type(), nil)
-	keys := map[string]diag.Span{}
+	keys, items := map[string]diag.Span{}, map[string][]diag.Span{}
 	for _, f := range fields {
-		f.At, f.Keys = d.file.Span(n), keys
+		f.At, f.Keys, f.Items = d.file.Span(n), keys, items
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -241,6 +253,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		seen[k.Value] = true
 		if len(fields) > 0 {
 			keys[k.Value] = d.file.Span(resolve(val))
+			if l := resolve(val); l != nil && l.Kind == yaml.SequenceNode {
+				for _, it := range l.Content {
+					items[k.Value] = append(items[k.Value], d.file.Span(resolve(it)))
+				}
+			}
 		}
 		d.decode(val, v.FieldByIndex(idx), what+"."+k.Value)
 	}

@@ -16,11 +16,11 @@ import (
 )
 
 // Load reads every *.yaml and *.yml file directly in dir of fsys, in name
-// order, one pipeline per file, and runs every check. It never fails: a
-// folder or file that cannot be read is a finding too, and a folder that
-// does not exist holds no pipelines. It returns the pipelines it could
-// decode, also those with findings, in routing order (see Sort), and the
-// findings sorted. Compile only when no finding is an error.
+// order, and loads them as LoadFiles does. It never fails: a folder or
+// file that cannot be read is a finding too, and a folder that does not
+// exist holds no pipelines. It is for trees obsctl trusts (the embedded
+// pipelines, tests): a user's repo is read by package load, which reads
+// only regular files inside the repo, and passes them to LoadFiles.
 func Load(fsys fs.FS, dir string) ([]*Pipeline, []diag.Finding) {
 	entries, err := fs.ReadDir(fsys, dir)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -32,7 +32,7 @@ func Load(fsys fs.FS, dir string) ([]*Pipeline, []diag.Finding) {
 			Span: diag.Span{File: dir}, Message: fmt.Sprintf("read %s: %v", dir, err)})
 		// ReadDir returns the entries it read before the error.
 	}
-	var ps []*Pipeline
+	var files []*source.File
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() || !(strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")) {
@@ -45,7 +45,21 @@ func Load(fsys fs.FS, dir string) ([]*Pipeline, []diag.Finding) {
 				Span: diag.Span{File: p}, Message: fmt.Sprintf("read %s: %v", p, err)})
 			continue
 		}
-		pl, fds := LoadFile(source.NewFile(p, src))
+		files = append(files, source.NewFile(p, src))
+	}
+	ps, fds := LoadFiles(files)
+	return ps, diag.Sort(append(findings, fds...))
+}
+
+// LoadFiles loads the pipeline files, one pipeline per file, and runs
+// every check. It returns the pipelines it could decode, also those with
+// findings, in routing order (see Sort), and the findings sorted. Compile
+// only when no finding is an error.
+func LoadFiles(files []*source.File) ([]*Pipeline, []diag.Finding) {
+	var ps []*Pipeline
+	var findings []diag.Finding
+	for _, f := range files {
+		pl, fds := LoadFile(f)
 		findings = append(findings, fds...)
 		if pl != nil {
 			ps = append(ps, pl)

@@ -216,6 +216,15 @@ func TestChecks(t *testing.T) {
 // noFixtures are the checks TestChecks cannot give fixtures, and why.
 var noFixtures = map[string]string{
 	"pipelines/read": "an unreadable file cannot be a fixture; internal/fluentd tests it",
+	"load/file":      "a link, a pipe or a device cannot be a fixture; internal/load and the hostile corpus (internal/cli/testdata/hostile/load-*) test it",
+}
+
+// TestLoadCheckNames keeps the registered load check's name equal to the
+// loader's.
+func TestLoadCheckNames(t *testing.T) {
+	if _, ok := Lookup(load.CheckFile); !ok {
+		t.Errorf("the loader reports %s, which is not a registered check", load.CheckFile)
+	}
 }
 
 // TestPipelineCheckNames keeps the registered pipeline checks' names equal

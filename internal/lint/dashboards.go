@@ -138,6 +138,11 @@ func (e *dashboardError) Error() string { return e.msg }
 
 // dashboardRefs walks f's JSON and returns every datasource reference.
 func dashboardRefs(f *source.File) ([]datasourceRef, error) {
+	if off, bad := f.NotText(); bad {
+		// The JSON decoder takes invalid UTF-8 in strings: say so here,
+		// before any of it reaches a message.
+		return nil, &dashboardError{off, "the file is not UTF-8 text (invalid UTF-8 or a NUL byte)"}
+	}
 	dec := json.NewDecoder(bytes.NewReader(f.Src))
 	dec.UseNumber()
 	w := &dsWalker{dec: dec}

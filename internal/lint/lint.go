@@ -270,12 +270,15 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 	return res
 }
 
-// configBroken reports whether obsctl.yaml could not be read at all (a
-// fatal finding such as a YAML syntax error), so that its settings are
-// defaults rather than what the file says.
+// configBroken reports whether obsctl.yaml could not be read at all (not
+// read by the loader, or a fatal finding such as a YAML syntax error), so
+// that its settings are defaults rather than what the file says.
 func configBroken(r *load.Repo) bool {
 	if r.ConfigFile == nil {
 		return false
+	}
+	if r.ConfigRefused() {
+		return true
 	}
 	for _, f := range r.Findings {
 		if f.File == r.ConfigFile.Path && f.Severity == diag.Fatal {

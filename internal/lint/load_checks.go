@@ -7,17 +7,37 @@ import "github.com/obsctl/obsctl/internal/diag"
 // are registered so that they can be explained, listed in the README and
 // SARIF, and disabled like any other check.
 
+// loadFile reports a file of the repo that obsctl does not read: a link
+// that leads out of the repo (to /proc/self/environ, /etc/shadow, another
+// checkout), a device (/dev/zero), a named pipe (FIFO), a socket, a folder
+// where a file is expected (or a file where a folder is), a dangling link,
+// a loop of links, a file over 32 MiB, a file whose name holds a control
+// character. A repo is written by whoever opens a pull request, and lint
+// runs where secrets are: such a file is never opened, and nothing of it
+// is printed. A link that stays inside the repo is followed. The finding
+// is at the file, or at the rules.paths entry that names it.
+type loadFile struct{}
+
+func (loadFile) Name() string { return "load/file" }
+
+func (loadFile) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A file of the repo is not a regular file inside it (a link out, a device, a pipe), or is too large: it is not read."}
+}
+
+func (loadFile) Check(*Pass) {}
+
 // yamlSyntax reports files that are not valid YAML: bad indentation, a tab
 // used for indentation, an unclosed quote or bracket, a key with no value
 // separator. It also reports files that are not UTF-8 text (a stray binary
-// or a file with NUL bytes) and files over 32 MiB. Nothing else in such a
-// file can be checked; the other files still are.
+// or a file with NUL bytes), at the first byte that is not text, and
+// quotes nothing of such a file. Nothing else in such a file can be
+// checked; the other files still are.
 type yamlSyntax struct{}
 
 func (yamlSyntax) Name() string { return "yaml/syntax" }
 
 func (yamlSyntax) Meta() Meta {
-	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Summary: "A file is not valid YAML (or not UTF-8 text, or too large)."}
+	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Summary: "A file is not valid YAML (or not UTF-8 text)."}
 }
 
 func (yamlSyntax) Check(*Pass) {}

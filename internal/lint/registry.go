@@ -4,6 +4,7 @@ package lint
 // The list is explicit: adding a check means adding it here.
 func Checks() []Check {
 	return []Check{
+		loadFile{},
 		yamlSyntax{},
 		rulesSchema{},
 		configSchema{},

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -36,8 +35,6 @@ type Repo struct {
 	// default repo was loaded: a command that changes a cluster must not
 	// mistake it for the user's repo.
 	Default bool
-	// FS is the repo's file tree.
-	FS fs.FS
 	// Config is the decoded obsctl.yaml (never nil).
 	Config *config.Config
 	// ConfigFile is the source of obsctl.yaml.
@@ -51,6 +48,12 @@ type Repo struct {
 	Dashboards []*source.File
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
+
+	// tree is where the repo's files are read from.
+	tree *tree
+	// configRefused is set when obsctl.yaml was not read (a load/file
+	// finding says why): ConfigFile then names it, with no content.
+	configRefused bool
 }
 
 // Embedded reports whether r is the embedded default repo.
@@ -60,7 +63,7 @@ func (r *Repo) Embedded() bool { return r.Default }
 // source lines.
 func (r *Repo) Sources() map[string]*source.File {
 	m := make(map[string]*source.File, len(r.RuleFiles)+1)
-	if r.ConfigFile != nil {
+	if r.ConfigFile != nil && !r.configRefused {
 		m[r.ConfigFile.Path] = r.ConfigFile
 	}
 	for _, f := range r.RuleFiles {
@@ -111,10 +114,26 @@ type Options struct {
 	Dir string
 	// Paths, when set, are the rule files or folders to load instead of
 	// the config's rule paths. They are read from the OS file system,
-	// relative to the working directory.
+	// relative to the working directory. A path inside the repo (or, with
+	// no repo, inside the working directory) is held to it as the repo's
+	// own files are: what it leads to after its links are followed must be
+	// inside too. A path outside is the user's choice, and is read where it
+	// leads; the files below a folder named so must stay inside that
+	// folder. Wherever a path leads, only regular files are read, and no
+	// more than the limit of each.
 	Paths []string
 	// WorkDir is the working directory (tests set it).
 	WorkDir string
+	// MaxFileSize is the most bytes the loader reads of one file;
+	// source.MaxFileSize when 0. Tests lower it.
+	MaxFileSize int64
+}
+
+func (o Options) limit() int64 {
+	if o.MaxFileSize > 0 {
+		return o.MaxFileSize
+	}
+	return source.MaxFileSize
 }
 
 // ErrNoConfig is returned when --repo names a folder without obsctl.yaml.
@@ -173,9 +192,12 @@ func Find(opts Options) (Location, error) {
 	}
 }
 
-// hasConfig reports whether dir holds an obsctl.yaml file.
+// hasConfig reports whether dir holds an obsctl.yaml that is not a
+// folder: a link or a pipe of that name makes dir the repo too, whose
+// loading then says what is wrong with it, rather than obsctl quietly
+// looking further up.
 func hasConfig(dir string) bool {
-	st, err := os.Stat(filepath.Join(dir, config.FileName))
+	st, err := os.Lstat(filepath.Join(dir, config.FileName))
 	return err == nil && !st.IsDir()
 }
 
@@ -197,18 +219,33 @@ func LoadConfig(opts Options) (*Repo, error) {
 	}
 	r := &Repo{Dir: loc.Dir, Root: loc.Root, Default: loc.Default()}
 	if r.Default {
-		r.FS = DefaultFS()
-	} else {
-		r.FS = os.DirFS(loc.Root)
+		r.tree = &tree{fsys: DefaultFS(), limit: opts.limit()}
+	} else if r.tree, err = diskTree(loc.Root, opts.limit()); err != nil {
+		return nil, fmt.Errorf("repo %s: %w", loc.Dir, err)
 	}
-	data, err := fs.ReadFile(r.FS, config.FileName)
+	display := r.display(config.FileName)
+	f, err := r.readFile(r.tree, config.FileName, display, diag.Span{})
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", r.display(config.FileName), err)
+		return nil, err
 	}
-	r.ConfigFile = source.NewFile(r.display(config.FileName), data)
-	r.Config, r.Findings = config.Parse(r.ConfigFile)
+	if f == nil {
+		// Not read: the settings are the defaults, and the checks that
+		// read them are not run (see Repo.ConfigRefused).
+		r.ConfigFile, r.Config, r.configRefused = source.NewFile(display, nil), &config.Config{}, true
+		r.ConfigFile.Rel = config.FileName
+		return r, nil
+	}
+	r.ConfigFile = f
+	var fds []diag.Finding
+	r.Config, fds = config.Parse(f)
+	r.Findings = append(r.Findings, fds...)
 	return r, nil
 }
+
+// ConfigRefused reports whether obsctl.yaml was not read at all (a link
+// out of the repo, a pipe: a load/file finding says why), so that Config
+// holds defaults rather than what the file says.
+func (r *Repo) ConfigRefused() bool { return r.configRefused }
 
 // Load loads the repo. Its error is operational (a folder that does not
 // exist, an unreadable file); problems with the content are findings.
@@ -218,51 +255,39 @@ func Load(opts Options) (*Repo, error) {
 		return nil, err
 	}
 	var files []ruleSource
+	seen := map[string]bool{}
 	if len(opts.Paths) > 0 {
-		wd, err := workDir(opts)
-		if err != nil {
-			return nil, err
-		}
-		files, err = collectOS(wd, opts.Paths)
-		if err != nil {
-			return nil, err
-		}
-	} else if files, err = r.collectRepo(r.Config.RulePaths()); err != nil {
+		files, err = r.collectOS(opts, seen)
+	} else {
+		files, err = r.collectRepo(seen)
+	}
+	if err != nil {
 		return nil, err
 	}
 	if err := r.loadRules(files); err != nil {
 		return nil, err
 	}
 	if len(opts.Paths) == 0 {
+		pfiles, err := r.readFolder(r.tree, fluentd.Dir, func(name string) bool {
+			return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
+		})
+		if err != nil {
+			return nil, err
+		}
 		var fds []diag.Finding
-		r.Pipelines, fds = fluentd.Load(r.FS, fluentd.Dir)
+		r.Pipelines, fds = fluentd.LoadFiles(pfiles)
 		r.Findings = append(r.Findings, fds...)
-		if err := r.loadDashboards(); err != nil {
+		r.Dashboards, err = r.readFolder(r.tree, dashboardsDir, func(name string) bool { return strings.HasSuffix(name, ".json") })
+		if err != nil {
 			return nil, err
 		}
 	}
 	return r, nil
 }
 
-// dashboardsDir holds the repo's Grafana dashboards.
+// dashboardsDir holds the repo's Grafana dashboards: the *.json files at
+// its top.
 const dashboardsDir = "dashboards"
-
-// loadDashboards reads dashboards/*.json; a repo without the folder has
-// none.
-func (r *Repo) loadDashboards() error {
-	names, err := fs.Glob(r.FS, dashboardsDir+"/*.json")
-	if err != nil {
-		return err
-	}
-	for _, n := range names {
-		data, err := fs.ReadFile(r.FS, n)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", r.display(n), err)
-		}
-		r.Dashboards = append(r.Dashboards, source.NewFile(r.display(n), data))
-	}
-	return nil
-}
 
 // display turns a repo-relative path into the path shown to the user.
 func (r *Repo) display(rel string) string {
@@ -272,10 +297,13 @@ func (r *Repo) display(rel string) string {
 	return filepath.ToSlash(filepath.Join(r.Dir, rel))
 }
 
+// ruleSource is a rule file found, to be read.
 type ruleSource struct {
 	display string
-	rel     string // relative to the repo root
-	read    func() ([]byte, error)
+	rel     string // relative to the repo root; the display path for a path given
+	tree    *tree
+	node    node
+	at      diag.Span // where a refusal is reported; zero: the file itself
 }
 
 // IsRuleFile reports whether name is a rule file by its name: YAML, and
@@ -288,114 +316,120 @@ func IsRuleFile(name string) bool {
 	return !strings.HasSuffix(strings.TrimSuffix(name, ext), "_test")
 }
 
-func (r *Repo) collectRepo(paths []string) ([]ruleSource, error) {
+// collectRepo finds the rule files of the config's rule paths. A path
+// that is refused is reported at its entry of rules.paths.
+func (r *Repo) collectRepo(seen map[string]bool) ([]ruleSource, error) {
 	var out []ruleSource
-	for _, p := range paths {
+	for i, p := range r.Config.RulePaths() {
 		p = path.Clean(filepath.ToSlash(p))
 		if !fs.ValidPath(p) {
 			return nil, fmt.Errorf("rule path %q must be inside the repo", p)
 		}
-		err := fs.WalkDir(r.FS, p, func(name string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if errors.Is(err, fs.ErrNotExist) && name == p {
-					return fmt.Errorf("rule path %s: %w", r.display(p), err)
-				}
-				return err
-			}
-			if d.IsDir() {
-				if name != p && strings.HasPrefix(d.Name(), ".") {
-					return fs.SkipDir
-				}
-				return nil
-			}
-			if name == p || IsRuleFile(name) {
-				out = append(out, ruleSource{display: r.display(name), rel: name, read: func() ([]byte, error) { return fs.ReadFile(r.FS, name) }})
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
+		var at diag.Span
+		if r.Config.Rules.Has("paths") {
+			at = r.Config.Rules.Item("paths", i)
+		}
+		if err := r.collectPath(r.tree, p, r.display(p), at, seen, &out); err != nil {
+			return nil, fmt.Errorf("rule path %s: %w", safeName(r.display(p)), err)
 		}
 	}
 	return out, nil
 }
 
-func collectOS(wd string, paths []string) ([]ruleSource, error) {
+// collectOS finds the rule files of the paths given on the command line
+// (see Options.Paths).
+func (r *Repo) collectOS(opts Options, seen map[string]bool) ([]ruleSource, error) {
+	wd, err := workDir(opts)
+	if err != nil {
+		return nil, err
+	}
+	base := r.Root
+	if base == "" {
+		base = wd
+	}
+	repo, err := diskTree(base, opts.limit())
+	if err != nil {
+		return nil, err
+	}
 	var out []ruleSource
-	for _, p := range paths {
+	for _, p := range opts.Paths {
 		abs := p
 		if !filepath.IsAbs(abs) {
 			abs = filepath.Join(wd, p)
 		}
-		err := filepath.WalkDir(abs, func(name string, d fs.DirEntry, err error) error {
-			if err != nil {
-				return fmt.Errorf("lint %s: %w", p, err)
-			}
-			if d.IsDir() {
-				if name != abs && strings.HasPrefix(d.Name(), ".") {
-					return filepath.SkipDir
-				}
-				return nil
-			}
-			if name == abs || IsRuleFile(name) {
-				rel, err := filepath.Rel(abs, name)
-				if err != nil {
-					return err
-				}
-				disp := filepath.ToSlash(filepath.Join(p, rel))
-				out = append(out, ruleSource{display: disp, rel: disp, read: func() ([]byte, error) { return readLimited(name) }})
-			}
-			return nil
-		})
+		abs = filepath.Clean(abs)
+		t, rel := repo, ""
+		if within(repo.dir, abs) {
+			rel, err = filepath.Rel(repo.dir, abs)
+		} else {
+			t, rel, err = outsideTree(abs, opts.limit())
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("lint %s: %w", safeName(p), err)
+		}
+		n := len(out)
+		display := filepath.ToSlash(filepath.Clean(p))
+		if err := r.collectPath(t, filepath.ToSlash(rel), display, diag.Span{}, seen, &out); err != nil {
+			return nil, fmt.Errorf("lint %s: %w", safeName(p), err)
+		}
+		for i := n; i < len(out); i++ {
+			out[i].rel = out[i].display // no path in the repo to name it by
 		}
 	}
 	return out, nil
 }
 
-// readLimited reads a file, refusing to load more than the source limit
-// (plus one byte, so that the loader can report the file as too large).
-func readLimited(name string) ([]byte, error) {
-	f, err := os.Open(name)
+// outsideTree returns the tree a path outside the repo given on the
+// command line is read from: the folder it leads to, or the folder of the
+// file it leads to, and the path in that tree.
+func outsideTree(abs string, limit int64) (*tree, string, error) {
+	real, err := filepath.EvalSymlinks(abs)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	defer f.Close()
-	st, err := f.Stat()
+	st, err := os.Stat(real)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	if st.Size() > source.MaxFileSize {
-		return make([]byte, source.MaxFileSize+1), nil
+	dir, rel := real, "."
+	if !st.IsDir() {
+		dir, rel = filepath.Dir(real), filepath.Base(real)
 	}
-	return os.ReadFile(name)
+	t, err := diskTree(dir, limit)
+	if t != nil {
+		t.outside = "the folder given, " + quote(abs)
+	}
+	return t, rel, err
 }
 
 // loadRules reads and parses the rule files in parallel, keeping their
-// order, and drops duplicates named by overlapping paths.
+// order, and drops duplicates (see dedupe).
 func (r *Repo) loadRules(srcs []ruleSource) error {
-	slices.SortFunc(srcs, func(a, b ruleSource) int { return strings.Compare(a.display, b.display) })
-	srcs = slices.CompactFunc(srcs, func(a, b ruleSource) bool { return a.display == b.display })
+	srcs = dedupe(srcs)
 	files := make([]*promrule.File, len(srcs))
 	fds := make([][]diag.Finding, len(srcs))
 	errs := make([]error, len(srcs))
 	parallel.Each(len(srcs), func(i int) {
-		data, err := srcs[i].read()
-		if err != nil {
-			errs[i] = fmt.Errorf("load %s: %w", srcs[i].display, err)
-			return
+		s := srcs[i]
+		sf, refused, err := s.tree.load(s.node, s.display, s.at)
+		switch {
+		case err != nil:
+			errs[i] = err
+		case refused != nil:
+			fds[i] = []diag.Finding{*refused}
+		default:
+			sf.Rel = s.rel
+			files[i], fds[i] = promrule.Load(sf)
 		}
-		sf := source.NewFile(srcs[i].display, data)
-		sf.Rel = srcs[i].rel
-		files[i], fds[i] = promrule.Load(sf)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	r.RuleFiles = files
-	for _, f := range fds {
-		r.Findings = append(r.Findings, f...)
+	for i, f := range files {
+		if f != nil {
+			r.RuleFiles = append(r.RuleFiles, f)
+		}
+		r.Findings = append(r.Findings, fds[i]...)
 	}
 	return nil
 }

@@ -133,8 +133,11 @@ func TestTooLargeFileIsAFinding(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.Findings) != 1 || r.Findings[0].Check != "yaml/syntax" {
+	if len(r.Findings) != 1 || r.Findings[0].Check != CheckFile || r.Findings[0].File != "big.yaml" || r.Findings[0].Start.Line != 1 {
 		t.Fatalf("findings %v", r.Findings)
+	}
+	if len(r.RuleFiles) != 0 {
+		t.Fatalf("the file over the limit was loaded: %d rule files", len(r.RuleFiles))
 	}
 }
 

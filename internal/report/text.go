@@ -50,13 +50,14 @@ func writeText(b *bytes.Buffer, in Input, opts Options) error {
 }
 
 // sourceLine returns the line a finding starts on, when the source is at
-// hand and has that line.
+// hand, is text and has that line. A file that is not text (a binary, or
+// whatever a link pointed at) is never quoted.
 func sourceLine(in Input, f diag.Finding) (string, bool) {
 	if in.Source == nil || f.Start.IsZero() {
 		return "", false
 	}
 	src := in.Source(f.File)
-	if src == nil || f.Start.Line > src.NumLines() {
+	if src == nil || !src.Text() || f.Start.Line > src.NumLines() {
 		return "", false
 	}
 	return src.Line(f.Start.Line), true

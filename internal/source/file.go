@@ -31,11 +31,38 @@ type File struct {
 	Rel   string
 	Src   []byte
 	lines []int // byte offset at which each line starts
+	// notText caches NotText: 0 not computed yet, else 1 + the offset of
+	// the first byte that is not text, or -1 for text.
+	notText int
 }
 
 // NewFile returns a File for src.
 func NewFile(path string, src []byte) *File {
 	return &File{Path: path, Rel: path, Src: src}
+}
+
+// NotText returns the offset of the first byte that makes the file not
+// text (an invalid UTF-8 sequence or a NUL byte) and true; or 0 and false
+// for a file that is text.
+func (f *File) NotText() (int, bool) {
+	if f.notText == 0 {
+		f.notText = -1
+		if !utf8.Valid(f.Src) || bytes.IndexByte(f.Src, 0) >= 0 {
+			f.notText = 1 + firstInvalid(f.Src)
+		}
+	}
+	if f.notText < 0 {
+		return 0, false
+	}
+	return f.notText - 1, true
+}
+
+// Text reports whether the file is text: valid UTF-8 without NUL bytes.
+// Reporters show no excerpt of a file that is not: it may be a binary, or
+// anything a link pointed at.
+func (f *File) Text() bool {
+	_, bad := f.NotText()
+	return !bad
 }
 
 func (f *File) index() {
@@ -295,8 +322,7 @@ func (f *File) ParseYAML(check string) ([]*yaml.Node, *diag.Finding) {
 			Hint:    "rule and config files are text; is this file in the right folder?",
 		}
 	}
-	if !utf8.Valid(f.Src) || bytes.IndexByte(f.Src, 0) >= 0 {
-		off := firstInvalid(f.Src)
+	if off, bad := f.NotText(); bad {
 		return nil, &diag.Finding{
 			Check: check, Severity: diag.Fatal, Span: diag.Span{File: f.Path, Start: f.Pos(off), End: f.Pos(off)},
 			Message: "file is not UTF-8 text",
