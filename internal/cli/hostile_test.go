@@ -58,6 +58,12 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 func TestHostile(t *testing.T) {
 	canary := fmt.Sprintf("canary-%d-%d", os.Getpid(), time.Now().UnixNano())
 	t.Setenv(hostileCanary, canary)
+	// A link to /proc/self/environ shows the environment the process
+	// started with: unless the canary is there, the cases that link to it
+	// prove nothing.
+	if environ, err := os.ReadFile("/proc/self/environ"); err != nil || !bytes.Contains(environ, []byte(canary)) {
+		t.Fatalf("the canary is not in /proc/self/environ (%v): the cases that link to it would prove nothing", err)
+	}
 	files, err := filepath.Glob("testdata/hostile/*.txtar")
 	if err != nil || len(files) == 0 {
 		t.Fatalf("hostile corpus: %d cases, %v", len(files), err)
