@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -56,8 +58,7 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	                        (default 256M)
 //	skip-build, skip-render the command does not apply to the case
 func TestHostile(t *testing.T) {
-	canary := fmt.Sprintf("canary-%d-%d", os.Getpid(), time.Now().UnixNano())
-	t.Setenv(hostileCanary, canary)
+	canary := os.Getenv(hostileCanary) // set by TestMain (runWithCanary)
 	// A link to /proc/self/environ shows the environment the process
 	// started with: unless the canary is there, the cases that link to it
 	// prove nothing.
@@ -75,6 +76,32 @@ func TestHostile(t *testing.T) {
 			c.absent = append(c.absent, canary)
 			c.run(t)
 		})
+	}
+}
+
+// runWithCanary runs the test binary again, with the same arguments, in
+// a process whose environment holds a canary value from its start, and
+// returns that process's exit code: /proc/self/environ shows the
+// environment a process started with, which os.Setenv does not change. It
+// runs nothing (false) when the canary is set already, as it is in that
+// process and in the obsctl processes the scripts start.
+func runWithCanary() (int, bool) {
+	if os.Getenv(hostileCanary) != "" {
+		return 0, false
+	}
+	cmd := exec.Command(os.Args[0], os.Args[1:]...)
+	cmd.Env = append(os.Environ(), fmt.Sprintf("%s=canary-%d-%d", hostileCanary, os.Getpid(), time.Now().UnixNano()))
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, true
+	case errors.As(err, &exit) && exit.ExitCode() > 0:
+		return exit.ExitCode(), true
+	default:
+		fmt.Fprintln(os.Stderr, "run the tests with the canary:", err)
+		return 1, true
 	}
 }
 

@@ -14,8 +14,12 @@ import (
 
 // TestMain lets the test binary stand in for obsctl: testscript puts a copy
 // of it named obsctl on the scripts' PATH, and running that copy runs Run,
-// exactly as cmd/obsctl does.
+// exactly as cmd/obsctl does. The tests themselves run in a process that
+// starts with TestHostile's canary in its environment (runWithCanary).
 func TestMain(m *testing.M) {
+	if code, ran := runWithCanary(); ran {
+		os.Exit(code)
+	}
 	testscript.Main(m, map[string]func(){
 		"obsctl": func() { os.Exit(Run(context.Background(), os.Args[1:], OSDeps())) },
 	})
