@@ -17,7 +17,12 @@ FUZZ_TARGETS := \
 	./internal/lint:FuzzTemplateFastPath \
 	./internal/manifest:FuzzRead \
 	./internal/fluentd:FuzzLoad \
-	./internal/lint:FuzzDashboardRefs
+	./internal/lint:FuzzDashboardRefs \
+	./internal/load:FuzzLoadConfig \
+	./internal/load:FuzzLoadRules \
+	./internal/load:FuzzLoadDashboards \
+	./internal/load:FuzzLoadPipelines \
+	./internal/load:FuzzLoadPaths
 
 .PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
 
