@@ -24,6 +24,11 @@ type Fields struct {
 	At diag.Span `yaml:"-"`
 	// Keys maps each YAML key present to the span of its value.
 	Keys map[string]diag.Span `yaml:"-"`
+	// items maps the key of a list to the spans of its items, and entries
+	// the key of a mapping decoded into a Go map to the spans of its keys,
+	// so that a finding about one item points at it.
+	items   map[string][]diag.Span
+	entries map[string]map[string]diag.Span
 }
 
 // Span returns the span of key's value, or of the mapping when the key was
@@ -33,6 +38,24 @@ func (f Fields) Span(key string) diag.Span {
 		return s
 	}
 	return f.At
+}
+
+// Item returns the span of item i of key's list, or Span(key) when the
+// file does not have it.
+func (f Fields) Item(key string, i int) diag.Span {
+	if items := f.items[key]; i >= 0 && i < len(items) {
+		return items[i]
+	}
+	return f.Span(key)
+}
+
+// Entry returns the span of the key k in key's mapping (a map such as
+// externalLabels), or Span(key) when the file does not have it.
+func (f Fields) Entry(key, k string) diag.Span {
+	if s, ok := f.entries[key][k]; ok {
+		return s
+	}
+	return f.Span(key)
 }
 
 // Has reports whether key was written.
@@ -90,6 +113,20 @@ func resolve(n *yaml.Node) *yaml.Node {
 
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	if n != nil && n.Kind == yaml.AliasNode {
+		// A value of the wrong shape is reported where the alias is
+		// used, not at the anchor, which may be far away and right
+		// where it is.
+		use := n
+		defer func(errs int) {
+			anchored := d.file.Span(resolve(use))
+			for i := errs; i < len(d.findings); i++ {
+				if d.findings[i].Span == anchored {
+					d.findings[i].Span = d.file.Span(use)
+				}
+			}
+		}(len(d.findings))
+	}
 	n = resolve(n)
 	if n == nil || n.Kind == yaml.AliasNode {
 		return
@@ -215,8 +252,10 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	}
 	collect(v.Type(), nil)
 	keys := map[string]diag.Span{}
+	items := map[string][]diag.Span{}
+	entries := map[string]map[string]diag.Span{}
 	for _, f := range fields {
-		f.At, f.Keys = d.file.Span(n), keys
+		f.At, f.Keys, f.items, f.entries = d.file.Span(n), keys, items, entries
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -240,7 +279,25 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		seen[k.Value] = true
 		if len(fields) > 0 {
-			keys[k.Value] = d.file.Span(resolve(val))
+			rv := resolve(val)
+			keys[k.Value] = d.file.Span(rv)
+			switch {
+			case rv == nil:
+			case rv.Kind == yaml.SequenceNode:
+				spans := make([]diag.Span, len(rv.Content))
+				for i, c := range rv.Content {
+					spans[i] = d.file.Span(c) // an alias item where it is used
+				}
+				items[k.Value] = spans
+			case rv.Kind == yaml.MappingNode && v.FieldByIndex(idx).Kind() == reflect.Map:
+				m := make(map[string]diag.Span, len(rv.Content)/2)
+				for i := 0; i+1 < len(rv.Content); i += 2 {
+					if mk := resolve(rv.Content[i]); mk != nil {
+						m[mk.Value] = d.file.Span(rv.Content[i])
+					}
+				}
+				entries[k.Value] = m
+			}
 		}
 		d.decode(val, v.FieldByIndex(idx), what+"."+k.Value)
 	}
