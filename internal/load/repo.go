@@ -288,17 +288,35 @@ func IsRuleFile(name string) bool {
 	return !strings.HasSuffix(strings.TrimSuffix(name, ext), "_test")
 }
 
+// collectRepo returns the rule files under paths, the repo's rule paths.
+// A path that leaves the repo or does not exist is a finding of
+// obsctl.yaml at the entry of rules.paths that names it.
 func (r *Repo) collectRepo(paths []string) ([]ruleSource, error) {
 	var out []ruleSource
-	for _, p := range paths {
+	for i, p := range paths {
+		at := r.Config.Rules.Item("paths", i)
+		if len(r.Config.Rules.Paths) == 0 {
+			at = r.Config.Span("rules") // the default, rules
+		}
+		if at.File == "" && r.ConfigFile != nil {
+			at = r.ConfigFile.Whole()
+		}
+		report := func(hint, format string, args ...any) {
+			r.Findings = append(r.Findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error, Span: at,
+				Message: fmt.Sprintf(format, args...), Hint: hint})
+		}
+		orig := p
 		p = path.Clean(filepath.ToSlash(p))
 		if !fs.ValidPath(p) {
-			return nil, fmt.Errorf("rule path %q must be inside the repo", p)
+			report("give a folder or file of the repo, relative to obsctl.yaml", "rule path %q is not inside the repo", orig)
+			continue
 		}
+		missing := false
 		err := fs.WalkDir(r.FS, p, func(name string, d fs.DirEntry, err error) error {
 			if err != nil {
 				if errors.Is(err, fs.ErrNotExist) && name == p {
-					return fmt.Errorf("rule path %s: %w", r.display(p), err)
+					missing = true
+					return nil
 				}
 				return err
 			}
@@ -315,6 +333,9 @@ func (r *Repo) collectRepo(paths []string) ([]ruleSource, error) {
 		})
 		if err != nil {
 			return nil, err
+		}
+		if missing {
+			report("create it, or remove it from rules.paths", "rule path %s does not exist", r.display(p))
 		}
 	}
 	return out, nil
