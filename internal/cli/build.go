@@ -87,7 +87,9 @@ func loadCompiled(deps *Deps, g *globalOptions, what string) (*load.Repo, *compi
 	if err != nil {
 		return nil, nil, err
 	}
-	l, err := lint.New(lint.Options{Enable: r.Config.Lint.Enable, Disable: r.Config.Lint.Disable})
+	enable, disable, unknown := lint.ConfigSelection(r.Config)
+	r.Findings = append(r.Findings, unknown...)
+	l, err := lint.New(lint.Options{Enable: enable, Disable: disable})
 	if err != nil {
 		return nil, nil, err
 	}

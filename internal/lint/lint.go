@@ -124,14 +124,46 @@ func (l *Linter) Checks() []Check {
 	return out
 }
 
-// New returns a Linter running the default checks adjusted by opts, or an
-// error naming an unknown check.
-func New(opts Options) (*Linter, error) {
+// knownNames are the names New accepts: every check's, its area's
+// pattern (rules/*) and all.
+func knownNames() map[string]bool {
 	known := map[string]bool{"all": true}
 	for _, c := range Checks() {
 		known[c.Name()] = true
 		known[area(c.Name())+"/*"] = true
 	}
+	return known
+}
+
+// ConfigSelection returns obsctl.yaml's lint.enable and lint.disable
+// without the names no check has, and a config/schema finding at each of
+// those: a mistake in the file is a finding at its line, where a mistake
+// in a flag is a usage error.
+func ConfigSelection(cfg *config.Config) (enable, disable []string, findings []diag.Finding) {
+	known := knownNames()
+	keep := func(key string, names []string) []string {
+		var out []string
+		for i, n := range names {
+			if known[n] {
+				out = append(out, n)
+				continue
+			}
+			hint := "`obsctl lint --list` shows them all"
+			if s := Suggest(n); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			findings = append(findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error,
+				Span: cfg.Lint.Item(key, i), Message: fmt.Sprintf("lint.%s: unknown check %q", key, n), Hint: hint})
+		}
+		return out
+	}
+	return keep("enable", cfg.Lint.Enable), keep("disable", cfg.Lint.Disable), findings
+}
+
+// New returns a Linter running the default checks adjusted by opts, or an
+// error naming an unknown check.
+func New(opts Options) (*Linter, error) {
+	known := knownNames()
 	for _, n := range append(slices.Clone(opts.Enable), opts.Disable...) {
 		if !known[n] {
 			return nil, &UnknownCheckError{Name: n}
