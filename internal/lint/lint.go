@@ -258,14 +258,17 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 	parallel.Each(len(r.RuleFiles), func(i int) { perFile[i] = l.runFile(r, r.RuleFiles[i]) })
 
 	idx := newIndex(r.RuleFiles, perFile)
+	if rulesBroken(r) {
+		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
+	}
 	for _, fr := range perFile {
 		out = append(out, fr.findings...)
 	}
 	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, out: &out}
-	broken := configBroken(r)
+	broken := configBroken(r) || p.alerting().misread(r.Findings)
 	for _, c := range l.repo {
 		if broken && area(c.Name()) == "alerting" {
-			continue // the routing was not read: checking it would mislead
+			continue // the routing was not read as written: checking it would mislead
 		}
 		p.check, p.sev = c.Name(), c.Meta().Severity
 		c.Check(p)
@@ -278,6 +281,9 @@ type fileResult struct {
 	// uses holds, per rule of the file in order, the recorded series the
 	// rule's expression selects.
 	uses [][]Use
+	// unparsed is set when an expression of the file does not parse: what
+	// it selects is not known.
+	unparsed bool
 }
 
 func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
@@ -292,6 +298,7 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 				c.Check(p)
 			}
 			res.uses = append(res.uses, rs.uses())
+			res.unparsed = res.unparsed || rs.exprErr != nil
 		}
 	}
 	p.Rule, p.rs = nil, &ruleState{}
@@ -300,6 +307,22 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 		c.Check(p)
 	}
 	return res
+}
+
+// rulesBroken reports whether a rule file could not be read whole (a
+// fatal finding such as a YAML syntax error): what its rules define and
+// use is not known.
+func rulesBroken(r *load.Repo) bool {
+	files := make(map[string]bool, len(r.RuleFiles))
+	for _, f := range r.RuleFiles {
+		files[f.Path] = true
+	}
+	for _, f := range r.Findings {
+		if f.Severity == diag.Fatal && files[f.File] {
+			return true
+		}
+	}
+	return false
 }
 
 // configBroken reports whether obsctl.yaml could not be read at all (a

@@ -249,6 +249,7 @@ func (l *loader) groups(n *yaml.Node, obj *Object, known map[string]bool) {
 		var rules *yaml.Node
 		hasName := false
 		l.fields(gn, "group", gk, func(key string, k, v *yaml.Node) {
+			defer l.refuse(&g.refused, key, len(l.findings))
 			switch key {
 			case "name":
 				g.Name, hasName = l.str(v, "group name")
@@ -301,6 +302,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 	l.fields(n, "rule", ruleKeys, func(key string, k, v *yaml.Node) {
 		r.Disabled = ruleDisables(k, r.Disabled)
 		r.Disabled = ruleDisables(v, r.Disabled)
+		defer l.refuse(&r.refused, key, len(l.findings))
 		switch key {
 		case "alert":
 			r.Alert, _ = l.str(v, "alert")
@@ -329,7 +331,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 		}
 	})
 	switch {
-	case r.Alert == "" && r.Record == "":
+	case r.Alert == "" && r.Record == "" && !r.Refused("alert") && !r.Refused("record"):
 		l.errorf(n, "add `alert: Name` or `record: level:metric:operations`", "rule has neither alert nor record")
 	case r.Alert != "" && r.Record != "":
 		l.errorf(laterKey(n, "alert", "record"), "split it into an alerting and a recording rule", "rule has both alert and record")
@@ -352,6 +354,14 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 		r.ExprSpan = r.Span
 	}
 	return r
+}
+
+// refuse records key in refused when findings were reported since the
+// loader had before of them: the key's value was refused.
+func (l *loader) refuse(refused *[]string, key string, before int) {
+	if len(l.findings) > before {
+		*refused = append(*refused, key)
+	}
 }
 
 // laterKey returns whichever of keys a and b comes second in mapping n.
