@@ -458,5 +458,11 @@ func Parse(f *source.File) (*Config, []diag.Finding) {
 	}
 	d.decode(root, reflectValue(cfg), "obsctl.yaml")
 	validate(d, cfg)
+	for i := range d.findings {
+		if d.findings[i].File == "" {
+			// About a section the file does not have: at its start.
+			d.findings[i].Span = f.Whole()
+		}
+	}
 	return cfg, d.findings
 }

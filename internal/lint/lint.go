@@ -94,6 +94,11 @@ func (p *Pass) ReportRule(f *promrule.File, r *promrule.Rule, span diag.Span, hi
 	if f != nil && f.DisabledFor(r, p.check) {
 		return
 	}
+	if span.File == "" && p.Repo != nil && p.Repo.ConfigFile != nil {
+		// A span from a section of obsctl.yaml the file does not have:
+		// every finding says where, here the file's start.
+		span = p.Repo.ConfigFile.Whole()
+	}
 	*p.out = append(*p.out, diag.Finding{
 		Check: p.check, Severity: p.sev, Span: span,
 		Message: fmt.Sprintf(format, args...), Hint: hint,
