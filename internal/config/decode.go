@@ -75,11 +75,23 @@ type decoder struct {
 	file     *source.File
 	findings []diag.Finding
 	depth    int
+	// alias is the alias whose anchored value is being decoded, or nil:
+	// what is found in the value is reported where the alias uses it,
+	// not at the anchor, which may be far away and right where it is.
+	alias *yaml.Node
+}
+
+// span returns the span of n, or of the alias being decoded.
+func (d *decoder) span(n *yaml.Node) diag.Span {
+	if d.alias != nil {
+		return d.file.Span(d.alias)
+	}
+	return d.file.Span(n)
 }
 
 func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
 	d.findings = append(d.findings, diag.Finding{
-		Check: CheckSchema, Severity: diag.Error, Span: d.file.Span(n),
+		Check: CheckSchema, Severity: diag.Error, Span: d.span(n),
 		Message: fmt.Sprintf(format, args...), Hint: hint,
 	})
 }
@@ -113,19 +125,9 @@ func resolve(n *yaml.Node) *yaml.Node {
 
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
-	if n != nil && n.Kind == yaml.AliasNode {
-		// A value of the wrong shape is reported where the alias is
-		// used, not at the anchor, which may be far away and right
-		// where it is.
-		use := n
-		defer func(errs int) {
-			anchored := d.file.Span(resolve(use))
-			for i := errs; i < len(d.findings); i++ {
-				if d.findings[i].Span == anchored {
-					d.findings[i].Span = d.file.Span(use)
-				}
-			}
-		}(len(d.findings))
+	if n != nil && n.Kind == yaml.AliasNode && d.alias == nil {
+		d.alias = n
+		defer func() { d.alias = nil }()
 	}
 	n = resolve(n)
 	if n == nil || n.Kind == yaml.AliasNode {
@@ -255,7 +257,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	items := map[string][]diag.Span{}
 	entries := map[string]map[string]diag.Span{}
 	for _, f := range fields {
-		f.At, f.Keys, f.items, f.entries = d.file.Span(n), keys, items, entries
+		f.At, f.Keys, f.items, f.entries = d.span(n), keys, items, entries
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -280,20 +282,20 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		seen[k.Value] = true
 		if len(fields) > 0 {
 			rv := resolve(val)
-			keys[k.Value] = d.file.Span(rv)
+			keys[k.Value] = d.span(val) // an alias where it is used
 			switch {
 			case rv == nil:
 			case rv.Kind == yaml.SequenceNode:
 				spans := make([]diag.Span, len(rv.Content))
 				for i, c := range rv.Content {
-					spans[i] = d.file.Span(c) // an alias item where it is used
+					spans[i] = d.span(c)
 				}
 				items[k.Value] = spans
 			case rv.Kind == yaml.MappingNode && v.FieldByIndex(idx).Kind() == reflect.Map:
 				m := make(map[string]diag.Span, len(rv.Content)/2)
 				for i := 0; i+1 < len(rv.Content); i += 2 {
 					if mk := resolve(rv.Content[i]); mk != nil {
-						m[mk.Value] = d.file.Span(rv.Content[i])
+						m[mk.Value] = d.span(rv.Content[i])
 					}
 				}
 				entries[k.Value] = m
