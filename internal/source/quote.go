@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"regexp"
+	"strconv"
 	"strings"
 	"unicode/utf8"
 
@@ -55,8 +56,7 @@ func (f *File) openQuoteBefore(line int) (diag.Pos, bool) {
 	// first line, where it names the end instead.
 	candidates := []int{1}
 	if m := yamlLineRE.FindStringSubmatch(err.Error()); m != nil {
-		var q int
-		fmt.Sscan(m[1], &q)
+		q, _ := strconv.Atoi(m[1])
 		candidates = append([]int{q}, candidates...)
 	}
 	for _, q := range candidates {
