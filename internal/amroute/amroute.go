@@ -149,7 +149,7 @@ func Compile(cfg *config.Config) (*Result, error) {
 	}
 	loaded, err := amconfig.Load(string(out))
 	if err != nil {
-		return nil, fmt.Errorf("compile alerting: %w", &RejectedError{Err: err})
+		return nil, fmt.Errorf("compile alerting: %w", &RejectedError{Field: c.blame(am), Err: err})
 	}
 	res := &Result{Config: loaded, YAML: out}
 	for m := range c.secrets {
@@ -197,6 +197,7 @@ func (c *compiler) build() *amconfig.Config {
 	checkReceiver("alerting.defaultReceiver", a.DefaultReceiver)
 	root := &amconfig.Route{Receiver: a.DefaultReceiver, GroupByStr: slices.Clone(c.cfg.GroupBy())}
 	setTiming(root, a.Timing)
+	c.checkRoute(root, "alerting")
 	for i := range a.Routes {
 		r := &a.Routes[i]
 		field := fmt.Sprintf("alerting.routes[%d]", i)
@@ -208,6 +209,7 @@ func (c *compiler) build() *amconfig.Config {
 	am.Route = root
 
 	if c.cfg.SeverityInhibition() {
+		c.checkEqual(c.cfg.InhibitEqual(), "alerting.inhibit.equal")
 		sev := a.Severities
 		for i := 0; i+1 < len(sev); i++ {
 			lower := make([]string, 0, len(sev)-i-1)
@@ -223,6 +225,7 @@ func (c *compiler) build() *amconfig.Config {
 	}
 	for i, r := range a.Inhibit.Rules {
 		field := fmt.Sprintf("alerting.inhibit.rules[%d]", i)
+		c.checkEqual(r.Equal, field+".equal")
 		am.InhibitRules = append(am.InhibitRules, amcommon.InhibitRule{
 			SourceMatchers: c.parseMatchers(field+".source", r.Source),
 			TargetMatchers: c.parseMatchers(field+".target", r.Target),
@@ -249,6 +252,7 @@ func (c *compiler) route(r *config.Route, field string) *amconfig.Route {
 		Continue:   r.Continue,
 	}
 	setTiming(out, r.Timing)
+	c.checkRoute(out, field)
 	return out
 }
 
@@ -363,6 +367,7 @@ func (c *compiler) receiver(r *config.Receiver, field string) amconfig.Receiver 
 	}
 	if w := r.Webhook; w != nil {
 		c.require(field+".webhook.url", w.URL)
+		c.checkURL(w.URL, field+".webhook.url")
 		wc := &webhook.WebhookConfig{
 			NotifierConfig: amcommon.NotifierConfig{VSendResolved: true},
 			URL:            amcommon.SecretTemplateURL(w.URL),

@@ -205,15 +205,35 @@ func TestCompileErrors(t *testing.T) {
 			"  inhibit:\n    rules:\n      - source: ['alertname=~\"(\"']\n        target: ['a=\"b\"']\n",
 			isA[*MatcherError], `alerting.inhibit.rules[0].source[0]`},
 		{"zero group interval", head + "  defaultReceiver: sink\n  groupInterval: 0s\n" + sink,
-			isA[*RejectedError], `group_interval cannot be zero`},
+			isA[*RejectedError], `alerting.groupInterval: alertmanager rejects the value: group_interval cannot be zero`},
 		{"bad route group_by", head + "  defaultReceiver: sink\n" + sink +
 			"  routes:\n    - receiver: sink\n      groupBy: [not-a-label]\n",
-			isA[*RejectedError], `invalid label name "not-a-label"`},
+			isA[*RejectedError], `alerting.routes[0].groupBy[0]: alertmanager rejects the value: invalid label name "not-a-label"`},
+		{"repeated route group_by label", head + "  defaultReceiver: sink\n" + sink +
+			"  routes:\n    - receiver: sink\n    - receiver: sink\n      groupBy: [a, b, a]\n",
+			isA[*RejectedError], `alerting.routes[1].groupBy[2]: `},
+		{"wildcard and labels", head + "  defaultReceiver: sink\n" + sink +
+			"  routes:\n    - receiver: sink\n      groupBy: [..., a]\n",
+			isA[*RejectedError], `alerting.routes[0].groupBy: `},
+		{"zero route repeat interval", head + "  defaultReceiver: sink\n" + sink +
+			"  routes:\n    - receiver: sink\n      repeatInterval: 0s\n",
+			isA[*RejectedError], `alerting.routes[0].repeatInterval: `},
+		{"bad inhibition equal label", head + "  defaultReceiver: sink\n" + sink +
+			"  inhibit:\n    rules:\n      - source: ['a=\"b\"']\n        target: ['c=\"d\"']\n        equal: [x, y-z]\n",
+			isA[*RejectedError], `alerting.inhibit.rules[0].equal[1]: `},
+		{"webhook url scheme", head + "  defaultReceiver: sink\n" + sink + "    - name: ftp\n      webhook: {url: 'ftp://x/'}\n",
+			isA[*RejectedError], `alerting.receivers[1].webhook.url: alertmanager rejects the value: invalid URL: unsupported scheme "ftp"`},
+		{"webhook url template", head + "  defaultReceiver: sink\n  receivers:\n    - name: sink\n      webhook: {url: 'http://x/{{ .A'}\n",
+			isA[*RejectedError], `alerting.receivers[0].webhook.url: alertmanager rejects the value: invalid template syntax`},
+		// Refused only as a whole: narrowed down to the receiver.
+		{"two webhook authentications", head + "  defaultReceiver: sink\n" + sink + "    - name: both\n      webhook:\n        url: http://x/\n" +
+			"        basicAuth: {username: u, password: {env: P}}\n        bearerToken: {env: T}\n",
+			isA[*RejectedError], `alerting.receivers[1]: alertmanager rejects the value`},
 		{"smarthost without port", head + "  defaultReceiver: mail\n  receivers:\n    - name: mail\n" +
 			"      email: {to: a@example.com, from: b@example.com, smarthost: smtp.example.com}\n",
 			isA[*RejectedError], `alerting.receivers[0].email.smarthost`},
 		{"bad webhook url", head + "  defaultReceiver: sink\n  receivers:\n    - name: sink\n      webhook: {url: 'not a url'}\n",
-			isA[*RejectedError], `invalid URL`},
+			isA[*RejectedError], `alerting.receivers[0].webhook.url: alertmanager rejects the value: invalid URL`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

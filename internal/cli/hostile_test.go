@@ -31,9 +31,10 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 // print what it should not, or pass what the cluster would refuse. Each
 // case runs `obsctl lint` in every format, `obsctl build` and `obsctl
 // render`, and asserts the exit codes, that each expected finding is
-// reported at its file and line, that no output holds the canary (nor any
-// string the case forbids), that no output exceeds its bound, and that
-// the memory allocated stays within a bound linear in the case's input.
+// reported at its file and line, that no finding lacks a file and a line,
+// that no output holds the canary (nor any string the case forbids), that
+// no output exceeds its bound, and that the memory allocated stays within
+// a bound linear in the case's input.
 //
 // A case is a txtar archive: its comment is the case's description; the
 // file "case" holds directives, one a line; every other file is a file of
@@ -43,6 +44,7 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	exit build|render N     build's or render's (default: lint's)
 //	finding CHECK FILE:LINE a finding of CHECK at FILE (repo-relative), LINE
 //	finding CHECK FILE      ... at FILE, any line but not 0
+//	nofinding CHECK         no finding of CHECK: one mistake is one finding
 //	absent TEXT             TEXT appears in no output (the canary always)
 //	symlink PATH TARGET     PATH is a link to TARGET (${REPO} is the repo)
 //	fifo PATH               PATH is a named pipe
@@ -109,6 +111,7 @@ type hostileCase struct {
 	archive  *txtar.Archive
 	exit     map[string]int // by command: lint, build, render
 	findings []wantFinding
+	nochecks []string
 	absent   []string
 	links    [][2]string
 	fifos    []string
@@ -197,6 +200,11 @@ func parseHostile(t *testing.T, path string) *hostileCase {
 				w.file, w.line = file, n
 			}
 			c.findings = append(c.findings, w)
+		case "nofinding":
+			if len(f) != 2 {
+				bad()
+			}
+			c.nochecks = append(c.nochecks, f[1])
 		case "absent":
 			c.absent = append(c.absent, strings.TrimSpace(strings.TrimPrefix(line, "absent")))
 		case "symlink":
@@ -439,6 +447,18 @@ func (c *hostileCase) checkFindings(t *testing.T, stdout []byte) {
 	if err := json.Unmarshal(stdout, &rep); err != nil {
 		t.Errorf("lint json: not JSON: %v\n%s", err, clip(stdout))
 		return
+	}
+	for _, f := range rep.Findings {
+		if f.File == "" || f.Start.Line < 1 {
+			t.Errorf("a finding of %s without a file and line: %q:%d", f.Check, f.File, f.Start.Line)
+		}
+	}
+	for _, check := range c.nochecks {
+		for _, f := range rep.Findings {
+			if f.Check == check {
+				t.Errorf("a finding of %s at %s:%d, want none", check, f.File, f.Start.Line)
+			}
+		}
 	}
 	for _, w := range c.findings {
 		found := false

@@ -89,7 +89,9 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 	if err != nil {
 		return err
 	}
-	l, err := lint.New(checkSelection(r.Config.Lint.Enable, r.Config.Lint.Disable, o.enable, o.disable))
+	cfgEnable, cfgDisable, unknown := lint.ConfigSelection(r.Config)
+	r.Findings = append(r.Findings, unknown...)
+	l, err := lint.New(checkSelection(cfgEnable, cfgDisable, o.enable, o.disable))
 	if err != nil {
 		var uc *lint.UnknownCheckError
 		if errors.As(err, &uc) {

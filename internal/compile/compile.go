@@ -102,7 +102,8 @@ func (c *Compiled) Outputs() ([]promrule.Output, error) {
 		out = append(out, promrule.Output{Path: r.Path, Data: append([]byte(r.Header), data...)})
 	}
 	if c.Alertmanager != nil {
-		out = append(out, promrule.Output{Path: AlertmanagerPath, Data: c.Alertmanager.YAML})
+		data := append([]byte(promrule.Header(config.FileName)), c.Alertmanager.YAML...)
+		out = append(out, promrule.Output{Path: AlertmanagerPath, Data: data})
 	}
 	return out, nil
 }

@@ -95,7 +95,8 @@ func TestOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := append(append(files, objs...), promrule.Output{Path: AlertmanagerPath, Data: am.YAML})
+	amFile := append([]byte(promrule.Header("obsctl.yaml")), am.YAML...)
+	want := append(append(files, objs...), promrule.Output{Path: AlertmanagerPath, Data: amFile})
 	if len(outs) != len(want) {
 		t.Fatalf("%d outputs, want %d", len(outs), len(want))
 	}

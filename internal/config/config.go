@@ -296,7 +296,7 @@ func (s *SecretRef) decodeNode(d *decoder, n *yaml.Node) {
 	if n.Kind == yaml.ScalarNode {
 		// Say it without echoing the value: it may be a real secret.
 		d.findings = append(d.findings, diag.Finding{
-			Check: CheckSecretRef, Severity: diag.Error, Span: d.file.Span(n), Secret: true,
+			Check: CheckSecretRef, Severity: diag.Error, Span: d.span(n), Secret: true,
 			Message: "secret written as a literal value",
 			Hint:    "refer to it instead: {secret: {name: NAME, key: KEY}} or {env: VARIABLE}, and rotate the exposed secret",
 		})
@@ -458,5 +458,11 @@ func Parse(f *source.File) (*Config, []diag.Finding) {
 	}
 	d.decode(root, reflectValue(cfg), "obsctl.yaml")
 	validate(d, cfg)
+	for i := range d.findings {
+		if d.findings[i].File == "" {
+			// About a section the file does not have: at its start.
+			d.findings[i].Span = f.Whole()
+		}
+	}
 	return cfg, d.findings
 }

@@ -179,3 +179,54 @@ func TestNodeExporterPort(t *testing.T) {
 		t.Errorf("default port %d", p)
 	}
 }
+
+// TestItemPositions checks that a finding about one item of a list or
+// one key of a mapping points at it, and a value of the wrong shape
+// reached through an alias at the alias.
+func TestItemPositions(t *testing.T) {
+	src := `apiVersion: obsctl/v1
+name: prod
+prometheus:
+  externalLabels:
+    cluster: a
+    data-center: b
+alerting:
+  severities:
+    - critical
+    - warning
+    - critical
+  groupBy: [alertname, bad-label]
+  defaultReceiver: hook
+  inhibit:
+    equal:
+      - alertname
+      - other-bad
+  receivers: &recv
+    - name: hook
+      webhook: {url: "http://127.0.0.1/"}
+  routes:
+    - receiver: *recv
+`
+	_, fs := parse(t, src)
+	want := map[string]int{
+		`invalid label name "data-center"`:      6,
+		`severity "critical" is declared twice`: 11,
+		`invalid label name "bad-label"`:        12,
+		`invalid label name "other-bad"`:        17,
+		`routes[0].receiver must be a string`:   22,
+	}
+	for msg, line := range want {
+		found := false
+		for _, f := range fs {
+			if strings.Contains(f.Message, msg) {
+				found = true
+				if f.Start.Line != line {
+					t.Errorf("%q at line %d, want %d", msg, f.Start.Line, line)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("no finding %q in %v", msg, fs)
+		}
+	}
+}

@@ -24,9 +24,11 @@ type Fields struct {
 	At diag.Span `yaml:"-"`
 	// Keys maps each YAML key present to the span of its value.
 	Keys map[string]diag.Span `yaml:"-"`
-	// Items maps each YAML key present whose value is a list to the spans
-	// of its items, in order.
-	Items map[string][]diag.Span `yaml:"-"`
+	// items maps the key of a list to the spans of its items, and entries
+	// the key of a mapping decoded into a Go map to the spans of its keys,
+	// so that a finding about one item points at it.
+	items   map[string][]diag.Span
+	entries map[string]map[string]diag.Span
 }
 
 // Span returns the span of key's value, or of the mapping when the key was
@@ -38,11 +40,20 @@ func (f Fields) Span(key string) diag.Span {
 	return f.At
 }
 
-// Item returns the span of item i of key's list, or the span of key's
-// value when the list has no such item (or key was not written).
+// Item returns the span of item i of key's list, or Span(key) when the
+// file does not have it.
 func (f Fields) Item(key string, i int) diag.Span {
-	if items := f.Items[key]; i >= 0 && i < len(items) {
+	if items := f.items[key]; i >= 0 && i < len(items) {
 		return items[i]
+	}
+	return f.Span(key)
+}
+
+// Entry returns the span of the key k in key's mapping (a map such as
+// externalLabels), or Span(key) when the file does not have it.
+func (f Fields) Entry(key, k string) diag.Span {
+	if s, ok := f.entries[key][k]; ok {
+		return s
 	}
 	return f.Span(key)
 }
@@ -64,11 +75,23 @@ type decoder struct {
 	file     *source.File
 	findings []diag.Finding
 	depth    int
+	// alias is the alias whose anchored value is being decoded, or nil:
+	// what is found in the value is reported where the alias uses it,
+	// not at the anchor, which may be far away and right where it is.
+	alias *yaml.Node
+}
+
+// span returns the span of n, or of the alias being decoded.
+func (d *decoder) span(n *yaml.Node) diag.Span {
+	if d.alias != nil {
+		return d.file.Span(d.alias)
+	}
+	return d.file.Span(n)
 }
 
 func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
 	d.findings = append(d.findings, diag.Finding{
-		Check: CheckSchema, Severity: diag.Error, Span: d.file.Span(n),
+		Check: CheckSchema, Severity: diag.Error, Span: d.span(n),
 		Message: fmt.Sprintf(format, args...), Hint: hint,
 	})
 }
@@ -102,6 +125,10 @@ func resolve(n *yaml.Node) *yaml.Node {
 
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	if n != nil && n.Kind == yaml.AliasNode && d.alias == nil {
+		d.alias = n
+		defer func() { d.alias = nil }()
+	}
 	n = resolve(n)
 	if n == nil || n.Kind == yaml.AliasNode {
 		return
@@ -226,9 +253,11 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 	}
 	collect(v.Type(), nil)
-	keys, items := map[string]diag.Span{}, map[string][]diag.Span{}
+	keys := map[string]diag.Span{}
+	items := map[string][]diag.Span{}
+	entries := map[string]map[string]diag.Span{}
 	for _, f := range fields {
-		f.At, f.Keys, f.Items = d.file.Span(n), keys, items
+		f.At, f.Keys, f.items, f.entries = d.span(n), keys, items, entries
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -252,11 +281,24 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		seen[k.Value] = true
 		if len(fields) > 0 {
-			keys[k.Value] = d.file.Span(resolve(val))
-			if l := resolve(val); l != nil && l.Kind == yaml.SequenceNode {
-				for _, it := range l.Content {
-					items[k.Value] = append(items[k.Value], d.file.Span(resolve(it)))
+			rv := resolve(val)
+			keys[k.Value] = d.span(val) // an alias where it is used
+			switch {
+			case rv == nil:
+			case rv.Kind == yaml.SequenceNode:
+				spans := make([]diag.Span, len(rv.Content))
+				for i, c := range rv.Content {
+					spans[i] = d.span(c)
 				}
+				items[k.Value] = spans
+			case rv.Kind == yaml.MappingNode && v.FieldByIndex(idx).Kind() == reflect.Map:
+				m := make(map[string]diag.Span, len(rv.Content)/2)
+				for i := 0; i+1 < len(rv.Content); i += 2 {
+					if mk := resolve(rv.Content[i]); mk != nil {
+						m[mk.Value] = d.span(rv.Content[i])
+					}
+				}
+				entries[k.Value] = m
 			}
 		}
 		d.decode(val, v.FieldByIndex(idx), what+"."+k.Value)

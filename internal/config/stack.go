@@ -341,7 +341,7 @@ func validateComponent(report func(span diag.Span, hint, format string, args ...
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.NodeSelector)) {
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			report(c.Span("nodeSelector"), "", "%s: invalid node label key %q", name, k)
+			report(c.Entry("nodeSelector", k), "", "%s: invalid node label key %q", name, k)
 		}
 	}
 	for i := range c.Tolerations {

@@ -48,7 +48,7 @@ func validate(d *decoder, c *Config) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Prometheus.ExternalLabels)) { // map order is random
 		if !labelNameRE.MatchString(k) {
-			report(c.Prometheus.Span("externalLabels"), "", "invalid label name %q", k)
+			report(c.Prometheus.Entry("externalLabels", k), "", "invalid label name %q", k)
 		}
 	}
 	if ReservedNamespace(c.Rules.Namespace) {
@@ -62,15 +62,20 @@ func validate(d *decoder, c *Config) {
 	}
 	a := &c.Alerting
 	seenSev := map[string]bool{}
-	for _, s := range a.Severities {
+	for i, s := range a.Severities {
 		if seenSev[s] {
-			report(a.Span("severities"), "", "severity %q is declared twice", s)
+			report(a.Item("severities", i), "", "severity %q is declared twice", s)
 		}
 		seenSev[s] = true
 	}
-	for _, l := range append(append([]string{}, a.GroupBy...), a.Inhibit.Equal...) {
+	for i, l := range a.GroupBy {
 		if l != "..." && !labelNameRE.MatchString(l) {
-			report(a.Span("groupBy"), "", "invalid label name %q", l)
+			report(a.Item("groupBy", i), "", "invalid label name %q", l)
+		}
+	}
+	for i, l := range a.Inhibit.Equal {
+		if !labelNameRE.MatchString(l) {
+			report(a.Inhibit.Item("equal", i), "", "invalid label name %q", l)
 		}
 	}
 	seenRecv := map[string]bool{}

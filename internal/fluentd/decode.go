@@ -23,6 +23,17 @@ type decoder struct {
 	file     *source.File
 	findings []diag.Finding
 	depth    int
+	// alias is the alias whose anchored value is being decoded, or nil:
+	// what is found in the value is reported where the alias uses it.
+	alias *yaml.Node
+}
+
+// span returns the span of n, or of the alias being decoded.
+func (d *decoder) span(n *yaml.Node) diag.Span {
+	if d.alias != nil {
+		return d.file.Span(d.alias)
+	}
+	return d.file.Span(n)
 }
 
 // nodeDecoder is implemented by types that decode themselves from a node.
@@ -43,7 +54,7 @@ func (d *decoder) report(check string, sev diag.Severity, span diag.Span, hint, 
 }
 
 func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
-	d.report(CheckSchema, diag.Error, d.file.Span(n), hint, format, args...)
+	d.report(CheckSchema, diag.Error, d.span(n), hint, format, args...)
 }
 
 func kindName(n *yaml.Node) string {
@@ -76,6 +87,10 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!
 
 // decode fills v (addressable) from n.
 func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
+	if n != nil && n.Kind == yaml.AliasNode && d.alias == nil {
+		d.alias = n
+		defer func() { d.alias = nil }()
+	}
 	n = resolve(n)
 	if n == nil || n.Kind == yaml.AliasNode {
 		return
@@ -157,7 +172,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 	}
 	if fields != nil {
-		fields.At = d.file.Span(n)
+		fields.At = d.span(n)
 		fields.Keys = map[string]diag.Span{}
 	}
 	seen := map[string]bool{}
@@ -182,7 +197,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		seen[k.Value] = true
 		if fields != nil {
-			fields.Keys[k.Value] = d.file.Span(resolve(val))
+			fields.Keys[k.Value] = d.span(val) // an alias where it is used
 		}
 		d.decode(val, v.Field(idx), what+"."+k.Value)
 	}
@@ -210,7 +225,7 @@ func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 
 func (s *Str) decodeNode(d *decoder, n *yaml.Node, what string) {
 	if v, ok := d.scalar(n, what); ok {
-		*s = Str{Value: v, Span: d.file.Span(n)}
+		*s = Str{Value: v, Span: d.span(n)}
 	}
 }
 
@@ -243,7 +258,7 @@ func (ps *Pairs) decodeNode(d *decoder, n *yaml.Node, what string) {
 		if !ok {
 			continue
 		}
-		out = append(out, Pair{Key: k.Value, Value: val, KeySpan: d.file.Span(k), ValueSpan: d.file.Span(v)})
+		out = append(out, Pair{Key: k.Value, Value: val, KeySpan: d.span(n.Content[i]), ValueSpan: d.span(n.Content[i+1])})
 	}
 	*ps = out
 }

@@ -29,7 +29,7 @@ func Load(fsys fs.FS, dir string) ([]*Pipeline, []diag.Finding) {
 	var findings []diag.Finding
 	if err != nil {
 		findings = append(findings, diag.Finding{Check: CheckRead, Severity: diag.Fatal,
-			Span: diag.Span{File: dir}, Message: fmt.Sprintf("read %s: %v", dir, err)})
+			Span: diag.At(dir, 1, 1), Message: fmt.Sprintf("read %s: %v", dir, err)})
 		// ReadDir returns the entries it read before the error.
 	}
 	var files []*source.File
@@ -42,7 +42,7 @@ func Load(fsys fs.FS, dir string) ([]*Pipeline, []diag.Finding) {
 		src, err := readLimited(fsys, p)
 		if err != nil {
 			findings = append(findings, diag.Finding{Check: CheckRead, Severity: diag.Fatal,
-				Span: diag.Span{File: p}, Message: fmt.Sprintf("read %s: %v", p, err)})
+				Span: diag.At(p, 1, 1), Message: fmt.Sprintf("read %s: %v", p, err)})
 			continue
 		}
 		files = append(files, source.NewFile(p, src))

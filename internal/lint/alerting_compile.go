@@ -68,6 +68,38 @@ func newAlertingState(p *Pass) *alertingState {
 	return st
 }
 
+// misread reports whether obsctl.yaml's alerting section has a
+// config/schema error among findings: a misspelt key, a value of the
+// wrong shape, a receiver declared twice. The routing compiled is then not
+// what the file says, and what the alerting checks would find in it (a
+// receiver without integration, an unknown receiver) are consequences of
+// the mistake reported already.
+func (st *alertingState) misread(findings []diag.Finding) bool {
+	key, v := st.find("alerting")
+	if key == nil || v == nil || st.file == nil {
+		return false
+	}
+	first, last := key.Line, lastLine(v, 0)
+	for _, f := range findings {
+		if f.Check == config.CheckSchema && f.Severity >= diag.Error && f.File == st.file.Path && f.Start.Line >= first && f.Start.Line <= last {
+			return true
+		}
+	}
+	return false
+}
+
+// lastLine returns the last line a node of the tree under n starts on.
+func lastLine(n *yaml.Node, depth int) int {
+	last := n.Line
+	if depth > 64 {
+		return last
+	}
+	for _, c := range n.Content {
+		last = max(last, lastLine(c, depth+1))
+	}
+	return last
+}
+
 // fileStart returns a span at the start of obsctl.yaml.
 func (st *alertingState) fileStart() diag.Span {
 	if st.file != nil {

@@ -35,7 +35,7 @@ func (inhibitLabels) Check(p *Pass) {
 	a := &p.Config.Alerting
 	known := func(label string) bool {
 		_, ext := p.Config.Prometheus.ExternalLabels[label]
-		return label == "alertname" || ext || p.Index.StaticLabels[label]
+		return label == "alertname" || ext || p.Index.StaticLabels[label] || p.Index.LabelsUnknown
 	}
 	st := p.alerting()
 	const hint = "set the label in the rules (labels:) or in prometheus.externalLabels, or fix its name"

@@ -93,7 +93,8 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // <case>.good.obsctl.yaml / <case>.bad.obsctl.yaml (configs, linted with
 // rules.yaml of the same folder when present). Bad cases mark each expected
 // finding of the check with `# want "regexp"` on its line; good cases must
-// give no finding of the check. Every check has at least one of each.
+// give no finding of the check. Every check has at least one of each. No
+// finding of any check may lack a file, a line or a column.
 func TestChecks(t *testing.T) {
 	defCfg, err := os.ReadFile("testdata/default.obsctl.yaml")
 	if err != nil {
@@ -174,6 +175,12 @@ func TestChecks(t *testing.T) {
 						delete(rules, p)
 					}
 					got := lintSources(t, cfg, rules, pipes)
+					for _, f := range got {
+						// Whatever the check, a finding says where.
+						if f.File == "" || f.Start.Line < 1 || f.Start.Col < 1 {
+							t.Errorf("finding without a file, line and column: %v", f)
+						}
+					}
 					matched := map[*regexp.Regexp]bool{}
 					for _, f := range got {
 						if f.Check != c.Name() {

@@ -132,6 +132,9 @@ type datasourceRef struct {
 type dashboardError struct {
 	offset int
 	msg    string
+	// exact is set when offset is known to be the file's; otherwise the
+	// whole input is scanned for it.
+	exact bool
 }
 
 func (e *dashboardError) Error() string { return e.msg }
@@ -141,9 +144,24 @@ func dashboardRefs(f *source.File) ([]datasourceRef, error) {
 	if off, bad := f.NotText(); bad {
 		// The JSON decoder takes invalid UTF-8 in strings: say so here,
 		// before any of it reaches a message.
-		return nil, &dashboardError{off, "the file is not UTF-8 text (invalid UTF-8 or a NUL byte)"}
+		return nil, &dashboardError{offset: off, msg: "the file is not UTF-8 text (invalid UTF-8 or a NUL byte)", exact: true}
 	}
-	dec := json.NewDecoder(bytes.NewReader(f.Src))
+	refs, err := walkDashboard(f.Src)
+	var de *dashboardError
+	if errors.As(err, &de) && !de.exact {
+		// The streaming decoder counts the offsets of some errors from the
+		// start of the value it was reading, or from its buffer: the
+		// error would be reported lines early. Scanning the whole input
+		// once more gives the offset in the file.
+		if off, msg, ok := syntaxErrorAt(f.Src); ok {
+			return nil, &dashboardError{offset: off, msg: msg, exact: true}
+		}
+	}
+	return refs, err
+}
+
+func walkDashboard(src []byte) ([]datasourceRef, error) {
+	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
 	w := &dsWalker{dec: dec}
 	tok, err := dec.Token()
@@ -151,15 +169,39 @@ func dashboardRefs(f *source.File) ([]datasourceRef, error) {
 		return nil, w.fail(err)
 	}
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, &dashboardError{0, "the top level is not a JSON object"}
+		// At the value, past the blank lines and spaces before it.
+		off := len(src) - len(bytes.TrimLeft(src, " \t\r\n"))
+		return nil, &dashboardError{offset: off, msg: "the top level is not a JSON object", exact: true}
 	}
 	if err := w.object(); err != nil {
 		return nil, err
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, &dashboardError{int(dec.InputOffset()), "text after the dashboard object"}
+		return nil, &dashboardError{offset: int(dec.InputOffset()), msg: "text after the dashboard object"}
 	}
 	return w.refs, nil
+}
+
+// syntaxErrorAt returns the byte offset of the first JSON syntax error in
+// src, as encoding/json's scanner finds it reading src from its start,
+// and its message. The end of an input cut short is placed after its last
+// character, not on the empty line a final line break starts.
+func syntaxErrorAt(src []byte) (int, string, bool) {
+	var v struct{}
+	err := json.Unmarshal(src, &v)
+	var se *json.SyntaxError
+	if !errors.As(err, &se) {
+		return 0, "", false
+	}
+	if int(se.Offset) >= len(src) {
+		return len(bytes.TrimRight(src, " \t\r\n")), "unexpected end of the file", true
+	}
+	msg := se.Error()
+	if strings.HasSuffix(msg, "after top-level value") {
+		msg = "text after the dashboard object"
+	}
+	// Offset counts the bytes read, the bad one included.
+	return max(0, int(se.Offset)-1), msg, true
 }
 
 type dsWalker struct {
@@ -171,12 +213,12 @@ type dsWalker struct {
 func (w *dsWalker) fail(err error) error {
 	var se *json.SyntaxError
 	if errors.As(err, &se) {
-		return &dashboardError{int(se.Offset), se.Error()}
+		return &dashboardError{offset: int(se.Offset), msg: se.Error()}
 	}
 	if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-		return &dashboardError{int(w.dec.InputOffset()), "unexpected end of the file"}
+		return &dashboardError{offset: int(w.dec.InputOffset()), msg: "unexpected end of the file"}
 	}
-	return &dashboardError{int(w.dec.InputOffset()), err.Error()}
+	return &dashboardError{offset: int(w.dec.InputOffset()), msg: err.Error()}
 }
 
 // object walks an object whose { was read.
@@ -184,7 +226,8 @@ func (w *dsWalker) object() error {
 	w.depth++
 	defer func() { w.depth-- }()
 	if w.depth > 200 {
-		return &dashboardError{int(w.dec.InputOffset()), "nested too deeply"}
+		// The { just read, which the input offset is right after.
+		return &dashboardError{offset: int(w.dec.InputOffset()) - 1, msg: "nested too deeply", exact: true}
 	}
 	for w.dec.More() {
 		tok, err := w.dec.Token()
@@ -247,7 +290,7 @@ func (w *dsWalker) datasource() error {
 	start := int(w.dec.InputOffset()) - len(raw)
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
-		return &dashboardError{start, err.Error()}
+		return &dashboardError{offset: start, msg: err.Error()}
 	}
 	switch v := v.(type) {
 	case string:

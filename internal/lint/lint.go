@@ -94,6 +94,11 @@ func (p *Pass) ReportRule(f *promrule.File, r *promrule.Rule, span diag.Span, hi
 	if f != nil && f.DisabledFor(r, p.check) {
 		return
 	}
+	if span.File == "" && p.Repo != nil && p.Repo.ConfigFile != nil {
+		// A span from a section of obsctl.yaml the file does not have:
+		// every finding says where, here the file's start.
+		span = p.Repo.ConfigFile.Whole()
+	}
 	*p.out = append(*p.out, diag.Finding{
 		Check: p.check, Severity: p.sev, Span: span,
 		Message: fmt.Sprintf(format, args...), Hint: hint,
@@ -124,14 +129,46 @@ func (l *Linter) Checks() []Check {
 	return out
 }
 
-// New returns a Linter running the default checks adjusted by opts, or an
-// error naming an unknown check.
-func New(opts Options) (*Linter, error) {
+// knownNames are the names New accepts: every check's, its area's
+// pattern (rules/*) and all.
+func knownNames() map[string]bool {
 	known := map[string]bool{"all": true}
 	for _, c := range Checks() {
 		known[c.Name()] = true
 		known[area(c.Name())+"/*"] = true
 	}
+	return known
+}
+
+// ConfigSelection returns obsctl.yaml's lint.enable and lint.disable
+// without the names no check has, and a config/schema finding at each of
+// those: a mistake in the file is a finding at its line, where a mistake
+// in a flag is a usage error.
+func ConfigSelection(cfg *config.Config) (enable, disable []string, findings []diag.Finding) {
+	known := knownNames()
+	keep := func(key string, names []string) []string {
+		var out []string
+		for i, n := range names {
+			if known[n] {
+				out = append(out, n)
+				continue
+			}
+			hint := "`obsctl lint --list` shows them all"
+			if s := Suggest(n); s != "" {
+				hint = fmt.Sprintf("did you mean %q?", s)
+			}
+			findings = append(findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error,
+				Span: cfg.Lint.Item(key, i), Message: fmt.Sprintf("lint.%s: unknown check %q", key, n), Hint: hint})
+		}
+		return out
+	}
+	return keep("enable", cfg.Lint.Enable), keep("disable", cfg.Lint.Disable), findings
+}
+
+// New returns a Linter running the default checks adjusted by opts, or an
+// error naming an unknown check.
+func New(opts Options) (*Linter, error) {
+	known := knownNames()
 	for _, n := range append(slices.Clone(opts.Enable), opts.Disable...) {
 		if !known[n] {
 			return nil, &UnknownCheckError{Name: n}
@@ -226,14 +263,17 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 	parallel.Each(len(r.RuleFiles), func(i int) { perFile[i] = l.runFile(r, r.RuleFiles[i]) })
 
 	idx := newIndex(r.RuleFiles, perFile)
+	if rulesBroken(r) {
+		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
+	}
 	for _, fr := range perFile {
 		out = append(out, fr.findings...)
 	}
 	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, out: &out}
-	broken := configBroken(r)
+	broken := configBroken(r) || p.alerting().misread(r.Findings)
 	for _, c := range l.repo {
 		if broken && area(c.Name()) == "alerting" {
-			continue // the routing was not read: checking it would mislead
+			continue // the routing was not read as written: checking it would mislead
 		}
 		p.check, p.sev = c.Name(), c.Meta().Severity
 		c.Check(p)
@@ -246,6 +286,9 @@ type fileResult struct {
 	// uses holds, per rule of the file in order, the recorded series the
 	// rule's expression selects.
 	uses [][]Use
+	// unparsed is set when an expression of the file does not parse: what
+	// it selects is not known.
+	unparsed bool
 }
 
 func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
@@ -260,6 +303,7 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 				c.Check(p)
 			}
 			res.uses = append(res.uses, rs.uses())
+			res.unparsed = res.unparsed || rs.exprErr != nil
 		}
 	}
 	p.Rule, p.rs = nil, &ruleState{}
@@ -268,6 +312,22 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 		c.Check(p)
 	}
 	return res
+}
+
+// rulesBroken reports whether a rule file could not be read whole (a
+// fatal finding such as a YAML syntax error): what its rules define and
+// use is not known.
+func rulesBroken(r *load.Repo) bool {
+	files := make(map[string]bool, len(r.RuleFiles))
+	for _, f := range r.RuleFiles {
+		files[f.Path] = true
+	}
+	for _, f := range r.Findings {
+		if f.Severity == diag.Fatal && files[f.File] {
+			return true
+		}
+	}
+	return false
 }
 
 // configBroken reports whether obsctl.yaml could not be read at all (not

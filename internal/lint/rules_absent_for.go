@@ -29,7 +29,7 @@ func (absentFor) Meta() Meta {
 
 func (absentFor) Check(p *Pass) {
 	r := p.Rule
-	if !r.IsAlert() || r.For > 0 || p.Expr() == nil {
+	if !r.IsAlert() || r.For > 0 || r.Refused("for") || p.Expr() == nil {
 		return
 	}
 	fn := absentCall(p.Expr())

@@ -20,7 +20,7 @@ func (forMissing) Meta() Meta {
 
 func (forMissing) Check(p *Pass) {
 	r := p.Rule
-	if !r.IsAlert() || r.ForSet || p.Expr() == nil || isConstant(p.Expr()) {
+	if !r.IsAlert() || r.ForSet || r.Refused("for") || p.Expr() == nil || isConstant(p.Expr()) {
 		return
 	}
 	p.Report(r.NameSpan, "add `for:` of a few evaluation intervals, for example `for: 5m`",

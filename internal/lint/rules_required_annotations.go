@@ -22,8 +22,8 @@ func (requiredAnnotations) Meta() Meta {
 
 func (requiredAnnotations) Check(p *Pass) {
 	r := p.Rule
-	if !r.IsAlert() {
-		return
+	if !r.IsAlert() || r.Refused("annotations") {
+		return // rules/schema reports the annotations it could not read
 	}
 	for _, name := range p.Config.RequiredAnnotations() {
 		kv, ok := r.Annotation(name)

@@ -24,8 +24,8 @@ func (severityLabel) Meta() Meta {
 
 func (severityLabel) Check(p *Pass) {
 	r := p.Rule
-	if !r.IsAlert() {
-		return
+	if !r.IsAlert() || r.Refused("labels") || r.Group.Refused("labels") {
+		return // rules/schema reports the labels it could not read
 	}
 	declared := p.Config.Alerting.Severities
 	list := strings.Join(declared, ", ")

@@ -23,7 +23,7 @@ func (templateLabels) Meta() Meta {
 
 func (templateLabels) Check(p *Pass) {
 	r := p.Rule
-	if !r.IsAlert() || p.Expr() == nil {
+	if !r.IsAlert() || p.Expr() == nil || r.Refused("labels") || r.Group.Refused("labels") {
 		return
 	}
 	var out labelSet

@@ -26,6 +26,9 @@ func (undefinedRecord) Meta() Meta {
 }
 
 func (undefinedRecord) Check(p *Pass) {
+	if p.Index.RecordsUnknown {
+		return // a definition may be in what could not be read
+	}
 	for name, uses := range p.Index.Uses {
 		if len(p.Index.Records[name]) > 0 {
 			continue

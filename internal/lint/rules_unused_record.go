@@ -23,6 +23,9 @@ func (unusedRecord) Meta() Meta {
 }
 
 func (unusedRecord) Check(p *Pass) {
+	if p.Index.UsesUnknown {
+		return // a use may be in what could not be read
+	}
 	for _, r := range p.Index.Rules {
 		if r.Record == "" || r.IsAlert() || len(p.Index.Uses[r.Record]) > 0 {
 			continue

@@ -98,6 +98,13 @@ type Index struct {
 	Uses map[string][]Use
 	// StaticLabels holds every label name that some rule or group sets.
 	StaticLabels map[string]bool
+	// LabelsUnknown, RecordsUnknown and UsesUnknown are set when some
+	// labels, recording rule names or selected series could not be read:
+	// a rule file that does not parse, labels or a record name the loader
+	// refused, an expression that does not parse. The checks that find
+	// what no rule does then say nothing: they would report the
+	// consequences of a mistake reported already.
+	LabelsUnknown, RecordsUnknown, UsesUnknown bool
 }
 
 func newIndex(files []*promrule.File, per []fileResult) *Index {
@@ -106,12 +113,19 @@ func newIndex(files []*promrule.File, per []fileResult) *Index {
 		Uses: map[string][]Use{}, StaticLabels: map[string]bool{},
 	}
 	for fi, f := range files {
+		if fi < len(per) && per[fi].unparsed {
+			idx.UsesUnknown = true
+		}
 		ri := 0
 		for _, g := range f.Groups {
 			for _, kv := range g.Labels {
 				idx.StaticLabels[kv.Key] = true
 			}
+			idx.LabelsUnknown = idx.LabelsUnknown || g.Refused("labels")
 			for _, rule := range g.Rules {
+				idx.LabelsUnknown = idx.LabelsUnknown || rule.Refused("labels")
+				idx.RecordsUnknown = idx.RecordsUnknown || rule.Refused("record")
+				idx.UsesUnknown = idx.UsesUnknown || rule.Refused("expr")
 				idx.Rules = append(idx.Rules, rule)
 				if rule.IsAlert() {
 					idx.Alerts[rule.Alert] = append(idx.Alerts[rule.Alert], rule)

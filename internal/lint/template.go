@@ -138,7 +138,59 @@ func errorOffset(value string, err error) int {
 		}
 		off += i + 1
 	}
+	// The parser names a line, not a column: a folded or one-line value
+	// holds the whole template on its first line. The token the error
+	// quotes (function "x" not defined, undefined variable "$x",
+	// unexpected "}") is found in an action from there on, and an action
+	// left open is found at its {{.
+	msg := err.Error()
+	if m := errTokenRE.FindStringSubmatch(msg); m != nil {
+		if i := inAction(value, off, m[1]); i >= 0 {
+			return i
+		}
+	}
+	if strings.Contains(msg, "unclosed action") {
+		if i := strings.LastIndex(value[off:], "{{"); i >= 0 && !strings.Contains(value[off+i:], "}}") {
+			return off + i
+		}
+	}
 	return off
+}
+
+// errTokenRE finds the token a template error quotes.
+var errTokenRE = regexp.MustCompile(`(?:function|variable|unexpected) "([^"]+)"`)
+
+// inAction returns the offset, at or after from, of the first tok in value
+// that stands alone inside a {{ }} action, or -1.
+func inAction(value string, from int, tok string) int {
+	for i := from; i <= len(value)-len(tok); {
+		j := strings.Index(value[i:], tok)
+		if j < 0 {
+			return -1
+		}
+		at := i + j
+		open, closed := strings.LastIndex(value[:at], "{{"), strings.LastIndex(value[:at], "}}")
+		word := func(k int) bool {
+			return k < 0 || k >= len(value) || !(value[k] == '_' || value[k] == '.' || value[k] == '$' ||
+				'a' <= value[k] && value[k] <= 'z' || 'A' <= value[k] && value[k] <= 'Z' || '0' <= value[k] && value[k] <= '9')
+		}
+		if open >= 0 && open > closed && (!isIdent(tok) || word(at-1) && word(at+len(tok))) {
+			return at
+		}
+		i = at + 1
+	}
+	return -1
+}
+
+// isIdent reports whether tok is a name or variable, matched as a whole
+// word; other tokens (}, )) are matched as they are.
+func isIdent(tok string) bool {
+	for _, r := range tok {
+		if !(r == '_' || r == '$' || r == '.' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9') {
+			return false
+		}
+	}
+	return tok != ""
 }
 
 // walk collects label references; defs is the length of the prefix.

@@ -317,19 +317,34 @@ func IsRuleFile(name string) bool {
 }
 
 // collectRepo finds the rule files of the config's rule paths. A path
-// that is refused is reported at its entry of rules.paths.
+// that leaves the repo, does not exist, or is refused by the loader (a
+// link out, a device) is a finding of obsctl.yaml at the entry of
+// rules.paths that names it.
 func (r *Repo) collectRepo(seen map[string]bool) ([]ruleSource, error) {
 	var out []ruleSource
 	for i, p := range r.Config.RulePaths() {
+		at := r.Config.Rules.Item("paths", i)
+		if len(r.Config.Rules.Paths) == 0 {
+			at = r.Config.Span("rules") // the default, rules
+		}
+		if at.File == "" && r.ConfigFile != nil {
+			at = r.ConfigFile.Whole()
+		}
+		report := func(hint, format string, args ...any) {
+			r.Findings = append(r.Findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error, Span: at,
+				Message: fmt.Sprintf(format, args...), Hint: hint})
+		}
+		orig := p
 		p = path.Clean(filepath.ToSlash(p))
 		if !fs.ValidPath(p) {
-			return nil, fmt.Errorf("rule path %q must be inside the repo", p)
+			report("give a folder or file of the repo, relative to obsctl.yaml", "rule path %q is not inside the repo", orig)
+			continue
 		}
-		var at diag.Span
-		if r.Config.Rules.Has("paths") {
-			at = r.Config.Rules.Item("paths", i)
-		}
-		if err := r.collectPath(r.tree, p, r.display(p), at, seen, &out); err != nil {
+		err := r.collectPath(r.tree, p, r.display(p), at, seen, &out)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			report("create it, or remove it from rules.paths", "rule path %s does not exist", safeName(r.display(p)))
+		case err != nil:
 			return nil, fmt.Errorf("rule path %s: %w", safeName(r.display(p)), err)
 		}
 	}

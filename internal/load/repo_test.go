@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -111,8 +112,15 @@ func TestLoadErrors(t *testing.T) {
 	if _, err := Load(Options{Dir: "nope", WorkDir: dir}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing folder: %v", err)
 	}
-	if _, err := Load(Options{WorkDir: dir}); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("missing rule path: %v", err)
+	// A rule path obsctl.yaml names that does not exist is a finding at
+	// its entry, not an error without a position.
+	r, err := Load(Options{WorkDir: dir})
+	if err != nil {
+		t.Fatalf("missing rule path: %v", err)
+	}
+	line := strings.Count(minimalConfig, "\n") + 2
+	if len(r.Findings) != 1 || r.Findings[0].Check != "config/schema" || r.Findings[0].Start.Line != line {
+		t.Errorf("missing rule path: %v, want one config/schema finding on line %d", r.Findings, line)
 	}
 	if _, err := Load(Options{WorkDir: dir, Paths: []string{"gone.yaml"}}); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("missing path argument: %v", err)

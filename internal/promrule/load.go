@@ -66,16 +66,36 @@ func Load(sf *source.File) (*File, []diag.Finding) {
 type loader struct {
 	f        *File
 	findings []diag.Finding
+	// alias is the alias whose anchored value is being read, or nil: what
+	// is found in the value is reported where the alias uses it, not at
+	// the anchor.
+	alias *yaml.Node
 }
 
 func (l *loader) errorf(n *yaml.Node, hint, format string, args ...any) {
 	l.findings = append(l.findings, diag.Finding{
-		Check: CheckSchema, Severity: diag.Error, Span: l.f.Span(n),
+		Check: CheckSchema, Severity: diag.Error, Span: l.span(n),
 		Message: fmt.Sprintf(format, args...), Hint: hint,
 	})
 }
 
-func (l *loader) span(n *yaml.Node) diag.Span { return l.f.Span(n) }
+// span returns the span of n, or of the alias being read.
+func (l *loader) span(n *yaml.Node) diag.Span {
+	if l.alias != nil {
+		return l.f.Span(l.alias)
+	}
+	return l.f.Span(n)
+}
+
+// through reads n with fn, n resolved; when n is an alias, what fn
+// reports is placed at the alias.
+func (l *loader) through(n *yaml.Node, fn func(*yaml.Node)) {
+	if n != nil && n.Kind == yaml.AliasNode && l.alias == nil {
+		l.alias = n
+		defer func() { l.alias = nil }()
+	}
+	fn(resolve(n))
+}
 
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
@@ -123,7 +143,7 @@ func get(n *yaml.Node, key string) *yaml.Node {
 func (l *loader) fields(n *yaml.Node, what string, known map[string]bool, fn func(key string, k, v *yaml.Node)) {
 	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, raw := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			l.errorf(k, "", "%s: keys must be strings", what)
 			continue
@@ -137,7 +157,7 @@ func (l *loader) fields(n *yaml.Node, what string, known map[string]bool, fn fun
 			continue
 		}
 		seen[k.Value] = true
-		fn(k.Value, k, v)
+		l.through(raw, func(v *yaml.Node) { fn(k.Value, k, v) })
 	}
 }
 
@@ -239,55 +259,62 @@ func (l *loader) groups(n *yaml.Node, obj *Object, known map[string]bool) {
 		l.errorf(list, "", "groups must be a list, not %s", kindName(list))
 		return
 	}
-	for _, gn := range list.Content {
-		gn = resolve(gn)
-		if gn.Kind != yaml.MappingNode {
-			l.errorf(gn, "", "a group must be a mapping, not %s", kindName(gn))
-			continue
-		}
-		g := &Group{File: l.f, Object: obj, Span: l.span(gn)}
-		var rules *yaml.Node
-		hasName := false
-		l.fields(gn, "group", gk, func(key string, k, v *yaml.Node) {
-			switch key {
-			case "name":
-				g.Name, hasName = l.str(v, "group name")
-				g.NameSpan = l.span(v)
-			case "interval":
-				g.Interval, _ = l.duration(v, "interval")
-			case "query_offset":
-				if d, ok := l.duration(v, "query_offset"); ok {
-					g.QueryOffset = &d
-				}
-			case "limit":
-				i, err := strconv.Atoi(v.Value)
-				if v.Kind != yaml.ScalarNode || err != nil || i < 0 {
-					l.errorf(v, "", "limit must be a whole number >= 0, not %s", kindName(v))
-				}
-				g.Limit = i
-			case "labels":
-				g.Labels = l.kvs(v, "group label")
-			case "rules":
-				rules = v
+	for _, raw := range list.Content {
+		l.through(raw, func(gn *yaml.Node) { l.group(gn, obj, gk) })
+	}
+}
+
+// group reads one group of a groups list.
+func (l *loader) group(gn *yaml.Node, obj *Object, gk map[string]bool) {
+	if gn.Kind != yaml.MappingNode {
+		l.errorf(gn, "", "a group must be a mapping, not %s", kindName(gn))
+		return
+	}
+	g := &Group{File: l.f, Object: obj, Span: l.span(gn)}
+	var rules *yaml.Node
+	hasName := false
+	l.fields(gn, "group", gk, func(key string, k, v *yaml.Node) {
+		defer l.refuse(&g.refused, key, len(l.findings))
+		switch key {
+		case "name":
+			g.Name, hasName = l.str(v, "group name")
+			g.NameSpan = l.span(v)
+		case "interval":
+			g.Interval, _ = l.duration(v, "interval")
+		case "query_offset":
+			if d, ok := l.duration(v, "query_offset"); ok {
+				g.QueryOffset = &d
 			}
-		})
-		if !hasName || g.Name == "" {
-			l.errorf(gn, "", "group has no name")
+		case "limit":
+			i, err := strconv.Atoi(v.Value)
+			if v.Kind != yaml.ScalarNode || err != nil || i < 0 {
+				l.errorf(v, "", "limit must be a whole number >= 0, not %s", kindName(v))
+			}
+			g.Limit = i
+		case "labels":
+			g.Labels = l.kvs(v, "group label")
+		case "rules":
+			rules = v
 		}
-		if rules != nil && !(rules.Kind == yaml.ScalarNode && rules.Tag == "!!null") {
-			if rules.Kind != yaml.SequenceNode {
-				l.errorf(rules, "", "rules must be a list, not %s", kindName(rules))
-			} else {
-				g.Rules = make([]*Rule, 0, len(rules.Content))
-				for _, rn := range rules.Content {
-					if r := l.rule(resolve(rn), g); r != nil {
+	})
+	if !hasName || g.Name == "" {
+		l.errorf(gn, "", "group has no name")
+	}
+	if rules != nil && !(rules.Kind == yaml.ScalarNode && rules.Tag == "!!null") {
+		if rules.Kind != yaml.SequenceNode {
+			l.errorf(rules, "", "rules must be a list, not %s", kindName(rules))
+		} else {
+			g.Rules = make([]*Rule, 0, len(rules.Content))
+			for _, rn := range rules.Content {
+				l.through(rn, func(rn *yaml.Node) {
+					if r := l.rule(rn, g); r != nil {
 						g.Rules = append(g.Rules, r)
 					}
-				}
+				})
 			}
 		}
-		l.f.Groups = append(l.f.Groups, g)
 	}
+	l.f.Groups = append(l.f.Groups, g)
 }
 
 func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
@@ -301,6 +328,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 	l.fields(n, "rule", ruleKeys, func(key string, k, v *yaml.Node) {
 		r.Disabled = ruleDisables(k, r.Disabled)
 		r.Disabled = ruleDisables(v, r.Disabled)
+		defer l.refuse(&r.refused, key, len(l.findings))
 		switch key {
 		case "alert":
 			r.Alert, _ = l.str(v, "alert")
@@ -329,7 +357,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 		}
 	})
 	switch {
-	case r.Alert == "" && r.Record == "":
+	case r.Alert == "" && r.Record == "" && !r.Refused("alert") && !r.Refused("record"):
 		l.errorf(n, "add `alert: Name` or `record: level:metric:operations`", "rule has neither alert nor record")
 	case r.Alert != "" && r.Record != "":
 		l.errorf(laterKey(n, "alert", "record"), "split it into an alerting and a recording rule", "rule has both alert and record")
@@ -352,6 +380,14 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 		r.ExprSpan = r.Span
 	}
 	return r
+}
+
+// refuse records key in refused when findings were reported since the
+// loader had before of them: the key's value was refused.
+func (l *loader) refuse(refused *[]string, key string, before int) {
+	if len(l.findings) > before {
+		*refused = append(*refused, key)
+	}
 }
 
 // laterKey returns whichever of keys a and b comes second in mapping n.

@@ -1,6 +1,7 @@
 package promrule
 
 import (
+	"slices"
 	"strings"
 	"time"
 
@@ -43,7 +44,15 @@ type Group struct {
 	Labels      []KV
 	Rules       []*Rule
 	Span        diag.Span
+	// refused lists the keys written with a value the loader refused
+	// (reported as rules/schema).
+	refused []string
 }
+
+// Refused reports whether key was written with a value the loader
+// refused and reported: the checks take such a value as unknown, not as
+// missing, so that one mistake is one finding.
+func (g *Group) Refused(key string) bool { return g != nil && slices.Contains(g.refused, key) }
 
 // Rule is one alerting or recording rule.
 type Rule struct {
@@ -68,7 +77,14 @@ type Rule struct {
 	// Disabled lists checks turned off for this rule with a
 	// "# obsctl:disable CHECK" comment.
 	Disabled []string
+	// refused lists the keys written with a value the loader refused.
+	refused []string
 }
+
+// Refused reports whether key (for, labels, record...) was written with
+// a value the loader refused and reported as rules/schema: a bad `for:`
+// is not a missing one, nor labels written as a list no severity label.
+func (r *Rule) Refused(key string) bool { return slices.Contains(r.refused, key) }
 
 // KV is a label or annotation. It keeps where its key and value were
 // written in compact form; KeySpan and ValueSpan work out the spans when a

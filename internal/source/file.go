@@ -335,13 +335,19 @@ func (f *File) ParseYAML(check string) ([]*yaml.Node, *diag.Finding) {
 		var n yaml.Node
 		err := dec.Decode(&n)
 		if errors.Is(err, io.EOF) {
-			return docs, nil
+			break
 		}
 		if err != nil {
 			return docs, f.yamlError(check, err, f.problemLine(err))
 		}
 		docs = append(docs, &n)
 	}
+	if i, fd := f.quoteRunsOn(check, docs); fd != nil {
+		// What the open quote swallowed is not what the file says: only
+		// the documents before it are read.
+		return docs[:i], fd
+	}
+	return docs, nil
 }
 
 // problemLine finds the line a YAML syntax error is really on. The parser
@@ -413,6 +419,21 @@ func (f *File) yamlError(check string, err error, problem int) *diag.Finding {
 		}
 	}
 	msg = cleanYAMLMessage(msg)
+	if msg == eosInQuote {
+		// The file ends inside a quoted value: the parser names the line
+		// it starts on (the next one, for the file's first line).
+		if q, ok := f.openQuoteBefore(f.NumLines() + 1); ok {
+			return &diag.Finding{Check: check, Severity: diag.Fatal,
+				Span:    diag.Span{File: f.Path, Start: q, End: diag.Pos{Line: q.Line, Col: q.Col + 1}},
+				Message: "YAML syntax: the quote opened here is never closed", Hint: "close the quote on this line"}
+		}
+	} else if q, ok := f.openQuoteBefore(span.Start.Line); ok {
+		// The error is where the value of a quote left open ends.
+		return &diag.Finding{Check: check, Severity: diag.Fatal,
+			Span:    diag.Span{File: f.Path, Start: q, End: diag.Pos{Line: q.Line, Col: q.Col + 1}},
+			Message: fmt.Sprintf("YAML syntax: the quote opened here is not closed on its line; the value runs on to line %d, where the parser fails: %s", span.Start.Line, msg),
+			Hint:    "close the quote on this line"}
+	}
 	return &diag.Finding{Check: check, Severity: diag.Fatal, Span: span,
 		Message: "YAML syntax: " + msg}
 }

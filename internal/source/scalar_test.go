@@ -104,7 +104,7 @@ func TestParseYAMLErrors(t *testing.T) {
 		{"tab", "a:\n\t- b\n", 2, "YAML syntax"},
 		{"nul", "a: 1\x00\n", 1, "not UTF-8"},
 		{"invalid utf8", "a: 1\nb: \xff\n", 2, "not UTF-8"},
-		{"unclosed quote", "a: 'x\n", 2, "YAML syntax"},
+		{"unclosed quote", "a: 'x\n", 1, "quote opened here is never closed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
