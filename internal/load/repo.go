@@ -340,7 +340,13 @@ func (r *Repo) collectRepo(seen map[string]bool) ([]ruleSource, error) {
 			report("give a folder or file of the repo, relative to obsctl.yaml", "rule path %q is not inside the repo", orig)
 			continue
 		}
-		err := r.collectPath(r.tree, p, r.display(p), at, seen, &out)
+		// The loader reports a refusal at the entry the user wrote, or,
+		// for the default rules folder, at the folder itself.
+		refuseAt := at
+		if !r.Config.Rules.Has("paths") {
+			refuseAt = diag.Span{}
+		}
+		err := r.collectPath(r.tree, p, r.display(p), refuseAt, seen, &out)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			report("create it, or remove it from rules.paths", "rule path %s does not exist", safeName(r.display(p)))
