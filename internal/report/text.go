@@ -12,6 +12,20 @@ import (
 // location line.
 const sourceIndent = "    "
 
+// The text report is read by a person, on a terminal or in a CI log, and
+// must stay readable (and small) whatever the files hold.
+const (
+	// excerptWidth is how many characters of a source line are quoted: a
+	// window around the finding, not the whole of a minified line.
+	excerptWidth = 160
+	// maxPerCheck is how many findings of one check in one file are
+	// printed; the rest are counted.
+	maxPerCheck = 50
+	// maxMessage is how many characters of a message any format keeps: a
+	// message that quotes a huge value is cut in its middle.
+	maxMessage = 1024
+)
+
 // writeText writes one block per finding and a summary line:
 //
 //	rules/a.yaml:3:5: error: message [rules/check]
