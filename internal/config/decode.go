@@ -219,6 +219,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		f.At, f.Keys = d.file.Span(n), keys
 	}
 	seen := map[string]bool{}
+	var validKeys string
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" {
@@ -227,7 +228,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		idx, ok := byKey[k.Value]
 		if !ok || k.Kind != yaml.ScalarNode {
-			hint := "valid keys: " + strings.Join(names, ", ")
+			// One hint string for every unknown key of the mapping: a
+			// hostile file can have millions.
+			if validKeys == "" {
+				validKeys = "valid keys: " + strings.Join(names, ", ")
+			}
+			hint := validKeys
 			if s := spell.Closest(k.Value, names); s != "" {
 				hint = fmt.Sprintf("did you mean %q?", s)
 			}
