@@ -17,7 +17,9 @@ FUZZ_TARGETS := \
 	./internal/lint:FuzzTemplateFastPath \
 	./internal/manifest:FuzzRead \
 	./internal/fluentd:FuzzLoad \
-	./internal/lint:FuzzDashboardRefs
+	./internal/lint:FuzzDashboardRefs \
+	./internal/secret:FuzzScan \
+	./internal/report:FuzzTextExcerpt
 
 .PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
 

@@ -87,7 +87,11 @@ func (e *excerpter) excerpt(f diag.Finding) (string, diag.Finding, bool) {
 		b.WriteString("…")
 		shift--
 	}
-	b.WriteString(sanitize(string(src[left:right])))
+	window := src[left:right]
+	if e.in.mask != nil {
+		window = e.in.mask.window(f.File, f.Start.Line, src, start, left, right)
+	}
+	b.WriteString(sanitize(string(window)))
 	if runeWidth(src, right) > 0 {
 		b.WriteString("…")
 	}

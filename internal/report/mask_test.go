@@ -22,7 +22,7 @@ func TestSecretsMaskedEverywhere(t *testing.T) {
 		Span:    diag.Span{File: "obsctl.yaml", Start: diag.Pos{Line: 2, Col: 24}, End: diag.Pos{Line: 2, Col: 68}},
 		Message: "receivers[0].slack must be a mapping, not \"" + token + "\"", Hint: "write {webhookURL: " + token + "}"}
 	unknown := diag.Finding{Check: "config/schema", Severity: diag.Error,
-		Span:    diag.Span{File: "obsctl.yaml", Start: diag.Pos{Line: 2, Col: 71}, End: diag.Pos{Line: 2, Col: 77}},
+		Span:    diag.Span{File: "obsctl.yaml", Start: diag.Pos{Line: 2, Col: 69}, End: diag.Pos{Line: 2, Col: 75}},
 		Message: "unknown key \"chanel\""}
 	ref := diag.Finding{Check: "config/secret-ref", Severity: diag.Error, Secret: true,
 		Span:    diag.Span{File: "obsctl.yaml", Start: diag.Pos{Line: 3, Col: 41}, End: diag.Pos{Line: 3, Col: 41 + len(literal)}},
@@ -47,7 +47,7 @@ func TestSecretsMaskedEverywhere(t *testing.T) {
 	out := string(render(t, "text", in, Options{}))
 	lines := strings.Split(out, "\n")
 	for i, l := range lines {
-		if strings.HasPrefix(l, "obsctl.yaml:2:71:") {
+		if strings.HasPrefix(l, "obsctl.yaml:2:69:") {
 			quoted, marker := lines[i+1], lines[i+2]
 			if !strings.Contains(quoted, "chanel: x}") || !strings.Contains(quoted, "****") {
 				t.Errorf("excerpt %q: want the line with the token masked", quoted)

@@ -28,6 +28,8 @@ type Input struct {
 	Checks []CheckInfo
 	// Tool names the program in SARIF and JUnit output.
 	Tool Tool
+
+	mask *masker // set by Write
 }
 
 // CheckInfo describes one check for the formats that list checks.
@@ -82,13 +84,14 @@ func Formats() []string {
 // time, so that the memory it takes does not grow with the report: a
 // machine format keeps every finding, and a hostile repo can have
 // millions. Every format says a finding in a bounded number of bytes (see
-// bound).
+// bound), and no format prints a secret value (see masker).
 func Write(w io.Writer, format string, in Input, opts Options) error {
 	for _, f := range formats {
 		if f.name != format {
 			continue
 		}
-		in.Findings = bound(in.Findings)
+		in.mask = newMasker(in)
+		in.Findings = bound(in.mask.findings(in.Findings))
 		bw := bufio.NewWriterSize(w, 64<<10)
 		if err := f.write(bw, in, opts); err != nil {
 			return fmt.Errorf("render %s report: %w", format, err)
