@@ -35,6 +35,9 @@ type byteRange struct{ start, end int }
 // newMasker scans the files of in for secrets.
 func newMasker(in Input) *masker {
 	m := &masker{hide: map[string]map[int][]byteRange{}, needles: map[[4]byte][]string{}}
+	if len(in.Findings) == 0 {
+		return m // nothing is quoted
+	}
 	if in.Source != nil {
 		for _, path := range in.files() {
 			src := in.Source(path)
