@@ -22,7 +22,9 @@ FUZZ_TARGETS := \
 	./internal/load:FuzzLoadRules \
 	./internal/load:FuzzLoadDashboards \
 	./internal/load:FuzzLoadPipelines \
-	./internal/load:FuzzLoadPaths
+	./internal/load:FuzzLoadPaths \
+	./internal/secret:FuzzScan \
+	./internal/report:FuzzTextExcerpt
 
 .PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
 

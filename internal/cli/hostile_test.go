@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -53,11 +54,17 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	                        not counted in the input of the heap bound, as a file
 //	                        over the size limit must not be read at all
 //	big PATH SIZE TEXT      PATH is TEXT repeated to SIZE bytes (K, M suffixes);
-//	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them
+//	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them;
+//	                        TEXT is the rest of the line, blanks kept, \n a newline
+//	clone PATH N            N copies of the case's file PATH beside it, named
+//	                        with -1 ... -N before the extension
 //	maxout SIZE             bound on each output (default 1M; render's stdout, the
-//	                        stack's ~5.5 MB of objects, 8M more)
+//	                        stack's ~5.5 MB of objects, 8M more; the machine
+//	                        formats, which keep every finding, 4K more a finding
+//	                        of lint's JSON report)
 //	maxheap SIZE            bound on the heap a run grows by, beside 20x the input
-//	                        (default 256M)
+//	                        (default 256M); the outputs are captured in files, so
+//	                        the heap is obsctl's own
 //	skip-build, skip-render the command does not apply to the case
 func TestHostile(t *testing.T) {
 	canary := os.Getenv(hostileCanary) // set by TestMain (runWithCanary)
@@ -118,6 +125,7 @@ type hostileCase struct {
 	sockets  []string
 	sparse   []bigFile
 	bigs     []bigFile
+	clones   []cloneFile
 	maxOut   int64
 	maxHeap  int64
 	skip     map[string]bool
@@ -126,6 +134,11 @@ type hostileCase struct {
 type wantFinding struct {
 	check, file string
 	line        int // 0: any line but 0
+}
+
+type cloneFile struct {
+	path string
+	n    int
 }
 
 type bigFile struct {
@@ -225,9 +238,23 @@ func parseHostile(t *testing.T, path string) *hostileCase {
 			if len(f) < 4 {
 				bad()
 			}
-			text := strings.Join(f[3:], " ")
+			// TEXT is the rest of the line as written, blanks and all:
+			// drop the words big, PATH and SIZE.
+			text := strings.TrimSpace(line)
+			for range 3 {
+				text = strings.TrimLeft(text[len(strings.Fields(text)[0]):], " \t")
+			}
 			text = strings.ReplaceAll(text, `\n`, "\n")
 			c.bigs = append(c.bigs, bigFile{f[1], parseSize(t, f[2]), text})
+		case "clone":
+			if len(f) != 3 {
+				bad()
+			}
+			n, err := strconv.Atoi(f[2])
+			if err != nil || n < 1 {
+				bad()
+			}
+			c.clones = append(c.clones, cloneFile{f[1], n})
 		case "maxout":
 			c.maxOut = parseSize(t, f[1])
 		case "maxheap":
@@ -287,6 +314,20 @@ func (c *hostileCase) materialize(t *testing.T) (string, int64) {
 			t.Fatal(err)
 		}
 		size += b.size
+	}
+	for _, cl := range c.clones {
+		data, err := os.ReadFile(filepath.Join(dir, cl.path))
+		if err != nil {
+			t.Fatalf("clone %s: %v", cl.path, err)
+		}
+		ext := filepath.Ext(cl.path)
+		for i := 1; i <= cl.n; i++ {
+			p := filepath.Join(dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(cl.path, ext), i, ext))
+			if err := os.WriteFile(p, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			size += int64(len(data))
+		}
 	}
 	for _, l := range c.links {
 		p := filepath.Join(dir, l[0])
@@ -365,6 +406,14 @@ func (c *hostileCase) run(t *testing.T) {
 	if !c.skip["render"] {
 		runs = append(runs, hostileRun{"render", []string{"render", "-o", "-"}})
 	}
+	// Output bounds are checked once lint's JSON report has said how
+	// many findings the machine formats must keep.
+	type output struct {
+		run, name string
+		size      int64
+	}
+	var outputs []output
+	findings := 0
 	for _, r := range runs {
 		cmd := strings.Fields(r.name)[0]
 		want, ok := c.exit[cmd]
@@ -379,13 +428,7 @@ func (c *hostileCase) run(t *testing.T) {
 			name string
 			data []byte
 		}{{"stdout", stdout}, {"stderr", stderr}} {
-			limit := c.maxOut
-			if r.name == "render" && out.name == "stdout" {
-				limit += 8 << 20
-			}
-			if int64(len(out.data)) > limit {
-				t.Errorf("%s: %s is %d bytes, over the bound of %d", r.name, out.name, len(out.data), limit)
-			}
+			outputs = append(outputs, output{r.name, out.name, int64(len(out.data))})
 			for _, a := range c.absent {
 				if a != "" && bytes.Contains(out.data, []byte(a)) {
 					t.Errorf("%s: %s holds %q", r.name, out.name, a)
@@ -396,7 +439,19 @@ func (c *hostileCase) run(t *testing.T) {
 			t.Errorf("%s: the heap grew by %d bytes, over the bound of %d (input %d bytes)", r.name, heap, bound, size)
 		}
 		if r.name == "lint json" {
-			c.checkFindings(t, stdout)
+			findings = c.checkFindings(t, stdout)
+		}
+	}
+	for _, o := range outputs {
+		limit := c.maxOut
+		switch {
+		case o.run == "render" && o.name == "stdout":
+			limit += 8 << 20
+		case strings.HasPrefix(o.run, "lint ") && o.run != "lint text" && o.name == "stdout":
+			limit += 4 << 10 * int64(findings)
+		}
+		if o.size > limit {
+			t.Errorf("%s: %s is %d bytes, over the bound of %d", o.run, o.name, o.size, limit)
 		}
 	}
 }
@@ -406,14 +461,26 @@ func (c *hostileCase) run(t *testing.T) {
 // opened, say) fails the case after a minute instead of hanging the suite.
 func runBounded(t *testing.T, name, dir string, args []string) (stdout, stderr []byte, code int, peak int64) {
 	t.Helper()
-	var out, errb bytes.Buffer
+	// The outputs go to files, not buffers, so that the heap measured
+	// is obsctl's alone, however much a machine format must print.
+	outf, err := os.CreateTemp(t.TempDir(), "stdout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer outf.Close()
+	errf, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer errf.Close()
 	done := make(chan int, 1)
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	base := int64(ms.HeapAlloc)
 	go func() {
-		done <- Run(context.Background(), args, Deps{Stdout: &out, Stderr: &errb, WorkDir: dir, Getenv: os.Getenv})
+		// Wrapped, so that nothing takes the files for a terminal.
+		done <- Run(context.Background(), args, Deps{Stdout: struct{ io.Writer }{outf}, Stderr: struct{ io.Writer }{errf}, WorkDir: dir, Getenv: os.Getenv})
 	}()
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
@@ -426,7 +493,15 @@ func runBounded(t *testing.T, name, dir string, args []string) (stdout, stderr [
 		select {
 		case code = <-done:
 			sample()
-			return out.Bytes(), errb.Bytes(), code, peak
+			stdout, err := os.ReadFile(outf.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			stderr, err := os.ReadFile(errf.Name())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return stdout, stderr, code, peak
 		case <-tick.C:
 			sample()
 		case <-deadline:
@@ -435,7 +510,9 @@ func runBounded(t *testing.T, name, dir string, args []string) (stdout, stderr [
 	}
 }
 
-func (c *hostileCase) checkFindings(t *testing.T, stdout []byte) {
+// checkFindings asserts the expected findings in lint's JSON report and
+// returns how many findings it holds.
+func (c *hostileCase) checkFindings(t *testing.T, stdout []byte) int {
 	t.Helper()
 	var rep struct {
 		Findings []struct {
@@ -446,7 +523,7 @@ func (c *hostileCase) checkFindings(t *testing.T, stdout []byte) {
 	}
 	if err := json.Unmarshal(stdout, &rep); err != nil {
 		t.Errorf("lint json: not JSON: %v\n%s", err, clip(stdout))
-		return
+		return 0
 	}
 	for _, f := range rep.Findings {
 		if f.File == "" || f.Start.Line < 1 {
@@ -476,6 +553,7 @@ func (c *hostileCase) checkFindings(t *testing.T, stdout []byte) {
 			t.Errorf("no finding %s at %s:%d; got %v", w.check, w.file, w.line, got)
 		}
 	}
+	return len(rep.Findings)
 }
 
 // clip shortens output for a failure message.

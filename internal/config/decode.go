@@ -260,6 +260,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		f.At, f.Keys, f.items, f.entries = d.span(n), keys, items, entries
 	}
 	seen := map[string]bool{}
+	var validKeys string
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" {
@@ -268,7 +269,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 		}
 		idx, ok := byKey[k.Value]
 		if !ok || k.Kind != yaml.ScalarNode {
-			hint := "valid keys: " + strings.Join(names, ", ")
+			// One hint string for every unknown key of the mapping: a
+			// hostile file can have millions.
+			if validKeys == "" {
+				validKeys = "valid keys: " + strings.Join(names, ", ")
+			}
+			hint := validKeys
 			if s := spell.Closest(k.Value, names); s != "" {
 				hint = fmt.Sprintf("did you mean %q?", s)
 			}

@@ -26,8 +26,9 @@ type alertingState struct {
 	err   error
 	route *dispatch.Route
 
-	file *source.File
-	root *yaml.Node // the root mapping of obsctl.yaml, or nil
+	file   *source.File
+	root   *yaml.Node // the root mapping of obsctl.yaml, or nil
+	parsed bool       // root was looked for
 }
 
 // alerting returns the run's compiled routing, compiling on first use.
@@ -43,15 +44,6 @@ func newAlertingState(p *Pass) *alertingState {
 	st := &alertingState{}
 	if p.Repo != nil && p.Repo.ConfigFile != nil {
 		st.file = p.Repo.ConfigFile
-		if docs, fd := st.file.ParseYAML("yaml/syntax"); fd == nil && len(docs) > 0 {
-			n := docs[0]
-			if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-				n = n.Content[0]
-			}
-			if n.Kind == yaml.MappingNode {
-				st.root = n
-			}
-		}
 	}
 	if !p.Config.Alerting.Routing() {
 		st.empty = true
@@ -112,7 +104,7 @@ func (st *alertingState) fileStart() diag.Span {
 // indexes) and returns the last mapping key passed, if the path ends at
 // one, and the node reached; nil when the path is not in the file.
 func (st *alertingState) find(path ...any) (key, val *yaml.Node) {
-	n := st.root
+	n := st.rootNode()
 	for _, step := range path {
 		for n != nil && n.Kind == yaml.AliasNode {
 			n = n.Alias
@@ -140,6 +132,26 @@ func (st *alertingState) find(path ...any) (key, val *yaml.Node) {
 		}
 	}
 	return key, n
+}
+
+// rootNode returns the root mapping of obsctl.yaml, parsed on first use:
+// only a finding needs a position, and the tree of a large obsctl.yaml
+// costs many times the file.
+func (st *alertingState) rootNode() *yaml.Node {
+	if st.parsed || st.file == nil {
+		return st.root
+	}
+	st.parsed = true
+	if docs, fd := st.file.ParseYAML("yaml/syntax"); fd == nil && len(docs) > 0 {
+		n := docs[0]
+		if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
+			n = n.Content[0]
+		}
+		if n.Kind == yaml.MappingNode {
+			st.root = n
+		}
+	}
+	return st.root
 }
 
 // span returns the span of the value at path, or fallback when the file

@@ -253,7 +253,9 @@ func (l *Linter) Run(r *load.Repo) []diag.Finding { return l.RunCompiled(r, nil)
 // what it holds (the Alertmanager routing) rather than compiling it a
 // second time. c may be nil; it must come from r.
 func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
-	var out []diag.Finding
+	// A hostile repo can have millions of load findings: size the result
+	// once rather than grow it.
+	out := make([]diag.Finding, 0, len(r.Findings)+16)
 	for _, f := range r.Findings {
 		if l.enabled[f.Check] {
 			out = append(out, f)

@@ -8,22 +8,39 @@ import (
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/secret"
 )
 
 // plaintextSecret reports credentials written into the repo: in
-// obsctl.yaml, in rule files, in comments too. It looks for
+// obsctl.yaml, rule files, dashboards and pipelines, in comments too. It
+// looks for
 //
-//   - Slack incoming-webhook URLs (hooks.slack.com/services/...) and
-//     Slack tokens (xoxb-..., xoxp-...);
-//   - PagerDuty integration keys (32 characters in a routing, service or
-//     integration key field);
+//   - webhook URLs that are the credential: Slack
+//     (hooks.slack.com/services/...), Discord (/api/webhooks/ID/TOKEN),
+//     Teams (webhook.office.com/...), and any literal value of a
+//     webhook_url or slack_api_url field (Mattermost, Teams workflows);
+//   - tokens by their shape: Slack (xoxb-..., xapp-...), GitHub (ghp_...,
+//     github_pat_...), GitLab (glpat-, glrt-, gldt-... and runner
+//     registration tokens), Google API keys (AIza...) and OAuth client
+//     secrets (GOCSPX-...), Stripe keys (sk_live_, rk_live_, whsec_),
+//     AWS access key ids (AKIA..., ASIA...), Telegram bot tokens
+//     (ID:AA...), Grafana service account tokens and API keys, JWTs;
+//   - what follows an authorization scheme: Bearer tokens, GenieKey
+//     (Opsgenie) keys, Basic credentials (base64 of user:password);
 //   - literal values of fields named like a credential: api_key, apiKey,
 //     api-key, token, secret, password and the like (`authPassword`,
-//     `bearer_token`, `client_secret`), also in URL query strings;
-//   - URLs with a password (https://user:password@host);
-//   - PEM private keys (-----BEGIN ... PRIVATE KEY-----);
-//   - AWS access key ids (AKIA..., ASIA...), GitHub tokens (ghp_...,
-//     github_pat_...), bearer tokens and JWTs (eyJ....eyJ....sig).
+//     `bearer_token`, `client_secret`, `app_key`, `user_key`, `token_id`),
+//     which covers the credential fields of every Alertmanager
+//     integration and of http_config; in YAML and JSON, in headers
+//     quoted in prose ("PRIVATE-TOKEN: ..."), in URL queries (also sig=),
+//     in shell and env lines (DD_API_KEY=...), in connection strings
+//     (;AccountKey=..., SharedAccessKey=...), in block scalars and in
+//     http_headers' secrets lists;
+//   - PagerDuty integration keys (32 characters in a routing, service or
+//     integration key field);
+//   - URLs with a password (https://user:password@host), also one that
+//     holds a '#' or a ':';
+//   - PEM private keys (-----BEGIN ... PRIVATE KEY-----).
 //
 // A secret in git is readable by everyone with access to the repo, its
 // forks and its history, and stays there after it is deleted. Whoever
@@ -36,9 +53,13 @@ import (
 //
 // References and obvious placeholders are not reported: empty values,
 // `${VAR}`, `$VAR`, `{{ ... }}`, `<your key>`, `xxxx`, `changeme`,
-// values with spaces. Findings never quote the value they found; their
-// span marks it so that reporters hide it too. In obsctl.yaml a literal
-// receiver secret is reported by config/secret-ref as well.
+// values with spaces, *_file fields, fields that name a Secret
+// (`tlsSecret`, `existingSecret`), public keys and certificates. Findings
+// never quote the value they found; their span marks it so that reporters
+// hide it too, and every report masks what this check finds in the source
+// lines and messages of any other finding, even with this check disabled.
+// In obsctl.yaml a literal receiver secret is reported by
+// config/secret-ref as well.
 //
 // Silence a false positive on its line with a comment,
 // `# obsctl:disable secrets/plaintext -- why`, or for a whole rule or
@@ -70,8 +91,8 @@ func (plaintextSecret) Check(p *Pass) {
 	slices.Sort(paths)
 	// The scan reads every byte of the repo, so it runs on all cores;
 	// the findings are reported afterwards, in path order.
-	hits := make([][]secretHit, len(paths))
-	parallel.Each(len(paths), func(i int) { hits[i] = scanSecrets(srcs[paths[i]].Src, nil) })
+	hits := make([][]secret.Hit, len(paths))
+	parallel.Each(len(paths), func(i int) { hits[i] = secret.Scan(srcs[paths[i]].Src) })
 
 	var ruleFiles map[string]*promrule.File
 	for i, path := range paths {
@@ -93,17 +114,17 @@ func (plaintextSecret) Check(p *Pass) {
 			}
 		}
 		for _, h := range hits[i] {
-			if lineDisables(h.text, "secrets/plaintext") {
-				continue
+			if h.Cont || lineDisables(h.Text, "secrets/plaintext") {
+				continue // the rest of a secret already reported
 			}
 			span := diag.Span{File: path,
-				Start: diag.Pos{Line: h.line, Col: 1 + utf8.RuneCount(h.text[:h.start])},
-				End:   diag.Pos{Line: h.line, Col: 1 + utf8.RuneCount(h.text[:h.end])}}
+				Start: diag.Pos{Line: h.Line, Col: 1 + utf8.RuneCount(h.Text[:h.Start])},
+				End:   diag.Pos{Line: h.Line, Col: 1 + utf8.RuneCount(h.Text[:h.End])}}
 			var r *promrule.Rule
 			if lines != nil {
-				r = lines.rule(h.line)
+				r = lines.rule(h.Line)
 			}
-			p.ReportSecret(f, r, span, secretHint, secretMsg, h.kind)
+			p.ReportSecret(f, r, span, secretHint, secretMsg, h.Kind)
 		}
 	}
 }

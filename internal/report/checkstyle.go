@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -12,7 +12,7 @@ import (
 // consumer can tell a clean file from one that was not checked. A finding
 // about a whole file is put on line 1 with no column, as checkstyle's own
 // file-level checks do.
-func writeCheckstyle(b *bytes.Buffer, in Input, _ Options) error {
+func writeCheckstyle(b *bufio.Writer, in Input, _ Options) error {
 	files, byFile := in.fileGroups()
 	b.WriteString(xmlHeader)
 	b.WriteString("<checkstyle version=\"8.0\">\n")

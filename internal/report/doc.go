@@ -9,6 +9,14 @@
 // keeps the order of its input (findings sorted by diag.Sort, files
 // sorted), and none carries a timestamp, so a report is byte-stable.
 //
+// The text format is for a person and stays readable whatever the repo
+// holds: it quotes a window of a source line around the finding (a
+// minified file is one line of megabytes), prints at most 50 findings of
+// one check in one file and counts the rest, and shows control
+// characters instead of sending them to the terminal. The machine formats
+// keep every finding and are streamed, so their memory does not grow
+// with the report. In every format a message is cut to 1,024 characters.
+//
 // A finding marked Secret is reported by its location and message alone in
 // every format: no source line, caret or hint, since the hint, unlike the
 // message, is not promised never to quote the secret.

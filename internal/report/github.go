@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 	"strings"
 
@@ -15,7 +15,7 @@ import (
 //
 // As in @actions/core, col and endColumn are sent only for a span on one
 // line, and properties that are unknown are left out.
-func writeGitHub(b *bytes.Buffer, in Input, _ Options) error {
+func writeGitHub(b *bufio.Writer, in Input, _ Options) error {
 	for _, f := range in.Findings {
 		var props []string
 		if f.File != "" {

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -14,7 +14,7 @@ import (
 // passing test cases that carry the finding in system-out: they are worth
 // seeing but must not turn a build red, and skipped would misreport them
 // as checks that did not run.
-func writeJUnit(b *bytes.Buffer, in Input, _ Options) error {
+func writeJUnit(b *bufio.Writer, in Input, _ Options) error {
 	files, byFile := in.fileGroups()
 	tests, failures := 0, 0
 	for _, file := range files {

@@ -1,7 +1,7 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +28,8 @@ type Input struct {
 	Checks []CheckInfo
 	// Tool names the program in SARIF and JUnit output.
 	Tool Tool
+
+	mask *masker // set by Write
 }
 
 // CheckInfo describes one check for the formats that list checks.
@@ -59,7 +61,7 @@ var ErrUnknownFormat = errors.New("unknown report format")
 // the --format help.
 var formats = []struct {
 	name  string
-	write func(b *bytes.Buffer, in Input, opts Options) error
+	write func(w *bufio.Writer, in Input, opts Options) error
 }{
 	{"text", writeText},
 	{"json", writeJSON},
@@ -78,18 +80,23 @@ func Formats() []string {
 	return names
 }
 
-// Write renders in as format to w. The report is built in memory first,
-// so w receives either the whole report or nothing from a failed render.
+// Write renders in as format to w. The report is streamed, a finding at a
+// time, so that the memory it takes does not grow with the report: a
+// machine format keeps every finding, and a hostile repo can have
+// millions. Every format says a finding in a bounded number of bytes (see
+// bound), and no format prints a secret value (see masker).
 func Write(w io.Writer, format string, in Input, opts Options) error {
 	for _, f := range formats {
 		if f.name != format {
 			continue
 		}
-		var b bytes.Buffer
-		if err := f.write(&b, in, opts); err != nil {
+		in.mask = newMasker(in)
+		in.Findings = bound(in.mask.findings(in.Findings))
+		bw := bufio.NewWriterSize(w, 64<<10)
+		if err := f.write(bw, in, opts); err != nil {
 			return fmt.Errorf("render %s report: %w", format, err)
 		}
-		if _, err := w.Write(b.Bytes()); err != nil {
+		if err := bw.Flush(); err != nil {
 			return fmt.Errorf("write %s report: %w", format, err)
 		}
 		return nil
@@ -110,8 +117,8 @@ func (in Input) toolName() string {
 // name.
 func (in Input) files() []string {
 	fs := slices.Clone(in.Files)
-	for _, f := range in.Findings {
-		if f.File != "" {
+	for i, f := range in.Findings {
+		if f.File != "" && (i == 0 || in.Findings[i-1].File != f.File) {
 			fs = append(fs, f.File)
 		}
 	}
@@ -131,10 +138,22 @@ func (in Input) fileGroups() ([]string, map[string][]diag.Finding) {
 }
 
 // byFile groups findings by file, keeping their order within each file.
+// Sorted findings come a file at a time, so a group is a part of
+// in.Findings rather than a copy.
 func (in Input) byFile() map[string][]diag.Finding {
 	m := map[string][]diag.Finding{}
-	for _, f := range in.Findings {
-		m[f.File] = append(m[f.File], f)
+	fs := in.Findings
+	for i := 0; i < len(fs); {
+		j := i + 1
+		for j < len(fs) && fs[j].File == fs[i].File {
+			j++
+		}
+		if prev, ok := m[fs[i].File]; ok {
+			m[fs[i].File] = append(prev, fs[i:j]...) // unsorted input
+		} else {
+			m[fs[i].File] = fs[i:j:j]
+		}
+		i = j
 	}
 	return m
 }

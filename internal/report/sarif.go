@@ -1,6 +1,7 @@
 package report
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"crypto/sha256"
@@ -92,7 +93,7 @@ type (
 
 // writeSARIF writes a SARIF 2.1.0 log with one run: every check as a rule,
 // every finding as a result.
-func writeSARIF(b *bytes.Buffer, in Input, _ Options) error {
+func writeSARIF(w *bufio.Writer, in Input, _ Options) error {
 	rules := make([]sarifRule, 0, len(in.Checks))
 	index := map[string]int{}
 	addRule := func(name, summary, doc string, sev diag.Severity) {
@@ -121,9 +122,9 @@ func writeSARIF(b *bytes.Buffer, in Input, _ Options) error {
 		}
 	}
 
-	results := make([]sarifResult, 0, len(in.Findings))
 	seen := map[string]int{}
-	for _, f := range in.Findings {
+	result := func(i int) any {
+		f := in.Findings[i]
 		r := sarifResult{
 			RuleID:    f.Check,
 			RuleIndex: index[f.Check],
@@ -138,7 +139,7 @@ func writeSARIF(b *bytes.Buffer, in Input, _ Options) error {
 				Region:           sarifRegionOf(f),
 			}}}
 		}
-		results = append(results, r)
+		return r
 	}
 
 	log := sarifLog{
@@ -151,14 +152,20 @@ func writeSARIF(b *bytes.Buffer, in Input, _ Options) error {
 				InformationURI: in.Tool.InformationURI,
 				Rules:          rules,
 			}},
-			Results:    results,
+			Results:    []sarifResult{}, // streamed in below
 			ColumnKind: "unicodeCodePoints",
 		}},
 	}
-	enc := json.NewEncoder(b)
+	// The results are streamed into the document rather than held: a
+	// result is some 900 bytes, and a hostile repo can have millions.
+	var doc bytes.Buffer
+	enc := json.NewEncoder(&doc)
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
-	return enc.Encode(log)
+	if err := enc.Encode(log); err != nil {
+		return err
+	}
+	return newJSONStream(w).array(doc.Bytes(), "results", len(in.Findings), result)
 }
 
 // sarifRegionOf returns f's region. A file-level finding is placed on line

@@ -1,8 +1,9 @@
 package report
 
 import (
-	"bytes"
+	"bufio"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -12,6 +13,20 @@ import (
 // location line.
 const sourceIndent = "    "
 
+// The text report is read by a person, on a terminal or in a CI log, and
+// must stay readable (and small) whatever the files hold.
+const (
+	// excerptWidth is how many characters of a source line are quoted: a
+	// window around the finding, not the whole of a minified line.
+	excerptWidth = 160
+	// maxPerCheck is how many findings of one check in one file are
+	// printed; the rest are counted.
+	maxPerCheck = 50
+	// maxMessage is how many characters of a message any format keeps: a
+	// message that quotes a huge value is cut in its middle.
+	maxMessage = 1024
+)
+
 // writeText writes one block per finding and a summary line:
 //
 //	rules/a.yaml:3:5: error: message [rules/check]
@@ -19,48 +34,73 @@ const sourceIndent = "    "
 //	    the source line
 //	    ^~~~
 //	  hint: the hint
-func writeText(b *bytes.Buffer, in Input, opts Options) error {
+//
+// The source line is a window of excerptWidth characters around the
+// finding, and only maxPerCheck findings of each check in each file are
+// printed: after a file's findings, a line counts the rest of each check,
+//
+//	... and 7,950 more dashboards/datasource findings in dashboards/many.json
+//
+// so that a minified file with thousands of findings on one line reads in
+// a screen, not in gigabytes. The summary counts every finding.
+func writeText(w *bufio.Writer, in Input, opts Options) error {
 	p := palette{on: opts.Color}
-	for _, f := range in.Findings {
+	ex := excerpter{in: in}
+	printed := map[string]int{} // by check, in the current file
+	flush := func(file string) {
+		checks := make([]string, 0, len(printed))
+		for c, n := range printed {
+			if n > maxPerCheck {
+				checks = append(checks, c)
+			}
+		}
+		slices.Sort(checks)
+		for _, c := range checks {
+			rest := printed[c] - maxPerCheck
+			line := fmt.Sprintf("... and %s more %s %s", thousands(rest), c, pluralWord(rest, "finding", "findings"))
+			if file != "" {
+				line += " in " + file
+			}
+			w.WriteString(sanitize(line) + "\n")
+		}
+		clear(printed)
+	}
+	for i, f := range in.Findings {
+		if i > 0 && f.File != in.Findings[i-1].File {
+			flush(in.Findings[i-1].File)
+		}
+		printed[f.Check]++
+		if printed[f.Check] > maxPerCheck {
+			continue
+		}
 		// The check closes the first line, which stays parseable as
 		// file:line:col: even when the message runs over several lines.
 		first, rest, _ := strings.Cut(f.Message, "\n")
-		fmt.Fprintf(b, "%s: %s: %s [%s]\n", p.paint(bold, f.Span.String()), p.severity(f.Severity), first, f.Check)
+		fmt.Fprintf(w, "%s: %s: %s [%s]\n", p.paint(bold, sanitize(f.Span.String())), p.severity(f.Severity), sanitize(first), f.Check)
 		for _, line := range strings.Split(rest, "\n") {
 			if line != "" {
-				b.WriteString("  " + line + "\n")
+				w.WriteString("  " + sanitize(line) + "\n")
 			}
 		}
 		if f.Secret {
 			// The span holds a secret: no source line, no caret, no hint.
 			continue
 		}
-		if line, ok := sourceLine(in, f); ok {
-			b.WriteString(sourceIndent + line + "\n")
+		if line, shifted, ok := ex.excerpt(f); ok {
+			w.WriteString(sourceIndent + line + "\n")
 			if f.Start.Col >= 1 {
-				b.WriteString(sourceIndent + p.paint(green, caret(line, f)) + "\n")
+				w.WriteString(sourceIndent + p.paint(green, caret(line, shifted)) + "\n")
 			}
 		}
 		if f.Hint != "" {
-			fmt.Fprintf(b, "  hint: %s\n", f.Hint)
+			fmt.Fprintf(w, "  hint: %s\n", sanitize(f.Hint))
 		}
 	}
-	b.WriteString(summary(in) + "\n")
+	if n := len(in.Findings); n > 0 {
+		flush(in.Findings[n-1].File)
+	}
+	w.WriteString(summary(in) + "\n")
 	return nil
-}
-
-// sourceLine returns the line a finding starts on, when the source is at
-// hand, is text and has that line. A file that is not text (a binary, or
-// whatever a link pointed at) is never quoted.
-func sourceLine(in Input, f diag.Finding) (string, bool) {
-	if in.Source == nil || f.Start.IsZero() {
-		return "", false
-	}
-	src := in.Source(f.File)
-	if src == nil || !src.Text() || f.Start.Line > src.NumLines() {
-		return "", false
-	}
-	return src.Line(f.Start.Line), true
 }
 
 // caret returns the marker line for f under line: '^' at the start column
@@ -126,6 +166,22 @@ func plural(n int, one, multiple string) string {
 		return "1 " + one
 	}
 	return fmt.Sprintf("%d %s", n, multiple)
+}
+
+func pluralWord(n int, one, multiple string) string {
+	if n == 1 {
+		return one
+	}
+	return multiple
+}
+
+// thousands writes n with a comma between groups of three digits.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }
 
 // ANSI select graphic rendition codes used by the text format.

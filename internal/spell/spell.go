@@ -12,7 +12,13 @@ func Closest(s string, candidates []string) string {
 	best, bestD := "", len(s)/2+1
 	ls := strings.ToLower(s)
 	for _, c := range candidates {
-		if d := distance(ls, strings.ToLower(c)); d < bestD {
+		// The lengths alone bound the distance from below: a long
+		// unknown key costs nothing against short names.
+		lc := strings.ToLower(c)
+		if abs(len(ls)-len(lc)) >= bestD {
+			continue
+		}
+		if d := distance(ls, lc); d < bestD {
 			best, bestD = c, d
 		}
 	}
@@ -21,8 +27,12 @@ func Closest(s string, candidates []string) string {
 
 // distance is the Levenshtein edit distance between a and b.
 func distance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
+	var buf [2][64]int // no allocation for the usual short names
+	prev, cur := buf[0][:0], buf[1][:0]
+	if len(b)+1 > len(buf[0]) {
+		prev, cur = make([]int, 0, len(b)+1), make([]int, 0, len(b)+1)
+	}
+	prev, cur = prev[:len(b)+1], cur[:len(b)+1]
 	for j := range prev {
 		prev[j] = j
 	}
@@ -38,4 +48,11 @@ func distance(a, b string) int {
 		prev, cur = cur, prev
 	}
 	return prev[len(b)]
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
 }
