@@ -44,12 +44,15 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	symlink PATH TARGET     PATH is a link to TARGET (${REPO} is the repo)
 //	fifo PATH               PATH is a named pipe
 //	big PATH SIZE TEXT      PATH is TEXT repeated to SIZE bytes (K, M suffixes);
-//	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them
+//	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them,
+//	                        each {n} in TEXT replaced by the repetition's number
 //	maxout SIZE             bound on each output (default 1M; render's stdout, the
 //	                        stack's ~5.5 MB of objects, 8M more)
 //	maxheap SIZE            bound on the heap a run grows by, beside 20x the input
 //	                        (default 256M)
 //	skip-build, skip-render the command does not apply to the case
+//	apiserver reject|accept what the real API server says to the objects the
+//	                        repo renders (checked by test/e2elint, not here)
 func TestHostile(t *testing.T) {
 	canary := fmt.Sprintf("canary-%d-%d", os.Getpid(), time.Now().UnixNano())
 	t.Setenv(hostileCanary, canary)
@@ -181,6 +184,10 @@ func parseHostile(t *testing.T, path string) *hostileCase {
 			c.skip["build"] = true
 		case "skip-render":
 			c.skip["render"] = true
+		case "apiserver":
+			if len(f) != 2 || f[1] != "reject" && f[1] != "accept" {
+				bad()
+			}
 		default:
 			bad()
 		}
@@ -215,11 +222,15 @@ func (c *hostileCase) materialize(t *testing.T) (string, int64) {
 		var buf bytes.Buffer
 		if parts := strings.Split(b.text, "|"); len(parts) == 3 {
 			buf.WriteString(parts[0])
-			for first := true; int64(buf.Len()+len(parts[1])+len(parts[2])) <= b.size; first = false {
-				if !first && strings.HasSuffix(parts[0], "[") {
+			for n := 0; ; n++ {
+				text := strings.ReplaceAll(parts[1], "{n}", strconv.Itoa(n))
+				if int64(buf.Len()+len(text)+len(parts[2])) > b.size {
+					break
+				}
+				if n > 0 && strings.HasSuffix(parts[0], "[") {
 					buf.WriteByte(',')
 				}
-				buf.WriteString(parts[1])
+				buf.WriteString(text)
 			}
 			buf.WriteString(parts[2])
 		} else {
