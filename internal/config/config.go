@@ -457,6 +457,6 @@ func Parse(f *source.File) (*Config, []diag.Finding) {
 		root = root.Content[0]
 	}
 	d.decode(root, reflectValue(cfg), "obsctl.yaml")
-	validate(d, cfg)
+	validate(d, cfg, root)
 	return cfg, d.findings
 }
