@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -80,7 +82,7 @@ func TestSplitBigFile(t *testing.T) {
 
 // TestSmallFileNotSplit: a file under the limit stays one object.
 func TestSmallFileNotSplit(t *testing.T) {
-	f := bigFile(t, "rules/mid.yaml", 500, 400) // ~420 KB
+	f := bigFile(t, "rules/mid.yaml", 400, 400) // a rule file of ~440 KB
 	rules, err := CompilePrometheusRules([]*File{f}, ObjectOptions{Stack: "prod", Namespace: "monitoring"})
 	if err != nil {
 		t.Fatal(err)
@@ -129,5 +131,111 @@ func TestLongPathOutputs(t *testing.T) {
 		if len(base) > 255 {
 			t.Errorf("%s: file name of %d bytes", o.Path, len(base))
 		}
+	}
+}
+
+// TestRuleFileBytes: the sizes the plan gives are the operator's rule
+// file's: exact near the limit, an upper bound under it.
+func TestRuleFileBytes(t *testing.T) {
+	for _, n := range []int{3, 400, 2000} {
+		f := bigFile(t, "rules/f.yaml", n, 400)
+		for _, p := range PlanPrometheusRules([]*File{f}, ObjectOptions{Stack: "prod"}) {
+			content, err := sigsyaml.Marshal(monitoringv1.PrometheusRuleSpec{Groups: p.ruleGroups})
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case p.Bytes < len(content):
+				t.Errorf("%d groups, %s: %d bytes planned, the rule file has %d", n, p.Source(), p.Bytes, len(content))
+			case p.Bytes > MaxRuleFileBytes/2 && p.Bytes != len(content):
+				t.Errorf("%d groups, %s: %d bytes planned near the limit, the rule file has %d", n, p.Source(), p.Bytes, len(content))
+			}
+		}
+	}
+	// Multi-line strings and escapes, which YAML writes longer than JSON.
+	g := monitoringv1.RuleGroup{Name: "g", Rules: []monitoringv1.Rule{{Alert: "A", Expr: intstr.FromString(strings.Repeat("x\n", 1000)),
+		Annotations: map[string]string{"d": strings.Repeat("\u200b: #", 500)}}}}
+	if b := groupBytes(g); 4*jsonBytes(g)+64 < b {
+		t.Errorf("a group of %d bytes of YAML is bounded by %d", b, 4*jsonBytes(g)+64)
+	}
+}
+
+// TestGroupTooBig: a group over the limit is planned alone, its Bytes
+// saying so, and compile refuses it.
+func TestGroupTooBig(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("groups:\n- name: small\n  rules:\n  - record: a:b:c\n    expr: up\n- name: huge\n  rules:\n")
+	for i := range 1300 {
+		fmt.Fprintf(&b, "  - record: a:b%d:c\n    expr: up\n    labels: {note: %s}\n", i, strings.Repeat("n", 400))
+	}
+	b.WriteString("- name: after\n  rules:\n  - record: a:b:d\n    expr: up\n")
+	f, fds := Load(source.NewFile("rules/huge.yaml", []byte(b.String())))
+	if len(fds) > 0 {
+		t.Fatal(fds)
+	}
+	plan := PlanPrometheusRules([]*File{f}, ObjectOptions{Stack: "prod", Namespace: "monitoring"})
+	var names []string
+	for _, p := range plan {
+		names = append(names, fmt.Sprintf("%s:%d", p.Name, len(p.Groups)))
+		if p.Bytes > MaxRuleFileBytes && (len(p.Groups) != 1 || p.Groups[0].Name != "huge") {
+			t.Errorf("%s over the limit with groups %v", p.Name, p.Groups)
+		}
+	}
+	if want := "[prod-rules-huge:1 prod-rules-huge-2:1 prod-rules-huge-3:1]"; fmt.Sprint(names) != want {
+		t.Errorf("plan %v, want %s", names, want)
+	}
+	_, err := CompilePrometheusRules([]*File{f}, ObjectOptions{Stack: "prod", Namespace: "monitoring"})
+	if err == nil || !strings.Contains(err.Error(), `rule group "huge" makes a rule file of`) {
+		t.Errorf("compile: %v", err)
+	}
+}
+
+// TestClashes: two planned objects that are one object, or one file of
+// build's output, are reported with both sources, and compile refuses
+// them.
+func TestClashes(t *testing.T) {
+	plain := "groups:\n- name: g\n  rules:\n  - record: a:b:c\n    expr: up\n"
+	obj := func(name, ns string) string {
+		return "apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\nmetadata: {name: " + name + ", namespace: " + ns + "}\nspec:\n  groups:\n  - name: g\n    rules:\n    - record: a:b:c\n      expr: up\n"
+	}
+	for _, tc := range []struct {
+		name  string
+		files [][2]string
+		want  string // the clash, "" for none
+	}{
+		{"dash and folder", [][2]string{{"rules/a-b.yaml", plain}, {"rules/a/b.yaml", plain}},
+			"rules/a/b.yaml compiles to PrometheusRule monitoring/prod-rules-a-b, as rules/a-b.yaml does"},
+		{"two objects", [][2]string{{"rules/x.yaml", obj("shared", "monitoring")}, {"rules/y.yaml", obj("shared", "monitoring")}},
+			"rules/y.yaml (PrometheusRule shared) compiles to PrometheusRule monitoring/prod-shared, as rules/x.yaml (PrometheusRule shared) does"},
+		{"two namespaces", [][2]string{{"rules/x.yaml", obj("shared", "monitoring")}, {"rules/y.yaml", obj("shared", "team")}}, ""},
+		{"object and file", [][2]string{{"rules/a.yaml", obj("rules-b", "monitoring")}, {"rules/b.yaml", plain}},
+			"rules/b.yaml compiles to PrometheusRule monitoring/prod-rules-b, as rules/a.yaml (PrometheusRule rules-b) does"},
+		{"object elsewhere, same file", [][2]string{{"rules/a-b.yaml", obj("one", "team")}, {"rules/a/b.yaml", plain}},
+			"rules/a/b.yaml compiles to prometheusrules/rules-a-b.yaml, as rules/a-b.yaml (PrometheusRule one) does"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var files []*File
+			for _, f := range tc.files {
+				lf, fds := Load(source.NewFile(f[0], []byte(f[1])))
+				if len(fds) > 0 {
+					t.Fatal(fds)
+				}
+				files = append(files, lf)
+			}
+			opts := ObjectOptions{Stack: "prod", Namespace: "monitoring"}
+			var got []string
+			for _, c := range Clashes(PlanPrometheusRules(files, opts)) {
+				got = append(got, c.String())
+			}
+			_, err := CompilePrometheusRules(files, opts)
+			switch {
+			case tc.want == "" && (len(got) > 0 || err != nil):
+				t.Errorf("clashes %v, compile %v; want none", got, err)
+			case tc.want != "" && (len(got) != 1 || got[0] != tc.want):
+				t.Errorf("clashes %q, want %q", got, tc.want)
+			case tc.want != "" && err == nil:
+				t.Error("compile: no error")
+			}
+		})
 	}
 }
