@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -280,4 +281,65 @@ func lint(t *testing.T, dir string) (int, []string) {
 		}
 	}
 	return code, errs
+}
+
+// TestResourcesEveryComponent: for every component of the stack, a
+// request above its limit and a limit below its request (the other value
+// the profile's default) are reported by lint, and requests equal to
+// limits are accepted by the API server and lint alike. The corpus has a
+// few components; this has them all.
+func TestResourcesEveryComponent(t *testing.T) {
+	s := newServer(t)
+	const base = `apiVersion: obsctl/v1
+name: sweep
+rules:
+  paths: [rules]
+  namespace: monitoring
+alerting:
+  severities: [critical, warning]
+  defaultReceiver: hook
+  receivers:
+    - name: hook
+      webhook: {url: "http://127.0.0.1:9/hook"}
+stack:
+  components:
+`
+	const rule = "groups:\n- name: g\n  rules:\n  - alert: A\n    expr: up == 0\n    for: 5m\n    labels: {severity: warning}\n    annotations: {summary: s, description: d, runbook_url: \"https://example.com/rb\"}\n"
+	for _, key := range []string{"prometheusOperator", "prometheus", "alertmanager", "nodeExporter", "kubeStateMetrics", "grafana", "elasticsearch", "kibana", "fluentd", "jaeger"} {
+		for _, v := range []struct {
+			name, resources string
+			refused         bool // lint must refuse it
+		}{
+			{"request-above-limit", "{requests: {memory: 1Ti}}", true},
+			{"limit-below-request", "{limits: {cpu: 1m}}", true},
+			{"equal", "{requests: {cpu: 1m, memory: 1Mi}, limits: {cpu: 1m, memory: 1Mi}}", false},
+		} {
+			t.Run(key+"/"+v.name, func(t *testing.T) {
+				dir := t.TempDir()
+				for name, data := range map[string]string{
+					"obsctl.yaml":  base + "    " + key + ":\n      resources: " + v.resources + "\n",
+					"rules/a.yaml": rule,
+				} {
+					if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o755); err != nil {
+						t.Fatal(err)
+					}
+					if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
+						t.Fatal(err)
+					}
+				}
+				verdict := s.judge(t, dir)
+				code, errs := lint(t, dir)
+				t.Logf("API server: %s; lint: exit %d, %s", verdict, code, strings.Join(errs, "; "))
+				if len(verdict.refused) > 0 && code != cli.ExitFindings {
+					t.Errorf("the API server refuses the repo, lint does not")
+				}
+				if v.refused && (code != cli.ExitFindings || !strings.Contains(strings.Join(errs, "\n"), "[stack/resources]")) {
+					t.Errorf("lint: exit %d without stack/resources, want it to refuse %s", code, v.resources)
+				}
+				if !v.refused && (code != 0 || !verdict.rendered || len(verdict.refused) > 0) {
+					t.Errorf("requests equal to limits: lint exit %d, API server %s; want both to accept", code, verdict)
+				}
+			})
+		}
+	}
 }
