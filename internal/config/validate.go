@@ -10,6 +10,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/obsctl/obsctl/internal/apiyaml"
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
@@ -82,6 +83,7 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 		}
 	}
 	validateStack(report, entry, c)
+	refusedText(report, d, root)
 	if v := c.Lint.FailOn; v != "" {
 		if _, err := diag.ParseSeverity(v); err != nil {
 			report(c.Lint.Span("failOn"), "", "%v", err)
@@ -139,4 +141,25 @@ func entrySpan(d *decoder, root *yaml.Node, fallback diag.Span, key string, path
 		n = v
 	}
 	return fallback
+}
+
+// refusedText reports every key or value of obsctl.yaml holding a
+// character Kubernetes' YAML reader refuses (DEL, a C1 control: YAML
+// takes them only as escapes, such as "\x7f"): the API server would
+// refuse the object that carries it. The message names the character,
+// never the value, which may be a secret.
+func refusedText(report reportFunc, d *decoder, n *yaml.Node) {
+	for stack := []*yaml.Node{n}; len(stack) > 0; {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n == nil {
+			continue
+		}
+		if n.Kind == yaml.ScalarNode {
+			if r, refused := apiyaml.Refused(n.Value); refused {
+				report(d.file.Span(n), "remove the character; it was written as an escape such as \\x7f", "the text holds the control character U+%04X, which Kubernetes refuses in what obsctl applies", r)
+			}
+			continue
+		}
+		stack = append(stack, n.Content...) // aliases are walked where they are defined
+	}
 }

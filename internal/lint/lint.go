@@ -68,9 +68,10 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
-	compiled   *compile.Compiled // the compile stage's result, when the caller has it
-	alertingSt *alertingState    // repo scope: compiled routing, on first use
-	dashSt     []dashboardScan   // repo scope: the dashboards walked, on first use
+	compiled   *compile.Compiled      // the compile stage's result, when the caller has it
+	alertingSt *alertingState         // repo scope: compiled routing, on first use
+	dashSt     []dashboardScan        // repo scope: the dashboards walked, on first use
+	planSt     []promrule.PlannedRule // repo scope: the PrometheusRules planned, on first use
 	check      string
 	sev        diag.Severity
 	required   bool // the running check cannot be disabled, by comments either

@@ -67,7 +67,9 @@ func (rulesSchema) Check(*Pass) {}
 // qualified name or value that is not a label value (63 characters at
 // most); a nodeSelector value, toleration key or value Kubernetes refuses,
 // a toleration without a key whose operator is not Exists; an ingress
-// host that is an IP address.
+// host that is an IP address; a control character Kubernetes' YAML reader
+// refuses (DEL, a C1 control, written as an escape such as "\x7f"), in
+// any key or value (the message names the character, never the value).
 //
 // It cannot be disabled: lint.disable, --disable (by name, config/* or
 // all) leave it on.

@@ -30,6 +30,9 @@ func Checks() []Check {
 		labelName{},
 		alertName{},
 		emptyFile{},
+		objectName{},
+		objectSize{},
+		objectMetadata{},
 		plaintextSecret{},
 		severityUnrouted{},
 		unknownReceiver{},
@@ -51,6 +54,8 @@ func Checks() []Check {
 		pipelineOverlap{},
 		dashboardSyntax{},
 		dashboardDatasource{},
+		dashboardConfigMap{},
 		stackDependency{},
+		stackResources{},
 	}
 }

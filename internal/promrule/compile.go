@@ -226,8 +226,10 @@ func CompileObjects(files []*File, opts ObjectOptions) ([]Output, error) {
 // (PlanPrometheusRules): one per source group set, or several when the
 // set is too big for one, as typed objects. The render stage ships them
 // without writing and parsing YAML, and CompileObjects writes them for
-// build. It refuses what lint's rules/object-name and rules/object-size
-// report: two outputs that are one, and a group too big for any object.
+// build. It refuses two outputs that are one (lint's rules/object-name
+// reports them, with positions). A group too big for any object is
+// compiled all the same, alone in its object: lint's rules/object-size,
+// which cannot be disabled, stops build and render before they ship it.
 func CompilePrometheusRules(files []*File, opts ObjectOptions) ([]CompiledRule, error) {
 	plan := PlanPrometheusRules(files, opts)
 	for _, c := range Clashes(plan) {
@@ -235,13 +237,16 @@ func CompilePrometheusRules(files []*File, opts ObjectOptions) ([]CompiledRule, 
 	}
 	out := make([]CompiledRule, 0, len(plan))
 	for _, p := range plan {
-		if p.Bytes > MaxRuleFileBytes {
-			return nil, fmt.Errorf("compile %s: %s", p.File.Rel, p.TooBig())
+		rgs := p.ruleGroups
+		if rgs == nil {
+			for _, g := range p.Groups {
+				rgs = append(rgs, ruleGroup(g))
+			}
 		}
 		pr := monitoringv1.PrometheusRule{
 			TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule"},
 			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
-			Spec:       monitoringv1.PrometheusRuleSpec{Groups: p.ruleGroups},
+			Spec:       monitoringv1.PrometheusRuleSpec{Groups: rgs},
 		}
 		out = append(out, CompiledRule{Path: p.Path, Header: p.header(), Rule: &pr})
 	}

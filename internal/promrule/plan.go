@@ -1,6 +1,7 @@
 package promrule
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"path"
@@ -9,6 +10,8 @@ import (
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	sigsyaml "sigs.k8s.io/yaml"
+
+	"github.com/obsctl/obsctl/internal/apiyaml"
 )
 
 // MaxRuleFileBytes is the largest rule file the Prometheus Operator makes
@@ -56,6 +59,13 @@ type PlannedRule struct {
 	// otherwise). Over MaxRuleFileBytes, the object holds one group that
 	// cannot be split.
 	Bytes int
+	// Unwritable is set when the object cannot be written as YAML at all
+	// (a rule holds a character YAML refuses, such as DEL): the API
+	// server refuses its server-side apply, and the operator could not
+	// write its rule file. It says which group, and why.
+	Unwritable string
+	// UnwritableGroup is that group.
+	UnwritableGroup *Group
 
 	ruleGroups []monitoringv1.RuleGroup
 	set        groupSet
@@ -118,16 +128,19 @@ func PlanPrometheusRules(files []*File, opts ObjectOptions) []PlannedRule {
 		}
 		labels["app.kubernetes.io/managed-by"] = "obsctl"
 
-		rgs := make([]monitoringv1.RuleGroup, len(s.groups))
-		for i, g := range s.groups {
-			rgs[i] = ruleGroup(g)
-		}
-		parts := splitGroups(rgs)
+		parts, rgs := splitGroups(s.groups)
 		for i, pt := range parts {
 			p := PlannedRule{
 				Name: name, Namespace: ns, Labels: labels, Path: path.Join("prometheusrules", s.name+".yaml"),
 				File: s.file, Object: s.object, Groups: s.groups[pt.from:pt.to],
-				Part: i + 1, Parts: len(parts), Bytes: pt.bytes, ruleGroups: rgs[pt.from:pt.to], set: s,
+				Part: i + 1, Parts: len(parts), Bytes: pt.bytes, set: s,
+			}
+			if pt.err != nil {
+				p.UnwritableGroup = pt.err.group
+				p.Unwritable = fmt.Sprintf("group %q cannot be written as YAML (%v): a rule holds a control character (such as DEL, \\x7f) that the API server's server-side apply and the Prometheus Operator refuse", pt.err.group.Name, pt.err.err)
+			}
+			if rgs != nil {
+				p.ruleGroups = rgs[pt.from:pt.to]
 			}
 			if i > 0 {
 				sfx := "-" + strconv.Itoa(i+1)
@@ -141,32 +154,46 @@ func PlanPrometheusRules(files []*File, opts ObjectOptions) []PlannedRule {
 	return out
 }
 
-// part is a run of a set's groups, [from, to), and the size of its rule
-// file.
-type part struct{ from, to, bytes int }
+// part is a run of a set's groups, [from, to), the size of its rule file,
+// and the first of its groups the rule file cannot hold.
+type part struct {
+	from, to, bytes int
+	err             *unwritable
+}
 
 // splitGroups cuts groups into runs whose rule files fit the operator's
 // limit: all in one when the whole fits MaxRuleFileBytes, else runs of up
-// to splitRuleFileBytes, a bigger group alone.
-func splitGroups(groups []monitoringv1.RuleGroup) []part {
-	// A cheap bound first: YAML is never four times the JSON of the same
-	// value (quotes, folding and block indentation included), so most
-	// sets need no YAML at all.
-	bound := ruleFileHead
+// to splitRuleFileBytes, a bigger group alone. When it had to measure the
+// rule file exactly, it returns the groups as a PrometheusRule has them.
+func splitGroups(groups []*Group) ([]part, []monitoringv1.RuleGroup) {
+	// A cheap bound first, from the lengths of the strings alone, so that
+	// most sets need no YAML at all (lint plans every run).
+	bound, writable := ruleFileHead, true
 	for _, g := range groups {
-		bound += 4*jsonBytes(g) + 64
+		n, ok := groupBound(g)
+		bound, writable = bound+n, writable && ok
 	}
-	if bound <= MaxRuleFileBytes {
-		return []part{{0, len(groups), bound}}
+	if bound <= MaxRuleFileBytes && writable {
+		return []part{{0, len(groups), bound, nil}}, nil
 	}
+	rgs := make([]monitoringv1.RuleGroup, len(groups))
 	sizes := make([]int, len(groups))
+	errs := make([]*unwritable, len(groups))
 	total := ruleFileHead
 	for i, g := range groups {
-		sizes[i] = groupBytes(g)
-		total += sizes[i]
+		rgs[i] = ruleGroup(g)
+		n, err := groupBytes(rgs[i])
+		if err != nil {
+			errs[i] = &unwritable{g, err}
+		}
+		sizes[i], total = n, total+n
 	}
 	if total <= MaxRuleFileBytes {
-		return []part{{0, len(groups), total}}
+		p := part{0, len(groups), total, nil}
+		for _, e := range errs {
+			p.err = cmp.Or(p.err, e)
+		}
+		return []part{p}, rgs
 	}
 	var parts []part
 	cur := part{bytes: ruleFileHead}
@@ -175,28 +202,66 @@ func splitGroups(groups []monitoringv1.RuleGroup) []part {
 			parts = append(parts, cur)
 			cur = part{from: i, to: i, bytes: ruleFileHead}
 		}
-		cur.to, cur.bytes = i+1, cur.bytes+n
+		cur.to, cur.bytes, cur.err = i+1, cur.bytes+n, cmp.Or(cur.err, errs[i])
 	}
-	return append(parts, cur)
+	return append(parts, cur), rgs
 }
 
-func jsonBytes(g monitoringv1.RuleGroup) int {
-	b, err := json.Marshal(g)
-	if err != nil {
-		panic("promrule: a rule group does not marshal: " + err.Error()) // only strings and numbers
+// unwritable is a group whose rule file YAML cannot write.
+type unwritable struct {
+	group *Group
+	err   error
+}
+
+// groupBound bounds what group g adds to the operator's rule file. YAML
+// writes a string in at most six bytes a byte (an escape such as \x01 is
+// four; folding and the indentation of block lines add less than two),
+// and each key, item and duration in a bounded number: the per-field
+// constants are above what sigs.k8s.io/yaml writes. A group's labels are
+// written into each of its rules. It reports false when a string holds a
+// character the operator's YAML cannot write.
+func groupBound(g *Group) (int, bool) {
+	const perString, perField = 6, 32
+	ok := true
+	str := func(s string) int {
+		if _, refused := apiyaml.Refused(s); refused {
+			ok = false
+		}
+		return perString*len(s) + perField
 	}
-	return len(b)
+	n := 4*perField + str(g.Name)
+	var groupLabels int
+	for _, kv := range g.Labels {
+		groupLabels += str(kv.Key) + str(kv.Value)
+	}
+	for _, r := range g.Rules {
+		n += 4*perField + str(r.Alert) + str(r.Record) + str(r.Expr) + groupLabels
+		for _, kvs := range [][]KV{r.Labels, r.Annotations} {
+			for _, kv := range kvs {
+				n += str(kv.Key) + str(kv.Value)
+			}
+		}
+	}
+	return n, ok
 }
 
 // groupBytes is what group g adds to the rule file the operator writes,
 // which is the YAML (sigs.k8s.io/yaml) of the PrometheusRule's spec: the
 // groups one after the other under "groups:".
-func groupBytes(g monitoringv1.RuleGroup) int {
+func groupBytes(g monitoringv1.RuleGroup) (int, error) {
 	b, err := sigsyaml.Marshal(monitoringv1.PrometheusRuleSpec{Groups: []monitoringv1.RuleGroup{g}})
 	if err != nil {
-		panic("promrule: a rule group does not marshal: " + err.Error())
+		// The operator fails the same way, and skips the PrometheusRule.
+		// What the group would weigh is still bounded, for the split.
+		return 6*jsonLen(g) + 64, err
 	}
-	return len(b) - ruleFileHead
+	return len(b) - ruleFileHead, nil
+}
+
+// jsonLen is the length of g's JSON, which cannot fail (strings, numbers).
+func jsonLen(g monitoringv1.RuleGroup) int {
+	b, _ := json.Marshal(g)
+	return len(b)
 }
 
 // Clash is two planned objects that are one: the same PrometheusRule (the

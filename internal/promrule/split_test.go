@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/validation"
 	sigsyaml "sigs.k8s.io/yaml"
 
@@ -140,7 +139,11 @@ func TestRuleFileBytes(t *testing.T) {
 	for _, n := range []int{3, 400, 2000} {
 		f := bigFile(t, "rules/f.yaml", n, 400)
 		for _, p := range PlanPrometheusRules([]*File{f}, ObjectOptions{Stack: "prod"}) {
-			content, err := sigsyaml.Marshal(monitoringv1.PrometheusRuleSpec{Groups: p.ruleGroups})
+			var rgs []monitoringv1.RuleGroup
+			for _, g := range p.Groups {
+				rgs = append(rgs, ruleGroup(g))
+			}
+			content, err := sigsyaml.Marshal(monitoringv1.PrometheusRuleSpec{Groups: rgs})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,16 +155,64 @@ func TestRuleFileBytes(t *testing.T) {
 			}
 		}
 	}
-	// Multi-line strings and escapes, which YAML writes longer than JSON.
-	g := monitoringv1.RuleGroup{Name: "g", Rules: []monitoringv1.Rule{{Alert: "A", Expr: intstr.FromString(strings.Repeat("x\n", 1000)),
-		Annotations: map[string]string{"d": strings.Repeat("\u200b: #", 500)}}}}
-	if b := groupBytes(g); 4*jsonBytes(g)+64 < b {
-		t.Errorf("a group of %d bytes of YAML is bounded by %d", b, 4*jsonBytes(g)+64)
+}
+
+// TestGroupBound: the cheap bound is above what YAML writes, for the
+// strings YAML writes longest.
+func TestGroupBound(t *testing.T) {
+	for _, src := range []string{
+		"groups:\n- name: g\n  rules:\n  - alert: A\n    expr: |\n" + strings.Repeat("      x\n", 300) + "    annotations:\n      d: \"" + strings.Repeat("\\u200b: #", 300) + "\"\n",
+		"groups:\n- name: g\n  labels: {" + strings.Repeat("a: b, ", 1) + "c: \"\\x01\\x02\\x03\"}\n  rules:\n" + strings.Repeat("  - record: a:b:c\n    expr: up\n", 200),
+		"groups:\n- name: g\n  interval: 1m\n  limit: 10\n  query_offset: 1m\n  rules:\n  - alert: A\n    expr: \"" + strings.Repeat("\\x01", 500) + "\"\n    for: 1h\n    keep_firing_for: 1h\n    labels: {a: \"\", b: \" \"}\n",
+	} {
+		f, fds := Load(source.NewFile("rules/b.yaml", []byte(src)))
+		if len(fds) > 0 {
+			t.Fatal(fds)
+		}
+		for _, g := range f.Groups {
+			b, err := groupBytes(ruleGroup(g))
+			bound, ok := groupBound(g)
+			if err != nil || !ok {
+				t.Fatalf("%v, writable %v:\n%s", err, ok, src)
+			}
+			if bound < b {
+				t.Errorf("group of %d bytes of YAML bounded by %d:\n%s", b, bound, src)
+			}
+		}
 	}
 }
 
-// TestGroupTooBig: a group over the limit is planned alone, its Bytes
-// saying so, and compile refuses it.
+// TestUnwritable: a rule holding a character the operator's YAML cannot
+// write (DEL) makes a PrometheusRule the operator skips: the plan says
+// which group, small or big, and compile does not fail on it.
+func TestUnwritable(t *testing.T) {
+	for _, n := range []int{1, 1300} {
+		var b strings.Builder
+		b.WriteString("groups:\n- name: fine\n  rules:\n  - record: a:b:c\n    expr: up\n- name: odd\n  rules:\n  - record: a:b:d\n    expr: up\n    labels: {x: \"a\\x7fb\"}\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - record: a:b%d:c\n    expr: up\n    labels: {note: %s}\n", i, strings.Repeat("n", 400))
+		}
+		f, fds := Load(source.NewFile("rules/odd.yaml", []byte(b.String())))
+		if len(fds) > 0 {
+			t.Fatal(fds)
+		}
+		var odd []string
+		for _, p := range PlanPrometheusRules([]*File{f}, ObjectOptions{Stack: "prod"}) {
+			if p.Unwritable != "" {
+				odd = append(odd, p.UnwritableGroup.Name)
+			}
+		}
+		if fmt.Sprint(odd) != "[odd]" {
+			t.Errorf("%d rules: unwritable groups %v, want [odd]", n, odd)
+		}
+		if _, err := CompilePrometheusRules([]*File{f}, ObjectOptions{Stack: "prod"}); err != nil {
+			t.Errorf("compile: %v", err)
+		}
+	}
+}
+
+// TestGroupTooBig: a group over the limit is planned and compiled alone,
+// its Bytes saying so (lint's rules/object-size reports it).
 func TestGroupTooBig(t *testing.T) {
 	var b strings.Builder
 	b.WriteString("groups:\n- name: small\n  rules:\n  - record: a:b:c\n    expr: up\n- name: huge\n  rules:\n")
@@ -184,9 +235,9 @@ func TestGroupTooBig(t *testing.T) {
 	if want := "[prod-rules-huge:1 prod-rules-huge-2:1 prod-rules-huge-3:1]"; fmt.Sprint(names) != want {
 		t.Errorf("plan %v, want %s", names, want)
 	}
-	_, err := CompilePrometheusRules([]*File{f}, ObjectOptions{Stack: "prod", Namespace: "monitoring"})
-	if err == nil || !strings.Contains(err.Error(), `rule group "huge" makes a rule file of`) {
-		t.Errorf("compile: %v", err)
+	rules, err := CompilePrometheusRules([]*File{f}, ObjectOptions{Stack: "prod", Namespace: "monitoring"})
+	if err != nil || len(rules) != 3 || len(rules[1].Rule.Spec.Groups) != 1 || rules[1].Rule.Spec.Groups[0].Name != "huge" {
+		t.Errorf("compile: %d objects, %v; want the huge group alone in the second of three", len(rules), err)
 	}
 }
 

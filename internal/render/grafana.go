@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/obsctl/obsctl/internal/apiyaml"
 )
 
 // Where Grafana finds what obsctl provisions.
@@ -252,6 +254,16 @@ func DashboardConfigMap(p string, size int) (string, error) {
 	return name, nil
 }
 
+// DashboardContent fails when the API server would refuse a ConfigMap
+// holding the dashboard src: a character its YAML reader refuses (DEL or
+// a C1 control, which JSON takes raw).
+func DashboardContent(p string, src []byte) error {
+	if r, refused := apiyaml.Refused(string(src)); refused {
+		return fmt.Errorf("%s holds the control character U+%04X, which the API server refuses in the ConfigMap that ships it; remove it, or write it as a JSON escape (\\u%04x)", p, r, r)
+	}
+	return nil
+}
+
 // grafanaDashboards returns a ConfigMap per dashboard of the repo (the
 // *.json files at the top of its dashboards folder, as load read them), in
 // name order.
@@ -259,6 +271,9 @@ func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap
 	var out []*corev1.ConfigMap
 	for _, d := range b.in.Dashboards {
 		name, err := DashboardConfigMap(d.Path, len(d.Src))
+		if err == nil {
+			err = DashboardContent(d.Path, d.Src)
+		}
 		if err != nil {
 			return nil, err
 		}
