@@ -25,7 +25,7 @@ type dashboardConfigMap struct{}
 func (dashboardConfigMap) Name() string { return "dashboards/configmap" }
 
 func (dashboardConfigMap) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A dashboard's file name or size does not fit the ConfigMap that ships it (a name Kubernetes refuses, over 1 MiB)."}
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A dashboard does not fit the ConfigMap that ships it (a name Kubernetes refuses, over 1 MiB, a control character)."}
 }
 
 func (dashboardConfigMap) Check(p *Pass) {

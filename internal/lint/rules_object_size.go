@@ -8,10 +8,10 @@ import (
 // objectSize reports a rule group too big for any PrometheusRule: its
 // rules alone make a rule file over 512 KiB, the most the Prometheus
 // Operator puts in one file (it mounts each PrometheusRule's rules as one
-// file of a ConfigMap, half of whose 1 MiB it keeps for one file). The
-// operator refuses such a file, and with it updates the rules of the whole
-// Prometheus no more; over 1.5 MiB, etcd refuses to store the object at
-// all, and apply fails.
+// file of a ConfigMap, and takes at most half of a ConfigMap's 1 MiB for
+// one file). The operator refuses such a file, and stops updating the
+// rules of the whole Prometheus; over 1.5 MiB, etcd refuses to store the
+// object at all, and apply fails.
 //
 // A rule file whose groups together are too big is not a problem: obsctl
 // splits its rules across PrometheusRules (<name>, <name>-2, ...), between
@@ -33,7 +33,7 @@ type objectSize struct{}
 func (objectSize) Name() string { return "rules/object-size" }
 
 func (objectSize) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A rule group is too big for one PrometheusRule (over 512 KiB), or holds a character the Prometheus Operator cannot write."}
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A rule group is too big for one PrometheusRule (over 512 KiB), or holds a character Kubernetes' YAML refuses."}
 }
 
 func (objectSize) Check(p *Pass) {
