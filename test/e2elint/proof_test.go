@@ -27,8 +27,9 @@ import (
 
 // TestLintKnowsWhatTheClusterRefuses is the proof of issue 10's point 3:
 // for each cluster-* case of the hostile corpus, the API server's answer to
-// what the repo renders, and lint's. Every repo the API server refuses is
-// one lint reports an error for; every case the corpus says lint accepts
+// what the repo renders, and lint's. Every repo the API server refuses, or
+// obsctl cannot even render, is one lint reports an error for; every case
+// the corpus says lint accepts
 // (exit 0) is accepted by the API server; and a case that says what the
 // API server answers (apiserver reject|accept) gets that answer, so that a
 // case never silently stops exercising what it was written for.
@@ -52,6 +53,9 @@ func TestLintKnowsWhatTheClusterRefuses(t *testing.T) {
 			}
 			if len(v.refused) > 0 && (code != cli.ExitFindings || len(errs) == 0) {
 				t.Errorf("the API server refuses the repo, lint does not (exit %d):\n%s", code, strings.Join(v.refused, "\n"))
+			}
+			if !v.rendered && (code != cli.ExitFindings || len(errs) == 0) {
+				t.Errorf("obsctl cannot render the repo (%s), lint does not say why (exit %d)", v.why, code)
 			}
 			if c.exit == 0 && (!v.rendered || len(v.refused) > 0) {
 				t.Errorf("lint accepts the repo (the case says exit 0), the cluster does not: %s", v)
