@@ -36,7 +36,9 @@ func newBuildCmd(deps *Deps, g *globalOptions) *cobra.Command {
 		Long: `Compile the observability repo into files Prometheus and Alertmanager load:
 
   prometheus/rules/<set>.yaml     one Prometheus rule file per rule file or PrometheusRule
-  prometheusrules/<set>.yaml      the same rules as PrometheusRule objects
+  prometheusrules/<set>.yaml      the same rules as PrometheusRule objects; a set over the
+                                  512 KiB the Prometheus Operator takes in one object is
+                                  split between groups: <set>-2.yaml, <set>-3.yaml...
   alertmanager/alertmanager.yaml  the routing, receivers and inhibition of obsctl.yaml
                                   (left out when obsctl.yaml declares no routing)
 

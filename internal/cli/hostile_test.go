@@ -54,7 +54,8 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	                        not counted in the input of the heap bound, as a file
 //	                        over the size limit must not be read at all
 //	big PATH SIZE TEXT      PATH is TEXT repeated to SIZE bytes (K, M suffixes);
-//	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them;
+//	                        PREFIX|TEXT|SUFFIX repeats TEXT whole between them,
+//	                        each {n} in TEXT replaced by the repetition's number;
 //	                        TEXT is the rest of the line, blanks kept, \n a newline
 //	clone PATH N            N copies of the case's file PATH beside it, named
 //	                        with -1 ... -N before the extension
@@ -66,6 +67,8 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	                        (default 256M); the outputs are captured in files, so
 //	                        the heap is obsctl's own
 //	skip-build, skip-render the command does not apply to the case
+//	apiserver reject|accept what the real API server says to the objects the
+//	                        repo renders (checked by test/e2elint, not here)
 func TestHostile(t *testing.T) {
 	canary := os.Getenv(hostileCanary) // set by TestMain (runWithCanary)
 	// A link to /proc/self/environ shows the environment the process
@@ -263,6 +266,10 @@ func parseHostile(t *testing.T, path string) *hostileCase {
 			c.skip["build"] = true
 		case "skip-render":
 			c.skip["render"] = true
+		case "apiserver":
+			if len(f) != 2 || f[1] != "reject" && f[1] != "accept" {
+				bad()
+			}
 		default:
 			bad()
 		}
@@ -297,11 +304,15 @@ func (c *hostileCase) materialize(t *testing.T) (string, int64) {
 		var buf bytes.Buffer
 		if parts := strings.Split(b.text, "|"); len(parts) == 3 {
 			buf.WriteString(parts[0])
-			for first := true; int64(buf.Len()+len(parts[1])+len(parts[2])) <= b.size; first = false {
-				if !first && strings.HasSuffix(parts[0], "[") {
+			for n := 0; ; n++ {
+				text := strings.ReplaceAll(parts[1], "{n}", strconv.Itoa(n))
+				if int64(buf.Len()+len(text)+len(parts[2])) > b.size {
+					break
+				}
+				if n > 0 && strings.HasSuffix(parts[0], "[") {
 					buf.WriteByte(',')
 				}
-				buf.WriteString(parts[1])
+				buf.WriteString(text)
 			}
 			buf.WriteString(parts[2])
 		} else {

@@ -193,6 +193,9 @@ func explainCheck(w io.Writer, name string) error {
 	if m.Optional {
 		fmt.Fprint(w, ", off by default")
 	}
+	if m.Required {
+		fmt.Fprint(w, ", always on")
+	}
 	fmt.Fprintf(w, ")\n\n%s\n", doc)
 	return nil
 }
@@ -205,6 +208,9 @@ func listChecks(w io.Writer) error {
 		sev := m.Severity.String()
 		if m.Optional {
 			sev += " (off)"
+		}
+		if m.Required {
+			sev += " (always on)"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name(), sev, m.Summary)
 	}

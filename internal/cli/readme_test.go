@@ -128,6 +128,9 @@ func checksReference() string {
 		if m.Optional {
 			sev += " (off by default)"
 		}
+		if m.Required {
+			sev += " (always on)"
+		}
 		fmt.Fprintf(&b, "| `%s` | %s | %s |\n", c.Name(), sev, escapeCell(m.Summary))
 	}
 	b.WriteString("\n`obsctl lint --explain CHECK` prints the full documentation of a check.\n")

@@ -59,9 +59,7 @@ func Compile(r *load.Repo) (*Compiled, error) {
 	if c.RuleFiles, err = promrule.CompileRuleFiles(r.RuleFiles); err != nil {
 		return nil, err
 	}
-	rules, err := promrule.CompilePrometheusRules(r.RuleFiles, promrule.ObjectOptions{
-		Stack: cfg.Name, Namespace: cfg.Namespace(), Labels: cfg.Rules.Labels,
-	})
+	rules, err := promrule.CompilePrometheusRules(r.RuleFiles, RuleObjectOptions(cfg))
 	if err != nil {
 		return nil, err
 	}
@@ -83,6 +81,13 @@ func Compile(r *load.Repo) (*Compiled, error) {
 		}
 	}
 	return c, nil
+}
+
+// RuleObjectOptions says how the repo's PrometheusRules are named and
+// labelled: after the stack, in rules.namespace, with rules.labels. Lint
+// plans them with the same options.
+func RuleObjectOptions(cfg *config.Config) promrule.ObjectOptions {
+	return promrule.ObjectOptions{Stack: cfg.Name, Namespace: cfg.Namespace(), Labels: cfg.Rules.Labels}
 }
 
 // AlertmanagerPath is where build writes the Alertmanager configuration.

@@ -457,7 +457,7 @@ func Parse(f *source.File) (*Config, []diag.Finding) {
 		root = root.Content[0]
 	}
 	d.decode(root, reflectValue(cfg), "obsctl.yaml")
-	validate(d, cfg)
+	validate(d, cfg, root)
 	for i := range d.findings {
 		if d.findings[i].File == "" {
 			// About a section the file does not have: at its start.

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net"
 	"regexp"
 	"slices"
 
@@ -217,6 +218,15 @@ func (c *Config) StackAgentNamespace() string {
 	return c.StackNamespace() + "-agents"
 }
 
+// AgentNamespaceUsed reports whether the stack puts anything in the node
+// agents' namespace: node-exporter, and Elasticsearch's node tuning (and
+// Fluentd, which needs Elasticsearch). Without them the namespace is not
+// made, and its name does not matter.
+func (c *Config) AgentNamespaceUsed() bool {
+	s := &c.Stack.Components
+	return s.NodeExporter.On() || s.Elasticsearch.On()
+}
+
 // NetworkPoliciesOn reports whether the stack gets NetworkPolicies.
 func (c *Config) NetworkPoliciesOn() bool {
 	return c.Stack.NetworkPolicies == nil || *c.Stack.NetworkPolicies
@@ -251,8 +261,15 @@ var (
 	imageRepoRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$`)
 )
 
+// reportFunc reports a finding of config/schema.
+type reportFunc func(span diag.Span, hint, format string, args ...any)
+
+// entryFunc returns the span of the entry key of the mapping at path, or
+// fallback.
+type entryFunc func(fallback diag.Span, key string, path ...string) diag.Span
+
 // validateStack checks stack: beyond its shape.
-func validateStack(report func(span diag.Span, hint, format string, args ...any), c *Config) {
+func validateStack(report reportFunc, entry entryFunc, c *Config) {
 	s := &c.Stack
 	switch s.Profile {
 	case "", ProfileMinimal, ProfileHA:
@@ -265,10 +282,26 @@ func validateStack(report func(span diag.Span, hint, format string, args ...any)
 			v = s.AgentNamespace
 		}
 		if v != "" && len(validation.IsDNS1123Label(v)) > 0 {
-			report(s.Span(key), "a namespace is lower-case letters, digits and dashes, at most 63 characters", "invalid namespace %q", v)
+			report(s.Span(key), namespaceHint, "invalid namespace %q: %s", v, validation.IsDNS1123Label(v)[0])
 		}
 		if ReservedNamespace(v) {
 			report(s.Span(key), reservedHint, "stack.%s %q is reserved for Kubernetes itself", key, v)
+		}
+	}
+	if s.AgentNamespace == "" && c.AgentNamespaceUsed() {
+		// The agents' namespace is derived: <namespace>-agents. It is the
+		// namespace's problem, reported where the namespace is written.
+		ns, agents := c.StackNamespace(), c.StackAgentNamespace()
+		span, from := s.Span("namespace"), "stack.namespace"
+		if s.Namespace == "" {
+			span, from = c.Rules.Span("namespace"), "rules.namespace (the stack's namespace when stack.namespace is not set)"
+		}
+		if len(validation.IsDNS1123Label(ns)) == 0 && len(validation.IsDNS1123Label(agents)) > 0 {
+			report(span, fmt.Sprintf("set stack.agentNamespace, or keep the namespace to %d characters", validation.DNS1123LabelMaxLength-len(agents)+len(ns)),
+				"the node agents' namespace %s-agents, derived from %s, has %d characters: Kubernetes takes at most %d", ns, from, len(agents), validation.DNS1123LabelMaxLength)
+		}
+		if ReservedNamespace(agents) {
+			report(span, reservedHint, "the node agents' namespace %q, derived from %s, is reserved for Kubernetes itself", agents, from)
 		}
 	}
 	if s.Namespace != "" && s.Namespace == s.AgentNamespace {
@@ -279,7 +312,7 @@ func validateStack(report func(span diag.Span, hint, format string, args ...any)
 		report(s.Span("registry"), "a registry host, with an optional port and path, such as registry.example.com:5000/mirror", "invalid registry %q", s.Registry)
 	}
 	for _, nc := range c.ComponentsByName() {
-		validateComponent(report, nc.Name, nc.Component)
+		validateComponent(report, entry, nc.Name, nc.Component)
 	}
 	if ne := &s.Components.NodeExporter; ne.Port != nil && (*ne.Port < 1024 || *ne.Port > 65535) {
 		report(ne.Span("port"), "a port from 1024 to 65535, free on every node's host network (node-exporter's default is 9100)",
@@ -300,6 +333,8 @@ func validateStack(report func(span diag.Span, hint, format string, args ...any)
 		anyHost = true
 		if errs := validation.IsDNS1123Subdomain(h); len(errs) > 0 {
 			report(in.Hosts.Span(k), "a host name such as grafana.example.com", "invalid host name %q", h)
+		} else if net.ParseIP(h) != nil {
+			report(in.Hosts.Span(k), "an Ingress routes by DNS name: give the host a name, such as grafana.example.com", "ingress host %q is an IP address; Kubernetes takes DNS names only", h)
 		}
 	}
 	if in.Enabled && !anyHost {
@@ -310,7 +345,7 @@ func validateStack(report func(span diag.Span, hint, format string, args ...any)
 	}
 }
 
-func validateComponent(report func(span diag.Span, hint, format string, args ...any), name string, c *Component) {
+func validateComponent(report reportFunc, entry entryFunc, name string, c *Component) {
 	if c.Version != "" && !imageTagRE.MatchString(c.Version) {
 		report(c.Span("version"), "a version is an image tag such as v2.55.1", "%s: invalid version %q", name, c.Version)
 	}
@@ -324,8 +359,11 @@ func validateComponent(report func(span diag.Span, hint, format string, args ...
 		if v == "" {
 			return
 		}
-		if _, err := resource.ParseQuantity(v); err != nil {
+		q, err := resource.ParseQuantity(v)
+		if err != nil {
 			report(f.Span(key), "a Kubernetes quantity such as 250m, 2, 512Mi or 50Gi", "%s: invalid quantity %q", name, v)
+		} else if q.Sign() < 0 {
+			report(f.Span(key), "requests, limits and sizes are amounts: zero or more", "%s: negative quantity %q; Kubernetes refuses it", name, v)
 		}
 	}
 	for _, q := range []*Quantities{&c.Resources.Requests, &c.Resources.Limits} {
@@ -340,12 +378,26 @@ func validateComponent(report func(span diag.Span, hint, format string, args ...
 		report(c.Span("retention"), "", "%s: retention must be positive", name)
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.NodeSelector)) {
+		sp := entry(c.Span("nodeSelector"), k, "stack", "components", name, "nodeSelector")
 		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
-			report(c.Entry("nodeSelector", k), "", "%s: invalid node label key %q", name, k)
+			report(sp, "", "%s: invalid node label key %q: %s", name, k, errs[0])
+		}
+		if v := c.NodeSelector[k]; len(validation.IsValidLabelValue(v)) > 0 {
+			report(sp, "a label value is at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", "%s: invalid node label value %q: %s", name, v, validation.IsValidLabelValue(v)[0])
 		}
 	}
 	for i := range c.Tolerations {
 		t := &c.Tolerations[i]
+		if t.Key != "" {
+			if errs := validation.IsQualifiedName(t.Key); len(errs) > 0 {
+				report(t.Span("key"), "a taint key is a name of at most 63 letters, digits, '-', '_' and '.', with an optional DNS prefix and '/'", "%s: invalid toleration key %q: %s", name, t.Key, errs[0])
+			}
+		} else if t.Operator != "Exists" {
+			report(t.Span("operator"), "give the taint's key, or use operator: Exists to tolerate every taint", "%s: a toleration without a key must have operator Exists", name)
+		}
+		if t.Value != "" && len(validation.IsValidLabelValue(t.Value)) > 0 {
+			report(t.Span("value"), "a taint value is at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", "%s: invalid toleration value %q: %s", name, t.Value, validation.IsValidLabelValue(t.Value)[0])
+		}
 		switch t.Operator {
 		case "", "Equal":
 		case "Exists":

@@ -7,6 +7,10 @@ import (
 	"regexp"
 	"slices"
 
+	"go.yaml.in/yaml/v3"
+	"k8s.io/apimachinery/pkg/util/validation"
+
+	"github.com/obsctl/obsctl/internal/apiyaml"
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
@@ -31,12 +35,20 @@ func ReservedNamespace(ns string) bool { return slices.Contains(reservedNamespac
 // reservedHint says what to do about a reserved namespace.
 const reservedHint = "choose a namespace of the stack's own, such as monitoring: obsctl labels, restricts and may prune its namespaces"
 
+// namespaceHint says what a namespace name is.
+const namespaceHint = "a namespace is lower-case letters, digits and dashes, at most 63 characters"
+
 // validate checks what the schema alone cannot: versions, names and
-// references inside the file.
-func validate(d *decoder, c *Config) {
+// references inside the file, and the values Kubernetes would refuse in
+// what obsctl renders from them. root is the file's root mapping, for
+// positions inside maps.
+func validate(d *decoder, c *Config, root *yaml.Node) {
 	report := func(span diag.Span, hint, format string, args ...any) {
 		d.findings = append(d.findings, diag.Finding{Check: CheckSchema, Severity: diag.Error, Span: span,
 			Message: fmt.Sprintf(format, args...), Hint: hint})
+	}
+	entry := func(fallback diag.Span, key string, path ...string) diag.Span {
+		return entrySpan(d, root, fallback, key, path...)
 	}
 	if c.Fields.Has("apiVersion") && c.APIVersion != APIVersion {
 		report(c.Span("apiVersion"), "this obsctl reads "+APIVersion,
@@ -48,13 +60,30 @@ func validate(d *decoder, c *Config) {
 	}
 	for _, k := range slices.Sorted(maps.Keys(c.Prometheus.ExternalLabels)) { // map order is random
 		if !labelNameRE.MatchString(k) {
-			report(c.Prometheus.Entry("externalLabels", k), "", "invalid label name %q", k)
+			report(entry(c.Prometheus.Span("externalLabels"), k, "prometheus", "externalLabels"), "", "invalid label name %q", k)
+		}
+	}
+	if ns := c.Rules.Namespace; ns != "" {
+		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
+			report(c.Rules.Span("namespace"), namespaceHint, "invalid rules.namespace %q: %s", ns, errs[0])
 		}
 	}
 	if ReservedNamespace(c.Rules.Namespace) {
 		report(c.Rules.Span("namespace"), reservedHint, "rules.namespace %q is reserved for Kubernetes itself", c.Rules.Namespace)
 	}
-	validateStack(report, c)
+	// Every PrometheusRule carries rules.labels: the API server refuses
+	// them all for one bad key or value.
+	for _, k := range slices.Sorted(maps.Keys(c.Rules.Labels)) {
+		sp := entry(c.Rules.Span("labels"), k, "rules", "labels")
+		if errs := validation.IsQualifiedName(k); len(errs) > 0 {
+			report(sp, "a label key is a name of at most 63 letters, digits, '-', '_' and '.', with an optional DNS prefix and '/'", "rules.labels: invalid label key %q: %s", k, errs[0])
+		}
+		if v := c.Rules.Labels[k]; len(validation.IsValidLabelValue(v)) > 0 {
+			report(sp, "a label value is at most 63 letters, digits, '-', '_' and '.', starting and ending with a letter or digit", "rules.labels.%s: invalid label value %q: %s", k, v, validation.IsValidLabelValue(v)[0])
+		}
+	}
+	validateStack(report, entry, c)
+	refusedText(report, d, root)
 	if v := c.Lint.FailOn; v != "" {
 		if _, err := diag.ParseSeverity(v); err != nil {
 			report(c.Lint.Span("failOn"), "", "%v", err)
@@ -88,5 +117,54 @@ func validate(d *decoder, c *Config) {
 			report(r.Span("name"), "receiver names must be unique", "receiver %q is declared twice", r.Name)
 		}
 		seenRecv[r.Name] = true
+	}
+}
+
+// entrySpan returns the span of the entry key of the mapping at path in
+// obsctl.yaml, from its key to its value, or fallback when the file does
+// not have it there (config.Fields records keys, not map entries).
+func entrySpan(d *decoder, root *yaml.Node, fallback diag.Span, key string, path ...string) diag.Span {
+	n := resolve(root)
+	steps := append(path, key)
+	for i, step := range steps {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return fallback
+		}
+		var k, v *yaml.Node
+		for j := 0; j+1 < len(n.Content); j += 2 {
+			if c := resolve(n.Content[j]); c != nil && c.Kind == yaml.ScalarNode && c.Value == step {
+				k, v = c, resolve(n.Content[j+1])
+			}
+		}
+		if k == nil || v == nil {
+			return fallback
+		}
+		if i == len(steps)-1 {
+			ks, vs := d.file.Span(k), d.file.Span(v)
+			return diag.Span{File: ks.File, Start: ks.Start, End: vs.End}
+		}
+		n = v
+	}
+	return fallback
+}
+
+// refusedText reports every key or value of obsctl.yaml holding a
+// character Kubernetes' YAML reader refuses (DEL, a C1 control: YAML
+// takes them only as escapes, such as "\x7f"): the API server would
+// refuse the object that carries it. The message names the character,
+// never the value, which may be a secret.
+func refusedText(report reportFunc, d *decoder, n *yaml.Node) {
+	for stack := []*yaml.Node{n}; len(stack) > 0; {
+		n, stack = stack[len(stack)-1], stack[:len(stack)-1]
+		if n == nil {
+			continue
+		}
+		if n.Kind == yaml.ScalarNode {
+			if r, refused := apiyaml.Refused(n.Value); refused {
+				report(d.file.Span(n), "remove the character; it was written as an escape such as \\x7f", "the text holds the control character U+%04X, which Kubernetes refuses in what obsctl applies", r)
+			}
+			continue
+		}
+		stack = append(stack, n.Content...) // aliases are walked where they are defined
 	}
 }

@@ -16,12 +16,15 @@ import (
 // valid JSON, or whose top level is not an object, at the position of the
 // error. Grafana skips such a file and logs the error where nobody looks:
 // the dashboard silently goes missing.
+//
+// It cannot be disabled: lint.disable, --disable (by name, dashboards/* or
+// all) and obsctl:disable comments leave it on.
 type dashboardSyntax struct{}
 
 func (dashboardSyntax) Name() string { return "dashboards/syntax" }
 
 func (dashboardSyntax) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeRepo, Summary: "A dashboard is not a valid JSON object."}
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A dashboard is not a valid JSON object."}
 }
 
 func (dashboardSyntax) Check(p *Pass) {

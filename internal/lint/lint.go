@@ -39,6 +39,13 @@ type Meta struct {
 	Summary string
 	// Optional checks run only when enabled by name.
 	Optional bool
+	// Required checks always run: lint.disable, --disable (by name, area or
+	// all) and obsctl:disable comments leave them on. They are the checks
+	// without which obsctl cannot read what a file says (syntax, schema)
+	// or would build and render what the cluster refuses: with one of them
+	// off, lint would pass and build, render and apply would ship the
+	// problem.
+	Required bool
 }
 
 // Check is one lint check.
@@ -61,11 +68,13 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
-	compiled   *compile.Compiled // the compile stage's result, when the caller has it
-	alertingSt *alertingState    // repo scope: compiled routing, on first use
-	dashSt     []dashboardScan   // repo scope: the dashboards walked, on first use
+	compiled   *compile.Compiled      // the compile stage's result, when the caller has it
+	alertingSt *alertingState         // repo scope: compiled routing, on first use
+	dashSt     []dashboardScan        // repo scope: the dashboards walked, on first use
+	planSt     []promrule.PlannedRule // repo scope: the PrometheusRules planned, on first use
 	check      string
 	sev        diag.Severity
+	required   bool // the running check cannot be disabled, by comments either
 	out        *[]diag.Finding
 }
 
@@ -91,7 +100,7 @@ func (p *Pass) ReportRule(f *promrule.File, r *promrule.Rule, span diag.Span, hi
 	if f == nil && r != nil {
 		f = r.Group.File
 	}
-	if f != nil && f.DisabledFor(r, p.check) {
+	if f != nil && !p.required && f.DisabledFor(r, p.check) {
 		return
 	}
 	if span.File == "" && p.Repo != nil && p.Repo.ConfigFile != nil {
@@ -106,7 +115,8 @@ func (p *Pass) ReportRule(f *promrule.File, r *promrule.Rule, span diag.Span, hi
 }
 
 // Options selects checks by name. A name may be a check ("rules/for"), an
-// area ("rules/*") or "all".
+// area ("rules/*") or "all". Disabling a required check (Meta.Required)
+// leaves it on.
 type Options struct {
 	Enable  []string
 	Disable []string
@@ -180,7 +190,7 @@ func New(opts Options) (*Linter, error) {
 		if matches(opts.Enable, c.Name()) {
 			on = true
 		}
-		if matches(opts.Disable, c.Name()) {
+		if matches(opts.Disable, c.Name()) && !c.Meta().Required {
 			on = false
 		}
 		if !on {
@@ -277,7 +287,7 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 		if broken && area(c.Name()) == "alerting" {
 			continue // the routing was not read as written: checking it would mislead
 		}
-		p.check, p.sev = c.Name(), c.Meta().Severity
+		p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 		c.Check(p)
 	}
 	return diag.Sort(out)
@@ -301,7 +311,7 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 			rs := newRuleState(rule)
 			p.Rule, p.rs = rule, rs
 			for _, c := range l.rule {
-				p.check, p.sev = c.Name(), c.Meta().Severity
+				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 				c.Check(p)
 			}
 			res.uses = append(res.uses, rs.uses())
@@ -310,7 +320,7 @@ func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
 	}
 	p.Rule, p.rs = nil, &ruleState{}
 	for _, c := range l.file {
-		p.check, p.sev = c.Name(), c.Meta().Severity
+		p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 		c.Check(p)
 	}
 	return res

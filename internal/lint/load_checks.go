@@ -4,8 +4,10 @@ import "github.com/obsctl/obsctl/internal/diag"
 
 // The checks below report through the loaders: a file that does not parse
 // cannot be checked further, so the loader that reads it says why. They
-// are registered so that they can be explained, listed in the README and
-// SARIF, and disabled like any other check.
+// are registered so that they can be explained and listed in the README
+// and SARIF like any other check. The syntax and schema checks cannot be
+// disabled: without them a file obsctl cannot read would compile to
+// nothing (an empty PrometheusRule) and every command would pass.
 
 // loadFile reports a file of the repo that obsctl does not read: a link
 // that leads out of the repo (to /proc/self/environ, /etc/shadow, another
@@ -32,12 +34,17 @@ func (loadFile) Check(*Pass) {}
 // or a file with NUL bytes), at the first byte that is not text, and
 // quotes nothing of such a file. Nothing else in such a file can be
 // checked; the other files still are.
+//
+// It cannot be disabled: lint.disable, --disable (by name, yaml/* or all)
+// and obsctl:disable comments leave it on, since a file obsctl cannot read
+// would otherwise compile to nothing and build, render and apply would
+// ship that.
 type yamlSyntax struct{}
 
 func (yamlSyntax) Name() string { return "yaml/syntax" }
 
 func (yamlSyntax) Meta() Meta {
-	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Summary: "A file is not valid YAML (or not UTF-8 text)."}
+	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Required: true, Summary: "A file is not valid YAML (or not UTF-8 text)."}
 }
 
 func (yamlSyntax) Check(*Pass) {}
@@ -49,12 +56,15 @@ func (yamlSyntax) Check(*Pass) {}
 // recording rule with `for` or annotations, a group without a name, or a
 // PrometheusRule object without a name, with the wrong apiVersion, holding
 // another kind, or defined twice in one file. Prometheus refuses the whole file for any of these.
+//
+// It cannot be disabled: lint.disable, --disable (by name, rules/* or all)
+// and obsctl:disable comments leave it on.
 type rulesSchema struct{}
 
 func (rulesSchema) Name() string { return "rules/schema" }
 
 func (rulesSchema) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A rule file or PrometheusRule object does not have the shape Prometheus reads."}
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Required: true, Summary: "A rule file or PrometheusRule object does not have the shape Prometheus reads."}
 }
 
 func (rulesSchema) Check(*Pass) {}
@@ -64,12 +74,31 @@ func (rulesSchema) Check(*Pass) {}
 // duration, a missing required key, an unsupported apiVersion, an invalid
 // stack name, or a receiver declared twice. obsctl decodes the file
 // strictly so that a typo never silently turns a setting off.
+//
+// It also reports the values Kubernetes would refuse in what obsctl
+// renders from the file, at the field that causes them: a negative or
+// malformed quantity (requests, limits, storage sizes); a namespace that
+// is not a DNS label of at most 63 characters, stack.namespace or
+// rules.namespace included, and the node agents' namespace derived from
+// them (<namespace>-agents, which a 57-character namespace already makes
+// too long: set stack.agentNamespace then); a namespace Kubernetes
+// reserves (default, kube-system, kube-public, kube-node-lease) for the
+// stack, its agents or the rules; a rules.labels key that is not a
+// qualified name or value that is not a label value (63 characters at
+// most); a nodeSelector value, toleration key or value Kubernetes refuses,
+// a toleration without a key whose operator is not Exists; an ingress
+// host that is an IP address; a control character Kubernetes' YAML reader
+// refuses (DEL, a C1 control, written as an escape such as "\x7f"), in
+// any key or value (the message names the character, never the value).
+//
+// It cannot be disabled: lint.disable, --disable (by name, config/* or
+// all) leave it on.
 type configSchema struct{}
 
 func (configSchema) Name() string { return "config/schema" }
 
 func (configSchema) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "obsctl.yaml has an unknown key, a wrong type or an invalid value."}
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Required: true, Summary: "obsctl.yaml has an unknown key, a wrong type or an invalid value."}
 }
 
 func (configSchema) Check(*Pass) {}

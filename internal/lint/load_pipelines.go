@@ -4,19 +4,23 @@ import "github.com/obsctl/obsctl/internal/diag"
 
 // The checks below report through the pipeline loader (internal/fluentd),
 // which reads pipelines/*.yaml. They are registered so that they can be
-// explained, listed and disabled like any other check; their names are
+// explained, listed and disabled like any other check (pipelines/read and
+// pipelines/schema excepted: they cannot be disabled); their names are
 // the loader's Check constants (a test keeps them equal).
 
 // pipelineRead reports a pipelines folder or file that cannot be read (a
 // permission problem, a broken symbolic link). The other pipelines are
 // still checked; Fluentd's configuration cannot be compiled until it is
 // fixed.
+//
+// It cannot be disabled: lint.disable, --disable (by name, pipelines/* or
+// all) leave it on.
 type pipelineRead struct{}
 
 func (pipelineRead) Name() string { return "pipelines/read" }
 
 func (pipelineRead) Meta() Meta {
-	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Summary: "A pipelines folder or file cannot be read."}
+	return Meta{Severity: diag.Fatal, Scope: ScopeLoad, Required: true, Summary: "A pipelines folder or file cannot be read."}
 }
 
 func (pipelineRead) Check(*Pass) {}
@@ -29,12 +33,15 @@ func (pipelineRead) Check(*Pass) {}
 // options with a format that has no fields. keepOriginal with the plain
 // format, which keeps the line anyway, is a warning. Pipelines are decoded
 // strictly so that a typo never silently drops a decoration.
+//
+// It cannot be disabled: lint.disable, --disable (by name, pipelines/* or
+// all) leave it on.
 type pipelineSchema struct{}
 
 func (pipelineSchema) Name() string { return "pipelines/schema" }
 
 func (pipelineSchema) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeLoad, Summary: "A pipeline file has an unknown key, a wrong type or an invalid value."}
+	return Meta{Severity: diag.Error, Scope: ScopeLoad, Required: true, Summary: "A pipeline file has an unknown key, a wrong type or an invalid value."}
 }
 
 func (pipelineSchema) Check(*Pass) {}

@@ -31,6 +31,9 @@ func Checks() []Check {
 		labelName{},
 		alertName{},
 		emptyFile{},
+		objectName{},
+		objectSize{},
+		objectMetadata{},
 		plaintextSecret{},
 		severityUnrouted{},
 		unknownReceiver{},
@@ -52,6 +55,8 @@ func Checks() []Check {
 		pipelineOverlap{},
 		dashboardSyntax{},
 		dashboardDatasource{},
+		dashboardConfigMap{},
 		stackDependency{},
+		stackResources{},
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"go.yaml.in/yaml/v3"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/validation"
 	sigsyaml "sigs.k8s.io/yaml"
 )
 
@@ -38,29 +39,21 @@ type ObjectOptions struct {
 // groupSet is one unit of compiled output: a plain file, or one
 // PrometheusRule object of a file.
 type groupSet struct {
-	name   string // flattened, unique
+	name   string // flattened; unique in a repo that lints clean
 	file   *File
 	object *Object
 	groups []*Group
 }
 
-func groupSets(files []*File) ([]groupSet, error) {
+// groupSets returns the group sets of files, in order. Two sets may have
+// the same name (rules/a-b.yaml and rules/a/b.yaml): lint's
+// rules/object-name reports it, and the compile functions refuse it.
+func groupSets(files []*File) []groupSet {
 	var sets []groupSet
-	seen := map[string]string{}
 	for _, f := range files {
 		base := flatten(f.Rel)
-		add := func(name string, obj *Object, gs []*Group) error {
-			if prev, ok := seen[name]; ok {
-				return fmt.Errorf("compile %s: output name %q is also used by %s; rename one of them", f.Rel, name, prev)
-			}
-			seen[name] = f.Rel
-			sets = append(sets, groupSet{name: name, file: f, object: obj, groups: gs})
-			return nil
-		}
 		if len(f.Objects) == 0 {
-			if err := add(base, nil, f.Groups); err != nil {
-				return nil, err
-			}
+			sets = append(sets, groupSet{name: base, file: f, groups: f.Groups})
 			continue
 		}
 		for _, obj := range f.Objects {
@@ -72,26 +65,51 @@ func groupSets(files []*File) ([]groupSet, error) {
 			}
 			name := base
 			if len(f.Objects) > 1 {
-				name = base + "-" + obj.Name
+				name = cutName(base+"-"+obj.Name, maxSetName)
 			}
-			if err := add(name, obj, gs); err != nil {
-				return nil, err
-			}
+			sets = append(sets, groupSet{name: name, file: f, object: obj, groups: gs})
 		}
 	}
-	return sets, nil
+	return sets
 }
+
+// uniqueSets refuses two sets of one name: their outputs would be one file.
+func uniqueSets(sets []groupSet) error {
+	seen := map[string]string{}
+	for _, s := range sets {
+		if prev, ok := seen[s.name]; ok {
+			return fmt.Errorf("compile %s: output name %q is also used by %s; rename one of them", s.file.Rel, s.name, prev)
+		}
+		seen[s.name] = s.file.Rel
+	}
+	return nil
+}
+
+// maxSetName bounds a set's name, which names the files build writes
+// (prometheus/rules/<set>.yaml, prometheusrules/<set>-<part>.yaml): a file
+// name has at most 255 bytes.
+const maxSetName = 240
 
 var invalidNameChars = regexp.MustCompile(`[^a-z0-9-]+`)
 
-// flatten turns rules/team-a/api.yaml into rules-team-a-api.
+// flatten turns rules/team-a/api.yaml into rules-team-a-api, cut to
+// maxSetName.
 func flatten(p string) string {
 	p = strings.TrimSuffix(p, path.Ext(p))
 	p = strings.Trim(invalidNameChars.ReplaceAllString(strings.ToLower(p), "-"), "-")
 	if p == "" {
 		p = "rules"
 	}
-	return p
+	return cutName(p, maxSetName)
+}
+
+// cutName cuts name to n bytes, and then any dash or dot it ends with: a
+// Kubernetes name (and a set name) ends with a letter or digit.
+func cutName(name string, n int) string {
+	if len(name) <= n {
+		return name
+	}
+	return strings.TrimRight(name[:n], "-.")
 }
 
 // ruleLabels merges group labels into the rule's own (the rule wins), so
@@ -124,8 +142,8 @@ func kvMap(kvs []KV) map[string]string {
 // CompileRuleFiles writes one Prometheus rule file per source group set
 // (a plain file, or one PrometheusRule object), under prometheus/rules/.
 func CompileRuleFiles(files []*File) ([]Output, error) {
-	sets, err := groupSets(files)
-	if err != nil {
+	sets := groupSets(files)
+	if err := uniqueSets(sets); err != nil {
 		return nil, err
 	}
 	out := make([]Output, 0, len(sets))
@@ -163,11 +181,7 @@ func CompileRuleFiles(files []*File) ([]Output, error) {
 }
 
 func header(s groupSet) string {
-	src := s.file.Rel
-	if s.object != nil {
-		src += " (PrometheusRule " + s.object.Name + ")"
-	}
-	return Header(src)
+	return Header(describe(s.file, s.object))
 }
 
 // GeneratedMark starts every file obsctl build writes: build removes a
@@ -181,6 +195,14 @@ func Header(src string) string {
 	// A line break in a file name would end the comment early.
 	src = strings.NewReplacer("\n", " ", "\r", " ").Replace(src)
 	return GeneratedMark + src + ". Do not edit.\n"
+}
+
+// describe names a rule file, or an object of one, for messages.
+func describe(f *File, obj *Object) string {
+	if obj != nil {
+		return f.Rel + " (PrometheusRule " + obj.Name + ")"
+	}
+	return f.Rel
 }
 
 // CompiledRule is one PrometheusRule object compiled from a source group
@@ -213,75 +235,66 @@ func CompileObjects(files []*File, opts ObjectOptions) ([]Output, error) {
 	return out, nil
 }
 
-// CompilePrometheusRules builds one PrometheusRule object per source group
-// set, as typed objects: the render stage ships them without writing and
-// parsing YAML, and CompileObjects writes them for build.
+// CompilePrometheusRules builds the PrometheusRule objects of the plan
+// (PlanPrometheusRules): one per source group set, or several when the
+// set is too big for one, as typed objects. The render stage ships them
+// without writing and parsing YAML, and CompileObjects writes them for
+// build. It refuses two outputs that are one (lint's rules/object-name
+// reports them, with positions). A group too big for any object is
+// compiled all the same, alone in its object: lint's rules/object-size,
+// which cannot be disabled, stops build and render before they ship it.
 func CompilePrometheusRules(files []*File, opts ObjectOptions) ([]CompiledRule, error) {
-	sets, err := groupSets(files)
-	if err != nil {
-		return nil, err
+	plan := PlanPrometheusRules(files, opts)
+	for _, c := range Clashes(plan) {
+		return nil, fmt.Errorf("compile %s: %s; rename one of them", c.Second.File.Rel, c)
 	}
-	out := make([]CompiledRule, 0, len(sets))
-	for _, s := range sets {
+	out := make([]CompiledRule, 0, len(plan))
+	for _, p := range plan {
+		rgs := p.ruleGroups
+		if rgs == nil {
+			for _, g := range p.Groups {
+				rgs = append(rgs, ruleGroup(g))
+			}
+		}
 		pr := monitoringv1.PrometheusRule{
-			TypeMeta: metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule"},
+			TypeMeta:   metav1.TypeMeta{APIVersion: "monitoring.coreos.com/v1", Kind: "PrometheusRule"},
+			ObjectMeta: metav1.ObjectMeta{Name: p.Name, Namespace: p.Namespace, Labels: p.Labels},
+			Spec:       monitoringv1.PrometheusRuleSpec{Groups: rgs},
 		}
-		pr.Name = objectName(opts.Stack, s.name)
-		pr.Namespace = opts.Namespace
-		labels := map[string]string{}
-		if s.object != nil {
-			// Prefixed too, unless the author did: two stacks with rules
-			// in one namespace (the same repo, or the same object name)
-			// must not declare one object, which each would relabel on
-			// every apply and prune from under the other.
-			pr.Name = s.object.Name
-			if opts.Stack != "" && pr.Name != opts.Stack && !strings.HasPrefix(pr.Name, opts.Stack+"-") {
-				pr.Name = objectName(opts.Stack, pr.Name)
-			}
-			if s.object.Namespace != "" {
-				pr.Namespace = s.object.Namespace
-			}
-			for k, v := range s.object.Labels {
-				labels[k] = v
-			}
-		}
-		for k, v := range opts.Labels {
-			labels[k] = v
-		}
-		labels["app.kubernetes.io/managed-by"] = "obsctl"
-		pr.Labels = labels
-		for _, g := range s.groups {
-			mg := monitoringv1.RuleGroup{Name: g.Name}
-			if g.Interval > 0 {
-				d := monitoringv1.Duration(model.Duration(g.Interval).String())
-				mg.Interval = &d
-			}
-			if g.QueryOffset != nil {
-				d := monitoringv1.Duration(model.Duration(*g.QueryOffset).String())
-				mg.QueryOffset = &d
-			}
-			if g.Limit > 0 {
-				l := g.Limit
-				mg.Limit = &l
-			}
-			for _, r := range g.Rules {
-				mr := monitoringv1.Rule{Record: r.Record, Alert: r.Alert, Expr: intstr.FromString(r.Expr),
-					Labels: ruleLabels(g, r), Annotations: kvMap(r.Annotations)}
-				if r.For > 0 {
-					d := monitoringv1.Duration(model.Duration(r.For).String())
-					mr.For = &d
-				}
-				if r.KeepFiringFor > 0 {
-					d := monitoringv1.NonEmptyDuration(model.Duration(r.KeepFiringFor).String())
-					mr.KeepFiringFor = &d
-				}
-				mg.Rules = append(mg.Rules, mr)
-			}
-			pr.Spec.Groups = append(pr.Spec.Groups, mg)
-		}
-		out = append(out, CompiledRule{Path: path.Join("prometheusrules", s.name+".yaml"), Header: header(s), Rule: &pr})
+		out = append(out, CompiledRule{Path: p.Path, Header: p.header(), Rule: &pr})
 	}
 	return out, nil
+}
+
+// ruleGroup is g as a PrometheusRule's group.
+func ruleGroup(g *Group) monitoringv1.RuleGroup {
+	mg := monitoringv1.RuleGroup{Name: g.Name}
+	if g.Interval > 0 {
+		d := monitoringv1.Duration(model.Duration(g.Interval).String())
+		mg.Interval = &d
+	}
+	if g.QueryOffset != nil {
+		d := monitoringv1.Duration(model.Duration(*g.QueryOffset).String())
+		mg.QueryOffset = &d
+	}
+	if g.Limit > 0 {
+		l := g.Limit
+		mg.Limit = &l
+	}
+	for _, r := range g.Rules {
+		mr := monitoringv1.Rule{Record: r.Record, Alert: r.Alert, Expr: intstr.FromString(r.Expr),
+			Labels: ruleLabels(g, r), Annotations: kvMap(r.Annotations)}
+		if r.For > 0 {
+			d := monitoringv1.Duration(model.Duration(r.For).String())
+			mr.For = &d
+		}
+		if r.KeepFiringFor > 0 {
+			d := monitoringv1.NonEmptyDuration(model.Duration(r.KeepFiringFor).String())
+			mr.KeepFiringFor = &d
+		}
+		mg.Rules = append(mg.Rules, mr)
+	}
+	return mg
 }
 
 // objectName derives a valid object name from the stack and group set.
@@ -290,8 +303,5 @@ func objectName(stack, set string) string {
 	if stack != "" {
 		n = stack + "-" + set
 	}
-	if len(n) > 253 {
-		n = strings.TrimRight(n[:253], "-")
-	}
-	return n
+	return cutName(n, validation.DNS1123SubdomainMaxLength)
 }

@@ -423,11 +423,14 @@ func (l *loader) object(n *yaml.Node) {
 				switch key {
 				case "name":
 					obj.Name, _ = l.str(v, "metadata.name")
+					obj.NameSpan = l.span(v)
 				case "namespace":
 					obj.Namespace, _ = l.str(v, "metadata.namespace")
+					obj.NamespaceSpan = l.span(v)
 				case "labels":
 					obj.Labels = map[string]string{}
-					for _, kv := range l.kvs(v, "metadata label") {
+					obj.LabelKVs = l.kvs(v, "metadata label")
+					for _, kv := range obj.LabelKVs {
 						obj.Labels[kv.Key] = kv.Value
 					}
 				case "annotations":

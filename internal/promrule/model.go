@@ -28,6 +28,11 @@ type Object struct {
 	Namespace string
 	Labels    map[string]string
 	Span      diag.Span
+	// NameSpan and NamespaceSpan are where metadata.name and
+	// metadata.namespace are written; zero when they are not.
+	NameSpan, NamespaceSpan diag.Span
+	// LabelKVs are metadata.labels as written, with their positions.
+	LabelKVs []KV
 }
 
 // Group is a rule group.

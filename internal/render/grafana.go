@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
+
+	"github.com/obsctl/obsctl/internal/apiyaml"
 )
 
 // Where Grafana finds what obsctl provisions.
@@ -20,7 +22,7 @@ const (
 	grafanaDashboardsDir = "/var/lib/grafana/dashboards/obsctl"
 	grafanaFolder        = "obsctl"
 	// maxConfigMapBytes is what the API server accepts in a ConfigMap's
-	// values together.
+	// values together (its keys do not count).
 	maxConfigMapBytes = 1 << 20
 )
 
@@ -231,24 +233,51 @@ func grafanaDashboardProvider() string {
 	return "# Rendered by obsctl: the repo's dashboards, read-only in Grafana.\n" + string(out)
 }
 
+// DashboardConfigMap returns the name of the ConfigMap that ships the
+// dashboard at file path p (dashboards/NAME.json), of size bytes, under
+// the key NAME.json: grafana-dashboard-NAME. It fails when Kubernetes would
+// refuse that ConfigMap: a name that is not a DNS subdomain of at most 253
+// characters, a key it does not take, or content over the 1 MiB a
+// ConfigMap holds. Lint's dashboards/configmap reports the same.
+func DashboardConfigMap(p string, size int) (string, error) {
+	f := path.Base(p)
+	if size > maxConfigMapBytes {
+		return "", fmt.Errorf("%s: %d bytes: %w; split it or drop unused panels", p, size, errDashboardTooLarge)
+	}
+	name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
+	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
+		return "", fmt.Errorf("%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", p, name, strings.Join(errs, "; "))
+	}
+	if errs := validation.IsConfigMapKey(f); len(errs) > 0 {
+		return "", fmt.Errorf("%s: not a valid ConfigMap key: %s", p, strings.Join(errs, "; "))
+	}
+	return name, nil
+}
+
+// DashboardContent fails when the API server would refuse a ConfigMap
+// holding the dashboard src: a character its YAML reader refuses (DEL or
+// a C1 control, which JSON takes raw).
+func DashboardContent(p string, src []byte) error {
+	if r, refused := apiyaml.Refused(string(src)); refused {
+		return fmt.Errorf("%s holds the control character U+%04X, which the API server refuses in the ConfigMap that ships it; remove it, or write it as a JSON escape (\\u%04x)", p, r, r)
+	}
+	return nil
+}
+
 // grafanaDashboards returns a ConfigMap per dashboard of the repo (the
 // *.json files at the top of its dashboards folder, as load read them), in
 // name order.
 func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap, error) {
 	var out []*corev1.ConfigMap
 	for _, d := range b.in.Dashboards {
-		f, data := path.Base(d.Path), d.Src
-		if len(data) > maxConfigMapBytes {
-			return nil, fmt.Errorf("%s: %d bytes: %w; split it or drop unused panels", d.Path, len(data), errDashboardTooLarge)
+		name, err := DashboardConfigMap(d.Path, len(d.Src))
+		if err == nil {
+			err = DashboardContent(d.Path, d.Src)
 		}
-		name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
-		if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-			return nil, fmt.Errorf("%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", d.Path, name, strings.Join(errs, "; "))
+		if err != nil {
+			return nil, err
 		}
-		if errs := validation.IsConfigMapKey(f); len(errs) > 0 {
-			return nil, fmt.Errorf("%s: not a valid ConfigMap key: %s", d.Path, strings.Join(errs, "; "))
-		}
-		out = append(out, r.configMap(name, b.ns, app, map[string]string{f: string(data)}))
+		out = append(out, r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(d.Src)}))
 	}
 	slices.SortFunc(out, func(x, y *corev1.ConfigMap) int { return strings.Compare(x.Name, y.Name) })
 	return out, nil

@@ -3,6 +3,7 @@ package render
 import (
 	"maps"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -163,14 +164,24 @@ func monDuration(d time.Duration) monitoringv1.Duration {
 }
 
 // monGoDuration formats d as a Go duration without zero units (120h, not
-// 120h0m0s), as the Alertmanager resource's retention takes it.
+// 120h0m0s), as the Alertmanager resource's retention takes it: its schema
+// takes whole hours, minutes, seconds and milliseconds (1s500ms), never a
+// fraction (1.5s, which time.Duration.String writes).
 func monGoDuration(d time.Duration) monitoringv1.GoDuration {
-	s := d.String()
-	if strings.HasSuffix(s, "m0s") {
-		s = strings.TrimSuffix(s, "0s")
+	ms := (d % time.Second) / time.Millisecond
+	whole := d - d%time.Second
+	s := ""
+	if whole > 0 || ms == 0 {
+		s = whole.String()
+		if strings.HasSuffix(s, "m0s") {
+			s = strings.TrimSuffix(s, "0s")
+		}
+		if strings.HasSuffix(s, "h0m") {
+			s = strings.TrimSuffix(s, "0m")
+		}
 	}
-	if strings.HasSuffix(s, "h0m") {
-		s = strings.TrimSuffix(s, "0m")
+	if ms > 0 {
+		s += strconv.FormatInt(int64(ms), 10) + "ms"
 	}
 	return monitoringv1.GoDuration(s)
 }

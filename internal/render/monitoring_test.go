@@ -3,6 +3,7 @@ package render
 import (
 	"io/fs"
 	"reflect"
+	"regexp"
 	"testing"
 	"time"
 
@@ -82,6 +83,10 @@ func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
 	return v
 }
 
+// goDurationRE is the pattern of the operator's GoDuration fields (the
+// Alertmanager resource's retention), as its CRD has it.
+var goDurationRE = regexp.MustCompile(`^(0|(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$`)
+
 func TestMonGoDuration(t *testing.T) {
 	for d, want := range map[time.Duration]string{
 		120 * time.Hour:                      "120h",
@@ -89,12 +94,16 @@ func TestMonGoDuration(t *testing.T) {
 		time.Hour + time.Second:              "1h0m1s",
 		5 * time.Minute:                      "5m",
 		30 * time.Second:                     "30s",
-		1500 * time.Millisecond:              "1.5s",
+		1500 * time.Millisecond:              "1s500ms",
+		500 * time.Millisecond:               "500ms",
 		72*time.Hour + 30*time.Minute:        "72h30m",
-		2*time.Minute + 500*time.Millisecond: "2m0.5s",
+		2*time.Minute + 500*time.Millisecond: "2m500ms",
 	} {
 		if got := string(monGoDuration(d)); got != want {
 			t.Errorf("monGoDuration(%v) = %q, want %q", d, got, want)
+		}
+		if !goDurationRE.MatchString(string(monGoDuration(d))) {
+			t.Errorf("monGoDuration(%v) = %q, which the Alertmanager resource's schema refuses", d, monGoDuration(d))
 		}
 		if back, err := time.ParseDuration(string(monGoDuration(d))); err != nil || back != d {
 			t.Errorf("monGoDuration(%v) = %q does not parse back: %v %v", d, monGoDuration(d), back, err)

@@ -116,6 +116,9 @@ func Render(c *compile.Compiled, profile string) (*Result, error) {
 		if !r.on {
 			continue
 		}
+		if r.err != nil {
+			return nil, fmt.Errorf("render %s: %w", r.title, r.err)
+		}
 		if err := c.render(b, r); err != nil {
 			return nil, fmt.Errorf("render %s: %w", r.title, err)
 		}
@@ -225,6 +228,9 @@ type resolved struct {
 	retention    time.Duration
 	nodeSelector map[string]string
 	tolerations  []corev1.Toleration
+	// err is set when obsctl.yaml's settings cannot be resolved (a
+	// quantity that does not parse); Render fails with it.
+	err error
 }
 
 // Dependency says that a component needs another one.
@@ -288,23 +294,19 @@ func (b *builder) resolve(key string) *resolved {
 	if c.Replicas != nil {
 		r.replicas = int32(*c.Replicas)
 	}
-	r.resources = corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{
-			corev1.ResourceCPU:    resource.MustParse(cmp.Or(c.Resources.Requests.CPU, p.cpu)),
-			corev1.ResourceMemory: resource.MustParse(cmp.Or(c.Resources.Requests.Memory, p.memory)),
-		},
-		Limits: corev1.ResourceList{
-			corev1.ResourceMemory: resource.MustParse(cmp.Or(c.Resources.Limits.Memory, p.memoryLimit)),
-		},
-	}
-	if c.Resources.Limits.CPU != "" {
-		r.resources.Limits[corev1.ResourceCPU] = resource.MustParse(c.Resources.Limits.CPU)
-	}
+	var err error
+	r.resources, err = componentResources(c, p)
 	switch {
+	case err != nil:
 	case c.Storage.Size != "":
-		r.storage = resource.MustParse(c.Storage.Size)
+		r.storage, err = resource.ParseQuantity(c.Storage.Size)
 	case b.ha && p.storage != "":
 		r.storage = resource.MustParse(p.storage)
+	}
+	if err != nil {
+		// obsctl.yaml's quantity does not parse: config/schema says
+		// where, and Render returns this.
+		r.err = fmt.Errorf("stack.components.%s: %w", key, err)
 	}
 	r.storageClass = c.Storage.Class
 	if p.retention != "" {
@@ -326,6 +328,50 @@ func (b *builder) resolve(key string) *resolved {
 	}
 	b.resolved[key] = r
 	return r
+}
+
+// componentResources returns the requests and limits of component c's
+// main container: obsctl.yaml's values over pin p's. The CPU limit is set
+// only when obsctl.yaml sets it.
+func componentResources(c *config.Component, p pin) (corev1.ResourceRequirements, error) {
+	res := corev1.ResourceRequirements{Requests: corev1.ResourceList{}, Limits: corev1.ResourceList{}}
+	for _, q := range []struct {
+		list corev1.ResourceList
+		name corev1.ResourceName
+		v    string
+	}{
+		{res.Requests, corev1.ResourceCPU, cmp.Or(c.Resources.Requests.CPU, p.cpu)},
+		{res.Requests, corev1.ResourceMemory, cmp.Or(c.Resources.Requests.Memory, p.memory)},
+		{res.Limits, corev1.ResourceMemory, cmp.Or(c.Resources.Limits.Memory, p.memoryLimit)},
+		{res.Limits, corev1.ResourceCPU, c.Resources.Limits.CPU},
+	} {
+		if q.v == "" {
+			continue
+		}
+		v, err := resource.ParseQuantity(q.v)
+		if err != nil {
+			return res, fmt.Errorf("%s %q: %w", q.name, q.v, err)
+		}
+		q.list[q.name] = v
+	}
+	return res, nil
+}
+
+// Resources returns the requests and limits Render gives the main
+// container of the component with obsctl.yaml key (stack.components.KEY):
+// obsctl.yaml's values over the pinned ones. They do not depend on the
+// profile. It fails on a quantity that does not parse, or an unknown key.
+func Resources(cfg *config.Config, key string) (corev1.ResourceRequirements, error) {
+	i := slices.IndexFunc(pins, func(p pin) bool { return p.key == key })
+	if i < 0 {
+		return corev1.ResourceRequirements{}, fmt.Errorf("render: no component %q", key)
+	}
+	for _, nc := range cfg.ComponentsByName() {
+		if nc.Name == key {
+			return componentResources(nc.Component, pins[i])
+		}
+	}
+	return corev1.ResourceRequirements{}, fmt.Errorf("render: no component %q in the configuration", key)
 }
 
 // imageRef returns im as repo:tag, with the registry replaced when

@@ -17,6 +17,15 @@ import (
 // under stack: (indented by the caller).
 func defaultConfig(t *testing.T, stackYAML string) *config.Config {
 	t.Helper()
+	c, fs := config.Parse(source.NewFile(config.FileName, []byte(defaultConfigSource(stackYAML))))
+	if len(fs) > 0 {
+		t.Fatalf("config: %v", fs)
+	}
+	return c
+}
+
+// defaultConfigSource is defaultConfig's source.
+func defaultConfigSource(stackYAML string) string {
 	src := string(obsctl.DefaultConfig)
 	if stackYAML != "" {
 		src = strings.Replace(src, "\nstack:\n", "\nstack:\n"+stackYAML, 1)
@@ -24,9 +33,16 @@ func defaultConfig(t *testing.T, stackYAML string) *config.Config {
 			src += "\nstack:\n" + stackYAML
 		}
 	}
+	return src
+}
+
+// parseLoosely parses an obsctl.yaml that has findings (which lint would
+// report), for what Render makes of it all the same.
+func parseLoosely(t *testing.T, src string) *config.Config {
+	t.Helper()
 	c, fs := config.Parse(source.NewFile(config.FileName, []byte(src)))
-	if len(fs) > 0 {
-		t.Fatalf("config: %v", fs)
+	if len(fs) == 0 {
+		t.Fatalf("config: no finding in %s", src)
 	}
 	return c
 }

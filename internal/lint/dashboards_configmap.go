@@ -1,0 +1,43 @@
+package lint
+
+import (
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/render"
+)
+
+// dashboardConfigMap reports a dashboard that does not fit the ConfigMap
+// the stack ships it in (grafana-dashboard-NAME, holding NAME.json): a
+// file name that makes a ConfigMap name Kubernetes refuses (upper-case
+// letters, spaces, underscores, or over 253 characters with the prefix),
+// a file name that is not a ConfigMap key, a dashboard over the 1 MiB a
+// ConfigMap holds, or one holding a control character the API server's
+// YAML reader refuses (DEL or a C1 control, which JSON takes raw). Render
+// stops on it, and the API server would refuse the ConfigMap. Rename the file (lower-case letters, digits, dashes and
+// dots), or split the dashboard or drop unused panels.
+//
+// Dashboards are checked only while Grafana is enabled: without it they
+// are not rendered.
+//
+// It cannot be disabled: lint.disable, --disable (by name, dashboards/*
+// or all) leave it on, since render cannot make the ConfigMap.
+type dashboardConfigMap struct{}
+
+func (dashboardConfigMap) Name() string { return "dashboards/configmap" }
+
+func (dashboardConfigMap) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A dashboard does not fit the ConfigMap that ships it (a name Kubernetes refuses, over 1 MiB, a control character)."}
+}
+
+func (dashboardConfigMap) Check(p *Pass) {
+	if !p.Config.Stack.Components.Grafana.On() {
+		return
+	}
+	for _, d := range p.Repo.Dashboards {
+		if _, err := render.DashboardConfigMap(d.Path, len(d.Src)); err != nil {
+			p.Report(d.Whole(), "rename the file with lower-case letters, digits, dashes and dots, or make the dashboard smaller", "%v", err)
+		}
+		if err := render.DashboardContent(d.Path, d.Src); err != nil {
+			p.Report(d.Whole(), "", "%v", err)
+		}
+	}
+}
