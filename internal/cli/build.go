@@ -168,12 +168,24 @@ func writeOutputs(dir string, outputs []promrule.Output) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("build: %w", err)
 		}
-		tmp := p + ".obsctl-tmp"
-		if err := os.WriteFile(tmp, o.Data, 0o644); err != nil {
+		// A temporary file of a short name of its own: the output's name
+		// may be as long as a file name can be.
+		tmp, err := os.CreateTemp(filepath.Dir(p), ".obsctl-*")
+		if err != nil {
 			return fmt.Errorf("build: %w", err)
 		}
-		if err := os.Rename(tmp, p); err != nil {
-			os.Remove(tmp)
+		_, err = tmp.Write(o.Data)
+		if cerr := tmp.Close(); err == nil {
+			err = cerr
+		}
+		if err == nil {
+			err = os.Chmod(tmp.Name(), 0o644)
+		}
+		if err == nil {
+			err = os.Rename(tmp.Name(), p)
+		}
+		if err != nil {
+			os.Remove(tmp.Name())
 			return fmt.Errorf("build: %w", err)
 		}
 	}
