@@ -265,7 +265,7 @@ func (c *compiler) header() {
 		if p.Output.Dated() {
 			index += "-YYYY.MM.DD"
 		}
-		file := p.Path()
+		file := p.RelPath()
 		if file == "" {
 			file = "(built in code)"
 		}
@@ -490,7 +490,7 @@ func deDot(key string) string { return strings.ReplaceAll(key, ".", "_") }
 func (c *compiler) pipeline(p *Pipeline) {
 	tag := tagPrefix + p.Name
 	c.open("label", pipelineLabel+p.Name)
-	c.comment(p.Name + " (" + orBuiltIn(p.Path()) + ")")
+	c.comment(p.Name + " (" + orBuiltIn(p.RelPath()) + ")")
 	if p.Description != "" {
 		c.comment(p.Description)
 	}

@@ -62,6 +62,9 @@ const (
 // config.Fields, so each key written keeps the span of its value.
 type Pipeline struct {
 	config.Fields
+	// Rel is the file's path relative to the repo, set by the loader; ""
+	// means the file's own path.
+	Rel string `yaml:"-"`
 	// APIVersion must be obsctl/v1.
 	APIVersion string `yaml:"apiVersion" obsctl:"required"`
 	// Kind must be Pipeline.
@@ -213,6 +216,15 @@ func (p *Pipeline) Path() string {
 		return ""
 	}
 	return p.File.Path
+}
+
+// RelPath returns the pipeline file's path relative to the repo, as
+// compiled artifacts name it: the same from whichever folder obsctl runs.
+func (p *Pipeline) RelPath() string {
+	if p.Rel != "" {
+		return p.Rel
+	}
+	return p.Path()
 }
 
 // NameSpan returns where the pipeline's name was written (the whole file

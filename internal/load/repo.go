@@ -277,6 +277,9 @@ func Load(opts Options) (*Repo, error) {
 		var fds []diag.Finding
 		r.Pipelines, fds = fluentd.LoadFiles(pfiles)
 		r.Findings = append(r.Findings, fds...)
+		for _, p := range r.Pipelines {
+			p.Rel = r.rel(p.Path())
+		}
 		r.Dashboards, err = r.readFolder(r.tree, dashboardsDir, func(name string) bool { return strings.HasSuffix(name, ".json") })
 		if err != nil {
 			return nil, err
@@ -295,6 +298,19 @@ func (r *Repo) display(rel string) string {
 		return rel
 	}
 	return filepath.ToSlash(filepath.Join(r.Dir, rel))
+}
+
+// rel returns the repo-relative path of a file display names: what goes
+// into compiled artifacts, which must not depend on the folder obsctl runs
+// from.
+func (r *Repo) rel(display string) string {
+	if r.Dir == "" || r.Dir == "." {
+		return display
+	}
+	if rel, err := filepath.Rel(filepath.FromSlash(r.Dir), filepath.FromSlash(display)); err == nil {
+		return filepath.ToSlash(rel)
+	}
+	return display
 }
 
 // ruleSource is a rule file found, to be read.

@@ -649,8 +649,10 @@ func (r *run) engine(ctx context.Context, dryRun bool) ([]*unstructured.Unstruct
 			}
 			c := byRef[e.Object.ID()]
 			or := ObjectResult{Ref: e.Object, Wave: e.Wave, Action: Action(e.Action), DryRun: e.DryRun, Note: e.Note, Err: e.Err, Duration: e.Duration, Destructive: c.Destructive}
-			if r.createdNS && e.Object.GroupKind() == kube.GKNamespace && e.Object.Name == r.o.Namespace && (or.Action == Configured || or.Action == Unchanged) {
-				or.Action = Created // the lock created it a moment before
+			if r.createdNS && e.Object.GroupKind() == kube.GKNamespace && e.Object.Name == r.o.Namespace && or.Action == Configured {
+				// The lock created it a moment before; configured, it
+				// was not yet applied by anyone (another run may have).
+				or.Action = Created
 			}
 			switch {
 			case c.Reason == "":

@@ -623,6 +623,22 @@ func TestApplyConcurrent(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, "e2e-concurrent")
 	e.writeFile("m/cm.yaml", "apiVersion: v1\nkind: Namespace\nmetadata: {name: __NS__}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: __NS__}\ndata: {a: b}\n")
+	// A Deployment to roll out keeps the first run holding the lock for
+	// a moment, so that the second surely finds it held.
+	e.writeFile("m/web.yaml", `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web, namespace: __NS__}
+spec:
+  replicas: 2
+  selector:
+    matchLabels: {app: web}
+  template:
+    metadata:
+      labels: {app: web}
+    spec:
+      containers:
+      - {name: web, image: registry.k8s.io/pause:3.10}
+`)
 	results := make(chan result, 2)
 	for range 2 {
 		go func() { results <- e.obsctl("apply", "-f", "m", "-o", "json") }()
