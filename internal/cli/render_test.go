@@ -115,3 +115,40 @@ func TestRenderDir(t *testing.T) {
 		t.Errorf("%d files, want one per object", len(entries))
 	}
 }
+
+// TestRenderFromAnyFolder: a repo renders to the same bytes from its root
+// and from any folder below it, so that GitOps commits and apply's
+// revisions do not depend on where obsctl ran.
+func TestRenderFromAnyFolder(t *testing.T) {
+	repo := t.TempDir()
+	if err := os.WriteFile(filepath.Join(repo, "obsctl.yaml"), defaultConfig(t), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"rules", "dashboards", "pipelines"} {
+		if err := os.CopyFS(filepath.Join(repo, d), os.DirFS(filepath.Join("..", "..", d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	render := func(wd string) string {
+		var out, errb bytes.Buffer
+		if code := Run(context.Background(), []string{"render"}, Deps{Stdout: &out, Stderr: &errb, WorkDir: wd, Getenv: func(string) string { return "" }}); code != 0 {
+			t.Fatalf("render in %s: exit %d\n%s", wd, code, errb.String())
+		}
+		return out.String()
+	}
+	root := render(repo)
+	for _, sub := range []string{"rules", "pipelines", "dashboards"} {
+		if got := render(filepath.Join(repo, sub)); got != root {
+			t.Errorf("render from %s/ differs from render at the repo's root", sub)
+		}
+	}
+}
+
+func defaultConfig(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "obsctl.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
