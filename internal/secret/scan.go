@@ -80,18 +80,40 @@ var triggers = []struct {
 	{hasGrafana, []byte("eyJrIjoi")},
 }
 
+// byFirst lists, for each byte, the triggers that start with it.
+var byFirst = func() (t [256][]int) {
+	for i, tr := range triggers {
+		t[tr.s[0]] = append(t[tr.s[0]], i)
+	}
+	return t
+}()
+
+// triggerKinds returns the kinds of credential whose triggers src holds,
+// in one pass over src: each byte that starts a trigger is checked
+// against the few triggers that start with it.
+func triggerKinds(src []byte) int {
+	kinds, all := 0, 0
+	for _, t := range triggers {
+		all |= t.bit
+	}
+	for i := 0; i < len(src) && kinds != all; i++ {
+		for _, ti := range byFirst[src[i]] {
+			t := triggers[ti]
+			if kinds&t.bit == 0 && bytes.HasPrefix(src[i:], t.s) {
+				kinds |= t.bit
+			}
+		}
+	}
+	return kinds
+}
+
 // Scan returns the credentials found in src, line by line, in order. It
 // reads every byte once; a line is searched for a kind of credential only
 // when the file holds that kind's trigger. Every line is searched for
 // credential-named fields.
 func Scan(src []byte) []Hit {
 	sc := lineScan{}
-	kinds := 0
-	for _, t := range triggers {
-		if kinds&t.bit == 0 && bytes.Contains(src, t.s) {
-			kinds |= t.bit
-		}
-	}
+	kinds := triggerKinds(src)
 	var ml multiLine
 	for n := 1; len(src) > 0; n++ {
 		line := src
