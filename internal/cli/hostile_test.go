@@ -432,6 +432,8 @@ func (c *hostileCase) run(t *testing.T) {
 			want = c.exit["lint"]
 		}
 		stdout, stderr, code, heap := runBounded(t, r.name, dir, r.args)
+		// With -v, the figures a closing note gives: heap and output.
+		t.Logf("measure %s: exit %d, heap +%d bytes, stdout %d bytes, stderr %d bytes, input %d bytes", r.name, code, heap, len(stdout), len(stderr), size)
 		if code != want {
 			t.Errorf("%s: exit %d, want %d\nstderr:\n%s", r.name, code, want, clip(stderr))
 		}
