@@ -26,7 +26,7 @@ FUZZ_TARGETS := \
 	./internal/secret:FuzzScan \
 	./internal/report:FuzzTextExcerpt
 
-.PHONY: all build test unit fuzz-smoke fuzz bench bench-apply generate demo clean
+.PHONY: all build test unit fuzz-smoke fuzz bench bench-apply precision precision-corpus generate demo clean
 
 all: build
 
@@ -58,6 +58,17 @@ bench: build
 ## bench-apply: obsctl apply against kubectl apply --server-side on a fresh local control plane (~300 objects; needs kubectl).
 bench-apply: build kube-bins
 	$(GO) run ./test/bench/applybench -obsctl $(BIN)/obsctl
+
+## precision: lint a corpus of public rule collections (CORPUS, built by precision-corpus outside
+## the repo) and fail on any finding not judged yet, or judged false, in test/precision/judgements.tsv.
+precision: build
+	@test -n "$(CORPUS)" || { echo "make precision CORPUS=DIR (make precision-corpus CORPUS=DIR builds one)"; exit 2; }
+	$(GO) run ./test/precision run -corpus $(CORPUS) -obsctl $(BIN)/obsctl
+
+## precision-corpus: fetch the pinned public collections into CORPUS (outside the repo).
+precision-corpus:
+	@test -n "$(CORPUS)" || { echo "make precision-corpus CORPUS=DIR"; exit 2; }
+	$(GO) run ./test/precision corpus -out $(CORPUS)
 
 ## generate: refresh generated files (Prometheus Operator CRDs, check docs, README reference, golden files).
 generate:
