@@ -12,7 +12,7 @@ import (
 )
 
 // corpusExpect holds what a corpus case expects when the file cannot say it
-// with a `# want` comment: an empty or whitespace-only file, or a syntax
+// with a `# want` comment: a syntax
 // error inside an unclosed quote, where a comment would be part of the
 // string (the parser reports those on the line the quote opens).
 var corpusExpect = map[string]struct {
@@ -21,8 +21,6 @@ var corpusExpect = map[string]struct {
 	line  int
 	msg   string
 }{
-	"yaml-empty.bad.yaml":                 {"rules/empty-file", diag.Error, 1, "defines no rule groups"},
-	"yaml-whitespace-only.bad.yaml":       {"rules/empty-file", diag.Error, 1, "defines no rule groups"},
 	"yaml-unclosed-double-quote.bad.yaml": {"yaml/syntax", diag.Fatal, 5, "YAML syntax"},
 	"yaml-unclosed-single-quote.bad.yaml": {"yaml/syntax", diag.Fatal, 5, "YAML syntax"},
 	// Old Mac line breaks (a lone CR) are line breaks to YAML, but not to

@@ -248,6 +248,12 @@ func (l *loader) groups(n *yaml.Node, obj *Object, known map[string]bool) {
 			list = v
 		}
 	})
+	if list == nil && obj == nil && n.Kind == yaml.MappingNode && len(n.Content) == 0 {
+		// `{}`: a file of no groups, as the mixins' generators write one
+		// with no recording rules; promtool accepts it, and so does
+		// Prometheus. rules/empty-file judges whether that matters.
+		return
+	}
 	if list == nil {
 		l.errorf(n, "a rule file starts with `groups:`", "%s: missing key \"groups\"", what)
 		return
