@@ -39,8 +39,31 @@ func newLintCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
 		Short: "Check rules and alert routing, with findings for CI",
-		Long: `Lint the observability repo: obsctl.yaml and its alert routing, and every rule
-file under the configured rule paths, or under the PATHs given.
+		Long: `Lint the observability repo: obsctl.yaml and its alert routing, every rule
+file under the configured rule paths, the pipelines and the dashboards.
+
+PATHs lint those files, and the files of those folders, each as its kind,
+decided from its name, place and content: a rule file or PrometheusRule
+objects, a rule unit test (*_test.yaml, or rule_files:/tests:; parsed only),
+a Fluentd pipeline (pipelines/, kind: Pipeline), a Grafana dashboard (*.json),
+obsctl.yaml, or a raw Alertmanager configuration (route: and receivers:,
+checked with Alertmanager's own loader). The whole repo is still loaded, so
+that checks across it (undefined-record, unused-record, routing) see
+everything, but only findings on the PATHs are reported. In a folder, files
+of no kind are passed over; such a file named (a README.md) is skipped with
+a note on stderr, so that obsctl lint $(git diff --name-only) works.
+
+With no obsctl.yaml in this folder or above and no --repo, PATHs are linted
+alone under neutral defaults: no required runbook, severities and routing
+not checked, no scrape interval assumed. The embedded default repo's policy
+applies to its own content only (obsctl lint with no PATH and no repo).
+
+--changed-from REF asks git for the files and lines changed between REF and
+the working tree (untracked files count as new, deleted files are ignored),
+loads everything and reports only findings on changed lines, on a rule with
+a changed line, or about a changed file as a whole, like pint ci. With
+PATHs, only the changed files below them. A REF that is not a revision is a
+usage error; outside a git work tree, lint cannot run.
 
 Only regular files inside the repo are read: a link that leads out of it, a
 device, a named pipe or a socket is a load/file finding and is never opened.
@@ -55,6 +78,8 @@ Silence a check for one rule with a comment on the rule,
 or for a whole file with # obsctl:disable-file CHECK.`,
 		Example: `  obsctl lint
   obsctl lint rules/node.yaml --format github
+  obsctl lint dashboards/ pipelines/apps.yaml
+  obsctl lint --changed-from origin/main --format gitlab -o gl-code-quality.json
   obsctl lint --format sarif -o obsctl.sarif
   obsctl lint --disable rules/unused-record --fail-on warning
   obsctl lint --explain rules/template-labels`,
