@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -29,6 +30,8 @@ type lintOptions struct {
 	list    bool
 	output  string
 	color   string
+	// changedFrom is --changed-from: a git revision.
+	changedFrom string
 }
 
 func newLintCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -36,8 +39,31 @@ func newLintCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "lint [PATH...]",
 		Short: "Check rules and alert routing, with findings for CI",
-		Long: `Lint the observability repo: obsctl.yaml and its alert routing, and every rule
-file under the configured rule paths, or under the PATHs given.
+		Long: `Lint the observability repo: obsctl.yaml and its alert routing, every rule
+file under the configured rule paths, the pipelines and the dashboards.
+
+PATHs lint those files, and the files of those folders, each as its kind,
+decided from its name, place and content: a rule file or PrometheusRule
+objects, a rule unit test (*_test.yaml, or rule_files:/tests:; parsed only),
+a Fluentd pipeline (pipelines/, kind: Pipeline), a Grafana dashboard (*.json),
+obsctl.yaml, or a raw Alertmanager configuration (route: and receivers:,
+checked with Alertmanager's own loader). The whole repo is still loaded, so
+that checks across it (undefined-record, unused-record, routing) see
+everything, but only findings on the PATHs are reported. In a folder, files
+of no kind are passed over; such a file named (a README.md) is skipped with
+a note on stderr, so that obsctl lint $(git diff --name-only) works.
+
+With no obsctl.yaml in this folder or above and no --repo, PATHs are linted
+alone under neutral defaults: no required runbook, severities and routing
+not checked, no scrape interval assumed. The embedded default repo's policy
+applies to its own content only (obsctl lint with no PATH and no repo).
+
+--changed-from REF asks git for the files and lines changed between REF and
+the working tree (untracked files count as new, deleted files are ignored),
+loads everything and reports only findings on changed lines, on a rule with
+a changed line, or about a changed file as a whole, like pint ci. With
+PATHs, only the changed files below them. A REF that is not a revision is a
+usage error; outside a git work tree, lint cannot run.
 
 Only regular files inside the repo are read: a link that leads out of it, a
 device, a named pipe or a socket is a load/file finding and is never opened.
@@ -52,11 +78,13 @@ Silence a check for one rule with a comment on the rule,
 or for a whole file with # obsctl:disable-file CHECK.`,
 		Example: `  obsctl lint
   obsctl lint rules/node.yaml --format github
+  obsctl lint dashboards/ pipelines/apps.yaml
+  obsctl lint --changed-from origin/main --format gitlab -o gl-code-quality.json
   obsctl lint --format sarif -o obsctl.sarif
   obsctl lint --disable rules/unused-record --fail-on warning
   obsctl lint --explain rules/template-labels`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runLint(deps, o, args)
+			return runLint(cmd.Context(), deps, o, args)
 		},
 	}
 	f := cmd.Flags()
@@ -68,23 +96,33 @@ or for a whole file with # obsctl:disable-file CHECK.`,
 	f.BoolVar(&o.list, "list", false, "list every check and exit")
 	f.StringVarP(&o.output, "output", "o", "", "write the report to this file instead of standard output")
 	f.StringVar(&o.color, "color", "auto", "colour text output: auto, always or never")
+	f.StringVar(&o.changedFrom, "changed-from", "", "report only findings on the files and lines changed since this git revision (the whole repo is still loaded)")
 	return cmd
 }
 
-func runLint(deps *Deps, o *lintOptions, paths []string) error {
+func runLint(ctx context.Context, deps *Deps, o *lintOptions, paths []string) error {
 	if o.explain != "" {
 		return explainCheck(deps.Stdout, o.explain)
 	}
 	if o.list {
 		return listChecks(deps.Stdout)
 	}
+	var err error
 	if !slices.Contains(report.Formats(), o.format) {
 		return usagef("unknown format %q (want %s)", o.format, strings.Join(report.Formats(), ", "))
 	}
-	r, err := load.Load(load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir})
+	opts := load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir}
+	var changed *changes
+	if o.changedFrom != "" {
+		if changed, err = changedPaths(ctx, deps, &opts, o.changedFrom); err != nil {
+			return err
+		}
+	}
+	r, err := load.Load(opts)
 	if err != nil {
 		return err
 	}
+	lintNotes(deps.Stderr, r)
 	failOn, err := resolveFailOn(o.failOn, r.Config.Lint.FailOn)
 	if err != nil {
 		return err
@@ -99,7 +137,10 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 		}
 		return err
 	}
-	findings := l.Run(r)
+	findings := reportedFindings(l.Run(r), r)
+	if changed != nil {
+		findings = keepChanged(findings, changed, r)
+	}
 
 	w := deps.Stdout
 	color := o.color == "always" || (o.color == "auto" && deps.IsTerminal(deps.Stdout) && deps.Getenv("NO_COLOR") == "")
@@ -164,7 +205,9 @@ func writeReport(w io.Writer, format string, r *load.Repo, l *lint.Linter, findi
 	sources := r.Sources()
 	files := make([]string, 0, len(sources))
 	for p := range sources {
-		files = append(files, p)
+		if r.Reports(p) {
+			files = append(files, p)
+		}
 	}
 	slices.Sort(files)
 	var checks []report.CheckInfo
@@ -215,4 +258,31 @@ func listChecks(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name(), sev, m.Summary)
 	}
 	return tw.Flush()
+}
+
+// reportedFindings keeps the findings on the paths given (load.Repo.Reports):
+// the rest of the repo was loaded for the checks across it, not to be
+// reported.
+func reportedFindings(findings []diag.Finding, r *load.Repo) []diag.Finding {
+	if r.Targets() == nil {
+		return findings
+	}
+	out := findings[:0]
+	for _, f := range findings {
+		if r.Reports(f.File) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// lintNotes says on standard error what the report cannot: that no
+// obsctl.yaml applies, and which files named are of no kind lint reads.
+func lintNotes(w io.Writer, r *load.Repo) {
+	if r.Neutral {
+		fmt.Fprintln(w, "obsctl: no obsctl.yaml here or above: neutral defaults apply, not the embedded repo's policy (add an obsctl.yaml, or give --repo, for yours)")
+	}
+	for _, p := range r.Skipped {
+		fmt.Fprintf(w, "obsctl: %s skipped: not a rule file, PrometheusRule, rule test, pipeline, dashboard, obsctl.yaml or Alertmanager configuration\n", p)
+	}
 }

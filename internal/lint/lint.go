@@ -287,10 +287,25 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 		if broken && area(c.Name()) == "alerting" {
 			continue // the routing was not read as written: checking it would mislead
 		}
+		if r.Neutral && stackBound(c.Name()) {
+			continue // no obsctl.yaml: no stack, no routing to judge against
+		}
 		p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 		c.Check(p)
 	}
 	return diag.Sort(out)
+}
+
+// stackBound reports whether the check judges against the stack or the
+// routing that obsctl.yaml declares: with none (Repo.Neutral), there is
+// nothing to judge against, and its findings would be about a default the
+// user never chose.
+func stackBound(name string) bool {
+	switch area(name) {
+	case "alerting", "stack":
+		return true
+	}
+	return name == "dashboards/datasource"
 }
 
 type fileResult struct {

@@ -196,11 +196,11 @@ func TestExplicitPathOutsideIsRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(r.RuleFiles) != 1 || !strings.HasSuffix(r.RuleFiles[0].Path, "team/a.yaml") {
-		t.Errorf("rule files %v", r.RuleFiles)
+	if files := reportedFiles(r); len(files) != 1 || !strings.HasSuffix(files[0].Path, "team/a.yaml") {
+		t.Errorf("rule files %v", files)
 	}
-	if len(r.Findings) != 1 || r.Findings[0].Check != "load/file" || !strings.HasSuffix(r.Findings[0].File, "team/leak.yaml") {
-		t.Errorf("findings %v", r.Findings)
+	if fds := reported(r); len(fds) != 1 || fds[0].Check != "load/file" || !strings.HasSuffix(fds[0].File, "team/leak.yaml") {
+		t.Errorf("findings %v", fds)
 	}
 	for _, f := range r.Sources() {
 		if strings.Contains(string(f.Src), "tok-1d1d") {

@@ -415,13 +415,13 @@ func (r *Repo) readFolder(t *tree, rel string, match func(name string) bool) ([]
 	return out, nil
 }
 
-// walk finds the rule files below the folder n of t (shown as display):
-// every file named as a rule file (IsRuleFile) in it and its sub-folders,
+// walk finds the files below the folder n of t (shown as display) whose
+// names match (IsRuleFile for rule paths) in it and its sub-folders,
 // following links to folders inside the tree, each real folder once
 // (seen), and skipping hidden folders. What would have been read and is
 // refused (a rule file that is a pipe or a link out of the repo, a linked
 // folder outside it) is a finding at itself.
-func (r *Repo) walk(t *tree, n node, display string, seen map[string]bool, out *[]ruleSource) error {
+func (r *Repo) walk(t *tree, n node, display string, match func(name string) bool, seen map[string]bool, out *[]ruleSource) error {
 	if n.real != "" {
 		if seen[n.real] {
 			return nil
@@ -435,7 +435,7 @@ func (r *Repo) walk(t *tree, n node, display string, seen map[string]bool, out *
 	for _, e := range entries {
 		name := e.Name()
 		cdisp := path.Join(display, name)
-		typ, rule, hidden := e.Type(), IsRuleFile(name), strings.HasPrefix(name, ".")
+		typ, rule, hidden := e.Type(), match(name), strings.HasPrefix(name, ".")
 		switch {
 		case typ.IsDir() && hidden, typ.IsRegular() && !rule:
 			continue
@@ -454,7 +454,7 @@ func (r *Repo) walk(t *tree, n node, display string, seen map[string]bool, out *
 				r.refuse(diag.Span{}, cdisp, badNameRefusal(why))
 				continue
 			}
-			if err := r.walk(t, c, cdisp, seen, out); err != nil {
+			if err := r.walk(t, c, cdisp, match, seen, out); err != nil {
 				return err
 			}
 		case rule:
@@ -473,7 +473,7 @@ func (r *Repo) walk(t *tree, n node, display string, seen map[string]bool, out *
 // when it is a file (whatever its name), the rule files below it when it
 // is a folder. A path that leads nowhere the loader reads is a finding at
 // at; one that does not exist is an error wrapping fs.ErrNotExist.
-func (r *Repo) collectPath(t *tree, rel, display string, at diag.Span, seen map[string]bool, out *[]ruleSource) error {
+func (r *Repo) collectPath(t *tree, rel, display string, at diag.Span, match func(name string) bool, seen map[string]bool, out *[]ruleSource) error {
 	if why := badName(display); why != "" {
 		r.refuse(at, display, badNameRefusal(why))
 		return nil
@@ -487,7 +487,7 @@ func (r *Repo) collectPath(t *tree, rel, display string, at diag.Span, seen map[
 		return nil
 	}
 	if n.info.IsDir() {
-		return r.walk(t, n, display, seen, out)
+		return r.walk(t, n, display, match, seen, out)
 	}
 	*out = append(*out, ruleSource{display: display, rel: n.rel, tree: t, node: n, at: at})
 	return nil

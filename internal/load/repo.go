@@ -46,14 +46,36 @@ type Repo struct {
 	// Dashboards are the Grafana dashboards (dashboards/*.json), sorted by
 	// path; lint checks them.
 	Dashboards []*source.File
+	// RuleTests are the rule unit test files (promtool's format) given on
+	// the command line: read and parsed, not linted as rules.
+	RuleTests []*source.File
+	// Others are the other files given on the command line that lint
+	// reads whole: an obsctl.yaml that is not the repo's, a raw
+	// Alertmanager configuration.
+	Others []*source.File
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
+	// Neutral is set when no obsctl.yaml applies: files given on the
+	// command line outside any repo. Config is then the empty one (no
+	// required annotations, no declared severities, no routing, no
+	// scrape interval), ConfigFile is nil, and no embedded content is
+	// loaded beside the files.
+	Neutral bool
+	// Skipped are the paths named on the command line that are of no
+	// kind obsctl reads (a README.md): they are not linted.
+	Skipped []string
 
 	// tree is where the repo's files are read from.
 	tree *tree
 	// configRefused is set when obsctl.yaml was not read (a load/file
 	// finding says why): ConfigFile then names it, with no content.
 	configRefused bool
+	// targets, when not nil, are the paths given on the command line (or
+	// the files changed): only findings on them are reported (Reports).
+	targets []string
+	// shown maps a repo-relative path given on the command line to the
+	// path the user named it by, so that a file is shown one way.
+	shown map[string]string
 }
 
 // Embedded reports whether r is the embedded default repo.
@@ -73,6 +95,12 @@ func (r *Repo) Sources() map[string]*source.File {
 		m[p.File.Path] = p.File
 	}
 	for _, f := range r.Dashboards {
+		m[f.Path] = f
+	}
+	for _, f := range r.RuleTests {
+		m[f.Path] = f
+	}
+	for _, f := range r.Others {
 		m[f.Path] = f
 	}
 	return m
@@ -112,9 +140,14 @@ type Options struct {
 	// obsctl.yaml from the working directory up, and the embedded default
 	// when there is none (see Find).
 	Dir string
-	// Paths, when set, are the rule files or folders to load instead of
-	// the config's rule paths. They are read from the OS file system,
-	// relative to the working directory. A path inside the repo (or, with
+	// Paths, when set, are the files or folders to lint: each file's kind
+	// (rule file, PrometheusRule, rule test, pipeline, dashboard,
+	// obsctl.yaml, Alertmanager configuration) is decided from its place
+	// and its content (see KindOf), and it is loaded beside the whole
+	// repo, so that the checks across the repo see everything; Reports
+	// then says which findings are about them. With no repo, they are
+	// loaded alone, under neutral defaults (see Repo.Neutral). They are
+	// read from the OS file system, relative to the working directory. A path inside the repo (or, with
 	// no repo, inside the working directory) is held to it as the repo's
 	// own files are: what it leads to after its links are followed must be
 	// inside too. A path outside is the user's choice, and is read where it
@@ -122,6 +155,11 @@ type Options struct {
 	// folder. Wherever a path leads, only regular files are read, and no
 	// more than the limit of each.
 	Paths []string
+	// Selected says Paths were chosen by obsctl, not named by the user
+	// (the files changed since a git revision): with none, no finding is
+	// reported, and a file of no kind obsctl reads is passed over
+	// without a note.
+	Selected bool
 	// WorkDir is the working directory (tests set it).
 	WorkDir string
 	// MaxFileSize is the most bytes the loader reads of one file;
@@ -217,6 +255,11 @@ func LoadConfig(opts Options) (*Repo, error) {
 	if err != nil {
 		return nil, err
 	}
+	return loadConfig(opts, loc)
+}
+
+func loadConfig(opts Options, loc Location) (*Repo, error) {
+	var err error
 	r := &Repo{Dir: loc.Dir, Root: loc.Root, Default: loc.Default()}
 	if r.Default {
 		r.tree = &tree{fsys: DefaultFS(), limit: opts.limit()}
@@ -250,42 +293,66 @@ func (r *Repo) ConfigRefused() bool { return r.configRefused }
 // Load loads the repo. Its error is operational (a folder that does not
 // exist, an unreadable file); problems with the content are findings.
 func Load(opts Options) (*Repo, error) {
-	r, err := LoadConfig(opts)
+	loc, err := Find(opts)
 	if err != nil {
 		return nil, err
 	}
+	given := len(opts.Paths) > 0 || opts.Selected
+	var r *Repo
+	if given && loc.Default() {
+		// Files of the user's, with no obsctl.yaml of theirs: the
+		// embedded repo's policy is its own content's, not theirs.
+		r = &Repo{Neutral: true, Config: &config.Config{}}
+	} else if r, err = loadConfig(opts, loc); err != nil {
+		return nil, err
+	}
+	if !given {
+		return r, r.loadAll(nil, false)
+	}
+	return r, r.loadGiven(opts)
+}
+
+// loadAll loads the repo's rule files, pipelines and dashboards (none for
+// a neutral repo), and the files given on the command line that are not
+// among them, each as its kind.
+func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 	var files []ruleSource
-	seen := map[string]bool{}
-	if len(opts.Paths) > 0 {
-		files, err = r.collectOS(opts, seen)
-	} else {
-		files, err = r.collectRepo(seen)
-	}
-	if err != nil {
-		return nil, err
-	}
-	if err := r.loadRules(files); err != nil {
-		return nil, err
-	}
-	if len(opts.Paths) == 0 {
-		pfiles, err := r.readFolder(r.tree, fluentd.Dir, func(name string) bool {
+	var pfiles []*source.File
+	var err error
+	if !r.Neutral {
+		if files, err = r.collectRepo(map[string]bool{}); err != nil {
+			return err
+		}
+		for i, s := range files {
+			if d, ok := r.shown[s.node.rel]; ok {
+				files[i].display = d // named on the command line: shown so
+			}
+		}
+		pfiles, err = r.readFolder(r.tree, fluentd.Dir, func(name string) bool {
 			return strings.HasSuffix(name, ".yaml") || strings.HasSuffix(name, ".yml")
 		})
 		if err != nil {
-			return nil, err
-		}
-		var fds []diag.Finding
-		r.Pipelines, fds = fluentd.LoadFiles(pfiles)
-		r.Findings = append(r.Findings, fds...)
-		for _, p := range r.Pipelines {
-			p.Rel = r.rel(p.Path())
+			return err
 		}
 		r.Dashboards, err = r.readFolder(r.tree, dashboardsDir, func(name string) bool { return strings.HasSuffix(name, ".json") })
 		if err != nil {
-			return nil, err
+			return err
 		}
 	}
-	return r, nil
+	extraRules, extraPipelines, err := r.loadExtra(given, files, pfiles, quiet)
+	if err != nil {
+		return err
+	}
+	if err := r.loadRules(append(files, extraRules...)); err != nil {
+		return err
+	}
+	var fds []diag.Finding
+	r.Pipelines, fds = fluentd.LoadFiles(append(pfiles, extraPipelines...))
+	r.Findings = append(r.Findings, fds...)
+	for _, p := range r.Pipelines {
+		p.Rel = r.rel(p.Path())
+	}
+	return nil
 }
 
 // dashboardsDir holds the repo's Grafana dashboards: the *.json files at
@@ -294,6 +361,9 @@ const dashboardsDir = "dashboards"
 
 // display turns a repo-relative path into the path shown to the user.
 func (r *Repo) display(rel string) string {
+	if d, ok := r.shown[rel]; ok {
+		return d
+	}
 	if r.Dir == "" || r.Dir == "." {
 		return rel
 	}
@@ -319,7 +389,8 @@ type ruleSource struct {
 	rel     string // relative to the repo root; the display path for a path given
 	tree    *tree
 	node    node
-	at      diag.Span // where a refusal is reported; zero: the file itself
+	at      diag.Span    // where a refusal is reported; zero: the file itself
+	file    *source.File // the file, when it was read already (to decide its kind)
 }
 
 // IsRuleFile reports whether name is a rule file by its name: YAML, and
@@ -362,55 +433,12 @@ func (r *Repo) collectRepo(seen map[string]bool) ([]ruleSource, error) {
 		if !r.Config.Rules.Has("paths") {
 			refuseAt = diag.Span{}
 		}
-		err := r.collectPath(r.tree, p, r.display(p), refuseAt, seen, &out)
+		err := r.collectPath(r.tree, p, r.display(p), refuseAt, IsRuleFile, seen, &out)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			report("create it, or remove it from rules.paths", "rule path %s does not exist", safeName(r.display(p)))
 		case err != nil:
 			return nil, fmt.Errorf("rule path %s: %w", safeName(r.display(p)), err)
-		}
-	}
-	return out, nil
-}
-
-// collectOS finds the rule files of the paths given on the command line
-// (see Options.Paths).
-func (r *Repo) collectOS(opts Options, seen map[string]bool) ([]ruleSource, error) {
-	wd, err := workDir(opts)
-	if err != nil {
-		return nil, err
-	}
-	base := r.Root
-	if base == "" {
-		base = wd
-	}
-	repo, err := diskTree(base, opts.limit())
-	if err != nil {
-		return nil, err
-	}
-	var out []ruleSource
-	for _, p := range opts.Paths {
-		abs := p
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(wd, p)
-		}
-		abs = filepath.Clean(abs)
-		t, rel := repo, ""
-		if within(repo.dir, abs) {
-			rel, err = filepath.Rel(repo.dir, abs)
-		} else {
-			t, rel, err = outsideTree(abs, opts.limit())
-		}
-		if err != nil {
-			return nil, fmt.Errorf("lint %s: %w", safeName(p), err)
-		}
-		n := len(out)
-		display := filepath.ToSlash(filepath.Clean(p))
-		if err := r.collectPath(t, filepath.ToSlash(rel), display, diag.Span{}, seen, &out); err != nil {
-			return nil, fmt.Errorf("lint %s: %w", safeName(p), err)
-		}
-		for i := n; i < len(out); i++ {
-			out[i].rel = out[i].display // no path in the repo to name it by
 		}
 	}
 	return out, nil
@@ -448,7 +476,10 @@ func (r *Repo) loadRules(srcs []ruleSource) error {
 	errs := make([]error, len(srcs))
 	parallel.Each(len(srcs), func(i int) {
 		s := srcs[i]
-		sf, refused, err := s.tree.load(s.node, s.display, s.at)
+		sf, refused, err := s.file, (*diag.Finding)(nil), error(nil)
+		if sf == nil {
+			sf, refused, err = s.tree.load(s.node, s.display, s.at)
+		}
 		switch {
 		case err != nil:
 			errs[i] = err

@@ -124,7 +124,7 @@ func TestTextCapPerCheckAndFile(t *testing.T) {
 	if strings.Contains(out, "more c/d") {
 		t.Error("counted the rest of a check under its cap")
 	}
-	for _, format := range []string{"json", "github", "sarif", "junit", "checkstyle"} {
+	for _, format := range []string{"json", "github", "sarif", "junit", "checkstyle", "gitlab"} {
 		got := strings.Count(string(render(t, format, in, Options{})), "msg")
 		if got < len(fs) {
 			t.Errorf("%s: %d findings, want all %d", format, got, len(fs))

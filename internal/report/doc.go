@@ -5,7 +5,8 @@
 //
 // The formats are text (file:line:col: severity: message [check], with the
 // source line and a caret), JSON, GitHub Actions workflow commands, SARIF
-// 2.1.0 for GitHub code scanning, JUnit XML and checkstyle XML. Every format
+// 2.1.0 for GitHub code scanning, JUnit XML, checkstyle XML and GitLab code
+// quality JSON. Every format
 // keeps the order of its input (findings sorted by diag.Sort, files
 // sorted), and none carries a timestamp, so a report is byte-stable.
 //

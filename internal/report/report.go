@@ -69,6 +69,7 @@ var formats = []struct {
 	{"sarif", writeSARIF},
 	{"junit", writeJUnit},
 	{"checkstyle", writeCheckstyle},
+	{"gitlab", writeGitLab},
 }
 
 // Formats returns the names Write accepts, in the order help lists them.

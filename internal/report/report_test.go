@@ -216,7 +216,7 @@ func TestWriteError(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	want := []string{"text", "json", "github", "sarif", "junit", "checkstyle"}
+	want := []string{"text", "json", "github", "sarif", "junit", "checkstyle", "gitlab"}
 	got := Formats()
 	if strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Fatalf("Formats() = %v, want %v", got, want)
