@@ -297,15 +297,16 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 }
 
 // stackBound reports whether the check judges against the stack or the
-// routing that obsctl.yaml declares: with none (Repo.Neutral), there is
-// nothing to judge against, and its findings would be about a default the
-// user never chose.
+// routing that obsctl.yaml declares, or against what obsctl renders from
+// the repo (the ConfigMap a dashboard goes into): with no obsctl.yaml
+// (Repo.Neutral), there is nothing to judge against and nothing obsctl
+// renders, and its findings would be about a default the user never chose.
 func stackBound(name string) bool {
 	switch area(name) {
 	case "alerting", "stack":
 		return true
 	}
-	return name == "dashboards/datasource"
+	return name == "dashboards/datasource" || name == "dashboards/configmap"
 }
 
 type fileResult struct {
