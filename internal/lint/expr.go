@@ -64,17 +64,37 @@ func eachNode(n parser.Node, fn func(parser.Node) bool) {
 	}
 }
 
-// absentCall returns "absent" or "absent_over_time" when e calls that
-// function, and "" when it calls neither.
+// absentCall returns the name of the absent() or absent_over_time() call
+// that the alert's series can come from, or "": through parentheses,
+// either side of `or`, the left side of `and` and `unless` (the right side
+// only filters: `x and absent(y)` fires for x's series), either side of a
+// comparison, and into aggregations and other function calls.
 func absentCall(e parser.Expr) string {
-	found := ""
-	eachNode(e, func(n parser.Node) bool {
-		if c, ok := n.(*parser.Call); ok && (c.Func.Name == "absent" || c.Func.Name == "absent_over_time") {
-			found = c.Func.Name
+	switch n := e.(type) {
+	case *parser.Call:
+		if n.Func.Name == "absent" || n.Func.Name == "absent_over_time" {
+			return n.Func.Name
 		}
-		return found == ""
-	})
-	return found
+		for _, a := range n.Args {
+			if f := absentCall(a); f != "" {
+				return f
+			}
+		}
+	case *parser.ParenExpr:
+		return absentCall(n.Expr)
+	case *parser.AggregateExpr:
+		return absentCall(n.Expr)
+	case *parser.BinaryExpr:
+		switch n.Op {
+		case parser.LAND, parser.LUNLESS:
+			return absentCall(n.LHS)
+		}
+		if f := absentCall(n.LHS); f != "" {
+			return f
+		}
+		return absentCall(n.RHS)
+	}
+	return ""
 }
 
 // matrixArg returns the range selector that argument a of a function

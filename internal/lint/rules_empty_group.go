@@ -10,6 +10,12 @@ import "github.com/obsctl/obsctl/internal/diag"
 // case the alerts someone relies on at 3 a.m. are not loaded at all.
 // Add the rules, or delete the group.
 //
+// The check is off by default (enable it with `--enable
+// rules/empty-group` or lint.enable): on public rule collections every
+// empty group was deliberate, a generated `rules: []` for a component
+// without rules, and rules indented under the wrong key are reported by
+// rules/schema anyway.
+//
 // This is a file check: silence it for a file with
 // `# obsctl:disable-file rules/empty-group`.
 type emptyGroup struct{}
@@ -17,7 +23,7 @@ type emptyGroup struct{}
 func (emptyGroup) Name() string { return "rules/empty-group" }
 
 func (emptyGroup) Meta() Meta {
-	return Meta{Severity: diag.Warning, Scope: ScopeFile, Summary: "A rule group has no rules."}
+	return Meta{Severity: diag.Info, Scope: ScopeFile, Optional: true, Summary: "A rule group has no rules."}
 }
 
 func (emptyGroup) Check(p *Pass) {
