@@ -48,6 +48,11 @@ type Repo struct {
 	Dashboards []*source.File
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
+	// Partial is set when only some of the repo's files were loaded (rule
+	// paths given on the command line): the checks that judge what
+	// nothing in the repo does, such as an unused recording rule, then
+	// say nothing.
+	Partial bool
 
 	// tree is where the repo's files are read from.
 	tree *tree
@@ -257,6 +262,7 @@ func Load(opts Options) (*Repo, error) {
 	var files []ruleSource
 	seen := map[string]bool{}
 	if len(opts.Paths) > 0 {
+		r.Partial = true
 		files, err = r.collectOS(opts, seen)
 	} else {
 		files, err = r.collectRepo(seen)
