@@ -24,6 +24,7 @@ func Checks() []Check {
 		labelValue{},
 		regexLiteral{},
 		regexRedundant{},
+		neverMatches{},
 		undefinedRecord{},
 		unusedRecord{},
 		emptyGroup{},
