@@ -18,6 +18,7 @@ func Checks() []Check {
 		recordName{},
 		forMissing{},
 		forSuspicious{},
+		forZero{},
 		absentFor{},
 		noComparison{},
 		rateWindow{},
