@@ -40,6 +40,7 @@ func Checks() []Check {
 		severityUnrouted{},
 		unknownReceiver{},
 		unusedReceiver{},
+		shadowedRoute{},
 		inhibitLabels{},
 		undeclaredSeverity{},
 		matcherSyntax{},
