@@ -41,6 +41,7 @@ func Checks() []Check {
 		unknownReceiver{},
 		unusedReceiver{},
 		shadowedRoute{},
+		droppedLabel{},
 		inhibitLabels{},
 		undeclaredSeverity{},
 		matcherSyntax{},
