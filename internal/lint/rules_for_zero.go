@@ -9,9 +9,11 @@ import "github.com/obsctl/obsctl/internal/diag"
 // otherwise ask whether one bad scrape should notify someone. Often it is
 // a template default left in place.
 //
-// Write the wait that was meant (`for: 5m`), or drop the line for an
-// alert that must fire at once (the Watchdog). An alert on absent() with
-// `for: 0` is reported by rules/absent-for instead.
+// Write the wait that was meant (`for: 5m`). Alerts that rules/for-missing
+// leaves alone, being right to fire at once (a constant such as the
+// Watchdog's, elapsed time measured with time(), ALERTS, a TTL or expiry
+// countdown), are left alone here too; an alert on absent() with `for: 0`
+// is reported by rules/absent-for instead.
 type forZero struct{}
 
 func (forZero) Name() string { return "rules/for-zero" }
@@ -25,8 +27,9 @@ func (forZero) Check(p *Pass) {
 	if !r.IsAlert() || !r.ForSet || r.For != 0 || r.Refused("for") {
 		return
 	}
-	if e := p.Expr(); e != nil && absentCall(e) != "" {
-		return // rules/absent-for
+	e := p.Expr()
+	if e == nil || absentCall(e) != "" || isConstant(e) || firesAtOnce(e) {
+		return // rules/absent-for; or an alert right to fire at once (see rules/for-missing)
 	}
 	p.Report(r.ForSpan, "write the wait that was meant, such as `for: 5m`, or drop the line",
 		"alert %q has `for: 0`, the same as no `for`: it fires on the first matching evaluation", r.Alert)
