@@ -15,12 +15,18 @@ var positioned = regexp.MustCompile(`(?m)^[^\s:][^:]*:\d+:\d+: (error|fatal): `)
 
 // TestCorpusExitCodes runs `obsctl lint` on every bad input of the lint
 // corpus, as CI would: each must exit 3 with a positioned error, and
-// never crash. Rule files are linted with the embedded default config;
-// configs as the obsctl.yaml of a repo of their own.
+// never crash. Rule files are linted in a repo whose obsctl.yaml is the
+// lint corpus's own (../lint/testdata/default.obsctl.yaml: severities
+// declared, a runbook required), as lint's TestCorpus lints them; configs
+// as the obsctl.yaml of a repo of their own.
 func TestCorpusExitCodes(t *testing.T) {
 	files, err := filepath.Glob("../lint/testdata/corpus/*.bad*.yaml")
 	if err != nil || len(files) < 50 {
 		t.Fatalf("corpus: %d files, %v", len(files), err)
+	}
+	defaultCfg, err := os.ReadFile("../lint/testdata/default.obsctl.yaml")
+	if err != nil {
+		t.Fatal(err)
 	}
 	for _, path := range files {
 		name := filepath.Base(path)
@@ -39,6 +45,9 @@ func TestCorpusExitCodes(t *testing.T) {
 					t.Fatal(err)
 				}
 			} else {
+				if err := os.WriteFile(filepath.Join(wd, "obsctl.yaml"), defaultCfg, 0o644); err != nil {
+					t.Fatal(err)
+				}
 				if err := os.WriteFile(filepath.Join(wd, name), data, 0o644); err != nil {
 					t.Fatal(err)
 				}

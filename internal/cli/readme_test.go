@@ -247,7 +247,7 @@ func typeName(t reflect.Type) string {
 		}
 		return "list of " + t.Elem().Kind().String() + "s"
 	case t.Kind() == reflect.Map:
-		return "map of " + t.Elem().Kind().String() + "s"
+		return "map of " + strings.TrimPrefix(typeName(t.Elem()), "a ") + "s"
 	case t.Kind() == reflect.Struct:
 		return "mapping"
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/prometheus/common/model"
@@ -42,8 +43,13 @@ type Config struct {
 type Prometheus struct {
 	Fields
 	// ScrapeInterval is the scrape interval of the targets the rules
-	// query; rate windows shorter than 4x of it are flagged.
+	// query; rate windows shorter than 4x of it are flagged. Unset, lint
+	// does not know it and judges no window.
 	ScrapeInterval Duration `yaml:"scrapeInterval"`
+	// ScrapeIntervals declares, by job, the scrape interval of the jobs
+	// scraped at another interval than scrapeInterval: a selector with a
+	// job="..." matcher is judged against its job's interval.
+	ScrapeIntervals map[string]Duration `yaml:"scrapeIntervals"`
 	// EvaluationInterval is how often rule groups are evaluated.
 	EvaluationInterval Duration `yaml:"evaluationInterval"`
 	// ExternalLabels are added to every alert by Prometheus; routes,
@@ -58,8 +64,13 @@ type Rules struct {
 	Paths []string `yaml:"paths"`
 	// RequiredAnnotations every alert must carry.
 	RequiredAnnotations []string `yaml:"requiredAnnotations"`
-	// RequireRunbookURL makes runbook_url a required annotation too.
+	// RequireRunbookURL makes a runbook a required annotation too (not
+	// required when unset).
 	RequireRunbookURL *bool `yaml:"requireRunbookURL"`
+	// RunbookAnnotations are the annotation names that hold an alert's
+	// runbook, any one of which satisfies the requirement (default
+	// runbook_url), such as [runbook_url, documentation].
+	RunbookAnnotations []string `yaml:"runbookAnnotations"`
 	// Namespace receives the PrometheusRule objects built from plain files.
 	Namespace string `yaml:"namespace"`
 	// Labels are set on every PrometheusRule object obsctl writes, so that
@@ -81,8 +92,13 @@ type Lint struct {
 // Alerting is the alert routing of the stack.
 type Alerting struct {
 	Fields
-	// Severities lists the severity label values, highest first.
+	// Severities lists the severity label values, highest first. Until it
+	// is declared, severities are not checked.
 	Severities []string `yaml:"severities"`
+	// SilentSeverities are severity values of alerts that are meant to
+	// notify nobody, such as a Watchdog's `severity: none` (default
+	// [none]): they are neither undeclared nor unrouted.
+	SilentSeverities []string `yaml:"silentSeverities"`
 	// DefaultReceiver takes alerts no route matches.
 	DefaultReceiver string `yaml:"defaultReceiver"`
 	// GroupBy is the default grouping of notifications (default
@@ -370,22 +386,68 @@ const (
 	DefaultNamespace      = "monitoring"
 )
 
-// ScrapeInterval returns the configured scrape interval or the default.
+// ScrapeInterval returns the configured scrape interval or the default,
+// for what obsctl renders (Grafana's data source interval). Lint judges
+// only against an interval the repo declares: see KnownScrapeInterval.
 func (c *Config) ScrapeInterval() time.Duration {
 	return c.Prometheus.ScrapeInterval.Or(DefaultScrapeInterval)
 }
 
-// RequiredAnnotations returns the annotations every alert must carry.
+// KnownScrapeInterval returns the scrape interval of job as obsctl.yaml
+// declares it: prometheus.scrapeIntervals[job] when job is one of its
+// keys, else prometheus.scrapeInterval; false when neither is written.
+// job is "" when the selector names no single job.
+func (c *Config) KnownScrapeInterval(job string) (time.Duration, bool) {
+	if d, ok := c.Prometheus.ScrapeIntervals[job]; ok && job != "" && d.Set {
+		return d.D, true
+	}
+	if c.Prometheus.ScrapeInterval.Set {
+		return c.Prometheus.ScrapeInterval.D, true
+	}
+	return 0, false
+}
+
+// RunbookAnnotation is the annotation the runbook requirement asks for
+// when rules.runbookAnnotations does not name others.
+const RunbookAnnotation = "runbook_url"
+
+// RequiredAnnotations returns the annotations every alert must carry. The
+// runbook, when required (rules.requireRunbookURL: true), is listed as
+// RunbookAnnotation; any of RunbookAnnotations satisfies it.
 func (c *Config) RequiredAnnotations() []string {
 	req := c.Rules.RequiredAnnotations
 	if !c.Rules.Fields.Has("requiredAnnotations") {
 		req = []string{"summary", "description"}
 	}
-	if c.Rules.RequireRunbookURL == nil || *c.Rules.RequireRunbookURL {
-		req = append(req[:len(req):len(req)], "runbook_url")
+	if c.Rules.RequireRunbookURL != nil && *c.Rules.RequireRunbookURL && !slices.Contains(req, RunbookAnnotation) {
+		req = append(req[:len(req):len(req)], RunbookAnnotation)
 	}
 	return req
 }
+
+// RunbookAnnotations returns the annotation names that hold a runbook,
+// RunbookAnnotation first.
+func (c *Config) RunbookAnnotations() []string {
+	if len(c.Rules.RunbookAnnotations) == 0 {
+		return []string{RunbookAnnotation}
+	}
+	if slices.Contains(c.Rules.RunbookAnnotations, RunbookAnnotation) {
+		return c.Rules.RunbookAnnotations
+	}
+	return append([]string{RunbookAnnotation}, c.Rules.RunbookAnnotations...)
+}
+
+// SilentSeverities returns the severities of alerts meant to notify
+// nobody: alerting.silentSeverities, [none] when it is not written.
+func (c *Config) SilentSeverities() []string {
+	if !c.Alerting.Fields.Has("silentSeverities") {
+		return []string{"none"}
+	}
+	return c.Alerting.SilentSeverities
+}
+
+// SilentSeverity reports whether severity s is one of SilentSeverities.
+func (c *Config) SilentSeverity(s string) bool { return slices.Contains(c.SilentSeverities(), s) }
 
 // RulePaths returns the folders or files holding rules.
 func (c *Config) RulePaths() []string {

@@ -91,6 +91,10 @@ func TestParseBad(t *testing.T) {
 		{"node-exporter port high", stackSrc("components: {nodeExporter: {port: 70000}}"), CheckSchema, 4, 37, "port 70000"},
 		{"node-exporter port type", stackSrc("components: {nodeExporter: {port: http}}"), CheckSchema, 4, 37, "whole number"},
 		{"node-exporter component key", stackSrc("components: {nodeExporter: {version: 'v 1'}}"), CheckSchema, 4, 40, `nodeExporter: invalid version`},
+		{"scrape interval by job zero", "apiVersion: obsctl/v1\nname: x\nprometheus:\n  scrapeIntervals:\n    batch: 0s\n", CheckSchema, 5, 5, "scrapeIntervals.batch must be longer than zero"},
+		{"scrape interval by job bad", "apiVersion: obsctl/v1\nname: x\nprometheus:\n  scrapeIntervals: {batch: often}\n", CheckSchema, 4, 28, "invalid duration"},
+		{"runbook annotation name", "apiVersion: obsctl/v1\nname: x\nrules:\n  runbookAnnotations: [runbook-url]\n", CheckSchema, 4, 24, `invalid annotation name "runbook-url"`},
+		{"silent severity twice", "apiVersion: obsctl/v1\nname: x\nalerting:\n  silentSeverities: [none, none]\n", CheckSchema, 4, 28, `silent severity "none" is listed twice`},
 		{"port on another component", stackSrc("components: {grafana: {port: 3000}}"), CheckSchema, 4, 26, `unknown key "port"`},
 	}
 	for _, tt := range tests {
@@ -103,6 +107,84 @@ func TestParseBad(t *testing.T) {
 			}
 			t.Errorf("want %s at %d:%d containing %q, got %v", tt.check, tt.line, tt.col, tt.msg, fs)
 		})
+	}
+}
+
+// TestNeutralDefaults: what obsctl.yaml does not say is no policy. No
+// runbook is required, the scrape interval is unknown to lint (render
+// keeps its default), and none is the silent severity.
+func TestNeutralDefaults(t *testing.T) {
+	c, fs := parse(t, "apiVersion: obsctl/v1\nname: x\n")
+	if len(fs) != 0 {
+		t.Fatalf("unexpected findings: %v", fs)
+	}
+	if got := c.RequiredAnnotations(); strings.Join(got, ",") != "summary,description" {
+		t.Errorf("RequiredAnnotations = %v, want no runbook", got)
+	}
+	if d, ok := c.KnownScrapeInterval(""); ok {
+		t.Errorf("KnownScrapeInterval = %v, want unknown", d)
+	}
+	if c.ScrapeInterval() != DefaultScrapeInterval {
+		t.Errorf("ScrapeInterval = %v, want the render default", c.ScrapeInterval())
+	}
+	if !c.SilentSeverity("none") || c.SilentSeverity("info") {
+		t.Errorf("SilentSeverities = %v, want [none]", c.SilentSeverities())
+	}
+	if got := c.RunbookAnnotations(); strings.Join(got, ",") != "runbook_url" {
+		t.Errorf("RunbookAnnotations = %v", got)
+	}
+}
+
+func TestDeclaredPolicy(t *testing.T) {
+	c, fs := parse(t, `apiVersion: obsctl/v1
+name: x
+prometheus:
+  scrapeInterval: 30s
+  scrapeIntervals: {batch: 2m, edge: 5s}
+rules:
+  requireRunbookURL: true
+  runbookAnnotations: [documentation]
+alerting:
+  silentSeverities: []
+`)
+	if len(fs) != 0 {
+		t.Fatalf("unexpected findings: %v", fs)
+	}
+	if got := c.RequiredAnnotations(); strings.Join(got, ",") != "summary,description,runbook_url" {
+		t.Errorf("RequiredAnnotations = %v", got)
+	}
+	if got := c.RunbookAnnotations(); strings.Join(got, ",") != "runbook_url,documentation" {
+		t.Errorf("RunbookAnnotations = %v", got)
+	}
+	for job, want := range map[string]time.Duration{"batch": 2 * time.Minute, "edge": 5 * time.Second, "api": 30 * time.Second, "": 30 * time.Second} {
+		if d, ok := c.KnownScrapeInterval(job); !ok || d != want {
+			t.Errorf("KnownScrapeInterval(%q) = %v %v, want %v", job, d, ok, want)
+		}
+	}
+	if c.SilentSeverity("none") {
+		t.Error("silentSeverities: [] leaves no silent severity, none included")
+	}
+}
+
+// TestEmbeddedPolicy: the embedded default repo keeps its strict policy by
+// saying so, now that an unset field means none.
+func TestEmbeddedPolicy(t *testing.T) {
+	src, err := os.ReadFile("../../obsctl.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, fs := parse(t, string(src))
+	if len(fs) != 0 {
+		t.Fatalf("unexpected findings: %v", fs)
+	}
+	if got := c.RequiredAnnotations(); strings.Join(got, ",") != "summary,description,runbook_url" {
+		t.Errorf("RequiredAnnotations = %v", got)
+	}
+	if d, ok := c.KnownScrapeInterval(""); !ok || d != 30*time.Second {
+		t.Errorf("KnownScrapeInterval = %v %v", d, ok)
+	}
+	if len(c.Alerting.Severities) == 0 {
+		t.Error("the embedded repo declares no severities")
 	}
 }
 

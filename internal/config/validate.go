@@ -63,6 +63,23 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 			report(entry(c.Prometheus.Span("externalLabels"), k, "prometheus", "externalLabels"), "", "invalid label name %q", k)
 		}
 	}
+	for _, job := range slices.Sorted(maps.Keys(c.Prometheus.ScrapeIntervals)) {
+		sp := entry(c.Prometheus.Span("scrapeIntervals"), job, "prometheus", "scrapeIntervals")
+		if job == "" {
+			report(sp, "key each interval by the job label value of the targets", "prometheus.scrapeIntervals: empty job name")
+		}
+		if d := c.Prometheus.ScrapeIntervals[job]; d.Set && d.D <= 0 {
+			report(sp, "", "prometheus.scrapeIntervals.%s must be longer than zero", job)
+		}
+	}
+	if d := c.Prometheus.ScrapeInterval; d.Set && d.D <= 0 {
+		report(c.Prometheus.Span("scrapeInterval"), "", "prometheus.scrapeInterval must be longer than zero")
+	}
+	for i, a := range c.Rules.RunbookAnnotations {
+		if !labelNameRE.MatchString(a) {
+			report(c.Rules.Item("runbookAnnotations", i), "an annotation name is letters, digits and _, not starting with a digit", "invalid annotation name %q", a)
+		}
+	}
 	if ns := c.Rules.Namespace; ns != "" {
 		if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {
 			report(c.Rules.Span("namespace"), namespaceHint, "invalid rules.namespace %q: %s", ns, errs[0])
@@ -96,6 +113,13 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 			report(a.Item("severities", i), "", "severity %q is declared twice", s)
 		}
 		seenSev[s] = true
+	}
+	seenSilent := map[string]bool{}
+	for i, s := range a.SilentSeverities {
+		if seenSilent[s] {
+			report(a.Item("silentSeverities", i), "", "silent severity %q is listed twice", s)
+		}
+		seenSilent[s] = true
 	}
 	for i, l := range a.GroupBy {
 		if l != "..." && !labelNameRE.MatchString(l) {

@@ -8,6 +8,9 @@ import "github.com/obsctl/obsctl/internal/diag"
 // severity, that every severity reaches someone, or build the inhibition
 // that lets a higher severity silence the lower ones.
 //
+// A repo with no routing (no receivers, routes or default receiver) keeps
+// rules only and is not asked for severities.
+//
 // The finding points at `severities:`, at `alerting:` when the list is not
 // written, or at the start of the file when there is no alerting section.
 // Declare the severities your alerts use, for example
@@ -23,7 +26,7 @@ func (noSeverities) Meta() Meta {
 }
 
 func (noSeverities) Check(p *Pass) {
-	if len(p.Config.Alerting.Severities) > 0 {
+	if len(p.Config.Alerting.Severities) > 0 || !p.Config.Alerting.Routing() {
 		return
 	}
 	st := p.alerting()

@@ -25,6 +25,11 @@ import (
 // at the alert's name and is not given when the alert's declared severity
 // is already reported, so that one unrouted severity gives one finding.
 //
+// Alerts of a silent severity (alerting.silentSeverities, `none` by
+// default, as on a Watchdog meant for a null receiver) are meant to
+// notify nobody and are not reported, nor is a silent severity declared
+// in alerting.severities.
+//
 // Route the severity or the alert to a receiver that has an integration,
 // or give that receiver one. To drop a level on purpose, disable the check
 // with `lint: {disable: [alerting/severity-unrouted]}` in obsctl.yaml, or
@@ -49,6 +54,9 @@ func (severityUnrouted) Check(p *Pass) {
 	}
 	unrouted := map[string]bool{}
 	for i, s := range a.Severities {
+		if p.Config.SilentSeverity(s) {
+			continue
+		}
 		ls := ext.Clone()
 		ls["severity"] = model.LabelValue(s)
 		names, ok := st.receivers(p.Config, ls)
@@ -66,7 +74,7 @@ func (severityUnrouted) Check(p *Pass) {
 		}
 		names, delivered := st.receivers(p.Config, ls)
 		sev := string(ls["severity"])
-		if delivered || unrouted[sev] {
+		if delivered || unrouted[sev] || p.Config.SilentSeverity(sev) {
 			continue // delivered, or reported once for the severity
 		}
 		p.ReportRule(nil, r, r.NameSpan, hint(names),

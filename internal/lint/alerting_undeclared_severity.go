@@ -19,6 +19,9 @@ import (
 // the route never matches; usually the value is misspelt ("critcal") or
 // the list is missing a level.
 //
+// A silent severity (alerting.silentSeverities, `none` by default) needs
+// no declaring: a route may send its alerts to a receiver that drops them.
+//
 // The finding points at the severity, with the closest declared severity
 // as a hint. Fix the value or declare the severity (highest first). When
 // alerting.severities is empty, alerting/no-severities reports that instead.
@@ -44,13 +47,13 @@ func (undeclaredSeverity) Check(p *Pass) {
 	}
 	for i := range a.Routes {
 		r := &a.Routes[i]
-		if r.Severity != "" && !slices.Contains(a.Severities, r.Severity) {
+		if r.Severity != "" && !slices.Contains(a.Severities, r.Severity) && !p.Config.SilentSeverity(r.Severity) {
 			p.Report(r.Span("severity"), hint(r.Severity),
 				"route %s matches severity %q, which alerting.severities does not declare", routeName(r, i), r.Severity)
 		}
 		for j, s := range r.Matchers {
 			m, err := amroute.ParseMatcher(s)
-			if err != nil || m.Name != "severity" || m.Type != labels.MatchEqual || slices.Contains(a.Severities, m.Value) {
+			if err != nil || m.Name != "severity" || m.Type != labels.MatchEqual || slices.Contains(a.Severities, m.Value) || p.Config.SilentSeverity(m.Value) {
 				continue
 			}
 			p.Report(st.span(r.Span("matchers"), "alerting", "routes", i, "matchers", j), hint(m.Value),

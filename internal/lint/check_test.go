@@ -89,7 +89,8 @@ func itoa(i int) string { return strconv.Itoa(i) }
 
 // TestChecks runs every check on its fixtures in testdata/<check name>/.
 // A case is <case>.good.yaml or <case>.bad.yaml (rule files, linted with
-// <case>.obsctl.yaml or testdata/default.obsctl.yaml), or
+// <case>.obsctl.yaml or testdata/default.obsctl.yaml, and with the
+// dashboard <case>.dashboard.json when present), or
 // <case>.good.obsctl.yaml / <case>.bad.obsctl.yaml (configs, linted with
 // rules.yaml of the same folder when present). Bad cases mark each expected
 // finding of the check with `# want "regexp"` on its line; good cases must
@@ -157,6 +158,11 @@ func TestChecks(t *testing.T) {
 						rules[name] = read(name)
 						if _, err := os.Stat(filepath.Join(dir, caseName+".obsctl.yaml")); err == nil {
 							cfg = read(caseName + ".obsctl.yaml")
+						}
+						// A rule case may come with the dashboard of the
+						// repo it is linted in.
+						if _, err := os.Stat(filepath.Join(dir, caseName+".dashboard.json")); err == nil {
+							pipes[caseName+".dashboard.json"] = read(caseName + ".dashboard.json")
 						}
 					}
 					want := wants("obsctl.yaml", cfg)

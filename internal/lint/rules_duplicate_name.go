@@ -4,17 +4,27 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/prometheus/model/labels"
+	"github.com/prometheus/prometheus/promql/parser"
+
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // duplicateName reports two alerting rules with the same name and the same
 // static labels, or two recording rules with the same name and labels,
-// anywhere in the repo. Two alerts with one identity overwrite each other's
-// state and notifications; two recording rules writing one series produce
-// interleaved samples and "duplicate sample" errors. Alerts that share a
-// name but differ in a static label (say severity: warning and severity:
-// critical at two thresholds) are a common, valid pattern and are left alone.
+// anywhere in the repo, when their series can overlap. Two alerts with one
+// identity overwrite each other's state and notifications; two recording
+// rules writing one series produce interleaved samples and "duplicate
+// sample" errors.
+//
+// Rules that share a name but can never write the same series are a
+// common, valid pattern and are left alone: alerts that differ in a static
+// label (say severity: warning and severity: critical at two thresholds),
+// and rules whose expressions keep a label with values that cannot meet
+// (one recording rule per status class, code=~"2.." and code=~"5..";
+// job="a" and job="b"), or that keep different labels (`sum by (code)`
+// and `sum by (code, verb)`).
 type duplicateName struct{}
 
 func (duplicateName) Name() string { return "rules/duplicate-name" }
@@ -33,19 +43,26 @@ func (duplicateName) Check(p *Pass) {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			first := map[string]*promrule.Rule{}
+			seen := map[string][]*promrule.Rule{}
 			for _, r := range m[name] {
 				key := staticIdentity(r)
-				if prev, ok := first[key]; ok {
-					kind := "alert"
-					if !r.IsAlert() {
-						kind = "recording rule"
+				var prev *promrule.Rule
+				for _, q := range seen[key] {
+					if seriesMayOverlap(q, r) {
+						prev = q
+						break
 					}
-					p.ReportRule(nil, r, r.NameSpan, "rename one of them or tell them apart with a label",
-						"%s %q is already defined with the same labels at %s", kind, name, prev.NameSpan)
+				}
+				seen[key] = append(seen[key], r)
+				if prev == nil {
 					continue
 				}
-				first[key] = r
+				kind := "alert"
+				if !r.IsAlert() {
+					kind = "recording rule"
+				}
+				p.ReportRule(nil, r, r.NameSpan, "rename one of them or tell them apart with a label",
+					"%s %q is already defined with the same labels at %s, and their series can be the same", kind, name, prev.NameSpan)
 			}
 		}
 	}
@@ -74,4 +91,215 @@ func staticIdentity(r *promrule.Rule) string {
 		b.WriteByte(0)
 	}
 	return b.String()
+}
+
+// seriesMayOverlap reports whether rules a and b, of one name and the same
+// static labels, can write a series of the same labels. It answers no only
+// when it is sure: their expressions keep one label with values that
+// cannot meet, or one certainly keeps a label the other certainly drops.
+func seriesMayOverlap(a, b *promrule.Rule) bool {
+	ea, errA := promql.ParseExpr(a.Expr)
+	eb, errB := promql.ParseExpr(b.Expr)
+	if errA != nil || errB != nil || a.Expr == "" || b.Expr == "" {
+		return true
+	}
+	la, lb := outputLabels(ea), outputLabels(eb)
+	names := map[string]bool{}
+	for _, e := range []parser.Expr{ea, eb} {
+		parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+			if vs, ok := n.(*parser.VectorSelector); ok {
+				for _, m := range vs.LabelMatchers {
+					names[m.Name] = true
+				}
+			}
+			return nil
+		})
+	}
+	for name := range names {
+		if name == labels.MetricName {
+			continue
+		}
+		ga, okA := labelValues(ea, name)
+		gb, okB := labelValues(eb, name)
+		switch {
+		case okA && okB && !groupsMeet(ga, gb):
+			return false
+		case okA && !lb.mayHave(name), okB && !la.mayHave(name):
+			return false
+		}
+	}
+	// Aggregations by different labels write different label sets.
+	if !la.open && !lb.open && !sameKeys(la.present, lb.present) {
+		return false
+	}
+	return true
+}
+
+func sameKeys(a, b map[string]bool) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k := range a {
+		if !b[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// labelValues returns, when every series of e's result certainly carries
+// label name with a value that some group of matchers of a selector
+// allows, those groups (each the matchers of one selector on name), with
+// true. It returns false when e may yield series without the label, or
+// with a value no selector constrains.
+func labelValues(e parser.Expr, name string) ([][]*labels.Matcher, bool) {
+	switch e := e.(type) {
+	case *parser.ParenExpr:
+		return labelValues(e.Expr, name)
+	case *parser.UnaryExpr:
+		return labelValues(e.Expr, name)
+	case *parser.StepInvariantExpr:
+		return labelValues(e.Expr, name)
+	case *parser.SubqueryExpr:
+		return labelValues(e.Expr, name)
+	case *parser.MatrixSelector:
+		return labelValues(e.VectorSelector, name)
+	case *parser.VectorSelector:
+		var g []*labels.Matcher
+		for _, m := range e.LabelMatchers {
+			if m.Name == name {
+				g = append(g, m)
+			}
+		}
+		// The label is certainly set when a matcher refuses the empty value.
+		for _, m := range g {
+			if !m.Matches("") {
+				return [][]*labels.Matcher{g}, true
+			}
+		}
+		return nil, false
+	case *parser.AggregateExpr:
+		switch {
+		case e.Op == parser.COUNT_VALUES:
+			if s, ok := e.Param.(*parser.StringLiteral); !ok || s.Val == name {
+				return nil, false
+			}
+		case e.Op == parser.TOPK || e.Op == parser.BOTTOMK || e.Op == parser.LIMITK || e.Op == parser.LIMIT_RATIO:
+			return labelValues(e.Expr, name)
+		}
+		if slices.Contains(e.Grouping, name) != e.Without {
+			return labelValues(e.Expr, name)
+		}
+		return nil, false
+	case *parser.Call:
+		switch e.Func.Name {
+		case "absent", "absent_over_time", "vector", "time", "scalar", "pi", "sort_by_label", "sort_by_label_desc", "info":
+			return nil, false
+		case "label_replace", "label_join":
+			if dst, ok := e.Args[1].(*parser.StringLiteral); !ok || dst.Val == name {
+				return nil, false
+			}
+		case "histogram_quantile", "histogram_fraction":
+			if name == "le" {
+				return nil, false
+			}
+		}
+		for _, a := range e.Args {
+			if t := a.Type(); t == parser.ValueTypeVector || t == parser.ValueTypeMatrix {
+				return labelValues(a, name)
+			}
+		}
+		return nil, false
+	case *parser.BinaryExpr:
+		lt, rt := e.LHS.Type(), e.RHS.Type()
+		switch {
+		case lt != parser.ValueTypeVector && rt != parser.ValueTypeVector:
+			return nil, false
+		case lt != parser.ValueTypeVector:
+			return labelValues(e.RHS, name)
+		case rt != parser.ValueTypeVector:
+			return labelValues(e.LHS, name)
+		}
+		switch e.Op {
+		case parser.LAND, parser.LUNLESS:
+			return labelValues(e.LHS, name)
+		case parser.LOR:
+			ga, okA := labelValues(e.LHS, name)
+			gb, okB := labelValues(e.RHS, name)
+			return append(ga, gb...), okA && okB
+		}
+		m := e.VectorMatching
+		side := e.LHS
+		if m != nil {
+			switch {
+			case m.Card == parser.CardOneToMany:
+				side = e.RHS
+				fallthrough
+			case m.Card == parser.CardManyToOne:
+				if slices.Contains(m.Include, name) {
+					return nil, false // copied from the other side
+				}
+			case m.On && !slices.Contains(m.MatchingLabels, name), !m.On && slices.Contains(m.MatchingLabels, name):
+				return nil, false // one-to-one matching drops it
+			}
+		}
+		return labelValues(side, name)
+	}
+	return nil, false
+}
+
+// groupsMeet reports whether some value satisfies all the matchers of a
+// group of a and of a group of b.
+func groupsMeet(a, b [][]*labels.Matcher) bool {
+	for _, ga := range a {
+		for _, gb := range b {
+			if matchersMeet(append(slices.Clone(ga), gb...)) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// matchersMeet reports whether some value may satisfy every matcher of
+// ms; it answers false only when none surely can.
+func matchersMeet(ms []*labels.Matcher) bool {
+	all := func(v string) bool {
+		for _, m := range ms {
+			if !m.Matches(v) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, m := range ms {
+		if m.Type == labels.MatchEqual {
+			return all(m.Value)
+		}
+	}
+	for _, m := range ms {
+		if m.Type != labels.MatchRegexp {
+			continue
+		}
+		if set := m.SetMatches(); len(set) > 0 && !strings.Contains(m.Value, "(?") {
+			return slices.ContainsFunc(set, all)
+		}
+	}
+	// Regexes of literal prefixes neither of which starts the other
+	// (2.. and 5..) meet nowhere.
+	for i, m := range ms {
+		if m.Type != labels.MatchRegexp {
+			continue
+		}
+		for _, n := range ms[i+1:] {
+			if n.Type != labels.MatchRegexp || strings.Contains(m.Value+n.Value, "(?") {
+				continue // flags such as (?i) make a prefix match other cases
+			}
+			pm, pn := m.Prefix(), n.Prefix()
+			if !strings.HasPrefix(pm, pn) && !strings.HasPrefix(pn, pm) {
+				return false
+			}
+		}
+	}
+	return true
 }

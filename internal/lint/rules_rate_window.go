@@ -4,15 +4,19 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 
-	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
 // rateWindow reports range selectors that are too short for the function
-// they feed, given the scrape interval (prometheus.scrapeInterval in
-// obsctl.yaml, 30s by default).
+// they feed, given the scrape interval that obsctl.yaml declares:
+// prometheus.scrapeIntervals for a selector with a job="..." matcher of a
+// job listed there, else prometheus.scrapeInterval. When the repo declares
+// no interval for the selector the check says nothing: a window is only
+// too short against a known interval (a [1m] window is right for a 15s
+// scrape and wrong for a 30s one).
 //
 // rate(), increase(), delta(), deriv(), predict_linear(), resets(),
 // changes() and the *_over_time() aggregations need several samples in
@@ -44,9 +48,8 @@ func (rateWindow) Check(p *Pass) {
 	if e == nil {
 		return
 	}
-	scrape := config.DefaultScrapeInterval
-	if p.Config != nil {
-		scrape = p.Config.ScrapeInterval()
+	if p.Config == nil {
+		return
 	}
 	eachNode(e, func(n parser.Node) bool {
 		c, ok := n.(*parser.Call)
@@ -59,20 +62,45 @@ func (rateWindow) Check(p *Pass) {
 		}
 		for _, a := range c.Args {
 			ms := matrixArg(a)
-			if ms == nil || ms.RangeExpr != nil || ms.Range <= 0 || ms.Range >= time.Duration(k)*scrape {
+			if ms == nil || ms.RangeExpr != nil || ms.Range <= 0 {
 				continue
+			}
+			job, scrape, known := selectorJob(ms), time.Duration(0), false
+			if scrape, known = p.Config.KnownScrapeInterval(job); !known || ms.Range >= time.Duration(k)*scrape {
+				continue
+			}
+			lower := "lower prometheus.scrapeInterval"
+			if _, ok := p.Config.Prometheus.ScrapeIntervals[job]; ok {
+				lower = "lower prometheus.scrapeIntervals." + job
+			} else if job != "" {
+				lower = "declare the job's own interval in prometheus.scrapeIntervals"
 			}
 			why := "one missed scrape leaves it too few samples"
 			if k == 2 {
 				why = "one missed scrape can leave it empty"
 			}
 			p.Report(ExprSpan(p.Rule, ms.PositionRange()),
-				"use a window of at least "+promDuration(time.Duration(k)*scrape)+", or lower prometheus.scrapeInterval if the targets are scraped more often",
+				"use a window of at least "+promDuration(time.Duration(k)*scrape)+", or "+lower+" if the targets are scraped more often",
 				"%s() window [%s] is shorter than %dx the scrape interval (%s): %s",
 				c.Func.Name, rangeText(p.Rule.Expr, ms), k, promDuration(scrape), why)
 		}
 		return true
 	})
+}
+
+// selectorJob returns the value of the job="..." matcher of the range
+// selector ms, or "" when it has none.
+func selectorJob(ms *parser.MatrixSelector) string {
+	vs, ok := ms.VectorSelector.(*parser.VectorSelector)
+	if !ok {
+		return ""
+	}
+	for _, m := range vs.LabelMatchers {
+		if m.Name == "job" && m.Type == labels.MatchEqual {
+			return m.Value
+		}
+	}
+	return ""
 }
 
 // rangeText returns the range of ms as written in expr (90s stays 90s).

@@ -2,41 +2,53 @@ package lint
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
-// recordName reports recording rules whose name does not follow the
-// Prometheus convention level:metric:operations: the labels the result is
-// aggregated by, the metric it derives from, and what was applied, joined
-// by exactly two colons (for example `namespace_job:http_requests:rate5m`).
-// Names in this shape say what the series holds, never clash with scraped
-// metrics (which have no colons), and let the undefined-record check find
-// recorded series that nothing records.
+// recordName reports recording rules whose name is not a valid metric
+// name, or plainly outside the Prometheus convention level:metric:operations
+// (the labels the result is aggregated by, the metric it derives from, and
+// what was applied, for example `namespace_job:http_requests:rate5m`):
+// a name without a colon, which reads as a scraped metric and can clash
+// with one, or a colon-separated name with an empty part in the middle
+// (`job::rate5m`).
+//
+// The variants established projects use are accepted: two parts
+// (`apiserver_request:burnrate5m`), an empty level (`:http_requests:rate5m`)
+// or operations (`node_namespace_pod:kube_pod_info:`), and more than two
+// colons (`instance:node_cpu:rate:sum`). Naming is style, so the findings
+// are informational.
 type recordName struct{}
 
 func (recordName) Name() string { return "rules/record-name" }
 
 func (recordName) Meta() Meta {
-	return Meta{Severity: diag.Warning, Scope: ScopeRule, Summary: "A recording rule name does not follow level:metric:operations."}
+	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "A recording rule name is not a valid metric name, or has no colon (level:metric:operations)."}
 }
 
-var (
-	metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
-	levelNameRE  = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z_][a-zA-Z0-9_]*:[a-zA-Z0-9_]+$`)
-)
+var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)
 
 func (recordName) Check(p *Pass) {
 	r := p.Rule
 	if r.Record == "" {
 		return
 	}
+	parts := strings.Split(r.Record, ":")
+	var inner []string // the parts between the first and the last colon
+	if len(parts) > 2 {
+		inner = parts[1 : len(parts)-1]
+	}
 	switch {
 	case !metricNameRE.MatchString(r.Record):
 		p.Report(r.NameSpan, "use letters, digits, '_' and ':'", "%q is not a valid metric name", r.Record)
-	case strings.Count(r.Record, ":") != 2 || !levelNameRE.MatchString(r.Record):
+	case len(parts) == 1:
 		p.Report(r.NameSpan, "name it level:metric:operations, for example job:http_requests:rate5m",
-			"recording rule %q does not follow level:metric:operations", r.Record)
+			"recording rule %q has no colon: it reads as a scraped metric (level:metric:operations)", r.Record)
+	case strings.Trim(r.Record, ":") == "" || slices.Contains(inner, ""):
+		p.Report(r.NameSpan, "name it level:metric:operations, for example job:http_requests:rate5m",
+			"recording rule %q has an empty part between colons", r.Record)
 	}
 }

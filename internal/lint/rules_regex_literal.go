@@ -23,13 +23,14 @@ import (
 //
 // Escaped characters count as literal text (`=~"a\\.b"` is `="a.b"`),
 // while a case-insensitive flag, `.` or `|` make a real regex.
+// The selector selects what it says, so the findings are informational.
 // Silence the check for one rule with `# obsctl:disable rules/regex-literal`.
 type regexLiteral struct{}
 
 func (regexLiteral) Name() string { return "rules/regex-literal" }
 
 func (regexLiteral) Meta() Meta {
-	return Meta{Severity: diag.Warning, Scope: ScopeRule, Summary: "A regex matcher has no regex metacharacters; an equality matcher says the same, faster."}
+	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "A regex matcher has no regex metacharacters; an equality matcher says the same, faster."}
 }
 
 func (regexLiteral) Check(p *Pass) {

@@ -21,10 +21,12 @@ import (
 //     require the label, write `!=""`);
 //   - `=~".+"`, which only requires the label to be set: `!=""` says so
 //     plainly;
-//   - `!~".*"`, which matches nothing, so the selector never returns a
-//     series and an alert built on it can never fire, the worst kind of
-//     silence at 3 a.m.; `!~".+"`, which only keeps series without the
-//     label, reads better as `=""`.
+//   - `!~".+"`, which only keeps series without the label, reads better
+//     as `=""`.
+//
+// These are style: the selector selects what was meant, so the findings
+// are informational. A matcher that refuses everything (`!~".*"`) is
+// rules/never-matches.
 //
 // Silence the check for one rule with `# obsctl:disable rules/regex-redundant`.
 type regexRedundant struct{}
@@ -32,7 +34,7 @@ type regexRedundant struct{}
 func (regexRedundant) Name() string { return "rules/regex-redundant" }
 
 func (regexRedundant) Meta() Meta {
-	return Meta{Severity: diag.Warning, Scope: ScopeRule, Summary: "A regex matcher is anchored (Prometheus anchors already) or matches everything or nothing."}
+	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "A regex matcher is anchored (Prometheus anchors already) or says plainly what an equality says."}
 }
 
 func (regexRedundant) Check(p *Pass) {
@@ -54,8 +56,7 @@ func redundantRegex(m *labels.Matcher) (msg, hint string) {
 		return "matches every value, even a missing label: it filters nothing",
 			"drop the matcher; to require the label write " + m.Name + `!=""`
 	case v == ".*" && not:
-		return "matches no series at all: the selector never returns anything",
-			"drop the matcher, or write the values to exclude"
+		return "", "" // rules/never-matches
 	case v == ".+" && !not:
 		return "only requires the label to be non-empty", "write " + m.Name + `!=""`
 	case v == ".+" && not:

@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -8,16 +9,19 @@ import (
 
 // requiredAnnotations reports alerts that lack an annotation every alert
 // must carry, or carry it empty. By default these are `summary` and
-// `description`, plus `runbook_url` unless rules.requireRunbookURL is
-// false; rules.requiredAnnotations in obsctl.yaml replaces the first two.
-// The person paged at 3 a.m. reads the summary on their phone, the
-// description to know what broke, and the runbook to know what to do.
+// `description`; rules.requiredAnnotations in obsctl.yaml replaces them.
+// With rules.requireRunbookURL: true an alert needs a runbook too: a
+// `runbook_url` annotation, or any annotation rules.runbookAnnotations
+// names as equivalent (for a project whose convention is `documentation`
+// or `playbook`). The person paged at 3 a.m. reads the summary on their
+// phone, the description to know what broke, and the runbook to know what
+// to do.
 type requiredAnnotations struct{}
 
 func (requiredAnnotations) Name() string { return "rules/required-annotations" }
 
 func (requiredAnnotations) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeRule, Summary: "An alert lacks a required annotation (summary, description, runbook_url)."}
+	return Meta{Severity: diag.Error, Scope: ScopeRule, Summary: "An alert lacks a required annotation (summary, description, and a runbook when required)."}
 }
 
 func (requiredAnnotations) Check(p *Pass) {
@@ -25,9 +29,22 @@ func (requiredAnnotations) Check(p *Pass) {
 	if !r.IsAlert() || r.Refused("annotations") {
 		return // rules/schema reports the annotations it could not read
 	}
+	runbooks := p.Config.RunbookAnnotations()
 	for _, name := range p.Config.RequiredAnnotations() {
 		kv, ok := r.Annotation(name)
+		if !ok && slices.Contains(runbooks, name) {
+			// Any equivalent runbook annotation will do: the first one
+			// written, empty or not, is judged.
+			for _, alt := range runbooks {
+				if kv, ok = r.Annotation(alt); ok {
+					name = alt
+					break
+				}
+			}
+		}
 		switch {
+		case !ok && slices.Contains(runbooks, name) && len(runbooks) > 1:
+			p.Report(r.NameSpan, "add one under annotations", "alert %q has no runbook annotation (%s)", r.Alert, strings.Join(runbooks, ", "))
 		case !ok:
 			p.Report(r.NameSpan, "add it under annotations", "alert %q has no %s annotation", r.Alert, name)
 		case strings.TrimSpace(kv.Value) == "":

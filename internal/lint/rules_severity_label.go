@@ -9,7 +9,11 @@ import (
 )
 
 // severityLabel reports alerts without a `severity` label, or with a value
-// that alerting.severities in obsctl.yaml does not declare. Routing and
+// that alerting.severities in obsctl.yaml does not declare. It checks
+// nothing until the repo declares its severities: severity is a policy of
+// the repo, not of obsctl. A silent severity (alerting.silentSeverities,
+// `none` by default), carried by alerts meant to notify nobody such as a
+// Watchdog, is accepted without being declared. Routing and
 // inhibition are by severity: an alert whose severity is missing or
 // misspelt ("critcal") falls through to the default receiver, is never
 // inhibited, and may wake nobody. The label must be a literal: a templated
@@ -28,6 +32,9 @@ func (severityLabel) Check(p *Pass) {
 		return // rules/schema reports the labels it could not read
 	}
 	declared := p.Config.Alerting.Severities
+	if len(declared) == 0 {
+		return // no severity policy: nothing to hold alerts to
+	}
 	list := strings.Join(declared, ", ")
 	kv, ok := r.Label("severity")
 	switch {
@@ -35,7 +42,7 @@ func (severityLabel) Check(p *Pass) {
 		p.Report(r.NameSpan, "add `severity:` under labels, one of: "+list, "alert %q has no severity label", r.Alert)
 	case strings.Contains(kv.Value, "{{"):
 		p.Report(kv.ValueSpan(), "use one literal value, one of: "+list, "alert %q has a templated severity", r.Alert)
-	case len(declared) > 0 && !slices.Contains(declared, kv.Value):
+	case !slices.Contains(declared, kv.Value) && !p.Config.SilentSeverity(kv.Value):
 		hint := "declared severities: " + list
 		if s := spell.Closest(kv.Value, declared); s != "" {
 			hint = "did you mean \"" + s + "\"? " + hint

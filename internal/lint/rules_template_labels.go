@@ -18,7 +18,7 @@ type templateLabels struct{}
 func (templateLabels) Name() string { return "rules/template-labels" }
 
 func (templateLabels) Meta() Meta {
-	return Meta{Severity: diag.Error, Scope: ScopeRule, Summary: "A template reads a label the alert's expression never produces."}
+	return Meta{Severity: diag.Warning, Scope: ScopeRule, Summary: "A template reads a label the alert's expression never produces."}
 }
 
 func (templateLabels) Check(p *Pass) {

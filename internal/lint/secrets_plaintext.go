@@ -37,7 +37,9 @@ import (
 //     (;AccountKey=..., SharedAccessKey=...), in block scalars and in
 //     http_headers' secrets lists;
 //   - PagerDuty integration keys (32 characters in a routing, service or
-//     integration key field);
+//     integration key field), and any other literal routing key except
+//     a VictorOps one (under victorops_configs), which names a route,
+//     like a team, and is not a credential;
 //   - URLs with a password (https://user:password@host), also one that
 //     holds a '#' or a ':';
 //   - PEM private keys (-----BEGIN ... PRIVATE KEY-----).

@@ -193,8 +193,20 @@ func isIdent(tok string) bool {
 	return tok != ""
 }
 
+// scope is what the names of a template mean where it is walked: whether
+// dot is still the alert (range and with rebind it to what they iterate
+// or test, such as a query result) and whether $labels is still the
+// alert's labels (a range or with may declare its own $labels).
+type scope struct {
+	dotAlert, labelsAlert bool
+}
+
 // walk collects label references; defs is the length of the prefix.
 func (t *Template) walk(n parse.Node, defs int) {
+	t.walkIn(n, defs, scope{dotAlert: true, labelsAlert: true})
+}
+
+func (t *Template) walkIn(n parse.Node, defs int, sc scope) {
 	if n == nil || reflect.ValueOf(n).IsNil() {
 		return
 	}
@@ -202,18 +214,18 @@ func (t *Template) walk(n parse.Node, defs int) {
 	switch n := n.(type) {
 	case *parse.ListNode:
 		for _, c := range n.Nodes {
-			t.walk(c, defs)
+			t.walkIn(c, defs, sc)
 		}
 	case *parse.ActionNode:
-		t.walk(n.Pipe, defs)
+		t.walkIn(n.Pipe, defs, sc)
 	case *parse.PipeNode:
 		for _, c := range n.Cmds {
-			t.walk(c, defs)
+			t.walkIn(c, defs, sc)
 		}
 	case *parse.CommandNode:
 		if len(n.Args) >= 3 {
 			if id, ok := n.Args[0].(*parse.IdentifierNode); ok && id.Ident == "index" {
-				if isLabelsVar(n.Args[1]) {
+				if isLabelsVar(n.Args[1], sc) {
 					if s, ok := n.Args[2].(*parse.StringNode); ok {
 						t.Refs = append(t.Refs, LabelRef{Name: s.Text, Off: pos(s.Pos)})
 					}
@@ -221,22 +233,22 @@ func (t *Template) walk(n parse.Node, defs int) {
 			}
 		}
 		for _, a := range n.Args {
-			t.walk(a, defs)
+			t.walkIn(a, defs, sc)
 		}
 	case *parse.VariableNode:
 		if int(n.Pos) < defs {
 			return // Prometheus' own prefix
 		}
 		switch {
-		case len(n.Ident) >= 2 && n.Ident[0] == "$labels":
+		case len(n.Ident) >= 2 && n.Ident[0] == "$labels" && sc.labelsAlert:
 			// A chain is positioned at its first field; point at the $.
 			t.Refs = append(t.Refs, LabelRef{Name: n.Ident[1], Off: pos(n.Pos - parse.Pos(len(n.Ident[0])))})
 		case n.Ident[0] == "$value":
 			t.UsesValue = true
 		}
 	case *parse.FieldNode:
-		if int(n.Pos) < defs {
-			return
+		if int(n.Pos) < defs || !sc.dotAlert {
+			return // inside range or with, dot is what they rebound it to
 		}
 		switch {
 		case len(n.Ident) >= 2 && n.Ident[0] == "Labels":
@@ -245,28 +257,42 @@ func (t *Template) walk(n parse.Node, defs int) {
 			t.UsesValue = true
 		}
 	case *parse.IfNode:
-		t.walkBranch(&n.BranchNode, defs)
+		t.walkBranch(&n.BranchNode, defs, sc, false)
 	case *parse.RangeNode:
-		t.walkBranch(&n.BranchNode, defs)
+		t.walkBranch(&n.BranchNode, defs, sc, true)
 	case *parse.WithNode:
-		t.walkBranch(&n.BranchNode, defs)
+		t.walkBranch(&n.BranchNode, defs, sc, true)
 	case *parse.ChainNode:
-		t.walk(n.Node, defs)
+		t.walkIn(n.Node, defs, sc)
 	}
 }
 
-func (t *Template) walkBranch(b *parse.BranchNode, defs int) {
-	t.walk(b.Pipe, defs)
-	t.walk(b.List, defs)
-	t.walk(b.ElseList, defs)
+// walkBranch walks an if, range or with. The pipeline and the else branch
+// see the enclosing dot; the body of a range or with (rebinds) sees the
+// value it iterates or tests, and the variables its pipeline declares.
+func (t *Template) walkBranch(b *parse.BranchNode, defs int, sc scope, rebinds bool) {
+	t.walkIn(b.Pipe, defs, sc)
+	body := sc
+	if rebinds {
+		body.dotAlert = false
+	}
+	if b.Pipe != nil {
+		for _, v := range b.Pipe.Decl {
+			if len(v.Ident) > 0 && v.Ident[0] == "$labels" {
+				body.labelsAlert = false
+			}
+		}
+	}
+	t.walkIn(b.List, defs, body)
+	t.walkIn(b.ElseList, defs, sc)
 }
 
-func isLabelsVar(n parse.Node) bool {
+func isLabelsVar(n parse.Node, sc scope) bool {
 	switch n := n.(type) {
 	case *parse.VariableNode:
-		return len(n.Ident) == 1 && n.Ident[0] == "$labels"
+		return len(n.Ident) == 1 && n.Ident[0] == "$labels" && sc.labelsAlert
 	case *parse.FieldNode:
-		return len(n.Ident) == 1 && n.Ident[0] == "Labels"
+		return len(n.Ident) == 1 && n.Ident[0] == "Labels" && sc.dotAlert
 	}
 	return false
 }

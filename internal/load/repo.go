@@ -64,6 +64,12 @@ type Repo struct {
 	// Skipped are the paths named on the command line that are of no
 	// kind obsctl reads (a README.md): they are not linted.
 	Skipped []string
+	// Partial is set when the files loaded may not be the whole of what
+	// is deployed (files given outside any repo): the checks that judge
+	// what nothing in the repo does, such as an unused recording rule,
+	// then say nothing. Files given inside a repo are linted with the
+	// whole repo loaded, so that is not partial.
+	Partial bool
 
 	// tree is where the repo's files are read from.
 	tree *tree
@@ -302,7 +308,8 @@ func Load(opts Options) (*Repo, error) {
 	if given && loc.Default() {
 		// Files of the user's, with no obsctl.yaml of theirs: the
 		// embedded repo's policy is its own content's, not theirs.
-		r = &Repo{Neutral: true, Config: &config.Config{}}
+		// What is not given is not known either: Partial.
+		r = &Repo{Neutral: true, Partial: true, Config: &config.Config{}}
 	} else if r, err = loadConfig(opts, loc); err != nil {
 		return nil, err
 	}

@@ -115,6 +115,7 @@ func Scan(src []byte) []Hit {
 	sc := lineScan{}
 	kinds := triggerKinds(src)
 	var ml multiLine
+	var vo victorOps
 	for n := 1; len(src) > 0; n++ {
 		line := src
 		if i := bytes.IndexByte(src, '\n'); i >= 0 {
@@ -124,9 +125,13 @@ func Scan(src []byte) []Hit {
 		}
 		line = bytes.TrimSuffix(line, []byte{'\r'})
 		sc.from = len(sc.hits)
+		vo.see(line)
 		if !ml.continues(line, &sc) {
 			scanLine(line, kinds, &sc)
 			ml.starts(line, &sc)
+		}
+		if vo.in {
+			vo.drop(&sc)
 		}
 		for i := sc.from; i < len(sc.hits); i++ {
 			sc.hits[i].Line, sc.hits[i].Text = n, line
@@ -980,4 +985,49 @@ func isSlackPathByte(c byte) bool { return isASCIIAlnum(c) || c == '/' || c == '
 // isURLByte reports whether c may be part of a URL written in a file.
 func isURLByte(c byte) bool {
 	return c > ' ' && c < 0x7f && c != '"' && c != '\'' && c != '`' && c != '<' && c != '>' && c != '\\'
+}
+
+// victorOps follows whether the lines scanned are inside a VictorOps
+// (Splunk On-Call) integration's settings: `victorops_configs:` in an
+// Alertmanager configuration, `victoropsConfigs:` in an AlertmanagerConfig
+// object. Its routing_key names the route an incident takes, like a team
+// name; it is not a credential (the api_key beside it is). A routing key
+// elsewhere, as PagerDuty's, is the integration key itself.
+type victorOps struct {
+	in     bool
+	indent int
+}
+
+// see updates the state with line: a victorops key opens the section,
+// and a line indented no deeper than that key, other than an item of its
+// list, closes it.
+func (v *victorOps) see(line []byte) {
+	// Commented-out configuration counts, indented from the line's start:
+	// "#   - routing_key: x" is an item at column 5.
+	body := bytes.TrimLeft(line, " \t#")
+	if len(body) == 0 {
+		return
+	}
+	indent := len(line) - len(body)
+	if v.in && (indent < v.indent || indent == v.indent && !bytes.HasPrefix(body, []byte("- "))) {
+		v.in = false
+	}
+	key := bytes.TrimPrefix(body, []byte("- "))
+	key = bytes.TrimLeft(key, "\"'")
+	for _, k := range [...]string{"victorops_configs", "victoropsConfigs"} {
+		if bytes.HasPrefix(key, []byte(k)) {
+			v.in, v.indent = true, indent
+		}
+	}
+}
+
+// drop removes the routing keys found on the current line.
+func (v *victorOps) drop(sc *lineScan) {
+	kept := sc.hits[:sc.from]
+	for _, h := range sc.hits[sc.from:] {
+		if h.Kind != "integration key" && h.Kind != "PagerDuty integration key" {
+			kept = append(kept, h)
+		}
+	}
+	sc.hits = kept
 }

@@ -1,6 +1,7 @@
 package secret
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -116,5 +117,49 @@ func TestScanLine(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// TestScanVictorOpsRoutingKey: a VictorOps routing_key names a route, like
+// a team; the api_key beside it, and a PagerDuty routing_key anywhere, are
+// credentials.
+func TestScanVictorOpsRoutingKey(t *testing.T) {
+	src := `receivers:
+- name: ops
+  victorops_configs:
+  - api_key: 0a1b2c3d-4e5f-0a1b-2c3d-4e5f0a1b2c3d
+    routing_key: team-ops
+  - routing_key: 0123456789abcdef0123456789abcdef
+    # a comment at the list's indentation keeps the section open
+    message_type: CRITICAL
+- name: pager
+  pagerduty_configs:
+  - routing_key: fedcba9876543210fedcba9876543210
+- name: inline
+  victorops_configs: [{routing_key: team-db, api_key: 9f8e7d6c5b4a}]
+  webhook_configs:
+  - url: http://x.example/hook
+    http_config: {authorization: {credentials: s3cr3t-t0ken}}
+spec:
+  receivers:
+  - name: crd
+    victoropsConfigs:
+    - routingKey: team-web
+    pagerdutyConfigs:
+    - routingKey: short-pd-key
+`
+	var got []string
+	for _, h := range Scan([]byte(src)) {
+		got = append(got, strconv.Itoa(h.Line)+":"+h.Kind+"="+string(h.Text[h.Start:h.End]))
+	}
+	want := []string{
+		"4:API key=0a1b2c3d-4e5f-0a1b-2c3d-4e5f0a1b2c3d",
+		"11:PagerDuty integration key=fedcba9876543210fedcba9876543210",
+		"13:API key=9f8e7d6c5b4a",
+		"16:credentials=s3cr3t-t0ken",
+		"23:integration key=short-pd-key",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
