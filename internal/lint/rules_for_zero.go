@@ -12,7 +12,8 @@ import "github.com/obsctl/obsctl/internal/diag"
 // Write the wait that was meant (`for: 5m`). Alerts that rules/for-missing
 // leaves alone, being right to fire at once (a constant such as the
 // Watchdog's, elapsed time measured with time(), ALERTS, a TTL or expiry
-// countdown), are left alone here too; an alert on absent() with `for: 0`
+// countdown, an expression read over a window such as `rate(x[5m]) > 1`,
+// where the window is the wait), are left alone here too; an alert on absent() with `for: 0`
 // is reported by rules/absent-for instead.
 type forZero struct{}
 

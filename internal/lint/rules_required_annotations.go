@@ -13,7 +13,9 @@ import (
 // With rules.requireRunbookURL: true an alert needs a runbook too: a
 // `runbook_url` annotation, or any annotation rules.runbookAnnotations
 // names as equivalent (for a project whose convention is `documentation`
-// or `playbook`). The person paged at 3 a.m. reads the summary on their
+// or `playbook`). Files linted with no obsctl.yaml require nothing: which
+// annotations an alert carries is the repo's policy (a `message`
+// annotation is another established convention), and there is none. The person paged at 3 a.m. reads the summary on their
 // phone, the description to know what broke, and the runbook to know what
 // to do.
 type requiredAnnotations struct{}
@@ -28,6 +30,9 @@ func (requiredAnnotations) Check(p *Pass) {
 	r := p.Rule
 	if !r.IsAlert() || r.Refused("annotations") {
 		return // rules/schema reports the annotations it could not read
+	}
+	if p.Repo != nil && p.Repo.Neutral {
+		return // no obsctl.yaml: no policy to hold the alert to
 	}
 	runbooks := p.Config.RunbookAnnotations()
 	for _, name := range p.Config.RequiredAnnotations() {
