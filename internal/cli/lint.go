@@ -81,7 +81,9 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 	if !slices.Contains(report.Formats(), o.format) {
 		return usagef("unknown format %q (want %s)", o.format, strings.Join(report.Formats(), ", "))
 	}
-	r, err := load.Load(load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir})
+	// The rule files are read as lint checks them, a few at a time: lint
+	// keeps no more of each than the repo checks need.
+	r, err := load.Load(load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir, Defer: true})
 	if err != nil {
 		return err
 	}
@@ -99,7 +101,10 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 		}
 		return err
 	}
-	findings := l.Run(r)
+	findings, err := l.Lint(r)
+	if err != nil {
+		return err
+	}
 
 	w := deps.Stdout
 	color := o.color == "always" || (o.color == "auto" && deps.IsTerminal(deps.Stdout) && deps.Getenv("NO_COLOR") == "")

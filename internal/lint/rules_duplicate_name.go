@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
-	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // duplicateName reports two alerting rules with the same name and the same
@@ -24,7 +23,7 @@ func (duplicateName) Meta() Meta {
 }
 
 func (duplicateName) Check(p *Pass) {
-	for _, m := range []map[string][]*promrule.Rule{p.Index.Alerts, p.Index.Records} {
+	for _, m := range []map[string][]*RuleRef{p.Index.Alerts, p.Index.Records} {
 		names := make([]string, 0, len(m))
 		for name, rs := range m {
 			if len(rs) > 1 {
@@ -33,7 +32,7 @@ func (duplicateName) Check(p *Pass) {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			first := map[string]*promrule.Rule{}
+			first := map[string]*RuleRef{}
 			for _, r := range m[name] {
 				key := staticIdentity(r)
 				if prev, ok := first[key]; ok {
@@ -41,7 +40,7 @@ func (duplicateName) Check(p *Pass) {
 					if !r.IsAlert() {
 						kind = "recording rule"
 					}
-					p.ReportRule(nil, r, r.NameSpan, "rename one of them or tell them apart with a label",
+					p.ReportRef(r, r.NameSpan, "rename one of them or tell them apart with a label",
 						"%s %q is already defined with the same labels at %s", kind, name, prev.NameSpan)
 					continue
 				}
@@ -53,12 +52,9 @@ func (duplicateName) Check(p *Pass) {
 
 // staticIdentity renders the rule's static labels (group labels included)
 // in a canonical order.
-func staticIdentity(r *promrule.Rule) string {
+func staticIdentity(r *RuleRef) string {
 	kv := map[string]string{}
-	for _, l := range r.Group.Labels {
-		kv[l.Key] = l.Value
-	}
-	for _, l := range r.Labels {
+	for _, l := range r.Labels { // the group's, then the rule's
 		kv[l.Key] = l.Value
 	}
 	keys := make([]string, 0, len(kv))

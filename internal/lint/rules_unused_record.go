@@ -30,7 +30,7 @@ func (unusedRecord) Check(p *Pass) {
 		if r.Record == "" || r.IsAlert() || len(p.Index.Uses[r.Record]) > 0 {
 			continue
 		}
-		p.ReportRule(nil, r, r.NameSpan, "delete it, or mark a series read by dashboards with `# obsctl:disable rules/unused-record`",
+		p.ReportRef(r, r.NameSpan, "delete it, or mark a series read by dashboards with `# obsctl:disable rules/unused-record`",
 			"recording rule %q is not used by any rule in the repo", r.Record)
 	}
 }
