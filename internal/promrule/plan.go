@@ -305,7 +305,8 @@ func Clashes(plan []PlannedRule) []Clash {
 
 // Detached returns a copy of p that holds only what names and places the
 // object (for Clashes, Source, TooBig and the spans of findings): its
-// file, object and groups without their rules or source text. Lint keeps
+// file, object, first group and UnwritableGroup without their rules or
+// source text. Lint keeps
 // the plans of every rule file while it lets each file go once checked.
 func (p PlannedRule) Detached() PlannedRule {
 	d := p
@@ -318,12 +319,17 @@ func (p PlannedRule) Detached() PlannedRule {
 		o.LabelKVs = nil
 		d.Object = &o
 	}
-	d.Groups = make([]*Group, len(p.Groups))
-	for i, g := range p.Groups {
-		d.Groups[i] = &Group{File: d.File, Object: d.Object, Name: g.Name, NameSpan: g.NameSpan, Span: g.Span}
-		if g == p.UnwritableGroup {
-			d.UnwritableGroup = d.Groups[i]
-		}
+	// Of the groups, the first names and places a part (TooBig, the
+	// spans of findings); the others are left out.
+	d.Groups = nil
+	detach := func(g *Group) *Group {
+		return &Group{File: d.File, Object: d.Object, Name: g.Name, NameSpan: g.NameSpan, Span: g.Span}
+	}
+	if len(p.Groups) > 0 {
+		d.Groups = []*Group{detach(p.Groups[0])}
+	}
+	if p.UnwritableGroup != nil {
+		d.UnwritableGroup = detach(p.UnwritableGroup)
 	}
 	return d
 }
