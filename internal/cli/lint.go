@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -102,7 +101,6 @@ func runLint(deps *Deps, o *lintOptions, paths []string) error {
 		}
 		return err
 	}
-	defer lintMemory(r.DeferredBytes())()
 	findings, err := l.Lint(r)
 	if err != nil {
 		return err
@@ -222,28 +220,4 @@ func listChecks(w io.Writer) error {
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.Name(), sev, m.Summary)
 	}
 	return tw.Flush()
-}
-
-// lintMemory sets the garbage collector for a lint of rule files of
-// inputBytes, and returns what restores it. Lint keeps a summary of every
-// rule (about 0.7 bytes a byte of rule file) and allocates the YAML and
-// PromQL trees of a few files at a time, a great deal of short-lived
-// memory. The default (GOGC=100) collects whenever the heap doubles, often
-// while the kept summary is small; collecting at thrice the live heap
-// costs less CPU (10k rules: about -18%), and a soft limit of 40 MiB, or
-// 1.5 bytes a byte of input when that is more (so that the limit stays
-// above what lint keeps, and the collector never runs without end), keeps
-// the peak down on big repos (50k rules: 84 -> 62 MB peak RSS). GOGC and
-// GOMEMLIMIT in the environment win.
-func lintMemory(inputBytes int64) (restore func()) {
-	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
-		return func() {}
-	}
-	limit := max(40<<20, inputBytes*3/2)
-	prevPercent := debug.SetGCPercent(200)
-	prevLimit := debug.SetMemoryLimit(limit)
-	return func() {
-		debug.SetGCPercent(prevPercent)
-		debug.SetMemoryLimit(prevLimit)
-	}
 }
