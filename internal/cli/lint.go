@@ -111,7 +111,10 @@ func runLint(ctx context.Context, deps *Deps, o *lintOptions, paths []string) er
 	if !slices.Contains(report.Formats(), o.format) {
 		return usagef("unknown format %q (want %s)", o.format, strings.Join(report.Formats(), ", "))
 	}
-	opts := load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir}
+	// The rule files are read as lint checks them, a few at a time: lint
+	// keeps no more of each than the repo checks need; except with
+	// --changed-from, which needs where each rule starts and ends.
+	opts := load.Options{Dir: o.repo, Paths: paths, WorkDir: deps.WorkDir, Defer: o.changedFrom == ""}
 	var changed *changes
 	if o.changedFrom != "" {
 		if changed, err = changedPaths(ctx, deps, &opts, o.changedFrom); err != nil {
@@ -137,7 +140,11 @@ func runLint(ctx context.Context, deps *Deps, o *lintOptions, paths []string) er
 		}
 		return err
 	}
-	findings := reportedFindings(l.Run(r), r)
+	all, err := l.Lint(r)
+	if err != nil {
+		return err
+	}
+	findings := reportedFindings(all, r)
 	if changed != nil {
 		findings = keepChanged(findings, changed, r)
 	}

@@ -61,7 +61,7 @@ func (droppedLabel) Check(p *Pass) {
 	ext := externalLabels(p.Config)
 	for _, r := range p.Index.Rules {
 		ls, ok := alertLabels(r, ext)
-		if !ok || r.Refused("labels") || r.Group.Refused("labels") {
+		if !ok || r.labelsRefused {
 			continue
 		}
 		e, err := promql.ParseExpr(r.Expr)
@@ -103,7 +103,7 @@ func (droppedLabel) Check(p *Pass) {
 			if _, set := ls[model.LabelName(l)]; set {
 				continue
 			}
-			if _, tmpl := r.Label(l); tmpl {
+			if slices.ContainsFunc(r.Labels, func(kv Label) bool { return kv.Key == l }) {
 				continue // a templated label is set, from what is not known
 			}
 			// Reported only with evidence that the series had the label:
@@ -119,7 +119,7 @@ func (droppedLabel) Check(p *Pass) {
 			if vec {
 				how = "may return the series of `or vector(...)`, which has no labels"
 			}
-			p.ReportRule(nil, r, r.NameSpan, "keep it in the aggregation, for example `by (..., "+l+")`, or set it under labels:",
+			p.ReportRef(r, r.NameSpan, "keep it in the aggregation, for example `by (..., "+l+")`, or set it under labels:",
 				"the expression of alert %q %s, but %s: label %q", r.Alert, how, need[l], l)
 		}
 	}

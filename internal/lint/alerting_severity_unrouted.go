@@ -7,7 +7,6 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/obsctl/obsctl/internal/diag"
-	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // severityUnrouted reports a declared severity whose alerts reach no
@@ -77,7 +76,7 @@ func (severityUnrouted) Check(p *Pass) {
 		if delivered || unrouted[sev] || p.Config.SilentSeverity(sev) {
 			continue // delivered, or reported once for the severity
 		}
-		p.ReportRule(nil, r, r.NameSpan, hint(names),
+		p.ReportRef(r, r.NameSpan, hint(names),
 			"alert %q is routed to %s: it notifies nobody", r.Alert, routedTo(names))
 	}
 }
@@ -85,16 +84,12 @@ func (severityUnrouted) Check(p *Pass) {
 // alertLabels returns the labels alerts of rule r carry as far as they
 // are known before evaluation, and false when the rule is not an alert or
 // its severity is a template.
-func alertLabels(r *promrule.Rule, ext model.LabelSet) (model.LabelSet, bool) {
+func alertLabels(r *RuleRef, ext model.LabelSet) (model.LabelSet, bool) {
 	if !r.IsAlert() {
 		return nil, false
 	}
 	ls := ext.Clone()
-	var kvs []promrule.KV
-	if r.Group != nil {
-		kvs = append(kvs, r.Group.Labels...)
-	}
-	for _, kv := range append(kvs, r.Labels...) {
+	for _, kv := range r.Labels { // the group's, then the rule's
 		if strings.Contains(kv.Value, "{{") {
 			if kv.Key == "severity" {
 				return nil, false

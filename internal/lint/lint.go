@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/source"
 	"github.com/obsctl/obsctl/internal/spell"
 )
 
@@ -92,6 +94,15 @@ func (p *Pass) Templates() []*Template { return p.rs.templates(p.Rule) }
 // obsctl:disable comment on the rule or file in hand turns it off.
 func (p *Pass) Report(span diag.Span, hint, format string, args ...any) {
 	p.ReportRule(p.File, p.Rule, span, hint, format, args...)
+}
+
+// ReportRef records a finding about the rule r of the repo's Index,
+// honouring its disable comments.
+func (p *Pass) ReportRef(r *RuleRef, span diag.Span, hint, format string, args ...any) {
+	if r != nil && !p.required && promrule.MatchesAny(r.disabled, p.check) {
+		return
+	}
+	p.ReportRule(nil, nil, span, hint, format, args...)
 }
 
 // ReportRule records a finding about rule r of file f (either may be nil),
@@ -261,8 +272,25 @@ func (l *Linter) Run(r *load.Repo) []diag.Finding { return l.RunCompiled(r, nil)
 // RunCompiled is Run with the repo's compile stage result c, when the
 // caller compiled it already (build, render, apply): the checks reuse
 // what it holds (the Alertmanager routing) rather than compiling it a
-// second time. c may be nil; it must come from r.
+// second time. c may be nil; it must come from r. A rule file of a repo
+// loaded with load.Options.Defer that cannot be read is a load/file
+// finding here; Lint returns it as an error.
 func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
+	out, err := l.run(r, c)
+	if err != nil {
+		out = diag.Sort(append(out, diag.Finding{Check: load.CheckFile, Severity: diag.Fatal, Message: err.Error()}))
+	}
+	return out
+}
+
+// Lint is Run for a repo loaded with load.Options.Defer: it reads each
+// rule file, checks it and lets it go before it reads more than a few
+// others, keeping of each what the repo checks need (see RuleRef), and
+// the sources of the files with findings (load.Repo.KeepSource). Its
+// error is operational, as load.Load's.
+func (l *Linter) Lint(r *load.Repo) ([]diag.Finding, error) { return l.run(r, nil) }
+
+func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) {
 	// A hostile repo can have millions of load findings: size the result
 	// once rather than grow it.
 	out := make([]diag.Finding, 0, len(r.Findings)+16)
@@ -271,20 +299,45 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 			out = append(out, f)
 		}
 	}
-	perFile := make([]fileResult, len(r.RuleFiles))
-	parallel.Each(len(r.RuleFiles), func(i int) { perFile[i] = l.runFile(r, r.RuleFiles[i]) })
-
-	idx := newIndex(r.RuleFiles, perFile)
-	if rulesBroken(r) {
-		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
+	deferred := r.DeferredRuleFiles()
+	n := len(r.RuleFiles) + deferred
+	st := &runState{objects: compile.RuleObjectOptions(r.Config)}
+	perFile := make([]fileResult, n)
+	errs := make([]error, n)
+	parallel.Each(n, func(i int) {
+		if i < len(r.RuleFiles) {
+			perFile[i] = l.runFile(r, st, r.RuleFiles[i], nil)
+			return
+		}
+		f, fds, err := r.ReadRuleFile(i - len(r.RuleFiles))
+		if err != nil {
+			errs[i] = err
+			return
+		}
+		perFile[i] = l.runFile(r, st, f, fds)
+	})
+	if err := errors.Join(errs...); err != nil {
+		return out, err
 	}
+
+	idx := newIndex(perFile)
+	broken := rulesBroken(r)
+	var plan []promrule.PlannedRule
 	for _, fr := range perFile {
 		out = append(out, fr.findings...)
+		plan = append(plan, fr.plan...)
+		broken = broken || fr.fatal
 	}
-	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, out: &out}
-	broken := configBroken(r) || p.alerting().misread(r.Findings)
+	if broken {
+		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
+	}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, planSt: plan, out: &out}
+	if p.planSt == nil {
+		p.planSt = []promrule.PlannedRule{}
+	}
+	brokenConfig := configBroken(r) || p.alerting().misread(r.Findings)
 	for _, c := range l.repo {
-		if broken && area(c.Name()) == "alerting" {
+		if brokenConfig && area(c.Name()) == "alerting" {
 			continue // the routing was not read as written: checking it would mislead
 		}
 		if r.Neutral && stackBound(c.Name()) {
@@ -293,7 +346,28 @@ func (l *Linter) RunCompiled(r *load.Repo, c *compile.Compiled) []diag.Finding {
 		p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 		c.Check(p)
 	}
-	return diag.Sort(out)
+	out = diag.Sort(out)
+	if deferred > 0 {
+		// The reporters show the lines of the files with findings: keep
+		// those read already, and read again those let go.
+		with := map[string]bool{}
+		for _, f := range out {
+			with[f.File] = true
+		}
+		for i := range deferred {
+			fr := &perFile[len(r.RuleFiles)+i]
+			switch {
+			case !with[r.DeferredRuleFile(i)]:
+			case fr.src != nil:
+				r.KeepSource(fr.src)
+			default:
+				if _, err := r.ReadRuleSource(i); err != nil {
+					return out, err
+				}
+			}
+		}
+	}
+	return out, nil
 }
 
 // stackBound reports whether the check judges against the stack or the
@@ -309,35 +383,109 @@ func stackBound(name string) bool {
 	return name == "dashboards/datasource" || name == "dashboards/configmap"
 }
 
-type fileResult struct {
-	findings []diag.Finding
-	// uses holds, per rule of the file in order, the recorded series the
-	// rule's expression selects.
-	uses [][]Use
-	// unparsed is set when an expression of the file does not parse: what
-	// it selects is not known.
-	unparsed bool
+// runState is what the checks of every file of one run share.
+type runState struct {
+	labels  labelSets
+	objects promrule.ObjectOptions
 }
 
-func (l *Linter) runFile(r *load.Repo, f *promrule.File) fileResult {
+// fileChecker is a repo check with a part to do on each rule file while
+// the file is in hand, so that the repo stage need not keep the files:
+// checkFile runs at file scope (p.File set), before Check runs once at
+// repo scope.
+type fileChecker interface {
+	checkFile(p *Pass)
+}
+
+// fileResult is what the run keeps of one rule file once it is checked.
+type fileResult struct {
+	// read is set when the file was read (not refused by the loader).
+	read     bool
+	findings []diag.Finding
+	// rules are the file's rules, in order, and uses the recorded
+	// series their expressions select.
+	rules []RuleRef
+	uses  []Use
+	// labelKeys are the names of the static labels the file sets.
+	labelKeys []string
+	// plan is the PrometheusRules the file compiles to, detached from it.
+	plan []promrule.PlannedRule
+	// unparsed is set when an expression of the file does not parse:
+	// what it selects is not known. labelsUnknown, recordsUnknown and
+	// usesUnknown are set when the loader refused some labels, record
+	// name or expression; fatal when the file could not be read whole.
+	unparsed, labelsUnknown, recordsUnknown, usesUnknown, fatal bool
+	// src is the file's source when it has findings (files read with
+	// load.Options.Defer only).
+	src *source.File
+}
+
+// runFile checks f, which was loaded with the findings fds (nil when the
+// repo's loader holds them), and keeps what the repo checks need. f may
+// be nil: the loader refused the file.
+func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []diag.Finding) fileResult {
 	var res fileResult
+	for _, fd := range fds {
+		if l.enabled[fd.Check] {
+			res.findings = append(res.findings, fd)
+		}
+		res.fatal = res.fatal || fd.Severity == diag.Fatal
+	}
+	if f == nil {
+		return res
+	}
+	res.read = true
 	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
+	labelKeys := map[string]bool{}
+	n := 0
 	for _, g := range f.Groups {
+		n += len(g.Rules)
+	}
+	res.rules = make([]RuleRef, 0, n) // one allocation: the index points into it
+	for _, g := range f.Groups {
+		for _, kv := range g.Labels {
+			labelKeys[kv.Key] = true
+		}
+		res.labelsUnknown = res.labelsUnknown || g.Refused("labels")
 		for _, rule := range g.Rules {
+			res.labelsUnknown = res.labelsUnknown || rule.Refused("labels")
+			res.recordsUnknown = res.recordsUnknown || rule.Refused("record")
+			res.usesUnknown = res.usesUnknown || rule.Refused("expr")
+			for _, kv := range rule.Labels {
+				labelKeys[kv.Key] = true
+			}
 			rs := newRuleState(rule)
+			res.rules = res.rules[:len(res.rules)+1]
+			rs.ref = &res.rules[len(res.rules)-1]
+			st.labels.ref(rs.ref, f, rule)
 			p.Rule, p.rs = rule, rs
 			for _, c := range l.rule {
 				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 				c.Check(p)
 			}
-			res.uses = append(res.uses, rs.uses())
+			res.uses = append(res.uses, rs.uses()...)
 			res.unparsed = res.unparsed || rs.exprErr != nil
 		}
+	}
+	for k := range labelKeys {
+		res.labelKeys = append(res.labelKeys, k)
 	}
 	p.Rule, p.rs = nil, &ruleState{}
 	for _, c := range l.file {
 		p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 		c.Check(p)
+	}
+	for _, c := range l.repo {
+		if fc, ok := c.(fileChecker); ok {
+			p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
+			fc.checkFile(p)
+		}
+	}
+	for _, pl := range promrule.PlanPrometheusRules([]*promrule.File{f}, st.objects) {
+		res.plan = append(res.plan, pl.Detached())
+	}
+	if fds != nil && len(res.findings) > 0 {
+		res.src = f.File
 	}
 	return res
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obsctl/obsctl/internal/diag"
-	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // duplicateName reports two alerting rules with the same name and the same
@@ -34,7 +33,7 @@ func (duplicateName) Meta() Meta {
 }
 
 func (duplicateName) Check(p *Pass) {
-	for _, m := range []map[string][]*promrule.Rule{p.Index.Alerts, p.Index.Records} {
+	for _, m := range []map[string][]*RuleRef{p.Index.Alerts, p.Index.Records} {
 		names := make([]string, 0, len(m))
 		for name, rs := range m {
 			if len(rs) > 1 {
@@ -43,10 +42,10 @@ func (duplicateName) Check(p *Pass) {
 		}
 		slices.Sort(names)
 		for _, name := range names {
-			seen := map[string][]*promrule.Rule{}
+			seen := map[string][]*RuleRef{}
 			for _, r := range m[name] {
 				key := staticIdentity(r)
-				var prev *promrule.Rule
+				var prev *RuleRef
 				for _, q := range seen[key] {
 					if seriesMayOverlap(q, r) {
 						prev = q
@@ -61,7 +60,7 @@ func (duplicateName) Check(p *Pass) {
 				if !r.IsAlert() {
 					kind = "recording rule"
 				}
-				p.ReportRule(nil, r, r.NameSpan, "rename one of them or tell them apart with a label",
+				p.ReportRef(r, r.NameSpan, "rename one of them or tell them apart with a label",
 					"%s %q is already defined with the same labels at %s, and their series can be the same", kind, name, prev.NameSpan)
 			}
 		}
@@ -70,12 +69,9 @@ func (duplicateName) Check(p *Pass) {
 
 // staticIdentity renders the rule's static labels (group labels included)
 // in a canonical order.
-func staticIdentity(r *promrule.Rule) string {
+func staticIdentity(r *RuleRef) string {
 	kv := map[string]string{}
-	for _, l := range r.Group.Labels {
-		kv[l.Key] = l.Value
-	}
-	for _, l := range r.Labels {
+	for _, l := range r.Labels { // the group's, then the rule's
 		kv[l.Key] = l.Value
 	}
 	keys := make([]string, 0, len(kv))
@@ -97,7 +93,7 @@ func staticIdentity(r *promrule.Rule) string {
 // static labels, can write a series of the same labels. It answers no only
 // when it is sure: their expressions keep one label with values that
 // cannot meet, or one certainly keeps a label the other certainly drops.
-func seriesMayOverlap(a, b *promrule.Rule) bool {
+func seriesMayOverlap(a, b *RuleRef) bool {
 	ea, errA := promql.ParseExpr(a.Expr)
 	eb, errB := promql.ParseExpr(b.Expr)
 	if errA != nil || errB != nil || a.Expr == "" || b.Expr == "" {

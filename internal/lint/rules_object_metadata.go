@@ -33,8 +33,12 @@ func (objectMetadata) Meta() Meta {
 	return Meta{Severity: diag.Error, Scope: ScopeRepo, Required: true, Summary: "A PrometheusRule object's namespace or labels are ones Kubernetes refuses, or a reserved namespace."}
 }
 
-func (objectMetadata) Check(p *Pass) {
-	for _, f := range p.Repo.RuleFiles {
+// Check does nothing at repo scope: checkFile checks each file's objects.
+func (objectMetadata) Check(*Pass) {}
+
+func (objectMetadata) checkFile(p *Pass) {
+	{
+		f := p.File
 		for _, obj := range f.Objects {
 			if ns := obj.Namespace; ns != "" {
 				if errs := validation.IsDNS1123Label(ns); len(errs) > 0 {

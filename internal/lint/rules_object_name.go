@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/promrule"
 )
@@ -58,14 +57,7 @@ func plannedSpan(pl *promrule.PlannedRule) diag.Span {
 	return pl.File.Whole()
 }
 
-// plan returns the PrometheusRules the repo's rule files compile to,
-// planned once per run, as the compile stage plans them.
-func (p *Pass) plan() []promrule.PlannedRule {
-	if p.planSt == nil {
-		p.planSt = promrule.PlanPrometheusRules(p.Repo.RuleFiles, compile.RuleObjectOptions(p.Config))
-		if p.planSt == nil {
-			p.planSt = []promrule.PlannedRule{}
-		}
-	}
-	return p.planSt
-}
+// plan returns the PrometheusRules the repo's rule files compile to, as
+// the compile stage plans them: planned file by file as the files are
+// checked (detached from them), in file order.
+func (p *Pass) plan() []promrule.PlannedRule { return p.planSt }

@@ -34,7 +34,7 @@ func (undefinedRecord) Check(p *Pass) {
 			continue
 		}
 		for _, u := range uses {
-			p.ReportRule(nil, u.Rule, u.Span, "check the spelling, or add the recording rule; a series recorded elsewhere can be marked with `# obsctl:disable rules/undefined-record`",
+			p.ReportRef(u.Rule, u.Span, "check the spelling, or add the recording rule; a series recorded elsewhere can be marked with `# obsctl:disable rules/undefined-record`",
 				"%q is not defined by any recording rule: the selector returns nothing", name)
 		}
 	}

@@ -42,7 +42,7 @@ func (unusedRecord) Check(p *Pass) {
 		if read[r.Record] {
 			continue
 		}
-		p.ReportRule(nil, r, r.NameSpan, "delete it, or mark a series read outside the repo with `# obsctl:disable rules/unused-record`",
+		p.ReportRef(r, r.NameSpan, "delete it, or mark a series read outside the repo with `# obsctl:disable rules/unused-record`",
 			"recording rule %q is not read by any rule, annotation or dashboard in the repo", r.Record)
 	}
 }
@@ -58,8 +58,8 @@ func recordedNamesRead(r *load.Repo, idx *Index) map[string]bool {
 		colonWords(d.Src, out)
 	}
 	for _, rule := range idx.Rules {
-		for _, kv := range rule.Annotations {
-			colonWords([]byte(kv.Value), out)
+		for _, w := range rule.annotationReads {
+			out[w] = true
 		}
 	}
 	return out

@@ -84,9 +84,13 @@ func (plaintextSecret) Check(p *Pass) {
 		return
 	}
 	srcs := p.Repo.Sources()
+	ruleFiles := make(map[string]bool, len(p.Repo.RuleFiles))
+	for _, rf := range p.Repo.RuleFiles {
+		ruleFiles[rf.Path] = true // checkFile scanned it
+	}
 	paths := make([]string, 0, len(srcs))
 	for path, sf := range srcs {
-		if sf != nil {
+		if sf != nil && !ruleFiles[path] {
 			paths = append(paths, path)
 		}
 	}
@@ -96,26 +100,27 @@ func (plaintextSecret) Check(p *Pass) {
 	hits := make([][]secret.Hit, len(paths))
 	parallel.Each(len(paths), func(i int) { hits[i] = secret.Scan(srcs[paths[i]].Src) })
 
-	var ruleFiles map[string]*promrule.File
 	for i, path := range paths {
-		if len(hits[i]) == 0 {
-			continue
-		}
-		sf := srcs[path]
-		var f *promrule.File
+		reportSecrets(p, path, hits[i], nil)
+	}
+}
+
+// checkFile scans the rule file in hand.
+func (plaintextSecret) checkFile(p *Pass) {
+	if hits := secret.Scan(p.File.Src); len(hits) > 0 {
+		reportSecrets(p, p.File.Path, hits, p.File)
+	}
+}
+
+// reportSecrets reports the hits of the scan of the file at path, which
+// is the rule file f or, when f is nil, another file of the repo.
+func reportSecrets(p *Pass, path string, hits []secret.Hit, f *promrule.File) {
+	{
 		var lines *secretLines
-		if sf != p.Repo.ConfigFile {
-			if ruleFiles == nil {
-				ruleFiles = make(map[string]*promrule.File, len(p.Repo.RuleFiles))
-				for _, rf := range p.Repo.RuleFiles {
-					ruleFiles[rf.Path] = rf
-				}
-			}
-			if f = ruleFiles[path]; f != nil {
-				lines = newSecretLines(f)
-			}
+		if f != nil {
+			lines = newSecretLines(f)
 		}
-		for _, h := range hits[i] {
+		for _, h := range hits {
 			if h.Cont || lineDisables(h.Text, "secrets/plaintext") {
 				continue // the rest of a secret already reported
 			}

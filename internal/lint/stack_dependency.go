@@ -38,7 +38,7 @@ func (stackDependency) Check(p *Pass) {
 		p.Report(stackComponentSpan(p.Config, c), "enable stack.components."+n.Needs+", or disable stack.components."+n.Component,
 			"stack.components.%s is enabled but %s is not: %s", n.Component, n.Needs, n.Why)
 	}
-	if len(p.Repo.RuleFiles) > 0 && !on["prometheus"].On() {
+	if p.Index.RuleFiles > 0 && !on["prometheus"].On() {
 		p.Report(stackComponentSpan(p.Config, on["prometheus"]), "enable Prometheus, or remove the rules",
 			"the repo has rules but stack.components.prometheus is disabled: nothing would evaluate them")
 	}

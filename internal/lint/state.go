@@ -1,7 +1,9 @@
 package lint
 
 import (
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/prometheus/prometheus/promql/parser"
 	"github.com/prometheus/prometheus/promql/parser/posrange"
@@ -18,6 +20,7 @@ var promql = parser.NewParser(parser.Options{})
 // parsed once, and its templates, parsed on first use.
 type ruleState struct {
 	rule      *promrule.Rule
+	ref       *RuleRef // what the repo checks keep of the rule
 	expr      parser.Expr
 	exprErr   error
 	tmpl      []*Template
@@ -59,7 +62,9 @@ func (rs *ruleState) uses() []Use {
 	var out []Use
 	parser.Inspect(rs.expr, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok && strings.Contains(vs.Name, ":") {
-			out = append(out, Use{Name: vs.Name, Rule: rs.rule, Span: ExprSpan(rs.rule, vs.PosRange)})
+			// The name is a piece of the expression: a copy lets the
+			// expression go.
+			out = append(out, Use{Name: strings.Clone(vs.Name), Rule: rs.ref, Span: ExprSpan(rs.rule, vs.PosRange)})
 		}
 		return nil
 	})
@@ -83,21 +88,127 @@ func ExprSpan(r *promrule.Rule, pr posrange.PositionRange) diag.Span {
 // Use is a place where a rule selects a series.
 type Use struct {
 	Name string
-	Rule *promrule.Rule
+	Rule *RuleRef
 	Span diag.Span
+}
+
+// RuleRef is what the repo checks keep of a rule once its file has been
+// checked and let go: its name, where the name is written, its static
+// labels and its disable comments. Lint holds a few files at a time, and
+// a RuleRef of every rule.
+type RuleRef struct {
+	// Alert or Record holds the rule's name.
+	Alert, Record string
+	NameSpan      diag.Span
+	// Expr is the rule's expression as written: rules/duplicate-name
+	// parses it again for the few rules that share a name.
+	Expr string
+	// labelsRefused is set when the rule's or its group's labels could
+	// not be read as written (rules/schema says why).
+	labelsRefused bool
+	// annotationReads are the recorded series names (names with a
+	// colon) the rule's annotations mention, as in `{{ query "..." }}`.
+	annotationReads []string
+	// Labels are the static labels of the rule's group, then the rule's
+	// own, as written (a rule's label overrides its group's).
+	Labels []Label
+	// disabled lists the checks turned off for the rule, by a comment on
+	// the rule or on its file.
+	disabled []string
+}
+
+// Label is a static label of a rule or group.
+type Label struct{ Key, Value string }
+
+// IsAlert reports whether r is an alerting rule.
+func (r *RuleRef) IsAlert() bool { return r.Alert != "" }
+
+// Name returns the alert or record name.
+func (r *RuleRef) Name() string {
+	if r.Alert != "" {
+		return r.Alert
+	}
+	return r.Record
+}
+
+// labelSets interns rules' static label sets, which few rules do not
+// share with another, so that the RuleRefs of a big repo hold each once.
+type labelSets struct {
+	mu   sync.Mutex
+	sets map[string][]Label
+}
+
+// ref sets *ref to the RuleRef of rule r of file f.
+func (ls *labelSets) ref(ref *RuleRef, f *promrule.File, r *promrule.Rule) {
+	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, Expr: r.Expr, disabled: f.Disabled,
+		labelsRefused: r.Refused("labels") || r.Group.Refused("labels")}
+	for _, kv := range r.Annotations {
+		if strings.IndexByte(kv.Value, ':') >= 0 {
+			words := map[string]bool{}
+			colonWords([]byte(kv.Value), words)
+			for w := range words {
+				ref.annotationReads = append(ref.annotationReads, w)
+			}
+		}
+	}
+	if len(r.Disabled) > 0 {
+		ref.disabled = append(slices.Clone(r.Disabled), f.Disabled...)
+	}
+	n := len(r.Labels)
+	if r.Group != nil {
+		n += len(r.Group.Labels)
+	}
+	if n == 0 {
+		return
+	}
+	var key strings.Builder
+	add := func(kvs []promrule.KV) {
+		for _, kv := range kvs {
+			key.WriteString(kv.Key)
+			key.WriteByte(0)
+			key.WriteString(kv.Value)
+			key.WriteByte(0)
+		}
+	}
+	if r.Group != nil {
+		add(r.Group.Labels)
+	}
+	add(r.Labels)
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	if set, ok := ls.sets[key.String()]; ok {
+		ref.Labels = set
+		return
+	}
+	set := make([]Label, 0, n)
+	if r.Group != nil {
+		for _, kv := range r.Group.Labels {
+			set = append(set, Label{kv.Key, kv.Value})
+		}
+	}
+	for _, kv := range r.Labels {
+		set = append(set, Label{kv.Key, kv.Value})
+	}
+	if ls.sets == nil {
+		ls.sets = map[string][]Label{}
+	}
+	ls.sets[key.String()] = set
+	ref.Labels = set
 }
 
 // Index is built once from every rule for the repo checks.
 type Index struct {
 	// Rules lists every rule in file order.
-	Rules []*promrule.Rule
+	Rules []*RuleRef
 	// Alerts and Records map names to the rules that define them.
-	Alerts, Records map[string][]*promrule.Rule
+	Alerts, Records map[string][]*RuleRef
 	// Uses maps each recorded series name selected by some expression to
 	// where it is selected.
 	Uses map[string][]Use
 	// StaticLabels holds every label name that some rule or group sets.
 	StaticLabels map[string]bool
+	// RuleFiles counts the rule files read.
+	RuleFiles int
 	// LabelsUnknown, RecordsUnknown and UsesUnknown are set when some
 	// labels, recording rule names or selected series could not be read:
 	// a rule file that does not parse, labels or a record name the loader
@@ -107,41 +218,33 @@ type Index struct {
 	LabelsUnknown, RecordsUnknown, UsesUnknown bool
 }
 
-func newIndex(files []*promrule.File, per []fileResult) *Index {
+func newIndex(per []fileResult) *Index {
 	idx := &Index{
-		Alerts: map[string][]*promrule.Rule{}, Records: map[string][]*promrule.Rule{},
+		Alerts: map[string][]*RuleRef{}, Records: map[string][]*RuleRef{},
 		Uses: map[string][]Use{}, StaticLabels: map[string]bool{},
 	}
-	for fi, f := range files {
-		if fi < len(per) && per[fi].unparsed {
-			idx.UsesUnknown = true
+	for _, fr := range per {
+		if !fr.read {
+			continue
 		}
-		ri := 0
-		for _, g := range f.Groups {
-			for _, kv := range g.Labels {
-				idx.StaticLabels[kv.Key] = true
+		idx.RuleFiles++
+		idx.UsesUnknown = idx.UsesUnknown || fr.unparsed || fr.usesUnknown
+		idx.LabelsUnknown = idx.LabelsUnknown || fr.labelsUnknown
+		idx.RecordsUnknown = idx.RecordsUnknown || fr.recordsUnknown
+		for _, k := range fr.labelKeys {
+			idx.StaticLabels[k] = true
+		}
+		for i := range fr.rules {
+			rule := &fr.rules[i]
+			idx.Rules = append(idx.Rules, rule)
+			if rule.IsAlert() {
+				idx.Alerts[rule.Alert] = append(idx.Alerts[rule.Alert], rule)
+			} else if rule.Record != "" {
+				idx.Records[rule.Record] = append(idx.Records[rule.Record], rule)
 			}
-			idx.LabelsUnknown = idx.LabelsUnknown || g.Refused("labels")
-			for _, rule := range g.Rules {
-				idx.LabelsUnknown = idx.LabelsUnknown || rule.Refused("labels")
-				idx.RecordsUnknown = idx.RecordsUnknown || rule.Refused("record")
-				idx.UsesUnknown = idx.UsesUnknown || rule.Refused("expr")
-				idx.Rules = append(idx.Rules, rule)
-				if rule.IsAlert() {
-					idx.Alerts[rule.Alert] = append(idx.Alerts[rule.Alert], rule)
-				} else if rule.Record != "" {
-					idx.Records[rule.Record] = append(idx.Records[rule.Record], rule)
-				}
-				for _, kv := range rule.Labels {
-					idx.StaticLabels[kv.Key] = true
-				}
-				if fi < len(per) && ri < len(per[fi].uses) {
-					for _, u := range per[fi].uses[ri] {
-						idx.Uses[u.Name] = append(idx.Uses[u.Name], u)
-					}
-				}
-				ri++
-			}
+		}
+		for _, u := range fr.uses {
+			idx.Uses[u.Name] = append(idx.Uses[u.Name], u)
 		}
 	}
 	return idx

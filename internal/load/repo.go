@@ -71,6 +71,13 @@ type Repo struct {
 	// whole repo loaded, so that is not partial.
 	Partial bool
 
+	// pending are the rule files found and not read yet (Options.Defer),
+	// sorted by path; kept are the sources of those of them that were
+	// read and handed back with KeepSource, by path.
+	pending    []ruleSource
+	kept       map[string]*source.File
+	deferRules bool // Options.Defer
+
 	// tree is where the repo's files are read from.
 	tree *tree
 	// configRefused is set when obsctl.yaml was not read (a load/file
@@ -88,9 +95,13 @@ type Repo struct {
 func (r *Repo) Embedded() bool { return r.Default }
 
 // Sources returns every file read, by path, for reporters that show
-// source lines.
+// source lines. A rule file of Options.Defer is there under its path
+// with its source when it was kept (KeepSource), else nil.
 func (r *Repo) Sources() map[string]*source.File {
-	m := make(map[string]*source.File, len(r.RuleFiles)+1)
+	m := make(map[string]*source.File, len(r.RuleFiles)+len(r.pending)+1)
+	for _, s := range r.pending {
+		m[safeName(s.display)] = r.kept[safeName(s.display)]
+	}
 	if r.ConfigFile != nil && !r.configRefused {
 		m[r.ConfigFile.Path] = r.ConfigFile
 	}
@@ -171,6 +182,11 @@ type Options struct {
 	// MaxFileSize is the most bytes the loader reads of one file;
 	// source.MaxFileSize when 0. Tests lower it.
 	MaxFileSize int64
+	// Defer finds the rule files without reading them: RuleFiles stays
+	// empty, and the caller reads each with ReadRuleFile, so that it can
+	// check a file and let it go before the next (lint holds no more
+	// than a few files at a time).
+	Defer bool
 }
 
 func (o Options) limit() int64 {
@@ -313,6 +329,7 @@ func Load(opts Options) (*Repo, error) {
 	} else if r, err = loadConfig(opts, loc); err != nil {
 		return nil, err
 	}
+	r.deferRules = opts.Defer
 	if !given {
 		return r, r.loadAll(nil, false)
 	}
@@ -350,7 +367,9 @@ func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 	if err != nil {
 		return err
 	}
-	if err := r.loadRules(append(files, extraRules...)); err != nil {
+	if r.deferRules {
+		r.pending = dedupe(append(files, extraRules...))
+	} else if err := r.loadRules(append(files, extraRules...)); err != nil {
 		return err
 	}
 	var fds []diag.Finding
@@ -481,22 +500,7 @@ func (r *Repo) loadRules(srcs []ruleSource) error {
 	files := make([]*promrule.File, len(srcs))
 	fds := make([][]diag.Finding, len(srcs))
 	errs := make([]error, len(srcs))
-	parallel.Each(len(srcs), func(i int) {
-		s := srcs[i]
-		sf, refused, err := s.file, (*diag.Finding)(nil), error(nil)
-		if sf == nil {
-			sf, refused, err = s.tree.load(s.node, s.display, s.at)
-		}
-		switch {
-		case err != nil:
-			errs[i] = err
-		case refused != nil:
-			fds[i] = []diag.Finding{*refused}
-		default:
-			sf.Rel = s.rel
-			files[i], fds[i] = promrule.Load(sf)
-		}
-	})
+	parallel.Each(len(srcs), func(i int) { files[i], fds[i], errs[i] = srcs[i].loadRules() })
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -508,3 +512,69 @@ func (r *Repo) loadRules(srcs []ruleSource) error {
 	}
 	return nil
 }
+
+// loadRules reads and parses the rule file s. A file the loader refuses
+// is a finding, and no File.
+func (s ruleSource) loadRules() (*promrule.File, []diag.Finding, error) {
+	sf, refused, err := s.read()
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case refused != nil:
+		return nil, []diag.Finding{*refused}, nil
+	}
+	sf.Rel = s.rel
+	f, fds := promrule.Load(sf)
+	return f, fds, nil
+}
+
+// read returns the source of s: the file read already (a path given on
+// the command line, read to tell its kind), or read now.
+func (s ruleSource) read() (*source.File, *diag.Finding, error) {
+	if s.file != nil {
+		return s.file, nil, nil
+	}
+	return s.tree.load(s.node, s.display, s.at)
+}
+
+// DeferredRuleFiles returns how many rule files Load found and did not
+// read (Options.Defer).
+func (r *Repo) DeferredRuleFiles() int { return len(r.pending) }
+
+// ReadRuleFile reads and parses the i-th rule file Load found and did not
+// read (Options.Defer), in path order, as Load would have: the File (nil
+// when the loader refuses the file) and the findings of loading it. Its
+// error is operational, as Load's. It is safe to call from several
+// goroutines at once.
+func (r *Repo) ReadRuleFile(i int) (*promrule.File, []diag.Finding, error) {
+	return r.pending[i].loadRules()
+}
+
+// KeepSource keeps the source of a rule file read with ReadRuleFile, so
+// that Sources has it for reporters: the caller keeps those that have
+// findings.
+func (r *Repo) KeepSource(sf *source.File) {
+	if r.kept == nil {
+		r.kept = map[string]*source.File{}
+	}
+	r.kept[sf.Path] = sf
+}
+
+// ReadRuleSource reads the i-th rule file Load found and did not read
+// (Options.Defer) without parsing it, and keeps it (KeepSource): for
+// reporters, when findings about it come after it was let go. It returns
+// nil when the loader refuses the file.
+func (r *Repo) ReadRuleSource(i int) (*source.File, error) {
+	s := r.pending[i]
+	sf, refused, err := s.read()
+	if err != nil || refused != nil {
+		return nil, err
+	}
+	sf.Rel = s.rel
+	r.KeepSource(sf)
+	return sf, nil
+}
+
+// DeferredRuleFile returns the path shown for the i-th rule file Load
+// found and did not read (Options.Defer).
+func (r *Repo) DeferredRuleFile(i int) string { return safeName(r.pending[i].display) }

@@ -159,3 +159,7 @@ func (f *File) Rules() []*Rule {
 	}
 	return rs
 }
+
+// MatchesAny reports whether the disable comments names (as File.Disabled
+// and Rule.Disabled hold them) turn check off.
+func MatchesAny(names []string, check string) bool { return matchesAny(names, check) }

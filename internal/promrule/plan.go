@@ -12,6 +12,7 @@ import (
 	sigsyaml "sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/apiyaml"
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 // MaxRuleFileBytes is the largest rule file the Prometheus Operator makes
@@ -300,4 +301,35 @@ func Clashes(plan []PlannedRule) []Clash {
 		byName[p.Namespace+"/"+p.Name], byPath[p.Path] = i, i
 	}
 	return out
+}
+
+// Detached returns a copy of p that holds only what names and places the
+// object (for Clashes, Source, TooBig and the spans of findings): its
+// file, object, first group and UnwritableGroup without their rules or
+// source text. Lint keeps
+// the plans of every rule file while it lets each file go once checked.
+func (p PlannedRule) Detached() PlannedRule {
+	d := p
+	d.ruleGroups, d.set, d.Labels = nil, groupSet{}, nil
+	if p.File != nil {
+		d.File = &File{File: &source.File{Path: p.File.Path, Rel: p.File.Rel}, Disabled: p.File.Disabled}
+	}
+	if p.Object != nil {
+		o := *p.Object
+		o.LabelKVs = nil
+		d.Object = &o
+	}
+	// Of the groups, the first names and places a part (TooBig, the
+	// spans of findings); the others are left out.
+	d.Groups = nil
+	detach := func(g *Group) *Group {
+		return &Group{File: d.File, Object: d.Object, Name: g.Name, NameSpan: g.NameSpan, Span: g.Span}
+	}
+	if len(p.Groups) > 0 {
+		d.Groups = []*Group{detach(p.Groups[0])}
+	}
+	if p.UnwritableGroup != nil {
+		d.UnwritableGroup = detach(p.UnwritableGroup)
+	}
+	return d
 }

@@ -4,8 +4,10 @@
 //
 // For every rule file under the folders it is given (YAML, not *_test.yaml,
 // hidden folders skipped, as obsctl collects them) it reads the file, decodes
-// it once into a yaml.Node with the YAML library obsctl uses, and parses each
-// rule's expr once with Prometheus' PromQL parser under default options.
+// each of its documents once into a yaml.Node with the YAML library obsctl
+// uses, and parses each rule's expr once with Prometheus' PromQL parser
+// under default options. A document is a plain rule file (groups:) or a
+// PrometheusRule object (spec.groups), the two kinds obsctl reads.
 // Nothing else: no positions, no checks, no concurrency, one pass over the
 // files. It prints how many files, rules and parse errors it met, and exits 1
 // when a file cannot be read or does not parse, since the benchmark corpus
@@ -17,7 +19,10 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -57,17 +62,22 @@ func run(dirs []string) int {
 				return err
 			}
 			files++
-			var doc yaml.Node
-			if err := yaml.Unmarshal(data, &doc); err != nil {
-				fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
-				bad++
-				return nil
-			}
-			for _, expr := range exprs(&doc) {
-				rules++
-				if _, err := p.ParseExpr(expr); err != nil {
+			dec := yaml.NewDecoder(bytes.NewReader(data))
+			for {
+				var doc yaml.Node
+				if err := dec.Decode(&doc); errors.Is(err, io.EOF) {
+					break
+				} else if err != nil {
 					fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
 					bad++
+					return nil
+				}
+				for _, expr := range exprs(&doc) {
+					rules++
+					if _, err := p.ParseExpr(expr); err != nil {
+						fmt.Fprintf(os.Stderr, "%s: %v\n", name, err)
+						bad++
+					}
 				}
 			}
 			return nil
@@ -90,13 +100,17 @@ func isRuleFile(name string) bool {
 }
 
 // exprs returns the expr of every rule of a plain rule file
-// (groups[].rules[].expr).
+// (groups[].rules[].expr) or of a PrometheusRule (spec.groups[]...).
 func exprs(doc *yaml.Node) []string {
 	if doc.Kind != yaml.DocumentNode || len(doc.Content) == 0 {
 		return nil
 	}
 	var out []string
-	groups := get(doc.Content[0], "groups")
+	root := doc.Content[0]
+	if spec := get(root, "spec"); spec != nil {
+		root = spec
+	}
+	groups := get(root, "groups")
 	if groups == nil {
 		return nil
 	}

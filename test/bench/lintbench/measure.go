@@ -101,11 +101,18 @@ func batches(prefix []string, files []string, limit int) [][]string {
 
 // stats summarises the measured runs of one tool on one corpus.
 type stats struct {
+	// Best and Median are the runs of least and median wall time.
 	Best, Median sample
-	// PeakRSS is the largest MaxRSS of all runs.
-	PeakRSS int64
-	Err     error
-	Skipped bool
+	// CPU and MedianCPU are the least and the median CPU time (user +
+	// system) of the runs: the least is what the program costs with the
+	// least interference from the other work on the machine.
+	CPU, MedianCPU time.Duration
+	// RSS is the median of the runs' peak RSS, and PeakRSS the largest:
+	// a run on a busy machine may peak higher when the garbage collector
+	// falls behind.
+	RSS, PeakRSS int64
+	Err          error
+	Skipped      bool
 }
 
 func summarise(ss []sample) stats {
@@ -115,8 +122,14 @@ func summarise(ss []sample) stats {
 	byWall := slices.Clone(ss)
 	slices.SortFunc(byWall, func(a, b sample) int { return int(a.Wall - b.Wall) })
 	st := stats{Best: byWall[0], Median: byWall[len(byWall)/2]}
-	for _, s := range ss {
+	cpu := make([]time.Duration, len(ss))
+	rss := make([]int64, len(ss))
+	for i, s := range ss {
+		cpu[i], rss[i] = s.CPU, s.MaxRSS
 		st.PeakRSS = max(st.PeakRSS, s.MaxRSS)
 	}
+	slices.Sort(cpu)
+	slices.Sort(rss)
+	st.CPU, st.MedianCPU, st.RSS = cpu[0], cpu[len(cpu)/2], rss[len(rss)/2]
 	return st
 }

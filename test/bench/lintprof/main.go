@@ -1,14 +1,15 @@
 // Command lintprof profiles obsctl's lint pipeline in process, to find what
 // makes `obsctl lint` miss the targets of lintbench (test/bench/lintbench).
 //
-// It loads the rule files under the given folders the way `obsctl lint DIR`
-// does from a folder without obsctl.yaml (load.Load with the embedded
-// default config), runs every default check (lint.New + Run), and prints
-// the time and live heap after each stage. With -cpuprofile and
+// It lints the rule files under the given folders the way `obsctl lint DIR`
+// does from lintbench's working folder, whose obsctl.yaml names nothing but
+// the corpus (no embedded content): load.Load with Defer, then every
+// default check (lint.New + Lint), which reads each file as it checks it.
+// It prints the time and live heap after each stage. With -cpuprofile and
 // -memprofile it writes pprof profiles of the whole run; the heap profile
-// is taken after the checks, while the loaded repo is still alive, so its
-// in-use view shows what the repo keeps and its alloc view what each stage
-// allocated. Read them with `go tool pprof -top`.
+// is taken after the checks, while what lint keeps of the repo is still
+// alive, so its in-use view shows what is kept and its alloc view what
+// each stage allocated. Read them with `go tool pprof -top`.
 //
 // Corpora come from `go run ./test/bench/lintbench -keep`.
 //
@@ -22,6 +23,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/pprof"
 	"time"
@@ -51,13 +53,22 @@ func run(args []string, stdout, stderr io.Writer) int {
 }
 
 func profile(dirs []string, cpuProfile, memProfile string, w io.Writer) error {
-	// An empty working folder: no obsctl.yaml, so the embedded default
-	// config applies, as in lintbench.
+	// A working folder whose obsctl.yaml names nothing but the corpus, as
+	// in lintbench.
 	work, err := os.MkdirTemp("", "lintprof-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(work)
+	cfg := "apiVersion: obsctl/v1\nname: bench\nrules:\n  paths: [corpus]\n"
+	if err := os.WriteFile(filepath.Join(work, "obsctl.yaml"), []byte(cfg), 0o644); err != nil {
+		return err
+	}
+	for i, d := range dirs {
+		if dirs[i], err = filepath.Abs(d); err != nil {
+			return err
+		}
+	}
 	if cpuProfile != "" {
 		f, err := os.Create(cpuProfile)
 		if err != nil {
@@ -71,18 +82,21 @@ func profile(dirs []string, cpuProfile, memProfile string, w io.Writer) error {
 	}
 
 	start := time.Now()
-	r, err := load.Load(load.Options{Paths: dirs, WorkDir: work})
+	r, err := load.Load(load.Options{Paths: dirs, WorkDir: work, Defer: true})
 	if err != nil {
 		return err
 	}
-	stage(w, "load", time.Since(start), fmt.Sprintf("%d rule files", len(r.RuleFiles)))
+	stage(w, "load", time.Since(start), fmt.Sprintf("%d rule files found", r.DeferredRuleFiles()))
 
 	l, err := lint.New(lint.Options{})
 	if err != nil {
 		return err
 	}
 	start = time.Now()
-	findings := l.Run(r)
+	findings, err := l.Lint(r)
+	if err != nil {
+		return err
+	}
 	stage(w, "lint", time.Since(start), fmt.Sprintf("%d findings", len(findings)))
 
 	if memProfile != "" {
