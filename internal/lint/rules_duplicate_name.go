@@ -23,7 +23,12 @@ import (
 // and rules whose expressions keep a label with values that cannot meet
 // (one recording rule per status class, code=~"2.." and code=~"5..";
 // job="a" and job="b"), or that keep different labels (`sum by (code)`
-// and `sum by (code, verb)`).
+// and `sum by (code, verb)`); and alerts that select different series,
+// one alert detected several ways on purpose (a compactor that has not
+// run: its last success is old, or its runs fail), whose notifications
+// Alertmanager merges as their authors mean it to. What is reported is
+// the same alert written twice over series that can meet: a copy of a
+// group whose selector `job=~"a|b"` still takes in job "a".
 type duplicateName struct{}
 
 func (duplicateName) Name() string { return "rules/duplicate-name" }
@@ -99,6 +104,13 @@ func seriesMayOverlap(a, b *RuleRef) bool {
 	if errA != nil || errB != nil || a.Expr == "" || b.Expr == "" {
 		return true
 	}
+	if a.IsAlert() && !slices.Equal(selectedNames(ea), selectedNames(eb)) {
+		// Alerts of one name on different series are one alert detected
+		// several ways, a deliberate pattern (a compactor that has not run:
+		// its last success is old, or its runs fail): Alertmanager merges
+		// their notifications, as their authors mean it to.
+		return false
+	}
 	la, lb := outputLabels(ea), outputLabels(eb)
 	names := map[string]bool{}
 	for _, e := range []parser.Expr{ea, eb} {
@@ -118,7 +130,7 @@ func seriesMayOverlap(a, b *RuleRef) bool {
 		ga, okA := labelValues(ea, name)
 		gb, okB := labelValues(eb, name)
 		switch {
-		case okA && okB && !groupsMeet(ga, gb):
+		case ga != nil && gb != nil && !groupsMeet(ga, gb):
 			return false
 		case okA && !lb.mayHave(name), okB && !la.mayHave(name):
 			return false
@@ -143,11 +155,11 @@ func sameKeys(a, b map[string]bool) bool {
 	return true
 }
 
-// labelValues returns, when every series of e's result certainly carries
-// label name with a value that some group of matchers of a selector
-// allows, those groups (each the matchers of one selector on name), with
-// true. It returns false when e may yield series without the label, or
-// with a value no selector constrains.
+// labelValues returns the groups of matchers (each the matchers of one
+// selector on label name) one of which every series of e's result meets
+// with its value of name ("" when it has none), or nil when some series
+// has a value no selector constrains; and whether every series certainly
+// carries the label.
 func labelValues(e parser.Expr, name string) ([][]*labels.Matcher, bool) {
 	switch e := e.(type) {
 	case *parser.ParenExpr:
@@ -167,13 +179,17 @@ func labelValues(e parser.Expr, name string) ([][]*labels.Matcher, bool) {
 				g = append(g, m)
 			}
 		}
-		// The label is certainly set when a matcher refuses the empty value.
+		if len(g) == 0 {
+			return nil, false
+		}
+		// The label is certainly set when a matcher refuses the empty
+		// value; either way its value, "" when it is not set, meets g.
 		for _, m := range g {
 			if !m.Matches("") {
 				return [][]*labels.Matcher{g}, true
 			}
 		}
-		return nil, false
+		return [][]*labels.Matcher{g}, false
 	case *parser.AggregateExpr:
 		switch {
 		case e.Op == parser.COUNT_VALUES:
@@ -222,6 +238,9 @@ func labelValues(e parser.Expr, name string) ([][]*labels.Matcher, bool) {
 		case parser.LOR:
 			ga, okA := labelValues(e.LHS, name)
 			gb, okB := labelValues(e.RHS, name)
+			if ga == nil || gb == nil {
+				return nil, false // one side's values are not bounded
+			}
 			return append(ga, gb...), okA && okB
 		}
 		m := e.VectorMatching
@@ -298,4 +317,18 @@ func matchersMeet(ms []*labels.Matcher) bool {
 		}
 	}
 	return true
+}
+
+// selectedNames returns the metric names e selects, sorted, without
+// duplicates; a selector without a name is "".
+func selectedNames(e parser.Expr) []string {
+	var out []string
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok {
+			out = append(out, vs.Name)
+		}
+		return nil
+	})
+	slices.Sort(out)
+	return slices.Compact(out)
 }

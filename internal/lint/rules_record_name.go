@@ -21,12 +21,16 @@ import (
 // or operations (`node_namespace_pod:kube_pod_info:`), and more than two
 // colons (`instance:node_cpu:rate:sum`). Naming is style, so the findings
 // are informational.
+//
+// It is off by default (enable it with `--enable rules/record-name` or
+// lint.enable): on public rule collections the names it still questions
+// are established conventions of their projects: it is house style.
 type recordName struct{}
 
 func (recordName) Name() string { return "rules/record-name" }
 
 func (recordName) Meta() Meta {
-	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "A recording rule name is not a valid metric name, or has no colon (level:metric:operations)."}
+	return Meta{Severity: diag.Info, Scope: ScopeRule, Optional: true, Summary: "A recording rule name is not a valid metric name, or has no colon (level:metric:operations)."}
 }
 
 var metricNameRE = regexp.MustCompile(`^[a-zA-Z_:][a-zA-Z0-9_:]*$`)

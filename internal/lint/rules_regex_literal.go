@@ -25,12 +25,16 @@ import (
 // while a case-insensitive flag, `.` or `|` make a real regex.
 // The selector selects what it says, so the findings are informational.
 // Silence the check for one rule with `# obsctl:disable rules/regex-literal`.
+//
+// It is off by default (enable it with `--enable rules/regex-literal` or
+// lint.enable): on public rule collections every one was harmless
+// (`=~"otlp"`, `!~""` for a label that must be set): it is house style.
 type regexLiteral struct{}
 
 func (regexLiteral) Name() string { return "rules/regex-literal" }
 
 func (regexLiteral) Meta() Meta {
-	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "A regex matcher has no regex metacharacters; an equality matcher says the same, faster."}
+	return Meta{Severity: diag.Info, Scope: ScopeRule, Optional: true, Summary: "A regex matcher has no regex metacharacters; an equality matcher says the same, faster."}
 }
 
 func (regexLiteral) Check(p *Pass) {

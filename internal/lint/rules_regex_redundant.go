@@ -29,12 +29,18 @@ import (
 // rules/never-matches.
 //
 // Silence the check for one rule with `# obsctl:disable rules/regex-redundant`.
+//
+// It is off by default (enable it with `--enable rules/regex-redundant` or
+// lint.enable): on public rule collections every one was harmless
+// (`=~"^5.."`, `=~".+"` for a label that must be set): it is house style;
+// a matcher that makes a selector match nothing is rules/never-matches, on
+// by default.
 type regexRedundant struct{}
 
 func (regexRedundant) Name() string { return "rules/regex-redundant" }
 
 func (regexRedundant) Meta() Meta {
-	return Meta{Severity: diag.Info, Scope: ScopeRule, Summary: "A regex matcher is anchored (Prometheus anchors already) or says plainly what an equality says."}
+	return Meta{Severity: diag.Info, Scope: ScopeRule, Optional: true, Summary: "A regex matcher is anchored (Prometheus anchors already) or says plainly what an equality says."}
 }
 
 func (regexRedundant) Check(p *Pass) {

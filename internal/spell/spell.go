@@ -25,6 +25,10 @@ func Closest(s string, candidates []string) string {
 	return best
 }
 
+// Distance is the Levenshtein edit distance between a and b, ignoring
+// case.
+func Distance(a, b string) int { return distance(strings.ToLower(a), strings.ToLower(b)) }
+
 // distance is the Levenshtein edit distance between a and b.
 func distance(a, b string) int {
 	var buf [2][64]int // no allocation for the usual short names
