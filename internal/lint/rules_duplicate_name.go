@@ -23,10 +23,11 @@ import (
 // and rules whose expressions keep a label with values that cannot meet
 // (one recording rule per status class, code=~"2.." and code=~"5..";
 // job="a" and job="b"), or that keep different labels (`sum by (code)`
-// and `sum by (code, verb)`); and alerts that select different series,
-// one alert detected several ways on purpose (a compactor that has not
-// run: its last success is old, or its runs fail), whose notifications
-// Alertmanager merges as their authors mean it to. What is reported is
+// and `sum by (code, verb)`); and alerts whose expressions differ other
+// than in their selectors' labels, one alert detected several ways on
+// purpose (a compactor that has not run: its last success is old, or it
+// never succeeded, or its runs fail), whose notifications Alertmanager
+// merges as their authors mean it to. What is reported is
 // the same alert written twice over series that can meet: a copy of a
 // group whose selector `job=~"a|b"` still takes in job "a".
 type duplicateName struct{}
@@ -104,11 +105,13 @@ func seriesMayOverlap(a, b *RuleRef) bool {
 	if errA != nil || errB != nil || a.Expr == "" || b.Expr == "" {
 		return true
 	}
-	if a.IsAlert() && !slices.Equal(selectedNames(ea), selectedNames(eb)) {
-		// Alerts of one name on different series are one alert detected
-		// several ways, a deliberate pattern (a compactor that has not run:
-		// its last success is old, or its runs fail): Alertmanager merges
-		// their notifications, as their authors mean it to.
+	if a.IsAlert() && shape(a.Expr) != shape(b.Expr) {
+		// Alerts of one name whose expressions differ other than in their
+		// selectors' labels are one alert detected several ways, a
+		// deliberate pattern (a compactor that has not run: its last
+		// success is old, or it never succeeded, or its runs fail):
+		// Alertmanager merges their notifications, as their authors mean
+		// it to.
 		return false
 	}
 	la, lb := outputLabels(ea), outputLabels(eb)
@@ -319,16 +322,19 @@ func matchersMeet(ms []*labels.Matcher) bool {
 	return true
 }
 
-// selectedNames returns the metric names e selects, sorted, without
-// duplicates; a selector without a name is "".
-func selectedNames(e parser.Expr) []string {
-	var out []string
+// shape returns expr as PromQL with its selectors' label matchers left
+// out, the metric name kept: two expressions of one shape compute the same
+// thing over series their matchers choose.
+func shape(expr string) string {
+	e, err := promql.ParseExpr(expr)
+	if err != nil {
+		return expr
+	}
 	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok {
-			out = append(out, vs.Name)
+			vs.LabelMatchers = slices.DeleteFunc(vs.LabelMatchers, func(m *labels.Matcher) bool { return m.Name != labels.MetricName })
 		}
 		return nil
 	})
-	slices.Sort(out)
-	return slices.Compact(out)
+	return e.String()
 }

@@ -247,6 +247,7 @@ func atOrAbove(sev string) bool { return sev == "warning" || sev == "error" || s
 
 type tally struct {
 	findings, warnPlus, t, f, unjudged int
+	warnTrue, warnUnjudged             int
 	sev                                map[string]int
 }
 
@@ -281,6 +282,12 @@ func summarize(w io.Writer, fds []finding, ncoll int, js map[string]*judgement, 
 			}
 			if atOrAbove(f.Severity) {
 				t.warnPlus++
+				switch {
+				case j == nil:
+					t.warnUnjudged++
+				case j.True:
+					t.warnTrue++
+				}
 			}
 		}
 		if j != nil {
@@ -313,6 +320,17 @@ func summarize(w io.Writer, fds []finding, ncoll int, js map[string]*judgement, 
 			fmt.Fprintf(bw, "| `%s` | %d | %d | %d | %d | %d |\n", c, t.findings, t.warnPlus, t.t, t.f, t.unjudged)
 		}
 		fmt.Fprintf(bw, "| **all** | %d | %d | %d | %d | %d |\n", total.findings, total.warnPlus, total.t, total.f, total.unjudged)
+		fmt.Fprintln(bw)
+		fmt.Fprintln(bw, "| collection | findings | at warning+ | true | false | not judged | precision at warning+ |")
+		fmt.Fprintln(bw, "|---|---:|---:|---:|---:|---:|---:|")
+		for _, c := range slices.Sorted(maps.Keys(byColl)) {
+			t := byColl[c]
+			prec := "n/a"
+			if wt, wf := t.warnTrue, t.warnPlus-t.warnTrue-t.warnUnjudged; wt+wf > 0 {
+				prec = fmt.Sprintf("%.1f%%", 100*float64(wt)/float64(wt+wf))
+			}
+			fmt.Fprintf(bw, "| %s | %d | %d | %d | %d | %d | %s |\n", c, t.findings, t.warnPlus, t.t, t.f, t.unjudged, prec)
+		}
 	} else {
 		tw := tabwriter.NewWriter(bw, 0, 0, 2, ' ', 0)
 		fmt.Fprintln(tw, "CHECK\tFINDINGS\tWARNING+\tTRUE\tFALSE\tUNJUDGED")
