@@ -7,7 +7,8 @@ import (
 
 // unusedRecord reports recording rules whose series nothing in the repo
 // reads: no rule's expression, no alert's annotation (a template's
-// query), no dashboard (a panel's or variable's query).
+// query), no dashboard (a panel's or variable's query), no rule unit test
+// (a promql_expr_test's query, in a *_test.yaml under the rule paths).
 //
 // Every recording rule is evaluated, and its series stored, whether or
 // not anything reads it. An unused one is often the leftover of an alert
@@ -48,14 +49,18 @@ func (unusedRecord) Check(p *Pass) {
 }
 
 // recordedNamesRead returns the recorded series names (names with a colon)
-// that the repo's dashboards and alert annotations mention. They are
-// found as words of metric-name characters, not by parsing: a dashboard's
-// queries hold Grafana variables ($__rate_interval, $cluster) and an
-// annotation's queries are template strings, which PromQL does not parse.
+// that the repo's dashboards, rule unit tests and alert annotations
+// mention. They are found as words of metric-name characters, not by
+// parsing: a dashboard's queries hold Grafana variables
+// ($__rate_interval, $cluster) and an annotation's queries are template
+// strings, which PromQL does not parse.
 func recordedNamesRead(r *load.Repo, idx *Index) map[string]bool {
 	out := map[string]bool{}
 	for _, d := range r.Dashboards {
 		colonWords(d.Src, out)
+	}
+	for _, t := range r.RuleTests {
+		colonWords(t.Src, out) // promql_expr_test queries
 	}
 	for _, rule := range idx.Rules {
 		for _, w := range rule.annotationReads {

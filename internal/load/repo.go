@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing/fstest"
@@ -367,6 +368,11 @@ func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 	if err != nil {
 		return err
 	}
+	if !r.Neutral {
+		if err := r.loadRuleTests(); err != nil {
+			return err
+		}
+	}
 	if r.deferRules {
 		r.pending = dedupe(append(files, extraRules...))
 	} else if err := r.loadRules(append(files, extraRules...)); err != nil {
@@ -427,6 +433,55 @@ func IsRuleFile(name string) bool {
 		return false
 	}
 	return !strings.HasSuffix(strings.TrimSuffix(name, ext), "_test")
+}
+
+// IsRuleTestFile reports whether name is a rule unit test file by its
+// name: *_test.yaml or *_test.yml, in promtool's format.
+func IsRuleTestFile(name string) bool {
+	ext := path.Ext(name)
+	return (ext == ".yaml" || ext == ".yml") && strings.HasSuffix(strings.TrimSuffix(name, ext), "_test")
+}
+
+// loadRuleTests reads the rule unit test files under the config's rule
+// paths into RuleTests (those given on the command line are there
+// already): what they query counts as read (rules/unused-record), and one
+// that is not YAML is a finding. A rule path that is missing or refused
+// was reported when the rule files were collected.
+func (r *Repo) loadRuleTests() error {
+	var srcs []ruleSource
+	seen := map[string]bool{}
+	n := len(r.Findings)
+	for _, p := range r.Config.RulePaths() {
+		p = path.Clean(filepath.ToSlash(p))
+		if !fs.ValidPath(p) {
+			continue
+		}
+		if err := r.collectPath(r.tree, p, r.display(p), diag.Span{}, IsRuleTestFile, seen, &srcs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("rule path %s: %w", safeName(r.display(p)), err)
+		}
+	}
+	// The walk refuses again what the rule files' walk refused (a rule
+	// path or folder that leads out): one mistake is one finding. A
+	// refused test file is news.
+	r.Findings = append(r.Findings[:n], slices.DeleteFunc(r.Findings[n:], func(f diag.Finding) bool { return !IsRuleTestFile(f.File) })...)
+	for _, s := range dedupe(srcs) {
+		if !IsRuleTestFile(s.display) || slices.ContainsFunc(r.RuleTests, func(f *source.File) bool { return f.Path == s.display }) {
+			continue
+		}
+		sf, refused, err := s.read()
+		switch {
+		case err != nil:
+			return err
+		case refused != nil:
+			continue // reported with the rule files
+		}
+		sf.Rel = s.rel
+		r.RuleTests = append(r.RuleTests, sf)
+		if _, fd := sf.ParseYAML(promrule.CheckSyntax); fd != nil {
+			r.Findings = append(r.Findings, *fd)
+		}
+	}
+	return nil
 }
 
 // collectRepo finds the rule files of the config's rule paths. A path
