@@ -54,8 +54,9 @@ of no kind are passed over; such a file named (a README.md) is skipped with
 a note on stderr, so that obsctl lint $(git diff --name-only) works.
 
 With no obsctl.yaml in this folder or above and no --repo, PATHs are linted
-alone under neutral defaults: no required runbook, severities and routing
-not checked, no scrape interval assumed. The embedded default repo's policy
+alone under neutral defaults: no required annotations, severities and
+routing not checked, no scrape or evaluation interval assumed, and nothing
+judged against what obsctl would render (a dashboard's ConfigMap). The embedded default repo's policy
 applies to its own content only (obsctl lint with no PATH and no repo).
 
 --changed-from REF asks git for the files and lines changed between REF and
