@@ -56,8 +56,9 @@ a note on stderr, so that obsctl lint $(git diff --name-only) works.
 With no obsctl.yaml in this folder or above and no --repo, PATHs are linted
 alone under neutral defaults: no required annotations, severities and
 routing not checked, no scrape or evaluation interval assumed, and nothing
-judged against what obsctl would render (a dashboard's ConfigMap). The embedded default repo's policy
-applies to its own content only (obsctl lint with no PATH and no repo).
+judged against what obsctl would render (a dashboard's ConfigMap). The
+embedded default repo's policy applies to its own content only (obsctl lint
+with no PATH and no repo).
 
 --changed-from REF asks git for the files and lines changed between REF and
 the working tree (untracked files count as new, deleted files are ignored),
