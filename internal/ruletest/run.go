@@ -265,6 +265,20 @@ func compileRules(tf *File, rf RuleFiles) (map[string]*rulefmt.RuleGroups, []str
 				}
 				continue
 			}
+			broken := false
+			for _, r := range lr.File.Rules() {
+				if _, err := promqlParser.ParseExpr(r.Expr); err != nil {
+					at := r.ExprSpan
+					if at.File == "" {
+						at = r.Span
+					}
+					fail(at, "%s %s: the expression does not parse: %v", ruleKind(r), r.Name(), err)
+					broken = true
+				}
+			}
+			if broken {
+				continue
+			}
 			outs, err := promrule.CompileRuleFiles([]*promrule.File{lr.File})
 			if err != nil {
 				fail(name.Span, "%v", err)
@@ -684,4 +698,11 @@ func floatEqual(x, y float64, fuzzy bool) bool {
 		return math.Nextafter(x, math.Inf(-1)) == y || math.Nextafter(x, math.Inf(1)) == y
 	}
 	return false
+}
+
+func ruleKind(r *promrule.Rule) string {
+	if r.IsAlert() {
+		return "alert"
+	}
+	return "recording rule"
 }
