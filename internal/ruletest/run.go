@@ -234,7 +234,7 @@ func compileRules(tf *File, rf RuleFiles) (map[string]*rulefmt.RuleGroups, []str
 	fail := func(at diag.Span, format string, args ...any) {
 		errs = append(errs, diag.Finding{Check: CheckSchema, Severity: diag.Error, Span: at, Message: fmt.Sprintf(format, args...)})
 	}
-	dir := pathDir(tf.Source.Path)
+	dir := path.Dir(tf.Source.Path)
 	seen := map[string]bool{}
 	for _, name := range tf.RuleFiles {
 		pattern := name.Value
@@ -303,17 +303,6 @@ func compileRules(tf *File, rf RuleFiles) (map[string]*rulefmt.RuleGroups, []str
 		}
 	}
 	return out, ids, names, errs
-}
-
-func pathDir(p string) string {
-	i := strings.LastIndex(p, "/")
-	if i < 0 {
-		return "."
-	}
-	if i == 0 {
-		return "/"
-	}
-	return p[:i]
 }
 
 // compiledLoader hands the rule manager the compiled rule groups.

@@ -248,6 +248,28 @@ tests:
 		opts: Options{Run: regexp.MustCompile("^(Flapping|two)$")},
 		pass: []string{"alert Flapping at 0s", "alert NoNodes at 0s"},
 	}, {
+		name: "start_timestamp, native histograms and fuzzy_compare",
+		test: `rule_files: [node.yaml]
+fuzzy_compare: true
+tests:
+  - interval: 1m
+    start_timestamp: 1700000000
+    input_series:
+      - {series: 'lat', values: '{{schema:0 sum:5 count:4 buckets:[1 2 1]}}x3'}
+      - {series: 'third', values: '0.3x3'}
+    promql_expr_test:
+      - expr: lat
+        eval_time: 2m
+        exp_samples: [{labels: lat, histogram: '{{schema:0 sum:5 count:4 buckets:[1 2 1]}}'}]
+      - expr: timestamp(third)
+        eval_time: 1m
+        exp_samples: [{value: 1700000060}]
+      - expr: third * 3
+        eval_time: 1m
+        exp_samples: [{value: 0.9}]
+`,
+		pass: []string{"expr lat at 2m", "expr timestamp(third) at 1m", "expr third * 3 at 1m"},
+	}, {
 		name: "an unknown alert name fails",
 		test: `rule_files: [node.yaml]
 tests:
@@ -278,7 +300,7 @@ tests:
 		name: "a broken rule file cannot run",
 		test: "rule_files: [broken.yaml]\ntests: []\n",
 		opts: Options{Rules: memRules{"rules/broken.yaml": "groups:\n  - name: x\n    rules:\n      - alert: X\n        expr: 'up =='\n"}},
-		errs: []string{"rules/node_test.yaml:1:14: error: rule file rules/broken.yaml"},
+		errs: []string{"rules/broken.yaml:5:15: error: alert X: the expression does not parse"},
 	}}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
