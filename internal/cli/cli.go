@@ -225,6 +225,7 @@ stack or another repo's release of it is.`,
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
 		newLintCmd(deps, g),
+		newTestCmd(deps, g),
 		newBuildCmd(deps, g),
 		newRenderCmd(deps, g),
 		newVersionCmd(deps),
