@@ -148,10 +148,11 @@ func equalOn(names map[model.LabelName]struct{}, a, b model.LabelSet) bool {
 	return true
 }
 
-// Describe says what a route matches and where it sends, on one line, as
-// amtool config routes show does: `{severity="info"}  receiver: slack-info`.
+// Describe says what a route matches and where it sends, for reports:
+// `{severity="info"} to receiver slack-info`, `default-route to receiver
+// slack-alerts` for the root.
 func Describe(d *dispatch.Route) string {
-	return matchersOf(d) + "  receiver: " + d.RouteOpts.Receiver
+	return matchersOf(d) + " to receiver " + d.RouteOpts.Receiver
 }
 
 func matchersOf(d *dispatch.Route) string {

@@ -55,11 +55,9 @@ func Run(res *ruletest.Result, files []*source.File, router *Router, routingErr 
 	if router == nil {
 		return
 	}
-	res.UnreachedRoutes = []ruletest.Route{}
+	res.Routes = nil
 	for i, rt := range router.Routes {
-		if !reached[i] {
-			res.UnreachedRoutes = append(res.UnreachedRoutes, ruletest.Route{Span: rt.Span, Route: Describe(rt.Route)})
-		}
+		res.Routes = append(res.Routes, ruletest.Route{Span: rt.Span, Route: Describe(rt.Route), Reached: reached[i]})
 	}
 }
 

@@ -264,10 +264,11 @@ func writeText(w io.Writer, res *Result) error {
 			}
 		}
 	}
-	if len(res.UnreachedRoutes) > 0 {
-		fmt.Fprintf(&b, "routes no case reaches (%d):\n", len(res.UnreachedRoutes))
-		for _, r := range res.UnreachedRoutes {
-			fmt.Fprintf(&b, "%s: %s\n", r.Span, r.Route)
+	if len(res.Routes) > 0 {
+		un := res.Unreached()
+		fmt.Fprintf(&b, "routing coverage: %d of %s reached\n", len(res.Routes)-len(un), plural(len(res.Routes), "route"))
+		for _, r := range un {
+			fmt.Fprintf(&b, "%s: no case reaches route %s\n", r.Span, r.Route)
 		}
 	}
 	checks, failed, broken := res.Counts()
@@ -296,13 +297,14 @@ type jsonReport struct {
 	Failed int        `json:"failed"`
 	Broken int        `json:"brokenFiles"`
 	Files  []jsonFile `json:"files"`
-	// UnreachedRoutes are set when routing tests ran.
-	UnreachedRoutes []jsonRoute `json:"unreachedRoutes,omitempty"`
+	// Routes are set when routing tests ran.
+	Routes []jsonRoute `json:"routes,omitempty"`
 }
 
 type jsonRoute struct {
 	Position string `json:"position"`
 	Route    string `json:"route"`
+	Reached  bool   `json:"reached"`
 }
 
 type jsonFile struct {
@@ -369,8 +371,8 @@ func writeJSON(w io.Writer, res *Result) error {
 		}
 		out.Files = append(out.Files, jf)
 	}
-	for _, r := range res.UnreachedRoutes {
-		out.UnreachedRoutes = append(out.UnreachedRoutes, jsonRoute{Position: r.Span.String(), Route: r.Route})
+	for _, r := range res.Routes {
+		out.Routes = append(out.Routes, jsonRoute{Position: r.Span.String(), Route: r.Route, Reached: r.Reached})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

@@ -61,9 +61,10 @@ type Options struct {
 // Result is the outcome of a run.
 type Result struct {
 	Files []*FileResult
-	// UnreachedRoutes are the routes of the alert routing that no routing
-	// test case (see package routetest) reaches; nil when none ran.
-	UnreachedRoutes []Route
+	// Routes are the routes of the alert routing, root first, and whether
+	// a routing test case (see package routetest) reaches each; nil when
+	// none ran.
+	Routes []Route
 }
 
 // Route is one route of the alert routing tree, for reports.
@@ -73,6 +74,19 @@ type Route struct {
 	// Route says what it matches and where it sends: `{severity="info"}
 	// receiver slack-info`, `default-route receiver slack-alerts`.
 	Route string
+	// Reached is set when a case's alert is delivered by the route.
+	Reached bool
+}
+
+// Unreached returns the routes no routing test case reaches.
+func (r *Result) Unreached() []Route {
+	var out []Route
+	for _, rt := range r.Routes {
+		if !rt.Reached {
+			out = append(out, rt)
+		}
+	}
+	return out
 }
 
 // FileResult is the outcome of one test file.
