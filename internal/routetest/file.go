@@ -82,7 +82,7 @@ func Parse(sf *source.File) (*File, []diag.Finding) {
 		p.errorf(sf.Span(docs[1]), "a routing test is one YAML document")
 	}
 	p.top(docs[0].Content[0])
-	return p.f, p.fds
+	return p.f, diag.Sort(p.fds)
 }
 
 type parser struct {

@@ -33,6 +33,9 @@ func Write(w io.Writer, format string, res *Result) error {
 func (c *Check) Title() string {
 	switch c.Kind {
 	case KindRoute:
+		if c.Name == c.Labels { // unnamed
+			return "route case " + c.Name
+		}
 		return "route case " + strconv.Quote(c.Name)
 	case KindAlert:
 		return fmt.Sprintf("alert %s at %s", c.Name, duration(c.EvalTime))
