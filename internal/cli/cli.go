@@ -226,6 +226,7 @@ stack or another repo's release of it is.`,
 	root.AddCommand(
 		newLintCmd(deps, g),
 		newTestCmd(deps, g),
+		newRoutesCmd(deps, g),
 		newBuildCmd(deps, g),
 		newRenderCmd(deps, g),
 		newVersionCmd(deps),

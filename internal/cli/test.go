@@ -9,7 +9,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/load"
+	"github.com/obsctl/obsctl/internal/routetest"
 	"github.com/obsctl/obsctl/internal/ruletest"
 	"github.com/obsctl/obsctl/internal/source"
 )
@@ -24,7 +26,7 @@ func newTestCmd(deps *Deps, g *globalOptions) *cobra.Command {
 	o := &testOptions{globalOptions: g}
 	cmd := &cobra.Command{
 		Use:   "test [PATH...]",
-		Short: "Run rule unit tests (promtool's format) on the rules as compiled",
+		Short: "Run rule unit tests (promtool's format) and routing tests on what obsctl compiles",
 		Long: `Run the rule unit tests of the repo: the *_test.yaml files under its rule
 paths, or those PATHs name (files, or folders to search). The tests are in
 the format of promtool test rules: rule_files, evaluation_interval,
@@ -42,12 +44,30 @@ own rule manager and PromQL engine, as promtool does.
 Unlike promtool, an alert_rule_test for an alert name no rule file has
 fails, and group_eval_order may name only groups the rule files have.
 
+Routing tests are *_test.yaml files with route_tests: instead: each case
+an alert's labels, the receivers it should reach in order (continue
+included), and optionally other firing alerts and whether they inhibit
+it. They run on the routing compiled from obsctl.yaml, with Alertmanager's
+own route matching and inhibition rules:
+
+  route_tests:
+    - name: pages go to the pager
+      labels: {alertname: NodeDown, severity: page}
+      receivers: [oncall-pager]
+    - name: a critical alert silences its warning
+      labels: {alertname: DiskFull, severity: warning, namespace: db}
+      firing: [{alertname: DiskFull, severity: critical, namespace: db}]
+      inhibited: true
+
+The report then lists the routes no case reaches.
+
 --run REGEX keeps the test groups whose name it matches, and in the others
-the checks whose alert name or expression it matches.
+the checks whose alert name or expression it matches, and the routing
+cases whose name it matches.
 
 Exit codes: 0 every check passed, 1 a test file could not run (a rule file
-missing or broken, a mistake in the test file), 2 usage error, 3 a check
-failed.`,
+missing or broken, a mistake in the test file, routing that does not
+compile), 2 usage error, 3 a check failed.`,
 		Example: `  obsctl test
   obsctl test rules/node_test.yaml
   obsctl test --run NodeDown --format junit > rule-tests.xml`,
@@ -59,6 +79,19 @@ failed.`,
 	f.StringVarP(&o.format, "format", "f", "text", "output format: "+strings.Join(ruletest.Formats, ", "))
 	f.StringVar(&o.run, "run", "", "run only the test groups, alert names or expressions this regular expression matches")
 	return cmd
+}
+
+// testRouter compiles the repo's routing for its routing tests; the
+// error says why it cannot be, and each routing test file then cannot run.
+func testRouter(r *load.Repo) (*routetest.Router, error) {
+	if r.ConfigFile != nil {
+		for _, f := range r.Findings {
+			if f.File == r.ConfigFile.Path && f.Severity >= diag.Error {
+				return nil, fmt.Errorf("%s has errors (obsctl lint says where), the first at %s: %s", r.ConfigFile.Path, f.Span, f.Message)
+			}
+		}
+	}
+	return routetest.Compile(r.Config)
 }
 
 func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) error {
@@ -80,24 +113,34 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 	for _, p := range r.Skipped {
 		fmt.Fprintf(deps.Stderr, "obsctl: %s skipped: not a rule unit test\n", p)
 	}
-	var files []*source.File
+	var files, routeFiles []*source.File
 	for _, f := range r.RuleTests {
-		if r.Reports(f.Path) {
+		switch {
+		case !r.Reports(f.Path):
+		case routetest.IsRouteTest(f.Src):
+			routeFiles = append(routeFiles, f)
+		default:
 			files = append(files, f)
 		}
 	}
 	slices.SortFunc(files, func(a, b *source.File) int { return strings.Compare(a.Path, b.Path) })
-	if len(files) == 0 {
+	slices.SortFunc(routeFiles, func(a, b *source.File) int { return strings.Compare(a.Path, b.Path) })
+	if len(files)+len(routeFiles) == 0 {
 		if len(paths) > 0 {
-			return fmt.Errorf("no rule unit tests in %s", strings.Join(paths, ", "))
+			return fmt.Errorf("no rule unit tests or routing tests in %s", strings.Join(paths, ", "))
 		}
-		fmt.Fprintln(deps.Stderr, "obsctl: no rule unit tests (*_test.yaml) under the rule paths")
+		fmt.Fprintln(deps.Stderr, "obsctl: no rule unit tests or routing tests (*_test.yaml) under the rule paths")
 	}
 	opts.ExternalLabels = r.Config.Prometheus.ExternalLabels
 	opts.Rules = ruletest.RepoRules(r, deps.WorkDir)
 	res, err := ruletest.Run(ctx, files, opts)
 	if err != nil {
 		return err
+	}
+	if len(routeFiles) > 0 {
+		router, err := testRouter(r)
+		routetest.Run(res, routeFiles, router, err, routetest.Options{Run: opts.Run})
+		slices.SortStableFunc(res.Files, func(a, b *ruletest.FileResult) int { return strings.Compare(a.Path, b.Path) })
 	}
 	if err := ruletest.Write(deps.Stdout, o.format, res); err != nil {
 		return err

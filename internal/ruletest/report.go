@@ -31,7 +31,13 @@ func Write(w io.Writer, format string, res *Result) error {
 
 // Title names a check for people: `alert NodeDown at 10m`.
 func (c *Check) Title() string {
-	if c.Kind == KindAlert {
+	switch c.Kind {
+	case KindRoute:
+		if c.Name == c.Labels { // unnamed
+			return "route case " + c.Name
+		}
+		return "route case " + strconv.Quote(c.Name)
+	case KindAlert:
 		return fmt.Sprintf("alert %s at %s", c.Name, duration(c.EvalTime))
 	}
 	return fmt.Sprintf("expr %s at %s", c.Name, duration(c.EvalTime))
@@ -50,12 +56,45 @@ func (c *Check) Diff() string {
 		fmt.Fprintf(&b, "  error: %s\n", c.Error)
 		return b.String()
 	}
-	if c.Kind == KindAlert {
+	switch c.Kind {
+	case KindRoute:
+		routeDiff(&b, c)
+	case KindAlert:
 		alertDiff(&b, c.Expected, c.Got)
-	} else {
+	default:
 		sampleDiff(&b, c.ExpectedSamples, c.GotSamples)
 	}
 	return b.String()
+}
+
+// routeDiff says which receivers a routing case expected and got, and
+// how its inhibition differs.
+func routeDiff(b *strings.Builder, c *Check) {
+	fmt.Fprintf(b, "  alert %s\n", c.Labels)
+	if c.ExpectedReceivers != nil && !slices.Equal(c.ExpectedReceivers, c.GotReceivers) {
+		fmt.Fprintf(b, "  expected receivers: %s\n", receiverList(c.ExpectedReceivers))
+		fmt.Fprintf(b, "  got receivers:      %s\n", receiverList(c.GotReceivers))
+	}
+	switch {
+	case c.ExpectedInhibited == c.GotInhibited:
+	case c.GotInhibited:
+		fmt.Fprintf(b, "  inhibited by firing alert %s; expected not inhibited\n", c.InhibitedBy)
+	case len(c.Firing) == 0:
+		fmt.Fprintf(b, "  not inhibited: no other alert is firing; expected inhibited\n")
+	default:
+		fmt.Fprintf(b, "  not inhibited by the firing alerts; expected inhibited:\n")
+		for _, f := range c.Firing {
+			fmt.Fprintf(b, "    - %s\n", f)
+		}
+	}
+}
+
+// receiverList writes receivers as amtool config routes test does.
+func receiverList(rs []string) string {
+	if len(rs) == 0 {
+		return "(none)"
+	}
+	return strings.Join(rs, ",")
 }
 
 // alertDiff pairs the expected alerts that did not fire as written with
@@ -228,6 +267,13 @@ func writeText(w io.Writer, res *Result) error {
 			}
 		}
 	}
+	if len(res.Routes) > 0 {
+		un := res.Unreached()
+		fmt.Fprintf(&b, "routing coverage: %d of %s reached\n", len(res.Routes)-len(un), plural(len(res.Routes), "route"))
+		for _, r := range un {
+			fmt.Fprintf(&b, "%s: no case reaches route %s\n", r.Span, r.Route)
+		}
+	}
 	checks, failed, broken := res.Counts()
 	switch {
 	case broken > 0:
@@ -254,6 +300,14 @@ type jsonReport struct {
 	Failed int        `json:"failed"`
 	Broken int        `json:"brokenFiles"`
 	Files  []jsonFile `json:"files"`
+	// Routes are set when routing tests ran.
+	Routes []jsonRoute `json:"routes,omitempty"`
+}
+
+type jsonRoute struct {
+	Position string `json:"position"`
+	Route    string `json:"route"`
+	Reached  bool   `json:"reached"`
 }
 
 type jsonFile struct {
@@ -270,7 +324,7 @@ type jsonGroup struct {
 type jsonCheck struct {
 	Kind            string   `json:"kind"`
 	Name            string   `json:"name"`
-	EvalTime        string   `json:"evalTime"`
+	EvalTime        string   `json:"evalTime,omitempty"`
 	Position        string   `json:"position"`
 	Passed          bool     `json:"passed"`
 	Error           string   `json:"error,omitempty"`
@@ -278,7 +332,15 @@ type jsonCheck struct {
 	Got             []Alert  `json:"gotAlerts,omitempty"`
 	ExpectedSamples []Sample `json:"expectedSamples,omitempty"`
 	GotSamples      []Sample `json:"gotSamples,omitempty"`
-	Diff            string   `json:"diff,omitempty"`
+	// The fields of a route check.
+	Labels            string   `json:"labels,omitempty"`
+	Firing            []string `json:"firing,omitempty"`
+	ExpectedReceivers []string `json:"expectedReceivers,omitempty"`
+	GotReceivers      []string `json:"gotReceivers,omitempty"`
+	ExpectedInhibited *bool    `json:"expectedInhibited,omitempty"`
+	GotInhibited      *bool    `json:"gotInhibited,omitempty"`
+	InhibitedBy       string   `json:"inhibitedBy,omitempty"`
+	Diff              string   `json:"diff,omitempty"`
 }
 
 func writeJSON(w io.Writer, res *Result) error {
@@ -294,6 +356,15 @@ func writeJSON(w io.Writer, res *Result) error {
 			for _, c := range g.Checks {
 				jc := jsonCheck{Kind: c.Kind, Name: c.Name, EvalTime: duration(c.EvalTime), Position: c.Span.String(),
 					Passed: c.Passed, Error: c.Error, Diff: c.Diff()}
+				if c.Kind == KindRoute {
+					jc.EvalTime = ""
+					jc.Labels, jc.Firing, jc.ExpectedReceivers, jc.InhibitedBy = c.Labels, c.Firing, c.ExpectedReceivers, c.InhibitedBy
+					jc.GotReceivers = c.GotReceivers
+					if jc.GotReceivers == nil {
+						jc.GotReceivers = []string{}
+					}
+					jc.ExpectedInhibited, jc.GotInhibited = &c.ExpectedInhibited, &c.GotInhibited
+				}
 				if !c.Passed {
 					jc.Expected, jc.Got, jc.ExpectedSamples, jc.GotSamples = c.Expected, c.Got, c.ExpectedSamples, c.GotSamples
 				}
@@ -302,6 +373,9 @@ func writeJSON(w io.Writer, res *Result) error {
 			jf.Groups = append(jf.Groups, jg)
 		}
 		out.Files = append(out.Files, jf)
+	}
+	for _, r := range res.Routes {
+		out.Routes = append(out.Routes, jsonRoute{Position: r.Span.String(), Route: r.Route, Reached: r.Reached})
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

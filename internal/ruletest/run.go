@@ -61,6 +61,32 @@ type Options struct {
 // Result is the outcome of a run.
 type Result struct {
 	Files []*FileResult
+	// Routes are the routes of the alert routing, root first, and whether
+	// a routing test case (see package routetest) reaches each; nil when
+	// none ran.
+	Routes []Route
+}
+
+// Route is one route of the alert routing tree, for reports.
+type Route struct {
+	// Span is where obsctl.yaml declares it.
+	Span diag.Span
+	// Route says what it matches and where it sends: `{severity="info"}
+	// receiver slack-info`, `default-route receiver slack-alerts`.
+	Route string
+	// Reached is set when a case's alert is delivered by the route.
+	Reached bool
+}
+
+// Unreached returns the routes no routing test case reaches.
+func (r *Result) Unreached() []Route {
+	var out []Route
+	for _, rt := range r.Routes {
+		if !rt.Reached {
+			out = append(out, rt)
+		}
+	}
+	return out
 }
 
 // FileResult is the outcome of one test file.
@@ -82,6 +108,8 @@ type GroupResult struct {
 const (
 	KindAlert = "alert"
 	KindExpr  = "expr"
+	// KindRoute is a routing test case (see package routetest).
+	KindRoute = "route"
 )
 
 // Check is the outcome of one alert_rule_test or promql_expr_test.
@@ -101,6 +129,19 @@ type Check struct {
 	// ExpectedSamples and GotSamples are the samples of an expression
 	// check, sorted.
 	ExpectedSamples, GotSamples []Sample
+	// Labels are the labels of a route check's alert, and Firing the
+	// other alerts that fire beside it.
+	Labels string
+	Firing []string
+	// ExpectedReceivers and GotReceivers are the receivers of a route
+	// check, in routing order; ExpectedReceivers is nil when the case
+	// does not say (it is about inhibition only).
+	ExpectedReceivers, GotReceivers []string
+	// ExpectedInhibited and GotInhibited say whether the route check's
+	// alert is, and should be, inhibited by the firing ones; InhibitedBy
+	// names the firing alert that inhibits it.
+	ExpectedInhibited, GotInhibited bool
+	InhibitedBy                     string
 }
 
 // Alert is a firing alert: its labels, alertname included, and its
