@@ -70,6 +70,7 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
+	exprs      *exprCache             // repo scope: expressions read again (RuleExpr)
 	compiled   *compile.Compiled      // the compile stage's result, when the caller has it
 	alertingSt *alertingState         // repo scope: compiled routing, on first use
 	dashSt     []dashboardScan        // repo scope: the dashboards walked, on first use
@@ -83,6 +84,18 @@ type Pass struct {
 // Expr returns the rule's parsed expression, or nil when it does not parse
 // (the promql-syntax check reports that).
 func (p *Pass) Expr() parser.Expr { return p.rs.expr }
+
+// RuleExpr returns the expression of rule r of the Index as written: kept
+// in r, or read again from r's file (once per file, for every rule of it,
+// since a check asking for one rule's asks for its peers'). It returns ""
+// when the file can no longer be read or no longer has the rule: a file
+// changed while it was linted.
+func (p *Pass) RuleExpr(r *RuleRef) string {
+	if r.exprKept || p.exprs == nil {
+		return r.expr
+	}
+	return p.exprs.get(r)
+}
 
 // ExprErr returns the expression's parse error, if any.
 func (p *Pass) ExprErr() error { return p.rs.exprErr }
@@ -302,11 +315,17 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	deferred := r.DeferredRuleFiles()
 	n := len(r.RuleFiles) + deferred
 	st := &runState{objects: compile.RuleObjectOptions(r.Config)}
+	probe := &Pass{Config: r.Config, Repo: r}
+	for _, c := range l.repo {
+		if er, ok := c.(alertExprReader); ok && er.readsAlertExprs(probe) {
+			st.alertExprs = true
+		}
+	}
 	perFile := make([]fileResult, n)
 	errs := make([]error, n)
 	parallel.Each(n, func(i int) {
 		if i < len(r.RuleFiles) {
-			perFile[i] = l.runFile(r, st, r.RuleFiles[i], nil)
+			perFile[i] = l.runFile(r, st, i, r.RuleFiles[i], nil)
 			return
 		}
 		f, fds, err := r.ReadRuleFile(i - len(r.RuleFiles))
@@ -314,13 +333,14 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 			errs[i] = err
 			return
 		}
-		perFile[i] = l.runFile(r, st, f, fds)
+		perFile[i] = l.runFile(r, st, i, f, fds)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
 
 	idx := newIndex(perFile)
+	exprs := &exprCache{repo: r, read: map[int32][]string{}}
 	broken := rulesBroken(r)
 	var plan []promrule.PlannedRule
 	for _, fr := range perFile {
@@ -331,7 +351,7 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	if broken {
 		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
 	}
-	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, planSt: plan, out: &out}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, exprs: exprs, compiled: c, planSt: plan, out: &out}
 	if p.planSt == nil {
 		p.planSt = []promrule.PlannedRule{}
 	}
@@ -387,6 +407,43 @@ func stackBound(name string) bool {
 type runState struct {
 	labels  labelSets
 	objects promrule.ObjectOptions
+	// alertExprs is set when a repo check reads every alert's
+	// expression: lint keeps them rather than read every file again.
+	alertExprs bool
+}
+
+// alertExprReader is a repo check that reads the expression of every
+// alerting rule (Pass.RuleExpr) when readsAlertExprs says so.
+type alertExprReader interface {
+	readsAlertExprs(p *Pass) bool
+}
+
+// exprCache holds the expressions of the rule files read again for
+// Pass.RuleExpr, by file.
+type exprCache struct {
+	repo *load.Repo
+	read map[int32][]string
+}
+
+func (c *exprCache) get(r *RuleRef) string {
+	exprs, ok := c.read[r.file]
+	if !ok {
+		i := int(r.file) - len(c.repo.RuleFiles)
+		if i >= 0 && i < c.repo.DeferredRuleFiles() {
+			if f, _, err := c.repo.ReadRuleFile(i); err == nil && f != nil {
+				for _, g := range f.Groups {
+					for _, rule := range g.Rules {
+						exprs = append(exprs, rule.Expr)
+					}
+				}
+			}
+		}
+		c.read[r.file] = exprs
+	}
+	if int(r.ord) < len(exprs) {
+		return exprs[r.ord]
+	}
+	return ""
 }
 
 // fileChecker is a repo check with a part to do on each rule file while
@@ -420,10 +477,10 @@ type fileResult struct {
 	src *source.File
 }
 
-// runFile checks f, which was loaded with the findings fds (nil when the
-// repo's loader holds them), and keeps what the repo checks need. f may
-// be nil: the loader refused the file.
-func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []diag.Finding) fileResult {
+// runFile checks f, the i-th rule file of the run, which was loaded with
+// the findings fds (nil when the repo's loader holds them), and keeps what
+// the repo checks need. f may be nil: the loader refused the file.
+func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fds []diag.Finding) fileResult {
 	var res fileResult
 	for _, fd := range fds {
 		if l.enabled[fd.Check] {
@@ -435,6 +492,7 @@ func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []dia
 		return res
 	}
 	res.read = true
+	held := i < len(r.RuleFiles) // else read by lint, and let go after
 	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
 	labelKeys := map[string]bool{}
 	n := 0
@@ -457,7 +515,10 @@ func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []dia
 			rs := newRuleState(rule)
 			res.rules = res.rules[:len(res.rules)+1]
 			rs.ref = &res.rules[len(res.rules)-1]
-			st.labels.ref(rs.ref, f, rule)
+			rs.ref.file, rs.ref.ord = int32(i), int32(len(res.rules)-1)
+			// A file the repo holds stays in memory: its expressions cost
+			// nothing to keep.
+			st.labels.ref(rs.ref, f, rule, held || st.alertExprs && rule.IsAlert())
 			p.Rule, p.rs = rule, rs
 			for _, c := range l.rule {
 				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
@@ -484,7 +545,7 @@ func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []dia
 	for _, pl := range promrule.PlanPrometheusRules([]*promrule.File{f}, st.objects) {
 		res.plan = append(res.plan, pl.Detached())
 	}
-	if fds != nil && len(res.findings) > 0 {
+	if !held && len(res.findings) > 0 {
 		res.src = f.File
 	}
 	return res

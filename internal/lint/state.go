@@ -100,9 +100,16 @@ type RuleRef struct {
 	// Alert or Record holds the rule's name.
 	Alert, Record string
 	NameSpan      diag.Span
-	// Expr is the rule's expression as written: rules/duplicate-name
-	// parses it again for the few rules that share a name.
-	Expr string
+	// expr is the rule's expression as written, when exprKept: lint
+	// keeps it when the rule's file stays in memory or a repo check reads
+	// every alert's (alertExprReader); Pass.RuleExpr reads the file again
+	// for the others, which few checks ask for (rules/duplicate-name asks
+	// for those of rules sharing a name and labels).
+	expr     string
+	exprKept bool
+	// file and ord locate the rule: the index of its file in the run,
+	// and its place among the file's rules.
+	file, ord int32
 	// labelsRefused is set when the rule's or its group's labels could
 	// not be read as written (rules/schema says why).
 	labelsRefused bool
@@ -138,10 +145,14 @@ type labelSets struct {
 	sets map[string][]Label
 }
 
-// ref sets *ref to the RuleRef of rule r of file f.
-func (ls *labelSets) ref(ref *RuleRef, f *promrule.File, r *promrule.Rule) {
-	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, Expr: r.Expr, disabled: f.Disabled,
-		labelsRefused: r.Refused("labels") || r.Group.Refused("labels")}
+// ref sets *ref to the RuleRef of rule r of file f, keeping its
+// expression when keepExpr.
+func (ls *labelSets) ref(ref *RuleRef, f *promrule.File, r *promrule.Rule, keepExpr bool) {
+	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, disabled: f.Disabled,
+		labelsRefused: r.Refused("labels") || r.Group.Refused("labels"), file: ref.file, ord: ref.ord}
+	if keepExpr {
+		ref.expr, ref.exprKept = r.Expr, true
+	}
 	for _, kv := range r.Annotations {
 		if strings.IndexByte(kv.Value, ':') >= 0 {
 			words := map[string]bool{}
