@@ -465,6 +465,9 @@ type fileResult struct {
 	uses  []Use
 	// labelKeys are the names of the static labels the file sets.
 	labelKeys []string
+	// annotationReads are the recorded series names (names with a
+	// colon) the annotations of the file's rules mention.
+	annotationReads []string
 	// plan is the PrometheusRules the file compiles to, detached from it.
 	plan []promrule.PlannedRule
 	// unparsed is set when an expression of the file does not parse:
@@ -494,7 +497,7 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 	res.read = true
 	held := i < len(r.RuleFiles) // else read by lint, and let go after
 	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
-	labelKeys := map[string]bool{}
+	labelKeys, reads, names := map[string]bool{}, map[string]bool{}, map[string]string{}
 	n := 0
 	for _, g := range f.Groups {
 		n += len(g.Rules)
@@ -512,6 +515,11 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 			for _, kv := range rule.Labels {
 				labelKeys[kv.Key] = true
 			}
+			for _, kv := range rule.Annotations {
+				if strings.IndexByte(kv.Value, ':') >= 0 {
+					colonWords([]byte(kv.Value), reads)
+				}
+			}
 			rs := newRuleState(rule)
 			res.rules = res.rules[:len(res.rules)+1]
 			rs.ref = &res.rules[len(res.rules)-1]
@@ -524,12 +532,15 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 				c.Check(p)
 			}
-			res.uses = append(res.uses, rs.uses()...)
+			res.uses = rs.uses(res.uses, names)
 			res.unparsed = res.unparsed || rs.exprErr != nil
 		}
 	}
 	for k := range labelKeys {
 		res.labelKeys = append(res.labelKeys, k)
+	}
+	for w := range reads {
+		res.annotationReads = append(res.annotationReads, w)
 	}
 	p.Rule, p.rs = nil, &ruleState{}
 	for _, c := range l.file {

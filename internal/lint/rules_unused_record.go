@@ -57,10 +57,8 @@ func recordedNamesRead(r *load.Repo, idx *Index) map[string]bool {
 	for _, d := range r.Dashboards {
 		colonWords(d.Src, out)
 	}
-	for _, rule := range idx.Rules {
-		for _, w := range rule.annotationReads {
-			out[w] = true
-		}
+	for w := range idx.annotationReads {
+		out[w] = true
 	}
 	return out
 }

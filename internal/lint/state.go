@@ -53,18 +53,23 @@ func (rs *ruleState) templates(r *promrule.Rule) []*Template {
 	return rs.tmpl
 }
 
-// uses returns the recorded series (names with a colon) that the rule's
-// expression selects.
-func (rs *ruleState) uses() []Use {
+// uses appends to out the recorded series (names with a colon) that the
+// rule's expression selects. names interns them: a file's rules select a
+// few names many times.
+func (rs *ruleState) uses(out []Use, names map[string]string) []Use {
 	if rs.expr == nil {
-		return nil
+		return out
 	}
-	var out []Use
 	parser.Inspect(rs.expr, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok && strings.Contains(vs.Name, ":") {
 			// The name is a piece of the expression: a copy lets the
 			// expression go.
-			out = append(out, Use{Name: strings.Clone(vs.Name), Rule: rs.ref, Span: ExprSpan(rs.rule, vs.PosRange)})
+			name, ok := names[vs.Name]
+			if !ok {
+				name = strings.Clone(vs.Name)
+				names[name] = name
+			}
+			out = append(out, Use{Name: name, Rule: rs.ref, Span: ExprSpan(rs.rule, vs.PosRange)})
 		}
 		return nil
 	})
@@ -113,9 +118,6 @@ type RuleRef struct {
 	// labelsRefused is set when the rule's or its group's labels could
 	// not be read as written (rules/schema says why).
 	labelsRefused bool
-	// annotationReads are the recorded series names (names with a
-	// colon) the rule's annotations mention, as in `{{ query "..." }}`.
-	annotationReads []string
 	// Labels are the static labels of the rule's group, then the rule's
 	// own, as written (a rule's label overrides its group's).
 	Labels []Label
@@ -152,15 +154,6 @@ func (ls *labelSets) ref(ref *RuleRef, f *promrule.File, r *promrule.Rule, keepE
 		labelsRefused: r.Refused("labels") || r.Group.Refused("labels"), file: ref.file, ord: ref.ord}
 	if keepExpr {
 		ref.expr, ref.exprKept = r.Expr, true
-	}
-	for _, kv := range r.Annotations {
-		if strings.IndexByte(kv.Value, ':') >= 0 {
-			words := map[string]bool{}
-			colonWords([]byte(kv.Value), words)
-			for w := range words {
-				ref.annotationReads = append(ref.annotationReads, w)
-			}
-		}
 	}
 	if len(r.Disabled) > 0 {
 		ref.disabled = append(slices.Clone(r.Disabled), f.Disabled...)
@@ -218,6 +211,10 @@ type Index struct {
 	Uses map[string][]Use
 	// StaticLabels holds every label name that some rule or group sets.
 	StaticLabels map[string]bool
+	// annotationReads holds the recorded series names (names with a
+	// colon) that some rule's annotations mention, as in
+	// `{{ query "..." }}`.
+	annotationReads map[string]bool
 	// RuleFiles counts the rule files read.
 	RuleFiles int
 	// LabelsUnknown, RecordsUnknown and UsesUnknown are set when some
@@ -229,12 +226,43 @@ type Index struct {
 	LabelsUnknown, RecordsUnknown, UsesUnknown bool
 }
 
+// newIndex indexes what the run kept of each file. It lets go of the
+// files' uses, which it copies.
 func newIndex(per []fileResult) *Index {
 	idx := &Index{
 		Alerts: map[string][]*RuleRef{}, Records: map[string][]*RuleRef{},
-		Uses: map[string][]Use{}, StaticLabels: map[string]bool{},
+		StaticLabels: map[string]bool{}, annotationReads: map[string]bool{},
 	}
+	rules, uses := 0, map[string]int{}
 	for _, fr := range per {
+		rules += len(fr.rules)
+		for _, u := range fr.uses {
+			uses[u.Name]++
+		}
+	}
+	idx.Rules = make([]*RuleRef, 0, rules)
+	// The uses of each name are a piece of one array.
+	idx.Uses = make(map[string][]Use, len(uses))
+	at := make(map[string]int, len(uses))
+	n := 0
+	for name, c := range uses {
+		at[name] = n
+		n += c
+	}
+	flat := make([]Use, n)
+	for _, fr := range per {
+		for _, u := range fr.uses {
+			flat[at[u.Name]] = u
+			at[u.Name]++
+		}
+	}
+	for name, c := range uses {
+		end := at[name]
+		idx.Uses[name] = flat[end-c : end : end]
+	}
+	for i := range per {
+		fr := &per[i]
+		fr.uses = nil
 		if !fr.read {
 			continue
 		}
@@ -245,6 +273,9 @@ func newIndex(per []fileResult) *Index {
 		for _, k := range fr.labelKeys {
 			idx.StaticLabels[k] = true
 		}
+		for _, w := range fr.annotationReads {
+			idx.annotationReads[w] = true
+		}
 		for i := range fr.rules {
 			rule := &fr.rules[i]
 			idx.Rules = append(idx.Rules, rule)
@@ -253,9 +284,6 @@ func newIndex(per []fileResult) *Index {
 			} else if rule.Record != "" {
 				idx.Records[rule.Record] = append(idx.Records[rule.Record], rule)
 			}
-		}
-		for _, u := range fr.uses {
-			idx.Uses[u.Name] = append(idx.Uses[u.Name], u)
 		}
 	}
 	return idx
