@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -80,27 +81,36 @@ var triggers = []struct {
 	{hasGrafana, []byte("eyJrIjoi")},
 }
 
-// byFirst lists, for each byte, the triggers that start with it.
-var byFirst = func() (t [256][]int) {
+// byFirst holds, for each byte, the set of triggers (bit i for
+// triggers[i]) that start with it; ofKind, for each trigger, the set of
+// triggers of its kind.
+var byFirst, ofKind = func() (first [256]uint64, kind [64]uint64) {
 	for i, tr := range triggers {
-		t[tr.s[0]] = append(t[tr.s[0]], i)
+		first[tr.s[0]] |= 1 << i
+		for j, tr2 := range triggers {
+			if tr2.bit == tr.bit {
+				kind[i] |= 1 << j
+			}
+		}
 	}
-	return t
+	return first, kind
 }()
 
 // triggerKinds returns the kinds of credential whose triggers src holds,
-// in one pass over src: each byte that starts a trigger is checked
-// against the few triggers that start with it.
+// in one pass over src: a byte costs a table look-up unless it starts a
+// trigger of a kind not found yet, which is then compared.
 func triggerKinds(src []byte) int {
-	kinds, all := 0, 0
-	for _, t := range triggers {
-		all |= t.bit
-	}
-	for i := 0; i < len(src) && kinds != all; i++ {
-		for _, ti := range byFirst[src[i]] {
-			t := triggers[ti]
-			if kinds&t.bit == 0 && bytes.HasPrefix(src[i:], t.s) {
+	kinds := 0
+	pending := uint64(1)<<len(triggers) - 1
+	for i := 0; i < len(src) && pending != 0; i++ {
+		m := byFirst[src[i]] & pending
+		for m != 0 {
+			ti := bits.TrailingZeros64(m)
+			m &= m - 1
+			if t := triggers[ti]; bytes.HasPrefix(src[i:], t.s) {
 				kinds |= t.bit
+				pending &^= ofKind[ti]
+				m &^= ofKind[ti]
 			}
 		}
 	}
