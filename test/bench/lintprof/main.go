@@ -26,6 +26,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/metrics"
 	"runtime/pprof"
 	"time"
 
@@ -114,8 +115,27 @@ func profile(dirs []string, cpuProfile, memProfile string, w io.Writer) error {
 	return nil
 }
 
-// stage prints how long a stage took and the live heap after it.
+// stage prints how long a stage took, the live heap after it, and the
+// memory the Go runtime holds beside the heap's objects (what a soft
+// memory limit counts too): free heap spans not returned yet, stacks,
+// and the runtime's own metadata.
 func stage(w io.Writer, name string, d time.Duration, what string) {
+	samples := []metrics.Sample{
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/stacks:bytes"},
+		{Name: "/memory/classes/metadata/other:bytes"},
+		{Name: "/memory/classes/metadata/mspan/inuse:bytes"},
+		{Name: "/memory/classes/other:bytes"},
+		{Name: "/memory/classes/profiling/buckets:bytes"},
+		{Name: "/memory/classes/os-stacks:bytes"},
+	}
+	metrics.Read(samples)
+	mb := func(i int) float64 { return float64(samples[i].Value.Uint64()) / 1e6 }
+	fmt.Fprintf(w, "%-5s before GC: runtime holds %.1f MB (released %.1f): free spans %.1f, unused in spans %.1f, stacks %.1f, metadata %.1f + mspans %.1f, other %.1f, profiling %.1f, OS stacks %.1f\n",
+		name, mb(0)-mb(1), mb(1), mb(2), mb(3), mb(4), mb(5), mb(6), mb(7), mb(8), mb(9))
 	runtime.GC()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
