@@ -70,7 +70,7 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
-	exprs      *exprCache             // repo scope: expressions read again (RuleExpr)
+	refs       *refTables             // repo scope: what is kept of the Index's rules by file
 	compiled   *compile.Compiled      // the compile stage's result, when the caller has it
 	alertingSt *alertingState         // repo scope: compiled routing, on first use
 	dashSt     []dashboardScan        // repo scope: the dashboards walked, on first use
@@ -91,10 +91,10 @@ func (p *Pass) Expr() parser.Expr { return p.rs.expr }
 // when the file can no longer be read or no longer has the rule: a file
 // changed while it was linted.
 func (p *Pass) RuleExpr(r *RuleRef) string {
-	if r.exprKept || p.exprs == nil {
-		return r.expr
+	if p.refs == nil {
+		return ""
 	}
-	return p.exprs.get(r)
+	return p.refs.expr(r)
 }
 
 // ExprErr returns the expression's parse error, if any.
@@ -112,7 +112,7 @@ func (p *Pass) Report(span diag.Span, hint, format string, args ...any) {
 // ReportRef records a finding about the rule r of the repo's Index,
 // honouring its disable comments.
 func (p *Pass) ReportRef(r *RuleRef, span diag.Span, hint, format string, args ...any) {
-	if r != nil && !p.required && promrule.MatchesAny(r.disabled, p.check) {
+	if r != nil && !p.required && p.refs != nil && promrule.MatchesAny(p.refs.disabled(r), p.check) {
 		return
 	}
 	p.ReportRule(nil, nil, span, hint, format, args...)
@@ -340,7 +340,7 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	}
 
 	idx := newIndex(perFile)
-	exprs := &exprCache{repo: r, read: map[int32][]string{}}
+	refs := &refTables{repo: r, per: perFile, read: map[int32][]string{}}
 	broken := rulesBroken(r)
 	var plan []promrule.PlannedRule
 	for _, fr := range perFile {
@@ -351,7 +351,7 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	if broken {
 		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
 	}
-	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, exprs: exprs, compiled: c, planSt: plan, out: &out}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, refs: refs, compiled: c, planSt: plan, out: &out}
 	if p.planSt == nil {
 		p.planSt = []promrule.PlannedRule{}
 	}
@@ -418,32 +418,53 @@ type alertExprReader interface {
 	readsAlertExprs(p *Pass) bool
 }
 
-// exprCache holds the expressions of the rule files read again for
-// Pass.RuleExpr, by file.
-type exprCache struct {
+// refTables are what lint keeps of the Index's rules by file, beside
+// their RuleRefs: what few checks ask for.
+type refTables struct {
 	repo *load.Repo
+	per  []fileResult
+	// read holds the expressions of the files read again, by file.
 	read map[int32][]string
 }
 
-func (c *exprCache) get(r *RuleRef) string {
-	exprs, ok := c.read[r.file]
+// expr returns the expression of r: kept, held by the repo, or read again
+// from its file (once per file, for every rule of it, since a check
+// asking for one rule's asks for its peers').
+func (t *refTables) expr(r *RuleRef) string {
+	if fr := &t.per[r.file]; int(r.ord) < len(fr.exprs) && fr.exprs[r.ord] != "" {
+		return fr.exprs[r.ord]
+	}
+	exprs, ok := t.read[r.file]
 	if !ok {
-		i := int(r.file) - len(c.repo.RuleFiles)
-		if i >= 0 && i < c.repo.DeferredRuleFiles() {
-			if f, _, err := c.repo.ReadRuleFile(i); err == nil && f != nil {
-				for _, g := range f.Groups {
-					for _, rule := range g.Rules {
-						exprs = append(exprs, rule.Expr)
-					}
+		var f *promrule.File
+		if i := int(r.file); i < len(t.repo.RuleFiles) {
+			f = t.repo.RuleFiles[i]
+		} else if i -= len(t.repo.RuleFiles); i < t.repo.DeferredRuleFiles() {
+			f, _, _ = t.repo.ReadRuleFile(i) // an error is a file changed since: no expression
+		}
+		if f != nil {
+			for _, g := range f.Groups {
+				for _, rule := range g.Rules {
+					exprs = append(exprs, rule.Expr)
 				}
 			}
 		}
-		c.read[r.file] = exprs
+		t.read[r.file] = exprs
 	}
 	if int(r.ord) < len(exprs) {
 		return exprs[r.ord]
 	}
 	return ""
+}
+
+// disabled returns the checks turned off for r, by a comment on the rule
+// or on its file.
+func (t *refTables) disabled(r *RuleRef) []string {
+	fr := &t.per[r.file]
+	if d, ok := fr.ruleDisabled[r.ord]; ok {
+		return d
+	}
+	return fr.disabled
 }
 
 // fileChecker is a repo check with a part to do on each rule file while
@@ -468,6 +489,13 @@ type fileResult struct {
 	// annotationReads are the recorded series names (names with a
 	// colon) the annotations of the file's rules mention.
 	annotationReads []string
+	// exprs are the expressions of the file's alerts, by rule, when a
+	// repo check reads them all (runState.alertExprs); nil otherwise.
+	exprs []string
+	// disabled are the checks the file turns off, and ruleDisabled those
+	// turned off for a rule by its own comment too, by rule.
+	disabled     []string
+	ruleDisabled map[int32][]string
 	// plan is the PrometheusRules the file compiles to, detached from it.
 	plan []promrule.PlannedRule
 	// unparsed is set when an expression of the file does not parse:
@@ -503,6 +531,10 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 		n += len(g.Rules)
 	}
 	res.rules = make([]RuleRef, 0, n) // one allocation: the index points into it
+	res.disabled = f.Disabled
+	if st.alertExprs {
+		res.exprs = make([]string, n)
+	}
 	for _, g := range f.Groups {
 		for _, kv := range g.Labels {
 			labelKeys[kv.Key] = true
@@ -523,10 +555,17 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 			rs := newRuleState(rule)
 			res.rules = res.rules[:len(res.rules)+1]
 			rs.ref = &res.rules[len(res.rules)-1]
-			rs.ref.file, rs.ref.ord = int32(i), int32(len(res.rules)-1)
-			// A file the repo holds stays in memory: its expressions cost
-			// nothing to keep.
-			st.labels.ref(rs.ref, f, rule, held || st.alertExprs && rule.IsAlert())
+			ord := len(res.rules) - 1
+			st.labels.ref(rs.ref, rule, i, ord)
+			if st.alertExprs && rule.IsAlert() {
+				res.exprs[ord] = rule.Expr
+			}
+			if len(rule.Disabled) > 0 {
+				if res.ruleDisabled == nil {
+					res.ruleDisabled = map[int32][]string{}
+				}
+				res.ruleDisabled[int32(ord)] = append(slices.Clone(rule.Disabled), f.Disabled...)
+			}
 			p.Rule, p.rs = rule, rs
 			for _, c := range l.rule {
 				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required

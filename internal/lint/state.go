@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"slices"
 	"strings"
 	"sync"
 
@@ -105,15 +104,10 @@ type RuleRef struct {
 	// Alert or Record holds the rule's name.
 	Alert, Record string
 	NameSpan      diag.Span
-	// expr is the rule's expression as written, when exprKept: lint
-	// keeps it when the rule's file stays in memory or a repo check reads
-	// every alert's (alertExprReader); Pass.RuleExpr reads the file again
-	// for the others, which few checks ask for (rules/duplicate-name asks
-	// for those of rules sharing a name and labels).
-	expr     string
-	exprKept bool
 	// file and ord locate the rule: the index of its file in the run,
-	// and its place among the file's rules.
+	// and its place among the file's rules. What few checks ask of a rule
+	// (Pass.RuleExpr, its disable comments) is kept by file (refTables),
+	// not in every RuleRef.
 	file, ord int32
 	// labelsRefused is set when the rule's or its group's labels could
 	// not be read as written (rules/schema says why).
@@ -121,9 +115,6 @@ type RuleRef struct {
 	// Labels are the static labels of the rule's group, then the rule's
 	// own, as written (a rule's label overrides its group's).
 	Labels []Label
-	// disabled lists the checks turned off for the rule, by a comment on
-	// the rule or on its file.
-	disabled []string
 }
 
 // Label is a static label of a rule or group.
@@ -147,17 +138,10 @@ type labelSets struct {
 	sets map[string][]Label
 }
 
-// ref sets *ref to the RuleRef of rule r of file f, keeping its
-// expression when keepExpr.
-func (ls *labelSets) ref(ref *RuleRef, f *promrule.File, r *promrule.Rule, keepExpr bool) {
-	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, disabled: f.Disabled,
-		labelsRefused: r.Refused("labels") || r.Group.Refused("labels"), file: ref.file, ord: ref.ord}
-	if keepExpr {
-		ref.expr, ref.exprKept = r.Expr, true
-	}
-	if len(r.Disabled) > 0 {
-		ref.disabled = append(slices.Clone(r.Disabled), f.Disabled...)
-	}
+// ref sets *ref to the RuleRef of rule r, the ord-th of the file-th file.
+func (ls *labelSets) ref(ref *RuleRef, r *promrule.Rule, file, ord int) {
+	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, file: int32(file), ord: int32(ord),
+		labelsRefused: r.Refused("labels") || r.Group.Refused("labels")}
 	n := len(r.Labels)
 	if r.Group != nil {
 		n += len(r.Group.Labels)
