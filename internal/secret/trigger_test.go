@@ -23,7 +23,12 @@ func TestTriggerKinds(t *testing.T) {
 	if len(triggers) > 64 {
 		t.Fatalf("%d triggers: byFirst holds 64", len(triggers))
 	}
-	srcs := []string{"", "x", "earer", "Bearer xoxb- AKIA ghp_ eyJ gl _live_ :AA glsa_ eyJrIjoi", "hooks.slack.com/ ://"}
+	for _, tr := range triggers {
+		if len(tr.s) < 2 {
+			t.Fatalf("trigger %q: bySecond needs two bytes", tr.s)
+		}
+	}
+	srcs := []string{"", "x", "g", "gl", "earer", "Bearer xoxb- AKIA ghp_ eyJ gl _live_ :AA glsa_ eyJrIjoi", "hooks.slack.com/ ://"}
 	for _, tr := range triggers {
 		srcs = append(srcs, "  "+string(tr.s), string(tr.s[:len(tr.s)-1]), string(tr.s)+string(tr.s))
 	}
@@ -61,5 +66,34 @@ func BenchmarkTriggerKinds(b *testing.B) {
 	b.SetBytes(int64(len(src)))
 	for b.Loop() {
 		triggerKinds(src)
+	}
+}
+
+// BenchmarkScan scans the rule files of a lint benchmark corpus
+// (LINTBENCH_CORPUS, from `go run ./test/bench/lintbench -keep`).
+func BenchmarkScan(b *testing.B) {
+	dir := os.Getenv("LINTBENCH_CORPUS")
+	if dir == "" {
+		b.Skip("LINTBENCH_CORPUS is not set")
+	}
+	var files [][]byte
+	n := 0
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() && filepath.Ext(p) == ".yaml" {
+			src, err := os.ReadFile(p)
+			files = append(files, src)
+			n += len(src)
+			return err
+		}
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(n))
+	for b.Loop() {
+		for _, f := range files {
+			Scan(f)
+		}
 	}
 }
