@@ -213,16 +213,23 @@ type Index struct {
 // newIndex indexes what the run kept of each file. It lets go of the
 // files' uses, which it copies.
 func newIndex(per []fileResult) *Index {
-	idx := &Index{
-		Alerts: map[string][]*RuleRef{}, Records: map[string][]*RuleRef{},
-		StaticLabels: map[string]bool{}, annotationReads: map[string]bool{},
-	}
-	rules, uses := 0, map[string]int{}
+	rules, alerts, uses := 0, 0, map[string]int{}
 	for _, fr := range per {
 		rules += len(fr.rules)
+		for i := range fr.rules {
+			if fr.rules[i].IsAlert() {
+				alerts++
+			}
+		}
 		for _, u := range fr.uses {
 			uses[u.Name]++
 		}
+	}
+	// Sized once: most alert names are one rule's, and a map grown to
+	// tens of thousands of names holds twice the room it needs.
+	idx := &Index{
+		Alerts: make(map[string][]*RuleRef, alerts), Records: map[string][]*RuleRef{},
+		StaticLabels: map[string]bool{}, annotationReads: map[string]bool{},
 	}
 	idx.Rules = make([]*RuleRef, 0, rules)
 	// The uses of each name are a piece of one array.
