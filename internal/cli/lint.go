@@ -142,7 +142,12 @@ func runLint(ctx context.Context, deps *Deps, o *lintOptions, paths []string) er
 		}
 		return err
 	}
-	defer lintMemory(r.DeferredBytes())()
+	// What lint keeps grows with the rule files, read now or held already.
+	input := r.DeferredBytes()
+	for _, f := range r.RuleFiles {
+		input += int64(len(f.Src))
+	}
+	defer lintMemory(input)()
 	all, err := l.Lint(r)
 	if err != nil {
 		return err
@@ -297,19 +302,18 @@ func lintNotes(w io.Writer, r *load.Repo) {
 	}
 }
 
-// lintMemory sets the garbage collector for a lint that reads rule files
-// of inputBytes as it checks them, and returns what restores it. Lint
-// allocates the YAML and PromQL trees of a few files at a time (about 30
-// bytes a byte of rule file, all short-lived) and keeps a summary of
-// every rule (under a byte a byte). At the default GOGC=100 the collector
-// runs whenever the heap doubles: on a small repo, whose live heap is
-// mostly what the program's packages built at start-up, it marks that
-// again and again (a quarter of the CPU time at 1k rules). Lint collects
-// at five times the live heap instead, under a soft limit of what is in
-// the heap already (the repo loaded) plus 12 MiB plus a byte a byte of
-// input: above what lint keeps, so that the collector does not run
-// without end, and a bound on the peak of big repos. GOGC and GOMEMLIMIT
-// in the environment win.
+// lintMemory sets the garbage collector for a lint of rule files of
+// inputBytes, and returns what restores it. Lint allocates the YAML and
+// PromQL trees of a few files at a time (about 30 bytes a byte of rule
+// file, all short-lived) and keeps a summary of every rule (under a byte a
+// byte). At the default GOGC=100 the collector runs whenever the heap
+// doubles: on a small repo, whose live heap is mostly what the program's
+// packages built at start-up, it marks that again and again (a quarter of
+// the CPU time at 1k rules). Lint collects at five times the live heap
+// instead, under a soft limit of what is in the heap already (the repo
+// loaded) plus 12 MiB plus a byte a byte of input: above what lint keeps,
+// so that the collector does not run without end, and a bound on the peak
+// of big repos. GOGC and GOMEMLIMIT in the environment win.
 func lintMemory(inputBytes int64) (restore func()) {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
