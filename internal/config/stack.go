@@ -6,6 +6,7 @@ import (
 	"net"
 	"regexp"
 	"slices"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
@@ -257,8 +258,12 @@ type NamedComponent struct {
 }
 
 var (
-	imageTagRE  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
-	imageRepoRE = regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$`)
+	// Compiled on first use: {0,127} makes a big program (half a
+	// millisecond at every start), and only a stack section needs them.
+	imageTagRE  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`) })
+	imageRepoRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-]+[a-z0-9]+)*)*$`)
+	})
 )
 
 // reportFunc reports a finding of config/schema.
@@ -308,7 +313,7 @@ func validateStack(report reportFunc, entry entryFunc, c *Config) {
 		report(s.Span("agentNamespace"), "node agents need a namespace whose PodSecurity level is privileged; the components' is restricted",
 			"agentNamespace is the same as namespace (%q)", s.Namespace)
 	}
-	if s.Registry != "" && !imageRepoRE.MatchString(s.Registry) {
+	if s.Registry != "" && !imageRepoRE().MatchString(s.Registry) {
 		report(s.Span("registry"), "a registry host, with an optional port and path, such as registry.example.com:5000/mirror", "invalid registry %q", s.Registry)
 	}
 	for _, nc := range c.ComponentsByName() {
@@ -346,10 +351,10 @@ func validateStack(report reportFunc, entry entryFunc, c *Config) {
 }
 
 func validateComponent(report reportFunc, entry entryFunc, name string, c *Component) {
-	if c.Version != "" && !imageTagRE.MatchString(c.Version) {
+	if c.Version != "" && !imageTagRE().MatchString(c.Version) {
 		report(c.Span("version"), "a version is an image tag such as v2.55.1", "%s: invalid version %q", name, c.Version)
 	}
-	if c.Image != "" && !imageRepoRE.MatchString(c.Image) {
+	if c.Image != "" && !imageRepoRE().MatchString(c.Image) {
 		report(c.Span("image"), "give the repository without a tag; the tag is version", "%s: invalid image %q", name, c.Image)
 	}
 	if c.Replicas != nil && (*c.Replicas < 1 || *c.Replicas > 10) {

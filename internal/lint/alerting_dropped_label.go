@@ -38,6 +38,10 @@ func (droppedLabel) Meta() Meta {
 	return Meta{Severity: diag.Warning, Scope: ScopeRepo, Summary: "An alert's expression drops a label that its grouping, inhibition or a route needs."}
 }
 
+// readsAlertExprs: Check reads every alert's expression when there is
+// routing to judge them against.
+func (droppedLabel) readsAlertExprs(p *Pass) bool { return p.Config.Alerting.Routing() }
+
 func (droppedLabel) Check(p *Pass) {
 	st := p.alerting()
 	if st.route == nil || p.Index.LabelsUnknown {
@@ -64,8 +68,9 @@ func (droppedLabel) Check(p *Pass) {
 		if !ok || r.labelsRefused {
 			continue
 		}
-		e, err := promql.ParseExpr(r.Expr)
-		if err != nil || r.Expr == "" {
+		x := p.RuleExpr(r)
+		e, err := promql.ParseExpr(x)
+		if err != nil || x == "" {
 			continue
 		}
 		need := map[string]string{}

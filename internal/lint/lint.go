@@ -70,6 +70,7 @@ type Pass struct {
 	Index *Index
 
 	rs         *ruleState
+	refs       *refTables             // repo scope: what is kept of the Index's rules by file
 	compiled   *compile.Compiled      // the compile stage's result, when the caller has it
 	alertingSt *alertingState         // repo scope: compiled routing, on first use
 	dashSt     []dashboardScan        // repo scope: the dashboards walked, on first use
@@ -83,6 +84,18 @@ type Pass struct {
 // Expr returns the rule's parsed expression, or nil when it does not parse
 // (the promql-syntax check reports that).
 func (p *Pass) Expr() parser.Expr { return p.rs.expr }
+
+// RuleExpr returns the expression of rule r of the Index as written: kept
+// in r, or read again from r's file (once per file, for every rule of it,
+// since a check asking for one rule's asks for its peers'). It returns ""
+// when the file can no longer be read or no longer has the rule: a file
+// changed while it was linted.
+func (p *Pass) RuleExpr(r *RuleRef) string {
+	if p.refs == nil {
+		return ""
+	}
+	return p.refs.expr(r)
+}
 
 // ExprErr returns the expression's parse error, if any.
 func (p *Pass) ExprErr() error { return p.rs.exprErr }
@@ -99,7 +112,7 @@ func (p *Pass) Report(span diag.Span, hint, format string, args ...any) {
 // ReportRef records a finding about the rule r of the repo's Index,
 // honouring its disable comments.
 func (p *Pass) ReportRef(r *RuleRef, span diag.Span, hint, format string, args ...any) {
-	if r != nil && !p.required && promrule.MatchesAny(r.disabled, p.check) {
+	if r != nil && !p.required && p.refs != nil && promrule.MatchesAny(p.refs.disabled(r), p.check) {
 		return
 	}
 	p.ReportRule(nil, nil, span, hint, format, args...)
@@ -302,11 +315,17 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	deferred := r.DeferredRuleFiles()
 	n := len(r.RuleFiles) + deferred
 	st := &runState{objects: compile.RuleObjectOptions(r.Config)}
+	probe := &Pass{Config: r.Config, Repo: r}
+	for _, c := range l.repo {
+		if er, ok := c.(alertExprReader); ok && er.readsAlertExprs(probe) {
+			st.alertExprs = true
+		}
+	}
 	perFile := make([]fileResult, n)
 	errs := make([]error, n)
 	parallel.Each(n, func(i int) {
 		if i < len(r.RuleFiles) {
-			perFile[i] = l.runFile(r, st, r.RuleFiles[i], nil)
+			perFile[i] = l.runFile(r, st, i, r.RuleFiles[i], nil)
 			return
 		}
 		f, fds, err := r.ReadRuleFile(i - len(r.RuleFiles))
@@ -314,13 +333,14 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 			errs[i] = err
 			return
 		}
-		perFile[i] = l.runFile(r, st, f, fds)
+		perFile[i] = l.runFile(r, st, i, f, fds)
 	})
 	if err := errors.Join(errs...); err != nil {
 		return out, err
 	}
 
 	idx := newIndex(perFile)
+	refs := &refTables{repo: r, per: perFile, read: map[int32][]string{}}
 	broken := rulesBroken(r)
 	var plan []promrule.PlannedRule
 	for _, fr := range perFile {
@@ -331,7 +351,7 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	if broken {
 		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
 	}
-	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, compiled: c, planSt: plan, out: &out}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, refs: refs, compiled: c, planSt: plan, out: &out}
 	if p.planSt == nil {
 		p.planSt = []promrule.PlannedRule{}
 	}
@@ -387,6 +407,64 @@ func stackBound(name string) bool {
 type runState struct {
 	labels  labelSets
 	objects promrule.ObjectOptions
+	// alertExprs is set when a repo check reads every alert's
+	// expression: lint keeps them rather than read every file again.
+	alertExprs bool
+}
+
+// alertExprReader is a repo check that reads the expression of every
+// alerting rule (Pass.RuleExpr) when readsAlertExprs says so.
+type alertExprReader interface {
+	readsAlertExprs(p *Pass) bool
+}
+
+// refTables are what lint keeps of the Index's rules by file, beside
+// their RuleRefs: what few checks ask for.
+type refTables struct {
+	repo *load.Repo
+	per  []fileResult
+	// read holds the expressions of the files read again, by file.
+	read map[int32][]string
+}
+
+// expr returns the expression of r: kept, held by the repo, or read again
+// from its file (once per file, for every rule of it, since a check
+// asking for one rule's asks for its peers').
+func (t *refTables) expr(r *RuleRef) string {
+	if fr := &t.per[r.file]; int(r.ord) < len(fr.exprs) && fr.exprs[r.ord] != "" {
+		return fr.exprs[r.ord]
+	}
+	exprs, ok := t.read[r.file]
+	if !ok {
+		var f *promrule.File
+		if i := int(r.file); i < len(t.repo.RuleFiles) {
+			f = t.repo.RuleFiles[i]
+		} else if i -= len(t.repo.RuleFiles); i < t.repo.DeferredRuleFiles() {
+			f, _, _ = t.repo.ReadRuleFile(i) // an error is a file changed since: no expression
+		}
+		if f != nil {
+			for _, g := range f.Groups {
+				for _, rule := range g.Rules {
+					exprs = append(exprs, rule.Expr)
+				}
+			}
+		}
+		t.read[r.file] = exprs
+	}
+	if int(r.ord) < len(exprs) {
+		return exprs[r.ord]
+	}
+	return ""
+}
+
+// disabled returns the checks turned off for r, by a comment on the rule
+// or on its file.
+func (t *refTables) disabled(r *RuleRef) []string {
+	fr := &t.per[r.file]
+	if d, ok := fr.ruleDisabled[r.ord]; ok {
+		return d
+	}
+	return fr.disabled
 }
 
 // fileChecker is a repo check with a part to do on each rule file while
@@ -408,6 +486,16 @@ type fileResult struct {
 	uses  []Use
 	// labelKeys are the names of the static labels the file sets.
 	labelKeys []string
+	// annotationReads are the recorded series names (names with a
+	// colon) the annotations of the file's rules mention.
+	annotationReads []string
+	// exprs are the expressions of the file's alerts, by rule, when a
+	// repo check reads them all (runState.alertExprs); nil otherwise.
+	exprs []string
+	// disabled are the checks the file turns off, and ruleDisabled those
+	// turned off for a rule by its own comment too, by rule.
+	disabled     []string
+	ruleDisabled map[int32][]string
 	// plan is the PrometheusRules the file compiles to, detached from it.
 	plan []promrule.PlannedRule
 	// unparsed is set when an expression of the file does not parse:
@@ -420,10 +508,10 @@ type fileResult struct {
 	src *source.File
 }
 
-// runFile checks f, which was loaded with the findings fds (nil when the
-// repo's loader holds them), and keeps what the repo checks need. f may
-// be nil: the loader refused the file.
-func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []diag.Finding) fileResult {
+// runFile checks f, the i-th rule file of the run, which was loaded with
+// the findings fds (nil when the repo's loader holds them), and keeps what
+// the repo checks need. f may be nil: the loader refused the file.
+func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fds []diag.Finding) fileResult {
 	var res fileResult
 	for _, fd := range fds {
 		if l.enabled[fd.Check] {
@@ -435,13 +523,18 @@ func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []dia
 		return res
 	}
 	res.read = true
+	held := i < len(r.RuleFiles) // else read by lint, and let go after
 	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
-	labelKeys := map[string]bool{}
+	labelKeys, reads, names := map[string]bool{}, map[string]bool{}, map[string]string{}
 	n := 0
 	for _, g := range f.Groups {
 		n += len(g.Rules)
 	}
 	res.rules = make([]RuleRef, 0, n) // one allocation: the index points into it
+	res.disabled = f.Disabled
+	if st.alertExprs {
+		res.exprs = make([]string, n)
+	}
 	for _, g := range f.Groups {
 		for _, kv := range g.Labels {
 			labelKeys[kv.Key] = true
@@ -454,21 +547,39 @@ func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []dia
 			for _, kv := range rule.Labels {
 				labelKeys[kv.Key] = true
 			}
+			for _, kv := range rule.Annotations {
+				if strings.IndexByte(kv.Value, ':') >= 0 {
+					colonWords([]byte(kv.Value), reads)
+				}
+			}
 			rs := newRuleState(rule)
 			res.rules = res.rules[:len(res.rules)+1]
 			rs.ref = &res.rules[len(res.rules)-1]
-			st.labels.ref(rs.ref, f, rule)
+			ord := len(res.rules) - 1
+			st.labels.ref(rs.ref, rule, i, ord)
+			if st.alertExprs && rule.IsAlert() {
+				res.exprs[ord] = rule.Expr
+			}
+			if len(rule.Disabled) > 0 {
+				if res.ruleDisabled == nil {
+					res.ruleDisabled = map[int32][]string{}
+				}
+				res.ruleDisabled[int32(ord)] = append(slices.Clone(rule.Disabled), f.Disabled...)
+			}
 			p.Rule, p.rs = rule, rs
 			for _, c := range l.rule {
 				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 				c.Check(p)
 			}
-			res.uses = append(res.uses, rs.uses()...)
+			res.uses = rs.uses(res.uses, names)
 			res.unparsed = res.unparsed || rs.exprErr != nil
 		}
 	}
 	for k := range labelKeys {
 		res.labelKeys = append(res.labelKeys, k)
+	}
+	for w := range reads {
+		res.annotationReads = append(res.annotationReads, w)
 	}
 	p.Rule, p.rs = nil, &ruleState{}
 	for _, c := range l.file {
@@ -484,7 +595,7 @@ func (l *Linter) runFile(r *load.Repo, st *runState, f *promrule.File, fds []dia
 	for _, pl := range promrule.PlanPrometheusRules([]*promrule.File{f}, st.objects) {
 		res.plan = append(res.plan, pl.Detached())
 	}
-	if fds != nil && len(res.findings) > 0 {
+	if !held && len(res.findings) > 0 {
 		res.src = f.File
 	}
 	return res

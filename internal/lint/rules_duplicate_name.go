@@ -53,7 +53,7 @@ func (duplicateName) Check(p *Pass) {
 				key := staticIdentity(r)
 				var prev *RuleRef
 				for _, q := range seen[key] {
-					if seriesMayOverlap(q, r) {
+					if seriesMayOverlap(r.IsAlert(), p.RuleExpr(q), p.RuleExpr(r)) {
 						prev = q
 						break
 					}
@@ -95,17 +95,18 @@ func staticIdentity(r *RuleRef) string {
 	return b.String()
 }
 
-// seriesMayOverlap reports whether rules a and b, of one name and the same
-// static labels, can write a series of the same labels. It answers no only
+// seriesMayOverlap reports whether two rules (alerts when alert is set)
+// of expressions a and b, of one name and the same static labels, can
+// write a series of the same labels. It answers no only
 // when it is sure: their expressions keep one label with values that
 // cannot meet, or one certainly keeps a label the other certainly drops.
-func seriesMayOverlap(a, b *RuleRef) bool {
-	ea, errA := promql.ParseExpr(a.Expr)
-	eb, errB := promql.ParseExpr(b.Expr)
-	if errA != nil || errB != nil || a.Expr == "" || b.Expr == "" {
+func seriesMayOverlap(alert bool, a, b string) bool {
+	ea, errA := promql.ParseExpr(a)
+	eb, errB := promql.ParseExpr(b)
+	if errA != nil || errB != nil || a == "" || b == "" {
 		return true
 	}
-	if a.IsAlert() && shape(a.Expr) != shape(b.Expr) {
+	if alert && shape(a) != shape(b) {
 		// Alerts of one name whose expressions differ other than in their
 		// selectors' labels are one alert detected several ways, a
 		// deliberate pattern (a compactor that has not run: its last

@@ -62,10 +62,8 @@ func recordedNamesRead(r *load.Repo, idx *Index) map[string]bool {
 	for _, t := range r.RuleTests {
 		colonWords(t.Src, out) // promql_expr_test queries
 	}
-	for _, rule := range idx.Rules {
-		for _, w := range rule.annotationReads {
-			out[w] = true
-		}
+	for w := range idx.annotationReads {
+		out[w] = true
 	}
 	return out
 }

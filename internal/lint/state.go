@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"slices"
 	"strings"
 	"sync"
 
@@ -53,18 +52,23 @@ func (rs *ruleState) templates(r *promrule.Rule) []*Template {
 	return rs.tmpl
 }
 
-// uses returns the recorded series (names with a colon) that the rule's
-// expression selects.
-func (rs *ruleState) uses() []Use {
+// uses appends to out the recorded series (names with a colon) that the
+// rule's expression selects. names interns them: a file's rules select a
+// few names many times.
+func (rs *ruleState) uses(out []Use, names map[string]string) []Use {
 	if rs.expr == nil {
-		return nil
+		return out
 	}
-	var out []Use
 	parser.Inspect(rs.expr, func(n parser.Node, _ []parser.Node) error {
 		if vs, ok := n.(*parser.VectorSelector); ok && strings.Contains(vs.Name, ":") {
 			// The name is a piece of the expression: a copy lets the
 			// expression go.
-			out = append(out, Use{Name: strings.Clone(vs.Name), Rule: rs.ref, Span: ExprSpan(rs.rule, vs.PosRange)})
+			name, ok := names[vs.Name]
+			if !ok {
+				name = strings.Clone(vs.Name)
+				names[name] = name
+			}
+			out = append(out, Use{Name: name, Rule: rs.ref, Span: ExprSpan(rs.rule, vs.PosRange)})
 		}
 		return nil
 	})
@@ -100,21 +104,17 @@ type RuleRef struct {
 	// Alert or Record holds the rule's name.
 	Alert, Record string
 	NameSpan      diag.Span
-	// Expr is the rule's expression as written: rules/duplicate-name
-	// parses it again for the few rules that share a name.
-	Expr string
+	// file and ord locate the rule: the index of its file in the run,
+	// and its place among the file's rules. What few checks ask of a rule
+	// (Pass.RuleExpr, its disable comments) is kept by file (refTables),
+	// not in every RuleRef.
+	file, ord int32
 	// labelsRefused is set when the rule's or its group's labels could
 	// not be read as written (rules/schema says why).
 	labelsRefused bool
-	// annotationReads are the recorded series names (names with a
-	// colon) the rule's annotations mention, as in `{{ query "..." }}`.
-	annotationReads []string
 	// Labels are the static labels of the rule's group, then the rule's
 	// own, as written (a rule's label overrides its group's).
 	Labels []Label
-	// disabled lists the checks turned off for the rule, by a comment on
-	// the rule or on its file.
-	disabled []string
 }
 
 // Label is a static label of a rule or group.
@@ -138,22 +138,10 @@ type labelSets struct {
 	sets map[string][]Label
 }
 
-// ref sets *ref to the RuleRef of rule r of file f.
-func (ls *labelSets) ref(ref *RuleRef, f *promrule.File, r *promrule.Rule) {
-	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, Expr: r.Expr, disabled: f.Disabled,
+// ref sets *ref to the RuleRef of rule r, the ord-th of the file-th file.
+func (ls *labelSets) ref(ref *RuleRef, r *promrule.Rule, file, ord int) {
+	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, file: int32(file), ord: int32(ord),
 		labelsRefused: r.Refused("labels") || r.Group.Refused("labels")}
-	for _, kv := range r.Annotations {
-		if strings.IndexByte(kv.Value, ':') >= 0 {
-			words := map[string]bool{}
-			colonWords([]byte(kv.Value), words)
-			for w := range words {
-				ref.annotationReads = append(ref.annotationReads, w)
-			}
-		}
-	}
-	if len(r.Disabled) > 0 {
-		ref.disabled = append(slices.Clone(r.Disabled), f.Disabled...)
-	}
 	n := len(r.Labels)
 	if r.Group != nil {
 		n += len(r.Group.Labels)
@@ -207,6 +195,10 @@ type Index struct {
 	Uses map[string][]Use
 	// StaticLabels holds every label name that some rule or group sets.
 	StaticLabels map[string]bool
+	// annotationReads holds the recorded series names (names with a
+	// colon) that some rule's annotations mention, as in
+	// `{{ query "..." }}`.
+	annotationReads map[string]bool
 	// RuleFiles counts the rule files read.
 	RuleFiles int
 	// LabelsUnknown, RecordsUnknown and UsesUnknown are set when some
@@ -218,12 +210,50 @@ type Index struct {
 	LabelsUnknown, RecordsUnknown, UsesUnknown bool
 }
 
+// newIndex indexes what the run kept of each file. It lets go of the
+// files' uses, which it copies.
 func newIndex(per []fileResult) *Index {
-	idx := &Index{
-		Alerts: map[string][]*RuleRef{}, Records: map[string][]*RuleRef{},
-		Uses: map[string][]Use{}, StaticLabels: map[string]bool{},
-	}
+	rules, alerts, uses := 0, 0, map[string]int{}
 	for _, fr := range per {
+		rules += len(fr.rules)
+		for i := range fr.rules {
+			if fr.rules[i].IsAlert() {
+				alerts++
+			}
+		}
+		for _, u := range fr.uses {
+			uses[u.Name]++
+		}
+	}
+	// Sized once: most alert names are one rule's, and a map grown to
+	// tens of thousands of names holds twice the room it needs.
+	idx := &Index{
+		Alerts: make(map[string][]*RuleRef, alerts), Records: map[string][]*RuleRef{},
+		StaticLabels: map[string]bool{}, annotationReads: map[string]bool{},
+	}
+	idx.Rules = make([]*RuleRef, 0, rules)
+	// The uses of each name are a piece of one array.
+	idx.Uses = make(map[string][]Use, len(uses))
+	at := make(map[string]int, len(uses))
+	n := 0
+	for name, c := range uses {
+		at[name] = n
+		n += c
+	}
+	flat := make([]Use, n)
+	for _, fr := range per {
+		for _, u := range fr.uses {
+			flat[at[u.Name]] = u
+			at[u.Name]++
+		}
+	}
+	for name, c := range uses {
+		end := at[name]
+		idx.Uses[name] = flat[end-c : end : end]
+	}
+	for i := range per {
+		fr := &per[i]
+		fr.uses = nil
 		if !fr.read {
 			continue
 		}
@@ -234,6 +264,9 @@ func newIndex(per []fileResult) *Index {
 		for _, k := range fr.labelKeys {
 			idx.StaticLabels[k] = true
 		}
+		for _, w := range fr.annotationReads {
+			idx.annotationReads[w] = true
+		}
 		for i := range fr.rules {
 			rule := &fr.rules[i]
 			idx.Rules = append(idx.Rules, rule)
@@ -242,9 +275,6 @@ func newIndex(per []fileResult) *Index {
 			} else if rule.Record != "" {
 				idx.Records[rule.Record] = append(idx.Records[rule.Record], rule)
 			}
-		}
-		for _, u := range fr.uses {
-			idx.Uses[u.Name] = append(idx.Uses[u.Name], u)
 		}
 	}
 	return idx

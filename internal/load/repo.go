@@ -633,3 +633,15 @@ func (r *Repo) ReadRuleSource(i int) (*source.File, error) {
 // DeferredRuleFile returns the path shown for the i-th rule file Load
 // found and did not read (Options.Defer).
 func (r *Repo) DeferredRuleFile(i int) string { return safeName(r.pending[i].display) }
+
+// DeferredBytes returns the size of the rule files Load found and did not
+// read (Options.Defer), as the file system gave it when they were found.
+func (r *Repo) DeferredBytes() int64 {
+	var n int64
+	for _, s := range r.pending {
+		if s.node.info != nil {
+			n += s.node.info.Size()
+		}
+	}
+	return n
+}

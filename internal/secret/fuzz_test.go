@@ -23,6 +23,9 @@ func FuzzScan(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, src []byte) {
+		if got, want := triggerKinds(src), naiveKinds(src); got != want {
+			t.Fatalf("triggerKinds = %b, want %b", got, want)
+		}
 		lines := bytes.Count(src, []byte{'\n'}) + 1
 		for _, h := range Scan(src) {
 			if h.Line < 1 || h.Line > lines || h.Start < 0 || h.Start > h.End || h.End > len(h.Text) || h.Kind == "" {

@@ -3,6 +3,7 @@ package secret
 import (
 	"bytes"
 	"encoding/base64"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -80,27 +81,38 @@ var triggers = []struct {
 	{hasGrafana, []byte("eyJrIjoi")},
 }
 
-// byFirst lists, for each byte, the triggers that start with it.
-var byFirst = func() (t [256][]int) {
+// byFirst and bySecond hold, for each byte, the set of triggers (bit i
+// for triggers[i]) whose first or second byte it is; ofKind, for each
+// trigger, the set of triggers of its kind. Every trigger has two bytes
+// at least.
+var byFirst, bySecond, ofKind = func() (first, second [256]uint64, kind [64]uint64) {
 	for i, tr := range triggers {
-		t[tr.s[0]] = append(t[tr.s[0]], i)
+		first[tr.s[0]] |= 1 << i
+		second[tr.s[1]] |= 1 << i
+		for j, tr2 := range triggers {
+			if tr2.bit == tr.bit {
+				kind[i] |= 1 << j
+			}
+		}
 	}
-	return t
+	return first, second, kind
 }()
 
 // triggerKinds returns the kinds of credential whose triggers src holds,
-// in one pass over src: each byte that starts a trigger is checked
-// against the few triggers that start with it.
+// in one pass over src: a byte costs two table look-ups unless it and the
+// next start a trigger of a kind not found yet, which is then compared.
 func triggerKinds(src []byte) int {
-	kinds, all := 0, 0
-	for _, t := range triggers {
-		all |= t.bit
-	}
-	for i := 0; i < len(src) && kinds != all; i++ {
-		for _, ti := range byFirst[src[i]] {
-			t := triggers[ti]
-			if kinds&t.bit == 0 && bytes.HasPrefix(src[i:], t.s) {
+	kinds := 0
+	pending := uint64(1)<<len(triggers) - 1
+	for i := 0; i+1 < len(src) && pending != 0; i++ {
+		m := byFirst[src[i]] & bySecond[src[i+1]] & pending
+		for m != 0 {
+			ti := bits.TrailingZeros64(m)
+			m &= m - 1
+			if t := triggers[ti]; bytes.HasPrefix(src[i:], t.s) {
 				kinds |= t.bit
+				pending &^= ofKind[ti]
+				m &^= ofKind[ti]
 			}
 		}
 	}
@@ -587,6 +599,36 @@ var fieldKinds = []struct{ suffix, kind string }{
 	{"credentials", "credentials"},
 }
 
+// fieldEnds holds the last two bytes of every suffix of fieldKinds and
+// of "secrets", as lastTwo gives them: a key ending otherwise names no
+// credential.
+var fieldEnds = func() map[[2]byte]bool {
+	m := map[[2]byte]bool{lastTwo([]byte("secrets")): true}
+	for _, k := range fieldKinds {
+		m[lastTwo([]byte(k.suffix))] = true
+	}
+	return m
+}()
+
+// lastTwo returns the last two bytes of key as fieldKind normalises it
+// (lower case, without _ - .); zero bytes where it has fewer.
+func lastTwo(key []byte) [2]byte {
+	var out [2]byte
+	n := 2
+	for i := len(key) - 1; i >= 0 && n > 0; i-- {
+		c := key[i]
+		switch {
+		case c >= 'A' && c <= 'Z':
+			c += 'a' - 'A'
+		case c == '_' || c == '-' || c == '.':
+			continue
+		}
+		n--
+		out[n] = c
+	}
+	return out
+}
+
 // notSecret are key ends that name where a secret is kept, not the
 // secret: obsctl's stack.ingress.tlsSecret, charts' existingSecret.
 var notSecret = []string{"tlssecret", "existingsecret"}
@@ -608,10 +650,14 @@ func fieldKind(key []byte, query bool) string {
 	if len(key) < 5 || len(key) > 64 {
 		return ""
 	}
-	// Cheap rejection: every suffix ends in d, y, t, n, s, l or e.
+	// Cheap rejection: every suffix ends in d, y, t, n, s, l or e, and in
+	// one of a few pairs of bytes (fieldEnds).
 	switch key[len(key)-1] | 0x20 {
 	case 'd', 'y', 't', 'n', 's', 'l', 'e':
 	default:
+		return ""
+	}
+	if !fieldEnds[lastTwo(key)] {
 		return ""
 	}
 	var buf [64]byte
@@ -646,7 +692,7 @@ func fieldKind(key []byte, query bool) string {
 // the start of a string or parenthesis (a header quoted in prose:
 // "curl -H 'PRIVATE-TOKEN: ...'").
 func keyPosition(before []byte) bool {
-	before = bytes.TrimRight(before, " \t")
+	before = trimRight(before, " \t")
 	if len(before) == 0 {
 		return true
 	}
@@ -673,7 +719,7 @@ func embeddedKey(before []byte) bool {
 // flowContext reports whether the key ending before line's end sits in a
 // flow mapping or JSON object: after `{` or `,`.
 func flowContext(before []byte) bool {
-	before = bytes.TrimRight(before, " \t")
+	before = trimRight(before, " \t")
 	return len(before) > 0 && (before[len(before)-1] == '{' || before[len(before)-1] == ',')
 }
 
@@ -738,7 +784,7 @@ type multiLine struct {
 // continues reports whether line belongs to a secret begun above and, if
 // so, adds it to sc.
 func (m *multiLine) continues(line []byte, sc *lineScan) bool {
-	body := bytes.TrimLeft(line, " \t")
+	body := trimLeft(line, " \t")
 	if m.pem {
 		// The body is base64, a line at a time; anything else (the END
 		// line, a BEGIN line quoted alone in a comment) ends it.
@@ -792,7 +838,7 @@ func (m *multiLine) starts(line []byte, sc *lineScan) {
 		}
 	}
 	// key: |, key: >-, key: (nothing), as the last thing on the line.
-	trimmed := bytes.TrimRight(line, " \t")
+	trimmed := trimRight(line, " \t")
 	if c := bytes.LastIndexByte(trimmed, ':'); c > 0 {
 		rest := bytes.TrimSpace(trimmed[c+1:])
 		block := len(rest) > 0 && (rest[0] == '|' || rest[0] == '>') && len(rest) <= 3
@@ -811,7 +857,7 @@ func (m *multiLine) starts(line []byte, sc *lineScan) {
 			return
 		}
 		m.kind, m.first = kind, true
-		m.indent = len(line) - len(bytes.TrimLeft(line, " \t"))
+		m.indent = len(line) - len(trimLeft(line, " \t"))
 		if ks > m.indent && trimmed[m.indent] == '-' {
 			m.indent = ks // a list item's key: its block is indented past it
 		}
@@ -1004,7 +1050,7 @@ type victorOps struct {
 func (v *victorOps) see(line []byte) {
 	// Commented-out configuration counts, indented from the line's start:
 	// "#   - routing_key: x" is an item at column 5.
-	body := bytes.TrimLeft(line, " \t#")
+	body := trimLeft(line, " \t#")
 	if len(body) == 0 {
 		return
 	}
@@ -1013,7 +1059,7 @@ func (v *victorOps) see(line []byte) {
 		v.in = false
 	}
 	key := bytes.TrimPrefix(body, []byte("- "))
-	key = bytes.TrimLeft(key, "\"'")
+	key = trimLeft(key, "\"'")
 	for _, k := range [...]string{"victorops_configs", "victoropsConfigs"} {
 		if bytes.HasPrefix(key, []byte(k)) {
 			v.in, v.indent = true, indent
@@ -1030,4 +1076,30 @@ func (v *victorOps) drop(sc *lineScan) {
 		}
 	}
 	sc.hits = kept
+}
+
+// trimLeft and trimRight are bytes.TrimLeft and TrimRight for a cutset of
+// a few ASCII bytes, without building a set on every call: the scanner
+// trims every line of a file several times.
+func trimLeft(s []byte, cut string) []byte {
+	for len(s) > 0 && inCut(s[0], cut) {
+		s = s[1:]
+	}
+	return s
+}
+
+func trimRight(s []byte, cut string) []byte {
+	for len(s) > 0 && inCut(s[len(s)-1], cut) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+func inCut(c byte, cut string) bool {
+	for i := 0; i < len(cut); i++ {
+		if cut[i] == c {
+			return true
+		}
+	}
+	return false
 }
