@@ -715,7 +715,9 @@ func sampleEqual(a, b Sample, fuzzy bool) bool {
 		return false
 	}
 	if a.hist != nil || b.hist != nil {
-		return a.hist != nil && b.hist != nil && a.hist.Equals(b.hist)
+		// The counter reset hint too, as promtool compares histograms
+		// by their test expression, which writes it.
+		return a.hist != nil && b.hist != nil && a.hist.Equals(b.hist) && a.hist.CounterResetHint == b.hist.CounterResetHint
 	}
 	return floatEqual(a.Value, b.Value, fuzzy)
 }
