@@ -102,7 +102,23 @@ clean:
 # The local control plane (test/kube builds it, test/cluster runs it).
 KUBECLUSTER := test/bin/kubecluster
 NODES ?= 3
-.PHONY: kube-bins cluster-up cluster-down
+.PHONY: kube-bins promtool-bin cluster-up cluster-down
+
+# promtool built from the Prometheus module obsctl evaluates rules with: the
+# oracle of TestPromtoolAgrees (internal/ruletest), which builds it the same
+# way when it is missing.
+PROM_VERSION := $(shell awk '$$1 == "github.com/prometheus/prometheus" { print $$2 }' go.mod)
+PROMTOOL := test/bin/promtool-$(PROM_VERSION)
+
+## promtool-bin: build promtool at the Prometheus version go.mod pins into test/bin/promtool-<version> (cached; ~6 min cold).
+promtool-bin: $(PROMTOOL)
+
+$(PROMTOOL):
+	@mkdir -p $(@D)
+	d=$$(mktemp -d) && cd $$d && $(GO) mod init promtoolbuild >/dev/null 2>&1 && \
+		GOFLAGS=-mod=mod $(GO) get github.com/prometheus/prometheus/cmd/promtool@$(PROM_VERSION) && \
+		GOFLAGS=-mod=mod $(GO) build -trimpath -o $(CURDIR)/$@.tmp github.com/prometheus/prometheus/cmd/promtool && \
+		cd / && rm -rf $$d && mv $(CURDIR)/$@.tmp $(CURDIR)/$@
 
 ## kube-bins: build kube-apiserver, kube-controller-manager, kube-scheduler, etcd and kwok into test/bin/kube-<versions>/ (cached; ~7 min cold).
 kube-bins:

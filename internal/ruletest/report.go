@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,6 +197,20 @@ func kvDiff(b *strings.Builder, what string, exp, got map[string]string) {
 			fmt.Fprintf(b, "      extra %s %s=%s\n", what, k, strconv.Quote(g))
 		}
 	}
+}
+
+// MarshalJSON writes a value JSON has no number for (NaN, +Inf, -Inf)
+// as a string, as Prometheus' HTTP API writes sample values.
+func (s Sample) MarshalJSON() ([]byte, error) {
+	type plain Sample
+	if !math.IsNaN(s.Value) && !math.IsInf(s.Value, 0) {
+		return json.Marshal(plain(s))
+	}
+	return json.Marshal(struct {
+		Labels    string `json:"labels"`
+		Value     string `json:"value"`
+		Histogram string `json:"histogram,omitempty"`
+	}{s.Labels, strconv.FormatFloat(s.Value, 'g', -1, 64), s.Histogram})
 }
 
 func (s Sample) value() string {

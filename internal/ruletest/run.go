@@ -374,6 +374,9 @@ type input struct {
 func parseInputs(g *Group) ([]input, []diag.Finding) {
 	var out []input
 	var errs []diag.Finding
+	// A series given twice is the later one, as in promtool (whose test
+	// loader keeps one definition per series).
+	at := map[string]int{}
 	for _, s := range g.InputSeries {
 		lset, vals, err := promqlParser.ParseSeriesDesc(s.Series + " " + s.Values)
 		if err != nil {
@@ -389,6 +392,11 @@ func parseInputs(g *Group) ([]input, []diag.Finding) {
 			ts := g.Start.Add(time.Duration(i) * g.Interval)
 			in.samples = append(in.samples, promql.Sample{T: ts.UnixMilli(), F: v.Value, H: v.Histogram})
 		}
+		if i, ok := at[lset.String()]; ok {
+			out[i] = in
+			continue
+		}
+		at[lset.String()] = len(out)
 		out = append(out, in)
 	}
 	for _, e := range g.ExprTests {
@@ -715,7 +723,9 @@ func sampleEqual(a, b Sample, fuzzy bool) bool {
 		return false
 	}
 	if a.hist != nil || b.hist != nil {
-		return a.hist != nil && b.hist != nil && a.hist.Equals(b.hist)
+		// The counter reset hint too, as promtool compares histograms
+		// by their test expression, which writes it.
+		return a.hist != nil && b.hist != nil && a.hist.Equals(b.hist) && a.hist.CounterResetHint == b.hist.CounterResetHint
 	}
 	return floatEqual(a.Value, b.Value, fuzzy)
 }

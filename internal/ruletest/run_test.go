@@ -260,7 +260,7 @@ tests:
     promql_expr_test:
       - expr: lat
         eval_time: 2m
-        exp_samples: [{labels: lat, histogram: '{{schema:0 sum:5 count:4 buckets:[1 2 1]}}'}]
+        exp_samples: [{labels: lat, histogram: '{{schema:0 sum:5 count:4 counter_reset_hint:not_reset buckets:[1 2 1]}}'}]
       - expr: timestamp(third)
         eval_time: 1m
         exp_samples: [{value: 1700000060}]
