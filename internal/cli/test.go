@@ -18,8 +18,9 @@ import (
 
 type testOptions struct {
 	*globalOptions
-	format string
-	run    string
+	format   string
+	run      string
+	coverage bool
 }
 
 func newTestCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -78,6 +79,7 @@ compile), 2 usage error, 3 a check failed.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.format, "format", "f", "text", "output format: "+strings.Join(ruletest.Formats, ", "))
 	f.StringVar(&o.run, "run", "", "run only the test groups, alert names or expressions this regular expression matches")
+	f.BoolVar(&o.coverage, "coverage", false, "list the alerts and recording rules the tests do not cover")
 	return cmd
 }
 
@@ -133,9 +135,21 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 	}
 	opts.ExternalLabels = r.Config.Prometheus.ExternalLabels
 	opts.Rules = ruletest.RepoRules(r, deps.WorkDir)
+	// A run of some tests only (PATHs, --run) cannot prove the repo
+	// covered: it reports on the rule files its tests load, and the
+	// requirement holds for whole runs.
+	partial := len(paths) > 0 || o.run != ""
+	require := r.Config.Tests.RequireCoverage && !partial
+	opts.Coverage = o.coverage || require
 	res, err := ruletest.Run(ctx, files, opts)
 	if err != nil {
 		return err
+	}
+	if opts.Coverage {
+		cov := res.CoverageOf(r.RuleFiles, partial)
+		if o.coverage || !cov.Covered() {
+			res.Coverage, res.RequireCoverage = cov, require
+		}
 	}
 	if len(routeFiles) > 0 {
 		router, err := testRouter(r)
@@ -151,6 +165,8 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 		return silentError{code: ExitFailure}
 	case failed > 0:
 		return findingsError{n: failed}
+	case res.CoverageFailed():
+		return findingsError{n: res.Coverage.Gaps()}
 	}
 	return nil
 }
