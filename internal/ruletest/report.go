@@ -284,8 +284,12 @@ func writeText(w io.Writer, res *Result) error {
 	case failed > 0:
 		fmt.Fprintf(&b, "FAIL: %d of %s failed\n", failed, plural(checks, "check"))
 	case res.CoverageFailed():
-		fmt.Fprintf(&b, "FAIL: %s passed, but %s not covered and the repo requires coverage (tests.requireCoverage)\n",
-			plural(checks, "check"), plural(res.Coverage.Gaps(), "rule"))
+		gaps, verb := res.Coverage.Gaps(), "are"
+		if gaps == 1 {
+			verb = "is"
+		}
+		fmt.Fprintf(&b, "FAIL: %s passed, but %s %s not covered and the repo requires coverage (tests.requireCoverage)\n",
+			plural(checks, "check"), plural(gaps, "rule"), verb)
 	default:
 		fmt.Fprintf(&b, "PASS: %s in %s\n", plural(checks, "check"), plural(len(res.Files), "test file"))
 	}
