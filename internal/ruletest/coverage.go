@@ -110,7 +110,12 @@ type observations struct {
 	loaded map[string]bool
 }
 
-type ruleKey struct{ file, name string }
+// ruleKey names a rule: rules of one name in one group (an alert's
+// warning and critical variants) are told apart by their order.
+type ruleKey struct {
+	file, group, name string
+	n                 int
+}
 
 func newObservations() *observations {
 	return &observations{
@@ -134,19 +139,21 @@ func ruleFile(g *rules.Group) string { return compiledPart.ReplaceAllString(g.Fi
 // what the rules saw then.
 func (o *observations) observe(ctx context.Context, gr *GroupResult, groups []*rules.Group, db storage.Queryable, mint time.Time, evalInterval time.Duration) error {
 	var alerts []*rules.AlertingRule
-	alertFile := map[*rules.AlertingRule]string{}
 	records := map[string][]ruleKey{}    // recorded name -> rules
 	recordReads := map[string][]string{} // recorded name -> names its rules read
+	alertKey := map[*rules.AlertingRule]ruleKey{}
 	for _, rg := range groups {
 		f := ruleFile(rg)
 		o.loaded[f] = true
+		seen := map[string]int{}
 		for _, r := range rg.Rules() {
 			switch r := r.(type) {
 			case *rules.AlertingRule:
 				alerts = append(alerts, r)
-				alertFile[r] = f
+				alertKey[r] = ruleKey{f, rg.Name(), r.Name(), seen[r.Name()]}
+				seen[r.Name()]++
 			case *rules.RecordingRule:
-				records[r.Name()] = append(records[r.Name()], ruleKey{f, r.Name()})
+				records[r.Name()] = append(records[r.Name()], ruleKey{f, rg.Name(), r.Name(), 0})
 				recordReads[r.Name()] = append(recordReads[r.Name()], selectorNames(r.Query())...)
 			}
 		}
@@ -168,7 +175,7 @@ func (o *observations) observe(ctx context.Context, gr *GroupResult, groups []*r
 				if ar.Name() != c.Name {
 					continue
 				}
-				k := ruleKey{alertFile[ar], ar.Name()}
+				k := alertKey[ar]
 				counted := false
 				if len(c.Expected) > 0 {
 					counted = o.observeFiring(k, ar, c.Expected)
@@ -378,12 +385,19 @@ func (r *Result) CoverageOf(files []*promrule.File, onlyLoaded bool) *Coverage {
 		if onlyLoaded && !o.loaded[f.Path] {
 			continue
 		}
+		var g *promrule.Group
+		var seen map[string]int
 		for _, rule := range f.Rules() {
-			k := ruleKey{f.Path, rule.Name()}
+			if rule.Group != g {
+				g, seen = rule.Group, map[string]int{}
+			}
+			k := ruleKey{f.Path, g.Name, rule.Name(), 0}
 			if !rule.IsAlert() {
 				cov.Records = append(cov.Records, RecordCoverage{File: f.Path, Name: rule.Name(), Span: rule.Span, Read: o.read[k]})
 				continue
 			}
+			k.n = seen[rule.Name()]
+			seen[rule.Name()]++
 			a := AlertCoverage{File: f.Path, Name: rule.Name(), Span: rule.Span, Fires: o.asserted[k], Silent: o.silent[k]}
 			if expr, err := promqlParser.ParseExpr(rule.Expr); err == nil && !hasSelector(expr) {
 				a.Silent = true
@@ -408,9 +422,9 @@ func (r *Result) CoverageOf(files []*promrule.File, onlyLoaded bool) *Coverage {
 	sort.SliceStable(cov.Alerts, func(i, j int) bool { return cov.Alerts[i].File < cov.Alerts[j].File })
 	sort.SliceStable(cov.Records, func(i, j int) bool { return cov.Records[i].File < cov.Records[j].File })
 	// Several recording rules may record one name: list it once.
-	seen := map[ruleKey]bool{}
+	seen := map[[2]string]bool{}
 	cov.Records = slices.DeleteFunc(cov.Records, func(r RecordCoverage) bool {
-		k := ruleKey{r.File, r.Name}
+		k := [2]string{r.File, r.Name}
 		defer func() { seen[k] = true }()
 		return seen[k]
 	})
