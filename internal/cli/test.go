@@ -66,12 +66,23 @@ The report then lists the routes no case reaches.
 the checks whose alert name or expression it matches, and the routing
 cases whose name it matches.
 
+--coverage lists what the tests do not prove: the alerts no passing test
+makes fire with their severity and every annotation asserted, or shows
+silent at a time its input matches every selector of the expression (an
+expression that reads no series, such as vector(1), needs no silent
+test), and the recording rules no passing test reads (an expression
+test, or a covered alert, through other recording rules too). With
+tests.requireCoverage in obsctl.yaml, a run of all the tests lists the
+gaps and exits 3 when there are any.
+
 Exit codes: 0 every check passed, 1 a test file could not run (a rule file
 missing or broken, a mistake in the test file, routing that does not
-compile), 2 usage error, 3 a check failed.`,
+compile), 2 usage error, 3 a check failed (or a rule is not covered, when
+the repo requires coverage).`,
 		Example: `  obsctl test
   obsctl test rules/node_test.yaml
-  obsctl test --run NodeDown --format junit > rule-tests.xml`,
+  obsctl test --run NodeDown --format junit > rule-tests.xml
+  obsctl test --coverage`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTest(cmd.Context(), deps, o, args)
 		},
