@@ -18,8 +18,9 @@ import (
 
 type testOptions struct {
 	*globalOptions
-	format string
-	run    string
+	format   string
+	run      string
+	coverage bool
 }
 
 func newTestCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -65,12 +66,23 @@ The report then lists the routes no case reaches.
 the checks whose alert name or expression it matches, and the routing
 cases whose name it matches.
 
+--coverage lists what the tests do not prove: the alerts no passing test
+makes fire with their severity and every annotation asserted, or shows
+silent at a time its input matches every selector of the expression (an
+expression that reads no series, such as vector(1), needs no silent
+test), and the recording rules no passing test reads (an expression
+test, or a covered alert, through other recording rules too). With
+tests.requireCoverage in obsctl.yaml, a run of all the tests lists the
+gaps and exits 3 when there are any.
+
 Exit codes: 0 every check passed, 1 a test file could not run (a rule file
 missing or broken, a mistake in the test file, routing that does not
-compile), 2 usage error, 3 a check failed.`,
+compile), 2 usage error, 3 a check failed (or a rule is not covered, when
+the repo requires coverage).`,
 		Example: `  obsctl test
   obsctl test rules/node_test.yaml
-  obsctl test --run NodeDown --format junit > rule-tests.xml`,
+  obsctl test --run NodeDown --format junit > rule-tests.xml
+  obsctl test --coverage`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runTest(cmd.Context(), deps, o, args)
 		},
@@ -78,6 +90,7 @@ compile), 2 usage error, 3 a check failed.`,
 	f := cmd.Flags()
 	f.StringVarP(&o.format, "format", "f", "text", "output format: "+strings.Join(ruletest.Formats, ", "))
 	f.StringVar(&o.run, "run", "", "run only the test groups, alert names or expressions this regular expression matches")
+	f.BoolVar(&o.coverage, "coverage", false, "list the alerts and recording rules the tests do not cover")
 	return cmd
 }
 
@@ -133,9 +146,21 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 	}
 	opts.ExternalLabels = r.Config.Prometheus.ExternalLabels
 	opts.Rules = ruletest.RepoRules(r, deps.WorkDir)
+	// A run of some tests only (PATHs, --run) cannot prove the repo
+	// covered: it reports on the rule files its tests load, and the
+	// requirement holds for whole runs.
+	partial := len(paths) > 0 || o.run != ""
+	require := r.Config.Tests.RequireCoverage && !partial
+	opts.Coverage = o.coverage || require
 	res, err := ruletest.Run(ctx, files, opts)
 	if err != nil {
 		return err
+	}
+	if opts.Coverage {
+		cov := res.CoverageOf(r.RuleFiles, partial)
+		if o.coverage || !cov.Covered() {
+			res.Coverage, res.RequireCoverage = cov, require
+		}
 	}
 	if len(routeFiles) > 0 {
 		router, err := testRouter(r)
@@ -151,6 +176,8 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 		return silentError{code: ExitFailure}
 	case failed > 0:
 		return findingsError{n: failed}
+	case res.CoverageFailed():
+		return findingsError{n: res.Coverage.Gaps()}
 	}
 	return nil
 }

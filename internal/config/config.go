@@ -34,6 +34,8 @@ type Config struct {
 	Alerting Alerting `yaml:"alerting"`
 	// Lint configures obsctl lint.
 	Lint Lint `yaml:"lint"`
+	// Tests configures obsctl test.
+	Tests Tests `yaml:"tests"`
 	// Stack describes the components obsctl apply stands up.
 	Stack Stack `yaml:"stack"`
 }
@@ -87,6 +89,17 @@ type Lint struct {
 	Enable []string `yaml:"enable"`
 	// FailOn is the lowest severity that fails lint (default error).
 	FailOn string `yaml:"failOn"`
+}
+
+// Tests configures obsctl test.
+type Tests struct {
+	Fields
+	// RequireCoverage makes obsctl test fail (exit 3) unless every alert
+	// has a test that makes it fire, asserting its severity and every
+	// annotation, and one that shows it silent on input its selectors
+	// match, and every recording rule is read by a test; the rules/untested
+	// lint check is then on too.
+	RequireCoverage bool `yaml:"requireCoverage"`
 }
 
 // Alerting is the alert routing of the stack.

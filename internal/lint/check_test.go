@@ -48,6 +48,10 @@ func repoOf(cfg string, rules map[string]string, pipelines ...map[string]string)
 	}
 	for _, m := range pipelines {
 		for _, p := range slices.Sorted(maps.Keys(m)) {
+			if strings.HasSuffix(p, "_test.yaml") {
+				r.RuleTests = append(r.RuleTests, source.NewFile(p, []byte(m[p])))
+				continue
+			}
 			if strings.HasSuffix(p, ".dashboard.json") {
 				src := dashboardWantRE.ReplaceAllString(m[p], "")
 				r.Dashboards = append(r.Dashboards, source.NewFile(p, []byte(src)))
@@ -90,7 +94,8 @@ func itoa(i int) string { return strconv.Itoa(i) }
 // TestChecks runs every check on its fixtures in testdata/<check name>/.
 // A case is <case>.good.yaml or <case>.bad.yaml (rule files, linted with
 // <case>.obsctl.yaml or testdata/default.obsctl.yaml, and with the
-// dashboard <case>.dashboard.json when present), or
+// dashboard <case>.dashboard.json and the rule unit tests <case>_test.yaml
+// when present), or
 // <case>.good.obsctl.yaml / <case>.bad.obsctl.yaml (configs, linted with
 // rules.yaml of the same folder when present). Bad cases mark each expected
 // finding of the check with `# want "regexp"` on its line; good cases must
@@ -163,6 +168,10 @@ func TestChecks(t *testing.T) {
 						// repo it is linted in.
 						if _, err := os.Stat(filepath.Join(dir, caseName+".dashboard.json")); err == nil {
 							pipes[caseName+".dashboard.json"] = read(caseName + ".dashboard.json")
+						}
+						// And with its rule unit tests.
+						if _, err := os.Stat(filepath.Join(dir, caseName+"_test.yaml")); err == nil {
+							pipes[caseName+"_test.yaml"] = read(caseName + "_test.yaml")
 						}
 					}
 					want := wants("obsctl.yaml", cfg)

@@ -28,6 +28,7 @@ func Checks() []Check {
 		neverMatches{},
 		undefinedRecord{},
 		unusedRecord{},
+		untested{},
 		emptyGroup{},
 		duplicateGroup{},
 		labelName{},

@@ -289,17 +289,48 @@ func writeText(w io.Writer, res *Result) error {
 			fmt.Fprintf(&b, "%s: no case reaches route %s\n", r.Span, r.Route)
 		}
 	}
+	if c := res.Coverage; c != nil {
+		writeCoverage(&b, c)
+	}
 	checks, failed, broken := res.Counts()
 	switch {
 	case broken > 0:
 		fmt.Fprintf(&b, "ERROR: %s could not run; %d of %s failed\n", plural(broken, "test file"), failed, plural(checks, "check"))
 	case failed > 0:
 		fmt.Fprintf(&b, "FAIL: %d of %s failed\n", failed, plural(checks, "check"))
+	case res.CoverageFailed():
+		gaps, verb := res.Coverage.Gaps(), "are"
+		if gaps == 1 {
+			verb = "is"
+		}
+		fmt.Fprintf(&b, "FAIL: %s passed, but %s %s not covered and the repo requires coverage (tests.requireCoverage)\n",
+			plural(checks, "check"), plural(gaps, "rule"), verb)
 	default:
 		fmt.Fprintf(&b, "PASS: %s in %s\n", plural(checks, "check"), plural(len(res.Files), "test file"))
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// CoverageFailed reports whether the repo requires coverage and some
+// rule is not covered.
+func (r *Result) CoverageFailed() bool {
+	return r.RequireCoverage && r.Coverage != nil && !r.Coverage.Covered()
+}
+
+func writeCoverage(b *strings.Builder, c *Coverage) {
+	alerts, alertsCovered, records, recordsRead := c.Counts()
+	fmt.Fprintf(b, "alerts covered: %d of %d, recording rules: %d of %d\n", alertsCovered, alerts, recordsRead, records)
+	for _, a := range c.Alerts {
+		for _, m := range a.Missing {
+			fmt.Fprintf(b, "%s: alert %s: %s\n", a.Span, a.Name, m)
+		}
+	}
+	for _, r := range c.Records {
+		if !r.Read {
+			fmt.Fprintf(b, "%s: recording rule %s: no test reads it\n", r.Span, r.Name)
+		}
+	}
 }
 
 func plural(n int, what string) string {
@@ -317,6 +348,27 @@ type jsonReport struct {
 	Files  []jsonFile `json:"files"`
 	// Routes are set when routing tests ran.
 	Routes []jsonRoute `json:"routes,omitempty"`
+	// Coverage is set when asked for.
+	Coverage *jsonCoverage `json:"coverage,omitempty"`
+}
+
+type jsonCoverage struct {
+	// Covered is false when a rule is not covered.
+	Covered       bool `json:"covered"`
+	Required      bool `json:"required"`
+	Alerts        int  `json:"alerts"`
+	AlertsCovered int  `json:"alertsCovered"`
+	Records       int  `json:"recordingRules"`
+	RecordsRead   int  `json:"recordingRulesCovered"`
+	// Gaps are the rules not covered and what each lacks.
+	Gaps []jsonGap `json:"gaps"`
+}
+
+type jsonGap struct {
+	Position string   `json:"position"`
+	Kind     string   `json:"kind"`
+	Name     string   `json:"name"`
+	Missing  []string `json:"missing"`
 }
 
 type jsonRoute struct {
@@ -360,7 +412,7 @@ type jsonCheck struct {
 
 func writeJSON(w io.Writer, res *Result) error {
 	checks, failed, broken := res.Counts()
-	out := jsonReport{Passed: failed == 0 && broken == 0, Checks: checks, Failed: failed, Broken: broken, Files: []jsonFile{}}
+	out := jsonReport{Passed: failed == 0 && broken == 0 && !res.CoverageFailed(), Checks: checks, Failed: failed, Broken: broken, Files: []jsonFile{}}
 	for _, f := range res.Files {
 		jf := jsonFile{Path: f.Path, Groups: []jsonGroup{}}
 		for _, e := range f.Errors {
@@ -391,6 +443,21 @@ func writeJSON(w io.Writer, res *Result) error {
 	}
 	for _, r := range res.Routes {
 		out.Routes = append(out.Routes, jsonRoute{Position: r.Span.String(), Route: r.Route, Reached: r.Reached})
+	}
+	if c := res.Coverage; c != nil {
+		jc := &jsonCoverage{Covered: c.Covered(), Required: res.RequireCoverage, Gaps: []jsonGap{}}
+		jc.Alerts, jc.AlertsCovered, jc.Records, jc.RecordsRead = c.Counts()
+		for _, a := range c.Alerts {
+			if len(a.Missing) > 0 {
+				jc.Gaps = append(jc.Gaps, jsonGap{Position: a.Span.String(), Kind: "alert", Name: a.Name, Missing: a.Missing})
+			}
+		}
+		for _, r := range c.Records {
+			if !r.Read {
+				jc.Gaps = append(jc.Gaps, jsonGap{Position: r.Span.String(), Kind: "record", Name: r.Name, Missing: []string{"no test reads it"}})
+			}
+		}
+		out.Coverage = jc
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

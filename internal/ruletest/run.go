@@ -56,6 +56,11 @@ type Options struct {
 	ExternalLabels map[string]string
 	// Rules finds rule files.
 	Rules RuleFiles
+	// Coverage makes the run observe what its checks prove of the rules,
+	// for Result.CoverageOf.
+	Coverage bool
+
+	observed *observations
 }
 
 // Result is the outcome of a run.
@@ -65,6 +70,17 @@ type Result struct {
 	// a routing test case (see package routetest) reaches each; nil when
 	// none ran.
 	Routes []Route
+
+	// Coverage is what the tests prove of the rules, for the reports; nil
+	// leaves it out.
+	Coverage *Coverage
+	// RequireCoverage says the repo requires every rule covered: a gap in
+	// Coverage fails the run.
+	RequireCoverage bool
+
+	// observed is what the checks showed of the rules, when
+	// Options.Coverage is set.
+	observed *observations
 }
 
 // Route is one route of the alert routing tree, for reports.
@@ -188,6 +204,10 @@ var promqlParser = parser.NewParser(parser.Options{})
 // is in the file's Errors.
 func Run(ctx context.Context, files []*source.File, opts Options) (*Result, error) {
 	res := &Result{}
+	if opts.Coverage {
+		res.observed = newObservations()
+		opts.observed = res.observed
+	}
 	for _, sf := range files {
 		fr, err := runFile(ctx, sf, opts)
 		if err != nil {
@@ -595,6 +615,11 @@ func runGroup(ctx context.Context, tf *File, g *Group, ins []input, loader *comp
 			continue
 		}
 		gr.Checks = append(gr.Checks, exprCheck(ctx, engine, db, mint, e, tf.FuzzyCompare))
+	}
+	if opts.observed != nil {
+		if err := opts.observed.observe(ctx, gr, groups, db, mint, evalInterval); err != nil {
+			return nil, err
+		}
 	}
 	return gr, nil
 }
