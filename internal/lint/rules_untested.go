@@ -32,6 +32,12 @@ func (untested) Meta() Meta {
 	return Meta{Severity: diag.Warning, Scope: ScopeRepo, Summary: "An alert no rule unit test makes fire or expects silent, in a repo that requires coverage."}
 }
 
+// readsAlertExprs: Check reads the expressions of untested alerts when
+// the repo requires coverage (lint keeps them for it then).
+func (untested) readsAlertExprs(p *Pass) bool {
+	return p.Config != nil && p.Config.Tests.RequireCoverage
+}
+
 func (untested) Check(p *Pass) {
 	if p.Repo == nil || p.Repo.Partial || p.Config == nil || !p.Config.Tests.RequireCoverage {
 		return
@@ -67,7 +73,7 @@ func (untested) Check(p *Pass) {
 			p.ReportRef(r, r.NameSpan, hint, "no rule unit test makes alert %q fire or expects it silent", r.Alert)
 		case !fires[r.Alert]:
 			p.ReportRef(r, r.NameSpan, hint, "no rule unit test makes alert %q fire", r.Alert)
-		case !silent[r.Alert] && readsSeries(r.Expr):
+		case !silent[r.Alert] && readsSeries(p.RuleExpr(r)):
 			p.ReportRef(r, r.NameSpan, hint, "no rule unit test expects alert %q silent", r.Alert)
 		}
 	}
