@@ -124,7 +124,7 @@ func (droppedLabel) Check(p *Pass) {
 			if vec {
 				how = "may return the series of `or vector(...)`, which has no labels"
 			}
-			p.ReportRef(r, r.NameSpan, "keep it in the aggregation, for example `by (..., "+l+")`, or set it under labels:",
+			p.ReportRef(r, r.NameSpan(), "keep it in the aggregation, for example `by (..., "+l+")`, or set it under labels:",
 				"the expression of alert %q %s, but %s: label %q", r.Alert, how, need[l], l)
 		}
 	}

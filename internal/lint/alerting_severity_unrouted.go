@@ -76,7 +76,7 @@ func (severityUnrouted) Check(p *Pass) {
 		if delivered || unrouted[sev] || p.Config.SilentSeverity(sev) {
 			continue // delivered, or reported once for the severity
 		}
-		p.ReportRef(r, r.NameSpan, hint(names),
+		p.ReportRef(r, r.NameSpan(), hint(names),
 			"alert %q is routed to %s: it notifies nobody", r.Alert, routedTo(names))
 	}
 }

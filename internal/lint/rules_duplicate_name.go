@@ -66,8 +66,8 @@ func (duplicateName) Check(p *Pass) {
 				if !r.IsAlert() {
 					kind = "recording rule"
 				}
-				p.ReportRef(r, r.NameSpan, "rename one of them or tell them apart with a label",
-					"%s %q is already defined with the same labels at %s, and their series can be the same", kind, name, prev.NameSpan)
+				p.ReportRef(r, r.NameSpan(), "rename one of them or tell them apart with a label",
+					"%s %q is already defined with the same labels at %s, and their series can be the same", kind, name, prev.NameSpan())
 			}
 		}
 	}

@@ -62,7 +62,7 @@ func (undefinedRecord) Check(p *Pass) {
 			hint, msg = fmt.Sprintf("did you mean %q?", near), "%q is not defined by any recording rule, but "+strconv.Quote(near)+" is: the selector returns nothing"
 		}
 		for _, u := range uses {
-			p.ReportRef(u.Rule, u.Span, hint, msg, name)
+			p.ReportRef(u.Rule, u.Span(), hint, msg, name)
 		}
 	}
 }

@@ -43,7 +43,7 @@ func (unusedRecord) Check(p *Pass) {
 		if read[r.Record] {
 			continue
 		}
-		p.ReportRef(r, r.NameSpan, "delete it, or mark a series read outside the repo with `# obsctl:disable rules/unused-record`",
+		p.ReportRef(r, r.NameSpan(), "delete it, or mark a series read outside the repo with `# obsctl:disable rules/unused-record`",
 			"recording rule %q is not read by any rule, annotation or dashboard in the repo", r.Record)
 	}
 }

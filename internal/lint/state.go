@@ -68,7 +68,7 @@ func (rs *ruleState) uses(out []Use, names map[string]string) []Use {
 				name = strings.Clone(vs.Name)
 				names[name] = name
 			}
-			out = append(out, Use{Name: name, Rule: rs.ref, Span: ExprSpan(rs.rule, vs.PosRange)})
+			out = append(out, Use{Name: name, Rule: rs.ref, at: compact(ExprSpan(rs.rule, vs.PosRange))})
 		}
 		return nil
 	})
@@ -93,7 +93,25 @@ func ExprSpan(r *promrule.Rule, pr posrange.PositionRange) diag.Span {
 type Use struct {
 	Name string
 	Rule *RuleRef
-	Span diag.Span
+	// at is where, in the rule's file: a big repo has a Use for most
+	// rules, and the file's path is the rule's.
+	at spanAt
+}
+
+// Span returns where the rule selects the series.
+func (u *Use) Span() diag.Span { return u.at.in(u.Rule.path) }
+
+// spanAt is a diag.Span without its file, in a quarter of the bytes: a
+// file has at most source.MaxFileSize bytes, so its lines and columns fit
+// in an int32.
+type spanAt struct{ line, col, endLine, endCol int32 }
+
+func compact(s diag.Span) spanAt {
+	return spanAt{int32(s.Start.Line), int32(s.Start.Col), int32(s.End.Line), int32(s.End.Col)}
+}
+
+func (a spanAt) in(file string) diag.Span {
+	return diag.Span{File: file, Start: diag.Pos{Line: int(a.line), Col: int(a.col)}, End: diag.Pos{Line: int(a.endLine), Col: int(a.endCol)}}
 }
 
 // RuleRef is what the repo checks keep of a rule once its file has been
@@ -103,7 +121,10 @@ type Use struct {
 type RuleRef struct {
 	// Alert or Record holds the rule's name.
 	Alert, Record string
-	NameSpan      diag.Span
+	// path is the rule's file, and name where its name is written in it
+	// (NameSpan).
+	path string
+	name spanAt
 	// file and ord locate the rule: the index of its file in the run,
 	// and its place among the file's rules. What few checks ask of a rule
 	// (Pass.RuleExpr, its disable comments) is kept by file (refTables),
@@ -119,6 +140,9 @@ type RuleRef struct {
 
 // Label is a static label of a rule or group.
 type Label struct{ Key, Value string }
+
+// NameSpan returns where the rule's name is written.
+func (r *RuleRef) NameSpan() diag.Span { return r.name.in(r.path) }
 
 // IsAlert reports whether r is an alerting rule.
 func (r *RuleRef) IsAlert() bool { return r.Alert != "" }
@@ -140,7 +164,7 @@ type labelSets struct {
 
 // ref sets *ref to the RuleRef of rule r, the ord-th of the file-th file.
 func (ls *labelSets) ref(ref *RuleRef, r *promrule.Rule, file, ord int) {
-	*ref = RuleRef{Alert: r.Alert, Record: r.Record, NameSpan: r.NameSpan, file: int32(file), ord: int32(ord),
+	*ref = RuleRef{Alert: r.Alert, Record: r.Record, path: r.NameSpan.File, name: compact(r.NameSpan), file: int32(file), ord: int32(ord),
 		labelsRefused: r.Refused("labels") || r.Group.Refused("labels")}
 	n := len(r.Labels)
 	if r.Group != nil {
