@@ -70,11 +70,11 @@ func (untested) Check(p *Pass) {
 		}
 		switch {
 		case !fires[r.Alert] && !silent[r.Alert]:
-			p.ReportRef(r, r.NameSpan, hint, "no rule unit test makes alert %q fire or expects it silent", r.Alert)
+			p.ReportRef(r, r.NameSpan(), hint, "no rule unit test makes alert %q fire or expects it silent", r.Alert)
 		case !fires[r.Alert]:
-			p.ReportRef(r, r.NameSpan, hint, "no rule unit test makes alert %q fire", r.Alert)
+			p.ReportRef(r, r.NameSpan(), hint, "no rule unit test makes alert %q fire", r.Alert)
 		case !silent[r.Alert] && readsSeries(p.RuleExpr(r)):
-			p.ReportRef(r, r.NameSpan, hint, "no rule unit test expects alert %q silent", r.Alert)
+			p.ReportRef(r, r.NameSpan(), hint, "no rule unit test expects alert %q silent", r.Alert)
 		}
 	}
 }
