@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/prometheus/model/labels"
@@ -94,6 +95,8 @@ func (c *Coverage) Counts() (alerts, alertsCovered, records, recordsRead int) {
 // observations are what the checks of a run showed, by rule file and
 // rule name.
 type observations struct {
+	// mu: files run at once observe one after the other.
+	mu sync.Mutex
 	// fired: a passing check made the alert fire; asserted: and asserted
 	// its severity and every annotation. missingAsserted says what the
 	// best firing check left out.

@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
 )
@@ -208,12 +209,13 @@ func Run(ctx context.Context, files []*source.File, opts Options) (*Result, erro
 		res.observed = newObservations()
 		opts.observed = res.observed
 	}
-	for _, sf := range files {
-		fr, err := runFile(ctx, sf, opts)
-		if err != nil {
-			return nil, err
-		}
-		res.Files = append(res.Files, fr)
+	// Each file has storage and rule groups of its own: the files run on
+	// every core, and report in their order.
+	res.Files = make([]*FileResult, len(files))
+	errs := make([]error, len(files))
+	parallel.Each(len(files), func(i int) { res.Files[i], errs[i] = runFile(ctx, files[i], opts) })
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
 	}
 	return res, nil
 }
@@ -617,6 +619,8 @@ func runGroup(ctx context.Context, tf *File, g *Group, ins []input, loader *comp
 		gr.Checks = append(gr.Checks, exprCheck(ctx, engine, db, mint, e, tf.FuzzyCompare))
 	}
 	if opts.observed != nil {
+		opts.observed.mu.Lock()
+		defer opts.observed.mu.Unlock()
 		if err := opts.observed.observe(ctx, gr, groups, db, mint, evalInterval); err != nil {
 			return nil, err
 		}
