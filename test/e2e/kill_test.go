@@ -201,9 +201,21 @@ func TestKilledRelease(t *testing.T) {
 			if got := e.configMaps(); !slices.Equal(got, []string{"a", "d"}) {
 				t.Errorf("after the run the stack's ConfigMaps are %v, want a d", got)
 			}
+			// Prune deletes in the foreground: the API server keeps an
+			// object, marked for deletion, until the garbage collector has
+			// seen to its dependents, so gone means gone within a while.
 			for _, name := range []string{"b", "c"} {
-				if _, err := e.typed.CoreV1().ConfigMaps(e.ns).Get(e.ctx(), name, metav1.GetOptions{}); err == nil {
-					t.Errorf("ConfigMap %s is still there", name)
+				deadline := time.Now().Add(30 * time.Second)
+				for {
+					cm, err := e.typed.CoreV1().ConfigMaps(e.ns).Get(e.ctx(), name, metav1.GetOptions{})
+					if err != nil {
+						break
+					}
+					if cm.DeletionTimestamp == nil || time.Now().After(deadline) {
+						t.Errorf("ConfigMap %s is still there (marked for deletion: %v)", name, cm.DeletionTimestamp != nil)
+						break
+					}
+					time.Sleep(100 * time.Millisecond)
 				}
 			}
 
