@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/prometheus/alertmanager/matcher/compat"
@@ -69,59 +70,43 @@ func IsRouteTest(src []byte) bool {
 // Parse reads a routing test file. Every problem is a finding at its
 // position; a file with findings of severity error cannot be run.
 func Parse(sf *source.File) (*File, []diag.Finding) {
-	p := &parser{f: &File{Source: sf}, sf: sf}
+	p := &parser{f: &File{Source: sf}, Walker: ruletest.Walker{Src: sf}}
 	docs, fd := sf.ParseYAML("yaml/syntax")
 	if fd != nil {
 		return p.f, []diag.Finding{*fd}
 	}
 	switch {
 	case len(docs) == 0 || len(docs[0].Content) == 0:
-		p.errorf(sf.Whole(), "the file is empty: a routing test has route_tests")
-		return p.f, p.fds
+		p.Errorf(sf.Whole(), "the file is empty: a routing test has route_tests")
+		return p.f, p.Findings
 	case len(docs) > 1:
-		p.errorf(sf.Span(docs[1]), "a routing test is one YAML document")
+		p.Errorf(sf.Span(docs[1]), "a routing test is one YAML document")
 	}
 	p.top(docs[0].Content[0])
-	return p.f, diag.Sort(p.fds)
+	return p.f, diag.Sort(p.Findings)
 }
 
 type parser struct {
-	f   *File
-	sf  *source.File
-	fds []diag.Finding
+	ruletest.Walker
+	f *File
 }
-
-func (p *parser) errorf(at diag.Span, format string, args ...any) {
-	p.fds = append(p.fds, diag.Finding{Check: ruletest.CheckSchema, Severity: diag.Error, Span: at, Message: fmt.Sprintf(format, args...)})
-}
-
-func (p *parser) span(n *yaml.Node) diag.Span { return p.sf.Span(n) }
-
-func deref(n *yaml.Node) *yaml.Node {
-	for depth := 0; n.Kind == yaml.AliasNode && n.Alias != nil && depth < 64; depth++ {
-		n = n.Alias
-	}
-	return n
-}
-
-func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // mapping calls fn for each key of the mapping n, refusing unknown keys
 // and keys written twice.
 func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key string, k, v *yaml.Node)) bool {
-	n = deref(n)
+	n = ruletest.Deref(n)
 	if n.Kind != yaml.MappingNode {
-		p.errorf(p.span(n), "%s must be a mapping", what)
+		p.Errorf(p.Span(n), "%s must be a mapping", what)
 		return false
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
+		k, v := n.Content[i], ruletest.Deref(n.Content[i+1])
 		switch {
-		case !contains(known, k.Value):
-			p.errorf(p.span(k), "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
+		case !slices.Contains(known, k.Value):
+			p.Errorf(p.Span(k), "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
 		case seen[k.Value]:
-			p.errorf(p.span(k), "%s has %s twice", what, k.Value)
+			p.Errorf(p.Span(k), "%s has %s twice", what, k.Value)
 		default:
 			seen[k.Value] = true
 			fn(k.Value, k, v)
@@ -130,60 +115,27 @@ func (p *parser) mapping(n *yaml.Node, what string, known []string, fn func(key 
 	return true
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func (p *parser) seq(n *yaml.Node, what string, fn func(i int, item *yaml.Node)) {
-	if isNull(n) {
-		return
-	}
-	if n.Kind != yaml.SequenceNode {
-		p.errorf(p.span(n), "%s must be a list", what)
-		return
-	}
-	for i, item := range n.Content {
-		fn(i, deref(item))
-	}
-}
-
-func (p *parser) str(n *yaml.Node, what string) string {
-	if n.Kind != yaml.ScalarNode {
-		p.errorf(p.span(n), "%s must be a string", what)
-		return ""
-	}
-	if n.Tag == "!!null" {
-		return ""
-	}
-	return n.Value
-}
-
 func (p *parser) labels(n *yaml.Node, what string) model.LabelSet {
 	ls := model.LabelSet{}
-	if isNull(n) {
+	if ruletest.IsNull(n) {
 		return ls
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(p.span(n), "%s must be a mapping of label names to values", what)
+		p.Errorf(p.Span(n), "%s must be a mapping of label names to values", what)
 		return ls
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
+		k, v := n.Content[i], ruletest.Deref(n.Content[i+1])
 		name := model.LabelName(k.Value)
 		if _, dup := ls[name]; dup {
-			p.errorf(p.span(k), "%s has %s twice", what, k.Value)
+			p.Errorf(p.Span(k), "%s has %s twice", what, k.Value)
 			continue
 		}
 		if k.Value == "" || !utf8Valid(k.Value) {
-			p.errorf(p.span(k), "%s: %q is not a label name", what, k.Value)
+			p.Errorf(p.Span(k), "%s: %q is not a label name", what, k.Value)
 			continue
 		}
-		ls[name] = model.LabelValue(p.str(v, what+"."+k.Value))
+		ls[name] = model.LabelValue(p.Str(v, what+"."+k.Value))
 	}
 	return ls
 }
@@ -194,46 +146,46 @@ func (p *parser) top(n *yaml.Node) {
 	found := false
 	p.mapping(n, "a routing test file", []string{Key}, func(_ string, k, v *yaml.Node) {
 		found = true
-		p.f.Span = p.span(k)
-		p.seq(v, Key, func(i int, item *yaml.Node) {
+		p.f.Span = p.Span(k)
+		p.Seq(v, Key, func(i int, item *yaml.Node) {
 			if c := p.testCase(i, item); c != nil {
 				p.f.Cases = append(p.f.Cases, c)
 			}
 		})
 	})
-	if !found && deref(n).Kind == yaml.MappingNode {
-		p.errorf(p.span(n), "a routing test file has route_tests")
+	if !found && ruletest.Deref(n).Kind == yaml.MappingNode {
+		p.Errorf(p.Span(n), "a routing test file has route_tests")
 	}
 }
 
 func (p *parser) testCase(i int, n *yaml.Node) *Case {
-	c := &Case{Span: p.span(n)}
+	c := &Case{Span: p.Span(n)}
 	what := fmt.Sprintf("route_tests[%d]", i)
 	var hasLabels, hasInhibited bool
 	ok := p.mapping(n, what, []string{"name", "labels", "receivers", "firing", "inhibited"}, func(key string, k, v *yaml.Node) {
 		switch key {
 		case "name":
-			c.Name = p.str(v, what+".name")
+			c.Name = p.Str(v, what+".name")
 		case "labels":
 			hasLabels = true
 			c.Labels = p.labels(v, what+".labels")
 		case "receivers":
 			c.Receivers = []string{}
-			p.seq(v, what+".receivers", func(_ int, item *yaml.Node) {
-				if r := p.str(item, "a receiver"); r != "" {
+			p.Seq(v, what+".receivers", func(_ int, item *yaml.Node) {
+				if r := p.Str(item, "a receiver"); r != "" {
 					c.Receivers = append(c.Receivers, r)
 				} else if item.Kind == yaml.ScalarNode {
-					p.errorf(p.span(item), "%s: a receiver name is empty", what)
+					p.Errorf(p.Span(item), "%s: a receiver name is empty", what)
 				}
 			})
 		case "firing":
-			p.seq(v, what+".firing", func(j int, item *yaml.Node) {
+			p.Seq(v, what+".firing", func(j int, item *yaml.Node) {
 				c.Firing = append(c.Firing, p.labels(item, fmt.Sprintf("%s.firing[%d]", what, j)))
 			})
 		case "inhibited":
 			hasInhibited = true
 			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
-				p.errorf(p.span(v), "%s.inhibited must be true or false", what)
+				p.Errorf(p.Span(v), "%s.inhibited must be true or false", what)
 				return
 			}
 			c.Inhibited = v.Value == "true"
@@ -243,10 +195,10 @@ func (p *parser) testCase(i int, n *yaml.Node) *Case {
 		return nil
 	}
 	if !hasLabels {
-		p.errorf(c.Span, "%s has no labels: a case is an alert's labels and the receivers it reaches", what)
+		p.Errorf(c.Span, "%s has no labels: a case is an alert's labels and the receivers it reaches", what)
 	}
 	if c.Receivers == nil && !hasInhibited {
-		p.errorf(c.Span, "%s expects nothing: give receivers, inhibited or both", what)
+		p.Errorf(c.Span, "%s expects nothing: give receivers, inhibited or both", what)
 	}
 	if c.Name == "" {
 		c.Name = c.Labels.String()

@@ -3,6 +3,7 @@ package ruletest
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -116,109 +117,62 @@ func (g *Group) maxEvalTime() time.Duration {
 // Parse reads a rule unit test file. Every problem is a finding at its
 // position; a file with findings of severity error cannot be run.
 func Parse(sf *source.File) (*File, []diag.Finding) {
-	p := &fileParser{f: &File{Source: sf, EvaluationInterval: time.Minute}, sf: sf}
+	p := &fileParser{f: &File{Source: sf, EvaluationInterval: time.Minute}, Walker: Walker{Src: sf}}
 	docs, fd := sf.ParseYAML("yaml/syntax")
 	if fd != nil {
 		return p.f, []diag.Finding{*fd}
 	}
 	switch {
 	case len(docs) == 0 || len(docs[0].Content) == 0:
-		p.errorf(sf.Whole(), "the file is empty: a rule unit test has rule_files and tests")
-		return p.f, p.fds
+		p.Errorf(sf.Whole(), "the file is empty: a rule unit test has rule_files and tests")
+		return p.f, p.Findings
 	case len(docs) > 1:
-		p.errorf(sf.Span(docs[1]), "a rule unit test is one YAML document")
+		p.Errorf(sf.Span(docs[1]), "a rule unit test is one YAML document")
 	}
 	p.top(docs[0].Content[0])
-	return p.f, p.fds
+	return p.f, p.Findings
 }
 
 type fileParser struct {
-	f   *File
-	sf  *source.File
-	fds []diag.Finding
+	Walker
+	f *File
 }
-
-func (p *fileParser) errorf(at diag.Span, format string, args ...any) {
-	p.fds = append(p.fds, diag.Finding{Check: CheckSchema, Severity: diag.Error, Span: at, Message: fmt.Sprintf(format, args...)})
-}
-
-func (p *fileParser) span(n *yaml.Node) diag.Span { return p.sf.Span(n) }
 
 // mapping calls fn for each key of the mapping n, refusing keys that are
 // not known (as promtool's strict decoding does) and keys written twice.
 func (p *fileParser) mapping(n *yaml.Node, what string, known []string, fn func(key string, v *yaml.Node)) {
-	n = deref(n)
+	n = Deref(n)
 	if n.Kind != yaml.MappingNode {
 		if n.Tag == "!!null" {
 			return
 		}
-		p.errorf(p.span(n), "%s must be a mapping", what)
+		p.Errorf(p.Span(n), "%s must be a mapping", what)
 		return
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
-		if !contains(known, k.Value) {
-			p.errorf(p.span(k), "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
+		if !slices.Contains(known, k.Value) {
+			p.Errorf(p.Span(k), "unknown field %q in %s (known: %s)", k.Value, what, strings.Join(known, ", "))
 			continue
 		}
 		if seen[k.Value] {
-			p.errorf(p.span(k), "%s has %s twice", what, k.Value)
+			p.Errorf(p.Span(k), "%s has %s twice", what, k.Value)
 			continue
 		}
 		seen[k.Value] = true
-		fn(k.Value, deref(v))
+		fn(k.Value, Deref(v))
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
-
-func deref(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-func (p *fileParser) seq(n *yaml.Node, what string, fn func(i int, item *yaml.Node)) {
-	if n.Kind != yaml.SequenceNode {
-		if n.Kind == yaml.ScalarNode && n.Tag == "!!null" {
-			return
-		}
-		p.errorf(p.span(n), "%s must be a list", what)
-		return
-	}
-	for i, item := range n.Content {
-		fn(i, deref(item))
-	}
-}
-
-func (p *fileParser) str(n *yaml.Node, what string) string {
-	if n.Kind != yaml.ScalarNode {
-		p.errorf(p.span(n), "%s must be a string", what)
-		return ""
-	}
-	if n.Tag == "!!null" {
-		return ""
-	}
-	return n.Value
 }
 
 func (p *fileParser) duration(n *yaml.Node, what string) time.Duration {
-	s := p.str(n, what)
+	s := p.Str(n, what)
 	if s == "" {
 		return 0
 	}
 	d, err := model.ParseDuration(s)
 	if err != nil {
-		p.errorf(p.span(n), "%s: %q is not a duration (such as 30s, 5m or 1h30m)", what, s)
+		p.Errorf(p.Span(n), "%s: %q is not a duration (such as 30s, 5m or 1h30m)", what, s)
 		return 0
 	}
 	return time.Duration(d)
@@ -229,16 +183,16 @@ func (p *fileParser) labelMap(n *yaml.Node, what string) map[string]string {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		p.errorf(p.span(n), "%s must be a mapping of names to values", what)
+		p.Errorf(p.Span(n), "%s must be a mapping of names to values", what)
 		return nil
 	}
 	m := map[string]string{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := n.Content[i], deref(n.Content[i+1])
+		k, v := n.Content[i], Deref(n.Content[i+1])
 		if _, dup := m[k.Value]; dup {
-			p.errorf(p.span(k), "%s has %s twice", what, k.Value)
+			p.Errorf(p.Span(k), "%s has %s twice", what, k.Value)
 		}
-		m[k.Value] = p.str(v, what+"."+k.Value)
+		m[k.Value] = p.Str(v, what+"."+k.Value)
 	}
 	return m
 }
@@ -248,8 +202,8 @@ func (p *fileParser) top(n *yaml.Node) {
 	p.mapping(n, "a rule unit test file", known, func(key string, v *yaml.Node) {
 		switch key {
 		case "rule_files":
-			p.seq(v, "rule_files", func(_ int, item *yaml.Node) {
-				p.f.RuleFiles = append(p.f.RuleFiles, Str{p.str(item, "a rule file"), p.span(item)})
+			p.Seq(v, "rule_files", func(_ int, item *yaml.Node) {
+				p.f.RuleFiles = append(p.f.RuleFiles, Str{p.Str(item, "a rule file"), p.Span(item)})
 			})
 		case "evaluation_interval":
 			if d := p.duration(v, key); d > 0 {
@@ -257,32 +211,32 @@ func (p *fileParser) top(n *yaml.Node) {
 			}
 		case "group_eval_order":
 			seen := map[string]bool{}
-			p.seq(v, key, func(_ int, item *yaml.Node) {
-				s := Str{p.str(item, "a group name"), p.span(item)}
+			p.Seq(v, key, func(_ int, item *yaml.Node) {
+				s := Str{p.Str(item, "a group name"), p.Span(item)}
 				if seen[s.Value] {
-					p.errorf(s.Span, "group name repeated in group_eval_order: %s", s.Value)
+					p.Errorf(s.Span, "group name repeated in group_eval_order: %s", s.Value)
 				}
 				seen[s.Value] = true
 				p.f.GroupEvalOrder = append(p.f.GroupEvalOrder, s)
 			})
 		case "fuzzy_compare":
 			if v.Kind != yaml.ScalarNode || (v.Value != "true" && v.Value != "false") {
-				p.errorf(p.span(v), "fuzzy_compare must be true or false")
+				p.Errorf(p.Span(v), "fuzzy_compare must be true or false")
 			}
 			p.f.FuzzyCompare = v.Value == "true"
 		case "tests":
-			p.seq(v, key, func(i int, item *yaml.Node) { p.group(i, item) })
+			p.Seq(v, key, func(i int, item *yaml.Node) { p.group(i, item) })
 		}
 	})
 }
 
 func (p *fileParser) group(i int, n *yaml.Node) {
-	g := &Group{Name: fmt.Sprintf("unnamed#%d", i), Span: p.span(n), Start: time.Unix(0, 0).UTC()}
+	g := &Group{Name: fmt.Sprintf("unnamed#%d", i), Span: p.Span(n), Start: time.Unix(0, 0).UTC()}
 	known := []string{"name", "interval", "input_series", "alert_rule_test", "promql_expr_test", "external_labels", "external_url", "start_timestamp"}
 	p.mapping(n, "a test group", known, func(key string, v *yaml.Node) {
 		switch key {
 		case "name":
-			if s := p.str(v, key); s != "" {
+			if s := p.Str(v, key); s != "" {
 				g.Name = s
 			}
 		case "interval":
@@ -290,46 +244,46 @@ func (p *fileParser) group(i int, n *yaml.Node) {
 		case "external_labels":
 			g.ExternalLabels = p.labelMap(v, key)
 		case "external_url":
-			g.ExternalURL = p.str(v, key)
+			g.ExternalURL = p.Str(v, key)
 		case "start_timestamp":
-			s := p.str(v, key)
+			s := p.Str(v, key)
 			t, err := parseTime(s)
 			if err != nil {
-				p.errorf(p.span(v), "start_timestamp: %q is neither Unix seconds nor an RFC 3339 time", s)
+				p.Errorf(p.Span(v), "start_timestamp: %q is neither Unix seconds nor an RFC 3339 time", s)
 			} else {
 				g.Start = t
 			}
 		case "input_series":
-			p.seq(v, key, func(_ int, item *yaml.Node) {
-				s := Series{Span: p.span(item)}
+			p.Seq(v, key, func(_ int, item *yaml.Node) {
+				s := Series{Span: p.Span(item)}
 				p.mapping(item, "an input series", []string{"series", "values"}, func(key string, v *yaml.Node) {
 					if key == "series" {
-						s.Series = p.str(v, key)
+						s.Series = p.Str(v, key)
 					} else {
-						s.Values = p.str(v, key)
+						s.Values = p.Str(v, key)
 					}
 				})
 				g.InputSeries = append(g.InputSeries, s)
 			})
 		case "alert_rule_test":
-			p.seq(v, key, func(_ int, item *yaml.Node) { g.AlertTests = append(g.AlertTests, p.alertTest(item)) })
+			p.Seq(v, key, func(_ int, item *yaml.Node) { g.AlertTests = append(g.AlertTests, p.alertTest(item)) })
 		case "promql_expr_test":
-			p.seq(v, key, func(_ int, item *yaml.Node) { g.ExprTests = append(g.ExprTests, p.exprTest(item)) })
+			p.Seq(v, key, func(_ int, item *yaml.Node) { g.ExprTests = append(g.ExprTests, p.exprTest(item)) })
 		}
 	})
 	p.f.Tests = append(p.f.Tests, g)
 }
 
 func (p *fileParser) alertTest(n *yaml.Node) *AlertTest {
-	a := &AlertTest{Span: p.span(n)}
+	a := &AlertTest{Span: p.Span(n)}
 	p.mapping(n, "an alert_rule_test", []string{"eval_time", "alertname", "exp_alerts"}, func(key string, v *yaml.Node) {
 		switch key {
 		case "eval_time":
 			a.EvalTime = p.duration(v, key)
 		case "alertname":
-			a.Alertname = p.str(v, key)
+			a.Alertname = p.Str(v, key)
 		case "exp_alerts":
-			p.seq(v, key, func(_ int, item *yaml.Node) {
+			p.Seq(v, key, func(_ int, item *yaml.Node) {
 				var e ExpAlert
 				p.mapping(item, "an expected alert", []string{"exp_labels", "exp_annotations"}, func(key string, v *yaml.Node) {
 					if key == "exp_labels" {
@@ -343,28 +297,28 @@ func (p *fileParser) alertTest(n *yaml.Node) *AlertTest {
 		}
 	})
 	if a.Alertname == "" {
-		p.errorf(a.Span, "an alert_rule_test needs alertname")
+		p.Errorf(a.Span, "an alert_rule_test needs alertname")
 	}
 	return a
 }
 
 func (p *fileParser) exprTest(n *yaml.Node) *ExprTest {
-	e := &ExprTest{Span: p.span(n)}
+	e := &ExprTest{Span: p.Span(n)}
 	p.mapping(n, "a promql_expr_test", []string{"expr", "eval_time", "exp_samples"}, func(key string, v *yaml.Node) {
 		switch key {
 		case "expr":
-			e.Expr = p.str(v, key)
+			e.Expr = p.Str(v, key)
 		case "eval_time":
 			e.EvalTime = p.duration(v, key)
 		case "exp_samples":
-			p.seq(v, key, func(_ int, item *yaml.Node) {
-				s := ExpSample{Span: p.span(item)}
+			p.Seq(v, key, func(_ int, item *yaml.Node) {
+				s := ExpSample{Span: p.Span(item)}
 				p.mapping(item, "an expected sample", []string{"labels", "value", "histogram"}, func(key string, v *yaml.Node) {
 					switch key {
 					case "labels":
-						s.Labels = p.str(v, key)
+						s.Labels = p.Str(v, key)
 					case "histogram":
-						s.Histogram = p.str(v, key)
+						s.Histogram = p.Str(v, key)
 					case "value":
 						s.Value = p.float(v, key)
 					}
@@ -374,13 +328,13 @@ func (p *fileParser) exprTest(n *yaml.Node) *ExprTest {
 		}
 	})
 	if e.Expr == "" {
-		p.errorf(e.Span, "a promql_expr_test needs expr")
+		p.Errorf(e.Span, "a promql_expr_test needs expr")
 	}
 	return e
 }
 
 func (p *fileParser) float(n *yaml.Node, what string) float64 {
-	s := p.str(n, what)
+	s := p.Str(n, what)
 	switch strings.ToLower(s) {
 	case ".inf", "+.inf", "inf", "+inf":
 		return math.Inf(1)
@@ -391,7 +345,7 @@ func (p *fileParser) float(n *yaml.Node, what string) float64 {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		p.errorf(p.span(n), "%s: %q is not a number", what, s)
+		p.Errorf(p.Span(n), "%s: %q is not a number", what, s)
 	}
 	return f
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"path"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -307,7 +308,7 @@ tests:
 			res := run(t, tt.test, tt.opts)
 			passed, failed, errs := outcome(res)
 			for _, p := range tt.pass {
-				if !contains(passed, p) {
+				if !slices.Contains(passed, p) {
 					t.Errorf("check %q did not pass; passed %q, failed %q", p, passed, failed)
 				}
 			}
