@@ -29,7 +29,8 @@ func newTestCmd(deps *Deps, g *globalOptions) *cobra.Command {
 		Use:   "test [PATH...]",
 		Short: "Run rule unit tests (promtool's format) and routing tests on what obsctl compiles",
 		Long: `Run the rule unit tests of the repo: the *_test.yaml files under its rule
-paths, or those PATHs name (files, or folders to search). The tests are in
+paths and its tests.paths (and the files tests.paths names), or those
+PATHs name (files, or folders to search). The tests are in
 the format of promtool test rules: rule_files, evaluation_interval,
 group_eval_order, fuzzy_compare, and tests with interval, input_series in
 the expanding notation (1+2x3, _, stale), external_labels, external_url,
@@ -142,7 +143,7 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 		if len(paths) > 0 {
 			return fmt.Errorf("no rule unit tests or routing tests in %s", strings.Join(paths, ", "))
 		}
-		fmt.Fprintln(deps.Stderr, "obsctl: no rule unit tests or routing tests (*_test.yaml) under the rule paths")
+		fmt.Fprintln(deps.Stderr, "obsctl: no rule unit tests or routing tests (*_test.yaml) under the rule paths or tests.paths")
 	}
 	opts.ExternalLabels = r.Config.Prometheus.ExternalLabels
 	opts.Rules = ruletest.RepoRules(r, deps.WorkDir)

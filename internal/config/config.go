@@ -94,6 +94,10 @@ type Lint struct {
 // Tests configures obsctl test.
 type Tests struct {
 	Fields
+	// Paths are folders or files, relative to the repo, holding rule unit
+	// tests and routing tests (*_test.yaml) besides those under the rule
+	// paths, such as [tests].
+	Paths []string `yaml:"paths"`
 	// RequireCoverage makes obsctl test fail (exit 3) unless every alert
 	// has a test that makes it fire, asserting its severity and every
 	// annotation, and one that shows it silent on input its selectors

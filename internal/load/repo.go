@@ -423,6 +423,7 @@ type ruleSource struct {
 	node    node
 	at      diag.Span    // where a refusal is reported; zero: the file itself
 	file    *source.File // the file, when it was read already (to decide its kind)
+	test    bool         // found under tests.paths: a test file whatever its name
 }
 
 // IsRuleFile reports whether name is a rule file by its name: YAML, and
@@ -443,7 +444,7 @@ func IsRuleTestFile(name string) bool {
 }
 
 // loadRuleTests reads the rule unit test files under the config's rule
-// paths into RuleTests (those given on the command line are there
+// paths and tests.paths into RuleTests (those given on the command line are there
 // already): what they query counts as read (rules/unused-record), and one
 // that is not YAML is a finding. A rule path that is missing or refused
 // was reported when the rule files were collected.
@@ -464,8 +465,11 @@ func (r *Repo) loadRuleTests() error {
 	// path or folder that leads out): one mistake is one finding. A
 	// refused test file is news.
 	r.Findings = append(r.Findings[:n], slices.DeleteFunc(r.Findings[n:], func(f diag.Finding) bool { return !IsRuleTestFile(f.File) })...)
+	if err := r.collectTestPaths(seen, &srcs); err != nil {
+		return err
+	}
 	for _, s := range dedupe(srcs) {
-		if !IsRuleTestFile(s.display) || slices.ContainsFunc(r.RuleTests, func(f *source.File) bool { return f.Path == s.display }) {
+		if !(s.test || IsRuleTestFile(s.display)) || slices.ContainsFunc(r.RuleTests, func(f *source.File) bool { return f.Path == s.display }) {
 			continue
 		}
 		sf, refused, err := s.read()
@@ -479,6 +483,37 @@ func (r *Repo) loadRuleTests() error {
 		r.RuleTests = append(r.RuleTests, sf)
 		if _, fd := sf.ParseYAML(promrule.CheckSyntax); fd != nil {
 			r.Findings = append(r.Findings, *fd)
+		}
+	}
+	return nil
+}
+
+// collectTestPaths adds the test files under the config's tests.paths to
+// srcs. An entry that leaves the repo, does not exist or is refused is a
+// finding at the entry; a file it names is a test file whatever its name.
+func (r *Repo) collectTestPaths(seen map[string]bool, srcs *[]ruleSource) error {
+	for i, p := range r.Config.Tests.Paths {
+		at := r.Config.Tests.Item("paths", i)
+		report := func(hint, format string, args ...any) {
+			r.Findings = append(r.Findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error, Span: at,
+				Message: fmt.Sprintf(format, args...), Hint: hint})
+		}
+		orig := p
+		p = path.Clean(filepath.ToSlash(p))
+		if !fs.ValidPath(p) {
+			report("give a folder or file of the repo, relative to obsctl.yaml", "test path %q is not inside the repo", orig)
+			continue
+		}
+		n := len(*srcs)
+		err := r.collectPath(r.tree, p, r.display(p), at, IsRuleTestFile, seen, srcs)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			report("create it, or remove it from tests.paths", "test path %s does not exist", safeName(r.display(p)))
+		case err != nil:
+			return fmt.Errorf("test path %s: %w", safeName(r.display(p)), err)
+		}
+		for j := n; j < len(*srcs); j++ {
+			(*srcs)[j].test = true
 		}
 	}
 	return nil
