@@ -76,6 +76,12 @@ test, or a covered alert, through other recording rules too). With
 tests.requireCoverage in obsctl.yaml, a run of all the tests lists the
 gaps and exits 3 when there are any.
 
+--format junit writes a test suite per test file and a test case per
+alert or expression check or routing case; with coverage, a suite of a
+test case per alert and recording rule (a gap is a failure when the repo
+requires coverage, and skipped when it does not), and when routing tests
+ran, a suite of the routes (one no case reaches is skipped).
+
 Exit codes: 0 every check passed, 1 a test file could not run (a rule file
 missing or broken, a mistake in the test file, routing that does not
 compile), 2 usage error, 3 a check failed (or a rule is not covered, when

@@ -14,6 +14,8 @@ import (
 
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/obsctl/obsctl/internal/diag"
 )
 
 // Formats are the output formats of Write.
@@ -486,6 +488,7 @@ type junitCase struct {
 	Name      string        `xml:"name,attr"`
 	Failure   *junitProblem `xml:"failure,omitempty"`
 	Error     *junitProblem `xml:"error,omitempty"`
+	Skipped   *junitProblem `xml:"skipped,omitempty"`
 }
 
 type junitProblem struct {
@@ -495,7 +498,10 @@ type junitProblem struct {
 
 // writeJUnit writes one test suite per test file and one test case per
 // alert or expression check, in the test group's class; a file that could
-// not run is one test case in error.
+// not run is one test case in error. Coverage, when asked for or required,
+// is a suite of its own, a test case per alert and recording rule (see
+// junitCoverage), and the routes, when routing tests ran, another: a
+// route no case reaches is skipped, as it does not fail the run.
 func writeJUnit(w io.Writer, res *Result) error {
 	out := junitSuites{Name: "obsctl test"}
 	for _, f := range res.Files {
@@ -520,10 +526,22 @@ func writeJUnit(w io.Writer, res *Result) error {
 				s.Cases = append(s.Cases, jc)
 			}
 		}
-		out.Tests += s.Tests
-		out.Failures += s.Failures
-		out.Errors += s.Errors
-		out.Suites = append(out.Suites, s)
+		out.add(s)
+	}
+	if c := res.Coverage; c != nil {
+		out.add(junitCoverage(c, res.RequireCoverage))
+	}
+	if len(res.Routes) > 0 {
+		s := junitSuite{Name: "routing coverage"}
+		for _, r := range res.Routes {
+			jc := junitCase{ClassName: "routing coverage", Name: r.Route}
+			if !r.Reached {
+				jc.Skipped = &junitProblem{Message: fmt.Sprintf("%s: no routing case reaches this route", r.Span)}
+			}
+			s.Tests++
+			s.Cases = append(s.Cases, jc)
+		}
+		out.add(s)
 	}
 	if _, err := io.WriteString(w, xml.Header); err != nil {
 		return err
@@ -535,4 +553,45 @@ func writeJUnit(w io.Writer, res *Result) error {
 	}
 	_, err := io.WriteString(w, "\n")
 	return err
+}
+
+func (s *junitSuites) add(suite junitSuite) {
+	s.Tests += suite.Tests
+	s.Failures += suite.Failures
+	s.Errors += suite.Errors
+	s.Suites = append(s.Suites, suite)
+}
+
+// junitCoverage is the coverage suite: a test case per alert and recording
+// rule, one that is not covered failed when the repo requires coverage and
+// skipped when it does not, so that a CI report fails where the run does.
+func junitCoverage(c *Coverage, required bool) junitSuite {
+	s := junitSuite{Name: "coverage"}
+	gap := func(jc junitCase, at diag.Span, why []string) junitCase {
+		p := &junitProblem{Message: fmt.Sprintf("%s: %s is not covered", at, jc.Name), Body: strings.Join(why, "\n")}
+		if required {
+			jc.Failure = p
+			s.Failures++
+		} else {
+			jc.Skipped = p
+		}
+		return jc
+	}
+	for _, a := range c.Alerts {
+		jc := junitCase{ClassName: "coverage: alerts", Name: a.Name}
+		if len(a.Missing) > 0 {
+			jc = gap(jc, a.Span, a.Missing)
+		}
+		s.Tests++
+		s.Cases = append(s.Cases, jc)
+	}
+	for _, r := range c.Records {
+		jc := junitCase{ClassName: "coverage: recording rules", Name: r.Name}
+		if !r.Read {
+			jc = gap(jc, r.Span, []string{"no test reads it"})
+		}
+		s.Tests++
+		s.Cases = append(s.Cases, jc)
+	}
+	return s
 }
