@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -68,6 +67,8 @@ type Cluster struct {
 	admin      *rest.Config
 	kubeconfig string
 	nodes      []string
+	// lease holds the cluster's loopback block until Stop.
+	lease *lease
 
 	// mu guards procs, retired and stopped: tests read them (Err, PIDs)
 	// while another goroutine stops or restarts the apiserver.
@@ -98,6 +99,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 	if opts.Nodes == 0 {
 		opts.Nodes = 3
 	}
+	if opts.Nodes > MaxNodes {
+		return nil, fmt.Errorf("start cluster: %d nodes: at most %d fit the loopback block", opts.Nodes, MaxNodes)
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
 	}
@@ -123,7 +127,9 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		if err == nil {
 			return c, nil
 		}
-		_ = c.stopProcs(5 * time.Second)
+		if c.stopProcs(5*time.Second) == nil {
+			c.lease.release() // else processes may be left on its addresses
+		}
 		if !c.addrInUse() || ctx.Err() != nil {
 			break
 		}
@@ -160,32 +166,28 @@ type ports struct {
 	etcdClient, etcdPeer, apiserver, kcm, sched int
 }
 
-// pickPorts chooses a random address in 127.0.0.0/8 and asks the kernel for
-// free ports on it. Distinct clusters get distinct addresses, so their ports
-// cannot collide even when the kernel hands out the same numbers.
-func pickPorts() (ports, error) {
-	var lastErr error
-	for range 10 {
-		ip := fmt.Sprintf("127.%d.%d.%d", 1+mrand.IntN(254), mrand.IntN(256), 2+mrand.IntN(252))
-		var ls []net.Listener
-		var nums []int
-		for range 5 {
-			l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
-			if err != nil {
-				lastErr = err
-				break
-			}
-			ls = append(ls, l)
-			nums = append(nums, l.Addr().(*net.TCPAddr).Port)
-		}
+// pickPorts asks the kernel for free ports on the control plane's address
+// of the block. The block is the cluster's alone (see lease), so its ports
+// cannot collide with another cluster's even when the kernel hands out the
+// same numbers.
+func pickPorts(b Block) (ports, error) {
+	ip := b.ControlPlane()
+	var ls []net.Listener
+	defer func() {
 		for _, l := range ls {
 			_ = l.Close()
 		}
-		if len(nums) == 5 {
-			return ports{ip, nums[0], nums[1], nums[2], nums[3], nums[4]}, nil
+	}()
+	var nums []int
+	for range 5 {
+		l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
+		if err != nil {
+			return ports{}, fmt.Errorf("no free port on %s: %w", ip, err)
 		}
+		ls = append(ls, l)
+		nums = append(nums, l.Addr().(*net.TCPAddr).Port)
 	}
-	return ports{}, fmt.Errorf("no free loopback address: %w", lastErr)
+	return ports{ip, nums[0], nums[1], nums[2], nums[3], nums[4]}, nil
 }
 
 func (c *Cluster) start(ctx context.Context, opts Options) error {
@@ -199,7 +201,11 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 			return err
 		}
 	}
-	p, err := pickPorts()
+	var err error
+	if c.lease, err = leaseBlock(); err != nil {
+		return err
+	}
+	p, err := pickPorts(c.lease.block)
 	if err != nil {
 		return err
 	}
@@ -328,7 +334,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	kwokArgs := []string{
 		"--kubeconfig=" + pki("kwok.kubeconfig"),
 		"--manage-nodes-with-annotation-selector=" + kwokAnnotation + "=fake",
-		"--cidr=10.244.0.0/16",
+		"--cidr=" + c.lease.block.DefaultPodCIDR(),
 		"--node-lease-duration-seconds=40",
 	}
 	stages, err := filepath.Glob(filepath.Join(opts.BinDir, stagesDir, "*.yaml"))
@@ -608,6 +614,9 @@ func (c *Cluster) Stop() error {
 		c.mu.Unlock()
 		c.apiMu.Unlock()
 		c.stopErr = c.stopProcs(10 * time.Second)
+		if c.stopErr == nil {
+			c.lease.release()
+		}
 		if c.stopErr == nil && c.removeDir {
 			if err := os.RemoveAll(c.dir); err != nil {
 				c.stopErr = fmt.Errorf("stop cluster: %w", err)
@@ -672,8 +681,8 @@ func (c *Cluster) registerNodes(ctx context.Context, cs kubernetes.Interface, n 
 				},
 			},
 			Spec: corev1.NodeSpec{
-				PodCIDR:  fmt.Sprintf("10.244.%d.0/24", i),
-				PodCIDRs: []string{fmt.Sprintf("10.244.%d.0/24", i)},
+				PodCIDR:  c.lease.block.PodCIDR(i),
+				PodCIDRs: []string{c.lease.block.PodCIDR(i)},
 				Taints: []corev1.Taint{{
 					Key:    corev1.TaintNodeNotReady,
 					Effect: corev1.TaintEffectNoSchedule,
@@ -683,7 +692,7 @@ func (c *Cluster) registerNodes(ctx context.Context, cs kubernetes.Interface, n 
 				Capacity:    resources,
 				Allocatable: resources,
 				Addresses: []corev1.NodeAddress{
-					{Type: corev1.NodeInternalIP, Address: fmt.Sprintf("10.0.%d.%d", i/250, 10+i%250)},
+					{Type: corev1.NodeInternalIP, Address: c.lease.block.NodeIP(i)},
 					{Type: corev1.NodeHostName, Address: name},
 				},
 				NodeInfo: corev1.NodeSystemInfo{

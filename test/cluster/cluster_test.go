@@ -3,6 +3,7 @@ package cluster_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -55,6 +56,18 @@ func TestVersionAndNodes(t *testing.T) {
 			}
 		}
 		zones[n.Labels[corev1.LabelTopologyZone]]++
+		// Loopback only: whatever dials a node or a pod stays on this
+		// machine.
+		for _, a := range n.Status.Addresses {
+			if a.Type == corev1.NodeInternalIP && !c.Block().Contains(a.Address) {
+				t.Errorf("node %s has InternalIP %s, outside the cluster's block 127.%d.0.0/16", n.Name, a.Address, c.Block().A)
+			}
+		}
+		for _, cidr := range append(n.Spec.PodCIDRs, n.Spec.PodCIDR) {
+			if ip, _, err := net.ParseCIDR(cidr); err != nil || !c.Block().Contains(ip.String()) {
+				t.Errorf("node %s has pod range %q, outside the cluster's block 127.%d.0.0/16", n.Name, cidr, c.Block().A)
+			}
+		}
 		if n.Status.Allocatable.Cpu().IsZero() || n.Status.Allocatable.Memory().IsZero() {
 			t.Errorf("node %s has no allocatable cpu or memory: %v", n.Name, n.Status.Allocatable)
 		}
@@ -227,6 +240,9 @@ func TestSecondClusterAndStop(t *testing.T) {
 	})
 	if c.Host() == shared.Host() {
 		t.Fatalf("both clusters serve on %s", c.Host())
+	}
+	if c.Block() == shared.Block() {
+		t.Fatalf("both clusters have the loopback block 127.%d.0.0/16", c.Block().A)
 	}
 	cs := kubernetes.NewForConfigOrDie(c.RESTConfig())
 	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})

@@ -131,6 +131,11 @@ func TestSmokeWorkloads(t *testing.T) {
 		if p.Labels["app"] == "agent" {
 			agentNodes[p.Spec.NodeName] = true
 		}
+		for _, ip := range append([]string{p.Status.PodIP, p.Status.HostIP}, podIPs(p)...) {
+			if !c.Block().Contains(ip) {
+				t.Errorf("pod %s has address %q, outside the cluster's loopback block 127.%d.0.0/16", p.Name, ip, c.Block().A)
+			}
+		}
 	}
 	if len(agentNodes) != nodes {
 		t.Errorf("daemonset pods on %d nodes, want %d", len(agentNodes), nodes)
@@ -266,3 +271,11 @@ func waitFor(t *testing.T, ctx context.Context, what string, cond func() (bool, 
 }
 
 func ptrTo[T any](v T) *T { return &v }
+
+func podIPs(p corev1.Pod) []string {
+	var out []string
+	for _, ip := range p.Status.PodIPs {
+		out = append(out, ip.IP)
+	}
+	return out
+}
