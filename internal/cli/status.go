@@ -21,6 +21,7 @@ type statusOptions struct {
 	*globalOptions
 	cluster clusterOptions
 	output  string
+	wait    time.Duration
 }
 
 func newStatusCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -32,11 +33,20 @@ func newStatusCmd(deps *Deps, g *globalOptions) *cobra.Command {
 its replicas are ready out of how many are wanted (summed over its
 Deployments, StatefulSets, DaemonSets and the Prometheus and Alertmanager
 the operator runs), its version, and the endpoints to open: the in-cluster
-URL of its user interface or API and, with ingress on, its host.
+URL of its user interface or API and, with ingress on, its host. The
+readiness of Prometheus and Alertmanager is what the Prometheus Operator
+says in their status conditions (Available and Reconciled); when either is
+not ready, status says why, in the operator's words.
+
+--wait DURATION reads the cluster again every two seconds until every
+component is ready or the duration has passed (as kubectl rollout status
+does), and shows the last reading: for a hook after apply, which returns
+before the operator has reconciled what it applied.
 
 Exit codes: 0 every component ready, 1 the cluster could not be read, 2 usage
 error, 4 a component is not ready (or the stack has none in the cluster).`,
 		Example: `  obsctl status
+  obsctl status --wait 5m
   obsctl status --stack prod -o json`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -51,12 +61,16 @@ error, 4 a component is not ready (or the stack has none in the cluster).`,
 		t.Usage = "bound on reading the cluster, retries included"
 	}
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text or json")
+	f.DurationVar(&o.wait, "wait", 0, "wait up to this long for every component to be ready")
 	return cmd
 }
 
 func runStatus(ctx context.Context, deps *Deps, o *statusOptions) error {
 	if o.output != "text" && o.output != "json" {
 		return usagef("unknown output format %q (want text or json)", o.output)
+	}
+	if o.wait < 0 {
+		return usagef("--wait must not be negative")
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err
@@ -65,11 +79,28 @@ func runStatus(ctx context.Context, deps *Deps, o *statusOptions) error {
 	if err != nil {
 		return err
 	}
-	tctx, cancel := context.WithTimeout(ctx, o.cluster.timeout)
-	defer cancel()
-	rep, err := release.Status(tctx, conn.cluster, o.cluster.stack)
+	read := func() (*release.StatusReport, error) {
+		tctx, cancel := context.WithTimeout(ctx, o.cluster.timeout)
+		defer cancel()
+		rep, err := release.Status(tctx, conn.cluster, o.cluster.stack)
+		if err != nil {
+			return nil, release.AsTimeout(tctx, err, o.cluster.timeout)
+		}
+		return rep, nil
+	}
+	rep, err := read()
 	if err != nil {
-		return release.AsTimeout(tctx, err, o.cluster.timeout)
+		return err
+	}
+	for deadline := time.Now().Add(o.wait); !rep.Ready && time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(min(2*time.Second, time.Until(deadline))):
+		}
+		if rep, err = read(); err != nil {
+			return err
+		}
 	}
 	if o.output == "json" {
 		enc := json.NewEncoder(deps.Stdout)
@@ -81,6 +112,9 @@ func runStatus(ctx context.Context, deps *Deps, o *statusOptions) error {
 		printStatus(deps.Stdout, rep)
 		for _, w := range rep.Warnings {
 			fmt.Fprintf(deps.Stderr, "obsctl: warning: %s\n", w)
+		}
+		for _, n := range rep.NotReady {
+			fmt.Fprintf(deps.Stderr, "obsctl: %s\n", n)
 		}
 	}
 	switch {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -45,6 +46,9 @@ type StatusReport struct {
 	// Warnings are sentences about the stack that do not make it not
 	// ready: a workload scaled below what its profile wants.
 	Warnings []string `json:"warnings,omitempty"`
+	// NotReady says why each Prometheus and Alertmanager that is not ready
+	// is not, as the Prometheus Operator reports it.
+	NotReady []string `json:"notReady,omitempty"`
 }
 
 // The kinds status reads, with where their desired and ready counts are.
@@ -87,7 +91,7 @@ func Status(ctx context.Context, c *Cluster, stackName string) (*StatusReport, e
 		return l.Items, nil
 	}
 	byComponent := map[string]*ComponentStatus{}
-	var warnings []string
+	var warnings, notReady []string
 	get := func(o *unstructured.Unstructured) *ComponentStatus {
 		name := cmp.Or(o.GetLabels()[render.LabelComponent], o.GetLabels()[render.LabelName], o.GetKind()+" "+o.GetName())
 		c, ok := byComponent[name]
@@ -104,11 +108,20 @@ func Status(ctx context.Context, c *Cluster, stackName string) (*StatusReport, e
 		}
 		for i := range items {
 			o := &items[i]
+			if operatorOwned(o) {
+				continue // counted through its Prometheus or Alertmanager
+			}
 			desired, found, _ := unstructured.NestedInt64(o.Object, k.desired...)
 			if !found && k.kind != "DaemonSet" {
 				desired = 1 // replicas left out means one
 			}
 			ready, _, _ := unstructured.NestedInt64(o.Object, k.ready...)
+			if o.GetAPIVersion() == "monitoring.coreos.com/v1" {
+				if ok, why := operatorAvailable(o); !ok {
+					ready = 0
+					notReady = append(notReady, fmt.Sprintf("%s %s/%s: %s", k.kind, o.GetNamespace(), o.GetName(), why))
+				}
+			}
 			if w := belowWanted(o, k.kind, desired); w != "" {
 				warnings = append(warnings, w)
 			}
@@ -165,7 +178,7 @@ func Status(ctx context.Context, c *Cluster, stackName string) (*StatusReport, e
 		}
 	}
 	slices.Sort(warnings)
-	rep := &StatusReport{Stack: stackName, Ready: true, Components: []ComponentStatus{}, Warnings: warnings}
+	rep := &StatusReport{Stack: stackName, Ready: true, Components: []ComponentStatus{}, Warnings: warnings, NotReady: notReady}
 	for _, c := range byComponent {
 		c.Ready = c.Available >= c.Desired
 		slices.Sort(c.Endpoints)
@@ -179,6 +192,62 @@ func Status(ctx context.Context, c *Cluster, stackName string) (*StatusReport, e
 	slices.SortFunc(rep.Components, func(a, b ComponentStatus) int { return cmp.Compare(a.Component, b.Component) })
 	rep.Ready = rep.Ready && len(rep.Components) > 0
 	return rep, nil
+}
+
+// operatorAvailable reads the readiness of a Prometheus or Alertmanager
+// from the status conditions the Prometheus Operator sets: available when
+// its Available condition is True (or Degraded: some replicas are up) and
+// its Reconciled condition is not False, both written for the resource's
+// current generation. Otherwise it says why not, in the operator's words
+// where it has any.
+func operatorAvailable(o *unstructured.Unstructured) (bool, string) {
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	byType := map[string]map[string]any{}
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok {
+			if t, _ := m["type"].(string); t != "" {
+				byType[t] = m
+			}
+		}
+	}
+	avail, ok := byType["Available"]
+	if !ok {
+		return false, "the Prometheus Operator has not reported on it (is it running?)"
+	}
+	if g, _ := avail["observedGeneration"].(int64); g != 0 && g < o.GetGeneration() {
+		return false, fmt.Sprintf("the Prometheus Operator has not reconciled its latest change yet (generation %d, it reported on %d)", o.GetGeneration(), g)
+	}
+	describe := func(m map[string]any) string {
+		out := fmt.Sprintf("%v=%v", m["type"], m["status"])
+		if r, _ := m["reason"].(string); r != "" {
+			out += " (" + r
+			if msg, _ := m["message"].(string); msg != "" {
+				out += ": " + msg
+			}
+			out += ")"
+		}
+		return out
+	}
+	if st, _ := avail["status"].(string); st != "True" && st != "Degraded" {
+		return false, describe(avail)
+	}
+	if rec, ok := byType["Reconciled"]; ok && rec["status"] == "False" {
+		return false, describe(rec)
+	}
+	return true, ""
+}
+
+// operatorOwned reports whether the Prometheus Operator made the workload
+// for a resource of its own (a Prometheus' or Alertmanager's StatefulSet),
+// which status counts through that resource. The operator copies the
+// resource's labels onto it, the stack's included.
+func operatorOwned(o *unstructured.Unstructured) bool {
+	for _, ref := range o.GetOwnerReferences() {
+		if ref.Controller != nil && *ref.Controller && strings.HasPrefix(ref.APIVersion, "monitoring.coreos.com/") {
+			return true
+		}
+	}
+	return false
 }
 
 // belowWanted says when a workload runs fewer replicas than the stack

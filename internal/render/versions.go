@@ -13,7 +13,7 @@ var pins = []pin{
 		replicas: [2]int32{1, 3}, cpu: "50m", memory: "128Mi", memoryLimit: "256Mi", storage: "2Gi", retention: "120h"},
 	{key: "nodeExporter", title: "node-exporter", image: "quay.io/prometheus/node-exporter", version: "v1.10.2",
 		cpu: "50m", memory: "64Mi", memoryLimit: "128Mi"},
-	{key: "kubeStateMetrics", title: "kube-state-metrics", image: "registry.k8s.io/kube-state-metrics/kube-state-metrics", version: "v2.17.0",
+	{key: "kubeStateMetrics", title: "kube-state-metrics", image: "registry.k8s.io/kube-state-metrics/kube-state-metrics", version: "v2.18.0",
 		replicas: [2]int32{1, 2}, cpu: "100m", memory: "256Mi", memoryLimit: "512Mi"},
 	{key: "grafana", title: "Grafana", image: "docker.io/grafana/grafana", version: "12.3.0",
 		replicas: [2]int32{1, 2}, cpu: "100m", memory: "256Mi", memoryLimit: "512Mi"},

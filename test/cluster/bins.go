@@ -6,7 +6,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -14,9 +13,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 
-	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/test/flock"
 )
 
 // Binary names, as built from test/kube/cmd/<name>.
@@ -206,7 +204,7 @@ func EnsureBinaries(ctx context.Context, repoRoot string) (string, error) {
 	if err := os.MkdirAll(cacheDir, 0o755); err != nil {
 		return "", fmt.Errorf("ensure binaries: %w", err)
 	}
-	unlock, err := lockFile(ctx, filepath.Join(cacheDir, ".build.lock"))
+	unlock, err := flock.Lock(ctx, filepath.Join(cacheDir, ".build.lock"))
 	if err != nil {
 		return "", fmt.Errorf("ensure binaries: %w", err)
 	}
@@ -302,31 +300,6 @@ func prune(cacheDir, keep string, log io.Writer) {
 		}
 		if err := os.RemoveAll(filepath.Join(cacheDir, e.Name())); err == nil {
 			fmt.Fprintf(log, "removed stale binaries %s\n", e.Name())
-		}
-	}
-}
-
-// lockFile takes an exclusive flock on path, polling so ctx can cancel the wait.
-func lockFile(ctx context.Context, path string) (unlock func(), err error) {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	for {
-		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
-		if err == nil {
-			return func() {
-				_ = syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-				_ = f.Close()
-			}, nil
-		}
-		if !errors.Is(err, syscall.EWOULDBLOCK) {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if err := kube.Sleep(ctx, pollInterval*5); err != nil {
-			_ = f.Close()
-			return nil, fmt.Errorf("lock %s: %w", path, err)
 		}
 	}
 }

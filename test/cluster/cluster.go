@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	authenticationv1 "k8s.io/api/authentication/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -69,6 +70,8 @@ type Cluster struct {
 	nodes      []string
 	// lease holds the cluster's loopback block until Stop.
 	lease *lease
+	// programs are the names of the programs Run started, for LogTails.
+	programs []string
 
 	// mu guards procs, retired and stopped: tests read them (Err, PIDs)
 	// while another goroutine stops or restarts the apiserver.
@@ -552,6 +555,60 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) 
 	return f.Name(), nil
 }
 
+// ServiceAccountKubeconfig writes a kubeconfig that authenticates as the
+// ServiceAccount ns/name with a token the apiserver issues for it (the
+// TokenRequest API, as the kubelet gets a pod's), valid for lifetime, and
+// returns its path: a program run with it outside the simulated nodes acts
+// with exactly what RBAC grants the account.
+func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, ns, name string, lifetime time.Duration) (string, error) {
+	cs, err := kubernetes.NewForConfig(c.admin)
+	if err != nil {
+		return "", err
+	}
+	secs := int64(lifetime / time.Second)
+	tr, err := cs.CoreV1().ServiceAccounts(ns).CreateToken(ctx, name, &authenticationv1.TokenRequest{
+		Spec: authenticationv1.TokenRequestSpec{ExpirationSeconds: &secs},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("token for service account %s/%s: %w", ns, name, err)
+	}
+	cfg := &rest.Config{Host: c.host, BearerToken: tr.Status.Token}
+	cfg.CAData = c.ca.certPEM
+	dir := filepath.Join(c.dir, "users")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	f, err := os.CreateTemp(dir, "sa-"+ns+"-"+name+"-*.kubeconfig")
+	if err != nil {
+		return "", err
+	}
+	_ = f.Close()
+	if err := writeKubeconfig(f.Name(), clusterName, cfg); err != nil {
+		return "", err
+	}
+	return f.Name(), nil
+}
+
+// Run starts a program beside the control plane, as a component of the
+// cluster: its output goes to logs/<name>.log (in LogTails), Err reports
+// it if it exits, Stop stops it with the apiserver's clients, and PIDs
+// lists it. The real programs of the stack run this way (test/programs).
+// env is added to the process's environment.
+func (c *Cluster) Run(name, bin string, args, env []string) (pid int, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return 0, fmt.Errorf("run %s: %w", name, errClusterStopped)
+	}
+	p, err := startProc(name, bin, args, append(os.Environ(), env...), filepath.Join(c.dir, "logs", name+".log"))
+	if err != nil {
+		return 0, err
+	}
+	c.procs = append(c.procs, p)
+	c.programs = append(c.programs, name)
+	return p.pid(), nil
+}
+
 // PIDs returns the process ids of every component started, including any
 // that have exited or were stopped by StopAPIServer; each is also the id of
 // the component's process group.
@@ -590,7 +647,15 @@ func (c *Cluster) Err() error {
 // header naming the file.
 func (c *Cluster) LogTails(n int) string {
 	var b strings.Builder
-	for _, name := range binaries {
+	c.mu.Lock()
+	names := append(slices.Clone(binaries), c.programs...)
+	c.mu.Unlock()
+	seen := map[string]bool{}
+	for _, name := range names {
+		if seen[name] {
+			continue
+		}
+		seen[name] = true
 		path := filepath.Join(c.dir, "logs", name+".log")
 		if _, err := os.Stat(path); err != nil {
 			continue

@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+
+	"github.com/obsctl/obsctl/test/flock"
 )
 
 // Block is the loopback network of one cluster, 127.A.0.0/16: every
@@ -70,10 +72,10 @@ func leaseBlock() (*lease, error) {
 			lastErr = err
 			continue
 		}
-		switch err := tryLock(f); {
+		switch err := flock.TryLock(f); {
 		case err == nil:
 			return &lease{block: b, f: f}, nil
-		case errors.Is(err, errLocked):
+		case errors.Is(err, flock.ErrLocked):
 			f.Close()
 		default:
 			f.Close()

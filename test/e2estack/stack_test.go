@@ -60,9 +60,10 @@ func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result
 	return result{code, out.String(), errb.String()}
 }
 
-// actAsOperator does what the Prometheus Operator would, which cannot run
-// on simulated nodes: it reports the Prometheus and Alertmanager of
-// namespace ns available, through their status subresource.
+// actAsOperator reports the Prometheus and Alertmanager of namespace ns
+// available, through their status subresource, with the conditions the
+// Prometheus Operator sets: this package tests applying the stack, two at
+// once; test/e2eoperator runs the real operator on it.
 func actAsOperator(t *testing.T, cs cluster.Client, ns string) {
 	t.Helper()
 	for _, res := range []string{"prometheuses", "alertmanagers"} {
@@ -73,8 +74,13 @@ func actAsOperator(t *testing.T, cs cluster.Client, ns string) {
 		}
 		for _, o := range l.Items {
 			replicas, _, _ := unstructuredInt(o.Object, "spec", "replicas")
+			cond := func(typ string) map[string]any {
+				return map[string]any{"type": typ, "status": "True", "observedGeneration": o.GetGeneration(),
+					"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "reason": "", "message": ""}
+			}
 			patch, _ := json.Marshal(map[string]any{"status": map[string]any{
 				"availableReplicas": replicas, "replicas": replicas, "updatedReplicas": replicas, "unavailableReplicas": 0, "paused": false,
+				"conditions": []any{cond("Available"), cond("Reconciled")},
 			}})
 			if _, err := cs.Resource(gvr).Namespace(ns).Patch(cluster.Context(t), o.GetName(), types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
 				t.Fatalf("report %s %s available: %v", res, o.GetName(), err)

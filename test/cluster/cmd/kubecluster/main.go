@@ -36,13 +36,14 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/programs"
 )
 
 func main() {
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
-const usage = "usage: kubecluster bins|up|down|serve|secret [-root DIR] [-dir DIR] [-nodes N] [-namespace NS NAME KEY...]"
+const usage = "usage: kubecluster bins|programs|up|down|serve|secret [-root DIR] [-dir DIR] [-nodes N] [-namespace NS NAME KEY...]"
 
 // Files in the state folder.
 const (
@@ -84,6 +85,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 	switch cmd {
 	case "bins":
 		err = bins(*root, stdout, stderr)
+	case "programs":
+		err = buildPrograms(*root, stdout, stderr)
 	case "up":
 		err = up(*root, *dir, *nodes, stdout, stderr)
 	case "serve":
@@ -116,6 +119,23 @@ func bins(root string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// buildPrograms builds the stack's real programs (test/programs) that are
+// not built yet and prints their paths.
+func buildPrograms(root string, stdout, stderr io.Writer) error {
+	start := time.Now()
+	bins, err := programs.EnsureAll(context.Background(), root, stderr)
+	if err != nil {
+		return err
+	}
+	if d := time.Since(start); d > time.Second {
+		fmt.Fprintf(stderr, "programs built in %s\n", d.Round(time.Second))
+	}
+	for _, p := range programs.All {
+		fmt.Fprintln(stdout, bins[p.Name])
+	}
+	return nil
+}
+
 // up starts `serve` detached from this process and the terminal, and waits
 // until it reports the cluster ready or dies.
 func up(root, dir string, nodes int, stdout, stderr io.Writer) error {
@@ -126,6 +146,9 @@ func up(root, dir string, nodes int, stdout, stderr io.Writer) error {
 	}
 	// Build first, in the foreground, so a cold build's progress shows.
 	if _, err := cluster.EnsureBinaries(context.Background(), root); err != nil {
+		return err
+	}
+	if _, err := operatorProgram(context.Background(), root, stderr); err != nil {
 		return err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -205,8 +228,14 @@ func serve(root, dir string, nodes int, log io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(log, "serving; component pids %v\n", c.PIDs())
+	operator, err := operatorProgram(ctx, root, log)
+	if err != nil {
+		_ = c.Stop()
+		return err
+	}
 	watch := time.NewTicker(2 * time.Second)
 	defer watch.Stop()
+	operatorStarted := false
 	for done := false; !done; {
 		select {
 		case <-ctx.Done():
@@ -215,6 +244,10 @@ func serve(root, dir string, nodes int, log io.Writer) error {
 			if err := c.Err(); err != nil {
 				fmt.Fprintf(log, "component died: %v\n", err)
 				done = true
+				break
+			}
+			if !operatorStarted {
+				operatorStarted = startOperator(ctx, c, operator, dir, log)
 			}
 		}
 	}
@@ -225,6 +258,38 @@ func serve(root, dir string, nodes int, log io.Writer) error {
 	}
 	fmt.Fprintln(log, "stopped")
 	return nil
+}
+
+// operatorProgram builds (or finds) the real Prometheus Operator.
+func operatorProgram(ctx context.Context, root string, log io.Writer) (string, error) {
+	p, _ := programs.Find(programs.Operator)
+	return p.Ensure(ctx, root, log)
+}
+
+// startOperator runs the real Prometheus Operator, as the stack's
+// Deployment of it says, once a stack has been applied (the simulated
+// nodes run no containers): it reconciles the stack's Prometheus and
+// Alertmanager, as in a real cluster. It reports whether it started; the
+// component pid file then lists it, for down.
+func startOperator(ctx context.Context, c *cluster.Cluster, bin, dir string, log io.Writer) bool {
+	ns, name, err := programs.FindOperator(ctx, c)
+	if err != nil || ns == "" {
+		return false
+	}
+	op, err := programs.StartOperator(ctx, c, bin, ns, name)
+	if err != nil {
+		fmt.Fprintf(log, "prometheus operator: %v\n", err)
+		return false
+	}
+	fmt.Fprintf(log, "prometheus operator of %s/%s running (pid %d, web on %s)\n", ns, name, op.PID, op.Listen)
+	var pids strings.Builder
+	for _, pid := range c.PIDs() {
+		fmt.Fprintln(&pids, pid)
+	}
+	if err := os.WriteFile(filepath.Join(dir, componentPIDs), []byte(pids.String()), 0o644); err != nil {
+		fmt.Fprintf(log, "write %s: %v\n", componentPIDs, err)
+	}
+	return true
 }
 
 // down stops the supervisor and makes sure every component is gone, killing

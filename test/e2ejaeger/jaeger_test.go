@@ -1,0 +1,313 @@
+// Package e2ejaeger proves the Jaeger v2 configuration obsctl renders on the
+// real program: Jaeger built from the module of the version the stack pins
+// (test/programs) loads it, reports healthy, accepts an OTLP span over HTTP
+// and over gRPC's HTTP sibling, and serves it back through its query API.
+// The configuration's listen addresses (0.0.0.0, as a pod needs) are moved
+// to loopback ports for the test, and nothing else is changed.
+package e2ejaeger
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/programs"
+)
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// renderedConfig renders the embedded default stack in a profile and
+// returns Jaeger's config.yaml from its ConfigMap.
+func renderedConfig(t *testing.T, profile string) string {
+	t.Helper()
+	out := t.TempDir()
+	var stdout, stderr bytes.Buffer
+	code := cli.Run(context.Background(), []string{"render", "-o", out, "--profile", profile}, cli.Deps{
+		Stdout: &stdout, Stderr: &stderr, WorkDir: t.TempDir(), Getenv: func(string) string { return "" },
+	})
+	if code != 0 {
+		t.Fatalf("obsctl render --profile %s: exit %d\n%s%s", profile, code, stdout.String(), stderr.String())
+	}
+	files, err := filepath.Glob(filepath.Join(out, "*-configmap-*-jaeger-config.yaml"))
+	if err != nil || len(files) != 1 {
+		all, _ := os.ReadDir(out)
+		var names []string
+		for _, e := range all {
+			names = append(names, e.Name())
+		}
+		t.Fatalf("no single Jaeger ConfigMap in the render (%v): %v", err, names)
+	}
+	data, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm struct {
+		Data map[string]string `json:"data"`
+	}
+	if err := yaml.Unmarshal(data, &cm); err != nil {
+		t.Fatal(err)
+	}
+	conf := cm.Data["config.yaml"]
+	if conf == "" {
+		t.Fatalf("%s has no config.yaml", files[0])
+	}
+	return conf
+}
+
+var anyAddr = regexp.MustCompile(`0\.0\.0\.0:(\d+)`)
+
+// onLoopback moves every listen address of the configuration from all
+// addresses to a free port of 127.0.0.1, and returns the new ports by the
+// rendered ones. The metrics reader's host and port are written apart.
+func onLoopback(t *testing.T, conf string) (string, map[int]int) {
+	t.Helper()
+	ports := map[int]int{}
+	free := func(port int) int {
+		if p, ok := ports[port]; ok {
+			return p
+		}
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		ports[port] = l.Addr().(*net.TCPAddr).Port
+		return ports[port]
+	}
+	conf = anyAddr.ReplaceAllStringFunc(conf, func(s string) string {
+		port, _ := strconv.Atoi(anyAddr.FindStringSubmatch(s)[1])
+		return fmt.Sprintf("127.0.0.1:%d", free(port))
+	})
+	var m map[string]any
+	if err := yaml.Unmarshal([]byte(conf), &m); err != nil {
+		t.Fatal(err)
+	}
+	moved := false
+	walk(m, func(node map[string]any) {
+		if host, ok := node["host"].(string); ok && host == "0.0.0.0" {
+			if port, ok := node["port"].(float64); ok {
+				node["host"], node["port"] = "127.0.0.1", free(int(port))
+				moved = true
+			}
+		}
+	})
+	if !moved {
+		t.Fatal("the configuration has no metrics reader with a host and port to move")
+	}
+	if strings.Contains(fmt.Sprint(m), "0.0.0.0") {
+		t.Fatalf("an address on all interfaces is left: %v", m)
+	}
+	out, err := yaml.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(out), ports
+}
+
+func walk(v any, f func(map[string]any)) {
+	switch n := v.(type) {
+	case map[string]any:
+		f(n)
+		for _, c := range n {
+			walk(c, f)
+		}
+	case []any:
+		for _, c := range n {
+			walk(c, f)
+		}
+	}
+}
+
+func jaegerBinary(t *testing.T) string {
+	t.Helper()
+	p, _ := programs.Find(programs.Jaeger)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin, err := p.Ensure(ctx, repoRoot(t), testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// Both profiles' configurations are valid to the real program: the ha
+// one stores traces in Elasticsearch, which cannot run here, so it is
+// validated (every component known, every setting accepted) rather than
+// run.
+func TestRenderedConfigValidates(t *testing.T) {
+	bin := jaegerBinary(t)
+	for _, profile := range []string{"minimal", "ha"} {
+		conf := renderedConfig(t, profile)
+		if profile == "ha" && !strings.Contains(conf, "elasticsearch") {
+			t.Errorf("the ha profile's Jaeger does not store in Elasticsearch:\n%s", conf)
+		}
+		path := filepath.Join(t.TempDir(), "config.yaml")
+		if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "validate", "--config="+path)
+		cmd.Env = append(os.Environ(), "ES_PASSWORD=not-a-secret")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("jaeger validate, %s profile: %v\n%s\nconfig:\n%s", profile, err, out, conf)
+		}
+	}
+}
+
+// The minimal profile's Jaeger runs: healthy, an OTLP span in, the trace
+// out of the query API.
+func TestJaegerTakesASpan(t *testing.T) {
+	bin := jaegerBinary(t)
+	conf, ports := onLoopback(t, renderedConfig(t, "minimal"))
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	logf, err := os.Create(filepath.Join(dir, "jaeger.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.CommandContext(ctx, bin, "--config="+path)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cancel()
+		<-exited
+		logf.Close()
+		if t.Failed() {
+			data, _ := os.ReadFile(logf.Name())
+			t.Logf("jaeger's log:\n%s", data)
+		}
+	})
+	url := func(rendered int, path string) string {
+		p, ok := ports[rendered]
+		if !ok {
+			t.Fatalf("the rendered configuration does not listen on %d (it does on %v)", rendered, ports)
+		}
+		return fmt.Sprintf("http://127.0.0.1:%d%s", p, path)
+	}
+
+	// Healthy, as the readiness probe asks.
+	waitFor(t, exited, "healthy", func() (bool, string) {
+		code, body := get(url(13133, "/status"))
+		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
+	})
+
+	// A span over OTLP/HTTP, in OTLP's JSON encoding.
+	const traceID = "5b8efff798038103d269b633813fc60c"
+	span := fmt.Sprintf(`{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"obsctl-e2e"}}]},
+"scopeSpans":[{"scope":{"name":"e2e"},"spans":[{"traceId":%q,"spanId":"eee19b7ec3c1b174","name":"checkout",
+"kind":2,"startTimeUnixNano":"%d","endTimeUnixNano":"%d"}]}]}]}`, traceID, time.Now().Add(-time.Second).UnixNano(), time.Now().UnixNano())
+	resp, err := http.Post(url(4318, "/v1/traces"), "application/json", strings.NewReader(span))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("OTLP/HTTP export: %s\n%s", resp.Status, body)
+	}
+
+	// The batch processor holds spans up to a second; then the query API
+	// has the trace.
+	waitFor(t, exited, "the trace in the query API", func() (bool, string) {
+		code, body := get(url(16686, "/api/traces/"+traceID))
+		if code != http.StatusOK {
+			return false, fmt.Sprintf("%d %s", code, body)
+		}
+		var got struct {
+			Data []struct {
+				TraceID string `json:"traceID"`
+				Spans   []struct {
+					OperationName string `json:"operationName"`
+				} `json:"spans"`
+				Processes map[string]struct {
+					ServiceName string `json:"serviceName"`
+				} `json:"processes"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(body), &got); err != nil || len(got.Data) != 1 || len(got.Data[0].Spans) != 1 {
+			return false, body
+		}
+		d := got.Data[0]
+		for _, p := range d.Processes {
+			if p.ServiceName != "obsctl-e2e" {
+				return false, body
+			}
+		}
+		return d.TraceID == traceID && d.Spans[0].OperationName == "checkout", body
+	})
+
+	// Its own metrics, where the stack's ServiceMonitor scrapes them.
+	code, metrics := get(url(8888, "/metrics"))
+	if code != http.StatusOK || !strings.Contains(metrics, "otelcol_receiver_accepted_spans") {
+		t.Errorf("metrics endpoint: %d, accepted spans counter missing:\n%.2000s", code, metrics)
+	}
+}
+
+func get(url string) (int, string) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+// waitFor polls cond for up to a minute, failing at once when the program
+// exits.
+func waitFor(t *testing.T, exited <-chan error, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	last := ""
+	for time.Now().Before(deadline) {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		select {
+		case err := <-exited:
+			t.Fatalf("waiting for %s: jaeger exited: %v", what, err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	t.Fatalf("waiting for %s: gave up after a minute; last answer: %.2000s", what, last)
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

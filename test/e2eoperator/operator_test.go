@@ -1,0 +1,298 @@
+// Package e2eoperator runs the real Prometheus Operator, built from the
+// module of the version the stack pins (test/programs), against a local
+// control plane of its own on which obsctl applied the embedded default
+// stack. The operator runs outside the simulated nodes with a token of the
+// ServiceAccount the stack renders for it, so its RBAC is proven too, and
+// it binds the address kwok gave its pod, so that its ServiceMonitor's
+// target is the program itself. The test checks that it turns the stack's
+// Prometheus and Alertmanager into StatefulSets that become ready, sets
+// their status conditions, writes a Prometheus configuration that promtool
+// accepts, and that obsctl status then says the whole stack is ready.
+package e2eoperator
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/programs"
+)
+
+var harness cluster.Harness
+
+func TestMain(m *testing.M) {
+	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+// obsctl runs obsctl in process from dir with the cluster's kubeconfig.
+func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := cli.Run(context.Background(), args, cli.Deps{
+		Stdout: &out, Stderr: &errb, WorkDir: dir,
+		Getenv: func(k string) string {
+			if k == "KUBECONFIG" {
+				return c.Kubeconfig()
+			}
+			return ""
+		},
+	})
+	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
+	return result{code, out.String(), errb.String()}
+}
+
+// program builds (or finds) one of the stack's programs.
+func program(t *testing.T, name string) string {
+	t.Helper()
+	p, ok := programs.Find(name)
+	if !ok {
+		t.Fatalf("no program %s", name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin, err := p.Ensure(ctx, repoRoot(t), testLog{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// eventually polls cond every half second until it holds, failing when it
+// has not within the timeout or when a component of the cluster (the
+// operator among them) has exited.
+func eventually(t *testing.T, c *cluster.Cluster, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	last := ""
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		last = why
+		if err := c.Err(); err != nil {
+			t.Fatalf("%s: %v; last: %s", what, err, last)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, timeout, last)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// receiverSecrets creates the Secrets the default routing's receivers
+// read, as a user would with kubectl create secret, pointing at loopback.
+func receiverSecrets(t *testing.T, cs cluster.Client, ns string) {
+	t.Helper()
+	for name, key := range map[string]string{"alertmanager-opsgenie": "api-key", "alertmanager-pagerduty": "routing-key", "alertmanager-slack": "webhook-url"} {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: map[string]string{key: "http://127.0.0.1:9/e2e-placeholder"}}
+		if _, err := cs.CoreV1().Secrets(ns).Create(cluster.Context(t), s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+}
+
+var (
+	prometheuses  = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "prometheuses"}
+	alertmanagers = schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: "alertmanagers"}
+)
+
+// condition returns the status of a condition the operator set on a
+// resource, with its reason and message, once it has seen the resource's
+// latest generation.
+func condition(o *unstructured.Unstructured, typ string) (status, why string) {
+	conds, _, _ := unstructured.NestedSlice(o.Object, "status", "conditions")
+	for _, c := range conds {
+		m, _ := c.(map[string]any)
+		if m["type"] != typ {
+			continue
+		}
+		if g, _ := m["observedGeneration"].(int64); g != o.GetGeneration() {
+			return "", fmt.Sprintf("condition %s is of generation %d, the resource is at %d", typ, g, o.GetGeneration())
+		}
+		s, _ := m["status"].(string)
+		return s, fmt.Sprintf("%s=%s (%v: %v)", typ, s, m["reason"], m["message"])
+	}
+	return "", "no condition " + typ
+}
+
+func TestOperatorReconcilesTheStack(t *testing.T) {
+	c := harness.Cluster(t)
+	ctx := cluster.Context(t)
+	cs := cluster.NewClient(t, c.RESTConfig())
+	operator := program(t, programs.Operator)
+	const ns = "monitoring"
+
+	// The first apply holds Alertmanager back until the receiver Secrets
+	// the user creates are there.
+	empty := t.TempDir() // no obsctl.yaml: the embedded default repo
+	if r := obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m"); r.code != 1 {
+		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.code)
+	}
+	receiverSecrets(t, cs, ns)
+	if r := obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 {
+		t.Fatalf("apply: exit %d", r.code)
+	}
+	if r := obsctl(t, c, empty, "status"); r.code != 4 {
+		t.Errorf("status before the operator runs: exit %d, want 4 (Prometheus and Alertmanager not ready)", r.code)
+	} else {
+		for _, want := range []string{"Prometheus monitoring/k8s: the Prometheus Operator has not reported on it", "Alertmanager monitoring/main: the Prometheus Operator has not reported on it"} {
+			if !strings.Contains(r.stderr, want) {
+				t.Errorf("status does not say %q", want)
+			}
+		}
+	}
+
+	// The operator as its Deployment says, but outside the simulated node:
+	// with its ServiceAccount's token, listening where kwok put its pod.
+	depNS, depName, err := programs.FindOperator(ctx, c)
+	if err != nil || depNS != ns {
+		t.Fatalf("the operator's Deployment: %q %q, %v", depNS, depName, err)
+	}
+	op, err := programs.StartOperator(ctx, c, operator, depNS, depName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen := op.Listen
+
+	// The operator's own metrics, where its ServiceMonitor scrapes them.
+	eventually(t, c, time.Minute, "the operator's metrics", func() (bool, string) {
+		code, body := get("http://" + listen + "/metrics")
+		return code == http.StatusOK && strings.Contains(body, "prometheus_operator_"), fmt.Sprintf("%d %.200s", code, body)
+	})
+
+	// Prometheus and Alertmanager become StatefulSets whose pods the
+	// simulated nodes make ready, and the operator says they are.
+	for _, gvr := range []schema.GroupVersionResource{prometheuses, alertmanagers} {
+		list, err := cs.Resource(gvr).Namespace(ns).List(ctx, metav1.ListOptions{})
+		if err != nil || len(list.Items) == 0 {
+			t.Fatalf("%s: %v (%d)", gvr.Resource, err, len(list.Items))
+		}
+		for _, item := range list.Items {
+			name := item.GetName()
+			eventually(t, c, 3*time.Minute, gvr.Resource+" "+name+" available and reconciled", func() (bool, string) {
+				o, err := cs.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
+				if err != nil {
+					return false, err.Error()
+				}
+				avail, why := condition(o, "Available")
+				rec, why2 := condition(o, "Reconciled")
+				return avail == "True" && rec == "True", why + "; " + why2
+			})
+		}
+	}
+	sts, err := cs.AppsV1().StatefulSets(ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range sts.Items {
+		names = append(names, s.Name)
+	}
+	for _, want := range []string{"prometheus-k8s", "alertmanager-main"} {
+		if !strings.Contains(" "+strings.Join(names, " ")+" ", " "+want+" ") {
+			t.Errorf("no StatefulSet %s (there are %v)", want, names)
+		}
+	}
+
+	// The configuration it generates for Prometheus is one promtool
+	// accepts (syntax: the files it names are the pod's).
+	secret, err := cs.CoreV1().Secrets(ns).Get(ctx, "prometheus-k8s", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(secret.Data["prometheus.yaml.gz"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, job := range []string{"serviceMonitor/monitoring/", "kubernetes_sd_configs"} {
+		if !bytes.Contains(conf, []byte(job)) {
+			t.Errorf("the generated configuration has no %q:\n%s", job, conf)
+		}
+	}
+	confPath := filepath.Join(t.TempDir(), "prometheus.yaml")
+	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	promtool := filepath.Join(repoRoot(t), "test", "bin", "promtool-"+promVersion(t))
+	if out, err := exec.Command(promtool, "check", "config", "--syntax-only", confPath).CombinedOutput(); err != nil {
+		t.Errorf("promtool check config: %v\n%s", err, out)
+	}
+
+	// The operator did all this with its own ServiceAccount's rights.
+	if r := obsctl(t, c, empty, "status", "--wait", "1m"); r.code != 0 {
+		t.Errorf("status with the operator running: exit %d, want 0", r.code)
+	}
+}
+
+// promVersion is the Prometheus module version obsctl evaluates with, which
+// promtool is built from (make promtool-bin).
+func promVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[0] == "github.com/prometheus/prometheus" {
+			return f[1]
+		}
+	}
+	t.Fatal("go.mod requires no github.com/prometheus/prometheus")
+	return ""
+}
+
+func get(url string) (int, string) {
+	c := http.Client{Timeout: 2 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
