@@ -2,6 +2,7 @@ package e2erelease
 
 import (
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/programs"
 )
 
 // TestDrift changes the stack behind obsctl's back, as people on call do:
@@ -73,9 +75,11 @@ func TestDrift(t *testing.T) {
 		t.Errorf("kube-state-metrics has %d replicas after apply, want the 1 kubectl scale set", n)
 	}
 
-	// status shows the scale below the stack's two as a warning.
-	actAsOperator(t, s)
-	r = s.obsctl("", "status", "-o", "json")
+	// status shows the scale below the stack's two as a warning, once
+	// the real operator has reconciled the stack's Prometheus and
+	// Alertmanager.
+	programs.OperatorFor(t, s.c, repoRoot(t), s.ns)
+	r = s.obsctl("", "status", "--wait", "2m", "-o", "json")
 	if r.code != cli.ExitOK {
 		t.Errorf("status: exit %d, want 0 (every component ready)", r.code)
 	}
@@ -160,30 +164,6 @@ func TestDrift(t *testing.T) {
 	}
 }
 
-// actAsOperator does what the Prometheus Operator would, which cannot run
-// on simulated nodes: it reports the stack's Prometheus and Alertmanager
-// available, through their status subresource.
-func actAsOperator(t *testing.T, s *stack) {
-	t.Helper()
-	for _, gvr := range []struct {
-		res  string
-		name string
-	}{{"prometheuses", "k8s"}, {"alertmanagers", "main"}} {
-		ri := s.cs.Resource(gvrPrometheuses.GroupVersion().WithResource(gvr.res)).Namespace(s.ns)
-		o, err := ri.Get(s.ctx(), gvr.name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		replicas, _, _ := unstructured.NestedInt64(o.Object, "spec", "replicas")
-		patch, _ := json.Marshal(map[string]any{"status": map[string]any{
-			"availableReplicas": replicas, "replicas": replicas, "updatedReplicas": replicas, "unavailableReplicas": 0, "paused": false,
-		}})
-		if _, err := ri.Patch(s.ctx(), gvr.name, types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
-			t.Fatalf("report %s %s available: %v", gvr.res, gvr.name, err)
-		}
-	}
-}
-
 // hasLine reports whether a line of text satisfies f.
 func hasLine(text string, f func(string) bool) bool {
 	for _, l := range strings.Split(text, "\n") {
@@ -192,4 +172,13 @@ func hasLine(text string, f func(string) bool) bool {
 		}
 	}
 	return false
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

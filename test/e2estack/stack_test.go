@@ -22,13 +22,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/yaml"
 
 	obsctlrepo "github.com/obsctl/obsctl"
 	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/programs"
 )
 
 var harness cluster.Harness
@@ -58,35 +58,6 @@ func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result
 	})
 	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
 	return result{code, out.String(), errb.String()}
-}
-
-// actAsOperator reports the Prometheus and Alertmanager of namespace ns
-// available, through their status subresource, with the conditions the
-// Prometheus Operator sets: this package tests applying the stack, two at
-// once; test/e2eoperator runs the real operator on it.
-func actAsOperator(t *testing.T, cs cluster.Client, ns string) {
-	t.Helper()
-	for _, res := range []string{"prometheuses", "alertmanagers"} {
-		gvr := schema.GroupVersionResource{Group: "monitoring.coreos.com", Version: "v1", Resource: res}
-		l, err := cs.Resource(gvr).Namespace(ns).List(cluster.Context(t), metav1.ListOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, o := range l.Items {
-			replicas, _, _ := unstructuredInt(o.Object, "spec", "replicas")
-			cond := func(typ string) map[string]any {
-				return map[string]any{"type": typ, "status": "True", "observedGeneration": o.GetGeneration(),
-					"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "reason": "", "message": ""}
-			}
-			patch, _ := json.Marshal(map[string]any{"status": map[string]any{
-				"availableReplicas": replicas, "replicas": replicas, "updatedReplicas": replicas, "unavailableReplicas": 0, "paused": false,
-				"conditions": []any{cond("Available"), cond("Reconciled")},
-			}})
-			if _, err := cs.Resource(gvr).Namespace(ns).Patch(cluster.Context(t), o.GetName(), types.MergePatchType, patch, metav1.PatchOptions{}, "status"); err != nil {
-				t.Fatalf("report %s %s available: %v", res, o.GetName(), err)
-			}
-		}
-	}
 }
 
 func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
@@ -173,8 +144,12 @@ func TestDefaultStack(t *testing.T) {
 			if res.Counts["created"]+res.Counts["configured"]+res.Counts["pruned"] != 0 || res.Requests["patches"] != 0 {
 				t.Errorf("second apply changed something: counts %v, %d patches", res.Counts, res.Requests["patches"])
 			}
-			actAsOperator(t, cs, "monitoring")
-			r = obsctl(t, c, empty, "status", "-o", "json")
+			if profile == "minimal" {
+				// The real operator reconciles the stack's Prometheus and
+				// Alertmanager from here on.
+				programs.OperatorFor(t, c, repoRoot(t), "monitoring")
+			}
+			r = obsctl(t, c, empty, "status", "--wait", "2m", "-o", "json")
 			if r.code != 0 {
 				t.Errorf("status after apply --profile %s: exit %d, want 0 (every component ready)", profile, r.code)
 			}
@@ -317,4 +292,13 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if r := run("diff", "--profile", "minimal"); r.code != 0 {
 		t.Errorf("diff as %s: exit %d, want 0", user, r.code)
 	}
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }

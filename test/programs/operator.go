@@ -106,3 +106,38 @@ func StartOperator(ctx context.Context, c *cluster.Cluster, bin, ns, name string
 	}
 	return r, nil
 }
+
+// TB is what OperatorFor needs of a test.
+type TB interface {
+	Helper()
+	Fatal(args ...any)
+	Log(args ...any)
+}
+
+// OperatorFor builds (or finds) the real Prometheus Operator and starts it
+// for the stack whose operator Deployment is ns/prometheus-operator, for a
+// test: failing it when the operator cannot start. It runs until the
+// cluster stops.
+func OperatorFor(tb TB, c *cluster.Cluster, repoRoot, ns string) *RunningOperator {
+	tb.Helper()
+	p, _ := Find(Operator)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin, err := p.Ensure(ctx, repoRoot, logWriter{tb})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	op, err := StartOperator(ctx, c, bin, ns, "prometheus-operator")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Log("prometheus operator of " + ns + " running, web on " + op.Listen)
+	return op
+}
+
+type logWriter struct{ tb TB }
+
+func (l logWriter) Write(p []byte) (int, error) {
+	l.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

@@ -1,0 +1,391 @@
+package programs
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	discoveryv1 "k8s.io/api/discovery/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/obsctl/obsctl/test/cluster"
+)
+
+// MirrorManager manages the EndpointSlices MirrorEndpoints writes.
+const MirrorManager = "obsctl-test-loopback-mirror"
+
+// MirrorEndpoints writes, for each Service with a selector in the
+// namespaces, an EndpointSlice of its ready pods, which the cluster's own
+// controllers cannot: the pods' addresses are loopback ones, and the
+// apiserver refuses loopback addresses in Endpoints and in IP EndpointSlices
+// (ValidateEndpointIP). The slices it writes are of address type FQDN,
+// whose addresses are checked as names (a dotted quad passes), and
+// Prometheus' endpointslice discovery makes targets of them as of any
+// other: what a ServiceMonitor selects is then scraped at the address
+// where the test runs the real program. Named target ports are resolved
+// from the pods' container ports, as the endpoint controller does.
+func MirrorEndpoints(ctx context.Context, c *cluster.Cluster, namespaces ...string) error {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return err
+	}
+	for _, ns := range namespaces {
+		svcs, err := cs.CoreV1().Services(ns).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return err
+		}
+		for _, svc := range svcs.Items {
+			if len(svc.Spec.Selector) == 0 {
+				continue
+			}
+			pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+			if err != nil {
+				return err
+			}
+			slice := &discoveryv1.EndpointSlice{
+				ObjectMeta: metav1.ObjectMeta{Name: svc.Name + "-loopback", Namespace: ns, Labels: map[string]string{
+					discoveryv1.LabelServiceName: svc.Name,
+					discoveryv1.LabelManagedBy:   MirrorManager,
+				}},
+				AddressType: discoveryv1.AddressTypeFQDN,
+			}
+			for _, p := range svc.Spec.Ports {
+				port := p.TargetPort.IntValue()
+				if port == 0 {
+					port = namedPort(pods.Items, p.TargetPort.String())
+				}
+				if port == 0 {
+					port = int(p.Port)
+				}
+				slice.Ports = append(slice.Ports, discoveryv1.EndpointPort{Name: ptr.To(p.Name), Port: ptr.To(int32(port)), Protocol: ptr.To(p.Protocol)})
+			}
+			for _, pod := range pods.Items {
+				if pod.Status.PodIP == "" || pod.DeletionTimestamp != nil {
+					continue
+				}
+				slice.Endpoints = append(slice.Endpoints, discoveryv1.Endpoint{
+					Addresses:  []string{pod.Status.PodIP},
+					Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(podReady(&pod))},
+					NodeName:   ptr.To(pod.Spec.NodeName),
+					TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name, UID: pod.UID},
+				})
+			}
+			err = cs.DiscoveryV1().EndpointSlices(ns).Delete(ctx, slice.Name, metav1.DeleteOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return err
+			}
+			if _, err := cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+				return fmt.Errorf("mirror the endpoints of Service %s/%s: %w", ns, svc.Name, err)
+			}
+		}
+	}
+	return nil
+}
+
+func namedPort(pods []corev1.Pod, name string) int {
+	for _, p := range pods {
+		for _, c := range p.Spec.Containers {
+			for _, cp := range c.Ports {
+				if cp.Name == name {
+					return int(cp.ContainerPort)
+				}
+			}
+		}
+	}
+	return 0
+}
+
+func podReady(p *corev1.Pod) bool {
+	for _, c := range p.Status.Conditions {
+		if c.Type == corev1.PodReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// readyPods returns the pods of a workload's selector that have an
+// address, in name order.
+func readyPods(ctx context.Context, cs kubernetes.Interface, ns string, sel map[string]string) ([]corev1.Pod, error) {
+	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(sel).String()})
+	if err != nil {
+		return nil, err
+	}
+	var out []corev1.Pod
+	for _, p := range pods.Items {
+		if p.Status.PodIP != "" && p.DeletionTimestamp == nil {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+// rewriteArgs replaces each argument's prefix by what a function makes of
+// its value: the way a workload's arguments are moved from the pod to
+// where the test runs the program.
+func rewriteArgs(args []string, by map[string]func(string) string) []string {
+	out := make([]string, 0, len(args))
+	for _, a := range args {
+		for prefix, f := range by {
+			if v, ok := strings.CutPrefix(a, prefix); ok {
+				a = prefix + f(v)
+				break
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// StartKubeStateMetrics runs the real kube-state-metrics (bin) for the
+// stack's Deployment ns/name: its container's arguments, bound to its
+// pod's address, watching the cluster with its ServiceAccount's token.
+func StartKubeStateMetrics(ctx context.Context, c *cluster.Cluster, bin, ns, name string) (addr string, err error) {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return "", err
+	}
+	dep, err := cs.AppsV1().Deployments(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	pods, err := readyPods(ctx, cs, ns, dep.Spec.Selector.MatchLabels)
+	if err != nil || len(pods) == 0 {
+		return "", fmt.Errorf("kube-state-metrics %s/%s has no pod with an address (%v)", ns, name, err)
+	}
+	ip := pods[0].Status.PodIP
+	kubeconfig, err := c.ServiceAccountKubeconfig(ctx, ns, dep.Spec.Template.Spec.ServiceAccountName, 24*time.Hour)
+	if err != nil {
+		return "", err
+	}
+	args := append(dep.Spec.Template.Spec.Containers[0].Args, "--host="+ip, "--telemetry-host="+ip, "--kubeconfig="+kubeconfig)
+	if _, err := c.Run(KubeStateMetrics, bin, args, nil); err != nil {
+		return "", err
+	}
+	port := "8080"
+	for _, a := range args {
+		if v, ok := strings.CutPrefix(a, "--port="); ok {
+			port = v
+		}
+	}
+	return ip + ":" + port, nil
+}
+
+// StartNodeExporters runs the real node-exporter (bin) once for each pod
+// of the stack's DaemonSet ns/name, on the address of that pod's node
+// (the DaemonSet runs on the host's network): its container's arguments,
+// with the host's root where the pod mounts it. Every copy reads this
+// machine, which is what each simulated node is. It returns their
+// addresses.
+func StartNodeExporters(ctx context.Context, c *cluster.Cluster, bin, ns, name string) ([]string, error) {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return nil, err
+	}
+	ds, err := cs.AppsV1().DaemonSets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, err
+	}
+	pods, err := readyPods(ctx, cs, ns, ds.Spec.Selector.MatchLabels)
+	if err != nil || len(pods) == 0 {
+		return nil, fmt.Errorf("node-exporter %s/%s has no pod with an address (%v)", ns, name, err)
+	}
+	var addrs []string
+	for _, p := range pods {
+		var addr string
+		args := rewriteArgs(ds.Spec.Template.Spec.Containers[0].Args, map[string]func(string) string{
+			"--web.listen-address=": func(v string) string {
+				addr = p.Status.HostIP + v[strings.LastIndex(v, ":"):]
+				return addr
+			},
+			"--path.rootfs=":    func(string) string { return "/" },
+			"--path.procfs=":    func(string) string { return "/proc" },
+			"--path.sysfs=":     func(string) string { return "/sys" },
+			"--path.udev.data=": func(string) string { return "/run/udev/data" },
+		})
+		if addr == "" {
+			return nil, fmt.Errorf("node-exporter %s/%s: no --web.listen-address in %v", ns, name, args)
+		}
+		if _, err := c.Run(NodeExporter+"-"+p.Spec.NodeName, bin, args, nil); err != nil {
+			return nil, err
+		}
+		addrs = append(addrs, addr)
+	}
+	return addrs, nil
+}
+
+// StartPrometheus runs the real Prometheus (bin) as the Prometheus Operator
+// runs the stack's Prometheus ns/name: the configuration the operator
+// generated (its Secret prometheus-<name>) and the rule files it wrote
+// (ConfigMaps prometheus-<name>-rulefiles-*), with the Kubernetes
+// service discovery and the scrapes that authenticate with the pod's
+// token pointed at the cluster and a token of the Prometheus'
+// ServiceAccount (so its RBAC is proven too), and bound to the address of
+// its first pod. dir receives the files; it returns the web address.
+func StartPrometheus(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir string) (string, error) {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return "", err
+	}
+	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, "prometheus-"+name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	pods, err := readyPods(ctx, cs, ns, sts.Spec.Selector.MatchLabels)
+	if err != nil || len(pods) == 0 {
+		return "", fmt.Errorf("prometheus %s/%s has no pod with an address (%v)", ns, name, err)
+	}
+	secret, err := cs.CoreV1().Secrets(ns).Get(ctx, "prometheus-"+name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(secret.Data["prometheus.yaml.gz"]))
+	if err != nil {
+		return "", fmt.Errorf("the operator's configuration: %w", err)
+	}
+	raw, err := io.ReadAll(zr)
+	if err != nil {
+		return "", err
+	}
+	rulesDir := filepath.Join(dir, "rules")
+	if err := os.MkdirAll(rulesDir, 0o755); err != nil {
+		return "", err
+	}
+	cms, err := cs.CoreV1().ConfigMaps(ns).List(ctx, metav1.ListOptions{LabelSelector: "managed-by=prometheus-operator,prometheus-name=" + name})
+	if err != nil {
+		return "", err
+	}
+	for _, cm := range cms.Items {
+		d := filepath.Join(rulesDir, cm.Name)
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			return "", err
+		}
+		for file, content := range cm.Data {
+			if err := os.WriteFile(filepath.Join(d, file), []byte(content), 0o644); err != nil {
+				return "", err
+			}
+		}
+	}
+	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, ns, sts.Spec.Template.Spec.ServiceAccountName, 24*time.Hour)
+	if err != nil {
+		return "", err
+	}
+	token, ca, err := kubeconfigCredentials(saKubeconfig)
+	if err != nil {
+		return "", err
+	}
+	tokenFile, caFile := filepath.Join(dir, "token"), filepath.Join(dir, "ca.crt")
+	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
+		return "", err
+	}
+	conf, err := outOfPod(raw, c.Host(), tokenFile, caFile, rulesDir)
+	if err != nil {
+		return "", err
+	}
+	confFile := filepath.Join(dir, "prometheus.yaml")
+	if err := os.WriteFile(confFile, conf, 0o644); err != nil {
+		return "", err
+	}
+	addr := pods[0].Status.PodIP + ":9090"
+	args := []string{"--config.file=" + confFile, "--storage.tsdb.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--web.enable-lifecycle"}
+	if _, err := c.Run(Prometheus, bin, args, nil); err != nil {
+		return "", err
+	}
+	return addr, nil
+}
+
+// The paths of a pod's service account credentials, which the operator's
+// configuration names.
+const (
+	podToken = "/var/run/secrets/kubernetes.io/serviceaccount/token"
+	podCA    = "/var/run/secrets/kubernetes.io/serviceaccount/ca.crt"
+)
+
+// outOfPod moves a configuration the operator generated for a pod to this
+// machine: each Kubernetes service discovery is pointed at the cluster's
+// apiserver with the token and CA, the pod's credential files are replaced
+// by those, and the rule files are looked for under rulesDir. Nothing
+// else is changed.
+func outOfPod(raw []byte, apiServer, tokenFile, caFile, rulesDir string) ([]byte, error) {
+	var conf map[string]any
+	if err := yaml.Unmarshal(raw, &conf); err != nil {
+		return nil, fmt.Errorf("the operator's configuration: %w", err)
+	}
+	var fix func(v any)
+	fix = func(v any) {
+		switch n := v.(type) {
+		case map[string]any:
+			if sds, ok := n["kubernetes_sd_configs"].([]any); ok {
+				for _, sd := range sds {
+					if m, ok := sd.(map[string]any); ok {
+						m["api_server"] = apiServer
+						m["authorization"] = map[string]any{"credentials_file": tokenFile}
+						m["tls_config"] = map[string]any{"ca_file": caFile}
+					}
+				}
+			}
+			for k, c := range n {
+				switch c {
+				case podToken:
+					n[k] = tokenFile
+				case podCA:
+					n[k] = caFile
+				default:
+					fix(c)
+				}
+			}
+		case []any:
+			for _, c := range n {
+				fix(c)
+			}
+		}
+	}
+	fix(conf)
+	if files, ok := conf["rule_files"].([]any); ok {
+		for i, f := range files {
+			if s, ok := f.(string); ok {
+				files[i] = filepath.Join(rulesDir, filepath.Base(filepath.Dir(s)), filepath.Base(s))
+			}
+		}
+	}
+	return yaml.Marshal(conf)
+}
+
+func kubeconfigCredentials(path string) (token string, ca []byte, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", nil, err
+	}
+	var kc struct {
+		Clusters []struct {
+			Cluster struct {
+				CA []byte `json:"certificate-authority-data"`
+			} `json:"cluster"`
+		} `json:"clusters"`
+		Users []struct {
+			User struct {
+				Token string `json:"token"`
+			} `json:"user"`
+		} `json:"users"`
+	}
+	if err := yaml.Unmarshal(data, &kc); err != nil || len(kc.Clusters) == 0 || len(kc.Users) == 0 {
+		return "", nil, fmt.Errorf("read %s: %v", path, err)
+	}
+	return kc.Users[0].User.Token, kc.Clusters[0].Cluster.CA, nil
+}
