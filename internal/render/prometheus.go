@@ -82,6 +82,9 @@ func prometheus(b *builder, r *resolved) error {
 			NodeSelector:                    r.nodeSelector,
 			Tolerations:                     r.tolerations,
 			ServiceAccountName:              app,
+			// Services' endpoints from EndpointSlices: the Endpoints API
+			// is deprecated since Kubernetes 1.33, and slices scale.
+			ServiceDiscoveryRole: ptr.To(monitoringv1.EndpointSliceRole),
 			// Kubernetes service discovery and the kubelet and API
 			// server scrapes authenticate with the token.
 			AutomountServiceAccountToken: ptr.To(true),

@@ -8,15 +8,27 @@
 // Prometheus and Alertmanager into StatefulSets that become ready, sets
 // their status conditions, writes a Prometheus configuration that promtool
 // accepts, and that obsctl status then says the whole stack is ready.
+// Then the real kube-state-metrics and node-exporters run where their pods
+// are, and the real Prometheus on the configuration and rule files the
+// operator generated (with its ServiceAccount's token): every ServiceMonitor
+// of a program that runs gives targets that are up under the job label the
+// default rules select on, and the default Watchdog alert fires.
+//
+// The apiserver refuses loopback addresses in Endpoints and EndpointSlices,
+// so the cluster's own controllers cannot publish the Services' endpoints:
+// programs.MirrorEndpoints writes them as FQDN EndpointSlices, which
+// Prometheus' endpointslice discovery reads as any other.
 package e2eoperator
 
 import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -258,6 +270,84 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 	// The operator did all this with its own ServiceAccount's rights.
 	if r := obsctl(t, c, empty, "status", "--wait", "1m"); r.code != 0 {
 		t.Errorf("status with the operator running: exit %d, want 0", r.code)
+	}
+
+	scrapes(t, c, ns)
+}
+
+// scrapes runs the real kube-state-metrics and node-exporters where the
+// stack's pods are, and the real Prometheus on what the operator
+// generated, and checks that every ServiceMonitor of a running program
+// gives targets that are up, under the job label the default rules and
+// dashboards select on, and that the metrics the default alerts read
+// arrive.
+func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
+	ctx := cluster.Context(t)
+	const agents = "monitoring-agents"
+	ksm, err := programs.StartKubeStateMetrics(ctx, c, program(t, programs.KubeStateMetrics), ns, "kube-state-metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodes, err := programs.StartNodeExporters(ctx, c, program(t, programs.NodeExporter), agents, "node-exporter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("kube-state-metrics on %s, node-exporters on %v", ksm, nodes)
+	if err := programs.MirrorEndpoints(ctx, c, ns, agents); err != nil {
+		t.Fatal(err)
+	}
+	prom, err := programs.StartPrometheus(ctx, c, program(t, programs.Prometheus), ns, "k8s", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The programs that run answer under the job the rules select on;
+	// the targets of the components that do not run here are down.
+	want := map[string]int{"kube-state-metrics": 1, "node-exporter": len(nodes), "prometheus-operator": 1, "prometheus": 1}
+	eventually(t, c, 2*time.Minute, "targets up", func() (bool, string) {
+		code, body := get("http://" + prom + "/api/v1/targets?state=active")
+		if code != http.StatusOK {
+			return false, fmt.Sprintf("%d %.300s", code, body)
+		}
+		var res struct {
+			Data struct {
+				ActiveTargets []struct {
+					Labels    map[string]string `json:"labels"`
+					ScrapeURL string            `json:"scrapeUrl"`
+					Health    string            `json:"health"`
+					LastError string            `json:"lastError"`
+				} `json:"activeTargets"`
+			} `json:"data"`
+		}
+		if err := json.Unmarshal([]byte(body), &res); err != nil {
+			return false, err.Error()
+		}
+		up := map[string]int{}
+		var seen []string
+		for _, tg := range res.Data.ActiveTargets {
+			seen = append(seen, fmt.Sprintf("%s %s %s %s", tg.Labels["job"], tg.ScrapeURL, tg.Health, tg.LastError))
+			if tg.Health == "up" {
+				up[tg.Labels["job"]]++
+			}
+		}
+		for job, n := range want {
+			if up[job] != n {
+				return false, fmt.Sprintf("job %s has %d targets up, want %d; targets:\n%s", job, up[job], n, strings.Join(seen, "\n"))
+			}
+		}
+		return true, ""
+	})
+	// What the default alerts read arrives, with the labels they use.
+	for _, q := range []string{
+		`kube_deployment_status_replicas_available{job="kube-state-metrics", namespace="monitoring", deployment="prometheus-operator"}`,
+		`node_filesystem_avail_bytes{job="node-exporter", fstype!=""}`,
+		`up{job="prometheus-operator"} == 1`,
+		`prometheus_build_info{job="prometheus", version="3.13.5"}`,
+		`ALERTS{alertname="Watchdog", alertstate="firing"}`,
+	} {
+		eventually(t, c, time.Minute, "a sample of "+q, func() (bool, string) {
+			code, body := get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(q))
+			return code == http.StatusOK && strings.Contains(body, `"result":[{`), fmt.Sprintf("%d %.300s", code, body)
+		})
 	}
 }
 

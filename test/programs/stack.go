@@ -293,6 +293,26 @@ func StartPrometheus(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir
 	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
 		return "", err
 	}
+	// The operator's config reloader expands $(VAR) in the configuration
+	// from its container's environment (SHARD, POD_NAME) before Prometheus
+	// reads it; here the test does.
+	vars := map[string]string{}
+	for _, ctr := range append(sts.Spec.Template.Spec.InitContainers, sts.Spec.Template.Spec.Containers...) {
+		if !strings.Contains(ctr.Name, "config-reloader") {
+			continue
+		}
+		for _, e := range ctr.Env {
+			switch {
+			case e.ValueFrom != nil && e.ValueFrom.FieldRef != nil && e.ValueFrom.FieldRef.FieldPath == "metadata.name":
+				vars[e.Name] = pods[0].Name
+			case e.ValueFrom == nil:
+				vars[e.Name] = e.Value
+			}
+		}
+	}
+	for k, v := range vars {
+		raw = bytes.ReplaceAll(raw, []byte("$("+k+")"), []byte(v))
+	}
 	conf, err := outOfPod(raw, c.Host(), tokenFile, caFile, rulesDir)
 	if err != nil {
 		return "", err
