@@ -322,11 +322,19 @@ func (c *compiler) receiver(r *config.Receiver, field string) amconfig.Receiver 
 		out.OpsGenieConfigs = append(out.OpsGenieConfigs, oc)
 	}
 	if p := r.PagerDuty; p != nil {
-		out.PagerdutyConfigs = append(out.PagerdutyConfigs, &amconfig.PagerdutyConfig{
+		pc := &amconfig.PagerdutyConfig{
 			NotifierConfig: amcommon.NotifierConfig{VSendResolved: true},
 			RoutingKeyFile: c.secretFile(p.RoutingKey, field+".pagerduty.routingKey"),
 			Severity:       p.Severity,
-		})
+		}
+		if p.URL != "" {
+			u, err := amcommon.ParseURL(p.URL)
+			if err != nil {
+				c.fail(&RejectedError{Field: field + ".pagerduty.url", Err: err})
+			}
+			pc.URL = u
+		}
+		out.PagerdutyConfigs = append(out.PagerdutyConfigs, pc)
 	}
 	if s := r.Slack; s != nil {
 		out.SlackConfigs = append(out.SlackConfigs, &amconfig.SlackConfig{

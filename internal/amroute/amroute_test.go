@@ -232,6 +232,8 @@ func TestCompileErrors(t *testing.T) {
 		{"smarthost without port", head + "  defaultReceiver: mail\n  receivers:\n    - name: mail\n" +
 			"      email: {to: a@example.com, from: b@example.com, smarthost: smtp.example.com}\n",
 			isA[*RejectedError], `alerting.receivers[0].email.smarthost`},
+		{"bad pagerduty url", head + "  defaultReceiver: pd\n  receivers:\n    - name: pd\n      pagerduty: {routingKey: {env: K}, url: 'not a url'}\n",
+			isA[*RejectedError], `alerting.receivers[0].pagerduty.url: alertmanager rejects the value: unsupported scheme`},
 		{"bad webhook url", head + "  defaultReceiver: sink\n  receivers:\n    - name: sink\n      webhook: {url: 'not a url'}\n",
 			isA[*RejectedError], `alerting.receivers[0].webhook.url: alertmanager rejects the value: invalid URL`},
 	}
@@ -251,6 +253,21 @@ func TestCompileErrors(t *testing.T) {
 				t.Errorf("error %q lacks context", err)
 			}
 		})
+	}
+}
+
+// A PagerDuty receiver's url (the EU service region, a proxy) reaches
+// the compiled configuration; without it Alertmanager's default applies.
+func TestPagerDutyURL(t *testing.T) {
+	const cfg = "apiVersion: obsctl/v1\nname: t\nalerting:\n  severities: [page]\n  defaultReceiver: pd\n  receivers:\n" +
+		"    - name: pd\n      pagerduty: {routingKey: {env: K}, url: 'https://events.eu.pagerduty.com/v2/enqueue'}\n" +
+		"    - name: us\n      pagerduty: {routingKey: {env: K}}\n"
+	res, err := Compile(parse(t, []byte(cfg)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(res.YAML), "url: https://events.eu.pagerduty.com/v2/enqueue"); n != 1 {
+		t.Errorf("the EU url appears %d times in:\n%s", n, res.YAML)
 	}
 }
 

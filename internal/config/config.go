@@ -244,6 +244,9 @@ type PagerDuty struct {
 	RoutingKey SecretRef `yaml:"routingKey" obsctl:"required"`
 	// Severity is the PagerDuty event severity: critical, error, warning or info.
 	Severity string `yaml:"severity"`
+	// URL overrides the Events API endpoint (for example the EU service
+	// region, https://events.eu.pagerduty.com/v2/enqueue).
+	URL string `yaml:"url"`
 }
 
 // Slack posts to a Slack incoming webhook.
