@@ -409,3 +409,74 @@ func kubeconfigCredentials(path string) (token string, ca []byte, err error) {
 	}
 	return kc.Users[0].User.Token, kc.Clusters[0].Cluster.CA, nil
 }
+
+// StartAlertmanager runs the real Alertmanager (bin) as the Prometheus
+// Operator runs the stack's Alertmanager ns/name: the configuration the
+// operator generated from the stack's (its Secret
+// alertmanager-<name>-generated), with the Secrets the stack mounts at
+// /etc/alertmanager/secrets/<secret>/<key> written under dir and the
+// paths pointed there, one replica without clustering, bound to the
+// address of its first pod. It returns the web address.
+func StartAlertmanager(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir string) (string, error) {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return "", err
+	}
+	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, "alertmanager-"+name, metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	pods, err := readyPods(ctx, cs, ns, sts.Spec.Selector.MatchLabels)
+	if err != nil || len(pods) == 0 {
+		return "", fmt.Errorf("alertmanager %s/%s has no pod with an address (%v)", ns, name, err)
+	}
+	gen, err := cs.CoreV1().Secrets(ns).Get(ctx, "alertmanager-"+name+"-generated", metav1.GetOptions{})
+	if err != nil {
+		return "", err
+	}
+	raw := gen.Data["alertmanager.yaml"]
+	if gz, ok := gen.Data["alertmanager.yaml.gz"]; ok {
+		zr, err := gzip.NewReader(bytes.NewReader(gz))
+		if err != nil {
+			return "", err
+		}
+		if raw, err = io.ReadAll(zr); err != nil {
+			return "", err
+		}
+	}
+	if len(raw) == 0 {
+		return "", fmt.Errorf("secret %s has no alertmanager.yaml", gen.Name)
+	}
+	const mounted = "/etc/alertmanager/secrets/"
+	secretsDir := filepath.Join(dir, "secrets")
+	for _, v := range sts.Spec.Template.Spec.Volumes {
+		if v.Secret == nil || !strings.HasPrefix(v.Name, "secret-") {
+			continue
+		}
+		s, err := cs.CoreV1().Secrets(ns).Get(ctx, v.Secret.SecretName, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		d := filepath.Join(secretsDir, s.Name)
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			return "", err
+		}
+		for k, val := range s.Data {
+			if err := os.WriteFile(filepath.Join(d, k), val, 0o600); err != nil {
+				return "", err
+			}
+		}
+	}
+	conf := bytes.ReplaceAll(raw, []byte(mounted), []byte(secretsDir+"/"))
+	confFile := filepath.Join(dir, "alertmanager.yaml")
+	if err := os.WriteFile(confFile, conf, 0o600); err != nil {
+		return "", err
+	}
+	addr := pods[0].Status.PodIP + ":9093"
+	args := []string{"--config.file=" + confFile, "--storage.path=" + filepath.Join(dir, "data"),
+		"--web.listen-address=" + addr, "--cluster.listen-address="}
+	if _, err := c.Run(Alertmanager, bin, args, nil); err != nil {
+		return "", err
+	}
+	return addr, nil
+}

@@ -1,0 +1,384 @@
+// Package e2echain proves the alert chain end to end on real programs: a
+// repo made of the embedded default (its routing, receivers of every kind,
+// its rules with `for` shortened to fit the test, expressions unchanged,
+// and a test-only pair of rules at two severities for inhibition) is
+// applied to a local control plane of its own; the real Prometheus
+// Operator reconciles it; the real kube-state-metrics and node-exporters
+// run where their pods are; the real Prometheus evaluates the rules the
+// operator wrote and sends to the real Alertmanager, on the configuration
+// obsctl compiled (as the operator hands it over), whose receivers all
+// point at a test receiver on loopback. Failures induced on the cluster
+// (a Deployment whose pods never schedule, a node that stops being Ready)
+// fire default alerts of three severities, each notification reaches the
+// receiver its severity routes to with its labels and annotations, and
+// the higher severity of the pair inhibits the lower.
+package e2echain
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	obsctlrepo "github.com/obsctl/obsctl"
+	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/programs"
+)
+
+var harness cluster.Harness
+
+func TestMain(m *testing.M) {
+	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
+}
+
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// obsctl runs obsctl in process from dir with the cluster's kubeconfig.
+func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) (int, string) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := cli.Run(context.Background(), args, cli.Deps{
+		Stdout: &out, Stderr: &errb, WorkDir: dir,
+		Getenv: func(k string) string {
+			if k == "KUBECONFIG" {
+				return c.Kubeconfig()
+			}
+			return ""
+		},
+	})
+	t.Logf("obsctl %s: exit %d\n--- stderr\n%s", strings.Join(args, " "), code, errb.String())
+	return code, out.String()
+}
+
+func program(t *testing.T, name string) string {
+	t.Helper()
+	p, _ := programs.Find(name)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin, err := p.Ensure(ctx, repoRoot(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
+// receiver is the test's stand-in for Opsgenie, PagerDuty, Slack and the
+// heartbeat: it keeps every request's path and body.
+type receiver struct {
+	mu   sync.Mutex
+	got  []notification
+	addr string
+}
+
+type notification struct{ path, body string }
+
+func startReceiver(t *testing.T) *receiver {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &receiver{addr: l.Addr().String()}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.got = append(r.got, notification{req.URL.Path, string(body)})
+		r.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"result":"ok","status":"success","message":"Event processed","took":0.1,"requestId":"e2e"}`)
+	}), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	t.Cleanup(func() { _ = srv.Close() })
+	return r
+}
+
+// find returns the first notification to a path prefix whose body holds
+// every one of the strings.
+func (r *receiver) find(prefix string, all ...string) (notification, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, n := range r.got {
+		if !strings.HasPrefix(n.path, prefix) {
+			continue
+		}
+		ok := true
+		for _, s := range all {
+			ok = ok && strings.Contains(n.body, s)
+		}
+		if ok {
+			return n, true
+		}
+	}
+	return notification{}, false
+}
+
+func (r *receiver) summary() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var b strings.Builder
+	alertname := regexp.MustCompile(`(FIRING|RESOLVED):\d+\] ([A-Za-z0-9]+)`)
+	for _, n := range r.got {
+		fmt.Fprintf(&b, "%s %v\n", n.path, alertname.FindAllString(n.body, 3))
+	}
+	return b.String()
+}
+
+// chainRepo writes the repo: the embedded default's obsctl.yaml with every
+// receiver pointed at the test receiver and shorter grouping waits, its
+// rules with `for` shortened and nothing else changed, and a test-only
+// pair of rules at two severities.
+func chainRepo(t *testing.T, rcv string) string {
+	t.Helper()
+	dir := t.TempDir()
+	cfg := string(obsctlrepo.DefaultConfig)
+	for old, repl := range map[string]string{
+		"  scrapeInterval: 30s\n":     "  scrapeInterval: 5s\n",
+		"  evaluationInterval: 30s\n": "  evaluationInterval: 5s\n",
+		"  requireCoverage: true\n":   "  requireCoverage: false\n",
+		"  groupWait: 30s\n":          "  groupWait: 1s\n",
+		"  groupInterval: 5m\n":       "  groupInterval: 10s\n",
+		"        priority: P1\n":       "        priority: P1\n        apiURL: http://" + rcv + "/opsgenie/\n",
+		"        severity: critical\n": "        severity: critical\n        url: http://" + rcv + "/pagerduty\n",
+		"url: http://heartbeat.monitoring.svc:8080/ping": "url: http://" + rcv + "/heartbeat",
+	} {
+		if !strings.Contains(cfg, old) {
+			t.Fatalf("the default obsctl.yaml no longer has %q, which this test replaces", old)
+		}
+		cfg = strings.Replace(cfg, old, repl, 1)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "obsctl.yaml"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"dashboards", "pipelines"} {
+		if err := os.CopyFS(filepath.Join(dir, d), os.DirFS(filepath.Join(repoRoot(t), d))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rules := filepath.Join(dir, "rules")
+	if err := os.MkdirAll(rules, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yaml"))
+	forLine := regexp.MustCompile(`(?m)^(\s+)for: \S+$`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.yaml") {
+			continue
+		}
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data = forLine.ReplaceAll(data, []byte("${1}for: 15s"))
+		if err := os.WriteFile(filepath.Join(rules, filepath.Base(f)), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pair := `groups:
+  - name: e2e-inhibition
+    rules:
+` + twin("critical") + twin("warning")
+	if err := os.WriteFile(filepath.Join(rules, "e2e.yaml"), []byte(pair), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// twin is one of the test-only pair: the same alert at a severity.
+func twin(severity string) string {
+	return `      - alert: E2ECheckoutDown
+        expr: kube_deployment_status_replicas_available{job="kube-state-metrics", namespace="shop", deployment="checkout"} < 1
+        for: 15s
+        labels:
+          severity: ` + severity + `
+        annotations:
+          summary: The e2e checkout Deployment has no available replica (` + severity + `).
+          description: Deployment {{ $labels.namespace }}/{{ $labels.deployment }} has no available replica.
+          runbook_url: https://github.com/obsctl/obsctl/blob/main/docs/runbooks/workloads.md
+`
+}
+
+func TestAlertChain(t *testing.T) {
+	c := harness.Cluster(t)
+	ctx := cluster.Context(t)
+	cs := cluster.NewClient(t, c.RESTConfig())
+	rcv := startReceiver(t)
+	repo := chainRepo(t, rcv.addr)
+	const ns, agents = "monitoring", "monitoring-agents"
+
+	if code, _ := obsctl(t, c, repo, "apply", "--timeout", "3m"); code != 1 {
+		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", code)
+	}
+	for name, kv := range map[string][2]string{
+		"alertmanager-opsgenie":  {"api-key", "e2e-opsgenie-key"},
+		"alertmanager-pagerduty": {"routing-key", "e2e-pagerduty-key"},
+		"alertmanager-slack":     {"webhook-url", "http://" + rcv.addr + "/slack"},
+	} {
+		s := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns}, StringData: map[string]string{kv[0]: kv[1]}}
+		if _, err := cs.CoreV1().Secrets(ns).Create(ctx, s, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
+	}
+	if code, _ := obsctl(t, c, repo, "apply", "--timeout", "3m"); code != 0 {
+		t.Fatalf("apply: exit %d", code)
+	}
+	programs.OperatorFor(t, c, repoRoot(t), ns)
+	if code, _ := obsctl(t, c, repo, "status", "--wait", "3m"); code != 0 {
+		t.Fatalf("status: exit %d", code)
+	}
+
+	// The real programs, where their pods are.
+	if _, err := programs.StartKubeStateMetrics(ctx, c, program(t, programs.KubeStateMetrics), ns, "kube-state-metrics"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := programs.StartNodeExporters(ctx, c, program(t, programs.NodeExporter), agents, "node-exporter"); err != nil {
+		t.Fatal(err)
+	}
+	if err := programs.MirrorEndpoints(ctx, c, ns, agents); err != nil {
+		t.Fatal(err)
+	}
+	am, err := programs.StartAlertmanager(ctx, c, program(t, programs.Alertmanager), ns, "main", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom, err := programs.StartPrometheus(ctx, c, program(t, programs.Prometheus), ns, "k8s", t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("Prometheus on %s, Alertmanager on %s, receiver on %s", prom, am, rcv.addr)
+
+	// Induced failures: a Deployment whose pods never schedule, and a node
+	// that is not Ready.
+	if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sel := map[string]string{"app": "checkout"}
+	dep := &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout", Namespace: "shop"},
+		Spec: appsv1.DeploymentSpec{
+			Replicas: ptr.To[int32](2),
+			Selector: &metav1.LabelSelector{MatchLabels: sel},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{Labels: sel},
+				Spec: corev1.PodSpec{
+					NodeSelector: map[string]string{"obsctl.dev/e2e": "no-such-node"},
+					Containers:   []corev1.Container{{Name: "checkout", Image: "registry.k8s.io/pause:3.10"}},
+				},
+			},
+		},
+	}
+	if _, err := cs.AppsV1().Deployments("shop").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "lost-node", Labels: map[string]string{corev1.LabelHostname: "lost-node"}}}
+	if node, err = cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse, Reason: "KubeletNotReady",
+		Message: "container runtime is down", LastHeartbeatTime: metav1.Now(), LastTransitionTime: metav1.Now()}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(ctx, node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Each default alert reaches the receiver its severity routes to, with
+	// its labels and annotations.
+	for _, want := range []struct {
+		what, path string
+		holds      []string
+	}{
+		{"page: DeploymentMajorityUnavailable to Opsgenie", "/opsgenie/v2/alerts",
+			[]string{"DeploymentMajorityUnavailable", `"priority":"P1"`, "checkout", "More than half of a Deployment's replicas are down."}},
+		{"critical: NodeStatusNotReady to PagerDuty", "/pagerduty",
+			[]string{"NodeStatusNotReady", `"routing_key":"e2e-pagerduty-key"`, "lost-node", "A node has not been Ready for 15 minutes."}},
+		{"warning: DeploymentAvailableBelowDesired to Slack #alerts", "/slack",
+			[]string{"DeploymentAvailableBelowDesired", `"channel":"#alerts"`, "checkout"}},
+		{"the Watchdog to the heartbeat", "/heartbeat",
+			[]string{`"alertname":"Watchdog"`, `"severity":"info"`, `"receiver":"heartbeat"`}},
+		{"critical: E2ECheckoutDown to PagerDuty", "/pagerduty",
+			[]string{"E2ECheckoutDown", "(critical)"}},
+	} {
+		eventually(t, c, 4*time.Minute, want.what, func() (bool, string) {
+			_, ok := rcv.find(want.path, want.holds...)
+			return ok, "the receiver got:\n" + rcv.summary()
+		})
+	}
+
+	// The warning of the pair is inhibited by its critical: Alertmanager
+	// holds it as suppressed, and no notification of it left.
+	eventually(t, c, time.Minute, "E2ECheckoutDown (warning) inhibited", func() (bool, string) {
+		code, body := get("http://" + am + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="E2ECheckoutDown"`) + "&filter=" + url.QueryEscape(`severity="warning"`))
+		var alerts []struct {
+			Status struct {
+				State       string   `json:"state"`
+				InhibitedBy []string `json:"inhibitedBy"`
+			} `json:"status"`
+		}
+		if code != http.StatusOK || json.Unmarshal([]byte(body), &alerts) != nil || len(alerts) == 0 {
+			return false, fmt.Sprintf("%d %.500s", code, body)
+		}
+		for _, a := range alerts {
+			if a.Status.State != "suppressed" || len(a.Status.InhibitedBy) == 0 {
+				return false, body
+			}
+		}
+		return true, ""
+	})
+	if n, ok := rcv.find("/slack", "E2ECheckoutDown"); ok {
+		t.Errorf("the inhibited warning reached Slack:\n%s", n.body)
+	}
+}
+
+// eventually polls cond every second until it holds, failing when it has
+// not within the timeout or when a component of the cluster has exited.
+func eventually(t *testing.T, c *cluster.Cluster, timeout time.Duration, what string, cond func() (bool, string)) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, why := cond()
+		if ok {
+			return
+		}
+		if err := c.Err(); err != nil {
+			t.Fatalf("%s: %v; last: %s", what, err, why)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %s; last: %s", what, timeout, why)
+		}
+		time.Sleep(time.Second)
+	}
+}
+
+func get(u string) (int, string) {
+	c := http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(u)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(body)
+}
