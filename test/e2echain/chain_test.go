@@ -157,13 +157,13 @@ func chainRepo(t *testing.T, rcv string) string {
 	dir := t.TempDir()
 	cfg := string(obsctlrepo.DefaultConfig)
 	for old, repl := range map[string]string{
-		"  scrapeInterval: 30s\n":     "  scrapeInterval: 5s\n",
-		"  evaluationInterval: 30s\n": "  evaluationInterval: 5s\n",
-		"  requireCoverage: true\n":   "  requireCoverage: false\n",
-		"  groupWait: 30s\n":          "  groupWait: 1s\n",
-		"  groupInterval: 5m\n":       "  groupInterval: 10s\n",
-		"        priority: P1\n":       "        priority: P1\n        apiURL: http://" + rcv + "/opsgenie/\n",
-		"        severity: critical\n": "        severity: critical\n        url: http://" + rcv + "/pagerduty\n",
+		"  scrapeInterval: 30s\n":                        "  scrapeInterval: 5s\n",
+		"  evaluationInterval: 30s\n":                    "  evaluationInterval: 5s\n",
+		"  requireCoverage: true\n":                      "  requireCoverage: false\n",
+		"  groupWait: 30s\n":                             "  groupWait: 1s\n",
+		"  groupInterval: 5m\n":                          "  groupInterval: 10s\n",
+		"        priority: P1\n":                         "        priority: P1\n        apiURL: http://" + rcv + "/opsgenie/\n",
+		"        severity: critical\n":                   "        severity: critical\n        url: http://" + rcv + "/pagerduty\n",
 		"url: http://heartbeat.monitoring.svc:8080/ping": "url: http://" + rcv + "/heartbeat",
 	} {
 		if !strings.Contains(cfg, old) {
