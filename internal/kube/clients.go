@@ -1,8 +1,10 @@
 package kube
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -72,7 +74,9 @@ func discoveryConfig(cfg *rest.Config) *rest.Config {
 // read and write obj through: scoped to obj's namespace for a namespaced
 // kind, cluster-wide otherwise. A kind the cached discovery does not know
 // may belong to a CustomResourceDefinition applied since, so the mapper is
-// reset and asked once more before ResourceFor gives up.
+// reset and asked once more, and for a few seconds more while a definition
+// serving the kind exists (discovery publishes it a moment after the
+// definition is established), before ResourceFor gives up.
 func (c *Clients) ResourceFor(obj *unstructured.Unstructured) (dynamic.ResourceInterface, *meta.RESTMapping, error) {
 	gvk := obj.GroupVersionKind()
 	if gvk.Kind == "" || gvk.Version == "" {
@@ -80,6 +84,15 @@ func (c *Clients) ResourceFor(obj *unstructured.Unstructured) (dynamic.ResourceI
 	}
 	mapping, err := c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	if meta.IsNoMatchError(err) {
+		c.Mapper.Reset()
+		mapping, err = c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	}
+	// The apiserver publishes an established CustomResourceDefinition's
+	// kind in discovery a moment later, longer on a loaded server: while a
+	// definition that serves the kind exists, discovery is asked again for
+	// a few seconds. A kind that no definition serves fails at once.
+	for wait := 50 * time.Millisecond; meta.IsNoMatchError(err) && wait <= 1600*time.Millisecond && c.definedKind(gvk); wait *= 2 {
+		time.Sleep(wait)
 		c.Mapper.Reset()
 		mapping, err = c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 	}
@@ -117,4 +130,36 @@ func Describe(obj *unstructured.Unstructured) string {
 		return kind + " " + ns + "/" + name
 	}
 	return kind + " " + name
+}
+
+var crdResource = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+
+// definedKind reports whether a CustomResourceDefinition on the cluster
+// serves gvk's kind at its version. It says no when the definitions
+// cannot be read.
+func (c *Clients) definedKind(gvk schema.GroupVersionKind) bool {
+	if gvk.Group == "" {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l, err := c.Dynamic.Resource(crdResource).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return false
+	}
+	for _, crd := range l.Items {
+		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
+		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
+		if group != gvk.Group || kind != gvk.Kind {
+			continue
+		}
+		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
+		for _, v := range versions {
+			m, _ := v.(map[string]any)
+			if m["name"] == gvk.Version && m["served"] == true {
+				return true
+			}
+		}
+	}
+	return false
 }

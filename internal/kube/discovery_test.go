@@ -16,6 +16,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/rest"
 )
@@ -310,5 +311,74 @@ func TestTypedRoundTrip(t *testing.T) {
 	}
 	if !strings.Contains(bodies[0], `"renewTime":"2026-11-21T03:04:05.123456Z"`) {
 		t.Errorf("lease sent as %s, want the renew time in microseconds", bodies[0])
+	}
+}
+
+// freshCRDServer answers discovery as an API server that publishes the
+// kind of an established CustomResourceDefinition only from the
+// publishAt-th group listing on, and lists that definition when defined.
+func freshCRDServer(t *testing.T, defined bool, publishAt int32) (*httptest.Server, *atomic.Int32) {
+	t.Helper()
+	var listings atomic.Int32
+	const group = `{"name":"fresh.obsctl.test","versions":[{"groupVersion":"fresh.obsctl.test/v1","version":"v1"}],"preferredVersion":{"groupVersion":"fresh.obsctl.test/v1","version":"v1"}}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/api":
+			_, _ = w.Write([]byte(legacyCore))
+		case "/api/v1":
+			_, _ = w.Write([]byte(legacyCoreV1))
+		case "/apis":
+			groups := `{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`
+			if listings.Add(1) >= publishAt {
+				groups = `{"kind":"APIGroupList","apiVersion":"v1","groups":[` + group + `]}`
+			}
+			_, _ = w.Write([]byte(groups))
+		case "/apis/fresh.obsctl.test/v1":
+			_, _ = w.Write([]byte(`{"kind":"APIResourceList","groupVersion":"fresh.obsctl.test/v1","resources":[{"name":"widgets","singularName":"widget","namespaced":true,"kind":"Widget","verbs":["get","list","create","patch"]}]}`))
+		case "/apis/apiextensions.k8s.io/v1/customresourcedefinitions":
+			items := ""
+			if defined {
+				items = `{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"widgets.fresh.obsctl.test"},
+"spec":{"group":"fresh.obsctl.test","names":{"kind":"Widget","plural":"widgets"},"scope":"Namespaced","versions":[{"name":"v1","served":true,"storage":true}]}}`
+			}
+			_, _ = w.Write([]byte(`{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinitionList","metadata":{},"items":[` + items + `]}`))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &listings
+}
+
+// A kind whose definition exists but which discovery does not publish
+// yet is mapped once it does; a kind no definition serves fails at once.
+func TestResourceForLaggingDiscovery(t *testing.T) {
+	widget := &unstructured.Unstructured{Object: map[string]any{"apiVersion": "fresh.obsctl.test/v1", "kind": "Widget",
+		"metadata": map[string]any{"name": "w1", "namespace": "ns"}}}
+
+	srv, listings := freshCRDServer(t, true, 4)
+	c, err := NewClients(&rest.Config{Host: srv.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, mapping, err := c.ResourceFor(widget)
+	if err != nil {
+		t.Fatalf("a defined kind discovery publishes late: %v", err)
+	}
+	if mapping.Resource.Resource != "widgets" || listings.Load() < 4 {
+		t.Errorf("mapping %v after %d listings", mapping.Resource, listings.Load())
+	}
+
+	srv, listings = freshCRDServer(t, false, 1000)
+	if c, err = NewClients(&rest.Config{Host: srv.URL}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, _, err := c.ResourceFor(widget); !meta.IsNoMatchError(err) {
+		t.Errorf("a kind no definition serves: %v, want no match", err)
+	}
+	if d := time.Since(start); listings.Load() > 2 || d > time.Second {
+		t.Errorf("a kind no definition serves took %d listings, %s: it should fail at once", listings.Load(), d)
 	}
 }
