@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -336,6 +337,24 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 		}
 		return true, ""
 	})
+	// Every job the default rules and dashboards select on is the job
+	// label of some target, whether its program runs here or not; but the
+	// kubelet's, whose Endpoints the operator cannot write on a loopback
+	// cluster.
+	code, body := get("http://" + prom + "/api/v1/targets?state=active")
+	if code != http.StatusOK {
+		t.Fatalf("targets: %d %.300s", code, body)
+	}
+	jobs := map[string]bool{}
+	for _, m := range regexp.MustCompile(`"job":"([^"]+)"`).FindAllStringSubmatch(body, -1) {
+		jobs[m[1]] = true
+	}
+	for _, job := range selectedJobs(t) {
+		if !jobs[job] && job != "kubelet" {
+			t.Errorf("the default content selects job=%q, which no target has (jobs: %v)", job, jobs)
+		}
+	}
+
 	// What the default alerts read arrives, with the labels they use.
 	for _, q := range []string{
 		`kube_deployment_status_replicas_available{job="kube-state-metrics", namespace="monitoring", deployment="prometheus-operator"}`,
@@ -385,4 +404,37 @@ type testLog struct{ t *testing.T }
 func (l testLog) Write(p []byte) (int, error) {
 	l.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
+}
+
+// selectedJobs returns the jobs the default rules and dashboards select
+// on (job="..." matchers).
+func selectedJobs(t *testing.T) []string {
+	t.Helper()
+	var files []string
+	for _, pattern := range []string{"rules/*.yaml", "dashboards/*.json"} {
+		m, err := filepath.Glob(filepath.Join(repoRoot(t), pattern))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, m...)
+	}
+	seen := map[string]bool{}
+	var out []string
+	re := regexp.MustCompile(`job=\\?"([a-z0-9-]+)\\?"`)
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllSubmatch(data, -1) {
+			if j := string(m[1]); !seen[j] {
+				seen[j] = true
+				out = append(out, j)
+			}
+		}
+	}
+	if len(out) < 5 {
+		t.Fatalf("found only the jobs %v in the default content", out)
+	}
+	return out
 }
