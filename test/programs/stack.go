@@ -207,7 +207,9 @@ func StartNodeExporters(ctx context.Context, c *cluster.Cluster, bin, ns, name s
 		var addr string
 		args := rewriteArgs(ds.Spec.Template.Spec.Containers[0].Args, map[string]func(string) string{
 			"--web.listen-address=": func(v string) string {
-				addr = p.Status.HostIP + v[strings.LastIndex(v, ":"):]
+				if i := strings.LastIndex(v, ":"); i >= 0 {
+					addr = p.Status.HostIP + v[i:]
+				}
 				return addr
 			},
 			"--path.rootfs=":    func(string) string { return "/" },
