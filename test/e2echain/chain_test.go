@@ -49,15 +49,6 @@ func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // obsctl runs obsctl in process from dir with the cluster's kubeconfig.
 func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) (int, string) {
 	t.Helper()
@@ -73,18 +64,6 @@ func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) (int, 
 	})
 	t.Logf("obsctl %s: exit %d\n--- stderr\n%s", strings.Join(args, " "), code, errb.String())
 	return code, out.String()
-}
-
-func program(t *testing.T, name string) string {
-	t.Helper()
-	p, _ := programs.Find(name)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	bin, err := p.Ensure(ctx, repoRoot(t), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }
 
 // receiver is the test's stand-in for Opsgenie, PagerDuty, Slack and the
@@ -175,7 +154,7 @@ func chainRepo(t *testing.T, rcv string) string {
 		t.Fatal(err)
 	}
 	for _, d := range []string{"dashboards", "pipelines"} {
-		if err := os.CopyFS(filepath.Join(dir, d), os.DirFS(filepath.Join(repoRoot(t), d))); err != nil {
+		if err := os.CopyFS(filepath.Join(dir, d), os.DirFS(filepath.Join(programs.RepoRoot(t), d))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -183,7 +162,7 @@ func chainRepo(t *testing.T, rcv string) string {
 	if err := os.MkdirAll(rules, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	files, _ := filepath.Glob(filepath.Join(repoRoot(t), "rules", "*.yaml"))
+	files, _ := filepath.Glob(filepath.Join(programs.RepoRoot(t), "rules", "*.yaml"))
 	forLine := regexp.MustCompile(`(?m)^(\s+)for: \S+$`)
 	for _, f := range files {
 		if strings.HasSuffix(f, "_test.yaml") {
@@ -246,26 +225,26 @@ func TestAlertChain(t *testing.T) {
 	if code, _ := obsctl(t, c, repo, "apply", "--timeout", "3m"); code != 0 {
 		t.Fatalf("apply: exit %d", code)
 	}
-	programs.OperatorFor(t, c, repoRoot(t), ns)
+	programs.OperatorFor(t, c, ns)
 	if code, _ := obsctl(t, c, repo, "status", "--wait", "3m"); code != 0 {
 		t.Fatalf("status: exit %d", code)
 	}
 
 	// The real programs, where their pods are.
-	if _, err := programs.StartKubeStateMetrics(ctx, c, program(t, programs.KubeStateMetrics), ns, "kube-state-metrics"); err != nil {
+	if _, err := programs.StartKubeStateMetrics(ctx, c, programs.Bin(t, programs.KubeStateMetrics), ns, "kube-state-metrics"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := programs.StartNodeExporters(ctx, c, program(t, programs.NodeExporter), agents, "node-exporter"); err != nil {
+	if _, err := programs.StartNodeExporters(ctx, c, programs.Bin(t, programs.NodeExporter), agents, "node-exporter"); err != nil {
 		t.Fatal(err)
 	}
 	if err := programs.MirrorEndpoints(ctx, c, ns, agents); err != nil {
 		t.Fatal(err)
 	}
-	am, err := programs.StartAlertmanager(ctx, c, program(t, programs.Alertmanager), ns, "main", t.TempDir())
+	am, err := programs.StartAlertmanager(ctx, c, programs.Bin(t, programs.Alertmanager), ns, "main", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	prom, err := programs.StartPrometheus(ctx, c, program(t, programs.Prometheus), ns, "k8s", t.TempDir())
+	prom, err := programs.StartPrometheus(ctx, c, programs.Bin(t, programs.Prometheus), ns, "k8s", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}

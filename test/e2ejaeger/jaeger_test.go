@@ -29,15 +29,6 @@ import (
 	"github.com/obsctl/obsctl/test/programs"
 )
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 // renderedConfig renders the embedded default stack in a profile and
 // returns Jaeger's config.yaml from its ConfigMap.
 func renderedConfig(t *testing.T, profile string) string {
@@ -140,24 +131,12 @@ func walk(v any, f func(map[string]any)) {
 	}
 }
 
-func jaegerBinary(t *testing.T) string {
-	t.Helper()
-	p, _ := programs.Find(programs.Jaeger)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	bin, err := p.Ensure(ctx, repoRoot(t), testLog{t})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
-
 // Both profiles' configurations are valid to the real program: the ha
 // one stores traces in Elasticsearch, which cannot run here, so it is
 // validated (every component known, every setting accepted) rather than
 // run.
 func TestRenderedConfigValidates(t *testing.T) {
-	bin := jaegerBinary(t)
+	bin := programs.Bin(t, programs.Jaeger)
 	for _, profile := range []string{"minimal", "ha"} {
 		conf := renderedConfig(t, profile)
 		if profile == "ha" && !strings.Contains(conf, "elasticsearch") {
@@ -178,7 +157,7 @@ func TestRenderedConfigValidates(t *testing.T) {
 // The minimal profile's Jaeger runs: healthy, an OTLP span in, the trace
 // out of the query API.
 func TestJaegerTakesASpan(t *testing.T) {
-	bin := jaegerBinary(t)
+	bin := programs.Bin(t, programs.Jaeger)
 	conf, ports := onLoopback(t, renderedConfig(t, "minimal"))
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
@@ -303,11 +282,4 @@ func waitFor(t *testing.T, exited <-chan error, what string, cond func() (bool, 
 		}
 	}
 	t.Fatalf("waiting for %s: gave up after a minute; last answer: %.2000s", what, last)
-}
-
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }

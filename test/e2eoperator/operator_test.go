@@ -54,15 +54,6 @@ func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
 }
 
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
 type result struct {
 	code           int
 	stdout, stderr string
@@ -84,22 +75,6 @@ func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result
 	})
 	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
 	return result{code, out.String(), errb.String()}
-}
-
-// program builds (or finds) one of the stack's programs.
-func program(t *testing.T, name string) string {
-	t.Helper()
-	p, ok := programs.Find(name)
-	if !ok {
-		t.Fatalf("no program %s", name)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
-	defer cancel()
-	bin, err := p.Ensure(ctx, repoRoot(t), testLog{t})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return bin
 }
 
 // eventually polls cond every half second until it holds, failing when it
@@ -165,7 +140,7 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 	c := harness.Cluster(t)
 	ctx := cluster.Context(t)
 	cs := cluster.NewClient(t, c.RESTConfig())
-	operator := program(t, programs.Operator)
+	operator := programs.Bin(t, programs.Operator)
 	const ns = "monitoring"
 
 	// The first apply holds Alertmanager back until the receiver Secrets
@@ -263,7 +238,7 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 	if err := os.WriteFile(confPath, conf, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	promtool := filepath.Join(repoRoot(t), "test", "bin", "promtool-"+promVersion(t))
+	promtool := filepath.Join(programs.RepoRoot(t), "test", "bin", "promtool-"+promVersion(t))
 	if out, err := exec.Command(promtool, "check", "config", "--syntax-only", confPath).CombinedOutput(); err != nil {
 		t.Errorf("promtool check config: %v\n%s", err, out)
 	}
@@ -285,11 +260,11 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 	ctx := cluster.Context(t)
 	const agents = "monitoring-agents"
-	ksm, err := programs.StartKubeStateMetrics(ctx, c, program(t, programs.KubeStateMetrics), ns, "kube-state-metrics")
+	ksm, err := programs.StartKubeStateMetrics(ctx, c, programs.Bin(t, programs.KubeStateMetrics), ns, "kube-state-metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
-	nodes, err := programs.StartNodeExporters(ctx, c, program(t, programs.NodeExporter), agents, "node-exporter")
+	nodes, err := programs.StartNodeExporters(ctx, c, programs.Bin(t, programs.NodeExporter), agents, "node-exporter")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,7 +272,7 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 	if err := programs.MirrorEndpoints(ctx, c, ns, agents); err != nil {
 		t.Fatal(err)
 	}
-	prom, err := programs.StartPrometheus(ctx, c, program(t, programs.Prometheus), ns, "k8s", t.TempDir())
+	prom, err := programs.StartPrometheus(ctx, c, programs.Bin(t, programs.Prometheus), ns, "k8s", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -374,7 +349,7 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 // promtool is built from (make promtool-bin).
 func promVersion(t *testing.T) string {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot(t), "go.mod"))
+	data, err := os.ReadFile(filepath.Join(programs.RepoRoot(t), "go.mod"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,20 +374,13 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(body)
 }
 
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
-}
-
 // selectedJobs returns the jobs the default rules and dashboards select
 // on (job="..." matchers).
 func selectedJobs(t *testing.T) []string {
 	t.Helper()
 	var files []string
 	for _, pattern := range []string{"rules/*.yaml", "dashboards/*.json"} {
-		m, err := filepath.Glob(filepath.Join(repoRoot(t), pattern))
+		m, err := filepath.Glob(filepath.Join(programs.RepoRoot(t), pattern))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,7 +2,6 @@ package e2erelease
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,7 +77,7 @@ func TestDrift(t *testing.T) {
 	// status shows the scale below the stack's two as a warning, once
 	// the real operator has reconciled the stack's Prometheus and
 	// Alertmanager.
-	programs.OperatorFor(t, s.c, repoRoot(t), s.ns)
+	programs.OperatorFor(t, s.c, s.ns)
 	r = s.obsctl("", "status", "--wait", "2m", "-o", "json")
 	if r.code != cli.ExitOK {
 		t.Errorf("status: exit %d, want 0 (every component ready)", r.code)
@@ -172,13 +171,4 @@ func hasLine(text string, f func(string) bool) bool {
 		}
 	}
 	return false
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }

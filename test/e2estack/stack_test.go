@@ -147,7 +147,7 @@ func TestDefaultStack(t *testing.T) {
 			if profile == "minimal" {
 				// The real operator reconciles the stack's Prometheus and
 				// Alertmanager from here on.
-				programs.OperatorFor(t, c, repoRoot(t), "monitoring")
+				programs.OperatorFor(t, c, "monitoring")
 			}
 			r = obsctl(t, c, empty, "status", "--wait", "2m", "-o", "json")
 			if r.code != 0 {
@@ -292,13 +292,4 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if r := run("diff", "--profile", "minimal"); r.code != 0 {
 		t.Errorf("diff as %s: exit %d, want 0", user, r.code)
 	}
-}
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs(filepath.Join("..", ".."))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
 }

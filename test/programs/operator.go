@@ -3,6 +3,7 @@ package programs
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -118,21 +119,48 @@ type TB interface {
 // for the stack whose operator Deployment is ns/prometheus-operator, for a
 // test: failing it when the operator cannot start. It runs until the
 // cluster stops.
-func OperatorFor(tb TB, c *cluster.Cluster, repoRoot, ns string) *RunningOperator {
+func OperatorFor(tb TB, c *cluster.Cluster, ns string) *RunningOperator {
 	tb.Helper()
-	p, _ := Find(Operator)
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	bin := Bin(tb, Operator)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	bin, err := p.Ensure(ctx, repoRoot, logWriter{tb})
-	if err != nil {
-		tb.Fatal(err)
-	}
 	op, err := StartOperator(ctx, c, bin, ns, "prometheus-operator")
 	if err != nil {
 		tb.Fatal(err)
 	}
 	tb.Log("prometheus operator of " + ns + " running, web on " + op.Listen)
 	return op
+}
+
+// RepoRoot is the obsctl repository's root, found from the working folder
+// (a test's is its package's folder), for a test.
+func RepoRoot(tb TB) string {
+	tb.Helper()
+	wd, err := os.Getwd()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	root, err := cluster.FindRepoRoot(wd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return root
+}
+
+// Bin builds (or finds) the named program for a test and returns its path.
+func Bin(tb TB, name string) string {
+	tb.Helper()
+	p, ok := Find(name)
+	if !ok {
+		tb.Fatal("no program " + name)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	bin, err := p.Ensure(ctx, RepoRoot(tb), logWriter{tb})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return bin
 }
 
 type logWriter struct{ tb TB }

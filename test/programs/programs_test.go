@@ -4,22 +4,12 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/obsctl/obsctl/internal/render"
 )
-
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
 
 // The programs the tests run are the versions the stack installs: a pin
 // moved in one place and not the other fails here.
@@ -29,7 +19,7 @@ func TestPinsAreTheStacks(t *testing.T) {
 		stack[v.Component] = v.Version
 	}
 	for _, p := range All {
-		v, err := p.Version(repoRoot(t))
+		v, err := p.Version(RepoRoot(t))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,11 +54,11 @@ func TestProgramsBuildAndRun(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
 	for _, p := range All {
-		bin, err := p.Ensure(ctx, repoRoot(t), testLog{t})
+		bin, err := p.Ensure(ctx, RepoRoot(t), logWriter{t})
 		if err != nil {
 			t.Fatal(err)
 		}
-		v, _ := p.Version(repoRoot(t))
+		v, _ := p.Version(RepoRoot(t))
 		args := p.VersionArgs
 		if args == nil {
 			args = []string{"--version"}
@@ -85,11 +75,4 @@ func TestProgramsBuildAndRun(t *testing.T) {
 			t.Error(err)
 		}
 	}
-}
-
-type testLog struct{ t *testing.T }
-
-func (l testLog) Write(p []byte) (int, error) {
-	l.t.Log(strings.TrimRight(string(p), "\n"))
-	return len(p), nil
 }
