@@ -15,8 +15,6 @@
 package e2echain
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -38,8 +36,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	obsctlrepo "github.com/obsctl/obsctl"
-	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/programs"
 )
 
@@ -47,23 +45,6 @@ var harness cluster.Harness
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
-}
-
-// obsctl runs obsctl in process from dir with the cluster's kubeconfig.
-func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) (int, string) {
-	t.Helper()
-	var out, errb bytes.Buffer
-	code := cli.Run(context.Background(), args, cli.Deps{
-		Stdout: &out, Stderr: &errb, WorkDir: dir,
-		Getenv: func(k string) string {
-			if k == "KUBECONFIG" {
-				return c.Kubeconfig()
-			}
-			return ""
-		},
-	})
-	t.Logf("obsctl %s: exit %d\n--- stderr\n%s", strings.Join(args, " "), code, errb.String())
-	return code, out.String()
 }
 
 // receiver is the test's stand-in for Opsgenie, PagerDuty, Slack and the
@@ -209,8 +190,8 @@ func TestAlertChain(t *testing.T) {
 	repo := chainRepo(t, rcv.addr)
 	const ns, agents = "monitoring", "monitoring-agents"
 
-	if code, _ := obsctl(t, c, repo, "apply", "--timeout", "3m"); code != 1 {
-		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", code)
+	if r := e2ekit.Obsctl(t, c, repo, "apply", "--timeout", "3m"); r.Code != 1 {
+		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.Code)
 	}
 	for name, kv := range map[string][2]string{
 		"alertmanager-opsgenie":  {"api-key", "e2e-opsgenie-key"},
@@ -222,12 +203,12 @@ func TestAlertChain(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if code, _ := obsctl(t, c, repo, "apply", "--timeout", "3m"); code != 0 {
-		t.Fatalf("apply: exit %d", code)
+	if r := e2ekit.Obsctl(t, c, repo, "apply", "--timeout", "3m"); r.Code != 0 {
+		t.Fatalf("apply: exit %d", r.Code)
 	}
 	programs.OperatorFor(t, c, ns)
-	if code, _ := obsctl(t, c, repo, "status", "--wait", "3m"); code != 0 {
-		t.Fatalf("status: exit %d", code)
+	if r := e2ekit.Obsctl(t, c, repo, "status", "--wait", "3m"); r.Code != 0 {
+		t.Fatalf("status: exit %d", r.Code)
 	}
 
 	// The real programs, where their pods are.
@@ -300,7 +281,7 @@ func TestAlertChain(t *testing.T) {
 		{"critical: E2ECheckoutDown to PagerDuty", "/pagerduty",
 			[]string{"E2ECheckoutDown", "(critical)"}},
 	} {
-		eventually(t, c, 4*time.Minute, want.what, func() (bool, string) {
+		e2ekit.Eventually(t, c, 4*time.Minute, want.what, func() (bool, string) {
 			_, ok := rcv.find(want.path, want.holds...)
 			return ok, "the receiver got:\n" + rcv.summary()
 		})
@@ -308,8 +289,8 @@ func TestAlertChain(t *testing.T) {
 
 	// The warning of the pair is inhibited by its critical: Alertmanager
 	// holds it as suppressed, and no notification of it left.
-	eventually(t, c, time.Minute, "E2ECheckoutDown (warning) inhibited", func() (bool, string) {
-		code, body := get("http://" + am + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="E2ECheckoutDown"`) + "&filter=" + url.QueryEscape(`severity="warning"`))
+	e2ekit.Eventually(t, c, time.Minute, "E2ECheckoutDown (warning) inhibited", func() (bool, string) {
+		code, body := e2ekit.Get("http://" + am + "/api/v2/alerts?filter=" + url.QueryEscape(`alertname="E2ECheckoutDown"`) + "&filter=" + url.QueryEscape(`severity="warning"`))
 		var alerts []struct {
 			Status struct {
 				State       string   `json:"state"`
@@ -329,35 +310,4 @@ func TestAlertChain(t *testing.T) {
 	if n, ok := rcv.find("/slack", "E2ECheckoutDown"); ok {
 		t.Errorf("the inhibited warning reached Slack:\n%s", n.body)
 	}
-}
-
-// eventually polls cond every second until it holds, failing when it has
-// not within the timeout or when a component of the cluster has exited.
-func eventually(t *testing.T, c *cluster.Cluster, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		if err := c.Err(); err != nil {
-			t.Fatalf("%s: %v; last: %s", what, err, why)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last: %s", what, timeout, why)
-		}
-		time.Sleep(time.Second)
-	}
-}
-
-func get(u string) (int, string) {
-	c := http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(u)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }

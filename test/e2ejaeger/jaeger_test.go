@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/programs"
 )
 
@@ -196,7 +197,7 @@ func TestJaegerTakesASpan(t *testing.T) {
 
 	// Healthy, as the readiness probe asks.
 	waitFor(t, exited, "healthy", func() (bool, string) {
-		code, body := get(url(13133, "/status"))
+		code, body := e2ekit.Get(url(13133, "/status"))
 		return code == http.StatusOK, fmt.Sprintf("%d %s", code, body)
 	})
 
@@ -218,7 +219,7 @@ func TestJaegerTakesASpan(t *testing.T) {
 	// The batch processor holds spans up to a second; then the query API
 	// has the trace.
 	waitFor(t, exited, "the trace in the query API", func() (bool, string) {
-		code, body := get(url(16686, "/api/traces/"+traceID))
+		code, body := e2ekit.Get(url(16686, "/api/traces/"+traceID))
 		if code != http.StatusOK {
 			return false, fmt.Sprintf("%d %s", code, body)
 		}
@@ -246,21 +247,10 @@ func TestJaegerTakesASpan(t *testing.T) {
 	})
 
 	// Its own metrics, where the stack's ServiceMonitor scrapes them.
-	code, metrics := get(url(8888, "/metrics"))
+	code, metrics := e2ekit.Get(url(8888, "/metrics"))
 	if code != http.StatusOK || !strings.Contains(metrics, "otelcol_receiver_accepted_spans") {
 		t.Errorf("metrics endpoint: %d, accepted spans counter missing:\n%.2000s", code, metrics)
 	}
-}
-
-func get(url string) (int, string) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }
 
 // waitFor polls cond for up to a minute, failing at once when the program

@@ -23,7 +23,6 @@ package e2eoperator
 import (
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -43,8 +42,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/programs"
 )
 
@@ -52,52 +51,6 @@ var harness cluster.Harness
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, cluster.Options{Nodes: 3}))
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// obsctl runs obsctl in process from dir with the cluster's kubeconfig.
-func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result {
-	t.Helper()
-	var out, errb bytes.Buffer
-	start := time.Now()
-	code := cli.Run(context.Background(), args, cli.Deps{
-		Stdout: &out, Stderr: &errb, WorkDir: dir,
-		Getenv: func(k string) string {
-			if k == "KUBECONFIG" {
-				return c.Kubeconfig()
-			}
-			return ""
-		},
-	})
-	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
-	return result{code, out.String(), errb.String()}
-}
-
-// eventually polls cond every half second until it holds, failing when it
-// has not within the timeout or when a component of the cluster (the
-// operator among them) has exited.
-func eventually(t *testing.T, c *cluster.Cluster, timeout time.Duration, what string, cond func() (bool, string)) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	last := ""
-	for {
-		ok, why := cond()
-		if ok {
-			return
-		}
-		last = why
-		if err := c.Err(); err != nil {
-			t.Fatalf("%s: %v; last: %s", what, err, last)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s; last: %s", what, timeout, last)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
 }
 
 // receiverSecrets creates the Secrets the default routing's receivers
@@ -146,18 +99,18 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 	// The first apply holds Alertmanager back until the receiver Secrets
 	// the user creates are there.
 	empty := t.TempDir() // no obsctl.yaml: the embedded default repo
-	if r := obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m"); r.code != 1 {
-		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.code)
+	if r := e2ekit.Obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m"); r.Code != 1 {
+		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.Code)
 	}
 	receiverSecrets(t, cs, ns)
-	if r := obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 {
-		t.Fatalf("apply: exit %d", r.code)
+	if r := e2ekit.Obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m"); r.Code != 0 {
+		t.Fatalf("apply: exit %d", r.Code)
 	}
-	if r := obsctl(t, c, empty, "status"); r.code != 4 {
-		t.Errorf("status before the operator runs: exit %d, want 4 (Prometheus and Alertmanager not ready)", r.code)
+	if r := e2ekit.Obsctl(t, c, empty, "status"); r.Code != 4 {
+		t.Errorf("status before the operator runs: exit %d, want 4 (Prometheus and Alertmanager not ready)", r.Code)
 	} else {
 		for _, want := range []string{"Prometheus monitoring/k8s: the Prometheus Operator has not reported on it", "Alertmanager monitoring/main: the Prometheus Operator has not reported on it"} {
-			if !strings.Contains(r.stderr, want) {
+			if !strings.Contains(r.Stderr, want) {
 				t.Errorf("status does not say %q", want)
 			}
 		}
@@ -176,8 +129,8 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 	listen := op.Listen
 
 	// The operator's own metrics, where its ServiceMonitor scrapes them.
-	eventually(t, c, time.Minute, "the operator's metrics", func() (bool, string) {
-		code, body := get("http://" + listen + "/metrics")
+	e2ekit.Eventually(t, c, time.Minute, "the operator's metrics", func() (bool, string) {
+		code, body := e2ekit.Get("http://" + listen + "/metrics")
 		return code == http.StatusOK && strings.Contains(body, "prometheus_operator_"), fmt.Sprintf("%d %.200s", code, body)
 	})
 
@@ -190,7 +143,7 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 		}
 		for _, item := range list.Items {
 			name := item.GetName()
-			eventually(t, c, 3*time.Minute, gvr.Resource+" "+name+" available and reconciled", func() (bool, string) {
+			e2ekit.Eventually(t, c, 3*time.Minute, gvr.Resource+" "+name+" available and reconciled", func() (bool, string) {
 				o, err := cs.Resource(gvr).Namespace(ns).Get(ctx, name, metav1.GetOptions{})
 				if err != nil {
 					return false, err.Error()
@@ -244,8 +197,8 @@ func TestOperatorReconcilesTheStack(t *testing.T) {
 	}
 
 	// The operator did all this with its own ServiceAccount's rights.
-	if r := obsctl(t, c, empty, "status", "--wait", "1m"); r.code != 0 {
-		t.Errorf("status with the operator running: exit %d, want 0", r.code)
+	if r := e2ekit.Obsctl(t, c, empty, "status", "--wait", "1m"); r.Code != 0 {
+		t.Errorf("status with the operator running: exit %d, want 0", r.Code)
 	}
 
 	scrapes(t, c, ns)
@@ -279,8 +232,8 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 	// The programs that run answer under the job the rules select on;
 	// the targets of the components that do not run here are down.
 	want := map[string]int{"kube-state-metrics": 1, "node-exporter": len(nodes), "prometheus-operator": 1, "prometheus": 1}
-	eventually(t, c, 2*time.Minute, "targets up", func() (bool, string) {
-		code, body := get("http://" + prom + "/api/v1/targets?state=active")
+	e2ekit.Eventually(t, c, 2*time.Minute, "targets up", func() (bool, string) {
+		code, body := e2ekit.Get("http://" + prom + "/api/v1/targets?state=active")
 		if code != http.StatusOK {
 			return false, fmt.Sprintf("%d %.300s", code, body)
 		}
@@ -316,7 +269,7 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 	// label of some target, whether its program runs here or not; but the
 	// kubelet's, whose Endpoints the operator cannot write on a loopback
 	// cluster.
-	code, body := get("http://" + prom + "/api/v1/targets?state=active")
+	code, body := e2ekit.Get("http://" + prom + "/api/v1/targets?state=active")
 	if code != http.StatusOK {
 		t.Fatalf("targets: %d %.300s", code, body)
 	}
@@ -338,8 +291,8 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 		`prometheus_build_info{job="prometheus", version="3.13.5"}`,
 		`ALERTS{alertname="Watchdog", alertstate="firing"}`,
 	} {
-		eventually(t, c, time.Minute, "a sample of "+q, func() (bool, string) {
-			code, body := get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(q))
+		e2ekit.Eventually(t, c, time.Minute, "a sample of "+q, func() (bool, string) {
+			code, body := e2ekit.Get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(q))
 			return code == http.StatusOK && strings.Contains(body, `"result":[{`), fmt.Sprintf("%d %.300s", code, body)
 		})
 	}
@@ -361,17 +314,6 @@ func promVersion(t *testing.T) string {
 	}
 	t.Fatal("go.mod requires no github.com/prometheus/prometheus")
 	return ""
-}
-
-func get(url string) (int, string) {
-	c := http.Client{Timeout: 2 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
 }
 
 // selectedJobs returns the jobs the default rules and dashboards select

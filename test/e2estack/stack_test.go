@@ -8,14 +8,11 @@
 package e2estack
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -25,9 +22,9 @@ import (
 	"sigs.k8s.io/yaml"
 
 	obsctlrepo "github.com/obsctl/obsctl"
-	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/programs"
 )
 
@@ -35,29 +32,6 @@ var harness cluster.Harness
 
 func TestMain(m *testing.M) {
 	os.Exit(harness.Main(m, cluster.Options{Nodes: 3, Volumes: 12}))
-}
-
-type result struct {
-	code           int
-	stdout, stderr string
-}
-
-// obsctl runs obsctl in process from dir with the cluster's kubeconfig.
-func obsctl(t *testing.T, c *cluster.Cluster, dir string, args ...string) result {
-	t.Helper()
-	var out, errb bytes.Buffer
-	start := time.Now()
-	code := cli.Run(context.Background(), args, cli.Deps{
-		Stdout: &out, Stderr: &errb, WorkDir: dir,
-		Getenv: func(k string) string {
-			if k == "KUBECONFIG" {
-				return c.Kubeconfig()
-			}
-			return ""
-		},
-	})
-	t.Logf("obsctl %s: exit %d in %s\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), code, time.Since(start).Round(time.Millisecond), out.String(), errb.String())
-	return result{code, out.String(), errb.String()}
 }
 
 func unstructuredInt(obj map[string]any, fields ...string) (int64, bool, error) {
@@ -102,43 +76,43 @@ func TestDefaultStack(t *testing.T) {
 	// Secrets the user creates. Without them, the first apply applies
 	// everything but Alertmanager (whose pods would hang mounting them),
 	// names each Secret with the command that creates it, and exits 1.
-	r := obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m")
-	if r.code != 1 {
-		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.code)
+	r := e2ekit.Obsctl(t, c, empty, "apply", "--profile", "minimal", "--timeout", "3m")
+	if r.Code != 1 {
+		t.Fatalf("apply without the receiver Secrets: exit %d, want 1", r.Code)
 	}
 	for _, want := range []string{
 		"Alertmanager held back: the stack reads Secrets that do not exist",
 		"kubectl create secret generic alertmanager-opsgenie -n monitoring --from-literal=api-key=...",
 		"kubectl create secret generic alertmanager-slack -n monitoring --from-literal=webhook-url=...",
 	} {
-		if !strings.Contains(r.stderr, want) {
+		if !strings.Contains(r.Stderr, want) {
 			t.Errorf("stderr lacks %q", want)
 		}
 	}
-	if !strings.Contains(r.stdout, "Alertmanager monitoring/main skipped (held back: Secret monitoring/alertmanager-") {
+	if !strings.Contains(r.Stdout, "Alertmanager monitoring/main skipped (held back: Secret monitoring/alertmanager-") {
 		t.Errorf("stdout does not show Alertmanager held back")
 	}
 	receiverSecrets(t, cs, "monitoring")
 
 	for _, profile := range []string{"minimal", "ha"} {
 		t.Run(profile, func(t *testing.T) {
-			r := obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m", "--yes")
-			if r.code != 0 {
-				t.Fatalf("apply --profile %s: exit %d", profile, r.code)
+			r := e2ekit.Obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m", "--yes")
+			if r.Code != 0 {
+				t.Fatalf("apply --profile %s: exit %d", profile, r.Code)
 			}
-			if strings.Contains(r.stdout, "failed") {
-				t.Errorf("apply reports a failure:\n%s", r.stdout)
+			if strings.Contains(r.Stdout, "failed") {
+				t.Errorf("apply reports a failure:\n%s", r.Stdout)
 			}
 			// Unchanged: nothing written.
-			r = obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m", "-o", "json")
-			if r.code != 0 {
-				t.Fatalf("second apply --profile %s: exit %d", profile, r.code)
+			r = e2ekit.Obsctl(t, c, empty, "apply", "--profile", profile, "--timeout", "3m", "-o", "json")
+			if r.Code != 0 {
+				t.Fatalf("second apply --profile %s: exit %d", profile, r.Code)
 			}
 			var res struct {
 				Counts   map[string]int
 				Requests map[string]int
 			}
-			if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+			if err := json.Unmarshal([]byte(r.Stdout), &res); err != nil {
 				t.Fatal(err)
 			}
 			if res.Counts["created"]+res.Counts["configured"]+res.Counts["pruned"] != 0 || res.Requests["patches"] != 0 {
@@ -149,9 +123,9 @@ func TestDefaultStack(t *testing.T) {
 				// Alertmanager from here on.
 				programs.OperatorFor(t, c, "monitoring")
 			}
-			r = obsctl(t, c, empty, "status", "--wait", "2m", "-o", "json")
-			if r.code != 0 {
-				t.Errorf("status after apply --profile %s: exit %d, want 0 (every component ready)", profile, r.code)
+			r = e2ekit.Obsctl(t, c, empty, "status", "--wait", "2m", "-o", "json")
+			if r.Code != 0 {
+				t.Errorf("status after apply --profile %s: exit %d, want 0 (every component ready)", profile, r.Code)
 			}
 			var st struct {
 				Components []struct {
@@ -159,14 +133,14 @@ func TestDefaultStack(t *testing.T) {
 					Ready     bool
 				}
 			}
-			if err := json.Unmarshal([]byte(r.stdout), &st); err != nil {
+			if err := json.Unmarshal([]byte(r.Stdout), &st); err != nil {
 				t.Fatal(err)
 			}
 			if len(st.Components) != 10 {
 				t.Errorf("status shows %d components, want the 10 of the default stack", len(st.Components))
 			}
-			if r := obsctl(t, c, empty, "diff", "--profile", profile); r.code != 0 {
-				t.Errorf("diff after apply --profile %s: exit %d, want 0 (no changes)", profile, r.code)
+			if r := e2ekit.Obsctl(t, c, empty, "diff", "--profile", profile); r.Code != 0 {
+				t.Errorf("diff after apply --profile %s: exit %d, want 0 (no changes)", profile, r.Code)
 			}
 		})
 	}
@@ -185,11 +159,11 @@ func TestDefaultStack(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	r = obsctl(t, c, repo, "apply", "--profile", "ha", "--timeout", "3m")
-	if r.code != 0 {
-		t.Fatalf("apply without Kibana: exit %d", r.code)
+	r = e2ekit.Obsctl(t, c, repo, "apply", "--profile", "ha", "--timeout", "3m")
+	if r.Code != 0 {
+		t.Fatalf("apply without Kibana: exit %d", r.Code)
 	}
-	if !strings.Contains(r.stdout, "Deployment monitoring/kibana pruned") {
+	if !strings.Contains(r.Stdout, "Deployment monitoring/kibana pruned") {
 		t.Errorf("Kibana's Deployment was not pruned")
 	}
 	// Pruned in the foreground: it may still be on its way out.
@@ -221,9 +195,9 @@ func TestDefaultStackRestricted(t *testing.T) {
 		}
 	}
 	const user = "least-deployer"
-	r := obsctl(t, c, repo, "rbac", "--name", user, "--user", user)
-	if r.code != 0 {
-		t.Fatalf("obsctl rbac: exit %d", r.code)
+	r := e2ekit.Obsctl(t, c, repo, "rbac", "--name", user, "--user", user)
+	if r.Code != 0 {
+		t.Fatalf("obsctl rbac: exit %d", r.Code)
 	}
 	// An administrator applies it as kubectl apply would: the stack's
 	// namespaces first, unowned, for obsctl's first apply to adopt, then
@@ -232,7 +206,7 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, doc := range strings.Split(r.stdout, "\n---\n") {
+	for _, doc := range strings.Split(r.Stdout, "\n---\n") {
 		var m map[string]any
 		if err := yaml.Unmarshal([]byte(doc), &m); err != nil {
 			t.Fatal(err)
@@ -251,28 +225,17 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) result {
+	run := func(args ...string) e2ekit.Result {
 		t.Helper()
-		var out, errb bytes.Buffer
-		code := cli.Run(context.Background(), args, cli.Deps{
-			Stdout: &out, Stderr: &errb, WorkDir: repo,
-			Getenv: func(k string) string {
-				if k == "KUBECONFIG" {
-					return kubeconfig
-				}
-				return ""
-			},
-		})
-		t.Logf("obsctl %s as %s: exit %d\n--- stdout\n%s--- stderr\n%s", strings.Join(args, " "), user, code, out.String(), errb.String())
-		return result{code, out.String(), errb.String()}
+		return e2ekit.ObsctlAs(t, kubeconfig, repo, args...)
 	}
 	r = run("apply", "--profile", "minimal", "--timeout", "3m")
-	if r.code != 0 {
-		t.Fatalf("apply of the default stack as %s: exit %d", user, r.code)
+	if r.Code != 0 {
+		t.Fatalf("apply of the default stack as %s: exit %d", user, r.Code)
 	}
 	// A second stack on the cluster: the operator's CRDs are the first
 	// stack's, used by this one, never relabelled.
-	if !strings.Contains(r.stdout, "CustomResourceDefinition prometheusrules.monitoring.coreos.com kept (owned by stack obsctl, used by this one)") {
+	if !strings.Contains(r.Stdout, "CustomResourceDefinition prometheusrules.monitoring.coreos.com kept (owned by stack obsctl, used by this one)") {
 		t.Errorf("the second stack does not use the first's CRDs")
 	}
 	crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
@@ -286,10 +249,10 @@ func TestDefaultStackRestricted(t *testing.T) {
 	if _, ok := crd.GetAnnotations()["obsctl.dev/used-by.least"]; !ok {
 		t.Errorf("the CRD does not record that stack least uses it: %v", crd.GetAnnotations())
 	}
-	if r := run("apply", "--profile", "minimal", "--timeout", "3m"); r.code != 0 || !strings.Contains(r.stderr, " 0 created, 0 configured") {
-		t.Errorf("second apply as %s: exit %d, want 0 and nothing changed", user, r.code)
+	if r := run("apply", "--profile", "minimal", "--timeout", "3m"); r.Code != 0 || !strings.Contains(r.Stderr, " 0 created, 0 configured") {
+		t.Errorf("second apply as %s: exit %d, want 0 and nothing changed", user, r.Code)
 	}
-	if r := run("diff", "--profile", "minimal"); r.code != 0 {
-		t.Errorf("diff as %s: exit %d, want 0", user, r.code)
+	if r := run("diff", "--profile", "minimal"); r.Code != 0 {
+		t.Errorf("diff as %s: exit %d, want 0", user, r.Code)
 	}
 }
