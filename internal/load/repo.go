@@ -494,23 +494,9 @@ func (r *Repo) loadRuleTests() error {
 func (r *Repo) collectTestPaths(seen map[string]bool, srcs *[]ruleSource) error {
 	for i, p := range r.Config.Tests.Paths {
 		at := r.Config.Tests.Item("paths", i)
-		report := func(hint, format string, args ...any) {
-			r.Findings = append(r.Findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error, Span: at,
-				Message: fmt.Sprintf(format, args...), Hint: hint})
-		}
-		orig := p
-		p = path.Clean(filepath.ToSlash(p))
-		if !fs.ValidPath(p) {
-			report("give a folder or file of the repo, relative to obsctl.yaml", "test path %q is not inside the repo", orig)
-			continue
-		}
 		n := len(*srcs)
-		err := r.collectPath(r.tree, p, r.display(p), at, IsRuleTestFile, seen, srcs)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			report("create it, or remove it from tests.paths", "test path %s does not exist", safeName(r.display(p)))
-		case err != nil:
-			return fmt.Errorf("test path %s: %w", safeName(r.display(p)), err)
+		if err := r.collectEntry("test", "tests.paths", p, at, at, IsRuleTestFile, seen, srcs); err != nil {
+			return err
 		}
 		for j := n; j < len(*srcs); j++ {
 			(*srcs)[j].test = true
@@ -533,31 +519,42 @@ func (r *Repo) collectRepo(seen map[string]bool) ([]ruleSource, error) {
 		if at.File == "" && r.ConfigFile != nil {
 			at = r.ConfigFile.Whole()
 		}
-		report := func(hint, format string, args ...any) {
-			r.Findings = append(r.Findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error, Span: at,
-				Message: fmt.Sprintf(format, args...), Hint: hint})
-		}
-		orig := p
-		p = path.Clean(filepath.ToSlash(p))
-		if !fs.ValidPath(p) {
-			report("give a folder or file of the repo, relative to obsctl.yaml", "rule path %q is not inside the repo", orig)
-			continue
-		}
 		// The loader reports a refusal at the entry the user wrote, or,
 		// for the default rules folder, at the folder itself.
 		refuseAt := at
 		if !r.Config.Rules.Has("paths") {
 			refuseAt = diag.Span{}
 		}
-		err := r.collectPath(r.tree, p, r.display(p), refuseAt, IsRuleFile, seen, &out)
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			report("create it, or remove it from rules.paths", "rule path %s does not exist", safeName(r.display(p)))
-		case err != nil:
-			return nil, fmt.Errorf("rule path %s: %w", safeName(r.display(p)), err)
+		if err := r.collectEntry("rule", "rules.paths", p, at, refuseAt, IsRuleFile, seen, &out); err != nil {
+			return nil, err
 		}
 	}
 	return out, nil
+}
+
+// collectEntry adds to out the files match picks under p, an entry of
+// obsctl.yaml's list key (rules.paths, tests.paths) at at, of what kind
+// says. An entry that leaves the repo or does not exist is a finding at
+// at; the loader reports one it refuses at refuseAt.
+func (r *Repo) collectEntry(kind, key, p string, at, refuseAt diag.Span, match func(string) bool, seen map[string]bool, out *[]ruleSource) error {
+	report := func(hint, format string, args ...any) {
+		r.Findings = append(r.Findings, diag.Finding{Check: config.CheckSchema, Severity: diag.Error, Span: at,
+			Message: fmt.Sprintf(format, args...), Hint: hint})
+	}
+	orig := p
+	p = path.Clean(filepath.ToSlash(p))
+	if !fs.ValidPath(p) {
+		report("give a folder or file of the repo, relative to obsctl.yaml", "%s path %q is not inside the repo", kind, orig)
+		return nil
+	}
+	err := r.collectPath(r.tree, p, r.display(p), refuseAt, match, seen, out)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		report("create it, or remove it from "+key, "%s path %s does not exist", kind, safeName(r.display(p)))
+	case err != nil:
+		return fmt.Errorf("%s path %s: %w", kind, safeName(r.display(p)), err)
+	}
+	return nil
 }
 
 // outsideTree returns the tree a path outside the repo given on the
