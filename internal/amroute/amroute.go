@@ -312,29 +312,16 @@ func (c *compiler) receiver(r *config.Receiver, field string) amconfig.Receiver 
 			Priority:       o.Priority,
 			Tags:           o.Tags,
 		}
-		if o.APIURL != "" {
-			u, err := amcommon.ParseURL(o.APIURL)
-			if err != nil {
-				c.fail(&RejectedError{Field: field + ".opsgenie.apiURL", Err: err})
-			}
-			oc.APIURL = u
-		}
+		oc.APIURL = c.endpoint(o.APIURL, field+".opsgenie.apiURL")
 		out.OpsGenieConfigs = append(out.OpsGenieConfigs, oc)
 	}
 	if p := r.PagerDuty; p != nil {
-		pc := &amconfig.PagerdutyConfig{
+		out.PagerdutyConfigs = append(out.PagerdutyConfigs, &amconfig.PagerdutyConfig{
 			NotifierConfig: amcommon.NotifierConfig{VSendResolved: true},
 			RoutingKeyFile: c.secretFile(p.RoutingKey, field+".pagerduty.routingKey"),
 			Severity:       p.Severity,
-		}
-		if p.URL != "" {
-			u, err := amcommon.ParseURL(p.URL)
-			if err != nil {
-				c.fail(&RejectedError{Field: field + ".pagerduty.url", Err: err})
-			}
-			pc.URL = u
-		}
-		out.PagerdutyConfigs = append(out.PagerdutyConfigs, pc)
+			URL:            c.endpoint(p.URL, field+".pagerduty.url"),
+		})
 	}
 	if s := r.Slack; s != nil {
 		out.SlackConfigs = append(out.SlackConfigs, &amconfig.SlackConfig{
@@ -404,6 +391,19 @@ func (c *compiler) receiver(r *config.Receiver, field string) amconfig.Receiver 
 		out.WebhookConfigs = append(out.WebhookConfigs, wc)
 	}
 	return out
+}
+
+// endpoint parses an integration's API endpoint override (Opsgenie's
+// apiURL, PagerDuty's url): nil, Alertmanager's default, when unset.
+func (c *compiler) endpoint(raw, field string) *amcommon.URL {
+	if raw == "" {
+		return nil
+	}
+	u, err := amcommon.ParseURL(raw)
+	if err != nil {
+		c.fail(&RejectedError{Field: field, Err: err})
+	}
+	return u
 }
 
 // require records an IncompleteError when a required value is empty.
