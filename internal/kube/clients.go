@@ -91,10 +91,12 @@ func (c *Clients) ResourceFor(obj *unstructured.Unstructured) (dynamic.ResourceI
 	// kind in discovery a moment later, longer on a loaded server: while a
 	// definition that serves the kind exists, discovery is asked again for
 	// a few seconds. A kind that no definition serves fails at once.
-	for wait := 50 * time.Millisecond; meta.IsNoMatchError(err) && wait <= 1600*time.Millisecond && c.definedKind(gvk); wait *= 2 {
-		time.Sleep(wait)
-		c.Mapper.Reset()
-		mapping, err = c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if meta.IsNoMatchError(err) && c.definedKind(gvk) {
+		for wait := 50 * time.Millisecond; meta.IsNoMatchError(err) && wait <= 1600*time.Millisecond; wait *= 2 {
+			time.Sleep(wait)
+			c.Mapper.Reset()
+			mapping, err = c.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		}
 	}
 	if meta.IsNoMatchError(err) {
 		return nil, nil, fmt.Errorf("%s: %w (is its CustomResourceDefinition installed?)", Describe(obj), err)
