@@ -1,8 +1,6 @@
 package lint
 
 import (
-	"github.com/prometheus/prometheus/promql/parser"
-
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/routetest"
 	"github.com/obsctl/obsctl/internal/ruletest"
@@ -86,12 +84,5 @@ func readsSeries(expr string) bool {
 	if err != nil {
 		return true
 	}
-	found := false
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if _, ok := n.(*parser.VectorSelector); ok {
-			found = true
-		}
-		return nil
-	})
-	return found
+	return ruletest.HasSelector(e)
 }

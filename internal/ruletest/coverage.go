@@ -286,8 +286,10 @@ func selectorNames(expr parser.Expr) []string {
 	return out
 }
 
-// hasSelector reports whether the expression reads any series.
-func hasSelector(expr parser.Expr) bool {
+// HasSelector reports whether the expression reads any series: an alert
+// whose expression reads none (vector(1), a Watchdog's) needs no test of
+// it silent.
+func HasSelector(expr parser.Expr) bool {
 	found := false
 	parser.Inspect(expr, func(n parser.Node, _ []parser.Node) error {
 		if _, ok := n.(*parser.VectorSelector); ok {
@@ -402,7 +404,7 @@ func (r *Result) CoverageOf(files []*promrule.File, onlyLoaded bool) *Coverage {
 			k.n = seen[rule.Name()]
 			seen[rule.Name()]++
 			a := AlertCoverage{File: f.Path, Name: rule.Name(), Span: rule.Span, Fires: o.asserted[k], Silent: o.silent[k]}
-			if expr, err := promqlParser.ParseExpr(rule.Expr); err == nil && !hasSelector(expr) {
+			if expr, err := promqlParser.ParseExpr(rule.Expr); err == nil && !HasSelector(expr) {
 				a.Silent = true
 			}
 			switch {
