@@ -539,28 +539,14 @@ func (c *Cluster) UserKubeconfig(user string, groups ...string) (string, error) 
 	if err != nil {
 		return "", err
 	}
-	dir := filepath.Join(c.dir, "users")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	name := strings.NewReplacer(":", "_", "/", "_").Replace(user)
-	f, err := os.CreateTemp(dir, name+"-*.kubeconfig")
-	if err != nil {
-		return "", err
-	}
-	_ = f.Close()
-	if err := writeKubeconfig(f.Name(), clusterName, cfg); err != nil {
-		return "", err
-	}
-	return f.Name(), nil
+	return c.writeUserKubeconfig(strings.NewReplacer(":", "_", "/", "_").Replace(user), cfg)
 }
 
-// ServiceAccountKubeconfig writes a kubeconfig that authenticates as the
-// ServiceAccount ns/name with a token the apiserver issues for it (the
-// TokenRequest API, as the kubelet gets a pod's), valid for lifetime, and
-// returns its path: a program run with it outside the simulated nodes acts
-// with exactly what RBAC grants the account.
-func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, ns, name string, lifetime time.Duration) (string, error) {
+// ServiceAccountToken returns a token the apiserver issues for the
+// ServiceAccount ns/name (the TokenRequest API, as the kubelet gets a
+// pod's), valid for lifetime: a program run with it outside the
+// simulated nodes acts with exactly what RBAC grants the account.
+func (c *Cluster) ServiceAccountToken(ctx context.Context, ns, name string, lifetime time.Duration) (string, error) {
 	cs, err := kubernetes.NewForConfig(c.admin)
 	if err != nil {
 		return "", err
@@ -572,13 +558,33 @@ func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, ns, name string,
 	if err != nil {
 		return "", fmt.Errorf("token for service account %s/%s: %w", ns, name, err)
 	}
-	cfg := &rest.Config{Host: c.host, BearerToken: tr.Status.Token}
+	return tr.Status.Token, nil
+}
+
+// CACert is the PEM certificate of the cluster's CA, which the apiserver's
+// serving certificate chains to.
+func (c *Cluster) CACert() []byte { return slices.Clone(c.ca.certPEM) }
+
+// ServiceAccountKubeconfig writes a kubeconfig that authenticates with a
+// ServiceAccountToken of ns/name and returns its path.
+func (c *Cluster) ServiceAccountKubeconfig(ctx context.Context, ns, name string, lifetime time.Duration) (string, error) {
+	token, err := c.ServiceAccountToken(ctx, ns, name, lifetime)
+	if err != nil {
+		return "", err
+	}
+	cfg := &rest.Config{Host: c.host, BearerToken: token}
 	cfg.CAData = c.ca.certPEM
+	return c.writeUserKubeconfig("sa-"+ns+"-"+name, cfg)
+}
+
+// writeUserKubeconfig writes cfg as a kubeconfig file of a new name that
+// starts with stem under the cluster's users folder, and returns its path.
+func (c *Cluster) writeUserKubeconfig(stem string, cfg *rest.Config) (string, error) {
 	dir := filepath.Join(c.dir, "users")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", err
 	}
-	f, err := os.CreateTemp(dir, "sa-"+ns+"-"+name+"-*.kubeconfig")
+	f, err := os.CreateTemp(dir, stem+"-*.kubeconfig")
 	if err != nil {
 		return "", err
 	}

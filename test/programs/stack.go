@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -237,29 +238,17 @@ func StartNodeExporters(ctx context.Context, c *cluster.Cluster, bin, ns, name s
 // ServiceAccount (so its RBAC is proven too), and bound to the address of
 // its first pod. dir receives the files; it returns the web address.
 func StartPrometheus(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir string) (string, error) {
-	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	cs, sts, pods, err := operatorStatefulSet(ctx, c, ns, "prometheus-"+name)
 	if err != nil {
 		return "", err
-	}
-	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, "prometheus-"+name, metav1.GetOptions{})
-	if err != nil {
-		return "", err
-	}
-	pods, err := readyPods(ctx, cs, ns, sts.Spec.Selector.MatchLabels)
-	if err != nil || len(pods) == 0 {
-		return "", fmt.Errorf("prometheus %s/%s has no pod with an address (%v)", ns, name, err)
 	}
 	secret, err := cs.CoreV1().Secrets(ns).Get(ctx, "prometheus-"+name, metav1.GetOptions{})
 	if err != nil {
 		return "", err
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(secret.Data["prometheus.yaml.gz"]))
+	raw, err := gunzip(secret.Data["prometheus.yaml.gz"])
 	if err != nil {
 		return "", fmt.Errorf("the operator's configuration: %w", err)
-	}
-	raw, err := io.ReadAll(zr)
-	if err != nil {
-		return "", err
 	}
 	rulesDir := filepath.Join(dir, "rules")
 	if err := os.MkdirAll(rulesDir, 0o755); err != nil {
@@ -280,11 +269,7 @@ func StartPrometheus(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir
 			}
 		}
 	}
-	saKubeconfig, err := c.ServiceAccountKubeconfig(ctx, ns, sts.Spec.Template.Spec.ServiceAccountName, 24*time.Hour)
-	if err != nil {
-		return "", err
-	}
-	token, ca, err := kubeconfigCredentials(saKubeconfig)
+	token, err := c.ServiceAccountToken(ctx, ns, sts.Spec.Template.Spec.ServiceAccountName, 24*time.Hour)
 	if err != nil {
 		return "", err
 	}
@@ -292,7 +277,7 @@ func StartPrometheus(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir
 	if err := os.WriteFile(tokenFile, []byte(token), 0o600); err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(caFile, ca, 0o644); err != nil {
+	if err := os.WriteFile(caFile, c.CACert(), 0o644); err != nil {
 		return "", err
 	}
 	// The operator's config reloader expands $(VAR) in the configuration
@@ -389,29 +374,6 @@ func outOfPod(raw []byte, apiServer, tokenFile, caFile, rulesDir string) ([]byte
 	return yaml.Marshal(conf)
 }
 
-func kubeconfigCredentials(path string) (token string, ca []byte, err error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return "", nil, err
-	}
-	var kc struct {
-		Clusters []struct {
-			Cluster struct {
-				CA []byte `json:"certificate-authority-data"`
-			} `json:"cluster"`
-		} `json:"clusters"`
-		Users []struct {
-			User struct {
-				Token string `json:"token"`
-			} `json:"user"`
-		} `json:"users"`
-	}
-	if err := yaml.Unmarshal(data, &kc); err != nil || len(kc.Clusters) == 0 || len(kc.Users) == 0 {
-		return "", nil, fmt.Errorf("read %s: %v", path, err)
-	}
-	return kc.Users[0].User.Token, kc.Clusters[0].Cluster.CA, nil
-}
-
 // StartAlertmanager runs the real Alertmanager (bin) as the Prometheus
 // Operator runs the stack's Alertmanager ns/name: the configuration the
 // operator generated from the stack's (its Secret
@@ -420,17 +382,9 @@ func kubeconfigCredentials(path string) (token string, ca []byte, err error) {
 // paths pointed there, one replica without clustering, bound to the
 // address of its first pod. It returns the web address.
 func StartAlertmanager(ctx context.Context, c *cluster.Cluster, bin, ns, name, dir string) (string, error) {
-	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	cs, sts, pods, err := operatorStatefulSet(ctx, c, ns, "alertmanager-"+name)
 	if err != nil {
 		return "", err
-	}
-	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, "alertmanager-"+name, metav1.GetOptions{})
-	if err != nil {
-		return "", err
-	}
-	pods, err := readyPods(ctx, cs, ns, sts.Spec.Selector.MatchLabels)
-	if err != nil || len(pods) == 0 {
-		return "", fmt.Errorf("alertmanager %s/%s has no pod with an address (%v)", ns, name, err)
 	}
 	gen, err := cs.CoreV1().Secrets(ns).Get(ctx, "alertmanager-"+name+"-generated", metav1.GetOptions{})
 	if err != nil {
@@ -438,12 +392,8 @@ func StartAlertmanager(ctx context.Context, c *cluster.Cluster, bin, ns, name, d
 	}
 	raw := gen.Data["alertmanager.yaml"]
 	if gz, ok := gen.Data["alertmanager.yaml.gz"]; ok {
-		zr, err := gzip.NewReader(bytes.NewReader(gz))
-		if err != nil {
-			return "", err
-		}
-		if raw, err = io.ReadAll(zr); err != nil {
-			return "", err
+		if raw, err = gunzip(gz); err != nil {
+			return "", fmt.Errorf("the operator's configuration: %w", err)
 		}
 	}
 	if len(raw) == 0 {
@@ -481,4 +431,31 @@ func StartAlertmanager(ctx context.Context, c *cluster.Cluster, bin, ns, name, d
 		return "", err
 	}
 	return addr, nil
+}
+
+// operatorStatefulSet returns a StatefulSet the Prometheus Operator made,
+// ns/name, and its pods that have an address (at least one).
+func operatorStatefulSet(ctx context.Context, c *cluster.Cluster, ns, name string) (kubernetes.Interface, *appsv1.StatefulSet, []corev1.Pod, error) {
+	cs, err := kubernetes.NewForConfig(c.RESTConfig())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	sts, err := cs.AppsV1().StatefulSets(ns).Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pods, err := readyPods(ctx, cs, ns, sts.Spec.Selector.MatchLabels)
+	if err != nil || len(pods) == 0 {
+		return nil, nil, nil, fmt.Errorf("StatefulSet %s/%s has no pod with an address (%v)", ns, name, err)
+	}
+	return cs, sts, pods, nil
+}
+
+// gunzip decompresses what the operator stores gzipped.
+func gunzip(b []byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	return io.ReadAll(zr)
 }
