@@ -20,6 +20,9 @@ const (
 	// jaegerMaxTraces bounds the memory store: about half a GiB of
 	// traces of a few dozen spans.
 	jaegerMaxTraces = 50000
+	// jaegerQueueSpans bounds the exporter's sending queue: at about a
+	// kilobyte a span, some 50 MB, a fraction of the container's memory.
+	jaegerQueueSpans = 50000
 )
 
 // jaeger collects traces over OTLP: Jaeger v2, one binary with an
@@ -130,7 +133,16 @@ func jaegerConfig(b *builder, r *resolved, useES bool) (string, error) {
 			"http": listen(jaegerOTLPHTTPPort),
 		}}},
 		"processors": map[string]any{"batch": map[string]any{}},
-		"exporters":  map[string]any{"jaeger_storage_exporter": map[string]any{"trace_storage": store}},
+		// A sending queue, bounded in spans (about a kilobyte each, well
+		// inside the container's memory), rides out a slow or restarting
+		// backend; its fill and the spans it refuses are what the default
+		// rules and the tracing dashboard watch (otelcol_exporter_queue_*,
+		// otelcol_exporter_enqueue_failed_spans_total), and the exporter
+		// has none unless one is asked for.
+		"exporters": map[string]any{"jaeger_storage_exporter": map[string]any{
+			"trace_storage": store,
+			"queue":         map[string]any{"enabled": true, "sizer": "items", "queue_size": jaegerQueueSpans, "num_consumers": 10},
+		}},
 	}
 	out, err := yaml.Marshal(conf)
 	if err != nil {
