@@ -76,9 +76,10 @@ precision-corpus:
 	@test -n "$(CORPUS)" || { echo "make precision-corpus CORPUS=DIR"; exit 2; }
 	$(GO) run ./test/precision corpus -out $(CORPUS)
 
-## generate: refresh generated files (Prometheus Operator CRDs, check docs, README reference, golden files).
-generate:
+## generate: refresh generated files (Prometheus Operator CRDs, the metric catalog scraped from the pinned programs running, check docs, README reference, golden files).
+generate: kube-bins programs
 	cd internal/render/crds/gen && $(GO) run . -out ..
+	OBSCTL_E2E=1 $(GO) test -count=1 -run '^TestCatalogMatchesThePrograms$$' ./test/e2ecatalog -update
 	$(GO) test ./internal/lint -run TestExplainDocs -update
 	$(GO) test ./internal/cli -run 'TestREADME|TestRenderGolden' -update
 

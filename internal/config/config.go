@@ -57,6 +57,24 @@ type Prometheus struct {
 	// ExternalLabels are added to every alert by Prometheus; routes,
 	// templates and inhibition may rely on them.
 	ExternalLabels map[string]string `yaml:"externalLabels"`
+	// Metrics are the metrics of the repo's own scrape targets (its
+	// applications'), which rules and dashboards may select besides those
+	// of the stack's programs and the recording rules: names, or regular
+	// expressions that match whole names (checkout_.*). The
+	// rules/unknown-metric and dashboards/unknown-metric checks read them.
+	Metrics []string `yaml:"metrics"`
+}
+
+// MetricPatterns compiles Metrics, anchored at both ends; an entry that
+// does not compile is left out (validation reports it).
+func (p *Prometheus) MetricPatterns() []*regexp.Regexp {
+	var out []*regexp.Regexp
+	for _, m := range p.Metrics {
+		if re, err := regexp.Compile("^(?:" + m + ")$"); err == nil {
+			out = append(out, re)
+		}
+	}
+	return out
 }
 
 // Rules configures rule loading and the per-alert requirements.
@@ -89,6 +107,13 @@ type Lint struct {
 	Enable []string `yaml:"enable"`
 	// FailOn is the lowest severity that fails lint (default error).
 	FailOn string `yaml:"failOn"`
+	// StrictMetrics makes every metric a rule or dashboard selects one
+	// that lint knows: exposed by a program the stack scrapes, recorded
+	// by a rule, or declared in prometheus.metrics. Unset, lint reports
+	// only names it can place: in the subsystem of a program the stack
+	// installs (kube_deployment_..., node_filesystem_...), or under the
+	// job of one.
+	StrictMetrics bool `yaml:"strictMetrics"`
 }
 
 // Tests configures obsctl test.

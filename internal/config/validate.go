@@ -72,6 +72,15 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 			report(sp, "", "prometheus.scrapeIntervals.%s must be longer than zero", job)
 		}
 	}
+	for i, m := range c.Prometheus.Metrics {
+		if _, err := regexp.Compile("^(?:" + m + ")$"); err != nil || m == "" {
+			why := "empty"
+			if err != nil {
+				why = err.Error()
+			}
+			report(c.Prometheus.Item("metrics", i), "a metric name, or a regular expression (RE2) matching whole names", "prometheus.metrics: %q is not a pattern: %s", m, why)
+		}
+	}
 	if d := c.Prometheus.ScrapeInterval; d.Set && d.D <= 0 {
 		report(c.Prometheus.Span("scrapeInterval"), "", "prometheus.scrapeInterval must be longer than zero")
 	}

@@ -38,9 +38,10 @@ func (dashboardSyntax) Check(p *Pass) {
 
 // dashboardScan is one dashboard walked for its datasource references.
 type dashboardScan struct {
-	file *source.File
-	refs []datasourceRef
-	err  error
+	file  *source.File
+	refs  []datasourceRef
+	exprs []dashboardExpr
+	err   error
 }
 
 // dashboards walks the repo's dashboards once per run, for the checks
@@ -49,8 +50,14 @@ func (p *Pass) dashboards() []dashboardScan {
 	if p.dashSt == nil {
 		p.dashSt = make([]dashboardScan, 0, len(p.Repo.Dashboards))
 		for _, f := range p.Repo.Dashboards {
-			refs, err := dashboardRefs(f)
-			p.dashSt = append(p.dashSt, dashboardScan{file: f, refs: refs, err: err})
+			w, err := dashboardRefs(f)
+			var d dashboardScan
+			if w != nil {
+				d = dashboardScan{file: f, refs: w.refs, exprs: w.exprs, err: err}
+			} else {
+				d = dashboardScan{file: f, err: err}
+			}
+			p.dashSt = append(p.dashSt, d)
 		}
 	}
 	return p.dashSt
@@ -128,6 +135,7 @@ func (dashboardDatasource) Check(p *Pass) {
 // datasourceRef is one "datasource" value in a dashboard.
 type datasourceRef struct {
 	uid, name string // name for the legacy string form
+	typ       string // the object form's type, when it says
 	offset    int    // of the value
 }
 
@@ -142,14 +150,14 @@ type dashboardError struct {
 
 func (e *dashboardError) Error() string { return e.msg }
 
-// dashboardRefs walks f's JSON and returns every datasource reference.
-func dashboardRefs(f *source.File) ([]datasourceRef, error) {
+// dashboardRefs walks f's JSON for every datasource reference and query.
+func dashboardRefs(f *source.File) (*dsWalker, error) {
 	if off, bad := f.NotText(); bad {
 		// The JSON decoder takes invalid UTF-8 in strings: say so here,
 		// before any of it reaches a message.
 		return nil, &dashboardError{offset: off, msg: "the file is not UTF-8 text (invalid UTF-8 or a NUL byte)", exact: true}
 	}
-	refs, err := walkDashboard(f.Src)
+	w, err := walkDashboard(f.Src)
 	var de *dashboardError
 	if errors.As(err, &de) && !de.exact {
 		// The streaming decoder counts the offsets of some errors from the
@@ -160,13 +168,13 @@ func dashboardRefs(f *source.File) ([]datasourceRef, error) {
 			return nil, &dashboardError{offset: off, msg: msg, exact: true}
 		}
 	}
-	return refs, err
+	return w, err
 }
 
-func walkDashboard(src []byte) ([]datasourceRef, error) {
+func walkDashboard(src []byte) (*dsWalker, error) {
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
-	w := &dsWalker{dec: dec}
+	w := &dsWalker{dec: dec, src: src}
 	tok, err := dec.Token()
 	if err != nil {
 		return nil, w.fail(err)
@@ -182,7 +190,10 @@ func walkDashboard(src []byte) ([]datasourceRef, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, &dashboardError{offset: int(dec.InputOffset()), msg: "text after the dashboard object"}
 	}
-	return w.refs, nil
+	for _, i := range w.pending {
+		w.exprs[i].prometheus = true // the dashboard's default: the stack's Prometheus
+	}
+	return w, nil
 }
 
 // syntaxErrorAt returns the byte offset of the first JSON syntax error in
@@ -209,8 +220,14 @@ func syntaxErrorAt(src []byte) (int, string, bool) {
 
 type dsWalker struct {
 	dec   *json.Decoder
+	src   []byte
 	refs  []datasourceRef
 	depth int
+	// exprs are the queries (expr strings) met; pending those whose
+	// datasource is not known yet: a target without one uses its
+	// panel's, which may come after the targets.
+	exprs   []dashboardExpr
+	pending []int
 }
 
 func (w *dsWalker) fail(err error) error {
@@ -232,14 +249,23 @@ func (w *dsWalker) object() error {
 		// The { just read, which the input offset is right after.
 		return &dashboardError{offset: int(w.dec.InputOffset()) - 1, msg: "nested too deeply", exact: true}
 	}
+	pending := len(w.pending) // those of this object are after
+	ds := -1                  // this object's datasource, in w.refs
 	for w.dec.More() {
 		tok, err := w.dec.Token()
 		if err != nil {
 			return w.fail(err)
 		}
 		key, _ := tok.(string)
-		if key == "datasource" {
+		switch key {
+		case "datasource":
 			if err := w.datasource(); err != nil {
+				return err
+			}
+			ds = len(w.refs) - 1
+			continue
+		case "expr":
+			if err := w.expr(); err != nil {
 				return err
 			}
 			continue
@@ -251,6 +277,34 @@ func (w *dsWalker) object() error {
 	if _, err := w.dec.Token(); err != nil { // }
 		return w.fail(err)
 	}
+	if ds >= 0 && ds < len(w.refs) {
+		// The object's datasource is its queries' and those of the
+		// objects in it that name none.
+		prom := w.refs[ds].prometheus()
+		for _, i := range w.pending[pending:] {
+			w.exprs[i].prometheus = prom
+		}
+		w.pending = w.pending[:pending]
+	}
+	return nil
+}
+
+// expr reads a query: a string, kept with where each of its bytes is.
+func (w *dsWalker) expr() error {
+	var raw json.RawMessage
+	if err := w.dec.Decode(&raw); err != nil {
+		return w.fail(err)
+	}
+	start := int(w.dec.InputOffset()) - len(raw)
+	if len(raw) == 0 || raw[0] != '"' {
+		return nil
+	}
+	text, offs, ok := jsonStringOffsets(raw, start)
+	if !ok || strings.TrimSpace(text) == "" {
+		return nil
+	}
+	w.exprs = append(w.exprs, dashboardExpr{text: text, offsets: offs})
+	w.pending = append(w.pending, len(w.exprs)-1)
 	return nil
 }
 
@@ -300,7 +354,24 @@ func (w *dsWalker) datasource() error {
 		w.refs = append(w.refs, datasourceRef{name: v, offset: start})
 	case map[string]any:
 		uid, _ := v["uid"].(string)
-		w.refs = append(w.refs, datasourceRef{uid: uid, offset: start})
+		typ, _ := v["type"].(string)
+		w.refs = append(w.refs, datasourceRef{uid: uid, typ: typ, offset: start})
+	default:
+		w.refs = append(w.refs, datasourceRef{offset: start}) // null: the default
 	}
 	return nil
+}
+
+// prometheus reports whether the datasource may be a Prometheus: the
+// stack's, one of type prometheus, one given by a variable, or the
+// default.
+func (r datasourceRef) prometheus() bool {
+	switch {
+	case r.typ != "":
+		return r.typ == "prometheus"
+	case r.uid != "":
+		_, provisioned := provisionedDatasources[r.uid]
+		return r.uid == "prometheus" || !provisioned
+	}
+	return true
 }

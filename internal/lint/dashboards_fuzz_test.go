@@ -15,7 +15,7 @@ func FuzzDashboardRefs(f *testing.F) {
 	f.Add([]byte(`[1,2]`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		file := source.NewFile("d.json", data)
-		refs, err := dashboardRefs(file)
+		w, err := dashboardRefs(file)
 		if err != nil {
 			de, ok := err.(*dashboardError)
 			if !ok || de.offset < 0 || de.offset > len(data) {
@@ -23,9 +23,19 @@ func FuzzDashboardRefs(f *testing.F) {
 			}
 			return
 		}
-		for _, r := range refs {
+		for _, r := range w.refs {
 			if r.offset < 0 || r.offset >= len(data) {
 				t.Fatalf("reference at %d outside the file of %d bytes", r.offset, len(data))
+			}
+		}
+		for _, e := range w.exprs {
+			if len(e.offsets) != len(e.text)+1 {
+				t.Fatalf("query %q has %d offsets", e.text, len(e.offsets))
+			}
+			for _, off := range e.offsets {
+				if off < 0 || off >= len(data) {
+					t.Fatalf("query byte at %d outside the file of %d bytes", off, len(data))
+				}
 			}
 		}
 	})

@@ -321,6 +321,9 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 			st.alertExprs = true
 		}
 	}
+	if l.enabled[unknownMetric{}.Name()] {
+		st.metrics = newMetricCheck(probe)
+	}
 	perFile := make([]fileResult, n)
 	errs := make([]error, n)
 	parallel.Each(n, func(i int) {
@@ -410,6 +413,9 @@ type runState struct {
 	// alertExprs is set when a repo check reads every alert's
 	// expression: lint keeps them rather than read every file again.
 	alertExprs bool
+	// metrics judges selectors for rules/unknown-metric; nil when the
+	// check is off.
+	metrics *metricCheck
 }
 
 // alertExprReader is a repo check that reads the expression of every
@@ -484,6 +490,9 @@ type fileResult struct {
 	// series their expressions select.
 	rules []RuleRef
 	uses  []Use
+	// unknown are the selectors rules/unknown-metric reports unless a
+	// recording rule records their names.
+	unknown []unknownUse
 	// labelKeys are the names of the static labels the file sets.
 	labelKeys []string
 	// annotationReads are the recorded series names (names with a
@@ -571,7 +580,7 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 				p.check, p.sev, p.required = c.Name(), c.Meta().Severity, c.Meta().Required
 				c.Check(p)
 			}
-			res.uses = rs.uses(res.uses, names)
+			res.uses, res.unknown = rs.uses(res.uses, res.unknown, names, st.metrics)
 			res.unparsed = res.unparsed || rs.exprErr != nil
 		}
 	}

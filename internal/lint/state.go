@@ -53,14 +53,19 @@ func (rs *ruleState) templates(r *promrule.Rule) []*Template {
 }
 
 // uses appends to out the recorded series (names with a colon) that the
-// rule's expression selects. names interns them: a file's rules select a
-// few names many times.
-func (rs *ruleState) uses(out []Use, names map[string]string) []Use {
+// rule's expression selects, and to unknown the selectors mc judges wrong
+// (mc nil: none are judged), in one walk of the expression. names interns
+// the recorded names: a file's rules select a few names many times.
+func (rs *ruleState) uses(out []Use, unknown []unknownUse, names map[string]string, mc *metricCheck) ([]Use, []unknownUse) {
 	if rs.expr == nil {
-		return out
+		return out, unknown
 	}
-	parser.Inspect(rs.expr, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok && strings.Contains(vs.Name, ":") {
+	parser.Inspect(rs.expr, func(n parser.Node, path []parser.Node) error {
+		vs, ok := n.(*parser.VectorSelector)
+		if !ok {
+			return nil
+		}
+		if strings.Contains(vs.Name, ":") {
 			// The name is a piece of the expression: a copy lets the
 			// expression go.
 			name, ok := names[vs.Name]
@@ -69,10 +74,19 @@ func (rs *ruleState) uses(out []Use, names map[string]string) []Use {
 				names[name] = name
 			}
 			out = append(out, Use{Name: name, Rule: rs.ref, at: compact(ExprSpan(rs.rule, vs.PosRange))})
+			return nil
+		}
+		if mc == nil {
+			return nil
+		}
+		if msg, hint, bad := mc.judge(vs, path); bad {
+			pr := vs.PosRange
+			pr.End = pr.Start + posrange.Pos(len(vs.Name))
+			unknown = append(unknown, unknownUse{Use: Use{Name: strings.Clone(vs.Name), Rule: rs.ref, at: compact(ExprSpan(rs.rule, pr))}, msg: msg, hint: hint})
 		}
 		return nil
 	})
-	return out
+	return out, unknown
 }
 
 // ExprSpan maps a position range inside rule r's expression to the file.
@@ -217,6 +231,9 @@ type Index struct {
 	// Uses maps each recorded series name selected by some expression to
 	// where it is selected.
 	Uses map[string][]Use
+	// Unknown maps the names of selected metrics that rules/unknown-metric
+	// judged wrong to where they are selected.
+	Unknown map[string][]unknownUse
 	// StaticLabels holds every label name that some rule or group sets.
 	StaticLabels map[string]bool
 	// annotationReads holds the recorded series names (names with a
@@ -278,6 +295,13 @@ func newIndex(per []fileResult) *Index {
 	for i := range per {
 		fr := &per[i]
 		fr.uses = nil
+		for _, u := range fr.unknown {
+			if idx.Unknown == nil {
+				idx.Unknown = map[string][]unknownUse{}
+			}
+			idx.Unknown[u.Name] = append(idx.Unknown[u.Name], u)
+		}
+		fr.unknown = nil
 		if !fr.read {
 			continue
 		}

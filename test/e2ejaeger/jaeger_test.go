@@ -7,130 +7,21 @@
 package e2ejaeger
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
-	"sigs.k8s.io/yaml"
-
-	"github.com/obsctl/obsctl/internal/cli"
 	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/programs"
 )
-
-// renderedConfig renders the embedded default stack in a profile and
-// returns Jaeger's config.yaml from its ConfigMap.
-func renderedConfig(t *testing.T, profile string) string {
-	t.Helper()
-	out := t.TempDir()
-	var stdout, stderr bytes.Buffer
-	code := cli.Run(context.Background(), []string{"render", "-o", out, "--profile", profile}, cli.Deps{
-		Stdout: &stdout, Stderr: &stderr, WorkDir: t.TempDir(), Getenv: func(string) string { return "" },
-	})
-	if code != 0 {
-		t.Fatalf("obsctl render --profile %s: exit %d\n%s%s", profile, code, stdout.String(), stderr.String())
-	}
-	files, err := filepath.Glob(filepath.Join(out, "*-configmap-*-jaeger-config.yaml"))
-	if err != nil || len(files) != 1 {
-		all, _ := os.ReadDir(out)
-		var names []string
-		for _, e := range all {
-			names = append(names, e.Name())
-		}
-		t.Fatalf("no single Jaeger ConfigMap in the render (%v): %v", err, names)
-	}
-	data, err := os.ReadFile(files[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	var cm struct {
-		Data map[string]string `json:"data"`
-	}
-	if err := yaml.Unmarshal(data, &cm); err != nil {
-		t.Fatal(err)
-	}
-	conf := cm.Data["config.yaml"]
-	if conf == "" {
-		t.Fatalf("%s has no config.yaml", files[0])
-	}
-	return conf
-}
-
-var anyAddr = regexp.MustCompile(`0\.0\.0\.0:(\d+)`)
-
-// onLoopback moves every listen address of the configuration from all
-// addresses to a free port of 127.0.0.1, and returns the new ports by the
-// rendered ones. The metrics reader's host and port are written apart.
-func onLoopback(t *testing.T, conf string) (string, map[int]int) {
-	t.Helper()
-	ports := map[int]int{}
-	free := func(port int) int {
-		if p, ok := ports[port]; ok {
-			return p
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer l.Close()
-		ports[port] = l.Addr().(*net.TCPAddr).Port
-		return ports[port]
-	}
-	conf = anyAddr.ReplaceAllStringFunc(conf, func(s string) string {
-		port, _ := strconv.Atoi(anyAddr.FindStringSubmatch(s)[1])
-		return fmt.Sprintf("127.0.0.1:%d", free(port))
-	})
-	var m map[string]any
-	if err := yaml.Unmarshal([]byte(conf), &m); err != nil {
-		t.Fatal(err)
-	}
-	moved := false
-	walk(m, func(node map[string]any) {
-		if host, ok := node["host"].(string); ok && host == "0.0.0.0" {
-			if port, ok := node["port"].(float64); ok {
-				node["host"], node["port"] = "127.0.0.1", free(int(port))
-				moved = true
-			}
-		}
-	})
-	if !moved {
-		t.Fatal("the configuration has no metrics reader with a host and port to move")
-	}
-	if strings.Contains(fmt.Sprint(m), "0.0.0.0") {
-		t.Fatalf("an address on all interfaces is left: %v", m)
-	}
-	out, err := yaml.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(out), ports
-}
-
-func walk(v any, f func(map[string]any)) {
-	switch n := v.(type) {
-	case map[string]any:
-		f(n)
-		for _, c := range n {
-			walk(c, f)
-		}
-	case []any:
-		for _, c := range n {
-			walk(c, f)
-		}
-	}
-}
 
 // Both profiles' configurations are valid to the real program: the ha
 // one stores traces in Elasticsearch, which cannot run here, so it is
@@ -139,7 +30,7 @@ func walk(v any, f func(map[string]any)) {
 func TestRenderedConfigValidates(t *testing.T) {
 	bin := programs.Bin(t, programs.Jaeger)
 	for _, profile := range []string{"minimal", "ha"} {
-		conf := renderedConfig(t, profile)
+		conf := e2ekit.JaegerConfig(t, profile)
 		if profile == "ha" && !strings.Contains(conf, "elasticsearch") {
 			t.Errorf("the ha profile's Jaeger does not store in Elasticsearch:\n%s", conf)
 		}
@@ -159,7 +50,7 @@ func TestRenderedConfigValidates(t *testing.T) {
 // out of the query API.
 func TestJaegerTakesASpan(t *testing.T) {
 	bin := programs.Bin(t, programs.Jaeger)
-	conf, ports := onLoopback(t, renderedConfig(t, "minimal"))
+	conf, ports := e2ekit.JaegerOnLoopback(t, e2ekit.JaegerConfig(t, "minimal"))
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.yaml")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -152,8 +153,9 @@ func rewriteArgs(args []string, by map[string]func(string) string) []string {
 
 // StartKubeStateMetrics runs the real kube-state-metrics (bin) for the
 // stack's Deployment ns/name: its container's arguments, bound to its
-// pod's address, watching the cluster with its ServiceAccount's token.
-func StartKubeStateMetrics(ctx context.Context, c *cluster.Cluster, bin, ns, name string) (addr string, err error) {
+// pod's address, watching the cluster with its ServiceAccount's token,
+// with extra arguments after the container's.
+func StartKubeStateMetrics(ctx context.Context, c *cluster.Cluster, bin, ns, name string, extra ...string) (addr string, err error) {
 	cs, err := kubernetes.NewForConfig(c.RESTConfig())
 	if err != nil {
 		return "", err
@@ -171,7 +173,8 @@ func StartKubeStateMetrics(ctx context.Context, c *cluster.Cluster, bin, ns, nam
 	if err != nil {
 		return "", err
 	}
-	args := append(dep.Spec.Template.Spec.Containers[0].Args, "--host="+ip, "--telemetry-host="+ip, "--kubeconfig="+kubeconfig)
+	args := append(slices.Clone(dep.Spec.Template.Spec.Containers[0].Args), "--host="+ip, "--telemetry-host="+ip, "--kubeconfig="+kubeconfig)
+	args = append(args, extra...)
 	if _, err := c.Run(KubeStateMetrics, bin, args, nil); err != nil {
 		return "", err
 	}
