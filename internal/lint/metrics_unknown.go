@@ -38,6 +38,10 @@ import (
 //   - a name selected under the job of such a program (job="node-exporter")
 //     that the program does not expose.
 //
+// A name that only a component obsctl.yaml turns off exposes (otelcol_*
+// with stack.components.jaeger off) is reported too, unless declared in
+// prometheus.metrics because another copy of the program is scraped.
+//
 // Names a program makes from what it reads (node-exporter's node_memory_*
 // fields of /proc/meminfo, its textfile collector's) are not judged.
 // With lint.strictMetrics every name is judged, so declare the
@@ -128,6 +132,18 @@ type metricCheck struct {
 	cat      *catalog.Catalog
 	declared []*regexp.Regexp
 	mode     metricMode
+	// off maps the catalog's sources whose component obsctl.yaml turns
+	// off to the component's key.
+	off map[*catalog.Source]string
+}
+
+// sourceComponents maps the catalog's sources that the stack installs to
+// their stack.components keys; the others (the kubelet, cAdvisor, the API
+// server, Prometheus' own series) are the cluster's.
+var sourceComponents = map[string]string{
+	"kube-state-metrics": "kubeStateMetrics", "node-exporter": "nodeExporter", "prometheus": "prometheus",
+	"alertmanager": "alertmanager", "prometheus-operator": "prometheusOperator", "jaeger": "jaeger",
+	"elasticsearch-exporter": "elasticsearch", "fluentd": "fluentd", "grafana": "grafana",
 }
 
 type metricMode int
@@ -152,6 +168,20 @@ func newMetricCheck(p *Pass) *metricCheck {
 	}
 	if p.Config != nil {
 		mc.declared = p.Config.Prometheus.MetricPatterns()
+	}
+	if mc.mode != metricsNeutral && p.Config != nil {
+		on := map[string]bool{}
+		for _, nc := range p.Config.ComponentsByName() {
+			on[nc.Name] = nc.On()
+		}
+		for _, s := range mc.cat.Sources {
+			if key, ok := sourceComponents[s.Name]; ok && !on[key] {
+				if mc.off == nil {
+					mc.off = map[*catalog.Source]string{}
+				}
+				mc.off[s] = key
+			}
+		}
 	}
 	return mc
 }
@@ -184,7 +214,14 @@ func (mc *metricCheck) judge(vs *parser.VectorSelector, path []parser.Node) (msg
 		}
 	}
 	if len(produced) > 0 {
-		return "", "", false
+		for _, src := range produced {
+			if _, off := mc.off[src]; !off {
+				return "", "", false
+			}
+		}
+		key := mc.off[produced[0]]
+		return fmt.Sprintf("%q is exposed only by %s, which this stack does not install (stack.components.%s is off): the selector returns nothing", name, produced[0], key),
+			fmt.Sprintf("enable stack.components.%s, or declare the metric in prometheus.metrics when another %s is scraped", key, produced[0].Name), true
 	}
 	owner := mc.cat.Owner(name)
 	switch mc.mode {
