@@ -233,7 +233,7 @@ func (c *compiler) header() {
 		"   not read, so that Fluentd does not ship its own logs.",
 		"2. concat joins the parts of a long line the CRI runtime split (logtag P).",
 		"3. In label " + routeLabel + ", kubernetes_metadata adds pod and namespace",
-		"   metadata. It replaces the dots of label keys with '_' (de_dot), so the",
+		"   metadata, and dedot replaces the dots of label keys with '_', so the",
 		"   label app.kubernetes.io/name is read as app_kubernetes_io/name.",
 		"4. A record_transformer sets " + routeField + " to the name of the FIRST",
 		"   pipeline below whose match selector takes the record; a catch-all is",
@@ -374,8 +374,17 @@ func (c *compiler) route() {
 		c.comment("No pipeline reads namespace metadata beyond its name.")
 		c.param("skip_namespace_metadata", "true")
 	}
+	c.close("filter")
+	c.line("")
+	// kubernetes_metadata_filter dropped its de_dot in v3.0.0; the image
+	// bundles a 3.x and fluent-plugin-dedot_filter, whose filter does it.
+	c.comment("Dots in label and annotation keys become '_' (nested: the labels hash).")
+	c.open("filter", "kubernetes.**")
+	c.param("@type", "dedot")
+	c.param("@id", "dedot")
 	c.param("de_dot", "true")
 	c.param("de_dot_separator", "_")
+	c.param("de_dot_nested", "true")
 	c.close("filter")
 	c.line("")
 	c.comment("First match wins, in routing order.")

@@ -194,3 +194,45 @@ func TestCompileRefuses(t *testing.T) {
 		t.Errorf("the unedited pipelines compile: %v", err)
 	}
 }
+
+// The pinned image's fluent-plugin-kubernetes_metadata_filter is a 3.x,
+// which dropped de_dot (v3.0.0): given to it, the option is ignored, label
+// keys keep their dots, every decoration that reads app_kubernetes_io/...
+// is null, and a pod labelled both app and app.kubernetes.io/name gives
+// Elasticsearch a mapping conflict. The image's fluent-plugin-dedot_filter
+// does it instead, into the nested labels hash, after the metadata is
+// added and before anything reads it.
+func TestCompileDedotsWithTheDedotFilter(t *testing.T) {
+	b, err := CompileFluentd(starter(t), testOutput)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	meta := section(t, conf, "@type kubernetes_metadata\n")
+	if strings.Contains(meta, "de_dot") {
+		t.Errorf("kubernetes_metadata is given de_dot, which its 3.x ignores:\n%s", meta)
+	}
+	dedot := section(t, conf, "@type dedot\n")
+	for _, want := range []string{"de_dot true\n", "de_dot_separator _\n", "de_dot_nested true\n"} {
+		if !strings.Contains(dedot, want) {
+			t.Errorf("the dedot filter lacks %q:\n%s", want, dedot)
+		}
+	}
+	at := func(s string) int { return strings.Index(conf, s) }
+	if !(at("@type kubernetes_metadata\n") < at("@type dedot\n") && at("@type dedot\n") < at("@id route\n")) {
+		t.Error("the dedot filter is not between the metadata filter and the routing that reads the labels")
+	}
+}
+
+// section returns the <filter> or <match> section of conf that holds
+// marker.
+func section(t *testing.T, conf, marker string) string {
+	t.Helper()
+	i := strings.Index(conf, marker)
+	if i < 0 {
+		t.Fatalf("no section with %q", strings.TrimSpace(marker))
+	}
+	start := strings.LastIndex(conf[:i], "\n  <") + 1
+	end := i + strings.Index(conf[i:], "</")
+	return conf[start:end]
+}

@@ -163,6 +163,17 @@ const fluentdFallbackTemplate = `# Rendered by obsctl: the repo has no pipelines
   @id filter_kubernetes_metadata
 </filter>
 
+# Label keys with dots (app and app.kubernetes.io/name) would conflict in
+# the index's mapping: the metadata filter's own de_dot is gone since its
+# v3.0.0, so the image's dedot filter does it.
+<filter kubernetes.**>
+  @type dedot
+  @id filter_dedot
+  de_dot true
+  de_dot_separator _
+  de_dot_nested true
+</filter>
+
 <match kubernetes.**>
   @type elasticsearch
   @id out_elasticsearch
