@@ -15,10 +15,14 @@ import (
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
-// Image is the Fluentd image the compiled configuration is written for:
-// it bundles the kubernetes_metadata filter, the Elasticsearch and
-// Prometheus plugins, rewrite_tag_filter, concat and multi_format.
-const Image = "fluent/fluentd-kubernetes-daemonset:v1.19-debian-elasticsearch7-1"
+// Image is the Fluentd image the compiled configuration is written for,
+// by a tag that does not move (v1.19-debian-elasticsearch7-1 follows each
+// v1.19.x build): its Gemfile.lock pins fluentd 1.19.3,
+// kubernetes_metadata_filter 3.8.0, dedot_filter 1.0.0, elasticsearch
+// 5.2.5, prometheus 2.2.2, rewrite-tag-filter 2.4.0, concat 2.6.2 and
+// multi-format-parser 1.0.0. render pins the same (a test holds them
+// together).
+const Image = "fluent/fluentd-kubernetes-daemonset:v1.19.3-debian-elasticsearch7-1.1"
 
 // MetricsPort is where Fluentd serves its Prometheus metrics, on /metrics.
 const MetricsPort = 24231

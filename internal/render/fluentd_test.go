@@ -2,6 +2,7 @@ package render
 
 import (
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -142,4 +143,22 @@ func TestFluentdRunsTheCompiledPipelines(t *testing.T) {
 	if !slices.ContainsFunc(c.VolumeMounts, func(m corev1.VolumeMount) bool { return m.MountPath == "/var/lib/obsctl-fluentd" && !m.ReadOnly }) {
 		t.Errorf("the buffer folder is not writable: %+v", c.VolumeMounts)
 	}
+}
+
+// The configuration is compiled for the image the stack installs, by a
+// tag that does not move.
+func TestFluentdImageIsTheCompilersOne(t *testing.T) {
+	for _, v := range Versions() {
+		if v.Component != "Fluentd" {
+			continue
+		}
+		if got := strings.TrimPrefix(v.Image, "docker.io/") + ":" + v.Version; got != fluentd.Image {
+			t.Errorf("the stack pins %s, the Fluentd compiler writes for %s", got, fluentd.Image)
+		}
+		if !regexp.MustCompile(`^v\d+\.\d+\.\d+-.*-\d+\.\d+$`).MatchString(v.Version) {
+			t.Errorf("Fluentd's tag %s moves: pin a vX.Y.Z-...-N.M tag", v.Version)
+		}
+		return
+	}
+	t.Fatal("no Fluentd in Versions()")
 }

@@ -21,7 +21,7 @@ var pins = []pin{
 		replicas: [2]int32{1, 3}, cpu: "1", memory: "4Gi", memoryLimit: "4Gi", storage: "100Gi", retention: "7d"},
 	{key: "kibana", title: "Kibana", image: "docker.elastic.co/kibana/kibana", version: "7.17.29",
 		replicas: [2]int32{1, 2}, cpu: "200m", memory: "1Gi", memoryLimit: "1Gi"},
-	{key: "fluentd", title: "Fluentd", image: "docker.io/fluent/fluentd-kubernetes-daemonset", version: "v1.19-debian-elasticsearch7-1",
+	{key: "fluentd", title: "Fluentd", image: "docker.io/fluent/fluentd-kubernetes-daemonset", version: "v1.19.3-debian-elasticsearch7-1.1",
 		cpu: "100m", memory: "256Mi", memoryLimit: "512Mi"},
 	{key: "jaeger", title: "Jaeger", image: "docker.io/jaegertracing/jaeger", version: "2.12.0",
 		replicas: [2]int32{1, 2}, cpu: "200m", memory: "512Mi", memoryLimit: "1Gi", retention: "72h"},
