@@ -289,13 +289,22 @@ func (w *dsWalker) object() error {
 	return nil
 }
 
-// expr reads a query: a string, kept with where each of its bytes is.
-func (w *dsWalker) expr() error {
+// raw reads the next value whole, and returns it with its offset.
+func (w *dsWalker) raw() (json.RawMessage, int, error) {
 	var raw json.RawMessage
 	if err := w.dec.Decode(&raw); err != nil {
-		return w.fail(err)
+		return nil, 0, w.fail(err)
 	}
-	start := int(w.dec.InputOffset()) - len(raw)
+	// The decoder stops right after the value, whose bytes raw holds.
+	return raw, int(w.dec.InputOffset()) - len(raw), nil
+}
+
+// expr reads a query: a string, kept with where each of its bytes is.
+func (w *dsWalker) expr() error {
+	raw, start, err := w.raw()
+	if err != nil {
+		return err
+	}
 	if len(raw) == 0 || raw[0] != '"' {
 		return nil
 	}
@@ -339,12 +348,10 @@ func (w *dsWalker) value() error {
 // datasource reads a datasource value: an object with a uid, a string
 // (the legacy name form) or null.
 func (w *dsWalker) datasource() error {
-	var raw json.RawMessage
-	if err := w.dec.Decode(&raw); err != nil {
-		return w.fail(err)
+	raw, start, err := w.raw()
+	if err != nil {
+		return err
 	}
-	// The decoder stops right after the value, whose bytes raw holds.
-	start := int(w.dec.InputOffset()) - len(raw)
 	var v any
 	if err := json.Unmarshal(raw, &v); err != nil {
 		return &dashboardError{offset: start, msg: err.Error()}

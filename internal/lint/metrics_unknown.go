@@ -3,6 +3,7 @@ package lint
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -63,13 +64,7 @@ func (unknownMetric) Check(p *Pass) {
 	if p.Index.RecordsUnknown {
 		return // the name may be recorded by what could not be read
 	}
-	for _, name := range slices.Sorted(func(yield func(string) bool) {
-		for n := range p.Index.Unknown {
-			if !yield(n) {
-				return
-			}
-		}
-	}) {
+	for _, name := range slices.Sorted(maps.Keys(p.Index.Unknown)) {
 		if len(p.Index.Records[name]) > 0 {
 			continue
 		}
