@@ -241,6 +241,7 @@ stack or another repo's release of it is.`,
 		newHistoryCmd(deps, g),
 		newRollbackCmd(deps, g),
 		newStatusCmd(deps, g),
+		newLogsCmd(deps, g),
 		newRBACCmd(deps, g),
 		newSecretsCmd(deps, g),
 	)

@@ -2,14 +2,19 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/obsctl/obsctl/test/esfake"
 )
 
 // TestMain lets the test binary stand in for obsctl: testscript puts a copy
@@ -56,6 +61,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": cmdExitCode,
+			"esfake":   cmdESFake,
 		},
 	})
 }
@@ -83,4 +89,51 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
 	}
+}
+
+// cmdESFake implements `esfake [-user U -password P] [-reject N] DOCS.json`:
+// it starts a fake Elasticsearch 7.17 (test/esfake) on loopback for the
+// rest of the script, holding the documents of DOCS.json (a list of
+// {"_index", "_id", "_source"}), and sets ES_URL to it. A source's
+// "@timestamp" written as now-5m is that long before the start.
+func cmdESFake(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("esfake cannot be negated")
+	}
+	var user, password string
+	reject := 0
+	for len(args) > 1 {
+		switch args[0] {
+		case "-user":
+			user = args[1]
+		case "-password":
+			password = args[1]
+		case "-reject":
+			n, err := strconv.Atoi(args[1])
+			ts.Check(err)
+			reject = n
+		default:
+			ts.Fatalf("esfake: unknown flag %s", args[0])
+		}
+		args = args[2:]
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: esfake [-user U -password P] [-reject N] DOCS.json")
+	}
+	var docs []esfake.Doc
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &docs))
+	now := time.Now().UTC()
+	for _, d := range docs {
+		if t, ok := d.Source["@timestamp"].(string); ok && strings.HasPrefix(t, "now-") {
+			ago, err := time.ParseDuration(strings.TrimPrefix(t, "now-"))
+			ts.Check(err)
+			d.Source["@timestamp"] = now.Add(-ago).Format(time.RFC3339Nano)
+		}
+	}
+	srv, err := esfake.Start("127.0.0.1:0", docs)
+	ts.Check(err)
+	srv.User, srv.Password = user, password
+	srv.Reject(reject)
+	ts.Defer(srv.Close)
+	ts.Setenv("ES_URL", srv.URL)
 }

@@ -38,6 +38,19 @@ type Config struct {
 	Tests Tests `yaml:"tests"`
 	// Stack describes the components obsctl apply stands up.
 	Stack Stack `yaml:"stack"`
+	// Elasticsearch says where obsctl reaches the logs' Elasticsearch.
+	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
+}
+
+// Elasticsearch is how obsctl reaches the Elasticsearch the logs are in.
+type Elasticsearch struct {
+	Fields
+	// URL is an Elasticsearch outside the cluster, or one reached through
+	// an ingress, such as https://logs.example.com:9200; obsctl logs reads
+	// it (--elasticsearch-url wins). Credentials are never written here:
+	// obsctl reads OBSCTL_ELASTICSEARCH_USERNAME and
+	// OBSCTL_ELASTICSEARCH_PASSWORD.
+	URL string `yaml:"url"`
 }
 
 // Prometheus holds what the checks need to know about the server that

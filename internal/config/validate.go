@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"reflect"
 	"regexp"
 	"slices"
@@ -79,6 +80,11 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 				why = err.Error()
 			}
 			report(c.Prometheus.Item("metrics", i), "a metric name, or a regular expression (RE2) matching whole names", "prometheus.metrics: %q is not a pattern: %s", m, why)
+		}
+	}
+	if u := c.Elasticsearch.URL; u != "" {
+		if why := CheckElasticsearchURL(u); why != "" {
+			report(c.Elasticsearch.Span("url"), "an http or https URL with a host, such as https://logs.example.com:9200, and no credentials", "elasticsearch.url: %s", why)
 		}
 	}
 	if d := c.Prometheus.ScrapeInterval; d.Set && d.D <= 0 {
@@ -200,4 +206,22 @@ func refusedText(report reportFunc, d *decoder, n *yaml.Node) {
 		}
 		stack = append(stack, n.Content...) // aliases are walked where they are defined
 	}
+}
+
+// CheckElasticsearchURL says what is wrong with an Elasticsearch URL, or
+// "": it is http or https with a host, and holds no credentials (they
+// would be kept in the repo, and printed).
+func CheckElasticsearchURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return "not a URL"
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Sprintf("scheme %q: want http or https", u.Scheme)
+	case u.Host == "":
+		return "no host"
+	case u.User != nil:
+		return "credentials in the URL: give them in OBSCTL_ELASTICSEARCH_USERNAME and OBSCTL_ELASTICSEARCH_PASSWORD"
+	}
+	return ""
 }

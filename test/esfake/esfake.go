@@ -1,0 +1,784 @@
+// Package esfake is a local HTTP server that answers as Elasticsearch 7.17
+// does, for the calls obsctl makes: the cluster's root (GET /) and the
+// search API (GET or POST /<indices>/_search) over documents it holds,
+// with the shapes of Elasticsearch's documentation, errors included.
+//
+// It really filters what it holds: bool (filter, must, must_not, should
+// and minimum_should_match), term, terms, exists, range (dates with now
+// and its arithmetic, and RFC 3339 times), wildcard and prefix (on any
+// field, _index included) and match_all, sorted by fields (dates as epoch
+// milliseconds) and _doc, with size, from and search_after. Anything else
+// gets Elasticsearch's parsing_exception, a route it does not serve its
+// 400 "no handler found", a concrete index it does not hold
+// index_not_found_exception (404), a request without the credentials it
+// was given security_exception (401), and the searches it is told to
+// refuse es_rejected_execution_exception (429).
+//
+// Field names follow the dynamic mapping: a string field f is also f.keyword.
+package esfake
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Doc is a document of an index.
+type Doc struct {
+	Index  string         `json:"_index"`
+	ID     string         `json:"_id"`
+	Source map[string]any `json:"_source"`
+}
+
+// Server is a running fake Elasticsearch.
+type Server struct {
+	*httptest.Server
+	mu   sync.Mutex
+	docs []Doc
+	// User and Password, when User is set, are required of every request
+	// (basic authentication), as with security on.
+	User, Password string
+	// Now is the time date math's "now" means; time.Now when nil.
+	Now func() time.Time
+	// reject is how many searches to refuse with 429 next.
+	reject int
+	// Requests counts the requests served, by "METHOD path".
+	requests map[string]int
+}
+
+// Start serves docs on addr (127.0.0.1:0 when empty).
+func Start(addr string, docs []Doc) (*Server, error) {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	l, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{docs: slices.Clone(docs), requests: map[string]int{}}
+	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
+	s.Server.Listener.Close()
+	s.Server.Listener = l
+	s.Server.Start()
+	return s, nil
+}
+
+// Add adds documents, as Fluentd's bulk requests would.
+func (s *Server) Add(docs ...Doc) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.docs = append(s.docs, docs...)
+}
+
+// Reject makes the next n searches fail with 429, as a busy cluster's
+// search thread pool does.
+func (s *Server) Reject(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reject = n
+}
+
+// Requests returns how many requests of "METHOD /path" were served.
+func (s *Server) Requests(key string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests[key]
+}
+
+func (s *Server) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// esError writes Elasticsearch's error body.
+func esError(w http.ResponseWriter, status int, typ, reason string, extra map[string]any) {
+	cause := map[string]any{"type": typ, "reason": reason}
+	for k, v := range extra {
+		cause[k] = v
+	}
+	body := map[string]any{"error": map[string]any{"root_cause": []any{cause}, "type": typ, "reason": reason}, "status": status}
+	for k, v := range extra {
+		body["error"].(map[string]any)[k] = v
+	}
+	writeJSON(w, status, body)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.requests[r.Method+" "+r.URL.Path]++
+	s.mu.Unlock()
+	if s.User != "" {
+		u, p, ok := r.BasicAuth()
+		if !ok || u != s.User || p != s.Password {
+			w.Header().Set("WWW-Authenticate", `Basic realm="security" charset="UTF-8"`)
+			reason := "missing authentication credentials for REST request [" + r.URL.RequestURI() + "]"
+			if ok {
+				reason = "unable to authenticate user [" + u + "] for REST request [" + r.URL.RequestURI() + "]"
+			}
+			esError(w, http.StatusUnauthorized, "security_exception", reason, map[string]any{
+				"header": map[string]any{"WWW-Authenticate": []string{`Basic realm="security" charset="UTF-8"`}},
+			})
+			return
+		}
+	}
+	parts := strings.Split(strings.Trim(r.URL.Path, "/"), "/")
+	switch {
+	case r.URL.Path == "/" && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		writeJSON(w, http.StatusOK, map[string]any{
+			"name": "esfake-0", "cluster_name": "obsctl-test", "cluster_uuid": "esfake-cluster-uuid",
+			"version": map[string]any{
+				"number": "7.17.29", "build_flavor": "default", "build_type": "docker",
+				"lucene_version": "8.11.3", "minimum_wire_compatibility_version": "6.8.0",
+				"minimum_index_compatibility_version": "6.0.0-beta1",
+			},
+			"tagline": "You Know, for Search",
+		})
+	case len(parts) == 2 && parts[1] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		s.search(w, r, parts[0])
+	case len(parts) == 1 && parts[0] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		s.search(w, r, "_all")
+	default:
+		writeJSON(w, http.StatusBadRequest, map[string]any{
+			"error":  "no handler found for uri [" + r.URL.RequestURI() + "] and method [" + r.Method + "]",
+			"status": http.StatusBadRequest,
+		})
+	}
+}
+
+type searchBody struct {
+	Query       map[string]any `json:"query"`
+	Sort        []any          `json:"sort"`
+	Size        *int           `json:"size"`
+	From        int            `json:"from"`
+	SearchAfter []any          `json:"search_after"`
+}
+
+func (s *Server) search(w http.ResponseWriter, r *http.Request, target string) {
+	s.mu.Lock()
+	if s.reject > 0 {
+		s.reject--
+		s.mu.Unlock()
+		esError(w, http.StatusTooManyRequests, "es_rejected_execution_exception",
+			"rejected execution of coordinating operation [search_coordinating] on EsThreadPoolExecutor[name = esfake-0/search, queue capacity = 1000]", nil)
+		return
+	}
+	docs := slices.Clone(s.docs)
+	s.mu.Unlock()
+
+	var body searchBody
+	data, err := io.ReadAll(r.Body)
+	if err != nil {
+		esError(w, http.StatusBadRequest, "parse_exception", err.Error(), nil)
+		return
+	}
+	if len(bytes.TrimSpace(data)) > 0 {
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		if err := dec.Decode(&body); err != nil {
+			esError(w, http.StatusBadRequest, "parsing_exception", "request body is not a search request: "+err.Error(), nil)
+			return
+		}
+	}
+	ignoreUnavailable := r.URL.Query().Get("ignore_unavailable") == "true"
+	in, missing := s.indices(docs, target)
+	if missing != "" && !ignoreUnavailable {
+		esError(w, http.StatusNotFound, "index_not_found_exception", "no such index ["+missing+"]", map[string]any{
+			"resource.type": "index_or_alias", "resource.id": missing, "index_uuid": "_na_", "index": missing,
+		})
+		return
+	}
+	var hits []hit
+	for i, d := range docs {
+		if !in[d.Index] {
+			continue
+		}
+		ok := true
+		if body.Query != nil {
+			if ok, err = s.matches(body.Query, d); err != nil {
+				esError(w, http.StatusBadRequest, "parsing_exception", err.Error(), nil)
+				return
+			}
+		}
+		if ok {
+			hits = append(hits, hit{doc: d, ord: i})
+		}
+	}
+	sorts, err := parseSort(body.Sort)
+	if err != nil {
+		esError(w, http.StatusBadRequest, "parsing_exception", err.Error(), nil)
+		return
+	}
+	for i := range hits {
+		hits[i].sort = make([]any, len(sorts))
+		for j, so := range sorts {
+			hits[i].sort[j] = sortValue(hits[i], so.field)
+		}
+	}
+	slices.SortStableFunc(hits, func(a, b hit) int {
+		for j, so := range sorts {
+			if c := compareValues(a.sort[j], b.sort[j]); c != 0 {
+				if so.desc {
+					return -c
+				}
+				return c
+			}
+		}
+		return 0
+	})
+	total := len(hits)
+	if len(body.SearchAfter) > 0 {
+		if len(body.SearchAfter) != len(sorts) {
+			esError(w, http.StatusBadRequest, "illegal_argument_exception",
+				fmt.Sprintf("search_after has %d value(s) but sort has %d.", len(body.SearchAfter), len(sorts)), nil)
+			return
+		}
+		after := make([]any, len(body.SearchAfter))
+		for j, v := range body.SearchAfter {
+			after[j] = normalize(v)
+		}
+		k := 0
+		for k < len(hits) && !isAfter(hits[k].sort, after, sorts) {
+			k++
+		}
+		hits = hits[k:]
+	}
+	size := 10
+	if body.Size != nil {
+		size = *body.Size
+	}
+	from := min(body.From, len(hits))
+	hits = hits[from:]
+	if len(hits) > size {
+		hits = hits[:size]
+	}
+	out := make([]any, 0, len(hits))
+	for _, h := range hits {
+		o := map[string]any{"_index": h.doc.Index, "_type": "_doc", "_id": h.doc.ID, "_score": nil, "_source": h.doc.Source}
+		if len(sorts) > 0 {
+			o["sort"] = h.sort
+		}
+		out = append(out, o)
+	}
+	writeJSON(w, http.StatusOK, map[string]any{
+		"took": 1, "timed_out": false,
+		"_shards": map[string]any{"total": 1, "successful": 1, "skipped": 0, "failed": 0},
+		"hits":    map[string]any{"total": map[string]any{"value": total, "relation": "eq"}, "max_score": nil, "hits": out},
+	})
+}
+
+type hit struct {
+	doc  Doc
+	ord  int
+	sort []any
+}
+
+// indices resolves a comma-separated target of names and wildcards to
+// the indices held, and returns the first concrete name not held.
+func (s *Server) indices(docs []Doc, target string) (map[string]bool, string) {
+	held := map[string]bool{}
+	for _, d := range docs {
+		held[d.Index] = true
+	}
+	in := map[string]bool{}
+	missing := ""
+	for _, t := range strings.Split(target, ",") {
+		switch {
+		case t == "_all" || t == "*":
+			for n := range held {
+				in[n] = true
+			}
+		case strings.ContainsAny(t, "*?"):
+			for n := range held {
+				if ok, _ := path.Match(t, n); ok {
+					in[n] = true
+				}
+			}
+		case held[t]:
+			in[t] = true
+		case missing == "":
+			missing = t
+		}
+	}
+	return in, missing
+}
+
+// fieldValues returns the values of a field of d: _index and _id, or a path in
+// the source (nested objects, or a key with dots); f.keyword is f.
+func fieldValues(d Doc, name string) []any {
+	switch name {
+	case "_index":
+		return []any{d.Index}
+	case "_id":
+		return []any{d.ID}
+	}
+	if v, ok := lookup(d.Source, name); ok {
+		return flatten(v)
+	}
+	if base, ok := strings.CutSuffix(name, ".keyword"); ok {
+		if v, ok := lookup(d.Source, base); ok {
+			if _, isString := v.(string); isString {
+				return flatten(v)
+			}
+		}
+	}
+	return nil
+}
+
+func lookup(m map[string]any, name string) (any, bool) {
+	if v, ok := m[name]; ok {
+		return v, true
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] != '.' {
+			continue
+		}
+		if sub, ok := m[name[:i]].(map[string]any); ok {
+			if v, ok := lookup(sub, name[i+1:]); ok {
+				return v, true
+			}
+		}
+	}
+	return nil, false
+}
+
+func flatten(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	if v == nil {
+		return nil
+	}
+	return []any{v}
+}
+
+func str(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	case float64:
+		return strconv.FormatFloat(v, 'f', -1, 64)
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// matches evaluates a query on d.
+func (s *Server) matches(q map[string]any, d Doc) (bool, error) {
+	if len(q) != 1 {
+		return false, fmt.Errorf("[_na] query malformed, must start with start_object")
+	}
+	for kind, body := range q {
+		switch kind {
+		case "match_all":
+			return true, nil
+		case "match_none":
+			return false, nil
+		case "bool":
+			return s.boolQuery(body, d)
+		case "term", "terms", "range", "wildcard", "prefix", "exists":
+			return s.leaf(kind, body, d)
+		default:
+			return false, fmt.Errorf("unknown query [%s]", kind)
+		}
+	}
+	return false, nil
+}
+
+func clauses(v any) []map[string]any {
+	switch v := v.(type) {
+	case map[string]any:
+		return []map[string]any{v}
+	case []any:
+		var out []map[string]any
+		for _, c := range v {
+			if m, ok := c.(map[string]any); ok {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func (s *Server) boolQuery(body any, d Doc) (bool, error) {
+	b, ok := body.(map[string]any)
+	if !ok {
+		return false, fmt.Errorf("[bool] query malformed")
+	}
+	for k := range b {
+		switch k {
+		case "filter", "must", "must_not", "should", "minimum_should_match", "boost", "_name", "adjust_pure_negative":
+		default:
+			return false, fmt.Errorf("[bool] query does not support [%s]", k)
+		}
+	}
+	for _, key := range []string{"filter", "must"} {
+		for _, c := range clauses(b[key]) {
+			if ok, err := s.matches(c, d); err != nil || !ok {
+				return false, err
+			}
+		}
+	}
+	for _, c := range clauses(b["must_not"]) {
+		if ok, err := s.matches(c, d); err != nil || ok {
+			return false, err
+		}
+	}
+	should := clauses(b["should"])
+	need := 0
+	if len(should) > 0 && len(clauses(b["filter"])) == 0 && len(clauses(b["must"])) == 0 {
+		need = 1
+	}
+	if m, ok := b["minimum_should_match"]; ok {
+		n, err := strconv.Atoi(str(m))
+		if err != nil {
+			return false, fmt.Errorf("[bool] minimum_should_match [%v] is not a number", m)
+		}
+		need = n
+	}
+	got := 0
+	for _, c := range should {
+		ok, err := s.matches(c, d)
+		if err != nil {
+			return false, err
+		}
+		if ok {
+			got++
+		}
+	}
+	return got >= need, nil
+}
+
+// leaf evaluates term, terms, range, wildcard, prefix and exists.
+func (s *Server) leaf(kind string, body any, d Doc) (bool, error) {
+	m, ok := body.(map[string]any)
+	if !ok {
+		return false, fmt.Errorf("[%s] query malformed", kind)
+	}
+	if kind == "exists" {
+		return len(fieldValues(d, str(m["field"]))) > 0, nil
+	}
+	var name string
+	var arg any
+	for k, v := range m {
+		if k == "boost" || k == "_name" {
+			continue
+		}
+		if name != "" {
+			return false, fmt.Errorf("[%s] query doesn't support multiple fields, found [%s] and [%s]", kind, name, k)
+		}
+		name, arg = k, v
+	}
+	values := fieldValues(d, name)
+	switch kind {
+	case "term", "wildcard", "prefix":
+		want := arg
+		if o, ok := arg.(map[string]any); ok {
+			want = o["value"]
+			if kind == "wildcard" && want == nil {
+				want = o["wildcard"]
+			}
+		}
+		for _, v := range values {
+			switch kind {
+			case "term":
+				if str(v) == str(want) {
+					return true, nil
+				}
+			case "prefix":
+				if strings.HasPrefix(str(v), str(want)) {
+					return true, nil
+				}
+			case "wildcard":
+				if wildcard(str(want)).MatchString(str(v)) {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	case "terms":
+		list, ok := arg.([]any)
+		if !ok {
+			return false, fmt.Errorf("[terms] query does not support [%s]", name)
+		}
+		for _, v := range values {
+			for _, w := range list {
+				if str(v) == str(w) {
+					return true, nil
+				}
+			}
+		}
+		return false, nil
+	case "range":
+		o, ok := arg.(map[string]any)
+		if !ok {
+			return false, fmt.Errorf("[range] query malformed, no start_object after query name")
+		}
+		for _, v := range values {
+			ok, err := s.inRange(v, o)
+			if err != nil || ok {
+				return ok, err
+			}
+		}
+		return false, nil
+	}
+	return false, nil
+}
+
+func wildcard(p string) *regexp.Regexp {
+	var b strings.Builder
+	b.WriteString("^")
+	for _, r := range p {
+		switch r {
+		case '*':
+			b.WriteString(".*")
+		case '?':
+			b.WriteString(".")
+		default:
+			b.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	b.WriteString("$")
+	return regexp.MustCompile(b.String())
+}
+
+func (s *Server) inRange(v any, o map[string]any) (bool, error) {
+	x, isTime := s.timeOf(v)
+	// from and to, with include_lower and include_upper (true unless
+	// false), are the older form of gte and lte that clients still send.
+	bounds := map[string]any{}
+	for op, bound := range o {
+		switch op {
+		case "format", "time_zone", "boost", "include_lower", "include_upper":
+		case "from", "to":
+			if bound == nil {
+				continue
+			}
+			incl := o["include_lower"]
+			op2 := "gte"
+			if op == "to" {
+				incl, op2 = o["include_upper"], "lte"
+			}
+			if b, ok := incl.(bool); ok && !b {
+				op2 = op2[:2]
+			}
+			bounds[op2] = bound
+		default:
+			bounds[op] = bound
+		}
+	}
+	for op, bound := range bounds {
+		var c int
+		if isTime {
+			b, ok := s.timeOf(bound)
+			if !ok {
+				return false, fmt.Errorf("failed to parse date field [%v]", bound)
+			}
+			c = x.Compare(b)
+		} else {
+			c = compareValues(normalize(v), normalize(bound))
+		}
+		switch op {
+		case "gte":
+			if c < 0 {
+				return false, nil
+			}
+		case "gt":
+			if c <= 0 {
+				return false, nil
+			}
+		case "lte":
+			if c > 0 {
+				return false, nil
+			}
+		case "lt":
+			if c >= 0 {
+				return false, nil
+			}
+		default:
+			return false, fmt.Errorf("[range] query does not support [%s]", op)
+		}
+	}
+	return true, nil
+}
+
+var dateMath = regexp.MustCompile(`^now(?:([+-])(\d+)([smhdw]))?(?:/[smhdwMy])?$`)
+
+// timeOf reads a date: now with date math (now-1h), RFC 3339, or epoch
+// milliseconds.
+func (s *Server) timeOf(v any) (time.Time, bool) {
+	t := str(v)
+	if m := dateMath.FindStringSubmatch(t); m != nil {
+		now := s.now()
+		if m[1] != "" {
+			n, _ := strconv.Atoi(m[2])
+			unit := map[string]time.Duration{"s": time.Second, "m": time.Minute, "h": time.Hour, "d": 24 * time.Hour, "w": 7 * 24 * time.Hour}[m[3]]
+			d := time.Duration(n) * unit
+			if m[1] == "-" {
+				d = -d
+			}
+			now = now.Add(d)
+		}
+		return now, true
+	}
+	if tt, err := time.Parse(time.RFC3339Nano, t); err == nil {
+		return tt, true
+	}
+	if ms, err := strconv.ParseInt(t, 10, 64); err == nil {
+		return time.UnixMilli(ms), true
+	}
+	return time.Time{}, false
+}
+
+type sortKey struct {
+	field string
+	desc  bool
+}
+
+func parseSort(raw []any) ([]sortKey, error) {
+	var out []sortKey
+	for _, s := range raw {
+		switch s := s.(type) {
+		case string:
+			out = append(out, sortKey{field: s})
+		case map[string]any:
+			for f, o := range s {
+				k := sortKey{field: f}
+				switch o := o.(type) {
+				case string:
+					k.desc = o == "desc"
+				case map[string]any:
+					k.desc = str(o["order"]) == "desc"
+				}
+				out = append(out, k)
+			}
+		default:
+			return nil, fmt.Errorf("[sort] malformed")
+		}
+	}
+	return out, nil
+}
+
+// sortValue is a hit's value for a sort field: _doc its place, a date
+// epoch milliseconds, a number a float, else a string; missing sorts last.
+func sortValue(h hit, field string) any {
+	if field == "_doc" {
+		return int64(h.ord)
+	}
+	vals := fieldValues(h.doc, field)
+	if len(vals) == 0 {
+		return nil
+	}
+	v := vals[0]
+	if s, ok := v.(string); ok {
+		if t, err := time.Parse(time.RFC3339Nano, s); err == nil {
+			return t.UnixMilli()
+		}
+		return s
+	}
+	return normalize(v)
+}
+
+
+// normalize makes JSON numbers int64 or float64, for comparing.
+func normalize(v any) any {
+	switch v := v.(type) {
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		f, _ := v.Float64()
+		return f
+	case float64:
+		if v == float64(int64(v)) {
+			return int64(v)
+		}
+	case int:
+		return int64(v)
+	}
+	return v
+}
+
+func compareValues(a, b any) int {
+	switch {
+	case a == nil && b == nil:
+		return 0
+	case a == nil:
+		return 1
+	case b == nil:
+		return -1
+	}
+	switch a := a.(type) {
+	case int64:
+		switch b := b.(type) {
+		case int64:
+			return cmpInt(a, b)
+		case float64:
+			return cmpFloat(float64(a), b)
+		}
+	case float64:
+		switch b := b.(type) {
+		case int64:
+			return cmpFloat(a, float64(b))
+		case float64:
+			return cmpFloat(a, b)
+		}
+	}
+	return strings.Compare(str(a), str(b))
+}
+
+func cmpInt(a, b int64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// isAfter reports whether values come after the search_after values in
+// the sort's order.
+func isAfter(values, after []any, sorts []sortKey) bool {
+	for j := range sorts {
+		c := compareValues(values[j], after[j])
+		if sorts[j].desc {
+			c = -c
+		}
+		if c != 0 {
+			return c > 0
+		}
+	}
+	return false
+}
