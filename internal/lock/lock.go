@@ -148,7 +148,7 @@ func Acquire(ctx context.Context, client dynamic.Interface, opts Options) (*Lock
 		lost:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
-	waiting := false
+	var last *HeldError // the holder waited for, once there is one
 	for {
 		err := l.tryAcquire(ctx)
 		if err == nil {
@@ -159,15 +159,20 @@ func Acquire(ctx context.Context, client dynamic.Interface, opts Options) (*Lock
 		case errors.Is(err, errRace):
 			continue // someone else wrote first: read again to see who
 		case errors.As(err, &held) && opts.Wait:
-			if !waiting && opts.OnWait != nil {
+			if last == nil && opts.OnWait != nil {
 				opts.OnWait(held)
 			}
-			waiting = true
+			last = held
 			select {
 			case <-ctx.Done():
 				return nil, fmt.Errorf("wait for lock: %w; %w", ctx.Err(), held)
 			case <-l.clock.After(opts.PollInterval):
 			}
+		case last != nil && deadlineNear(ctx, opts.PollInterval):
+			// The read failed because the wait is over: client-go's rate
+			// limiter refuses a request it would hold past the deadline
+			// ("would exceed context deadline"), before the context ends.
+			return nil, fmt.Errorf("wait for lock: %w; %w", context.DeadlineExceeded, last)
 		default:
 			return nil, err
 		}
@@ -506,4 +511,13 @@ func (l *Lock) release(ctx context.Context) error {
 
 func (l *Lock) releaseFailed(err error) error {
 	return fmt.Errorf("release lock %s/%s (it frees itself within %s): %w", l.ns, l.name, l.duration, err)
+}
+
+// deadlineNear reports whether ctx has ended, or ends within d.
+func deadlineNear(ctx context.Context, d time.Duration) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	dl, ok := ctx.Deadline()
+	return ok && time.Until(dl) < max(d, time.Second)
 }

@@ -256,6 +256,21 @@ func TestWait(t *testing.T) {
 		}
 	})
 
+	// A client's rate limiter refuses a request it would have to hold
+	// past the deadline: the wait still ends as a wait for the holder.
+	t.Run("timeout in the rate limiter", func(t *testing.T) {
+		cfg := harness.Cluster(t).RESTConfig()
+		cfg.QPS, cfg.Burst = 0.5, 1
+		slow := cluster.NewClient(t, cfg)
+		ctx, cancel := context.WithTimeout(cluster.Context(t), 600*time.Millisecond)
+		defer cancel()
+		_, err := Acquire(ctx, slow, Options{Namespace: ns, Stack: "prod", Holder: "dave pid 4", Wait: true, PollInterval: 50 * time.Millisecond})
+		var held *HeldError
+		if !errors.Is(err, context.DeadlineExceeded) || !errors.As(err, &held) || held.Holder != "alice pid 1" {
+			t.Fatalf("error %v, want the deadline and a *HeldError naming alice", err)
+		}
+	})
+
 	t.Run("released", func(t *testing.T) {
 		waiting := make(chan *HeldError, 1)
 		type result struct {
