@@ -35,6 +35,7 @@ type applyOptions struct {
 	output         string
 	profile        string
 	message        string
+	esURL          string
 }
 
 func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -68,6 +69,13 @@ cluster. Secret values are never printed.
 Manifests given with -f that are obsctl render output are the same release
 as obsctl apply; others need --stack, naming the stack they form.
 
+Once the stack is applied, each pipeline's Elasticsearch index template and
+ILM policy are put into the Elasticsearch at --elasticsearch-url (or
+elasticsearch.url of obsctl.yaml), with the credentials in
+OBSCTL_ELASTICSEARCH_USERNAME and OBSCTL_ELASTICSEARCH_PASSWORD, a line each;
+with --prune, those of pipelines gone are deleted, a policy indices still
+use kept. Log data is never deleted.
+
 --dry-run=client only reads and checks the manifests; --dry-run=server
 makes the same plan and sends every object as a server dry run: it says
 what apply would do to each object and changes nothing.
@@ -93,6 +101,7 @@ destructive change was not confirmed.`,
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to apply instead of the repo's stack: files, folders or - for standard input (repeatable)")
 	addProfileFlag(cmd, &o.profile)
+	f.StringVar(&o.esURL, "elasticsearch-url", "", "the logs' Elasticsearch, to set up each pipeline's index template and ILM policy (default: elasticsearch.url of obsctl.yaml)")
 	f.StringVar(&o.dryRun, "dry-run", "none", "none, client (check the manifests, contact no cluster) or server (plan and dry-run every object, nothing changes)")
 	f.StringVarP(&o.message, "message", "m", "", "a note recorded with the revision (obsctl history shows it)")
 	o.addRunFlags(f)
@@ -172,7 +181,7 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err
 	}
-	src, err := readSource(ctx, deps, o.globalOptions, &o.cluster, o.files, o.profile, "apply", o.dryRun != "client")
+	src, repo, err := readSourceRepo(ctx, deps, o.globalOptions, &o.cluster, o.files, o.profile, "apply", o.dryRun != "client")
 	if err != nil {
 		return err
 	}
@@ -193,6 +202,9 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	opts.Observer = out
 	res, err := release.Apply(ctx, conn.cluster, src, opts)
 	rep.add(res)
+	if err == nil && repo != nil {
+		err = setupElasticsearch(ctx, deps, o, repo, out)
+	}
 	return rep.print(deps, out, err)
 }
 

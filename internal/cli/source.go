@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/manifest"
 	"github.com/obsctl/obsctl/internal/release"
 	"github.com/obsctl/obsctl/internal/render"
@@ -24,10 +25,17 @@ const embeddedRepo = "the embedded default repo"
 // false for a client dry run, which releases nothing). what names the
 // command in messages.
 func readSource(ctx context.Context, deps *Deps, g *globalOptions, c *clusterOptions, files []string, profile, what string, releases bool) (release.Source, error) {
+	src, _, err := readSourceRepo(ctx, deps, g, c, files, profile, what, releases)
+	return src, err
+}
+
+// readSourceRepo is readSource that also returns the repo the stack was
+// rendered from (nil for manifests).
+func readSourceRepo(ctx context.Context, deps *Deps, g *globalOptions, c *clusterOptions, files []string, profile, what string, releases bool) (release.Source, *load.Repo, error) {
 	if len(files) == 0 {
 		r, res, err := renderStack(deps, g, profile, what)
 		if err != nil {
-			return release.Source{}, err
+			return release.Source{}, nil, err
 		}
 		src := release.Source{
 			Objects: res.Objects, Generated: res.Generated, Requires: res.Requires,
@@ -42,48 +50,48 @@ func readSource(ctx context.Context, deps *Deps, g *globalOptions, c *clusterOpt
 			src.Git = release.GitInfoOf(gctx, src.Repo)
 			cancel()
 		}
-		return src, nil
+		return src, r, nil
 	}
 	ms, err := manifest.Read(files, manifest.Options{Stdin: deps.Stdin, WorkDir: deps.WorkDir})
 	if err != nil {
-		return release.Source{}, fmt.Errorf("read manifests: %w", err)
+		return release.Source{}, nil, fmt.Errorf("read manifests: %w", err)
 	}
 	objs := manifest.Objects(ms)
 	if len(objs) == 0 {
 		// Most likely a render that went wrong; released with prune, an
 		// empty set would delete the whole stack.
-		return release.Source{}, fmt.Errorf("no objects in %s: nothing to %s", strings.Join(files, ", "), what)
+		return release.Source{}, nil, fmt.Errorf("no objects in %s: nothing to %s", strings.Join(files, ", "), what)
 	}
 	src := release.Source{Objects: objs, Repo: "manifests " + strings.Join(files, ", ")}
 	id, ok, err := render.IdentityOf(objs)
 	if err != nil {
-		return release.Source{}, fmt.Errorf("read manifests: %w", err)
+		return release.Source{}, nil, fmt.Errorf("read manifests: %w", err)
 	}
 	if !ok && profile != "" {
-		return release.Source{}, usagef("--profile names the profile of a stack: the manifests in %s are no stack's render output", strings.Join(files, ", "))
+		return release.Source{}, nil, usagef("--profile names the profile of a stack: the manifests in %s are no stack's render output", strings.Join(files, ", "))
 	}
 	if !ok {
 		if !c.stackNamed && releases {
-			return release.Source{}, usagef("the manifests in %s carry no stack identity (they are not obsctl render output): name the stack they form with --stack NAME, a release of its own; to release the repo's stack, run obsctl %s without -f, or render it (obsctl render -o DIR) and %s that",
+			return release.Source{}, nil, usagef("the manifests in %s carry no stack identity (they are not obsctl render output): name the stack they form with --stack NAME, a release of its own; to release the repo's stack, run obsctl %s without -f, or render it (obsctl render -o DIR) and %s that",
 				strings.Join(files, ", "), what, what)
 		}
-		return src, nil
+		return src, nil, nil
 	}
 	if c.stackNamed && c.stack != id.Stack {
-		return release.Source{}, usagef("--stack %s, but the manifests are obsctl render output of stack %s", c.stack, id.Stack)
+		return release.Source{}, nil, usagef("--stack %s, but the manifests are obsctl render output of stack %s", c.stack, id.Stack)
 	}
 	if c.namespaceNamed && c.namespace != id.Namespace {
-		return release.Source{}, usagef("-n %s, but the manifests are obsctl render output of stack %s in namespace %s", c.namespace, id.Stack, id.Namespace)
+		return release.Source{}, nil, usagef("-n %s, but the manifests are obsctl render output of stack %s in namespace %s", c.namespace, id.Stack, id.Namespace)
 	}
 	if profile != "" && profile != id.Profile {
-		return release.Source{}, usagef("--profile %s, but the manifests were rendered with profile %s: render them again with --profile %s", profile, id.Profile, profile)
+		return release.Source{}, nil, usagef("--profile %s, but the manifests were rendered with profile %s: render them again with --profile %s", profile, id.Profile, profile)
 	}
 	c.stack, c.namespace = id.Stack, id.Namespace
 	src.Generated, src.Requires, src.Profile = id.Generated, id.Requires, id.Profile
 	// Naming the profile the manifests were rendered with confirms a
 	// change of profile, as --profile does for the repo's stack.
 	src.ProfileNamed = profile != ""
-	return src, nil
+	return src, nil, nil
 }
 
 // absRepo returns the repo's folder as history records it: absolute.

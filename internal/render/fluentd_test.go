@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 
 	"github.com/obsctl/obsctl/internal/compile"
+	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/fluentd"
 )
@@ -161,4 +163,18 @@ func TestFluentdImageIsTheCompilersOne(t *testing.T) {
 		return
 	}
 	t.Fatal("no Fluentd in Versions()")
+}
+
+func TestRetention(t *testing.T) {
+	if got := Retention(nil, "elasticsearch"); got != 7*24*time.Hour {
+		t.Errorf("the pinned Elasticsearch retention: %v", got)
+	}
+	c := &config.Config{}
+	c.Stack.Components.Elasticsearch.Retention = config.Duration{D: 14 * 24 * time.Hour, Set: true}
+	if got := Retention(c, "elasticsearch"); got != 14*24*time.Hour {
+		t.Errorf("obsctl.yaml's retention: %v", got)
+	}
+	if got := Retention(c, "grafana"); got != 0 {
+		t.Errorf("Grafana keeps no data: %v", got)
+	}
 }

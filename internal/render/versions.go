@@ -1,5 +1,13 @@
 package render
 
+import (
+	"time"
+
+	"github.com/prometheus/common/model"
+
+	"github.com/obsctl/obsctl/internal/config"
+)
+
 // The pinned versions: the one place that says what obsctl installs. A
 // component's version and image may be replaced in obsctl.yaml
 // (stack.components.<name>.version and .image); stack.registry replaces
@@ -66,4 +74,26 @@ func Versions() []Version {
 		out = append(out, Version{Component: p.title, Image: p.image, Version: p.version})
 	}
 	return out
+}
+
+// Retention returns how long component key keeps its data:
+// stack.components.<key>.retention of obsctl.yaml, else the pinned
+// default (0 for a component that keeps none).
+func Retention(cfg *config.Config, key string) time.Duration {
+	var d time.Duration
+	for _, p := range pins {
+		if p.key == key && p.retention != "" {
+			if md, err := model.ParseDuration(p.retention); err == nil {
+				d = time.Duration(md)
+			}
+		}
+	}
+	if cfg != nil {
+		for _, nc := range cfg.ComponentsByName() {
+			if nc.Name == key {
+				d = nc.Retention.Or(d)
+			}
+		}
+	}
+	return d
 }

@@ -32,6 +32,18 @@ func Obsctl(t testing.TB, c *cluster.Cluster, dir string, args ...string) Result
 // ObsctlAs is Obsctl with another kubeconfig: another identity's.
 func ObsctlAs(t testing.TB, kubeconfig, dir string, args ...string) Result {
 	t.Helper()
+	return obsctlRun(t, kubeconfig, dir, nil, args...)
+}
+
+// ObsctlEnv is Obsctl with these variables (NAME=value) in its
+// environment too.
+func ObsctlEnv(t testing.TB, c *cluster.Cluster, dir string, env []string, args ...string) Result {
+	t.Helper()
+	return obsctlRun(t, c.Kubeconfig(), dir, env, args...)
+}
+
+func obsctlRun(t testing.TB, kubeconfig, dir string, env []string, args ...string) Result {
+	t.Helper()
 	var out, errb bytes.Buffer
 	start := time.Now()
 	code := cli.Run(context.Background(), args, cli.Deps{
@@ -39,6 +51,11 @@ func ObsctlAs(t testing.TB, kubeconfig, dir string, args ...string) Result {
 		Getenv: func(k string) string {
 			if k == "KUBECONFIG" {
 				return kubeconfig
+			}
+			for _, kv := range env {
+				if name, v, ok := strings.Cut(kv, "="); ok && name == k {
+					return v
+				}
 			}
 			return ""
 		},

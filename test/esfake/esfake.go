@@ -1,6 +1,8 @@
 // Package esfake is a local HTTP server that answers as Elasticsearch 7.17
-// does, for the calls obsctl makes: the cluster's root (GET /) and the
+// does, for the calls obsctl makes: the cluster's root (GET /), the
 // search API (GET or POST /<indices>/_search) over documents it holds,
+// composable index templates (/_index_template) and ILM policies
+// (/_ilm/policy, with in_use_by and the refusal to delete one in use),
 // with the shapes of Elasticsearch's documentation, errors included.
 //
 // It really filters what it holds: bool (filter, must, must_not, should
@@ -22,6 +24,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -53,8 +56,18 @@ type Server struct {
 	Now func() time.Time
 	// reject is how many searches to refuse with 429 next.
 	reject int
-	// Requests counts the requests served, by "METHOD path".
+	// requests counts the requests served, by "METHOD path".
 	requests map[string]int
+	// templates and policies are the composable index templates and ILM
+	// policies put, as put.
+	templates map[string]map[string]any
+	policies  map[string]policy
+}
+
+type policy struct {
+	body     map[string]any
+	version  int
+	modified time.Time
 }
 
 // Start serves docs on addr (127.0.0.1:0 when empty).
@@ -66,7 +79,7 @@ func Start(addr string, docs []Doc) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{docs: slices.Clone(docs), requests: map[string]int{}}
+	s := &Server{docs: slices.Clone(docs), requests: map[string]int{}, templates: map[string]map[string]any{}, policies: map[string]policy{}}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
 	s.Server.Listener = l
@@ -156,6 +169,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.search(w, r, parts[0])
 	case len(parts) == 1 && parts[0] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.search(w, r, "_all")
+	case parts[0] == "_index_template" && len(parts) <= 2:
+		s.indexTemplate(w, r, strings.Join(parts[1:], ""))
+	case len(parts) >= 2 && len(parts) <= 3 && parts[0] == "_ilm" && parts[1] == "policy":
+		s.ilmPolicy(w, r, strings.Join(parts[2:], ""))
 	default:
 		writeJSON(w, http.StatusBadRequest, map[string]any{
 			"error":  "no handler found for uri [" + r.URL.RequestURI() + "] and method [" + r.Method + "]",
@@ -781,4 +798,206 @@ func isAfter(values, after []any, sorts []sortKey) bool {
 		}
 	}
 	return false
+}
+
+func readBody(w http.ResponseWriter, r *http.Request) (map[string]any, bool) {
+	var body map[string]any
+	dec := json.NewDecoder(r.Body)
+	dec.UseNumber()
+	if err := dec.Decode(&body); err != nil {
+		esError(w, http.StatusBadRequest, "parse_exception", "request body is required: "+err.Error(), nil)
+		return nil, false
+	}
+	return body, true
+}
+
+// indexTemplate serves /_index_template[/name] (composable templates).
+func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Method {
+	case http.MethodPut, http.MethodPost:
+		if name == "" {
+			writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "Incorrect HTTP method for uri [/_index_template] and method [PUT], allowed: [GET]", "status": 405})
+			return
+		}
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		patterns, _ := body["index_patterns"].([]any)
+		if len(patterns) == 0 {
+			esError(w, http.StatusBadRequest, "action_request_validation_exception", "Validation Failed: 1: index patterns are missing;", nil)
+			return
+		}
+		for k := range body {
+			switch k {
+			case "index_patterns", "priority", "_meta", "template", "composed_of", "version", "data_stream", "allow_auto_create":
+			default:
+				esError(w, http.StatusBadRequest, "x_content_parse_exception", "[1:2] [index_template] unknown field ["+k+"]", nil)
+				return
+			}
+		}
+		for other, t := range s.templates {
+			if other == name || str(t["priority"]) != str(body["priority"]) {
+				continue
+			}
+			for _, p := range patterns {
+				for _, q := range t["index_patterns"].([]any) {
+					if p == q {
+						esError(w, http.StatusBadRequest, "illegal_argument_exception", fmt.Sprintf(
+							"index template [%s] has index patterns %v matching patterns from existing templates [%s] with patterns (%s => %v) that have the same priority [%v], multiple index templates may not match during index creation, please use a different priority",
+							name, patterns, other, other, t["index_patterns"], str(body["priority"])), nil)
+						return
+					}
+				}
+			}
+		}
+		s.templates[name] = body
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	case http.MethodGet, http.MethodHead:
+		var out []any
+		for _, n := range slices.Sorted(maps.Keys(s.templates)) {
+			if name == "" || n == name || (strings.Contains(name, "*") && wildcard(name).MatchString(n)) {
+				out = append(out, map[string]any{"name": n, "index_template": s.templates[n]})
+			}
+		}
+		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
+			esError(w, http.StatusNotFound, "resource_not_found_exception", "index template matching ["+name+"] not found", nil)
+			return
+		}
+		if out == nil {
+			out = []any{}
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"index_templates": out})
+	case http.MethodDelete:
+		if _, ok := s.templates[name]; !ok {
+			esError(w, http.StatusNotFound, "resource_not_found_exception", "index_template ["+name+"] missing", nil)
+			return
+		}
+		delete(s.templates, name)
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "Incorrect HTTP method for uri [" + r.URL.Path + "] and method [" + r.Method + "]", "status": 405})
+	}
+}
+
+// policyUsers returns the indices held and the templates that name the
+// policy: an index uses the policy of the template of the highest
+// priority whose patterns match its name.
+func (s *Server) policyUsers(name string) (indices, templates []string) {
+	for _, t := range slices.Sorted(maps.Keys(s.templates)) {
+		if lifecyclePolicy(s.templates[t]) == name {
+			templates = append(templates, t)
+		}
+	}
+	seen := map[string]bool{}
+	for _, d := range s.docs {
+		if seen[d.Index] {
+			continue
+		}
+		seen[d.Index] = true
+		best, prio := "", int64(-1)
+		for tn, t := range s.templates {
+			for _, p := range t["index_patterns"].([]any) {
+				if wildcard(str(p)).MatchString(d.Index) {
+					if pr, _ := normalize(t["priority"]).(int64); pr > prio {
+						best, prio = tn, pr
+					}
+				}
+			}
+		}
+		if best != "" && lifecyclePolicy(s.templates[best]) == name {
+			indices = append(indices, d.Index)
+		}
+	}
+	slices.Sort(indices)
+	return indices, templates
+}
+
+func lifecyclePolicy(t map[string]any) string {
+	tpl, _ := t["template"].(map[string]any)
+	set, _ := tpl["settings"].(map[string]any)
+	if v, ok := set["index.lifecycle.name"]; ok {
+		return str(v)
+	}
+	idx, _ := set["index"].(map[string]any)
+	lc, _ := idx["lifecycle"].(map[string]any)
+	if v, ok := lc["name"]; ok {
+		return str(v)
+	}
+	return ""
+}
+
+// ilmPolicy serves /_ilm/policy[/name].
+func (s *Server) ilmPolicy(w http.ResponseWriter, r *http.Request, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch r.Method {
+	case http.MethodPut:
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		pol, ok := body["policy"].(map[string]any)
+		if !ok || name == "" {
+			esError(w, http.StatusBadRequest, "parse_exception", "request body or source parameter is required", nil)
+			return
+		}
+		prev := s.policies[name]
+		s.policies[name] = policy{body: pol, version: prev.version + 1, modified: s.now()}
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	case http.MethodGet:
+		out := map[string]any{}
+		for n, p := range s.policies {
+			if name != "" && n != name {
+				continue
+			}
+			indices, templates := s.policyUsers(n)
+			out[n] = map[string]any{
+				"version": p.version, "modified_date": p.modified.UTC().Format(time.RFC3339Nano), "policy": p.body,
+				"in_use_by": map[string]any{"indices": nonNil(indices), "data_streams": []string{}, "composable_templates": nonNil(templates)},
+			}
+		}
+		if name != "" && len(out) == 0 {
+			esError(w, http.StatusNotFound, "resource_not_found_exception", "Lifecycle policy not found: "+name, nil)
+			return
+		}
+		writeJSON(w, http.StatusOK, out)
+	case http.MethodDelete:
+		if _, ok := s.policies[name]; !ok {
+			esError(w, http.StatusNotFound, "resource_not_found_exception", "Lifecycle policy not found: "+name, nil)
+			return
+		}
+		if indices, _ := s.policyUsers(name); len(indices) > 0 {
+			esError(w, http.StatusBadRequest, "illegal_argument_exception",
+				fmt.Sprintf("Cannot delete policy [%s]. It is in use by one or more indices: %v", name, indices), nil)
+			return
+		}
+		delete(s.policies, name)
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "Incorrect HTTP method for uri [" + r.URL.Path + "] and method [" + r.Method + "]", "status": 405})
+	}
+}
+
+func nonNil(l []string) []string {
+	if l == nil {
+		return []string{}
+	}
+	return l
+}
+
+// Template returns an index template put, or nil.
+func (s *Server) Template(name string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.templates[name]
+}
+
+// Policy returns an ILM policy put, or nil.
+func (s *Server) Policy(name string) map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.policies[name].body
 }

@@ -1,0 +1,273 @@
+package logs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/olivere/elastic/v7"
+
+	"github.com/obsctl/obsctl/internal/fluentd"
+)
+
+// Plain daily indices, not data streams: the pinned Fluentd's
+// elasticsearch output writes with the index operation and names an index
+// a day (logstash_format), and a data stream takes only create. So each
+// pipeline gets a composable index template of its own, at a priority
+// above Elasticsearch's built-in logs-*-* data-stream template (100), so
+// that its logs-<pipeline>-YYYY.MM.DD indices are plain indices with
+// obsctl's mappings; and an ILM policy that deletes an index once the
+// retention has passed since it was created: a day's index, a day after
+// its day.
+const (
+	// TemplatePriority is above the built-in templates' 100.
+	TemplatePriority = 200
+	// FieldsLimit bounds the fields an index maps: apps' parsed JSON
+	// fields land next to the decorated ones, and a mapping that grows
+	// without bound slows the cluster; past it, Elasticsearch refuses the
+	// record (Fluentd logs the 400) rather than the cluster suffering.
+	FieldsLimit = 2000
+	// managedBy marks what obsctl created, in _meta.
+	managedBy = "obsctl"
+)
+
+// Object is an Elasticsearch object obsctl keeps: an index template or an
+// ILM policy.
+type Object struct {
+	// Kind is IndexTemplate or LifecyclePolicy.
+	Kind, Name string
+	// Body is what obsctl puts.
+	Body map[string]any
+}
+
+// Ref names the object, for progress.
+func (o Object) Ref() string { return o.Kind + " " + o.Name }
+
+// Kinds of objects.
+const (
+	KindTemplate = "IndexTemplate"
+	KindPolicy   = "LifecyclePolicy"
+)
+
+// Desired returns the templates and policies of the stack's pipelines.
+func Desired(stack string, pipelines []*fluentd.Pipeline, retention time.Duration) []Object {
+	var out []Object
+	days := max(1, int((retention+23*time.Hour)/(24*time.Hour)))
+	for _, p := range pipelines {
+		name := "obsctl-" + stack + "-" + p.Name
+		meta := map[string]any{"managed_by": managedBy, "stack": stack, "pipeline": p.Name}
+		props := map[string]any{
+			TimeField: map[string]any{"type": "date"},
+			"log":     map[string]any{"type": "text"},
+			"stream":  map[string]any{"type": "keyword"},
+			"kubernetes": map[string]any{"properties": map[string]any{
+				"namespace_name": map[string]any{"type": "keyword"},
+				"pod_name":       map[string]any{"type": "keyword"},
+				"container_name": map[string]any{"type": "keyword"},
+				"host":           map[string]any{"type": "keyword"},
+				// One field each, whatever labels and annotations pods
+				// carry: they would otherwise map a field per key.
+				"labels":           map[string]any{"type": "flattened"},
+				"namespace_labels": map[string]any{"type": "flattened"},
+				"annotations":      map[string]any{"type": "flattened"},
+			}},
+		}
+		for _, f := range p.RecordFields() {
+			props[f.Name] = map[string]any{"type": "keyword"}
+		}
+		out = append(out,
+			Object{Kind: KindPolicy, Name: name, Body: map[string]any{"policy": map[string]any{
+				"_meta": meta,
+				"phases": map[string]any{"delete": map[string]any{
+					"min_age": fmt.Sprintf("%dd", days),
+					"actions": map[string]any{"delete": map[string]any{}},
+				}},
+			}}},
+			Object{Kind: KindTemplate, Name: name, Body: map[string]any{
+				"index_patterns": []any{p.Output.IndexPattern()},
+				"priority":       TemplatePriority,
+				"_meta":          meta,
+				"template": map[string]any{
+					"settings": map[string]any{"index": map[string]any{
+						"lifecycle": map[string]any{"name": name},
+						"mapping":   map[string]any{"total_fields": map[string]any{"limit": fmt.Sprint(FieldsLimit)}},
+					}},
+					"mappings": map[string]any{"properties": props},
+				},
+			}},
+		)
+	}
+	return out
+}
+
+// Change is what Setup did, or would do, to one object.
+type Change struct {
+	Object Object
+	// Action is created, configured, unchanged, deleted or kept.
+	Action string
+	// Note says why an object was kept.
+	Note string
+}
+
+// Setup puts the desired objects whose live copy differs and, with prune,
+// deletes the stack's objects no pipeline wants any more (an ILM policy
+// that indices still use is kept, and said so). With dryRun it only
+// reads, and says what it would do. Log data is never deleted.
+func Setup(ctx context.Context, c *elastic.Client, stack string, desired []Object, prune, dryRun bool) ([]Change, error) {
+	live, err := liveObjects(ctx, c, stack)
+	if err != nil {
+		return nil, explain(err)
+	}
+	var out []Change
+	want := map[string]bool{}
+	for _, o := range desired {
+		want[o.Ref()] = true
+		cur, ok := live[o.Ref()]
+		ch := Change{Object: o, Action: "created"}
+		switch {
+		case ok && same(o, cur):
+			ch.Action = "unchanged"
+		case ok:
+			ch.Action = "configured"
+		}
+		if ch.Action != "unchanged" && !dryRun {
+			if err := put(ctx, c, o); err != nil {
+				return out, fmt.Errorf("%s: %w", o.Ref(), explain(err))
+			}
+		}
+		out = append(out, ch)
+	}
+	if !prune {
+		return out, nil
+	}
+	// Templates first: a policy goes once no template names it.
+	for _, kind := range []string{KindTemplate, KindPolicy} {
+		for _, ref := range slices.Sorted(maps.Keys(live)) {
+			o := live[ref]
+			if o.Kind != kind || want[ref] {
+				continue
+			}
+			ch := Change{Object: o, Action: "deleted"}
+			if inUse := usedBy(o); len(inUse) > 0 {
+				ch.Action, ch.Note = "kept", "indices still use it: "+strings.Join(inUse, ", ")
+			} else if !dryRun {
+				if err := del(ctx, c, o); err != nil {
+					var e *elastic.Error
+					if errors.As(err, &e) && e.Status == http.StatusBadRequest && kind == KindPolicy {
+						ch.Action, ch.Note = "kept", "Elasticsearch refuses to delete it: "+e.Details.Reason
+					} else {
+						return out, fmt.Errorf("%s: %w", ref, explain(err))
+					}
+				}
+			}
+			out = append(out, ch)
+		}
+	}
+	return out, nil
+}
+
+// liveObjects reads the stack's templates and policies: those whose _meta
+// says obsctl made them for the stack.
+func liveObjects(ctx context.Context, c *elastic.Client, stack string) (map[string]Object, error) {
+	out := map[string]Object{}
+	prefix := "obsctl-" + stack + "-"
+	res, err := c.IndexGetIndexTemplate(prefix + "*").Do(ctx)
+	if err != nil && !elastic.IsNotFound(err) {
+		return nil, err
+	}
+	if res != nil {
+		for _, t := range res.IndexTemplates {
+			b, err := json.Marshal(t.IndexTemplate)
+			if err != nil {
+				return nil, err
+			}
+			var body map[string]any
+			if err := json.Unmarshal(b, &body); err != nil {
+				return nil, err
+			}
+			if ours(body["_meta"], stack) {
+				out[KindTemplate+" "+t.Name] = Object{Kind: KindTemplate, Name: t.Name, Body: body}
+			}
+		}
+	}
+	pols, err := c.XPackIlmGetLifecycle().Do(ctx)
+	if err != nil && !elastic.IsNotFound(err) {
+		return nil, err
+	}
+	for name, p := range pols {
+		if !strings.HasPrefix(name, prefix) || p == nil {
+			continue
+		}
+		if ours(p.Policy["_meta"], stack) {
+			body := map[string]any{"policy": p.Policy}
+			if p.InUseBy != nil && len(p.InUseBy.Indices) > 0 {
+				body["in_use_by_indices"] = p.InUseBy.Indices
+			}
+			out[KindPolicy+" "+name] = Object{Kind: KindPolicy, Name: name, Body: body}
+		}
+	}
+	return out, nil
+}
+
+func ours(meta any, stack string) bool {
+	m, ok := meta.(map[string]any)
+	return ok && m["managed_by"] == managedBy && m["stack"] == stack
+}
+
+func usedBy(o Object) []string {
+	l, _ := o.Body["in_use_by_indices"].([]string)
+	return l
+}
+
+// same reports whether the live object is what obsctl would put: the
+// fields obsctl writes, compared as JSON (Elasticsearch adds its own).
+func same(want, live Object) bool {
+	norm := func(v any) any {
+		b, _ := json.Marshal(v)
+		var out any
+		_ = json.Unmarshal(b, &out)
+		return out
+	}
+	switch want.Kind {
+	case KindPolicy:
+		wp, _ := want.Body["policy"].(map[string]any)
+		lp, _ := live.Body["policy"].(map[string]any)
+		return reflect.DeepEqual(norm(wp["phases"]), norm(lp["phases"])) && reflect.DeepEqual(norm(wp["_meta"]), norm(lp["_meta"]))
+	default:
+		for _, k := range []string{"index_patterns", "priority", "_meta", "template"} {
+			if !reflect.DeepEqual(norm(want.Body[k]), norm(live.Body[k])) {
+				return false
+			}
+		}
+		return true
+	}
+}
+
+func put(ctx context.Context, c *elastic.Client, o Object) error {
+	var err error
+	switch o.Kind {
+	case KindPolicy:
+		_, err = c.XPackIlmPutLifecycle().Policy(o.Name).BodyJson(o.Body).Do(ctx)
+	default:
+		_, err = c.IndexPutIndexTemplate(o.Name).BodyJson(o.Body).Do(ctx)
+	}
+	return err
+}
+
+func del(ctx context.Context, c *elastic.Client, o Object) error {
+	var err error
+	switch o.Kind {
+	case KindPolicy:
+		_, err = c.XPackIlmDeleteLifecycle().Policy(o.Name).Do(ctx)
+	default:
+		_, err = c.IndexDeleteIndexTemplate(o.Name).Do(ctx)
+	}
+	return err
+}

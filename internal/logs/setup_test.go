@@ -1,0 +1,107 @@
+package logs
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/test/esfake"
+)
+
+func changes(cs []Change) string {
+	var out []string
+	for _, c := range cs {
+		s := c.Object.Ref() + " " + c.Action
+		if c.Note != "" {
+			s += " (" + c.Note + ")"
+		}
+		out = append(out, s)
+	}
+	return strings.Join(out, "\n")
+}
+
+// Setup creates each pipeline's template and policy, does nothing on
+// re-apply, updates what changed, and prunes what no pipeline wants,
+// keeping a policy indices still use; a dry run changes nothing.
+func TestSetup(t *testing.T) {
+	ctx := context.Background()
+	srv, err := esfake.Start("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Client(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	apps := pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app", "team", "team")
+	web := pipeline("web", "logs-web", "app.kubernetes.io/name", "service")
+	both := Desired("shop", []*fluentd.Pipeline{apps, web}, 7*24*time.Hour)
+
+	got, err := Setup(ctx, c, "shop", both, true, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if srv.Template("obsctl-shop-apps") != nil {
+		t.Error("a dry run put a template")
+	}
+	want := `LifecyclePolicy obsctl-shop-apps created
+IndexTemplate obsctl-shop-apps created
+LifecyclePolicy obsctl-shop-web created
+IndexTemplate obsctl-shop-web created`
+	if changes(got) != want {
+		t.Errorf("dry run:\n%s\nwant\n%s", changes(got), want)
+	}
+	if _, err := Setup(ctx, c, "shop", both, true, false); err != nil {
+		t.Fatal(err)
+	}
+	tpl := srv.Template("obsctl-shop-apps")
+	if tpl == nil || fmt.Sprint(tpl["index_patterns"]) != "[logs-apps-*]" || fmt.Sprint(tpl["priority"]) != "200" {
+		t.Fatalf("template: %v", tpl)
+	}
+	for _, want := range []string{"app:map[type:keyword]", "team:map[type:keyword]", "labels:map[type:flattened]", "name:obsctl-shop-apps", "limit:2000"} {
+		if !strings.Contains(fmt.Sprint(tpl["template"]), want) {
+			t.Errorf("template lacks %s: %v", want, tpl["template"])
+		}
+	}
+	if pol := srv.Policy("obsctl-shop-apps"); !strings.Contains(fmt.Sprint(pol), "min_age:7d") {
+		t.Errorf("policy: %v", pol)
+	}
+
+	got, err = Setup(ctx, c, "shop", both, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(changes(got), "unchanged") != 4 {
+		t.Errorf("re-apply:\n%s", changes(got))
+	}
+	if n := srv.Requests("PUT /_index_template/obsctl-shop-apps"); n != 1 {
+		t.Errorf("the template was put %d times", n)
+	}
+
+	// A longer retention changes the policies; web goes away, and its
+	// index still uses its policy.
+	srv.Add(esfake.Doc{Index: "logs-web-2026.12.05", ID: "1", Source: map[string]any{"log": "x"}})
+	got, err = Setup(ctx, c, "shop", Desired("shop", []*fluentd.Pipeline{apps}, 14*24*time.Hour), true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = `LifecyclePolicy obsctl-shop-apps configured
+IndexTemplate obsctl-shop-apps unchanged
+IndexTemplate obsctl-shop-web deleted
+LifecyclePolicy obsctl-shop-web kept (indices still use it: logs-web-2026.12.05)`
+	if changes(got) != want {
+		t.Errorf("after removing web:\n%s\nwant\n%s", changes(got), want)
+	}
+	if srv.Template("obsctl-shop-web") != nil || srv.Policy("obsctl-shop-web") == nil {
+		t.Error("web's template should be gone and its policy kept")
+	}
+	// Another stack's objects are not this one's.
+	other, err := Setup(ctx, c, "other", nil, true, false)
+	if err != nil || len(other) != 0 {
+		t.Errorf("another stack saw %v (%v)", changes(other), err)
+	}
+}
