@@ -1,6 +1,11 @@
 package lint
 
-import "github.com/obsctl/obsctl/internal/diag"
+import (
+	"fmt"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/fluentd"
+)
 
 // The checks below report through the pipeline loader (internal/fluentd),
 // which reads pipelines/*.yaml. They are registered so that they can be
@@ -145,6 +150,41 @@ func (pipelineCatchAll) Meta() Meta {
 }
 
 func (pipelineCatchAll) Check(*Pass) {}
+
+// pipelineUnrouted reports a repo whose pipelines all have a match: none
+// is the catch-all, so the logs of containers no pipeline selects (a new
+// namespace, a container renamed) are dropped, counted only by the null
+// output "unrouted" (fluentd_output_status_emit_records{plugin_id="unrouted"}).
+// Add a pipeline without match, which is routed after the others; disable
+// the check when dropping those logs is meant.
+type pipelineUnrouted struct{}
+
+func (pipelineUnrouted) Name() string { return "pipelines/unrouted" }
+
+func (pipelineUnrouted) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeRepo, Summary: "No pipeline takes every log: logs no pipeline selects are dropped."}
+}
+
+func (pipelineUnrouted) Check(p *Pass) {
+	if p.Repo == nil || len(p.Repo.Pipelines) == 0 {
+		return
+	}
+	var first *fluentd.Pipeline
+	for _, pl := range p.Repo.Pipelines {
+		if pl.CatchAll() {
+			return
+		}
+		if first == nil || pl.Path() < first.Path() {
+			first = pl
+		}
+	}
+	what := fmt.Sprintf("%d pipelines, each with a match", len(p.Repo.Pipelines))
+	if len(p.Repo.Pipelines) == 1 {
+		what = "1 pipeline, with a match"
+	}
+	p.Report(first.NameSpan(), "add a pipeline without match, the catch-all, routed after the others; disable pipelines/unrouted if dropping them is meant",
+		"no pipeline takes every log (%s): the logs of containers none of them selects are dropped, counted only by the null output \"unrouted\"", what)
+}
 
 // pipelineOverlap reports two pipelines whose selectors can take the same
 // logs: their namespaces, containers and pod label equalities all

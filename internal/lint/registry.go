@@ -59,6 +59,7 @@ func Checks() []Check {
 		pipelineDuplicateName{},
 		pipelineCatchAll{},
 		pipelineOverlap{},
+		pipelineUnrouted{},
 		dashboardSyntax{},
 		dashboardDatasource{},
 		dashboardUnknownMetric{},
