@@ -36,6 +36,7 @@ type applyOptions struct {
 	profile        string
 	message        string
 	esURL          string
+	kibanaURL      string
 }
 
 func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -74,7 +75,8 @@ ILM policy are put into the Elasticsearch at --elasticsearch-url (or
 elasticsearch.url of obsctl.yaml), with the credentials in
 OBSCTL_ELASTICSEARCH_USERNAME and OBSCTL_ELASTICSEARCH_PASSWORD, a line each;
 with --prune, those of pipelines gone are deleted, a policy indices still
-use kept. Log data is never deleted.
+use kept. Log data is never deleted. Likewise each pipeline's Kibana index
+pattern, and one for all logs, at --kibana-url (or kibana.url).
 
 --dry-run=client only reads and checks the manifests; --dry-run=server
 makes the same plan and sends every object as a server dry run: it says
@@ -101,6 +103,7 @@ destructive change was not confirmed.`,
 	f := cmd.Flags()
 	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to apply instead of the repo's stack: files, folders or - for standard input (repeatable)")
 	addProfileFlag(cmd, &o.profile)
+	f.StringVar(&o.kibanaURL, "kibana-url", "", "Kibana, to create each pipeline's index pattern and one for all logs (default: kibana.url of obsctl.yaml)")
 	f.StringVar(&o.esURL, "elasticsearch-url", "", "the logs' Elasticsearch, to set up each pipeline's index template and ILM policy (default: elasticsearch.url of obsctl.yaml)")
 	f.StringVar(&o.dryRun, "dry-run", "none", "none, client (check the manifests, contact no cluster) or server (plan and dry-run every object, nothing changes)")
 	f.StringVarP(&o.message, "message", "m", "", "a note recorded with the revision (obsctl history shows it)")

@@ -14,9 +14,10 @@ import (
 // setupElasticsearch puts each pipeline's index template and ILM policy
 // into the logs' Elasticsearch once the stack is applied (a server dry run
 // only reads, and says what it would do), and with --prune deletes those
-// of pipelines gone. Each change is a line of apply's output, as objects'
-// are. Elasticsearch is reached at --elasticsearch-url or
-// elasticsearch.url; without either, apply says what was not set up.
+// of pipelines gone; then the pipelines' Kibana index patterns, likewise.
+// Each change is a line of apply's output, as objects' are. Elasticsearch
+// is reached at --elasticsearch-url or elasticsearch.url, Kibana at
+// --kibana-url or kibana.url; without them, apply says what was not set up.
 func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo, out *printer) error {
 	if r.Config == nil || !componentOn(r.Config, "elasticsearch") || !componentOn(r.Config, "fluentd") {
 		return nil
@@ -43,10 +44,41 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 		return fmt.Errorf("elasticsearch at %s: %v", url, err)
 	}
 	changes, err := logs.Setup(ctx, client, o.cluster.stack, desired, o.prune, o.dryRun == "server")
+	printChanges(out, changes, "Elasticsearch", o.dryRun == "server")
+	if err != nil {
+		return fmt.Errorf("elasticsearch at %s: %w", url, err)
+	}
+
+	kurl := o.kibanaURL
+	if kurl == "" {
+		kurl = r.Config.Kibana.URL
+	}
+	if kurl == "" || !componentOn(r.Config, "kibana") {
+		if componentOn(r.Config, "kibana") {
+			out.note("Kibana: the pipelines' index patterns are not set up: give --kibana-url, or kibana.url in obsctl.yaml")
+		}
+		return nil
+	}
+	if why := config.CheckElasticsearchURL(kurl); why != "" {
+		return usagef("--kibana-url: %s", why)
+	}
+	k := &logs.Kibana{URL: kurl, User: deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), Password: deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD")}
+	changes, err = logs.SetupKibana(ctx, k, o.cluster.stack, logs.Patterns(o.cluster.stack, pipelines), o.prune, o.dryRun == "server")
+	printChanges(out, changes, "Kibana", o.dryRun == "server")
+	if err != nil {
+		return fmt.Errorf("kibana at %s: %w", kurl, err)
+	}
+	return nil
+}
+
+// printChanges prints a line of apply's output for each change made in
+// Elasticsearch or Kibana.
+func printChanges(out *printer, changes []logs.Change, where string, dryRun bool) {
 	out.mu.Lock()
+	defer out.mu.Unlock()
 	for _, c := range changes {
-		line := c.Object.Ref() + " " + c.Action + " (Elasticsearch"
-		if o.dryRun == "server" && c.Action != "unchanged" {
+		line := c.Object.Ref() + " " + c.Action + " (" + where
+		if dryRun && c.Action != "unchanged" {
 			line += ", server dry run"
 		}
 		line += ")"
@@ -55,11 +87,6 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 		}
 		out.emit(line)
 	}
-	out.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("elasticsearch at %s: %w", url, err)
-	}
-	return nil
 }
 
 func componentOn(c *config.Config, key string) bool {

@@ -40,6 +40,18 @@ type Config struct {
 	Stack Stack `yaml:"stack"`
 	// Elasticsearch says where obsctl reaches the logs' Elasticsearch.
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
+	// Kibana says where obsctl reaches Kibana.
+	Kibana Kibana `yaml:"kibana"`
+}
+
+// Kibana is how obsctl reaches the stack's Kibana.
+type Kibana struct {
+	Fields
+	// URL is Kibana outside the cluster or through an ingress, such as
+	// https://kibana.example.com; obsctl apply creates the pipelines'
+	// index patterns there (--kibana-url wins), as the user of
+	// OBSCTL_ELASTICSEARCH_USERNAME and OBSCTL_ELASTICSEARCH_PASSWORD.
+	URL string `yaml:"url"`
 }
 
 // Elasticsearch is how obsctl reaches the Elasticsearch the logs are in.

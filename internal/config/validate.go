@@ -87,6 +87,11 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 			report(c.Elasticsearch.Span("url"), "an http or https URL with a host, such as https://logs.example.com:9200, and no credentials", "elasticsearch.url: %s", why)
 		}
 	}
+	if u := c.Kibana.URL; u != "" {
+		if why := CheckElasticsearchURL(u); why != "" {
+			report(c.Kibana.Span("url"), "an http or https URL with a host, such as https://kibana.example.com, and no credentials", "kibana.url: %s", why)
+		}
+	}
 	if d := c.Prometheus.ScrapeInterval; d.Set && d.D <= 0 {
 		report(c.Prometheus.Span("scrapeInterval"), "", "prometheus.scrapeInterval must be longer than zero")
 	}
@@ -208,7 +213,8 @@ func refusedText(report reportFunc, d *decoder, n *yaml.Node) {
 	}
 }
 
-// CheckElasticsearchURL says what is wrong with an Elasticsearch URL, or
+// CheckElasticsearchURL says what is wrong with an Elasticsearch (or
+// Kibana) URL, or
 // "": it is http or https with a host, and holds no credentials (they
 // would be kept in the repo, and printed).
 func CheckElasticsearchURL(raw string) string {

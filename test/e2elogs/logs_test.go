@@ -6,7 +6,8 @@
 // here, and the API server refuses to proxy to loopback, so the e2e proves
 // the external-URL path. Re-applying changes nothing, a server dry run
 // only says what would change, and removing a pipeline deletes its
-// template and keeps its policy while an index still uses it. obsctl logs
+// template and keeps its policy while an index still uses it. The Kibana
+// index patterns follow, in test/esfake's Kibana 7.17 stand-in. obsctl logs
 // then finds records by pod label in the same server.
 package e2elogs
 
@@ -70,12 +71,18 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 	}
 	defer es.Close()
 	es.User, es.Password = "elastic", "e2e-not-a-secret"
+	kb, err := esfake.StartKibana(fmt.Sprintf("127.%d.250.3:0", c.Block().A))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kb.Close()
+	kb.User, kb.Password = "elastic", "e2e-not-a-secret"
 	dir := t.TempDir()
 	writeRepo(t, dir, "7d", map[string]string{"apps": "", "web": "match:\n  namespaces: [web]"})
 	env := []string{"OBSCTL_ELASTICSEARCH_USERNAME=elastic", "OBSCTL_ELASTICSEARCH_PASSWORD=e2e-not-a-secret"}
 	apply := func(args ...string) e2ekit.Result {
 		t.Helper()
-		return e2ekit.ObsctlEnv(t, c, dir, env, append([]string{"apply", "--elasticsearch-url", es.URL, "--wait=false", "--timeout", "2m"}, args...)...)
+		return e2ekit.ObsctlEnv(t, c, dir, env, append([]string{"apply", "--elasticsearch-url", es.URL, "--kibana-url", kb.URL, "--wait=false", "--timeout", "2m"}, args...)...)
 	}
 
 	r := apply()
@@ -85,6 +92,8 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 	for _, want := range []string{
 		"IndexTemplate obsctl-e2elogs-apps created (Elasticsearch)",
 		"LifecyclePolicy obsctl-e2elogs-web created (Elasticsearch)",
+		"IndexPattern obsctl-e2elogs-apps created (Kibana)",
+		"IndexPattern obsctl-e2elogs-all-logs created (Kibana)",
 	} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("apply's output lacks %q", want)
@@ -99,8 +108,8 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 	}
 
 	r = apply()
-	if r.Code != 0 || strings.Count(r.Stdout, "unchanged (Elasticsearch)") != 4 {
-		t.Errorf("re-apply: exit %d, want 4 unchanged Elasticsearch objects:\n%s", r.Code, r.Stdout)
+	if r.Code != 0 || strings.Count(r.Stdout, "unchanged (Elasticsearch)") != 4 || strings.Count(r.Stdout, "unchanged (Kibana)") != 3 {
+		t.Errorf("re-apply: exit %d, want 4 unchanged Elasticsearch objects and 3 Kibana ones:\n%s", r.Code, r.Stdout)
 	}
 
 	// A longer retention, in a server dry run: said, not done.
@@ -124,6 +133,8 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 		"LifecyclePolicy obsctl-e2elogs-apps configured (Elasticsearch)",
 		"IndexTemplate obsctl-e2elogs-web deleted (Elasticsearch)",
 		"LifecyclePolicy obsctl-e2elogs-web kept (Elasticsearch): indices still use it: logs-web-",
+		"IndexPattern obsctl-e2elogs-web deleted (Kibana)",
+		"IndexPattern obsctl-e2elogs-all-logs configured (Kibana)",
 	} {
 		if !strings.Contains(r.Stdout, want) {
 			t.Errorf("after removing web, apply's output lacks %q:\n%s", want, r.Stdout)
