@@ -72,8 +72,10 @@ as obsctl apply; others need --stack, naming the stack they form.
 
 Once the stack is applied, each pipeline's Elasticsearch index template and
 ILM policy are put into the Elasticsearch at --elasticsearch-url (or
-elasticsearch.url of obsctl.yaml), with the credentials in
-OBSCTL_ELASTICSEARCH_USERNAME and OBSCTL_ELASTICSEARCH_PASSWORD, a line each;
+elasticsearch.url of obsctl.yaml; else the stack's own, by port-forward
+through the Kubernetes API), with the credentials in
+OBSCTL_ELASTICSEARCH_USERNAME and OBSCTL_ELASTICSEARCH_PASSWORD (else those
+obsctl generated), a line each;
 with --prune, those of pipelines gone are deleted, a policy indices still
 use kept. Log data is never deleted. Likewise each pipeline's Kibana index
 pattern, and one for all logs, at --kibana-url (or kibana.url).
@@ -206,7 +208,7 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	res, err := release.Apply(ctx, conn.cluster, src, opts)
 	rep.add(res)
 	if err == nil && repo != nil {
-		err = setupElasticsearch(ctx, deps, o, repo, out)
+		err = setupElasticsearch(ctx, deps, o, repo, conn, out)
 	}
 	return rep.print(deps, out, err)
 }

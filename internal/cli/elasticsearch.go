@@ -2,10 +2,17 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/logs"
 	"github.com/obsctl/obsctl/internal/render"
@@ -18,7 +25,7 @@ import (
 // Each change is a line of apply's output, as objects' are. Elasticsearch
 // is reached at --elasticsearch-url or elasticsearch.url, Kibana at
 // --kibana-url or kibana.url; without them, apply says what was not set up.
-func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo, out *printer) error {
+func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo, conn *clusterConn, out *printer) error {
 	if r.Config == nil || !componentOn(r.Config, "elasticsearch") || !componentOn(r.Config, "fluentd") {
 		return nil
 	}
@@ -26,9 +33,22 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 	if url == "" {
 		url = r.Config.Elasticsearch.URL
 	}
+	user, password := deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD")
 	if url == "" {
-		out.note("Elasticsearch: the pipelines' index templates and ILM policies are not set up: give --elasticsearch-url, or elasticsearch.url in obsctl.yaml (until they are, Elasticsearch's built-in logs-*-* template makes the log indices data streams, which refuse Fluentd's writes)")
-		return nil
+		// The stack's own, through the Kubernetes API: a port-forward to
+		// a ready pod, as the user of the Secret obsctl generated.
+		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, compile.ElasticsearchService, compile.ElasticsearchPort)
+		if err != nil {
+			out.note(fmt.Sprintf("obsctl: Elasticsearch: the pipelines' index templates and ILM policies are not set up: %v; run apply again once it is ready, or give --elasticsearch-url (until they are, Elasticsearch's built-in logs-*-* template makes the log indices data streams, which refuse Fluentd's writes)", err))
+			return nil
+		}
+		defer stop()
+		url = "http://" + fwd
+		if user == "" {
+			if user, password, err = esCredentials(ctx, conn, o.cluster.namespace); err != nil {
+				return fmt.Errorf("elasticsearch: %w", err)
+			}
+		}
 	}
 	if why := config.CheckElasticsearchURL(url); why != "" {
 		return usagef("--elasticsearch-url: %s", why)
@@ -39,7 +59,7 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 		pipelines = []*fluentd.Pipeline{{Name: "default", Output: fluentd.Output{Index: "logs-default"}}}
 	}
 	desired := logs.Desired(o.cluster.stack, pipelines, render.Retention(r.Config, "elasticsearch"))
-	client, err := logs.Client(url, deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD"), nil)
+	client, err := logs.Client(url, user, password, nil)
 	if err != nil {
 		return fmt.Errorf("elasticsearch at %s: %v", url, err)
 	}
@@ -49,20 +69,26 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 		return fmt.Errorf("elasticsearch at %s: %w", url, err)
 	}
 
+	if !componentOn(r.Config, "kibana") {
+		return nil
+	}
 	kurl := o.kibanaURL
 	if kurl == "" {
 		kurl = r.Config.Kibana.URL
 	}
-	if kurl == "" || !componentOn(r.Config, "kibana") {
-		if componentOn(r.Config, "kibana") {
-			out.note("Kibana: the pipelines' index patterns are not set up: give --kibana-url, or kibana.url in obsctl.yaml")
+	if kurl == "" {
+		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, "kibana", 5601)
+		if err != nil {
+			out.note(fmt.Sprintf("obsctl: Kibana: the pipelines' index patterns are not set up: %v; run apply again once it is ready, or give --kibana-url", err))
+			return nil
 		}
-		return nil
+		defer stop()
+		kurl = "http://" + fwd
 	}
 	if why := config.CheckElasticsearchURL(kurl); why != "" {
 		return usagef("--kibana-url: %s", why)
 	}
-	k := &logs.Kibana{URL: kurl, User: deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), Password: deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD")}
+	k := &logs.Kibana{URL: kurl, User: user, Password: password}
 	changes, err = logs.SetupKibana(ctx, k, o.cluster.stack, logs.Patterns(o.cluster.stack, pipelines), o.prune, o.dryRun == "server")
 	printChanges(out, changes, "Kibana", o.dryRun == "server")
 	if err != nil {
@@ -96,4 +122,38 @@ func componentOn(c *config.Config, key string) bool {
 		}
 	}
 	return false
+}
+
+// forwardTimeout bounds finding a ready pod and opening a port-forward.
+const forwardTimeout = 15 * time.Second
+
+// forward port-forwards a free local port to Service ns/name's port.
+func forward(ctx context.Context, conn *clusterConn, ns, name string, port int32) (string, func(), error) {
+	if conn == nil || conn.clients == nil {
+		return "", nil, errors.New("no cluster connection")
+	}
+	fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
+	defer cancel()
+	addr, stop, err := kube.ForwardService(fctx, conn.clients.Config, ns, name, port)
+	if err != nil {
+		if errors.Is(err, kube.ErrNoReadyPod) {
+			return "", nil, fmt.Errorf("%s has no ready pod yet", name)
+		}
+		return "", nil, fmt.Errorf("cannot reach %s through the Kubernetes API: %v", name, err)
+	}
+	return addr, stop, nil
+}
+
+// esCredentials reads the user and password obsctl generated for
+// Elasticsearch (never printed).
+func esCredentials(ctx context.Context, conn *clusterConn, ns string) (string, string, error) {
+	cs, err := kubernetes.NewForConfig(conn.clients.Config)
+	if err != nil {
+		return "", "", err
+	}
+	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, render.ElasticsearchCredentialsSecret, metav1.GetOptions{})
+	if err != nil {
+		return "", "", fmt.Errorf("read its credentials (Secret %s/%s): %w", ns, render.ElasticsearchCredentialsSecret, err)
+	}
+	return string(sec.Data["username"]), string(sec.Data["password"]), nil
 }

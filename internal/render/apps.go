@@ -28,7 +28,7 @@ const annotationConfigHash = "obsctl.dev/config-sha256"
 const (
 	esApp               = compile.ElasticsearchService
 	esHTTPPort          = compile.ElasticsearchPort
-	esCredentialsSecret = "elasticsearch-credentials"
+	esCredentialsSecret = ElasticsearchCredentialsSecret
 	esUser              = compile.ElasticsearchUser
 )
 
@@ -45,6 +45,10 @@ func (b *builder) esCredentials(also ...string) {
 	b.generateIn(b.resolve("elasticsearch"), append([]string{b.ns}, also...), esCredentialsSecret,
 		map[string]string{"username": esUser}, "password")
 }
+
+// ElasticsearchCredentialsSecret is the Secret obsctl generates with
+// Elasticsearch's user (username) and password (password).
+const ElasticsearchCredentialsSecret = "elasticsearch-credentials"
 
 // svcURL is the in-cluster URL of a Service of the stack's namespace.
 func (b *builder) svcURL(service string, port int32) string {

@@ -265,6 +265,11 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--service-account-key-file="+pki("sa.pub"),
 		"--service-account-signing-key-file="+pki("sa.key"),
 		"--service-cluster-ip-range=10.96.0.0/16",
+		// Reach a node's kubelet (logs, exec, port-forward) at its
+		// loopback InternalIP, never by resolving its name: the default
+		// order tries Hostname first, and the lookup went to the
+		// machine's resolver, off loopback.
+		"--kubelet-preferred-address-types=InternalIP",
 		"--allow-privileged=true",
 		"--requestheader-client-ca-file="+pki("front-proxy-ca.crt"),
 		"--requestheader-allowed-names="+frontProxyClient,

@@ -141,6 +141,23 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 		}
 	}
 
+	// Without a URL, apply reaches the stack's own Elasticsearch and Kibana
+	// through the Kubernetes API, by port-forward. Here the pods are
+	// simulated (kwok), so nothing answers behind them: apply says the
+	// set-up was skipped, and why, and succeeds.
+	r = e2ekit.ObsctlEnv(t, c, dir, nil, "apply", "--wait=false", "--timeout", "2m")
+	if r.Code != 0 {
+		t.Errorf("apply without URLs: exit %d", r.Code)
+	}
+	for _, want := range []string{
+		"Elasticsearch: the pipelines' index templates and ILM policies are not set up: ",
+		"run apply again once it is ready, or give --elasticsearch-url",
+	} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("apply without URLs does not say %q:\n%s", want, r.Stderr)
+		}
+	}
+
 	// The records of the web pipeline's index are still found, through
 	// the pipeline that lifts the label now.
 	es.Add(esfake.Doc{Index: "logs-apps-" + time.Now().UTC().Format("2006.01.02"), ID: "a1", Source: map[string]any{
