@@ -7,7 +7,6 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
@@ -134,7 +133,7 @@ func forward(ctx context.Context, conn *clusterConn, ns, name string, port int32
 	}
 	fctx, cancel := context.WithTimeout(ctx, forwardTimeout)
 	defer cancel()
-	addr, stop, err := kube.ForwardService(fctx, conn.clients.Config, ns, name, port)
+	addr, stop, err := kube.ForwardService(fctx, conn.clients.Config, conn.clients.Dynamic, ns, name, port)
 	if err != nil {
 		if errors.Is(err, kube.ErrNoReadyPod) {
 			return "", nil, fmt.Errorf("%s has no ready pod yet", name)
@@ -147,11 +146,7 @@ func forward(ctx context.Context, conn *clusterConn, ns, name string, port int32
 // esCredentials reads the user and password obsctl generated for
 // Elasticsearch (never printed).
 func esCredentials(ctx context.Context, conn *clusterConn, ns string) (string, string, error) {
-	cs, err := kubernetes.NewForConfig(conn.clients.Config)
-	if err != nil {
-		return "", "", err
-	}
-	sec, err := cs.CoreV1().Secrets(ns).Get(ctx, render.ElasticsearchCredentialsSecret, metav1.GetOptions{})
+	sec, err := kube.Secrets(conn.clients.Dynamic, ns).Get(ctx, render.ElasticsearchCredentialsSecret, metav1.GetOptions{})
 	if err != nil {
 		return "", "", fmt.Errorf("read its credentials (Secret %s/%s): %w", ns, render.ElasticsearchCredentialsSecret, err)
 	}

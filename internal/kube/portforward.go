@@ -6,13 +6,15 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/portforward"
 	"k8s.io/client-go/transport/spdy"
@@ -26,8 +28,8 @@ var ErrNoReadyPod = errors.New("no ready pod")
 // that pod that the Service's port serves, as kubectl port-forward
 // svc/NAME PORT resolves them: the Service's selector, its port's
 // targetPort (a number, or the name of a container port).
-func ServiceTarget(ctx context.Context, cs kubernetes.Interface, ns, name string, port int32) (*corev1.Pod, int32, error) {
-	svc, err := cs.CoreV1().Services(ns).Get(ctx, name, metav1.GetOptions{})
+func ServiceTarget(ctx context.Context, client dynamic.Interface, ns, name string, port int32) (*corev1.Pod, int32, error) {
+	svc, err := Services(client, ns).Get(ctx, name, metav1.GetOptions{})
 	if err != nil {
 		return nil, 0, err
 	}
@@ -43,22 +45,12 @@ func ServiceTarget(ctx context.Context, cs kubernetes.Interface, ns, name string
 	if len(svc.Spec.Selector) == 0 {
 		return nil, 0, fmt.Errorf("service %s/%s selects no pods", ns, name)
 	}
-	pods, err := cs.CoreV1().Pods(ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
+	items, err := Pods(client, ns).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
 	if err != nil {
 		return nil, 0, err
 	}
-	items := pods.Items
-	slices.SortFunc(items, func(a, b corev1.Pod) int {
-		switch {
-		case a.Name < b.Name:
-			return -1
-		case a.Name > b.Name:
-			return 1
-		}
-		return 0
-	})
-	for i := range items {
-		p := &items[i]
+	slices.SortFunc(items, func(a, b *corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
+	for _, p := range items {
 		if p.DeletionTimestamp != nil || p.Status.Phase != corev1.PodRunning || !podReady(p) {
 			continue
 		}
@@ -102,12 +94,8 @@ func containerPort(p *corev1.Pod, target intstr.IntOrString, port int32) (int32,
 // ForwardService forwards a free port of 127.0.0.1 to Service ns/name's
 // port, through the API server (kubectl port-forward svc/NAME), and
 // returns the local address and what stops the forwarding.
-func ForwardService(ctx context.Context, cfg *rest.Config, ns, name string, port int32) (string, func(), error) {
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return "", nil, err
-	}
-	pod, target, err := ServiceTarget(ctx, cs, ns, name, port)
+func ForwardService(ctx context.Context, cfg *rest.Config, client dynamic.Interface, ns, name string, port int32) (string, func(), error) {
+	pod, target, err := ServiceTarget(ctx, client, ns, name, port)
 	if err != nil {
 		return "", nil, err
 	}
@@ -115,7 +103,10 @@ func ForwardService(ctx context.Context, cfg *rest.Config, ns, name string, port
 	if err != nil {
 		return "", nil, err
 	}
-	u := cs.CoreV1().RESTClient().Post().Resource("pods").Namespace(ns).Name(pod.Name).SubResource("portforward").URL()
+	u, err := url.Parse(strings.TrimRight(cfg.Host, "/") + "/api/v1/namespaces/" + url.PathEscape(ns) + "/pods/" + url.PathEscape(pod.Name) + "/portforward")
+	if err != nil {
+		return "", nil, err
+	}
 	dialer := spdy.NewDialer(upgrader, &http.Client{Transport: transport}, http.MethodPost, u)
 	stop, ready := make(chan struct{}), make(chan struct{})
 	fw, err := portforward.NewOnAddresses(dialer, []string{"127.0.0.1"}, []string{fmt.Sprintf("0:%d", target)}, stop, ready, io.Discard, io.Discard)

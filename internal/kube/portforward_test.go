@@ -7,8 +7,9 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/client-go/kubernetes/fake"
+	dynfake "k8s.io/client-go/dynamic/fake"
 )
 
 func pod(name string, phase corev1.PodPhase, ready bool, ports ...corev1.ContainerPort) *corev1.Pod {
@@ -37,11 +38,11 @@ func TestServiceTarget(t *testing.T) {
 	http := corev1.ContainerPort{Name: "http", ContainerPort: 19200}
 	ctx := context.Background()
 
-	cs := fake.NewClientset(svc, pod("es-0", corev1.PodPending, false, http), pod("es-1", corev1.PodRunning, false, http))
+	cs := fakeDynamic(t, svc, pod("es-0", corev1.PodPending, false, http), pod("es-1", corev1.PodRunning, false, http))
 	if _, _, err := ServiceTarget(ctx, cs, "m", "es", 9200); !errors.Is(err, ErrNoReadyPod) {
 		t.Errorf("no ready pod: %v", err)
 	}
-	cs = fake.NewClientset(svc, pod("es-0", corev1.PodRunning, false, http), pod("es-1", corev1.PodRunning, true, http))
+	cs = fakeDynamic(t, svc, pod("es-0", corev1.PodRunning, false, http), pod("es-1", corev1.PodRunning, true, http))
 	p, port, err := ServiceTarget(ctx, cs, "m", "es", 9200)
 	if err != nil || p.Name != "es-1" || port != 19200 {
 		t.Errorf("named targetPort: %v %d %v", p, port, err)
@@ -52,4 +53,13 @@ func TestServiceTarget(t *testing.T) {
 	if _, _, err := ServiceTarget(ctx, cs, "m", "es", 443); err == nil {
 		t.Error("a port the Service does not have")
 	}
+}
+
+func fakeDynamic(t *testing.T, objs ...runtime.Object) *dynfake.FakeDynamicClient {
+	t.Helper()
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		t.Fatal(err)
+	}
+	return dynfake.NewSimpleDynamicClient(scheme, objs...)
 }

@@ -45,6 +45,35 @@ func Namespaces(client dynamic.Interface) Typed[corev1.Namespace, *corev1.Namesp
 	return Typed[corev1.Namespace, *corev1.Namespace]{client.Resource(gv.WithResource("namespaces")), gv.WithKind("Namespace")}
 }
 
+// Services reads Services in namespace ns.
+func Services(client dynamic.Interface, ns string) Typed[corev1.Service, *corev1.Service] {
+	gv := corev1.SchemeGroupVersion
+	return Typed[corev1.Service, *corev1.Service]{client.Resource(gv.WithResource("services")).Namespace(ns), gv.WithKind("Service")}
+}
+
+// Pods reads Pods in namespace ns.
+func Pods(client dynamic.Interface, ns string) Typed[corev1.Pod, *corev1.Pod] {
+	gv := corev1.SchemeGroupVersion
+	return Typed[corev1.Pod, *corev1.Pod]{client.Resource(gv.WithResource("pods")).Namespace(ns), gv.WithKind("Pod")}
+}
+
+// List lists the objects opts select.
+func (t Typed[T, P]) List(ctx context.Context, opts metav1.ListOptions) ([]P, error) {
+	l, err := t.ri.List(ctx, opts)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]P, 0, len(l.Items))
+	for i := range l.Items {
+		o, err := t.from(&l.Items[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
 // Get reads the object called name.
 func (t Typed[T, P]) Get(ctx context.Context, name string, opts metav1.GetOptions) (P, error) {
 	u, err := t.ri.Get(ctx, name, opts)
