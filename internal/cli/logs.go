@@ -13,7 +13,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/logs"
 )
@@ -26,6 +28,7 @@ type logsOptions struct {
 	follow                        bool
 	output                        string
 	url                           string
+	kubeconfig, kubeContext       string
 	interval                      time.Duration
 	// sinceSet is set when --since was given.
 	sinceSet bool
@@ -56,7 +59,9 @@ seconds) are still printed, once.
 
 Elasticsearch is reached at --elasticsearch-url, or elasticsearch.url in
 obsctl.yaml, with the user and password in OBSCTL_ELASTICSEARCH_USERNAME and
-OBSCTL_ELASTICSEARCH_PASSWORD.
+OBSCTL_ELASTICSEARCH_PASSWORD; without either, the stack's own, through the
+Kubernetes API (a port-forward to a ready pod, as kubectl port-forward
+svc/elasticsearch does), as the user obsctl generated for it.
 
 Exit codes: 0 done (matching nothing too, which is said on stderr), 1
 Elasticsearch could not be read, 2 usage error.`,
@@ -78,7 +83,9 @@ Elasticsearch could not be read, 2 usage error.`,
 	f.IntVar(&o.tail, "tail", -1, "only the newest N records (-1: all)")
 	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing new records")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text, json or raw")
-	f.StringVar(&o.url, "elasticsearch-url", "", "Elasticsearch URL (default: elasticsearch.url of obsctl.yaml)")
+	f.StringVar(&o.url, "elasticsearch-url", "", "Elasticsearch URL (default: elasticsearch.url of obsctl.yaml, else the stack's own through the Kubernetes API)")
+	f.StringVar(&o.kubeconfig, "kubeconfig", "", "kubeconfig file, to reach the stack's Elasticsearch (default: $KUBECONFIG, else ~/.kube/config)")
+	f.StringVar(&o.kubeContext, "context", "", "kubeconfig context (default: its current-context)")
 	f.DurationVar(&o.interval, "poll-interval", 2*time.Second, "how often -f asks for new records")
 	return cmd
 }
@@ -104,11 +111,11 @@ func runLogs(ctx context.Context, deps *Deps, o *logsOptions) error {
 	if url == "" && r.Config != nil {
 		url = r.Config.Elasticsearch.URL
 	}
-	if url == "" {
-		return usagef("give the Elasticsearch to read with --elasticsearch-url URL, or elasticsearch.url in obsctl.yaml")
-	}
-	if why := config.CheckElasticsearchURL(url); why != "" {
-		return usagef("--elasticsearch-url: %s", why)
+	user, password := deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD")
+	if url != "" {
+		if why := config.CheckElasticsearchURL(url); why != "" {
+			return usagef("--elasticsearch-url: %s", why)
+		}
 	}
 	since := o.since
 	if o.tail > 0 && !o.sinceSet {
@@ -118,7 +125,31 @@ func runLogs(ctx context.Context, deps *Deps, o *logsOptions) error {
 	if err != nil {
 		return usageError{err}
 	}
-	client, err := logs.Client(url, deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD"), nil)
+	if url == "" {
+		// The stack's own Elasticsearch, through the Kubernetes API.
+		cfg, _, err := kube.RESTConfig(kube.ConfigOptions{Kubeconfig: o.kubeconfig, Context: o.kubeContext, Getenv: deps.Getenv})
+		if err != nil {
+			return fmt.Errorf("no --elasticsearch-url, and the cluster cannot be reached: %w", err)
+		}
+		clients, err := kube.NewClients(cfg)
+		if err != nil {
+			return err
+		}
+		conn := &clusterConn{clients: clients}
+		ns := r.Config.StackNamespace()
+		fwd, stop, err := forward(ctx, conn, ns, compile.ElasticsearchService, compile.ElasticsearchPort)
+		if err != nil {
+			return fmt.Errorf("no --elasticsearch-url, and the stack's Elasticsearch (namespace %s): %v", ns, err)
+		}
+		defer stop()
+		url = "http://" + fwd
+		if user == "" {
+			if user, password, err = esCredentials(ctx, conn, ns); err != nil {
+				return fmt.Errorf("elasticsearch: %w", err)
+			}
+		}
+	}
+	client, err := logs.Client(url, user, password, nil)
 	if err != nil {
 		return fmt.Errorf("elasticsearch at %s: %v", url, err)
 	}

@@ -158,6 +158,13 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 		}
 	}
 
+	// obsctl logs without a URL goes the same way, and says why it could
+	// not read.
+	r = e2ekit.ObsctlEnv(t, c, dir, nil, "logs", "-l", "app.kubernetes.io/name=checkout")
+	if r.Code != 1 || !strings.Contains(r.Stderr, "no --elasticsearch-url, and the stack's Elasticsearch (namespace monitoring): cannot reach elasticsearch through the Kubernetes API: port-forward to pod monitoring/elasticsearch-0") {
+		t.Errorf("logs without a URL: exit %d\n%s", r.Code, r.Stderr)
+	}
+
 	// The records of the web pipeline's index are still found, through
 	// the pipeline that lifts the label now.
 	es.Add(esfake.Doc{Index: "logs-apps-" + time.Now().UTC().Format("2006.01.02"), ID: "a1", Source: map[string]any{
