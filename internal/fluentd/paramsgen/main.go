@@ -78,9 +78,9 @@ var (
 	paramRE    = regexp.MustCompile(`^\s*config_param\s+[:'"]([a-zA-Z_0-9@]+)`)
 	// tableRE is a row of a table of parameters that a loop declares
 	// (time.rb's TIME_PARAMETERS: [:time_format, :string, {...}]).
-	tableRE = regexp.MustCompile(`^\s*\[:([a-z_]+),\s*:(?:string|bool|enum|array|integer|time|size)\b`)
-	sectionRE  = regexp.MustCompile(`^(\s*)config_section\s+:(\w+)`)
-	endRE      = regexp.MustCompile(`^(\s*)end\b`)
+	tableRE   = regexp.MustCompile(`^\s*\[:([a-z_]+),\s*:(?:string|bool|enum|array|integer|time|size)\b`)
+	sectionRE = regexp.MustCompile(`^(\s*)config_section\s+:(\w+)`)
+	endRE     = regexp.MustCompile(`^(\s*)end\b`)
 )
 
 func main() {
