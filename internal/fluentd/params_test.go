@@ -186,6 +186,10 @@ func TestCompiledParamsAreDeclared(t *testing.T) {
 	for _, b := range undeclared(d, parseConf(t, string(conf))) {
 		t.Error(b)
 	}
+	// And the configuration of a repo without pipelines.
+	for _, b := range undeclared(d, parseConf(t, FallbackConf("monitoring-agents", "/var/lib/obsctl-fluentd"))) {
+		t.Error("fallback: " + b)
+	}
 }
 
 // The check finds what it is for: de_dot given to kubernetes_metadata,

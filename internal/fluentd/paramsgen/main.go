@@ -67,6 +67,9 @@ var plugins = []plugin{
 	{gem: "fluent-plugin-concat", version: "2.6.2", repo: "fluent-plugins-nursery/fluent-plugin-concat", tag: "v2.6.2", files: []string{
 		"lib/fluent/plugin/filter_concat.rb",
 	}},
+	{gem: "fluent-plugin-parser-cri", version: "0.1.1", repo: "fluent/fluent-plugin-parser-cri", tag: "v0.1.1", files: []string{
+		"lib/fluent/plugin/parser_cri.rb",
+	}},
 	{gem: "fluent-plugin-multi-format-parser", version: "1.0.0", repo: "repeatedly/fluent-plugin-multi-format-parser", tag: "v1.0.0", files: []string{
 		"lib/fluent/plugin/parser_multi_format.rb",
 	}},
