@@ -41,6 +41,10 @@ values are never shown: each shows as "(redacted, N bytes)", marked
 -o json prints the plan: every object's action (the words apply -o json
 uses), its reason and its diff.
 
+The pipelines' Elasticsearch index templates and ILM policies and their
+Kibana index patterns, which apply keeps after the stack, follow as
+comments: "# IndexTemplate obsctl-prod-apps configured (Elasticsearch)".
+
 Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 2 usage error, 6 diff could not run.`,
 		Example: `  obsctl diff
@@ -61,6 +65,8 @@ Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 	f.StringVar(&o.conflicts, "conflicts", "take", "compare as apply --conflicts would: take or fail")
 	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "compare as apply --force-conflicts would (the default now)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text (a unified diff) or json (the plan)")
+	f.StringVar(&o.esURL, "elasticsearch-url", "", "compare the pipelines' index templates and ILM policies in this Elasticsearch (default: elasticsearch.url, else the stack's own)")
+	f.StringVar(&o.kibanaURL, "kibana-url", "", "compare the pipelines' index patterns in this Kibana (default: kibana.url, else the stack's own)")
 	o.lockLease = minLockLease // diff takes no lock
 	o.cluster.addFlags(f)
 	return cmd
@@ -82,7 +88,7 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 		return err
 	}
 	// Lint findings and usage mistakes keep their own exit codes.
-	src, err := readSource(ctx, deps, o.globalOptions, &o.cluster, o.files, o.profile, "diff", true)
+	src, repo, err := readSourceRepo(ctx, deps, o.globalOptions, &o.cluster, o.files, o.profile, "diff", true)
 	if err != nil {
 		var fe findingsError
 		var ue usageError
@@ -114,6 +120,16 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 	changed, err := printDiff(deps.Stdout, res, o.output)
 	if err != nil {
 		return &diffError{err}
+	}
+	if repo != nil && o.output == "text" {
+		// What apply would do in Elasticsearch and Kibana, as comments.
+		emit := func(line string) { fmt.Fprintln(deps.Stdout, "# "+strings.Replace(line, ", server dry run)", ")", 1)) }
+		note := func(text string) { fmt.Fprintln(deps.Stderr, text) }
+		more, err := setupLogStores(ctx, deps, &o.applyOptions, repo, conn, true, emit, note)
+		if err != nil {
+			return &diffError{err}
+		}
+		changed = changed || more
 	}
 	if changed {
 		return silentError{code: 1}

@@ -25,8 +25,21 @@ import (
 // is reached at --elasticsearch-url or elasticsearch.url, Kibana at
 // --kibana-url or kibana.url; without them, apply says what was not set up.
 func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo, conn *clusterConn, out *printer) error {
+	emit := func(line string) {
+		out.mu.Lock()
+		defer out.mu.Unlock()
+		out.emit(line)
+	}
+	_, err := setupLogStores(ctx, deps, o, r, conn, o.dryRun == "server", emit, out.note)
+	return err
+}
+
+// setupLogStores is setupElasticsearch's work, for apply and diff: each
+// change is a line given to emit, what was skipped a note. It reports
+// whether anything changed, or would with dryRun.
+func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo, conn *clusterConn, dryRun bool, emit, note func(string)) (bool, error) {
 	if r.Config == nil || !componentOn(r.Config, "elasticsearch") || !componentOn(r.Config, "fluentd") {
-		return nil
+		return false, nil
 	}
 	url := o.esURL
 	if url == "" {
@@ -38,19 +51,19 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 		// a ready pod, as the user of the Secret obsctl generated.
 		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, compile.ElasticsearchService, compile.ElasticsearchPort)
 		if err != nil {
-			out.note(fmt.Sprintf("obsctl: Elasticsearch: the pipelines' index templates and ILM policies are not set up: %v; run apply again once it is ready, or give --elasticsearch-url (until they are, Elasticsearch's built-in logs-*-* template makes the log indices data streams, which refuse Fluentd's writes)", err))
-			return nil
+			note(fmt.Sprintf("obsctl: Elasticsearch: the pipelines' index templates and ILM policies are not set up: %v; run apply again once it is ready, or give --elasticsearch-url (until they are, Elasticsearch's built-in logs-*-* template makes the log indices data streams, which refuse Fluentd's writes)", err))
+			return false, nil
 		}
 		defer stop()
 		url = "http://" + fwd
 		if user == "" {
 			if user, password, err = esCredentials(ctx, conn, o.cluster.namespace); err != nil {
-				return fmt.Errorf("elasticsearch: %w", err)
+				return false, fmt.Errorf("elasticsearch: %w", err)
 			}
 		}
 	}
 	if why := config.CheckElasticsearchURL(url); why != "" {
-		return usagef("--elasticsearch-url: %s", why)
+		return false, usagef("--elasticsearch-url: %s", why)
 	}
 	pipelines := r.Pipelines
 	if len(pipelines) == 0 {
@@ -60,16 +73,16 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 	desired := logs.Desired(o.cluster.stack, pipelines, render.Retention(r.Config, "elasticsearch"))
 	client, err := logs.Client(url, user, password, nil)
 	if err != nil {
-		return fmt.Errorf("elasticsearch at %s: %v", url, err)
+		return false, fmt.Errorf("elasticsearch at %s: %v", url, err)
 	}
-	changes, err := logs.Setup(ctx, client, o.cluster.stack, desired, o.prune, o.dryRun == "server")
-	printChanges(out, changes, "Elasticsearch", o.dryRun == "server")
+	changes, err := logs.Setup(ctx, client, o.cluster.stack, desired, o.prune, dryRun)
+	changed := printChanges(emit, changes, "Elasticsearch", dryRun)
 	if err != nil {
-		return fmt.Errorf("elasticsearch at %s: %w", url, err)
+		return changed, fmt.Errorf("elasticsearch at %s: %w", url, err)
 	}
 
 	if !componentOn(r.Config, "kibana") {
-		return nil
+		return changed, nil
 	}
 	kurl := o.kibanaURL
 	if kurl == "" {
@@ -78,30 +91,31 @@ func setupElasticsearch(ctx context.Context, deps *Deps, o *applyOptions, r *loa
 	if kurl == "" {
 		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, "kibana", 5601)
 		if err != nil {
-			out.note(fmt.Sprintf("obsctl: Kibana: the pipelines' index patterns are not set up: %v; run apply again once it is ready, or give --kibana-url", err))
-			return nil
+			note(fmt.Sprintf("obsctl: Kibana: the pipelines' index patterns are not set up: %v; run apply again once it is ready, or give --kibana-url", err))
+			return changed, nil
 		}
 		defer stop()
 		kurl = "http://" + fwd
 	}
 	if why := config.CheckElasticsearchURL(kurl); why != "" {
-		return usagef("--kibana-url: %s", why)
+		return changed, usagef("--kibana-url: %s", why)
 	}
 	k := &logs.Kibana{URL: kurl, User: user, Password: password}
-	changes, err = logs.SetupKibana(ctx, k, o.cluster.stack, logs.Patterns(o.cluster.stack, pipelines), o.prune, o.dryRun == "server")
-	printChanges(out, changes, "Kibana", o.dryRun == "server")
+	changes, err = logs.SetupKibana(ctx, k, o.cluster.stack, logs.Patterns(o.cluster.stack, pipelines), o.prune, dryRun)
+	changed = printChanges(emit, changes, "Kibana", dryRun) || changed
 	if err != nil {
-		return fmt.Errorf("kibana at %s: %w", kurl, err)
+		return changed, fmt.Errorf("kibana at %s: %w", kurl, err)
 	}
-	return nil
+	return changed, nil
 }
 
-// printChanges prints a line of apply's output for each change made in
-// Elasticsearch or Kibana.
-func printChanges(out *printer, changes []logs.Change, where string, dryRun bool) {
-	out.mu.Lock()
-	defer out.mu.Unlock()
+// printChanges gives emit a line for each change made (or, with dryRun,
+// to be made) in Elasticsearch or Kibana, and reports whether any is more
+// than unchanged.
+func printChanges(emit func(string), changes []logs.Change, where string, dryRun bool) bool {
+	changed := false
 	for _, c := range changes {
+		changed = changed || c.Action != "unchanged"
 		line := c.Object.Ref() + " " + c.Action + " (" + where
 		if dryRun && c.Action != "unchanged" {
 			line += ", server dry run"
@@ -110,8 +124,9 @@ func printChanges(out *printer, changes []logs.Change, where string, dryRun bool
 		if c.Note != "" {
 			line += ": " + c.Note
 		}
-		out.emit(line)
+		emit(line)
 	}
+	return changed
 }
 
 func componentOn(c *config.Config, key string) bool {

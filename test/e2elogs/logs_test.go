@@ -112,6 +112,14 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 		t.Errorf("re-apply: exit %d, want 4 unchanged Elasticsearch objects and 3 Kibana ones:\n%s", r.Code, r.Stdout)
 	}
 
+	// diff shows what apply would do there, as comments, and exits 1.
+	writeRepo(t, dir, "14d", map[string]string{"apps": "", "web": "match:\n  namespaces: [web]"})
+	r = e2ekit.ObsctlEnv(t, c, dir, env, "diff", "--elasticsearch-url", es.URL, "--kibana-url", kb.URL)
+	if r.Code != 1 || !strings.Contains(r.Stdout, "# LifecyclePolicy obsctl-e2elogs-apps configured (Elasticsearch)\n") ||
+		!strings.Contains(r.Stdout, "# IndexTemplate obsctl-e2elogs-apps unchanged (Elasticsearch)\n") {
+		t.Errorf("diff: exit %d\n%s", r.Code, r.Stdout)
+	}
+
 	// A longer retention, in a server dry run: said, not done.
 	writeRepo(t, dir, "14d", map[string]string{"apps": "", "web": "match:\n  namespaces: [web]"})
 	r = apply("--dry-run=server")
