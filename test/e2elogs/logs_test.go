@@ -4,11 +4,14 @@
 // Elasticsearch at --elasticsearch-url, here test/esfake (an Elasticsearch
 // 7.17 stand-in) on the cluster's loopback block: Elasticsearch cannot run
 // here, and the API server refuses to proxy to loopback, so the e2e proves
-// the external-URL path. Re-applying changes nothing, a server dry run
-// only says what would change, and removing a pipeline deletes its
+// the external-URL path. Re-applying changes nothing, diff and a server
+// dry run only say what would change, and removing a pipeline deletes its
 // template and keeps its policy while an index still uses it. The Kibana
 // index patterns follow, in test/esfake's Kibana 7.17 stand-in. obsctl logs
-// then finds records by pod label in the same server.
+// then finds records by pod label in the same server. Without URLs, apply
+// and logs go through the Kubernetes API by port-forward; the simulated
+// pods have nothing behind them, so that path is proven up to the kubelet
+// (apply says the set-up was skipped, logs says why it cannot read).
 package e2elogs
 
 import (
