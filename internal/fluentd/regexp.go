@@ -92,3 +92,18 @@ func checkRegexp(re string) (groups []string, msg, hint string) {
 	}
 	return groups, "", ""
 }
+
+// ParsedFields returns the record fields a pipeline's parse adds whose
+// names are known: the named groups of a regexp (none for json, whose
+// fields are the application's, or plain). A regexp that does not check
+// out gives none.
+func (p *Pipeline) ParsedFields() []string {
+	if p.Parse.EffectiveFormat() != FormatRegexp {
+		return nil
+	}
+	groups, msg, _ := checkRegexp(p.Parse.Regexp)
+	if msg != "" {
+		return nil
+	}
+	return groups
+}

@@ -79,6 +79,15 @@ func Desired(stack string, pipelines []*fluentd.Pipeline, retention time.Duratio
 				"annotations":      map[string]any{"type": "flattened"},
 			}},
 		}
+		// Every field whose name is known is a keyword in every template,
+		// decorated or parsed by a regexp: one index pattern over all the
+		// pipelines' indices (Kibana's all-logs) then sees no field as text
+		// in one index and keyword in another.
+		for _, f := range p.ParsedFields() {
+			if f != p.Parse.TimeKey {
+				props[f] = map[string]any{"type": "keyword"}
+			}
+		}
 		for _, f := range p.RecordFields() {
 			props[f.Name] = map[string]any{"type": "keyword"}
 		}

@@ -39,6 +39,7 @@ func TestSetup(t *testing.T) {
 	}
 	apps := pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app", "team", "team")
 	web := pipeline("web", "logs-web", "app.kubernetes.io/name", "service")
+	web.Parse = fluentd.Parse{Format: fluentd.FormatRegexp, Regexp: `^(?<method>[A-Z]+) (?<path>\S+) (?<status>\d+) (?<at>.*)$`, TimeKey: "at"}
 	both := Desired("shop", []*fluentd.Pipeline{apps, web}, 7*24*time.Hour)
 
 	got, err := Setup(ctx, c, "shop", both, true, true)
@@ -66,6 +67,15 @@ IndexTemplate obsctl-shop-web created`
 		if !strings.Contains(fmt.Sprint(tpl["template"]), want) {
 			t.Errorf("template lacks %s: %v", want, tpl["template"])
 		}
+	}
+	webTpl := fmt.Sprint(srv.Template("obsctl-shop-web")["template"])
+	for _, want := range []string{"method:map[type:keyword]", "status:map[type:keyword]", "service:map[type:keyword]"} {
+		if !strings.Contains(webTpl, want) {
+			t.Errorf("web's template lacks %s: %v", want, webTpl)
+		}
+	}
+	if strings.Contains(webTpl, "at:map") {
+		t.Errorf("web's time key is mapped as a keyword: %v", webTpl)
 	}
 	if pol := srv.Policy("obsctl-shop-apps"); !strings.Contains(fmt.Sprint(pol), "min_age:7d") {
 		t.Errorf("policy: %v", pol)
