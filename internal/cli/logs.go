@@ -167,7 +167,10 @@ func runLogs(ctx context.Context, deps *Deps, o *logsOptions) error {
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	if err := logs.Follow(ctx, client, plan, seen, o.interval, 30*time.Second, p.print); err != nil {
+	// Fluentd flushes its buffers every 5 s and Elasticsearch makes a
+	// record searchable within a second: a record is rarely later than
+	// that, and each poll reads the overlap again.
+	if err := logs.Follow(ctx, client, plan, seen, o.interval, 15*time.Second, p.print); err != nil {
 		return fmt.Errorf("%s: %w", url, err)
 	}
 	return nil

@@ -170,7 +170,11 @@ func Setup(ctx context.Context, c *elastic.Client, stack string, desired []Objec
 				if err := del(ctx, c, o); err != nil {
 					var e *elastic.Error
 					if errors.As(err, &e) && e.Status == http.StatusBadRequest && kind == KindPolicy {
-						ch.Action, ch.Note = "kept", "Elasticsearch refuses to delete it: "+e.Details.Reason
+						reason := "in use"
+						if e.Details != nil {
+							reason = e.Details.Reason
+						}
+						ch.Action, ch.Note = "kept", "Elasticsearch refuses to delete it: "+reason
 					} else {
 						return out, fmt.Errorf("%s: %w", ref, explain(err))
 					}
