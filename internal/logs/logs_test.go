@@ -9,6 +9,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/fluentd"
 	"github.com/obsctl/obsctl/test/esfake"
+	"github.com/olivere/elastic/v7"
 )
 
 func pipeline(name, index string, lifts ...string) *fluentd.Pipeline {
@@ -24,6 +25,28 @@ func doc(id string, at time.Time, app, line string) esfake.Doc {
 		"@timestamp": at.UTC().Format(time.RFC3339Nano), "log": line, "app": app,
 		"kubernetes": map[string]any{"namespace_name": "shop", "pod_name": app + "-1", "container_name": "app"},
 	}}
+}
+
+// checkoutSearch serves docs, with the credentials user and password
+// when user is set, and returns the server, the plan of a search for the
+// checkout pods' records since then, and a client with those credentials.
+func checkoutSearch(t *testing.T, docs []esfake.Doc, user, password string, since time.Duration) (*esfake.Server, *Plan, *elastic.Client) {
+	t.Helper()
+	srv, err := esfake.Start("", docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	srv.User, srv.Password = user, password
+	plan, err := Resolve(Query{Selector: "app.kubernetes.io/name=checkout", Since: since}, []*fluentd.Pipeline{pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := Client(srv.URL, user, password, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, plan, c
 }
 
 func lines(t *testing.T, run func(func(Record) error) error) []string {
@@ -48,19 +71,7 @@ func TestSearchPages(t *testing.T) {
 		docs = append(docs, doc(fmt.Sprint("o", i), now.Add(time.Duration(i-10)*time.Minute), "other", "not this"))
 		want = append(want, fmt.Sprint("line ", i))
 	}
-	srv, err := esfake.Start("", docs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	plan, err := Resolve(Query{Selector: "app.kubernetes.io/name=checkout", Since: time.Hour}, []*fluentd.Pipeline{pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Client(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, plan, c := checkoutSearch(t, docs, "", "", time.Hour)
 	got := lines(t, func(emit func(Record) error) error { _, err := Search(context.Background(), c, plan, emit); return err })
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("got %q, want %q", got, want)
@@ -72,21 +83,7 @@ func TestSearchPages(t *testing.T) {
 
 // A busy cluster's 429 is retried; wrong credentials are explained.
 func TestSearchErrors(t *testing.T) {
-	now := time.Now()
-	srv, err := esfake.Start("", []esfake.Doc{doc("a", now.Add(-time.Minute), "checkout", "hello")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	srv.User, srv.Password = "elastic", "right"
-	plan, err := Resolve(Query{Selector: "app.kubernetes.io/name=checkout"}, []*fluentd.Pipeline{pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Client(srv.URL, "elastic", "right", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, plan, c := checkoutSearch(t, []esfake.Doc{doc("a", time.Now().Add(-time.Minute), "checkout", "hello")}, "elastic", "right", 0)
 	srv.Reject(2)
 	got := lines(t, func(emit func(Record) error) error { _, err := Search(context.Background(), c, plan, emit); return err })
 	if len(got) != 1 || got[0] != "hello" {
@@ -111,19 +108,7 @@ func TestSearchErrors(t *testing.T) {
 // with an older time, once each.
 func TestFollow(t *testing.T) {
 	start := time.Now()
-	srv, err := esfake.Start("", []esfake.Doc{doc("a", start.Add(-time.Minute), "checkout", "before")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	plan, err := Resolve(Query{Selector: "app.kubernetes.io/name=checkout", Since: time.Hour}, []*fluentd.Pipeline{pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := Client(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, plan, c := checkoutSearch(t, []esfake.Doc{doc("a", start.Add(-time.Minute), "checkout", "before")}, "", "", time.Hour)
 	var got []string
 	emitted, err := Search(context.Background(), c, plan, func(r Record) error { got = append(got, r.Line); return nil })
 	if err != nil {

@@ -21,6 +21,7 @@ package esfake
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -750,39 +751,19 @@ func compareValues(a, b any) int {
 	case int64:
 		switch b := b.(type) {
 		case int64:
-			return cmpInt(a, b)
+			return cmp.Compare(a, b)
 		case float64:
-			return cmpFloat(float64(a), b)
+			return cmp.Compare(float64(a), b)
 		}
 	case float64:
 		switch b := b.(type) {
 		case int64:
-			return cmpFloat(a, float64(b))
+			return cmp.Compare(a, float64(b))
 		case float64:
-			return cmpFloat(a, b)
+			return cmp.Compare(a, b)
 		}
 	}
 	return strings.Compare(str(a), str(b))
-}
-
-func cmpInt(a, b int64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // isAfter reports whether values come after the search_after values in
