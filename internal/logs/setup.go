@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"reflect"
 	"slices"
 	"strings"
@@ -52,8 +53,9 @@ func (o Object) Ref() string { return o.Kind + " " + o.Name }
 
 // Kinds of objects.
 const (
-	KindTemplate = "IndexTemplate"
-	KindPolicy   = "LifecyclePolicy"
+	KindTemplate   = "IndexTemplate"
+	KindPolicy     = "LifecyclePolicy"
+	KindDataStream = "DataStream"
 )
 
 // Desired returns the templates and policies of the stack's pipelines.
@@ -152,6 +154,11 @@ func Setup(ctx context.Context, c *elastic.Client, stack string, desired []Objec
 			}
 		}
 		out = append(out, ch)
+	}
+	streams, err := strayStreams(ctx, c, desired, dryRun)
+	out = append(out, streams...)
+	if err != nil {
+		return out, err
 	}
 	if !prune {
 		return out, nil
@@ -283,4 +290,58 @@ func del(ctx context.Context, c *elastic.Client, o Object) error {
 		_, err = c.IndexDeleteIndexTemplate(o.Name).Do(ctx)
 	}
 	return err
+}
+
+// strayStreams deletes the data streams a pipeline's indices became
+// before its template was there: Fluentd writes a day's index as soon as
+// it runs, and when that is before obsctl put the template, Elasticsearch's
+// built-in logs-*-* template made the index a data stream, which refuses
+// every one of Fluentd's writes until the next day's index. Such a data
+// stream holds nothing (it took no write), so deleting it loses nothing,
+// and the pipeline's next write makes the plain index. One that holds
+// records (written with create by something else) is kept, and said so.
+func strayStreams(ctx context.Context, c *elastic.Client, desired []Object, dryRun bool) ([]Change, error) {
+	var out []Change
+	for _, o := range desired {
+		if o.Kind != KindTemplate {
+			continue
+		}
+		patterns, _ := o.Body["index_patterns"].([]any)
+		for _, p := range patterns {
+			res, err := c.PerformRequest(ctx, elastic.PerformRequestOptions{Method: http.MethodGet, Path: "/_data_stream/" + url.PathEscape(fmt.Sprint(p))})
+			if err != nil {
+				if elastic.IsNotFound(err) {
+					continue
+				}
+				return out, fmt.Errorf("list data streams %s: %w", p, explain(err))
+			}
+			var list struct {
+				DataStreams []struct {
+					Name string `json:"name"`
+				} `json:"data_streams"`
+			}
+			if err := json.Unmarshal(res.Body, &list); err != nil {
+				return out, err
+			}
+			for _, ds := range list.DataStreams {
+				n, err := c.Count(ds.Name).Do(ctx)
+				if err != nil {
+					return out, fmt.Errorf("count %s: %w", ds.Name, explain(err))
+				}
+				obj := Object{Kind: KindDataStream, Name: ds.Name}
+				if n > 0 {
+					out = append(out, Change{Object: obj, Action: "kept", Note: fmt.Sprintf(
+						"it holds %d record(s), and takes none of Fluentd's until the next day's index: delete it (DELETE /_data_stream/%s) once they are not needed", n, ds.Name)})
+					continue
+				}
+				if !dryRun {
+					if _, err := c.PerformRequest(ctx, elastic.PerformRequestOptions{Method: http.MethodDelete, Path: "/_data_stream/" + url.PathEscape(ds.Name)}); err != nil {
+						return out, fmt.Errorf("delete data stream %s: %w", ds.Name, explain(err))
+					}
+				}
+				out = append(out, Change{Object: obj, Action: "deleted", Note: "empty: Elasticsearch's built-in logs-*-* template made it before obsctl's template was there, and it refused every write; the pipeline's next write makes a plain index"})
+			}
+		}
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/fluentd"
 	"github.com/obsctl/obsctl/test/esfake"
+	"github.com/olivere/elastic/v7"
 )
 
 func changes(cs []Change) string {
@@ -113,5 +114,81 @@ LifecyclePolicy obsctl-shop-web kept (indices still use it: logs-web-2026.12.05)
 	other, err := Setup(ctx, c, "other", nil, true, false)
 	if err != nil || len(other) != 0 {
 		t.Errorf("another stack saw %v (%v)", changes(other), err)
+	}
+}
+
+// What the templates are for, as Elasticsearch 7.17 behaves: without
+// them, the built-in logs-*-* template makes a pipeline's daily index a
+// data stream, which refuses the index operations Fluentd's output sends;
+// with them, the index is plain, and a decorated field is a keyword that
+// refuses an object.
+func TestTemplatesKeepFluentdsWritesPlain(t *testing.T) {
+	ctx := context.Background()
+	srv, err := esfake.Start("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Client(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := "logs-apps-" + time.Now().UTC().Format("2006.01.02")
+	write := func(id string, src map[string]any) string {
+		t.Helper()
+		res, err := c.Bulk().Add(elastic.NewBulkIndexRequest().Index(index).Id(id).Doc(src)).Do(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f := res.Failed(); len(f) > 0 {
+			return f[0].Error.Type + ": " + f[0].Error.Reason
+		}
+		return ""
+	}
+	if got := write("1", map[string]any{"log": "x", "app": "checkout"}); got != "illegal_argument_exception: only write ops with an op_type of create are allowed in data streams" {
+		t.Errorf("before the templates: %q", got)
+	}
+	// Fluentd wrote first: the day's index is a data stream now, and
+	// stays one. Setup deletes it, empty as it is.
+	apps := pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app")
+	got, err := Setup(ctx, c, "shop", Desired("shop", []*fluentd.Pipeline{apps}, 7*24*time.Hour), true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(changes(got), "DataStream "+index+" deleted (empty: Elasticsearch's built-in logs-*-* template made it") {
+		t.Errorf("the stray data stream:\n%s", changes(got))
+	}
+	if got := write("2", map[string]any{"log": "x", "app": "checkout"}); got != "" {
+		t.Errorf("after the templates: %q", got)
+	}
+	if got := write("3", map[string]any{"log": "x", "app": map[string]any{"name": "checkout"}}); !strings.HasPrefix(got, "mapper_parsing_exception: failed to parse field [app] of type [keyword]") {
+		t.Errorf("an object where the template says keyword: %q", got)
+	}
+}
+
+// A data stream that holds records (written with create, by something
+// else than Fluentd) is kept, and said so: deleting it would lose them.
+func TestDataStreamWithRecordsIsKept(t *testing.T) {
+	ctx := context.Background()
+	srv, err := esfake.Start("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Client(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	index := "logs-web-2026.12.05"
+	res, err := c.Bulk().Add(elastic.NewBulkCreateRequest().Index(index).Id("1").Doc(map[string]any{"log": "kept"})).Do(ctx)
+	if err != nil || res.Errors {
+		t.Fatalf("create in a data stream: %v %+v", err, res)
+	}
+	got, err := Setup(ctx, c, "shop", Desired("shop", []*fluentd.Pipeline{pipeline("web", "logs-web")}, 24*time.Hour), true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "DataStream " + index + " kept (it holds 1 record(s)"; !strings.Contains(changes(got), want) {
+		t.Errorf("want %q in:\n%s", want, changes(got))
 	}
 }

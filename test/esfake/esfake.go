@@ -20,6 +20,7 @@
 package esfake
 
 import (
+	"bufio"
 	"bytes"
 	"cmp"
 	"encoding/json"
@@ -63,6 +64,9 @@ type Server struct {
 	// policies put, as put.
 	templates map[string]map[string]any
 	policies  map[string]policy
+	// streams are the data streams made, by name: made by a write to a
+	// new index whose template says data_stream, even a write refused.
+	streams map[string]bool
 }
 
 type policy struct {
@@ -80,7 +84,14 @@ func Start(addr string, docs []Doc) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{docs: slices.Clone(docs), requests: map[string]int{}, templates: map[string]map[string]any{}, policies: map[string]policy{}}
+	s := &Server{docs: slices.Clone(docs), requests: map[string]int{}, templates: map[string]map[string]any{}, policies: map[string]policy{}, streams: map[string]bool{}}
+	// Elasticsearch 7.9 and later install a built-in template that makes
+	// every new logs-*-* index a data stream.
+	s.templates["logs"] = map[string]any{
+		"index_patterns": []any{"logs-*-*"}, "priority": json.Number("100"), "data_stream": map[string]any{},
+		"composed_of": []any{"logs-mappings", "data-streams-mappings", "logs-settings"},
+		"_meta":       map[string]any{"description": "default logs template installed by x-pack", "managed": true},
+	}
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
 	s.Server.Listener = l
@@ -170,6 +181,16 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.search(w, r, parts[0])
 	case len(parts) == 1 && parts[0] == "_search" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.search(w, r, "_all")
+	case (r.URL.Path == "/_bulk" || (len(parts) == 2 && parts[1] == "_bulk")) && r.Method == http.MethodPost:
+		target := ""
+		if len(parts) == 2 {
+			target = parts[0]
+		}
+		s.bulk(w, r, target)
+	case parts[0] == "_data_stream" && len(parts) <= 2:
+		s.dataStream(w, r, strings.Join(parts[1:], ""))
+	case len(parts) == 2 && parts[1] == "_count" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
+		s.count(w, parts[0])
 	case parts[0] == "_index_template" && len(parts) <= 2:
 		s.indexTemplate(w, r, strings.Join(parts[1:], ""))
 	case len(parts) >= 2 && len(parts) <= 3 && parts[0] == "_ilm" && parts[1] == "policy":
@@ -981,4 +1002,180 @@ func (s *Server) Policy(name string) map[string]any {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.policies[name].body
+}
+
+// bulk serves the bulk API as Fluentd's elasticsearch output calls it:
+// index (or create) actions with their sources. A new index is made as
+// the highest-priority composable template matching its name says: a
+// data stream, which takes create only (the built-in logs-*-* template),
+// or a plain index with the template's mappings, whose keyword fields
+// refuse an object.
+func (s *Server) bulk(w http.ResponseWriter, r *http.Request, target string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var items []any
+	failed := false
+	sc := bufio.NewScanner(r.Body)
+	sc.Buffer(nil, 10<<20)
+	for sc.Scan() {
+		line := bytes.TrimSpace(sc.Bytes())
+		if len(line) == 0 {
+			continue
+		}
+		var action map[string]map[string]any
+		if err := json.Unmarshal(line, &action); err != nil || len(action) != 1 {
+			esError(w, http.StatusBadRequest, "illegal_argument_exception", "Malformed action/metadata line", nil)
+			return
+		}
+		if !sc.Scan() {
+			esError(w, http.StatusBadRequest, "illegal_argument_exception", "The bulk request must be terminated by a newline [\\n]", nil)
+			return
+		}
+		var src map[string]any
+		if err := json.Unmarshal(sc.Bytes(), &src); err != nil {
+			esError(w, http.StatusBadRequest, "mapper_parsing_exception", "failed to parse", nil)
+			return
+		}
+		for op, meta := range action {
+			index := cmpOr(str(meta["_index"]), target)
+			id := str(meta["_id"])
+			if meta["_id"] == nil {
+				id = fmt.Sprintf("esfake-%d", len(s.docs)+1)
+			}
+			item := map[string]any{"_index": index, "_id": id}
+			if errType, reason := s.refuse(op, index, id, src); errType != "" {
+				item["status"] = http.StatusBadRequest
+				item["error"] = map[string]any{"type": errType, "reason": reason}
+				failed = true
+			} else {
+				item["status"] = http.StatusCreated
+				item["result"] = "created"
+				s.docs = append(s.docs, Doc{Index: index, ID: id, Source: src})
+			}
+			items = append(items, map[string]any{op: item})
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"took": 1, "errors": failed, "items": items})
+}
+
+func cmpOr(a, b string) string {
+	if a != "" && a != "<nil>" {
+		return a
+	}
+	return b
+}
+
+// refuse says why a bulk action is refused, or "".
+func (s *Server) refuse(op, index, id string, src map[string]any) (string, string) {
+	exists := false
+	for _, d := range s.docs {
+		if d.Index == index {
+			exists = true
+			break
+		}
+	}
+	tpl := s.templateFor(index)
+	if s.streams[index] || (!exists && tpl != nil && tpl["data_stream"] != nil) {
+		// The write makes the data stream, whether or not it is taken.
+		s.streams[index] = true
+		if op != "create" {
+			return "illegal_argument_exception", "only write ops with an op_type of create are allowed in data streams"
+		}
+		return "", ""
+	}
+	if tpl == nil || exists && tpl["data_stream"] != nil {
+		return "", ""
+	}
+	t, _ := tpl["template"].(map[string]any)
+	m, _ := t["mappings"].(map[string]any)
+	props, _ := m["properties"].(map[string]any)
+	for field, def := range props {
+		d, _ := def.(map[string]any)
+		if str(d["type"]) != "keyword" {
+			continue
+		}
+		if v, ok := src[field]; ok {
+			if _, object := v.(map[string]any); object {
+				b, _ := json.Marshal(v)
+				return "mapper_parsing_exception", fmt.Sprintf("failed to parse field [%s] of type [keyword] in document with id '%s'. Preview of field's value: '%s'", field, id, b)
+			}
+		}
+	}
+	return "", ""
+}
+
+// templateFor returns the composable template of the highest priority
+// whose patterns match index, or nil.
+func (s *Server) templateFor(index string) map[string]any {
+	var best map[string]any
+	prio := int64(-1)
+	for _, t := range s.templates {
+		for _, p := range t["index_patterns"].([]any) {
+			if wildcard(str(p)).MatchString(index) {
+				if pr, _ := normalize(t["priority"]).(int64); pr > prio {
+					best, prio = t, pr
+				}
+			}
+		}
+	}
+	return best
+}
+
+// dataStream serves /_data_stream[/name]: GET (names and wildcards) and
+// DELETE of the data streams writes made.
+func (s *Server) dataStream(w http.ResponseWriter, r *http.Request, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	match := func(n string) bool { return name == "" || name == "*" || n == name || (strings.Contains(name, "*") && wildcard(name).MatchString(n)) }
+	switch r.Method {
+	case http.MethodGet:
+		out := []any{}
+		for _, n := range slices.Sorted(maps.Keys(s.streams)) {
+			if match(n) {
+				out = append(out, map[string]any{
+					"name": n, "timestamp_field": map[string]any{"name": "@timestamp"},
+					"indices":    []any{map[string]any{"index_name": ".ds-" + n + "-000001", "index_uuid": "esfake"}},
+					"generation": 1, "status": "GREEN", "template": "logs", "ilm_policy": "logs", "hidden": false, "system": false,
+				})
+			}
+		}
+		if len(out) == 0 && name != "" && !strings.Contains(name, "*") {
+			esError(w, http.StatusNotFound, "index_not_found_exception", "no such index ["+name+"]", map[string]any{"resource.type": "index_or_alias", "resource.id": name, "index": name})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"data_streams": out})
+	case http.MethodDelete:
+		var gone []string
+		for n := range s.streams {
+			if match(n) {
+				gone = append(gone, n)
+			}
+		}
+		if len(gone) == 0 && !strings.Contains(name, "*") {
+			esError(w, http.StatusNotFound, "index_not_found_exception", "no such index ["+name+"]", map[string]any{"resource.type": "index_or_alias", "resource.id": name, "index": name})
+			return
+		}
+		for _, n := range gone {
+			delete(s.streams, n)
+			s.docs = slices.DeleteFunc(s.docs, func(d Doc) bool { return d.Index == n })
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "Incorrect HTTP method for uri [" + r.URL.Path + "] and method [" + r.Method + "]", "status": 405})
+	}
+}
+
+// count serves /<indices>/_count.
+func (s *Server) count(w http.ResponseWriter, target string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, t := range strings.Split(target, ",") {
+		for _, d := range s.docs {
+			if d.Index == t || (strings.Contains(t, "*") && wildcard(t).MatchString(d.Index)) {
+				n++
+			}
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"count": n, "_shards": map[string]any{"total": 1, "successful": 1, "skipped": 0, "failed": 0}})
 }
