@@ -47,6 +47,13 @@ type Options struct {
 	// simulated nodes' host paths) to create, standing in for a storage
 	// provisioner: volume claims without a class bind to them.
 	Volumes int
+	// KubeletConfigs, when set, makes kwok serve the kubelet API of the
+	// first node (at its address, port 10250, with a certificate of the
+	// cluster's CA) and reads these kwok configuration files besides its
+	// stages: ClusterPortForward and PortForward objects there send a pod's
+	// port-forward (kubectl port-forward, client-go's portforward) to a
+	// program the test runs on loopback.
+	KubeletConfigs []string
 }
 
 // Zones are the topology.kubernetes.io/zone values the nodes are spread over,
@@ -344,6 +351,20 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 		"--manage-nodes-with-annotation-selector=" + kwokAnnotation + "=fake",
 		"--cidr=" + c.lease.block.DefaultPodCIDR(),
 		"--node-lease-duration-seconds=40",
+	}
+	if len(opts.KubeletConfigs) > 0 {
+		ip := c.lease.block.NodeIP(0)
+		kp, err := c.ca.serving("kwok-kubelet", nil, []net.IP{net.ParseIP(ip)})
+		if err != nil {
+			return err
+		}
+		if err := writeFiles(filepath.Join(c.dir, "pki"), map[string][]byte{"kubelet.crt": kp.certPEM, "kubelet.key": kp.keyPEM}); err != nil {
+			return err
+		}
+		kwokArgs = append(kwokArgs, "--server-address="+ip+":10250", "--tls-cert-file="+pki("kubelet.crt"), "--tls-private-key-file="+pki("kubelet.key"))
+		for _, f := range opts.KubeletConfigs {
+			kwokArgs = append(kwokArgs, "--config="+f)
+		}
 	}
 	stages, err := filepath.Glob(filepath.Join(opts.BinDir, stagesDir, "*.yaml"))
 	if err != nil || len(stages) == 0 {

@@ -9,28 +9,84 @@
 // template and keeps its policy while an index still uses it. The Kibana
 // index patterns follow, in test/esfake's Kibana 7.17 stand-in. obsctl logs
 // then finds records by pod label in the same server. Without URLs, apply
-// and logs go through the Kubernetes API by port-forward; the simulated
-// pods have nothing behind them, so that path is proven up to the kubelet
-// (apply says the set-up was skipped, logs says why it cannot read).
+// and logs go through the Kubernetes API by port-forward to the stack's
+// pods: kwok serves the node's kubelet API here, and forwards the pods'
+// ports 9200 and 5601 to the stand-ins, so that path is proven too, as
+// the user obsctl generated for Elasticsearch.
 package e2elogs
 
 import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/obsctl/obsctl/test/cluster"
 	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/esfake"
 )
 
-var harness cluster.Harness
+var (
+	harness cluster.Harness
+	// es and kb are the Elasticsearch and Kibana stand-ins, on loopback;
+	// kwok's kubelet of the cluster's node forwards the stack's pods'
+	// ports 9200 and 5601 to them.
+	es *esfake.Server
+	kb *esfake.Kibana
+)
 
 func TestMain(m *testing.M) {
-	os.Exit(harness.Main(m, cluster.Options{Nodes: 1}))
+	os.Exit(run(m))
+}
+
+func run(m *testing.M) int {
+	var err error
+	if es, err = esfake.Start("127.0.0.1:0", nil); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer es.Close()
+	if kb, err = esfake.StartKibana("127.0.0.1:0"); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer kb.Close()
+	dir, err := os.MkdirTemp("", "e2elogs-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	forward := fmt.Sprintf(`apiVersion: kwok.x-k8s.io/v1alpha1
+kind: ClusterPortForward
+metadata:
+  name: e2elogs
+spec:
+  selector:
+    matchNamespaces: [monitoring]
+  forwards:
+    - ports: [9200]
+      target: {address: 127.0.0.1, port: %d}
+    - ports: [5601]
+      target: {address: 127.0.0.1, port: %d}
+`, port(es.URL), port(kb.URL))
+	conf := filepath.Join(dir, "port-forward.yaml")
+	if err := os.WriteFile(conf, []byte(forward), 0o600); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	return harness.Main(m, cluster.Options{Nodes: 1, KubeletConfigs: []string{conf}})
+}
+
+func port(u string) int {
+	i := strings.LastIndex(u, ":")
+	p, _ := strconv.Atoi(u[i+1:])
+	return p
 }
 
 const pipelineFile = `apiVersion: obsctl/v1
@@ -68,17 +124,7 @@ func writeRepo(t *testing.T, dir, retention string, pipelines map[string]string)
 
 func TestApplySetsUpElasticsearch(t *testing.T) {
 	c := harness.Cluster(t)
-	es, err := esfake.Start(fmt.Sprintf("127.%d.250.2:0", c.Block().A), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer es.Close()
 	es.User, es.Password = "elastic", "e2e-not-a-secret"
-	kb, err := esfake.StartKibana(fmt.Sprintf("127.%d.250.3:0", c.Block().A))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kb.Close()
 	kb.User, kb.Password = "elastic", "e2e-not-a-secret"
 	dir := t.TempDir()
 	writeRepo(t, dir, "7d", map[string]string{"apps": "", "web": "match:\n  namespaces: [web]"})
@@ -153,28 +199,34 @@ func TestApplySetsUpElasticsearch(t *testing.T) {
 	}
 
 	// Without a URL, apply reaches the stack's own Elasticsearch and Kibana
-	// through the Kubernetes API, by port-forward. Here the pods are
-	// simulated (kwok), so nothing answers behind them: apply says the
-	// set-up was skipped, and why, and succeeds.
-	r = e2ekit.ObsctlEnv(t, c, dir, nil, "apply", "--wait=false", "--timeout", "2m")
-	if r.Code != 0 {
-		t.Errorf("apply without URLs: exit %d", r.Code)
+	// through the Kubernetes API: a port-forward to a ready pod, which
+	// kwok's kubelet sends on to the stand-ins, as the user obsctl
+	// generated for Elasticsearch.
+	cs := cluster.NewClient(t, c.RESTConfig())
+	sec, err := cs.CoreV1().Secrets("monitoring").Get(cluster.Context(t), "elasticsearch-credentials", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, want := range []string{
-		"Elasticsearch: the pipelines' index templates and ILM policies are not set up: ",
-		"run apply again once it is ready, or give --elasticsearch-url",
-	} {
-		if !strings.Contains(r.Stderr, want) {
-			t.Errorf("apply without URLs does not say %q:\n%s", want, r.Stderr)
-		}
+	es.User, es.Password = string(sec.Data["username"]), string(sec.Data["password"])
+	kb.User, kb.Password = es.User, es.Password
+	r = e2ekit.ObsctlEnv(t, c, dir, nil, "apply", "--wait=false", "--timeout", "2m")
+	if r.Code != 0 || strings.Count(r.Stdout, "unchanged (Elasticsearch)") != 2 || strings.Count(r.Stdout, "unchanged (Kibana)") != 2 {
+		t.Errorf("apply through the port-forward: exit %d, want the two Elasticsearch objects and two Kibana ones of apps unchanged:\n%s\n%s", r.Code, r.Stdout, r.Stderr)
+	}
+	if strings.Contains(r.Stdout+r.Stderr, es.Password) {
+		t.Error("the generated password is in apply's output")
 	}
 
-	// obsctl logs without a URL goes the same way, and says why it could
-	// not read.
-	r = e2ekit.ObsctlEnv(t, c, dir, nil, "logs", "-l", "app.kubernetes.io/name=checkout")
-	if r.Code != 1 || !strings.Contains(r.Stderr, "no --elasticsearch-url, and the stack's Elasticsearch (namespace monitoring): cannot reach elasticsearch through the Kubernetes API: port-forward to pod monitoring/elasticsearch-0") {
-		t.Errorf("logs without a URL: exit %d\n%s", r.Code, r.Stderr)
+	// obsctl logs without a URL goes the same way.
+	es.Add(esfake.Doc{Index: "logs-apps-" + time.Now().UTC().Format("2006.01.02"), ID: "f1", Source: map[string]any{
+		"@timestamp": time.Now().UTC().Format(time.RFC3339Nano), "log": "through the port-forward", "app": "frontend",
+		"kubernetes": map[string]any{"namespace_name": "web", "pod_name": "frontend-1", "container_name": "nginx"},
+	}})
+	r = e2ekit.ObsctlEnv(t, c, dir, nil, "logs", "-l", "app.kubernetes.io/name=frontend", "-o", "raw")
+	if r.Code != 0 || strings.TrimSpace(r.Stdout) != "through the port-forward" {
+		t.Errorf("logs through the port-forward: exit %d\n%s\n%s", r.Code, r.Stdout, r.Stderr)
 	}
+	es.User, es.Password = "elastic", "e2e-not-a-secret"
 
 	// The records of the web pipeline's index are still found, through
 	// the pipeline that lifts the label now.
