@@ -110,14 +110,16 @@ func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Re
 }
 
 // printChanges gives emit a line for each change made (or, with dryRun,
-// to be made) in Elasticsearch or Kibana, and reports whether any is more
-// than unchanged.
+// to be made) in Elasticsearch or Kibana, and reports whether any object
+// is created, configured or deleted (kept and unchanged ones are not
+// changes).
 func printChanges(emit func(string), changes []logs.Change, where string, dryRun bool) bool {
 	changed := false
 	for _, c := range changes {
-		changed = changed || c.Action != "unchanged"
+		changes := c.Action != "unchanged" && c.Action != "kept"
+		changed = changed || changes
 		line := c.Object.Ref() + " " + c.Action + " (" + where
-		if dryRun && c.Action != "unchanged" {
+		if dryRun && changes {
 			line += ", server dry run"
 		}
 		line += ")"
