@@ -3,6 +3,7 @@ package fluentd
 import (
 	"cmp"
 	"slices"
+	"strings"
 
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
@@ -176,6 +177,27 @@ func (o *Output) IndexPattern() string {
 		return o.Index + "-*"
 	}
 	return o.Index
+}
+
+// Overlaps reports whether an index o writes can also be one that q writes
+// or its pattern matches: the same index; an undated index that q's
+// pattern (q's index followed by "-") matches; or two dated indices one of
+// which, followed by "-", begins the other's (logs-app-* and logs-app-web-*
+// both match logs-app-web-2024.05.31). It is the overlap Elasticsearch
+// finds between two templates' patterns, for the shapes obsctl writes.
+func (o *Output) Overlaps(q *Output) bool {
+	switch a, b := o.Index, q.Index; {
+	case a == "" || b == "":
+		return false
+	case o.Dated() && q.Dated():
+		return strings.HasPrefix(a+"-", b+"-") || strings.HasPrefix(b+"-", a+"-")
+	case o.Dated():
+		return strings.HasPrefix(b, a+"-")
+	case q.Dated():
+		return strings.HasPrefix(a, b+"-")
+	default:
+		return a == b
+	}
 }
 
 // Str is a string scalar with the span it was written at.

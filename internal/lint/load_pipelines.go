@@ -2,9 +2,12 @@ package lint
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/internal/logs"
 )
 
 // The checks below report through the pipeline loader (internal/fluentd),
@@ -166,7 +169,9 @@ func (pipelineUnrouted) Meta() Meta {
 }
 
 func (pipelineUnrouted) Check(p *Pass) {
-	if p.Repo == nil || len(p.Repo.Pipelines) == 0 {
+	// Files given outside a repo may not be all its pipelines: the
+	// catch-all may be among those not given.
+	if p.Repo == nil || p.Repo.Partial || len(p.Repo.Pipelines) == 0 {
 		return
 	}
 	var first *fluentd.Pipeline
@@ -203,3 +208,75 @@ func (pipelineOverlap) Meta() Meta {
 }
 
 func (pipelineOverlap) Check(*Pass) {}
+
+// pipelineSharedIndex reports two pipelines whose indices can be the same
+// index: the same index, or an index one writes that the other's pattern
+// also matches (logs-app and logs-app-web: logs-app-web-2024.05.31 matches
+// logs-app-*). Each pipeline gets an index template of its own at the
+// same priority, and Elasticsearch refuses a template whose patterns
+// overlap another's at that priority, so obsctl apply fails; were both
+// accepted, the shared indices would take one pipeline's mappings and
+// retention, and searching one pipeline (obsctl logs --pipeline, its
+// Kibana index pattern) would show the other's records too. The finding is
+// on the later pipeline's index, in file order.
+type pipelineSharedIndex struct{}
+
+func (pipelineSharedIndex) Name() string { return "pipelines/shared-index" }
+
+func (pipelineSharedIndex) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Summary: "Two pipelines write indices that can be the same index; apply cannot give both a template."}
+}
+
+func (pipelineSharedIndex) Check(p *Pass) {
+	if p.Repo == nil {
+		return
+	}
+	ps := slices.Clone(p.Repo.Pipelines)
+	slices.SortStableFunc(ps, func(a, b *fluentd.Pipeline) int { return strings.Compare(a.Path(), b.Path()) })
+	for i, pl := range ps {
+		for _, prev := range ps[:i] {
+			if !pl.Output.Overlaps(&prev.Output) {
+				continue
+			}
+			sp := pl.Output.Span("index")
+			if sp.File == "" {
+				sp = pl.NameSpan()
+			}
+			p.Report(sp, `give each pipeline an index that no other's begins with followed by "-": logs-app and logs-web, not logs-app and logs-app-web`,
+				"the indices of pipeline %q (%s) and of pipeline %q (%s, at %s) can be the same index: Elasticsearch refuses a second index template for it, so apply fails",
+				pl.Name, pl.Output.IndexPattern(), prev.Name, prev.Output.IndexPattern(), prev.NameSpan())
+			break
+		}
+	}
+}
+
+// pipelineFieldLimit reports a pipeline whose index template maps more
+// fields than the limit obsctl sets on its indices
+// (index.mapping.total_fields.limit): every record has a few (the time,
+// log, stream and the kubernetes object), and each decorated field and
+// regexp group adds one. Elasticsearch refuses such a template (and,
+// were it stored, the index made from it), so none of the pipeline's
+// records would be stored. The limit is there so that apps' parsed JSON fields,
+// mapped as they come, cannot grow the mapping without bound; they count
+// against it too, so a pipeline near the limit refuses records with new
+// fields early.
+type pipelineFieldLimit struct{}
+
+func (pipelineFieldLimit) Name() string { return "pipelines/field-limit" }
+
+func (pipelineFieldLimit) Meta() Meta {
+	return Meta{Severity: diag.Error, Scope: ScopeRepo, Summary: "A pipeline maps more fields than its indices' field limit."}
+}
+
+func (pipelineFieldLimit) Check(p *Pass) {
+	if p.Repo == nil {
+		return
+	}
+	for _, pl := range p.Repo.Pipelines {
+		if n := logs.MappedFields(pl); n > logs.FieldsLimit {
+			p.Report(pl.NameSpan(), "decorate fewer fields, or split the pipeline",
+				"pipeline %q maps %d fields (its decorations and regexp groups, and what every record has), over the limit of %d its indices take: Elasticsearch refuses such a mapping, so none of its records would be stored",
+				pl.Name, n, logs.FieldsLimit)
+		}
+	}
+}

@@ -60,6 +60,8 @@ func Checks() []Check {
 		pipelineCatchAll{},
 		pipelineOverlap{},
 		pipelineUnrouted{},
+		pipelineSharedIndex{},
+		pipelineFieldLimit{},
 		dashboardSyntax{},
 		dashboardDatasource{},
 		dashboardUnknownMetric{},

@@ -65,34 +65,7 @@ func Desired(stack string, pipelines []*fluentd.Pipeline, retention time.Duratio
 	for _, p := range pipelines {
 		name := "obsctl-" + stack + "-" + p.Name
 		meta := map[string]any{"managed_by": managedBy, "stack": stack, "pipeline": p.Name}
-		props := map[string]any{
-			TimeField: map[string]any{"type": "date"},
-			"log":     map[string]any{"type": "text"},
-			"stream":  map[string]any{"type": "keyword"},
-			"kubernetes": map[string]any{"properties": map[string]any{
-				"namespace_name": map[string]any{"type": "keyword"},
-				"pod_name":       map[string]any{"type": "keyword"},
-				"container_name": map[string]any{"type": "keyword"},
-				"host":           map[string]any{"type": "keyword"},
-				// One field each, whatever labels and annotations pods
-				// carry: they would otherwise map a field per key.
-				"labels":           map[string]any{"type": "flattened"},
-				"namespace_labels": map[string]any{"type": "flattened"},
-				"annotations":      map[string]any{"type": "flattened"},
-			}},
-		}
-		// Every field whose name is known is a keyword in every template,
-		// decorated or parsed by a regexp: one index pattern over all the
-		// pipelines' indices (Kibana's all-logs) then sees no field as text
-		// in one index and keyword in another.
-		for _, f := range p.ParsedFields() {
-			if f != p.Parse.TimeKey {
-				props[f] = map[string]any{"type": "keyword"}
-			}
-		}
-		for _, f := range p.RecordFields() {
-			props[f.Name] = map[string]any{"type": "keyword"}
-		}
+		props := properties(p)
 		out = append(out,
 			Object{Kind: KindPolicy, Name: name, Body: map[string]any{"policy": map[string]any{
 				"_meta": meta,
@@ -116,6 +89,58 @@ func Desired(stack string, pipelines []*fluentd.Pipeline, retention time.Duratio
 		)
 	}
 	return out
+}
+
+// properties maps what a pipeline's records are known to hold: the
+// fields every record has, and the pipeline's decorated and parsed fields.
+func properties(p *fluentd.Pipeline) map[string]any {
+	props := map[string]any{
+		TimeField: map[string]any{"type": "date"},
+		"log":     map[string]any{"type": "text"},
+		"stream":  map[string]any{"type": "keyword"},
+		"kubernetes": map[string]any{"properties": map[string]any{
+			"namespace_name": map[string]any{"type": "keyword"},
+			"pod_name":       map[string]any{"type": "keyword"},
+			"container_name": map[string]any{"type": "keyword"},
+			"host":           map[string]any{"type": "keyword"},
+			// One field each, whatever labels and annotations pods
+			// carry: they would otherwise map a field per key.
+			"labels":           map[string]any{"type": "flattened"},
+			"namespace_labels": map[string]any{"type": "flattened"},
+			"annotations":      map[string]any{"type": "flattened"},
+		}},
+	}
+	// Every field whose name is known is a keyword in every template,
+	// decorated or parsed by a regexp: one index pattern over all the
+	// pipelines' indices (Kibana's all-logs) then sees no field as text
+	// in one index and keyword in another.
+	for _, f := range p.ParsedFields() {
+		if f != p.Parse.TimeKey {
+			props[f] = map[string]any{"type": "keyword"}
+		}
+	}
+	for _, f := range p.RecordFields() {
+		props[f.Name] = map[string]any{"type": "keyword"}
+	}
+	return props
+}
+
+// MappedFields counts the fields a pipeline's index template maps, as
+// Elasticsearch counts them against index.mapping.total_fields.limit:
+// every field, an object and each field inside it.
+func MappedFields(p *fluentd.Pipeline) int { return countFields(properties(p)) }
+
+func countFields(props map[string]any) int {
+	n := 0
+	for _, v := range props {
+		n++
+		if m, ok := v.(map[string]any); ok {
+			if sub, ok := m["properties"].(map[string]any); ok {
+				n += countFields(sub)
+			}
+		}
+	}
+	return n
 }
 
 // Change is what Setup did, or would do, to one object.

@@ -192,3 +192,60 @@ func TestDataStreamWithRecordsIsKept(t *testing.T) {
 		t.Errorf("want %q in:\n%s", want, changes(got))
 	}
 }
+
+// Two pipelines whose indices lint's pipelines/shared-index says can be
+// the same are those whose templates Elasticsearch refuses to keep side by
+// side (the test server intersects the patterns as Elasticsearch does),
+// and no others.
+func TestSharedIndexIsWhatElasticsearchRefuses(t *testing.T) {
+	ctx := context.Background()
+	undated := func(p *fluentd.Pipeline) *fluentd.Pipeline {
+		p.Output.DateSuffix = new(bool)
+		return p
+	}
+	for _, tc := range []struct {
+		a, b *fluentd.Pipeline
+	}{
+		{pipeline("a", "logs-app"), pipeline("b", "logs-app")},
+		{pipeline("a", "logs-app"), pipeline("b", "logs-app-web")},
+		{pipeline("a", "logs-app-web"), pipeline("b", "logs-app")},
+		{pipeline("a", "logs-app"), pipeline("b", "logs-apps")},
+		{pipeline("a", "logs-app"), pipeline("b", "logs-ap")},
+		{pipeline("a", "logs-app"), undated(pipeline("b", "logs-app-archive"))},
+		{pipeline("a", "logs-app"), undated(pipeline("b", "logs-app"))},
+		{undated(pipeline("a", "logs-app")), undated(pipeline("b", "logs-app"))},
+		{undated(pipeline("a", "logs-app")), undated(pipeline("b", "logs-app-web"))},
+		{undated(pipeline("a", "logs-app-2024.05.31")), pipeline("b", "logs-app")},
+	} {
+		name := fmt.Sprintf("%s,%s", tc.a.Output.IndexPattern(), tc.b.Output.IndexPattern())
+		t.Run(name, func(t *testing.T) {
+			srv, err := esfake.Start("", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer srv.Close()
+			c, err := Client(srv.URL, "", "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Setup(ctx, c, "shop", Desired("shop", []*fluentd.Pipeline{tc.a, tc.b}, 24*time.Hour), false, false)
+			refused := err != nil && strings.Contains(err.Error(), "same priority")
+			if err != nil && !refused {
+				t.Fatal(err)
+			}
+			if lint := tc.a.Output.Overlaps(&tc.b.Output); lint != refused || tc.b.Output.Overlaps(&tc.a.Output) != lint {
+				t.Errorf("Overlaps = %v, Elasticsearch refuses = %v (%v)", lint, refused, err)
+			}
+		})
+	}
+}
+
+// MappedFields counts objects and the fields inside them, as
+// Elasticsearch counts against the total fields limit.
+func TestMappedFields(t *testing.T) {
+	p := pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app", "team", "team")
+	// @timestamp, log, stream, kubernetes and its seven, app, team.
+	if got := MappedFields(p); got != 13 {
+		t.Errorf("MappedFields = %d, want 13", got)
+	}
+}

@@ -846,7 +846,7 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 			}
 			for _, p := range patterns {
 				for _, q := range t["index_patterns"].([]any) {
-					if p == q {
+					if globsIntersect(fmt.Sprint(p), fmt.Sprint(q)) {
 						esError(w, http.StatusBadRequest, "illegal_argument_exception", fmt.Sprintf(
 							"index template [%s] has index patterns %v matching patterns from existing templates [%s] with patterns (%s => %v) that have the same priority [%v], multiple index templates may not match during index creation, please use a different priority",
 							name, patterns, other, other, t["index_patterns"], str(body["priority"])), nil)
@@ -1178,4 +1178,32 @@ func (s *Server) count(w http.ResponseWriter, target string) {
 		}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"count": n, "_shards": map[string]any{"total": 1, "successful": 1, "skipped": 0, "failed": 0}})
+}
+
+// globsIntersect reports whether some name matches both index patterns
+// (* matches any run of characters), as Elasticsearch finds two
+// templates' patterns overlapping by intersecting their automatons.
+func globsIntersect(p, q string) bool {
+	type pos struct{ i, j int }
+	seen := map[pos]bool{}
+	var walk func(i, j int) bool
+	walk = func(i, j int) bool {
+		if seen[pos{i, j}] {
+			return false
+		}
+		seen[pos{i, j}] = true
+		switch {
+		case i == len(p) && j == len(q):
+			return true
+		case i < len(p) && p[i] == '*':
+			// The star matches nothing more, or what q has next.
+			return walk(i+1, j) || j < len(q) && walk(i, j+1)
+		case j < len(q) && q[j] == '*':
+			return walk(i, j+1) || i < len(p) && walk(i+1, j)
+		case i < len(p) && j < len(q) && p[i] == q[j]:
+			return walk(i+1, j+1)
+		}
+		return false
+	}
+	return walk(0, 0)
 }
