@@ -739,7 +739,6 @@ func sortValue(h hit, field string) any {
 	return normalize(v)
 }
 
-
 // normalize makes JSON numbers int64 or float64, for comparing.
 func normalize(v any) any {
 	switch v := v.(type) {
@@ -1126,7 +1125,9 @@ func (s *Server) templateFor(index string) map[string]any {
 func (s *Server) dataStream(w http.ResponseWriter, r *http.Request, name string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	match := func(n string) bool { return name == "" || name == "*" || n == name || (strings.Contains(name, "*") && wildcard(name).MatchString(n)) }
+	match := func(n string) bool {
+		return name == "" || name == "*" || n == name || (strings.Contains(name, "*") && wildcard(name).MatchString(n))
+	}
 	switch r.Method {
 	case http.MethodGet:
 		out := []any{}
