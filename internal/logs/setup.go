@@ -26,7 +26,8 @@ import (
 // that its logs-<pipeline>-YYYY.MM.DD indices are plain indices with
 // obsctl's mappings; and an ILM policy that deletes an index once the
 // retention has passed since it was created: a day's index, a day after
-// its day.
+// its day. An undated index (output.dateSuffix false) is one index for
+// good: no policy deletes it, which would delete all of it at once.
 const (
 	// TemplatePriority is above the built-in templates' 100.
 	TemplatePriority = 200
@@ -56,6 +57,8 @@ const (
 	KindTemplate   = "IndexTemplate"
 	KindPolicy     = "LifecyclePolicy"
 	KindDataStream = "DataStream"
+	// KindIndices is a pipeline's day indices, by pattern.
+	KindIndices = "Indices"
 )
 
 // Desired returns the templates and policies of the stack's pipelines.
@@ -65,30 +68,38 @@ func Desired(stack string, pipelines []*fluentd.Pipeline, retention time.Duratio
 	for _, p := range pipelines {
 		name := "obsctl-" + stack + "-" + p.Name
 		meta := map[string]any{"managed_by": managedBy, "stack": stack, "pipeline": p.Name}
-		props := properties(p)
-		out = append(out,
-			Object{Kind: KindPolicy, Name: name, Body: map[string]any{"policy": map[string]any{
+		index := map[string]any{"mapping": map[string]any{"total_fields": map[string]any{"limit": fmt.Sprint(FieldsLimit)}}}
+		if p.Output.Dated() {
+			index["lifecycle"] = map[string]any{"name": name}
+			out = append(out, Object{Kind: KindPolicy, Name: name, Body: map[string]any{"policy": map[string]any{
 				"_meta": meta,
 				"phases": map[string]any{"delete": map[string]any{
 					"min_age": fmt.Sprintf("%dd", days),
 					"actions": map[string]any{"delete": map[string]any{}},
 				}},
-			}}},
-			Object{Kind: KindTemplate, Name: name, Body: map[string]any{
-				"index_patterns": []any{p.Output.IndexPattern()},
-				"priority":       TemplatePriority,
-				"_meta":          meta,
-				"template": map[string]any{
-					"settings": map[string]any{"index": map[string]any{
-						"lifecycle": map[string]any{"name": name},
-						"mapping":   map[string]any{"total_fields": map[string]any{"limit": fmt.Sprint(FieldsLimit)}},
-					}},
-					"mappings": map[string]any{"properties": props},
-				},
-			}},
-		)
+			}}})
+		}
+		out = append(out, Object{Kind: KindTemplate, Name: name, Body: map[string]any{
+			"index_patterns": []any{p.Output.IndexPattern()},
+			"priority":       TemplatePriority,
+			"_meta":          meta,
+			"template": map[string]any{
+				"settings": map[string]any{"index": index},
+				"mappings": map[string]any{"properties": properties(p)},
+			},
+		}})
 	}
 	return out
+}
+
+// policyOf returns the ILM policy a template gives its indices, or "".
+func policyOf(o Object) string {
+	t, _ := o.Body["template"].(map[string]any)
+	set, _ := t["settings"].(map[string]any)
+	idx, _ := set["index"].(map[string]any)
+	lc, _ := idx["lifecycle"].(map[string]any)
+	name, _ := lc["name"].(string)
+	return name
 }
 
 // properties maps what a pipeline's records are known to hold: the
@@ -182,6 +193,11 @@ func Setup(ctx context.Context, c *elastic.Client, stack string, desired []Objec
 	}
 	streams, err := strayStreams(ctx, c, desired, dryRun)
 	out = append(out, streams...)
+	if err != nil {
+		return out, err
+	}
+	older, err := olderIndices(ctx, c, desired, dryRun)
+	out = append(out, older...)
 	if err != nil {
 		return out, err
 	}
@@ -315,6 +331,68 @@ func del(ctx context.Context, c *elastic.Client, o Object) error {
 		_, err = c.IndexDeleteIndexTemplate(o.Name).Do(ctx)
 	}
 	return err
+}
+
+// olderIndices gives a pipeline's policy to its day indices that have no
+// ILM policy: those made before its template was there (by Fluentd
+// running before apply, or before obsctl managed retention with ILM,
+// when a CronJob deleted them). Without it they would be kept for good;
+// with it they are deleted once the retention has passed since they were
+// made, as the day indices after them. Only names the pipeline's output
+// writes (<index>-YYYY.MM.DD) are touched, and none that already has a
+// policy, another's included.
+func olderIndices(ctx context.Context, c *elastic.Client, desired []Object, dryRun bool) ([]Change, error) {
+	var out []Change
+	for _, o := range desired {
+		policy := policyOf(o)
+		if o.Kind != KindTemplate || policy == "" {
+			continue
+		}
+		patterns, _ := o.Body["index_patterns"].([]any)
+		for _, p := range patterns {
+			pattern := fmt.Sprint(p)
+			prefix, ok := strings.CutSuffix(pattern, "*")
+			if !ok {
+				continue
+			}
+			res, err := c.IndexGetSettings(pattern).Name("index.lifecycle.name").FlatSettings(true).ExpandWildcards("open,closed").Do(ctx)
+			if err != nil {
+				if elastic.IsNotFound(err) {
+					continue
+				}
+				return out, fmt.Errorf("read the settings of %s: %w", pattern, explain(err))
+			}
+			var bare []string
+			for index, r := range res {
+				if r == nil || r.Settings["index.lifecycle.name"] != nil || !isDay(strings.TrimPrefix(index, prefix)) {
+					continue
+				}
+				bare = append(bare, index)
+			}
+			if len(bare) == 0 {
+				continue
+			}
+			slices.Sort(bare)
+			if !dryRun {
+				if _, err := c.IndexPutSettings(bare...).BodyJson(map[string]any{"index.lifecycle.name": policy}).Do(ctx); err != nil {
+					return out, fmt.Errorf("give %s the policy %s: %w", strings.Join(bare, ","), policy, explain(err))
+				}
+			}
+			what := bare[0]
+			if len(bare) > 1 {
+				what = fmt.Sprintf("%d indices, %s to %s", len(bare), bare[0], bare[len(bare)-1])
+			}
+			out = append(out, Change{Object: Object{Kind: KindIndices, Name: pattern}, Action: "configured",
+				Note: fmt.Sprintf("%s made without a policy now take %s: each is deleted once the retention has passed since it was made", what, policy)})
+		}
+	}
+	return out, nil
+}
+
+// isDay reports whether s is a day as Fluentd names an index's: YYYY.MM.DD.
+func isDay(s string) bool {
+	_, err := time.Parse("2006.01.02", s)
+	return err == nil && len(s) == len("2006.01.02")
 }
 
 // strayStreams deletes the data streams a pipeline's indices became

@@ -249,3 +249,65 @@ func TestMappedFields(t *testing.T) {
 		t.Errorf("MappedFields = %d, want 13", got)
 	}
 }
+
+// The day indices a pipeline wrote before its template was there, or
+// before obsctl kept retention with ILM, are given the pipeline's policy,
+// once: not an index of another name, nor one that has a policy already.
+// An undated index gets no policy, which would delete all of it at once.
+func TestOlderIndicesTakeThePolicy(t *testing.T) {
+	ctx := context.Background()
+	seed := func(index string) esfake.Doc {
+		return esfake.Doc{Index: index, ID: "1", Source: map[string]any{"log": "x"}}
+	}
+	srv, err := esfake.Start("", []esfake.Doc{
+		seed("logs-apps-2026.11.30"), seed("logs-apps-2026.12.01"), seed("logs-apps-archive"),
+		seed("logs-web-2026.12.01"), seed("logs-audit"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := Client(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.IndexPutSettings("logs-web-2026.12.01").BodyJson(map[string]any{"index": map[string]any{"lifecycle": map[string]any{"name": "theirs"}}}).Do(ctx); err != nil {
+		t.Fatal(err)
+	}
+	audit := pipeline("audit", "logs-audit")
+	audit.Output.DateSuffix = new(bool)
+	desired := Desired("shop", []*fluentd.Pipeline{pipeline("apps", "logs-apps"), pipeline("web", "logs-web"), audit}, 7*24*time.Hour)
+	for _, o := range desired {
+		if o.Name == "obsctl-shop-audit" && (o.Kind == KindPolicy || policyOf(o) != "") {
+			t.Errorf("an undated index's pipeline has a policy: %s %v", o.Ref(), o.Body)
+		}
+	}
+	want := "Indices logs-apps-* configured (2 indices, logs-apps-2026.11.30 to logs-apps-2026.12.01 made without a policy now take obsctl-shop-apps: each is deleted once the retention has passed since it was made)"
+	for _, dry := range []bool{true, false} {
+		got, err := Setup(ctx, c, "shop", desired, true, dry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(changes(got), want) || strings.Count(changes(got), "Indices ") != 1 {
+			t.Errorf("dry run %v:\n%s\nwant %s", dry, changes(got), want)
+		}
+		if p := srv.Lifecycle("logs-apps-2026.11.30"); dry != (p == "") {
+			t.Errorf("dry run %v: logs-apps-2026.11.30 has policy %q", dry, p)
+		}
+	}
+	for index, want := range map[string]string{
+		"logs-apps-2026.12.01": "obsctl-shop-apps", "logs-apps-archive": "",
+		"logs-web-2026.12.01": "theirs", "logs-audit": "",
+	} {
+		if got := srv.Lifecycle(index); got != want {
+			t.Errorf("%s has policy %q, want %q", index, got, want)
+		}
+	}
+	got, err := Setup(ctx, c, "shop", desired, true, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(changes(got), "Indices") {
+		t.Errorf("re-apply:\n%s", changes(got))
+	}
+}

@@ -139,8 +139,14 @@ func elasticsearch(b *builder, r *resolved) error {
 		r.service(app, ns, app, servicePort("http", esHTTPPort)),
 		r.service("elasticsearch-metrics", ns, app, servicePort("metrics", esExporterPort)),
 		esSysctl(b, r),
-		esCurator(b, r),
 	)
+	// Log indices are deleted by the ILM policies obsctl apply gives each
+	// pipeline's index template (internal/logs); Jaeger names and maps its
+	// own indices and puts its own templates for them, so a CronJob deletes
+	// its day indices.
+	if b.enabled("jaeger") && b.jaegerUsesES() {
+		b.add(esCurator(b, r))
+	}
 	b.addPDB(r, app, ns, app)
 	return nil
 }
@@ -186,18 +192,16 @@ func esSysctl(b *builder, r *resolved) *appsv1.DaemonSet {
 	return b.daemonSet(r, app, b.agentNS, app, tpl)
 }
 
-// esCurator enforces the retention: a daily CronJob that deletes the
-// date-suffixed indices (name-YYYY.MM.DD, or name-YYYY-MM-DD as Jaeger
-// names them) whose day ended before the retention: logs-* after
-// Elasticsearch's retention and, when Jaeger stores traces here,
-// jaeger-* after Jaeger's. An index without a date suffix is never
-// deleted.
+// esCurator enforces Jaeger's retention on the traces it stores in
+// Elasticsearch: a daily CronJob that deletes the date-suffixed indices
+// (name-YYYY-MM-DD as Jaeger names them, or name-YYYY.MM.DD) of jaeger-*
+// whose day ended before the retention. An index without a date suffix is
+// never deleted. Jaeger puts its own index templates for its indices,
+// which an obsctl template for jaeger-* would take the place of, so ILM is
+// not used for them.
 func esCurator(b *builder, r *resolved) *batchv1.CronJob {
 	const app = "elasticsearch-curator"
-	args := []string{"logs-*", esRetentionSeconds(r.retention)}
-	if b.enabled("jaeger") && b.jaegerUsesES() {
-		args = append(args, jaegerIndexPrefix+"-*", esRetentionSeconds(b.resolve("jaeger").retention))
-	}
+	args := []string{jaegerIndexPrefix + "-*", esRetentionSeconds(b.resolve("jaeger").retention)}
 	c := corev1.Container{
 		Name: "curator",
 		// The Elasticsearch image has bash and curl.

@@ -67,6 +67,10 @@ type Server struct {
 	// streams are the data streams made, by name: made by a write to a
 	// new index whose template says data_stream, even a write refused.
 	streams map[string]bool
+	// lifecycle is each index's index.lifecycle.name, "" for none: set
+	// when the index is made, from the template that matches it then, and
+	// by PUT _settings.
+	lifecycle map[string]string
 }
 
 type policy struct {
@@ -84,7 +88,7 @@ func Start(addr string, docs []Doc) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{docs: slices.Clone(docs), requests: map[string]int{}, templates: map[string]map[string]any{}, policies: map[string]policy{}, streams: map[string]bool{}}
+	s := &Server{requests: map[string]int{}, templates: map[string]map[string]any{}, policies: map[string]policy{}, streams: map[string]bool{}, lifecycle: map[string]string{}}
 	// Elasticsearch 7.9 and later install a built-in template that makes
 	// every new logs-*-* index a data stream.
 	s.templates["logs"] = map[string]any{
@@ -92,6 +96,7 @@ func Start(addr string, docs []Doc) (*Server, error) {
 		"composed_of": []any{"logs-mappings", "data-streams-mappings", "logs-settings"},
 		"_meta":       map[string]any{"description": "default logs template installed by x-pack", "managed": true},
 	}
+	s.Add(docs...)
 	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
 	s.Server.Listener.Close()
 	s.Server.Listener = l
@@ -103,7 +108,24 @@ func Start(addr string, docs []Doc) (*Server, error) {
 func (s *Server) Add(docs ...Doc) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	for _, d := range docs {
+		s.made(d.Index)
+	}
 	s.docs = append(s.docs, docs...)
+}
+
+// made records a new index's settings from the template that matches it.
+func (s *Server) made(index string) {
+	if _, ok := s.lifecycle[index]; !ok {
+		s.lifecycle[index] = lifecyclePolicy(s.templateFor(index))
+	}
+}
+
+// Lifecycle returns the index.lifecycle.name of an index, "" for none.
+func (s *Server) Lifecycle(index string) string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lifecycle[index]
 }
 
 // Reject makes the next n searches fail with 429, as a busy cluster's
@@ -189,6 +211,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.bulk(w, r, target)
 	case parts[0] == "_data_stream" && len(parts) <= 2:
 		s.dataStream(w, r, strings.Join(parts[1:], ""))
+	case len(parts) >= 2 && len(parts) <= 3 && parts[1] == "_settings" && !strings.HasPrefix(parts[0], "_"):
+		s.settings(w, r, parts[0], strings.Join(parts[2:], ""))
 	case len(parts) == 2 && parts[1] == "_count" && (r.Method == http.MethodGet || r.Method == http.MethodPost):
 		s.count(w, parts[0])
 	case parts[0] == "_index_template" && len(parts) <= 2:
@@ -883,33 +907,17 @@ func (s *Server) indexTemplate(w http.ResponseWriter, r *http.Request, name stri
 	}
 }
 
-// policyUsers returns the indices held and the templates that name the
-// policy: an index uses the policy of the template of the highest
-// priority whose patterns match its name.
+// policyUsers returns the indices and the templates that name the policy:
+// an index uses the policy its settings name.
 func (s *Server) policyUsers(name string) (indices, templates []string) {
 	for _, t := range slices.Sorted(maps.Keys(s.templates)) {
 		if lifecyclePolicy(s.templates[t]) == name {
 			templates = append(templates, t)
 		}
 	}
-	seen := map[string]bool{}
-	for _, d := range s.docs {
-		if seen[d.Index] {
-			continue
-		}
-		seen[d.Index] = true
-		best, prio := "", int64(-1)
-		for tn, t := range s.templates {
-			for _, p := range t["index_patterns"].([]any) {
-				if wildcard(str(p)).MatchString(d.Index) {
-					if pr, _ := normalize(t["priority"]).(int64); pr > prio {
-						best, prio = tn, pr
-					}
-				}
-			}
-		}
-		if best != "" && lifecyclePolicy(s.templates[best]) == name {
-			indices = append(indices, d.Index)
+	for index, p := range s.lifecycle {
+		if p == name {
+			indices = append(indices, index)
 		}
 	}
 	slices.Sort(indices)
@@ -1049,6 +1057,7 @@ func (s *Server) bulk(w http.ResponseWriter, r *http.Request, target string) {
 			} else {
 				item["status"] = http.StatusCreated
 				item["result"] = "created"
+				s.made(index)
 				s.docs = append(s.docs, Doc{Index: index, ID: id, Source: src})
 			}
 			items = append(items, map[string]any{op: item})
@@ -1207,4 +1216,62 @@ func globsIntersect(p, q string) bool {
 		return false
 	}
 	return walk(0, 0)
+}
+
+// settings serves GET /{target}/_settings[/{name}] and PUT
+// /{target}/_settings, for the one setting obsctl reads and writes,
+// index.lifecycle.name.
+func (s *Server) settings(w http.ResponseWriter, r *http.Request, target, name string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, missing := s.indices(s.docs, target)
+	if missing != "" {
+		esError(w, http.StatusNotFound, "index_not_found_exception", "no such index ["+missing+"]", map[string]any{
+			"resource.type": "index_or_alias", "resource.id": missing, "index_uuid": "_na_", "index": missing,
+		})
+		return
+	}
+	flat := r.URL.Query().Get("flat_settings") == "true"
+	switch r.Method {
+	case http.MethodGet:
+		out := map[string]any{}
+		for index := range in {
+			set := map[string]any{}
+			p := s.lifecycle[index]
+			if p != "" && (name == "" || wildcard(name).MatchString("index.lifecycle.name")) {
+				if flat {
+					set["index.lifecycle.name"] = p
+				} else {
+					set["index"] = map[string]any{"lifecycle": map[string]any{"name": p}}
+				}
+			}
+			out[index] = map[string]any{"settings": set}
+		}
+		writeJSON(w, http.StatusOK, out)
+	case http.MethodPut:
+		body, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		p, set := "", false
+		if v, ok := body["index.lifecycle.name"]; ok {
+			p, set = str(v), true
+		} else if idx, ok := body["index"].(map[string]any); ok {
+			if lc, ok := idx["lifecycle"].(map[string]any); ok {
+				if v, ok := lc["name"]; ok {
+					p, set = str(v), true
+				}
+			}
+		}
+		if !set {
+			esError(w, http.StatusBadRequest, "illegal_argument_exception", "esfake: only index.lifecycle.name can be set", nil)
+			return
+		}
+		for index := range in {
+			s.lifecycle[index] = p
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"acknowledged": true})
+	default:
+		writeJSON(w, http.StatusMethodNotAllowed, map[string]any{"error": "Incorrect HTTP method for uri [" + r.URL.Path + "] and method [" + r.Method + "]", "status": 405})
+	}
 }
