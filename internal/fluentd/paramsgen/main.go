@@ -52,7 +52,7 @@ var plugins = []plugin{
 	{gem: "fluent-plugin-elasticsearch", version: "5.2.5", repo: "uken/fluent-plugin-elasticsearch", tag: "v5.2.5", files: []string{
 		"lib/fluent/plugin/out_elasticsearch.rb",
 	}},
-	{gem: "fluent-plugin-kubernetes_metadata_filter", version: "3.7.1", want: "3.8.0", repo: "fabric8io/fluent-plugin-kubernetes_metadata_filter", tag: "v3.7.1", files: []string{
+	{gem: "fluent-plugin-kubernetes_metadata_filter", version: "3.8.0", repo: "fluent-plugins-nursery/fluent-plugin-kubernetes_metadata_filter", tag: "v3.8.0", files: []string{
 		"lib/fluent/plugin/filter_kubernetes_metadata.rb",
 	}},
 	{gem: "fluent-plugin-dedot_filter", version: "1.0.0", repo: "lunardial/fluent-plugin-dedot_filter", tag: "v1.0.0", files: []string{
