@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/source"
 )
@@ -82,12 +83,13 @@ func (dashboardDatasource) Meta() Meta {
 
 // provisionedDatasources maps each datasource uid the stack provisions to
 // the component that must be enabled for it.
-var provisionedDatasources = map[string]string{
-	"prometheus":   "prometheus",
-	"alertmanager": "alertmanager",
-	"logs":         "elasticsearch",
-	"jaeger":       "jaeger",
-}
+var provisionedDatasources = func() map[string]string {
+	m := map[string]string{}
+	for _, d := range dashboard.Provisioned {
+		m[d.UID] = d.Component
+	}
+	return m
+}()
 
 // builtinDatasources are Grafana's own.
 var builtinDatasources = []string{"grafana", "-- Grafana --", "-- Mixed --", "-- Dashboard --"}

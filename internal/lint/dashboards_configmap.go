@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/render"
 )
@@ -32,8 +33,19 @@ func (dashboardConfigMap) Check(p *Pass) {
 	if !p.Config.Stack.Components.Grafana.On() {
 		return
 	}
+	on := map[string]bool{}
+	for _, nc := range p.Config.ComponentsByName() {
+		on[nc.Name] = nc.On()
+	}
+	uidOf := dashboard.UIDOf(func(c string) bool { return on[c] })
 	for _, d := range p.Repo.Dashboards {
-		if _, err := render.DashboardConfigMap(d.Path, len(d.Src)); err != nil {
+		// The size of what is shipped: an exported dashboard is
+		// rewritten with its inputs resolved.
+		size := len(d.Src)
+		if out, err := dashboard.Provision(d.Src, uidOf); err == nil {
+			size = len(out)
+		}
+		if _, err := render.DashboardConfigMap(d.Path, size); err != nil {
 			p.Report(d.Whole(), "rename the file with lower-case letters, digits, dashes and dots, or make the dashboard smaller", "%v", err)
 		}
 		if err := render.DashboardContent(d.Path, d.Src); err != nil {

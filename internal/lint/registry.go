@@ -66,6 +66,7 @@ func Checks() []Check {
 		dashboardDatasource{},
 		dashboardUnknownMetric{},
 		dashboardConfigMap{},
+		dashboardInputs{},
 		stackDependency{},
 		stackResources{},
 	}

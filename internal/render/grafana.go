@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/apiyaml"
+	"github.com/obsctl/obsctl/internal/dashboard"
 )
 
 // Where Grafana finds what obsctl provisions.
@@ -265,19 +266,25 @@ func DashboardContent(p string, src []byte) error {
 }
 
 // grafanaDashboards returns a ConfigMap per dashboard of the repo (the
-// *.json files at the top of its dashboards folder, as load read them), in
+// *.json files at the top of its dashboards folder, as load read them, an
+// exported one with its inputs resolved to the stack's datasources), in
 // name order.
 func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap, error) {
 	var out []*corev1.ConfigMap
+	uidOf := dashboard.UIDOf(b.enabled)
 	for _, d := range b.in.Dashboards {
-		name, err := DashboardConfigMap(d.Path, len(d.Src))
+		src, err := dashboard.Provision(d.Src, uidOf)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", d.Path, err)
+		}
+		name, err := DashboardConfigMap(d.Path, len(src))
 		if err == nil {
-			err = DashboardContent(d.Path, d.Src)
+			err = DashboardContent(d.Path, src)
 		}
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(d.Src)}))
+		out = append(out, r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)}))
 	}
 	slices.SortFunc(out, func(x, y *corev1.ConfigMap) int { return strings.Compare(x.Name, y.Name) })
 	return out, nil

@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/compile"
+	"github.com/obsctl/obsctl/internal/dashboard"
 )
 
 func TestGrafana(t *testing.T) {
@@ -116,6 +117,18 @@ func TestGrafanaDatasources(t *testing.T) {
 				"alertmanager": "alertmanager http://alertmanager.monitoring.svc:9093",
 				"logs":         "elasticsearch http://elasticsearch.monitoring.svc:9200",
 				"jaeger":       "jaeger http://jaeger.monitoring.svc:16686",
+			}
+			// dashboard.Provisioned, which lint and the resolution of
+			// exported dashboards go by, says the same.
+			on := map[string]bool{}
+			for _, nc := range defaultConfig(t, tc.stack).ComponentsByName() {
+				on[nc.Name] = nc.On()
+			}
+			for _, p := range dashboard.Provisioned {
+				d, ok := ds[p.UID]
+				if ok != on[p.Component] || ok && d.Type != p.Type {
+					t.Errorf("dashboard.Provisioned has %+v; render: %+v (%v)", p, d, ok)
+				}
 			}
 			for uid, d := range ds {
 				if got := d.Type + " " + d.URL; got != want[uid] {
@@ -291,5 +304,22 @@ func TestGrafanaDashboardLimits(t *testing.T) {
 				t.Errorf("error %q lacks %q", err, tc.inMsg)
 			}
 		})
+	}
+}
+
+// An exported dashboard is shipped with its inputs resolved to the
+// stack's datasources; one it cannot resolve stops render.
+func TestGrafanaExportedDashboard(t *testing.T) {
+	export := `{"__inputs": [{"name": "DS_P", "type": "datasource", "pluginId": "prometheus"}], "id": 3, "uid": "x", "title": "X",
+"panels": [{"datasource": {"type": "prometheus", "uid": "${DS_P}"}, "targets": [{"expr": "up"}]}]}`
+	res := renderInput(t, compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, fstest.MapFS{"x.json": {Data: []byte(export)}})})
+	got := dashboardConfigMaps(t, res)["grafana-dashboard-x"].Data["x.json"]
+	if strings.Contains(got, "DS_P") || strings.Contains(got, "__inputs") || !strings.Contains(got, `"uid": "prometheus"`) {
+		t.Errorf("shipped:\n%s", got)
+	}
+	loki := `{"__inputs": [{"name": "DS_L", "type": "datasource", "pluginId": "loki"}], "panels": []}`
+	_, err := Render(&compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, fstest.MapFS{"l.json": {Data: []byte(loki)}})}, "")
+	if err == nil || !strings.Contains(err.Error(), `dashboards/l.json: input DS_L is a "loki" datasource`) {
+		t.Errorf("err = %v", err)
 	}
 }
