@@ -114,6 +114,7 @@ func (dashboardDatasource) Check(p *Pass) {
 		for _, r := range d.refs {
 			span := diag.Span{File: f.Path, Start: f.Pos(r.offset), End: f.Pos(r.offset)}
 			switch {
+			case r.unused:
 			case r.name != "" && (strings.HasPrefix(r.name, "$") || slices.Contains(builtinDatasources, r.name)):
 			case r.name != "":
 				p.Report(span, `refer to it as {"type": ..., "uid": ...} with one of the stack's uids: `+strings.Join(uids, ", "),
@@ -136,6 +137,9 @@ func (dashboardDatasource) Check(p *Pass) {
 
 // datasourceRef is one "datasource" value in a dashboard.
 type datasourceRef struct {
+	// unused marks the datasource of a row panel or its targets, which
+	// nothing queries.
+	unused    bool
 	uid, name string // name for the legacy string form
 	typ       string // the object form's type, when it says
 	offset    int    // of the value
@@ -253,6 +257,8 @@ func (w *dsWalker) object() error {
 	}
 	pending := len(w.pending) // those of this object are after
 	ds := -1                  // this object's datasource, in w.refs
+	row := false
+	targets := [2]int{-1, -1} // the refs of its targets, in w.refs
 	for w.dec.More() {
 		tok, err := w.dec.Token()
 		if err != nil {
@@ -271,6 +277,20 @@ func (w *dsWalker) object() error {
 				return err
 			}
 			continue
+		case "type":
+			raw, _, err := w.raw()
+			if err != nil {
+				return err
+			}
+			row = string(raw) == `"row"`
+			continue
+		case "targets":
+			targets[0] = len(w.refs)
+			if err := w.value(); err != nil {
+				return err
+			}
+			targets[1] = len(w.refs)
+			continue
 		}
 		if err := w.value(); err != nil {
 			return err
@@ -278,6 +298,17 @@ func (w *dsWalker) object() error {
 	}
 	if _, err := w.dec.Token(); err != nil { // }
 		return w.fail(err)
+	}
+	if row {
+		// A row queries nothing: the datasource it and its targets name
+		// (Grafana's exports keep them) is never used. The panels a
+		// collapsed row holds are panels of their own.
+		if ds >= 0 {
+			w.refs[ds].unused = true
+		}
+		for i := max(targets[0], 0); i < targets[1]; i++ {
+			w.refs[i].unused = true
+		}
 	}
 	if ds >= 0 && ds < len(w.refs) {
 		// The object's datasource is its queries' and those of the
