@@ -36,6 +36,18 @@ type target struct {
 // may copy into the repo. The corpus is built outside the repo.
 var sources = []source{
 	{
+		// grafana.com's most used dashboards as their author keeps them:
+		// exports for sharing (__inputs, ${DS_...}) and dashboards that
+		// name their datasource by a variable.
+		repo: "rfmoz/grafana-dashboards", commit: "4b1729d13b610d449b1055659b070d28c19a9699",
+		collections: func(name string) []target {
+			if strings.HasPrefix(name, "prometheus/") && strings.HasSuffix(name, ".json") {
+				return []target{{collection: "rfmoz-dashboards", path: "dashboards/" + path.Base(name)}}
+			}
+			return nil
+		},
+	},
+	{
 		repo: "prometheus-operator/kube-prometheus", commit: "4d719f1dea8853540b3823ab1fbe6be74a9953b3",
 		collections: func(name string) []target {
 			base := path.Base(name)
