@@ -316,6 +316,7 @@ func (w *dsWalker) object() error {
 		prom := w.refs[ds].prometheus()
 		for _, i := range w.pending[pending:] {
 			w.exprs[i].prometheus = prom
+			w.exprs[i].ds = ds
 		}
 		w.pending = w.pending[:pending]
 	}
@@ -345,7 +346,7 @@ func (w *dsWalker) expr() error {
 	if !ok || strings.TrimSpace(text) == "" {
 		return nil
 	}
-	w.exprs = append(w.exprs, dashboardExpr{text: text, offsets: offs})
+	w.exprs = append(w.exprs, dashboardExpr{text: text, offsets: offs, ds: -1})
 	w.pending = append(w.pending, len(w.exprs)-1)
 	return nil
 }

@@ -346,7 +346,8 @@ type unknownUse struct {
 
 // grafanaExpr returns a dashboard query with Grafana's variables replaced
 // by text of the same length that PromQL parses ($__rate_interval in a
-// range becomes 5m and spaces, $n elsewhere 1 and spaces), so that
+// range becomes 5m and spaces, a label name in by (...) a, after an
+// operand the operator and, $n elsewhere 1 and spaces), so that
 // positions in it are positions in the query. Variables inside quoted
 // strings are label values and stay. ok is false when a variable is part
 // of a name (http_${code}_total): what the query selects is not known.
@@ -368,6 +369,13 @@ func grafanaExpr(q string) (string, bool) {
 		case '"', '\'', '`':
 			quote = c
 			continue
+		case '#':
+			// A comment, to the end of the line: "we're" in it opens no
+			// string.
+			for i < len(b) && b[i] != '\n' {
+				i++
+			}
+			continue
 		case '$', '[':
 		default:
 			continue
@@ -383,6 +391,12 @@ func grafanaExpr(q string) (string, bool) {
 		prev := strings.TrimRight(q[:i], " \t\n")
 		if strings.HasSuffix(prev, "[") || strings.HasSuffix(prev, ":") || strings.HasSuffix(prev, "offset") || strings.HasSuffix(prev, "@") {
 			fill = "5m"
+		} else if labelListRE.MatchString(prev) {
+			fill = "a" // a label name: sum by ($group)
+		} else if prev != "" && (strings.ContainsRune(")}]", rune(prev[len(prev)-1])) || isMetricNameByte(prev[len(prev)-1])) && !endsWithKeyword(prev) {
+			// After an operand, where a binary operator goes: a
+			// variable chooses one (x $op on (a) y).
+			fill = "and"
 		}
 		if n < len(fill) {
 			return "", false
@@ -392,6 +406,24 @@ func grafanaExpr(q string) (string, bool) {
 	}
 	return string(b), true
 }
+
+// endsWithKeyword reports whether s ends with a PromQL keyword that an
+// operand follows (x unless $y, x > bool $t).
+func endsWithKeyword(s string) bool {
+	i := len(s)
+	for i > 0 && isMetricNameByte(s[i-1]) {
+		i--
+	}
+	switch strings.ToLower(s[i:]) {
+	case "and", "or", "unless", "bool", "atan2":
+		return true
+	}
+	return false
+}
+
+// labelListRE matches text that a label name follows: an open list of
+// by, without, on, ignoring, group_left or group_right.
+var labelListRE = regexp.MustCompile(`\b(by|without|on|ignoring|group_left|group_right)\s*\(([\w\s,$.{}:]*,)?\s*$`)
 
 // grafanaVarLen returns the length of the Grafana variable s starts with
 // ($name, ${name...}, [[name]]), or 0.
@@ -436,6 +468,9 @@ type dashboardExpr struct {
 	// prometheus is set unless the target's or its panel's datasource is
 	// known to be something else (Loki's queries are also exprs).
 	prometheus bool
+	// ds is the datasource the query goes to, in its scan's refs; -1 for
+	// the dashboard's default.
+	ds int
 }
 
 func (e *dashboardExpr) at(i int) int {

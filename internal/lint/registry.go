@@ -67,6 +67,7 @@ func Checks() []Check {
 		dashboardUnknownMetric{},
 		dashboardConfigMap{},
 		dashboardInputs{},
+		dashboardPromQL{},
 		stackDependency{},
 		stackResources{},
 	}
