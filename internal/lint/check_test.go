@@ -151,6 +151,11 @@ func TestChecks(t *testing.T) {
 						if _, err := os.Stat(filepath.Join(dir, "_shared.pipeline.yaml")); err == nil {
 							pipes["_shared.pipeline.yaml"] = read("_shared.pipeline.yaml")
 						}
+						// A dashboard case: with the folder's other dashboard
+						// (_shared.dashboard.json), for checks across files.
+						if _, err := os.Stat(filepath.Join(dir, "_shared.dashboard.json")); err == nil && strings.HasSuffix(name, ".dashboard.json") {
+							pipes["_shared.dashboard.json"] = read("_shared.dashboard.json")
+						}
 						if _, err := os.Stat(filepath.Join(dir, caseName+".obsctl.yaml")); err == nil {
 							cfg = read(caseName + ".obsctl.yaml")
 						}

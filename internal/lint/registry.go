@@ -68,6 +68,9 @@ func Checks() []Check {
 		dashboardConfigMap{},
 		dashboardInputs{},
 		dashboardPromQL{},
+		dashboardUID{},
+		dashboardNoUID{},
+		dashboardTitle{},
 		stackDependency{},
 		stackResources{},
 	}
