@@ -58,7 +58,8 @@ const hostileCanary = "OBSCTL_HOSTILE_CANARY"
 //	                        each {n} in TEXT replaced by the repetition's number;
 //	                        TEXT is the rest of the line, blanks kept, \n a newline
 //	clone PATH N            N copies of the case's file PATH beside it, named
-//	                        with -1 ... -N before the extension
+//	                        with -1 ... -N before the extension, each {n} in
+//	                        the file replaced by the copy's number
 //	maxout SIZE             bound on each output (default 1M; render's stdout, the
 //	                        stack's ~5.5 MB of objects, 8M more; the machine
 //	                        formats, which keep every finding, 4K more a finding
@@ -334,10 +335,11 @@ func (c *hostileCase) materialize(t *testing.T) (string, int64) {
 		ext := filepath.Ext(cl.path)
 		for i := 1; i <= cl.n; i++ {
 			p := filepath.Join(dir, fmt.Sprintf("%s-%d%s", strings.TrimSuffix(cl.path, ext), i, ext))
-			if err := os.WriteFile(p, data, 0o644); err != nil {
+			copied := bytes.ReplaceAll(data, []byte("{n}"), []byte(strconv.Itoa(i)))
+			if err := os.WriteFile(p, copied, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			size += int64(len(data))
+			size += int64(len(copied))
 		}
 	}
 	for _, l := range c.links {

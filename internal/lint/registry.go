@@ -71,6 +71,7 @@ func Checks() []Check {
 		dashboardUID{},
 		dashboardNoUID{},
 		dashboardTitle{},
+		dashboardUndefinedVariable{},
 		stackDependency{},
 		stackResources{},
 	}
