@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/spell"
 )
@@ -15,7 +16,8 @@ import (
 // query selects a label value "$jbo" no series has, or does not parse,
 // and the panel is empty. Grafana's own variables ($__interval,
 // $__rate_interval, $__range and every other $__ name) are always
-// defined. Only queries known to go to a Prometheus are read, as
+// defined, and so are an exported dashboard's inputs (${VAR_...}), which
+// obsctl resolves when it ships the dashboard. Only queries known to go to a Prometheus are read, as
 // dashboards/promql reads them.
 type dashboardUndefinedVariable struct{}
 
@@ -39,6 +41,11 @@ func (dashboardUndefinedVariable) Check(p *Pass) {
 			}
 			if !loaded {
 				defined, dsVars = templateVariables(d.file.Src), datasourceVariables(d.file.Src)
+				// An export's inputs are resolved when it is provisioned.
+				inputs, _ := dashboard.Inputs(d.file.Src)
+				for _, in := range inputs {
+					defined = append(defined, in.Name)
+				}
 				loaded = true
 			}
 			if !queriesPrometheus(e, d.refs, dsVars) {
