@@ -7,6 +7,7 @@ import (
 	"regexp"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/render"
 	"github.com/obsctl/obsctl/internal/source"
 )
 
@@ -84,7 +85,8 @@ func (dashboardNoUID) Check(p *Pass) {
 
 // dashboardTitle reports a dashboard without a title, which Grafana
 // refuses to save, and two dashboards of one title in the same folder
-// (all of the repo's dashboards are in obsctl's): Grafana's file
+// (obsctl's for those at the top of dashboards/, and one for each folder
+// in it): Grafana's file
 // provisioning logs "the same 'title' is used more than once", keeps one
 // of them, and stops saving the provider's new dashboards.
 type dashboardTitle struct{}
@@ -96,7 +98,7 @@ func (dashboardTitle) Meta() Meta {
 }
 
 func (dashboardTitle) Check(p *Pass) {
-	seen := map[string]*source.File{}
+	seen := map[[2]string]*source.File{} // by folder and title
 	for _, f := range p.Repo.Dashboards {
 		top := topLevel(f.Src)
 		if top == nil {
@@ -111,12 +113,13 @@ func (dashboardTitle) Check(p *Pass) {
 			p.Report(f.Whole(), `add "title": "..."`, "dashboard has no title: Grafana refuses to save it")
 			continue
 		}
-		if prev := seen[title]; prev != nil {
+		key := [2]string{render.DashboardFolder(f.Path), title}
+		if prev := seen[key]; prev != nil {
 			span := diag.Span{File: f.Path, Start: f.Pos(v.offset), End: f.Pos(v.offset + len(v.raw))}
 			p.Report(span, "give each dashboard of a folder a title of its own", "title %q is already the title of %s, in the same folder: Grafana provisions one of them, and then no new dashboard", title, prev.Path)
 			continue
 		}
-		seen[title] = f
+		seen[key] = f
 	}
 }
 

@@ -66,8 +66,8 @@ func KindOf(p string, src []byte) Kind {
 	folder := path.Base(path.Dir(p))
 	switch ext {
 	case ".json":
-		if folder == dashboardsDir {
-			return KindDashboard
+		if folder == dashboardsDir || path.Base(path.Dir(path.Dir(p))) == dashboardsDir {
+			return KindDashboard // at the top of dashboards/, or in a folder of it
 		}
 		return jsonKind(src)
 	case ".yaml", ".yml":

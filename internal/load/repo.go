@@ -359,8 +359,7 @@ func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 		if err != nil {
 			return err
 		}
-		r.Dashboards, err = r.readFolder(r.tree, dashboardsDir, func(name string) bool { return strings.HasSuffix(name, ".json") })
-		if err != nil {
+		if r.Dashboards, err = r.readDashboards(); err != nil {
 			return err
 		}
 	}
@@ -388,8 +387,42 @@ func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 }
 
 // dashboardsDir holds the repo's Grafana dashboards: the *.json files at
-// its top.
+// its top, in obsctl's Grafana folder, and those of each of its folders,
+// in a Grafana folder of that name.
 const dashboardsDir = "dashboards"
+
+// readDashboards reads the dashboards: the *.json files of the dashboards
+// folder, then those of each folder in it (not hidden, not named like a
+// dashboard, which readFolder refuses; a link is not followed, and a
+// folder in a folder is not read: Grafana's folders from files are one
+// level deep), each sorted by name.
+func (r *Repo) readDashboards() ([]*source.File, error) {
+	isJSON := func(name string) bool { return strings.HasSuffix(name, ".json") }
+	out, err := r.readFolder(r.tree, dashboardsDir, isJSON)
+	if err != nil {
+		return nil, err
+	}
+	n, err := r.tree.resolve(dashboardsDir)
+	if err != nil || n.check(wantFolder) != nil {
+		return out, nil // readFolder said what it had to
+	}
+	entries, err := r.tree.list(n)
+	if err != nil {
+		return out, nil
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !e.IsDir() || isJSON(name) || strings.HasPrefix(name, ".") || badName(name) != "" {
+			continue
+		}
+		files, err := r.readFolder(r.tree, dashboardsDir+"/"+name, isJSON)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, files...)
+	}
+	return out, nil
+}
 
 // display turns a repo-relative path into the path shown to the user.
 func (r *Repo) display(rel string) string {

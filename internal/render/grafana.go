@@ -21,7 +21,11 @@ const (
 	grafanaPort          = 3000
 	grafanaAdminSecret   = "grafana-admin"
 	grafanaDashboardsDir = "/var/lib/grafana/dashboards/obsctl"
-	grafanaFolder        = "obsctl"
+	// grafanaFoldersDir holds a folder of files for each folder of the
+	// repo's dashboards folder, beside (not in) grafanaDashboardsDir,
+	// whose provider reads its sub-folders too.
+	grafanaFoldersDir = "/var/lib/grafana/dashboards/folders"
+	grafanaFolder     = "obsctl"
 	// maxConfigMapBytes is what the API server accepts in a ConfigMap's
 	// values together (its keys do not count).
 	maxConfigMapBytes = 1 << 20
@@ -99,22 +103,39 @@ func grafana(b *builder, r *resolved) error {
 	}
 	configs := []string{datasources}
 	if len(dashboards) > 0 {
-		provider := grafanaDashboardProvider()
+		var folders []string
+		top, inFolders := &corev1.ProjectedVolumeSource{}, &corev1.ProjectedVolumeSource{}
+		for _, d := range dashboards {
+			b.add(d.cm)
+			proj := corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
+				LocalObjectReference: corev1.LocalObjectReference{Name: d.cm.Name},
+			}}
+			if d.folder == "" {
+				top.Sources = append(top.Sources, proj)
+				continue
+			}
+			// The file at <folder>/<name>.json of the folders' volume.
+			for key := range d.cm.Data {
+				proj.ConfigMap.Items = append(proj.ConfigMap.Items, corev1.KeyToPath{Key: key, Path: d.folder + "/" + key})
+			}
+			inFolders.Sources = append(inFolders.Sources, proj)
+			if !slices.Contains(folders, d.folder) {
+				folders = append(folders, d.folder)
+			}
+		}
+		provider := grafanaDashboardProvider(len(top.Sources) > 0, folders)
 		configs = append(configs, provider)
 		b.add(r.configMap("grafana-dashboard-provider", ns, app, map[string]string{"obsctl.yaml": provider}))
-		proj := &corev1.ProjectedVolumeSource{}
-		for _, cm := range dashboards {
-			b.add(cm)
-			proj.Sources = append(proj.Sources, corev1.VolumeProjection{ConfigMap: &corev1.ConfigMapProjection{
-				LocalObjectReference: corev1.LocalObjectReference{Name: cm.Name},
-			}})
+		c.VolumeMounts = append(c.VolumeMounts, volMount("dashboard-provider", "/etc/grafana/provisioning/dashboards", true))
+		volumes = append(volumes, volConfigMap("dashboard-provider", "grafana-dashboard-provider"))
+		if len(top.Sources) > 0 {
+			c.VolumeMounts = append(c.VolumeMounts, volMount("dashboards", grafanaDashboardsDir, true))
+			volumes = append(volumes, corev1.Volume{Name: "dashboards", VolumeSource: corev1.VolumeSource{Projected: top}})
 		}
-		c.VolumeMounts = append(c.VolumeMounts,
-			volMount("dashboard-provider", "/etc/grafana/provisioning/dashboards", true),
-			volMount("dashboards", grafanaDashboardsDir, true))
-		volumes = append(volumes,
-			volConfigMap("dashboard-provider", "grafana-dashboard-provider"),
-			corev1.Volume{Name: "dashboards", VolumeSource: corev1.VolumeSource{Projected: proj}})
+		if len(folders) > 0 {
+			c.VolumeMounts = append(c.VolumeMounts, volMount("dashboard-folders", grafanaFoldersDir, true))
+			volumes = append(volumes, corev1.Volume{Name: "dashboard-folders", VolumeSource: corev1.VolumeSource{Projected: inFolders}})
+		}
 	}
 
 	tpl := b.podTemplate(r, app, "", false, c)
@@ -213,20 +234,31 @@ func grafanaDatasources(b *builder) (file string, readsES bool, err error) {
 }
 
 // grafanaDashboardProvider returns the dashboard provider file: the
-// dashboards under grafanaDashboardsDir, in the obsctl folder, changed
-// only through the repo.
-func grafanaDashboardProvider() string {
-	out, err := yaml.Marshal(map[string]any{
-		"apiVersion": 1,
-		"providers": []map[string]any{{
-			"name":                  "obsctl",
-			"folder":                grafanaFolder,
+// dashboards under grafanaDashboardsDir, in the obsctl folder, when top
+// says there are, and those of each folder under grafanaFoldersDir, in a
+// Grafana folder of its name; all changed only through the repo.
+func grafanaDashboardProvider(top bool, folders []string) string {
+	provider := func(name, folder, dir string) map[string]any {
+		return map[string]any{
+			"name":                  name,
+			"folder":                folder,
 			"type":                  "file",
 			"disableDeletion":       true,
 			"allowUiUpdates":        false,
 			"updateIntervalSeconds": 30,
-			"options":               map[string]any{"path": grafanaDashboardsDir},
-		}},
+			"options":               map[string]any{"path": dir},
+		}
+	}
+	var providers []map[string]any
+	if top {
+		providers = append(providers, provider("obsctl", grafanaFolder, grafanaDashboardsDir))
+	}
+	for _, f := range folders {
+		providers = append(providers, provider("obsctl-folder-"+f, f, grafanaFoldersDir+"/"+f))
+	}
+	out, err := yaml.Marshal(map[string]any{
+		"apiVersion": 1,
+		"providers":  providers,
 	})
 	if err != nil {
 		panic("stack: grafana dashboard provider: " + err.Error()) // static content
@@ -234,9 +266,21 @@ func grafanaDashboardProvider() string {
 	return "# Rendered by obsctl: the repo's dashboards, read-only in Grafana.\n" + string(out)
 }
 
+// DashboardFolder returns the folder of the dashboards folder that the
+// dashboard at file path p is in (dashboards/FOLDER/NAME.json), or "" for
+// one at its top (dashboards/NAME.json).
+func DashboardFolder(p string) string {
+	dir := path.Dir(p)
+	if path.Base(path.Dir(dir)) == "dashboards" {
+		return path.Base(dir)
+	}
+	return ""
+}
+
 // DashboardConfigMap returns the name of the ConfigMap that ships the
-// dashboard at file path p (dashboards/NAME.json), of size bytes, under
-// the key NAME.json: grafana-dashboard-NAME. It fails when Kubernetes would
+// dashboard at file path p (dashboards/NAME.json, or dashboards/FOLDER/NAME.json),
+// of size bytes, under the key NAME.json: grafana-dashboard-NAME, or
+// grafana-dashboard-FOLDER.NAME. It fails when Kubernetes would
 // refuse that ConfigMap: a name that is not a DNS subdomain of at most 253
 // characters, a key it does not take, or content over the 1 MiB a
 // ConfigMap holds. Lint's dashboards/configmap reports the same.
@@ -246,6 +290,9 @@ func DashboardConfigMap(p string, size int) (string, error) {
 		return "", fmt.Errorf("%s: %d bytes: %w; split it or drop unused panels", p, size, errDashboardTooLarge)
 	}
 	name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
+	if folder := DashboardFolder(p); folder != "" {
+		name = "grafana-dashboard-" + folder + "." + strings.TrimSuffix(f, ".json")
+	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		return "", fmt.Errorf("%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", p, name, strings.Join(errs, "; "))
 	}
@@ -269,8 +316,9 @@ func DashboardContent(p string, src []byte) error {
 // *.json files at the top of its dashboards folder, as load read them, an
 // exported one with its inputs resolved to the stack's datasources), in
 // name order.
-func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap, error) {
-	var out []*corev1.ConfigMap
+func grafanaDashboards(b *builder, r *resolved, app string) ([]shippedDashboard, error) {
+	var out []shippedDashboard
+	names := map[string]string{}
 	uidOf := dashboard.UIDOf(b.enabled)
 	for _, d := range b.in.Dashboards {
 		src, err := dashboard.Provision(d.Src, uidOf)
@@ -284,8 +332,22 @@ func grafanaDashboards(b *builder, r *resolved, app string) ([]*corev1.ConfigMap
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)}))
+		if prev, ok := names[name]; ok {
+			return nil, fmt.Errorf("%s: its ConfigMap, %s, is also %s's; rename one of them", d.Path, name, prev)
+		}
+		names[name] = d.Path
+		out = append(out, shippedDashboard{
+			cm:     r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)}),
+			folder: DashboardFolder(d.Path),
+		})
 	}
-	slices.SortFunc(out, func(x, y *corev1.ConfigMap) int { return strings.Compare(x.Name, y.Name) })
+	slices.SortFunc(out, func(x, y shippedDashboard) int { return strings.Compare(x.cm.Name, y.cm.Name) })
 	return out, nil
+}
+
+// shippedDashboard is a dashboard's ConfigMap and the folder of the
+// dashboards folder it is in ("" for its top).
+type shippedDashboard struct {
+	cm     *corev1.ConfigMap
+	folder string
 }

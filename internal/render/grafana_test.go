@@ -2,6 +2,7 @@ package render
 
 import (
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/dashboard"
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 func TestGrafana(t *testing.T) {
@@ -320,6 +322,87 @@ func TestGrafanaExportedDashboard(t *testing.T) {
 	loki := `{"__inputs": [{"name": "DS_L", "type": "datasource", "pluginId": "loki"}], "panels": []}`
 	_, err := Render(&compile.Compiled{Config: defaultConfig(t, ""), Dashboards: dashboardFiles(t, fstest.MapFS{"l.json": {Data: []byte(loki)}})}, "")
 	if err == nil || !strings.Contains(err.Error(), `dashboards/l.json: input DS_L is a "loki" datasource`) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+// A folder of dashboards/ is a Grafana folder: its dashboards are files of
+// a volume of their own, at <folder>/<name>.json, read by a provider of
+// that folder; those at the top stay in obsctl's folder.
+func TestGrafanaDashboardFolders(t *testing.T) {
+	dash := func(uid string) []byte { return []byte(`{"uid": "` + uid + `", "title": "T", "panels": []}`) }
+	files := []*source.File{
+		source.NewFile("dashboards/top.json", dash("top")),
+		source.NewFile("dashboards/team-a/api.json", dash("a-api")),
+		source.NewFile("dashboards/team-a/db.json", dash("a-db")),
+		source.NewFile("dashboards/team-b/api.json", dash("b-api")),
+	}
+	res := renderInput(t, compile.Compiled{Config: defaultConfig(t, ""), Dashboards: files})
+	cms := dashboardConfigMaps(t, res)
+	for _, name := range []string{"grafana-dashboard-top", "grafana-dashboard-team-a.api", "grafana-dashboard-team-a.db", "grafana-dashboard-team-b.api"} {
+		if cms[name] == nil {
+			t.Errorf("no ConfigMap %s among %v", name, slices.Sorted(maps.Keys(cms)))
+		}
+	}
+	pod := typed[appsv1.Deployment](t, mustFind(t, res, "Deployment", "monitoring", "grafana")).Spec.Template.Spec
+	paths := map[string]string{}
+	for _, v := range pod.Volumes {
+		if v.Projected == nil {
+			continue
+		}
+		for _, s := range v.Projected.Sources {
+			if s.ConfigMap == nil {
+				continue
+			}
+			paths[s.ConfigMap.Name] = v.Name
+			for _, it := range s.ConfigMap.Items {
+				paths[s.ConfigMap.Name] = v.Name + ":" + it.Path
+			}
+		}
+	}
+	want := map[string]string{
+		"grafana-dashboard-top":        "dashboards",
+		"grafana-dashboard-team-a.api": "dashboard-folders:team-a/api.json",
+		"grafana-dashboard-team-a.db":  "dashboard-folders:team-a/db.json",
+		"grafana-dashboard-team-b.api": "dashboard-folders:team-b/api.json",
+	}
+	if !maps.Equal(paths, want) {
+		t.Errorf("volumes %v, want %v", paths, want)
+	}
+	mounts := map[string]string{}
+	for _, m := range pod.Containers[0].VolumeMounts {
+		mounts[m.Name] = m.MountPath
+	}
+	if mounts["dashboards"] != grafanaDashboardsDir || mounts["dashboard-folders"] != grafanaFoldersDir || strings.HasPrefix(grafanaFoldersDir, grafanaDashboardsDir+"/") {
+		t.Errorf("mounts %v", mounts)
+	}
+	var provider struct {
+		Providers []struct {
+			Name, Folder string
+			Options      struct{ Path string }
+		}
+	}
+	cm := typed[corev1.ConfigMap](t, mustFind(t, res, "ConfigMap", "monitoring", "grafana-dashboard-provider"))
+	if err := yaml.Unmarshal([]byte(cm.Data["obsctl.yaml"]), &provider); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range provider.Providers {
+		got = append(got, p.Name+" "+p.Folder+" "+p.Options.Path)
+	}
+	if w := []string{
+		"obsctl obsctl /var/lib/grafana/dashboards/obsctl",
+		"obsctl-folder-team-a team-a /var/lib/grafana/dashboards/folders/team-a",
+		"obsctl-folder-team-b team-b /var/lib/grafana/dashboards/folders/team-b",
+	}; !slices.Equal(got, w) {
+		t.Errorf("providers %q, want %q", got, w)
+	}
+
+	// a.b.json beside a/b.json: one ConfigMap name for both.
+	_, err := Render(&compile.Compiled{Config: defaultConfig(t, ""), Dashboards: []*source.File{
+		source.NewFile("dashboards/a.b.json", dash("x")), source.NewFile("dashboards/a/b.json", dash("y")),
+	}}, "")
+	if err == nil || !strings.Contains(err.Error(), "its ConfigMap, grafana-dashboard-a.b, is also dashboards/a.b.json's") {
 		t.Errorf("err = %v", err)
 	}
 }
