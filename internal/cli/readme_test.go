@@ -241,6 +241,8 @@ func typeName(t reflect.Type) string {
 		return "duration"
 	case t == reflect.TypeFor[config.SecretRef]():
 		return "secret reference"
+	case t == reflect.TypeFor[config.JSONData]():
+		return "mapping of any values"
 	case t.Kind() == reflect.Slice:
 		if t.Elem().Kind() == reflect.Struct {
 			return "list of mappings"

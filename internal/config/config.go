@@ -42,6 +42,8 @@ type Config struct {
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 	// Kibana says where obsctl reaches Kibana.
 	Kibana Kibana `yaml:"kibana"`
+	// Grafana adds datasources to the stack's Grafana.
+	Grafana Grafana `yaml:"grafana"`
 }
 
 // Kibana is how obsctl reaches the stack's Kibana.

@@ -120,6 +120,7 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 		}
 	}
 	validateStack(report, entry, c)
+	validateGrafana(d, report, c)
 	refusedText(report, d, root)
 	if v := c.Lint.FailOn; v != "" {
 		if _, err := diag.ParseSeverity(v); err != nil {

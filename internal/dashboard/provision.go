@@ -19,6 +19,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/obsctl/obsctl/internal/config"
 )
 
 // Datasource is one datasource the stack provisions for Grafana.
@@ -351,14 +353,30 @@ func writeString(b *bytes.Buffer, s string) {
 }
 
 // UIDOf returns a lookup of the uid of the provisioned datasource of a
-// plugin, among those whose component on says is on.
-func UIDOf(on func(component string) bool) func(pluginID string) (string, bool) {
+// plugin: the stack's, among those whose component on says is on, then
+// the repo's (extra), the first of each type.
+func UIDOf(on func(component string) bool, extra []Datasource) func(pluginID string) (string, bool) {
 	return func(pluginID string) (string, bool) {
 		for _, d := range Provisioned {
 			if d.Type == pluginID && on(d.Component) {
 				return d.UID, true
 			}
 		}
+		for _, d := range extra {
+			if d.Type == pluginID {
+				return d.UID, true
+			}
+		}
 		return "", false
 	}
+}
+
+// Repo returns the repo's datasources (grafana.datasources of
+// obsctl.yaml) as Datasources, of no component.
+func Repo(c *config.Config) []Datasource {
+	var out []Datasource
+	for _, d := range c.Grafana.Datasources {
+		out = append(out, Datasource{UID: d.UID, Type: d.Type})
+	}
+	return out
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 )
 
-var allOn = UIDOf(func(string) bool { return true })
+var allOn = UIDOf(func(string) bool { return true }, nil)
 
 // A dashboard without __inputs is shipped byte for byte.
 func TestProvisionKeepsPlainDashboards(t *testing.T) {
@@ -95,7 +95,7 @@ func TestProvisionRefusesWhatItCannotResolve(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `input DS_LOKI is a "loki" datasource`) || !strings.Contains(err.Error(), `input X is of type "textbox"`) {
 		t.Errorf("err = %v", err)
 	}
-	noES := UIDOf(func(c string) bool { return c != "elasticsearch" })
+	noES := UIDOf(func(c string) bool { return c != "elasticsearch" }, nil)
 	if _, err := Provision([]byte(`{"__inputs": [{"name": "DS_ES", "type": "datasource", "pluginId": "elasticsearch"}]}`), noES); err == nil {
 		t.Error("an input of a disabled component's datasource resolved")
 	}
@@ -112,5 +112,15 @@ func TestInputsOffsets(t *testing.T) {
 		if !strings.HasPrefix(src[in.Offset:], `{"name": "`+in.Name) {
 			t.Errorf("%s at %d: %q", in.Name, in.Offset, src[in.Offset:])
 		}
+	}
+}
+
+// An input of a plugin the stack does not provision resolves to the
+// repo's datasource of that plugin.
+func TestProvisionResolvesToTheRepoDatasources(t *testing.T) {
+	uidOf := UIDOf(func(string) bool { return true }, []Datasource{{UID: "loki-main", Type: "loki"}, {UID: "loki-other", Type: "loki"}})
+	got, err := Provision([]byte(`{"__inputs": [{"name": "DS_LOKI", "type": "datasource", "pluginId": "loki"}], "panels": [{"datasource": "${DS_LOKI}"}]}`), uidOf)
+	if err != nil || !strings.Contains(string(got), `"uid": "loki-main"`) {
+		t.Errorf("%s %v", got, err)
 	}
 }

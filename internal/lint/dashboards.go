@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 
@@ -99,13 +100,13 @@ func (dashboardDatasource) Check(p *Pass) {
 	for _, nc := range p.Config.ComponentsByName() {
 		on[nc.Name] = nc.On()
 	}
-	uids := slices.Sorted(func(yield func(string) bool) {
-		for uid := range provisionedDatasources {
-			if !yield(uid) {
-				return
-			}
-		}
-	})
+	// The stack's datasources, by the component each needs, and the
+	// repo's (grafana.datasources), which need none.
+	known := maps.Clone(provisionedDatasources)
+	for _, d := range dashboard.Repo(p.Config) {
+		known[d.UID] = ""
+	}
+	uids := slices.Sorted(maps.Keys(known))
 	for _, d := range p.dashboards() {
 		if d.err != nil {
 			continue // dashboards/syntax reports it
@@ -121,12 +122,12 @@ func (dashboardDatasource) Check(p *Pass) {
 					"datasource given by name %q: names differ between Grafanas; the stack provisions uids", r.name)
 			case strings.HasPrefix(r.uid, "$") || slices.Contains(builtinDatasources, r.uid) || r.uid == "":
 			default:
-				comp, ok := provisionedDatasources[r.uid]
+				comp, ok := known[r.uid]
 				switch {
 				case !ok:
-					p.Report(span, "the stack provisions "+strings.Join(uids, ", "),
+					p.Report(span, "the stack provisions "+strings.Join(uids, ", ")+"; declare others under grafana.datasources in obsctl.yaml",
 						"datasource uid %q is not provisioned by the stack", r.uid)
-				case !on[comp]:
+				case comp != "" && !on[comp]:
 					p.Report(span, "enable stack.components."+comp+", or remove the panels that use it",
 						"datasource %q needs stack.components.%s, which is disabled", r.uid, comp)
 				}

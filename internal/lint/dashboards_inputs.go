@@ -1,6 +1,7 @@
 package lint
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/dashboard"
@@ -35,10 +36,15 @@ func (dashboardInputs) Check(p *Pass) {
 	for _, nc := range p.Config.ComponentsByName() {
 		on[nc.Name] = nc.On()
 	}
-	uidOf := dashboard.UIDOf(func(c string) bool { return on[c] })
+	uidOf := dashboard.UIDOf(func(c string) bool { return on[c] }, dashboard.Repo(p.Config))
 	var types []string
 	for _, d := range dashboard.Provisioned {
 		if on[d.Component] {
+			types = append(types, d.Type)
+		}
+	}
+	for _, d := range dashboard.Repo(p.Config) {
+		if !slices.Contains(types, d.Type) {
 			types = append(types, d.Type)
 		}
 	}
@@ -50,7 +56,7 @@ func (dashboardInputs) Check(p *Pass) {
 		for _, in := range inputs {
 			if msg := in.Problem(uidOf); msg != "" {
 				span := diag.Span{File: f.Path, Start: f.Pos(in.Offset), End: f.Pos(in.Offset)}
-				p.Report(span, "the stack provisions datasources of "+strings.Join(types, ", ")+"; point the input's panels at one of them, or enable its component", "%s", msg)
+				p.Report(span, "the stack provisions datasources of "+strings.Join(types, ", ")+"; point the input's panels at one of them, enable its component, or declare one under grafana.datasources in obsctl.yaml", "%s", msg)
 			}
 		}
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/prometheus/prometheus/promql/parser"
 
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
@@ -32,6 +33,7 @@ func (dashboardPromQL) Meta() Meta {
 }
 
 func (dashboardPromQL) Check(p *Pass) {
+	promUIDs := repoPrometheusUIDs(p)
 	for _, d := range p.dashboards() {
 		if d.err != nil {
 			continue // dashboards/syntax reports it
@@ -41,7 +43,7 @@ func (dashboardPromQL) Check(p *Pass) {
 			if e.ds >= 0 && vars == nil {
 				vars = datasourceVariables(d.file.Src)
 			}
-			if !queriesPrometheus(e, d.refs, vars) {
+			if !queriesPrometheus(e, d.refs, vars, promUIDs) {
 				continue
 			}
 			expr, ok := grafanaExpr(e.text)
@@ -65,7 +67,7 @@ func (dashboardPromQL) Check(p *Pass) {
 
 // queriesPrometheus reports whether the query e is known to go to a
 // Prometheus.
-func queriesPrometheus(e dashboardExpr, refs []datasourceRef, vars map[string]string) bool {
+func queriesPrometheus(e dashboardExpr, refs []datasourceRef, vars map[string]string, promUIDs map[string]bool) bool {
 	if e.ds < 0 || e.ds >= len(refs) {
 		return true // the default datasource: the stack's Prometheus
 	}
@@ -77,7 +79,7 @@ func queriesPrometheus(e dashboardExpr, refs []datasourceRef, vars map[string]st
 		if v, ok := variableName(r.uid); ok {
 			return vars[v] == "prometheus"
 		}
-		return provisionedDatasources[r.uid] == "prometheus"
+		return provisionedDatasources[r.uid] == "prometheus" || promUIDs[r.uid]
 	case r.name != "":
 		if v, ok := variableName(r.name); ok {
 			return vars[v] == "prometheus"
@@ -120,6 +122,18 @@ func datasourceVariables(src []byte) map[string]string {
 	for _, v := range d.Templating.List {
 		if q, ok := v.Query.(string); ok && v.Type == "datasource" {
 			out[v.Name] = q
+		}
+	}
+	return out
+}
+
+// repoPrometheusUIDs returns the uids of the repo's datasources of type
+// prometheus (grafana.datasources: a Thanos, a second Prometheus).
+func repoPrometheusUIDs(p *Pass) map[string]bool {
+	out := map[string]bool{}
+	for _, d := range dashboard.Repo(p.Config) {
+		if d.Type == "prometheus" {
+			out[d.UID] = true
 		}
 	}
 	return out

@@ -28,6 +28,7 @@ func (dashboardUndefinedVariable) Meta() Meta {
 }
 
 func (dashboardUndefinedVariable) Check(p *Pass) {
+	promUIDs := repoPrometheusUIDs(p)
 	for _, d := range p.dashboards() {
 		if d.err != nil {
 			continue // dashboards/syntax reports it
@@ -48,7 +49,7 @@ func (dashboardUndefinedVariable) Check(p *Pass) {
 				}
 				loaded = true
 			}
-			if !queriesPrometheus(e, d.refs, dsVars) {
+			if !queriesPrometheus(e, d.refs, dsVars, promUIDs) {
 				continue
 			}
 			for _, v := range queryVariables(e.text) {

@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/apiyaml"
+	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/dashboard"
 )
 
@@ -51,7 +52,8 @@ func grafana(b *builder, r *resolved) error {
 	ns := b.ns
 	b.generate(r, ns, grafanaAdminSecret, map[string]string{"username": "admin"}, "password", "secret-key")
 
-	datasources, readsES, err := grafanaDatasources(b)
+	repoDatasources, dsEnv := grafanaRepoDatasources(b, r)
+	datasources, readsES, err := grafanaDatasources(b, repoDatasources)
 	if err != nil {
 		return err
 	}
@@ -87,6 +89,7 @@ func grafana(b *builder, r *resolved) error {
 		env = append(env, envSecret("ELASTICSEARCH_PASSWORD", esCredentialsSecret, "password"))
 	}
 
+	env = append(env, dsEnv...)
 	c := r.container(app, nil, port("http", grafanaPort))
 	c.Env = env
 	c.LivenessProbe = httpProbe("/api/health", "http", 10, 10)
@@ -176,10 +179,10 @@ type grafanaDatasource struct {
 
 // grafanaDatasources returns the datasources provisioning file: one
 // datasource per enabled component, under the uids the repo's dashboards
-// name (prometheus, alertmanager, logs, jaeger). readsES reports whether
-// the Elasticsearch datasource is there, which reads its password from the
-// environment.
-func grafanaDatasources(b *builder) (file string, readsES bool, err error) {
+// name (prometheus, alertmanager, logs, jaeger), then the repo's. readsES
+// reports whether the Elasticsearch datasource is there, which reads its
+// password from the environment.
+func grafanaDatasources(b *builder, repo []grafanaDatasource) (file string, readsES bool, err error) {
 	var ds []grafanaDatasource
 	if b.enabled("prometheus") {
 		ds = append(ds, grafanaDatasource{
@@ -226,11 +229,57 @@ func grafanaDatasources(b *builder) (file string, readsES bool, err error) {
 			URL: b.svcURL("jaeger", jaegerQueryPort),
 		})
 	}
+	ds = append(ds, repo...)
 	out, err := yaml.Marshal(map[string]any{"apiVersion": 1, "datasources": ds})
 	if err != nil {
 		return "", false, fmt.Errorf("grafana datasources: %w", err)
 	}
-	return "# Rendered by obsctl: Grafana's datasources, one per enabled component.\n" + string(out), readsES, nil
+	head := "# Rendered by obsctl: Grafana's datasources, one per enabled component"
+	if len(repo) > 0 {
+		head += ", and the repo's (grafana.datasources)"
+	}
+	return head + ".\n" + string(out), readsES, nil
+}
+
+// grafanaDatasourceSecrets is the Secret apply writes the repo's
+// datasources' secrets given as {env: VAR} into.
+const grafanaDatasourceSecrets = "grafana-datasource-secrets"
+
+// grafanaRepoDatasources returns the repo's datasources
+// (grafana.datasources), as more entries of the provisioning file's list,
+// and the environment variables their secrets come from: Grafana expands
+// ${VAR} in the file from its environment, so no secret is in the
+// ConfigMap.
+func grafanaRepoDatasources(b *builder, r *resolved) ([]grafanaDatasource, []corev1.EnvVar) {
+	var ds []grafanaDatasource
+	var env []corev1.EnvVar
+	secret := func(ref *config.SecretRef, v, key string) {
+		if ref.Secret != nil {
+			env = append(env, envSecret(v, ref.Secret.Name, ref.Secret.Key))
+			return
+		}
+		b.fromEnv(r, b.ns, grafanaDatasourceSecrets, key, ref.Env)
+		env = append(env, envSecret(v, grafanaDatasourceSecrets, key))
+	}
+	for i, d := range b.cfg.Grafana.Datasources {
+		g := grafanaDatasource{Name: d.Name, UID: d.UID, Type: d.Type, Access: "proxy", URL: d.URL, JSONData: map[string]any(d.JSONData)}
+		v := fmt.Sprintf("OBSCTL_DATASOURCE_%d", i)
+		switch {
+		case d.BasicAuth != nil:
+			g.BasicAuth, g.BasicAuthUser = true, d.BasicAuth.Username
+			g.SecureJSONData = map[string]string{"basicAuthPassword": "${" + v + "_PASSWORD}"}
+			secret(&d.BasicAuth.Password, v+"_PASSWORD", d.UID+"-password")
+		case d.BearerToken != nil:
+			if g.JSONData == nil {
+				g.JSONData = map[string]any{}
+			}
+			g.JSONData["httpHeaderName1"] = "Authorization"
+			g.SecureJSONData = map[string]string{"httpHeaderValue1": "Bearer ${" + v + "_TOKEN}"}
+			secret(d.BearerToken, v+"_TOKEN", d.UID+"-token")
+		}
+		ds = append(ds, g)
+	}
+	return ds, env
 }
 
 // grafanaDashboardProvider returns the dashboard provider file: the
@@ -319,7 +368,7 @@ func DashboardContent(p string, src []byte) error {
 func grafanaDashboards(b *builder, r *resolved, app string) ([]shippedDashboard, error) {
 	var out []shippedDashboard
 	names := map[string]string{}
-	uidOf := dashboard.UIDOf(b.enabled)
+	uidOf := dashboard.UIDOf(b.enabled, dashboard.Repo(b.cfg))
 	for _, d := range b.in.Dashboards {
 		src, err := dashboard.Provision(d.Src, uidOf)
 		if err != nil {

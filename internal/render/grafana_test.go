@@ -2,6 +2,7 @@ package render
 
 import (
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/obsctl/obsctl/internal/compile"
+	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/source"
 )
@@ -404,5 +406,62 @@ func TestGrafanaDashboardFolders(t *testing.T) {
 	}}, "")
 	if err == nil || !strings.Contains(err.Error(), "its ConfigMap, grafana-dashboard-a.b, is also dashboards/a.b.json's") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// The repo's datasources are provisioned after the stack's, their secrets
+// read by Grafana from its environment: a Secret's key as it is, an
+// environment variable of apply's written into a Secret apply keeps.
+func TestGrafanaRepoDatasources(t *testing.T) {
+	src := defaultConfigSource("") + `
+grafana:
+  datasources:
+    - name: Loki
+      type: loki
+      uid: loki
+      url: http://loki.logging.svc:3100
+      basicAuth: {username: grafana, password: {secret: {name: loki-auth, key: password}}}
+      jsonData: {maxLines: 1000}
+    - name: Thanos
+      type: prometheus
+      uid: thanos
+      url: https://thanos.example.com
+      bearerToken: {env: THANOS_TOKEN}
+`
+	c, fs := config.Parse(source.NewFile(config.FileName, []byte(src)))
+	if len(fs) > 0 {
+		t.Fatalf("config: %v", fs)
+	}
+	res := renderInput(t, compile.Compiled{Config: c})
+	ds := datasourcesOf(t, res)
+	loki, thanos := ds["loki"], ds["thanos"]
+	if loki.Type != "loki" || loki.URL != "http://loki.logging.svc:3100" || !loki.BasicAuth || loki.BasicAuthUser != "grafana" ||
+		loki.SecureJSONData["basicAuthPassword"] != "${OBSCTL_DATASOURCE_0_PASSWORD}" || fmt.Sprint(loki.JSONData["maxLines"]) != "1000" {
+		t.Errorf("loki %+v", loki)
+	}
+	if thanos.Type != "prometheus" || thanos.JSONData["httpHeaderName1"] != "Authorization" || thanos.SecureJSONData["httpHeaderValue1"] != "Bearer ${OBSCTL_DATASOURCE_1_TOKEN}" || thanos.IsDefault {
+		t.Errorf("thanos %+v", thanos)
+	}
+	if !ds["prometheus"].IsDefault {
+		t.Error("the stack's Prometheus is no longer the default")
+	}
+	ctr := typed[appsv1.Deployment](t, mustFind(t, res, "Deployment", "monitoring", "grafana")).Spec.Template.Spec.Containers[0]
+	refs := map[string]string{}
+	for _, e := range ctr.Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			refs[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if refs["OBSCTL_DATASOURCE_0_PASSWORD"] != "loki-auth/password" || refs["OBSCTL_DATASOURCE_1_TOKEN"] != "grafana-datasource-secrets/thanos-token" {
+		t.Errorf("env %v", refs)
+	}
+	found := false
+	for _, g := range res.Generated {
+		if g.Name == "grafana-datasource-secrets" && g.Env["thanos-token"] == "THANOS_TOKEN" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("apply is not told to write THANOS_TOKEN: %+v", res.Generated)
 	}
 }

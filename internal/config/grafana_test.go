@@ -1,0 +1,58 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestGrafanaDatasources(t *testing.T) {
+	c, fs := parse(t, `apiVersion: obsctl/v1
+name: shop
+grafana:
+  datasources:
+    - name: Loki
+      type: loki
+      uid: loki
+      url: http://loki.logging.svc:3100
+      basicAuth: {username: grafana, password: {secret: {name: loki-auth, key: password}}}
+      jsonData: {maxLines: 1000, timeout: 60, derivedFields: [{name: trace, matcherRegex: "traceID=(\\w+)"}]}
+    - name: Thanos
+      type: prometheus
+      uid: thanos
+      url: https://thanos.example.com
+      bearerToken: {env: THANOS_TOKEN}
+`)
+	if len(fs) > 0 {
+		t.Fatalf("findings: %v", fs)
+	}
+	ds := c.Grafana.Datasources
+	if len(ds) != 2 || ds[0].BasicAuth.Password.Secret.Name != "loki-auth" || ds[1].BearerToken.Env != "THANOS_TOKEN" {
+		t.Fatalf("decoded %+v", ds)
+	}
+	if ds[0].JSONData["maxLines"] != 1000 || ds[0].JSONData["derivedFields"] == nil {
+		t.Errorf("jsonData %v", ds[0].JSONData)
+	}
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"{name: P, type: prometheus, uid: prometheus, url: 'http://p:9090'}", `uid "prometheus" is the stack's own datasource's`},
+		{"{name: Logs, type: loki, uid: loki, url: 'http://l:3100'}", `name "Logs" is already a datasource's`},
+		{"{name: L, type: loki, uid: 'lo/ki', url: 'http://l:3100'}", `uid "lo/ki" is not one Grafana takes`},
+		{"{name: L, type: loki, uid: loki, url: 'http://user:pw@l:3100'}", `the url of "L" holds credentials`},
+		{"{name: L, type: loki, uid: loki, url: 'loki:3100'}", `is not an http or https URL`},
+		{"{name: L, type: loki, uid: loki, url: 'http://l:3100', jsonData: {password: x}}", `jsonData.password would put a secret in a ConfigMap`},
+		{"{name: L, type: loki, uid: loki, url: 'http://l:3100', basicAuth: {username: u, password: hunter2}}", `secret written as a literal value`},
+		{"{name: L, type: loki, url: 'http://l:3100'}", `uid`},
+	} {
+		_, fs := parse(t, "apiVersion: obsctl/v1\nname: shop\ngrafana:\n  datasources:\n    - "+tc.yaml+"\n")
+		var msgs []string
+		for _, f := range fs {
+			msgs = append(msgs, f.Message)
+		}
+		if !strings.Contains(strings.Join(msgs, "\n"), tc.want) {
+			t.Errorf("%s: findings %q, want %q", tc.yaml, msgs, tc.want)
+		}
+		if strings.Contains(strings.Join(msgs, "\n"), "hunter2") || strings.Contains(strings.Join(msgs, "\n"), "pw@") {
+			t.Errorf("%s: a secret in the findings: %q", tc.yaml, msgs)
+		}
+	}
+}
