@@ -343,7 +343,11 @@ func DashboardConfigMap(p string, size int) (string, error) {
 		name = "grafana-dashboard-" + folder + "." + strings.TrimSuffix(f, ".json")
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
-		return "", fmt.Errorf("%s: the file name makes ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", p, name, strings.Join(errs, "; "))
+		what := "file name makes"
+		if DashboardFolder(p) != "" {
+			what = "folder and file names make"
+		}
+		return "", fmt.Errorf("%s: the %s ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", p, what, name, strings.Join(errs, "; "))
 	}
 	if errs := validation.IsConfigMapKey(f); len(errs) > 0 {
 		return "", fmt.Errorf("%s: not a valid ConfigMap key: %s", p, strings.Join(errs, "; "))
