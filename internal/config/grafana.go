@@ -2,8 +2,11 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
+	"slices"
+	"strings"
 
 	"go.yaml.in/yaml/v3"
 
@@ -62,6 +65,11 @@ var BuiltinDatasources = map[string]string{"prometheus": "Prometheus", "alertman
 
 var datasourceUIDRE = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,40}$`)
 
+// secretJSONKeyRE matches the jsonData keys that hold secrets: Grafana
+// keeps them under secureJsonData (passwords, tokens, keys, custom
+// headers' values).
+var secretJSONKeyRE = regexp.MustCompile(`(?i)(password|secret|token|apikey|api_key|credential|privatekey|httpheadervalue\d*)`)
+
 // validateGrafana checks the repo's datasources: uids Grafana takes, none
 // the stack's own or written twice, names not taken, URLs Grafana can
 // reach.
@@ -90,6 +98,11 @@ func validateGrafana(d *decoder, report reportFunc, c *Config) {
 			// The URL is not quoted: it may hold credentials.
 			u, err := url.Parse(ds.URL)
 			switch {
+			case strings.Contains(ds.URL, "@") && (err != nil || u.User != nil || u.Host == ""):
+				// Credentials, or what may be: not quoted, not excerpted.
+				d.findings = append(d.findings, diag.Finding{Check: CheckSecretRef, Severity: diag.Error, Span: ds.Span("url"), Secret: true,
+					Message: fmt.Sprintf("grafana.datasources: the url of %q holds credentials, which would be in a ConfigMap", ds.Name),
+					Hint:    "give them under basicAuth or bearerToken, by reference, and rotate them"})
 			case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
 				report(ds.Span("url"), "an http or https URL with a host", "grafana.datasources: the url of %q is not an http or https URL with a host", ds.Name)
 			case u.User != nil:
@@ -102,8 +115,8 @@ func validateGrafana(d *decoder, report reportFunc, c *Config) {
 		if ds.BasicAuth != nil && ds.BearerToken != nil {
 			report(ds.Span("bearerToken"), "choose one", "grafana.datasources: %s has both basicAuth and bearerToken", ds.Name)
 		}
-		for _, k := range []string{"basicAuthPassword", "password", "httpHeaderValue1"} {
-			if _, ok := ds.JSONData[k]; ok {
+		for _, k := range slices.Sorted(maps.Keys(ds.JSONData)) {
+			if secretJSONKeyRE.MatchString(k) {
 				report(ds.Span("jsonData"), "give secrets under basicAuth or bearerToken, by reference", "grafana.datasources: jsonData.%s would put a secret in a ConfigMap", k)
 			}
 		}

@@ -39,6 +39,8 @@ grafana:
 		{"{name: L, type: loki, uid: 'lo/ki', url: 'http://l:3100'}", `uid "lo/ki" is not one Grafana takes`},
 		{"{name: L, type: loki, uid: loki, url: 'http://user:pw@l:3100'}", `the url of "L" holds credentials`},
 		{"{name: L, type: loki, uid: loki, url: 'loki:3100'}", `is not an http or https URL`},
+		{"{name: L, type: loki, uid: loki, url: 'admin:hunter2@loki:3100'}", `holds credentials`},
+		{"{name: L, type: loki, uid: loki, url: 'http://l:3100', jsonData: {httpHeaderName2: X-Api-Key, httpHeaderValue2: x}}", `jsonData.httpHeaderValue2 would put a secret`},
 		{"{name: L, type: loki, uid: loki, url: 'http://l:3100', jsonData: {password: x}}", `jsonData.password would put a secret in a ConfigMap`},
 		{"{name: L, type: loki, uid: loki, url: 'http://l:3100', basicAuth: {username: u, password: hunter2}}", `secret written as a literal value`},
 		{"{name: L, type: loki, url: 'http://l:3100'}", `uid`},

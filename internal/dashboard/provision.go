@@ -159,8 +159,10 @@ func Provision(src []byte, uidOf func(pluginID string) (string, bool)) ([]byte, 
 	return b.Bytes(), nil
 }
 
-// placeholderRE matches ${NAME} and $NAME.
-var placeholderRE = regexp.MustCompile(`\$\{([A-Za-z0-9_]+)\}|\$([A-Za-z0-9_]+)`)
+// placeholderRE matches ${NAME} and $NAME. Grafana's exporter makes an
+// input's name from the datasource's (DS_ and its name in capitals, its
+// first space an underscore), so ${...} takes any name.
+var placeholderRE = regexp.MustCompile(`\$\{([^}]+)\}|\$([A-Za-z0-9_]+)`)
 
 type resolver struct {
 	values, types map[string]string
@@ -240,7 +242,7 @@ func (o *object) del(keys ...string) {
 func decode(src []byte) (any, error) {
 	dec := json.NewDecoder(bytes.NewReader(src))
 	dec.UseNumber()
-	v, err := decodeValue(dec)
+	v, err := decodeValue(dec, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -250,7 +252,14 @@ func decode(src []byte) (any, error) {
 	return v, nil
 }
 
-func decodeValue(dec *json.Decoder) (any, error) {
+// maxDepth bounds the nesting decode follows, as lint's dashboard walker
+// does: deeper is not a dashboard, and would exhaust the stack.
+const maxDepth = 200
+
+func decodeValue(dec *json.Decoder, depth int) (any, error) {
+	if depth > maxDepth {
+		return nil, errors.New("nested too deeply")
+	}
 	start := int(dec.InputOffset())
 	tok, err := dec.Token()
 	if err != nil {
@@ -266,7 +275,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 				if err != nil {
 					return nil, err
 				}
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -277,7 +286,7 @@ func decodeValue(dec *json.Decoder) (any, error) {
 		case '[':
 			a := &array{}
 			for dec.More() {
-				v, err := decodeValue(dec)
+				v, err := decodeValue(dec, depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -343,13 +352,22 @@ func encode(b *bytes.Buffer, v any, indent string) error {
 	return nil
 }
 
-// writeString writes s as JSON without escaping <, > and &.
+// writeString writes s as JSON without escaping <, > and &, and with DEL
+// and the C1 controls escaped, which JSON takes raw but the API server's
+// YAML reader refuses in the ConfigMap that ships the dashboard (an
+// escape in the repo's file stays one).
 func writeString(b *bytes.Buffer, s string) {
 	var e bytes.Buffer
 	enc := json.NewEncoder(&e)
 	enc.SetEscapeHTML(false)
 	_ = enc.Encode(s)
-	b.Write(bytes.TrimSuffix(e.Bytes(), []byte("\n")))
+	for _, r := range strings.TrimSuffix(e.String(), "\n") {
+		if r == 0x7f || r >= 0x80 && r <= 0x9f {
+			fmt.Fprintf(b, `\u%04x`, r)
+			continue
+		}
+		b.WriteRune(r)
+	}
 }
 
 // UIDOf returns a lookup of the uid of the provisioned datasource of a

@@ -124,3 +124,28 @@ func TestProvisionResolvesToTheRepoDatasources(t *testing.T) {
 		t.Errorf("%s %v", got, err)
 	}
 }
+
+// Names as Grafana's exporter makes them (DS_PROMETHEUS-INFRA) resolve;
+// a dashboard nested past any real one is refused, not a crash.
+func TestProvisionEdges(t *testing.T) {
+	got, err := Provision([]byte(`{"__inputs": [{"name": "DS_PROMETHEUS-INFRA", "type": "datasource", "pluginId": "prometheus"}], "panels": [{"datasource": "${DS_PROMETHEUS-INFRA}", "targets": [{"expr": "up{job=~\"${job:regex}\"}"}]}]}`), allOn)
+	if err != nil || strings.Contains(string(got), "INFRA") || !strings.Contains(string(got), `${job:regex}`) {
+		t.Errorf("%s %v", got, err)
+	}
+	deep := `{"__inputs": [], "x": ` + strings.Repeat("[", 100000) + strings.Repeat("]", 100000) + `}`
+	if _, err := Provision([]byte(deep), allOn); err == nil || !strings.Contains(err.Error(), "nested too deeply") {
+		t.Errorf("deep: %v", err)
+	}
+	if _, err := Inputs([]byte(deep)); err == nil {
+		t.Error("deep inputs: no error")
+	}
+}
+
+// An escaped control character stays escaped in what is shipped: the API
+// server refuses it raw in a ConfigMap.
+func TestProvisionKeepsControlsEscaped(t *testing.T) {
+	got, err := Provision([]byte(`{"__inputs": [], "title": "a\u0085b\u007f"}`), allOn)
+	if err != nil || !strings.Contains(string(got), `"a\u0085b\u007f"`) {
+		t.Errorf("%q %v", got, err)
+	}
+}

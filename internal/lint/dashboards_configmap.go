@@ -45,11 +45,12 @@ func (dashboardConfigMap) Check(p *Pass) {
 	for _, d := range p.Repo.Dashboards {
 		// The size of what is shipped: an exported dashboard is
 		// rewritten with its inputs resolved.
-		size := len(d.Src)
+		shipped := d.Src
 		if out, err := dashboard.Provision(d.Src, uidOf); err == nil {
-			size = len(out)
+			shipped = out
 		}
-		name, err := render.DashboardConfigMap(d.Path, size)
+		size := len(shipped)
+		name, err := render.DashboardConfigMap(d, size)
 		if err != nil {
 			p.Report(d.Whole(), "rename the file with lower-case letters, digits, dashes and dots, or make the dashboard smaller", "%v", err)
 		} else if prev, ok := names[name]; ok {
@@ -57,7 +58,7 @@ func (dashboardConfigMap) Check(p *Pass) {
 		} else {
 			names[name] = d.Path
 		}
-		if err := render.DashboardContent(d.Path, d.Src); err != nil {
+		if err := render.DashboardContent(d.Path, shipped); err != nil {
 			p.Report(d.Whole(), "", "%v", err)
 		}
 	}

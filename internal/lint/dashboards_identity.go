@@ -113,7 +113,7 @@ func (dashboardTitle) Check(p *Pass) {
 			p.Report(f.Whole(), `add "title": "..."`, "dashboard has no title: Grafana refuses to save it")
 			continue
 		}
-		key := [2]string{render.DashboardFolder(f.Path), title}
+		key := [2]string{render.DashboardFolder(f), title}
 		if prev := seen[key]; prev != nil {
 			span := diag.Span{File: f.Path, Start: f.Pos(v.offset), End: f.Pos(v.offset + len(v.raw))}
 			p.Report(span, "give each dashboard of a folder a title of its own", "title %q is already the title of %s, in the same folder: Grafana provisions one of them, and then no new dashboard", title, prev.Path)

@@ -354,6 +354,7 @@ type unknownUse struct {
 func grafanaExpr(q string) (string, bool) {
 	b := []byte(q)
 	var quote byte
+	labels := 0 // label names filled in so far: each gets its own
 	for i := 0; i < len(b); i++ {
 		c := b[i]
 		if quote != 0 {
@@ -371,8 +372,9 @@ func grafanaExpr(q string) (string, bool) {
 			continue
 		case '#':
 			// A comment, to the end of the line: "we're" in it opens no
-			// string.
+			// string, and what precedes a variable is read without it.
 			for i < len(b) && b[i] != '\n' {
+				b[i] = ' '
 				i++
 			}
 			continue
@@ -388,11 +390,14 @@ func grafanaExpr(q string) (string, bool) {
 			return "", false
 		}
 		fill := "1"
-		prev := strings.TrimRight(q[:i], " \t\n")
+		prev := strings.TrimRight(string(b[:i]), " \t\n")
 		if strings.HasSuffix(prev, "[") || strings.HasSuffix(prev, ":") || strings.HasSuffix(prev, "offset") || strings.HasSuffix(prev, "@") {
 			fill = "5m"
 		} else if labelListRE.MatchString(prev) {
-			fill = "a" // a label name: sum by ($group)
+			// A label name (sum by ($group)), another for each:
+			// on ($a) group_left ($b) must not name one label twice.
+			fill = string(rune('a' + labels%26))
+			labels++
 		} else if prev != "" && (strings.ContainsRune(")}]", rune(prev[len(prev)-1])) || isMetricNameByte(prev[len(prev)-1])) && !endsWithKeyword(prev) {
 			// After an operand, where a binary operator goes: a
 			// variable chooses one (x $op on (a) y).

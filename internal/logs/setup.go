@@ -373,9 +373,14 @@ func olderIndices(ctx context.Context, c *elastic.Client, desired []Object, dryR
 				continue
 			}
 			slices.Sort(bare)
-			if !dryRun {
-				if _, err := c.IndexPutSettings(bare...).BodyJson(map[string]any{"index.lifecycle.name": policy}).Do(ctx); err != nil {
-					return out, fmt.Errorf("give %s the policy %s: %w", strings.Join(bare, ","), policy, explain(err))
+			// A few at a time: the indices are named in the URL, whose
+			// request line Elasticsearch bounds (4 KB by default).
+			for chunk := range slices.Chunk(bare, 20) {
+				if dryRun {
+					break
+				}
+				if _, err := c.IndexPutSettings(chunk...).BodyJson(map[string]any{"index.lifecycle.name": policy}).Do(ctx); err != nil {
+					return out, fmt.Errorf("give %s the policy %s: %w", strings.Join(chunk, ","), policy, explain(err))
 				}
 			}
 			what := bare[0]

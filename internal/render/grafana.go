@@ -15,6 +15,7 @@ import (
 	"github.com/obsctl/obsctl/internal/apiyaml"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/dashboard"
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 // Where Grafana finds what obsctl provisions.
@@ -255,6 +256,8 @@ func grafanaRepoDatasources(b *builder, r *resolved) ([]grafanaDatasource, []cor
 	var env []corev1.EnvVar
 	secret := func(ref *config.SecretRef, v, key string) {
 		if ref.Secret != nil {
+			// apply checks that it is there before Grafana needs it.
+			b.require(r, b.ns, ref.Secret.Name, ref.Secret.Key)
 			env = append(env, envSecret(v, ref.Secret.Name, ref.Secret.Key))
 			return
 		}
@@ -262,7 +265,12 @@ func grafanaRepoDatasources(b *builder, r *resolved) ([]grafanaDatasource, []cor
 		env = append(env, envSecret(v, grafanaDatasourceSecrets, key))
 	}
 	for i, d := range b.cfg.Grafana.Datasources {
-		g := grafanaDatasource{Name: d.Name, UID: d.UID, Type: d.Type, Access: "proxy", URL: d.URL, JSONData: map[string]any(d.JSONData)}
+		// Grafana expands $VAR and ${VAR} in the file from its
+		// environment: what the repo writes is written as it is ($$).
+		g := grafanaDatasource{Name: d.Name, UID: d.UID, Type: d.Type, Access: "proxy", URL: strings.ReplaceAll(d.URL, "$", "$$")}
+		if len(d.JSONData) > 0 {
+			g.JSONData, _ = literalDollars(map[string]any(d.JSONData)).(map[string]any)
+		}
 		v := fmt.Sprintf("OBSCTL_DATASOURCE_%d", i)
 		switch {
 		case d.BasicAuth != nil:
@@ -273,13 +281,41 @@ func grafanaRepoDatasources(b *builder, r *resolved) ([]grafanaDatasource, []cor
 			if g.JSONData == nil {
 				g.JSONData = map[string]any{}
 			}
-			g.JSONData["httpHeaderName1"] = "Authorization"
-			g.SecureJSONData = map[string]string{"httpHeaderValue1": "Bearer ${" + v + "_TOKEN}"}
+			n := 1 // the first custom header the repo's jsonData leaves free
+			for g.JSONData[fmt.Sprintf("httpHeaderName%d", n)] != nil {
+				n++
+			}
+			g.JSONData[fmt.Sprintf("httpHeaderName%d", n)] = "Authorization"
+			g.SecureJSONData = map[string]string{fmt.Sprintf("httpHeaderValue%d", n): "Bearer ${" + v + "_TOKEN}"}
 			secret(d.BearerToken, v+"_TOKEN", d.UID+"-token")
 		}
 		ds = append(ds, g)
 	}
 	return ds, env
+}
+
+// literalDollars returns v (a string, or maps and lists of them as YAML
+// decodes them) with each $ doubled, so that Grafana's provisioning reads
+// it as written rather than expanding it from its environment. It makes
+// new maps and lists: the repo's configuration is not changed.
+func literalDollars(v any) any {
+	switch v := v.(type) {
+	case string:
+		return strings.ReplaceAll(v, "$", "$$")
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = literalDollars(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = literalDollars(x)
+		}
+		return out
+	}
+	return v
 }
 
 // grafanaDashboardProvider returns the dashboard provider file: the
@@ -316,35 +352,46 @@ func grafanaDashboardProvider(top bool, folders []string) string {
 }
 
 // DashboardFolder returns the folder of the dashboards folder that the
-// dashboard at file path p is in (dashboards/FOLDER/NAME.json), or "" for
-// one at its top (dashboards/NAME.json).
-func DashboardFolder(p string) string {
-	dir := path.Dir(p)
-	if path.Base(path.Dir(dir)) == "dashboards" {
-		return path.Base(dir)
+// dashboard f is in (dashboards/FOLDER/NAME.json in the repo), or "" for
+// one at its top (dashboards/NAME.json) or given outside a repo. A folder
+// named like obsctl's own Grafana folder is that folder.
+func DashboardFolder(f *source.File) string {
+	parts := strings.Split(dashboardRel(f), "/")
+	if len(parts) == 3 && parts[0] == "dashboards" && parts[1] != grafanaFolder {
+		return parts[1]
 	}
 	return ""
 }
 
+// dashboardRel returns f's path in the repo: what names its ConfigMap,
+// the same wherever the repo is and whatever it is called.
+func dashboardRel(f *source.File) string {
+	if f.Rel != "" {
+		return f.Rel
+	}
+	return f.Path
+}
+
 // DashboardConfigMap returns the name of the ConfigMap that ships the
-// dashboard at file path p (dashboards/NAME.json, or dashboards/FOLDER/NAME.json),
-// of size bytes, under the key NAME.json: grafana-dashboard-NAME, or
+// dashboard d (dashboards/NAME.json, or dashboards/FOLDER/NAME.json), of
+// size bytes, under the key NAME.json: grafana-dashboard-NAME, or
 // grafana-dashboard-FOLDER.NAME. It fails when Kubernetes would
 // refuse that ConfigMap: a name that is not a DNS subdomain of at most 253
 // characters, a key it does not take, or content over the 1 MiB a
 // ConfigMap holds. Lint's dashboards/configmap reports the same.
-func DashboardConfigMap(p string, size int) (string, error) {
-	f := path.Base(p)
+func DashboardConfigMap(d *source.File, size int) (string, error) {
+	p, f := d.Path, path.Base(dashboardRel(d))
 	if size > maxConfigMapBytes {
 		return "", fmt.Errorf("%s: %d bytes: %w; split it or drop unused panels", p, size, errDashboardTooLarge)
 	}
 	name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
-	if folder := DashboardFolder(p); folder != "" {
+	folder := DashboardFolder(d)
+	if folder != "" {
 		name = "grafana-dashboard-" + folder + "." + strings.TrimSuffix(f, ".json")
 	}
 	if errs := validation.IsDNS1123Subdomain(name); len(errs) > 0 {
 		what := "file name makes"
-		if DashboardFolder(p) != "" {
+		if folder != "" {
 			what = "folder and file names make"
 		}
 		return "", fmt.Errorf("%s: the %s ConfigMap name %q, which Kubernetes refuses (%s); use lower-case letters, digits and dashes", p, what, name, strings.Join(errs, "; "))
@@ -378,7 +425,7 @@ func grafanaDashboards(b *builder, r *resolved, app string) ([]shippedDashboard,
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", d.Path, err)
 		}
-		name, err := DashboardConfigMap(d.Path, len(src))
+		name, err := DashboardConfigMap(d, len(src))
 		if err == nil {
 			err = DashboardContent(d.Path, src)
 		}
@@ -391,7 +438,7 @@ func grafanaDashboards(b *builder, r *resolved, app string) ([]shippedDashboard,
 		names[name] = d.Path
 		out = append(out, shippedDashboard{
 			cm:     r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)}),
-			folder: DashboardFolder(d.Path),
+			folder: DashboardFolder(d),
 		})
 	}
 	slices.SortFunc(out, func(x, y shippedDashboard) int { return strings.Compare(x.cm.Name, y.cm.Name) })

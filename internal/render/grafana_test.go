@@ -427,6 +427,7 @@ grafana:
       uid: thanos
       url: https://thanos.example.com
       bearerToken: {env: THANOS_TOKEN}
+      jsonData: {httpHeaderName1: X-Scope-OrgID, derivedFields: [{url: '${__value.raw}'}]}
 `
 	c, fs := config.Parse(source.NewFile(config.FileName, []byte(src)))
 	if len(fs) > 0 {
@@ -439,8 +440,24 @@ grafana:
 		loki.SecureJSONData["basicAuthPassword"] != "${OBSCTL_DATASOURCE_0_PASSWORD}" || fmt.Sprint(loki.JSONData["maxLines"]) != "1000" {
 		t.Errorf("loki %+v", loki)
 	}
-	if thanos.Type != "prometheus" || thanos.JSONData["httpHeaderName1"] != "Authorization" || thanos.SecureJSONData["httpHeaderValue1"] != "Bearer ${OBSCTL_DATASOURCE_1_TOKEN}" || thanos.IsDefault {
+	// The repo's first header stays; the token takes the next one.
+	if thanos.Type != "prometheus" || thanos.JSONData["httpHeaderName1"] != "X-Scope-OrgID" || thanos.JSONData["httpHeaderName2"] != "Authorization" ||
+		thanos.SecureJSONData["httpHeaderValue2"] != "Bearer ${OBSCTL_DATASOURCE_1_TOKEN}" || thanos.IsDefault {
 		t.Errorf("thanos %+v", thanos)
+	}
+	// A $ of the repo's is written $$, which Grafana reads as $.
+	if got := fmt.Sprint(thanos.JSONData["derivedFields"]); got != "[map[url:$${__value.raw}]]" {
+		t.Errorf("derivedFields %s", got)
+	}
+	if _, changed := c.Grafana.Datasources[1].JSONData["httpHeaderName2"]; changed {
+		t.Error("render wrote into the repo's configuration")
+	}
+	required := false
+	for _, q := range res.Requires {
+		required = required || q.Name == "loki-auth" && slices.Contains(q.Keys, "password")
+	}
+	if !required {
+		t.Errorf("apply is not told to check loki-auth: %+v", res.Requires)
 	}
 	if !ds["prometheus"].IsDefault {
 		t.Error("the stack's Prometheus is no longer the default")
