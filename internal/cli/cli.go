@@ -242,6 +242,7 @@ stack or another repo's release of it is.`,
 		newRollbackCmd(deps, g),
 		newStatusCmd(deps, g),
 		newLogsCmd(deps, g),
+		newDashboardsCmd(deps, g),
 		newRBACCmd(deps, g),
 		newSecretsCmd(deps, g),
 	)

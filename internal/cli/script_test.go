@@ -4,17 +4,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/test/esfake"
+	"github.com/obsctl/obsctl/test/grafanafake"
 )
 
 // TestMain lets the test binary stand in for obsctl: testscript puts a copy
@@ -62,6 +66,11 @@ func TestScripts(t *testing.T) {
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"exitcode": cmdExitCode,
 			"esfake":   cmdESFake,
+			// grafanafake [-token T] FILE...: a Grafana (test/grafanafake)
+			// holding each dashboard FILE as obsctl ships it; sets
+			// GRAFANA_URL. grafana-edit UID KEY JSON: a UI edit.
+			"grafanafake":  cmdGrafanaFake,
+			"grafana-edit": cmdGrafanaEdit,
 		},
 	})
 }
@@ -136,4 +145,48 @@ func cmdESFake(ts *testscript.TestScript, neg bool, args []string) {
 	srv.Reject(reject)
 	ts.Defer(srv.Close)
 	ts.Setenv("ES_URL", srv.URL)
+}
+
+// grafanas are the scripts' Grafana stand-ins, by $WORK.
+var grafanas sync.Map
+
+func cmdGrafanaFake(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("grafanafake cannot be negated")
+	}
+	srv, err := grafanafake.Start("")
+	ts.Check(err)
+	ts.Defer(srv.Close)
+	if len(args) > 1 && args[0] == "-token" {
+		srv.Token, args = args[1], args[2:]
+	}
+	for _, f := range args {
+		shipped, err := dashboard.Provision([]byte(ts.ReadFile(f)), dashboard.UIDOf(func(string) bool { return true }, nil))
+		ts.Check(err)
+		body := `{"dashboard": ` + string(shipped) + `, "overwrite": true}`
+		req, err := http.NewRequest(http.MethodPost, srv.URL+"/api/dashboards/db", strings.NewReader(body))
+		ts.Check(err)
+		req.Header.Set("Authorization", "Bearer "+srv.Token)
+		resp, err := http.DefaultClient.Do(req)
+		ts.Check(err)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			ts.Fatalf("grafanafake: %s: %s", f, resp.Status)
+		}
+	}
+	grafanas.Store(ts.Getenv("WORK"), srv)
+	ts.Setenv("GRAFANA_URL", srv.URL)
+}
+
+func cmdGrafanaEdit(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 3 {
+		ts.Fatalf("usage: grafana-edit UID KEY JSON")
+	}
+	v, ok := grafanas.Load(ts.Getenv("WORK"))
+	if !ok {
+		ts.Fatalf("grafana-edit: no grafanafake started")
+	}
+	var val any
+	ts.Check(json.Unmarshal([]byte(args[2]), &val))
+	v.(*grafanafake.Server).Edit(args[0], func(b map[string]any) { b[args[1]] = val })
 }

@@ -42,7 +42,8 @@ type Config struct {
 	Elasticsearch Elasticsearch `yaml:"elasticsearch"`
 	// Kibana says where obsctl reaches Kibana.
 	Kibana Kibana `yaml:"kibana"`
-	// Grafana adds datasources to the stack's Grafana.
+	// Grafana adds datasources to the stack's Grafana, and says where
+	// obsctl reaches a Grafana.
 	Grafana Grafana `yaml:"grafana"`
 }
 

@@ -13,9 +13,15 @@ import (
 	"github.com/obsctl/obsctl/internal/diag"
 )
 
-// Grafana is what the repo adds to the stack's Grafana.
+// Grafana is what the repo adds to the stack's Grafana, and where obsctl
+// reaches a Grafana.
 type Grafana struct {
 	Fields
+	// URL is a Grafana outside the cluster, such as
+	// https://grafana.example.com: obsctl dashboards pull reads it
+	// (--grafana-url wins), as OBSCTL_GRAFANA_TOKEN (a service account's
+	// token) or OBSCTL_GRAFANA_USERNAME and OBSCTL_GRAFANA_PASSWORD.
+	URL string `yaml:"url"`
 	// Datasources are provisioned beside the stack's own (prometheus,
 	// alertmanager, logs, jaeger): a Loki, a Tempo, a Thanos, a second
 	// Prometheus. Dashboards refer to them by uid, and an exported
@@ -59,6 +65,15 @@ func (j *JSONData) decodeNode(d *decoder, n *yaml.Node) {
 	*j = m
 }
 
+// CheckGrafanaURL says what is wrong with a Grafana URL, or "".
+func CheckGrafanaURL(raw string) string {
+	why := CheckElasticsearchURL(raw)
+	if strings.HasPrefix(why, "credentials") {
+		return "credentials in the URL: give them in OBSCTL_GRAFANA_TOKEN, or OBSCTL_GRAFANA_USERNAME and OBSCTL_GRAFANA_PASSWORD"
+	}
+	return why
+}
+
 // BuiltinDatasources are the uids and names of the datasources the stack
 // provisions itself, which the repo's cannot take.
 var BuiltinDatasources = map[string]string{"prometheus": "Prometheus", "alertmanager": "Alertmanager", "logs": "Logs", "jaeger": "Jaeger"}
@@ -74,6 +89,11 @@ var secretJSONKeyRE = regexp.MustCompile(`(?i)(password|secret|token|apikey|api_
 // the stack's own or written twice, names not taken, URLs Grafana can
 // reach.
 func validateGrafana(d *decoder, report reportFunc, c *Config) {
+	if u := c.Grafana.URL; u != "" {
+		if why := CheckGrafanaURL(u); why != "" {
+			report(c.Grafana.Span("url"), "an http or https URL with a host, such as https://grafana.example.com, and no credentials", "grafana.url: %s", why)
+		}
+	}
 	uids, names := map[string]bool{}, map[string]bool{}
 	for _, name := range BuiltinDatasources {
 		names[name] = true

@@ -302,7 +302,10 @@ func decodeValue(dec *json.Decoder, depth int) (any, error) {
 }
 
 // encode writes v indented by two spaces, as Grafana exports.
-func encode(b *bytes.Buffer, v any, indent string) error {
+func encode(b *bytes.Buffer, v any, indent string) error { return encodeIndent(b, v, indent, "  ") }
+
+// encodeIndent writes v, each level indented by unit more than indent.
+func encodeIndent(b *bytes.Buffer, v any, indent, unit string) error {
 	switch v := v.(type) {
 	case *object:
 		if len(v.fields) == 0 {
@@ -311,10 +314,10 @@ func encode(b *bytes.Buffer, v any, indent string) error {
 		}
 		b.WriteString("{\n")
 		for i, f := range v.fields {
-			b.WriteString(indent + "  ")
+			b.WriteString(indent + unit)
 			writeString(b, f.key)
 			b.WriteString(": ")
-			if err := encode(b, f.value, indent+"  "); err != nil {
+			if err := encodeIndent(b, f.value, indent+unit, unit); err != nil {
 				return err
 			}
 			if i < len(v.fields)-1 {
@@ -330,8 +333,8 @@ func encode(b *bytes.Buffer, v any, indent string) error {
 		}
 		b.WriteString("[\n")
 		for i, item := range v.items {
-			b.WriteString(indent + "  ")
-			if err := encode(b, item, indent+"  "); err != nil {
+			b.WriteString(indent + unit)
+			if err := encodeIndent(b, item, indent+unit, unit); err != nil {
 				return err
 			}
 			if i < len(v.items)-1 {
