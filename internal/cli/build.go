@@ -68,9 +68,7 @@ func runBuild(deps *Deps, o *buildOptions) error {
 		return err
 	}
 	dir := o.out
-	if !filepath.IsAbs(dir) && deps.WorkDir != "" {
-		dir = filepath.Join(deps.WorkDir, dir)
-	}
+	dir = deps.path(dir)
 	if err := writeOutputs(dir, outputs); err != nil {
 		return err
 	}
@@ -168,28 +166,43 @@ func writeOutputs(dir string, outputs []promrule.Output) error {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("build: %w", err)
 		}
-		// A temporary file of a short name of its own: the output's name
-		// may be as long as a file name can be.
-		tmp, err := os.CreateTemp(filepath.Dir(p), ".obsctl-*")
-		if err != nil {
-			return fmt.Errorf("build: %w", err)
-		}
-		_, err = tmp.Write(o.Data)
-		if cerr := tmp.Close(); err == nil {
-			err = cerr
-		}
-		if err == nil {
-			err = os.Chmod(tmp.Name(), 0o644)
-		}
-		if err == nil {
-			err = os.Rename(tmp.Name(), p)
-		}
-		if err != nil {
-			os.Remove(tmp.Name())
+		if err := replaceFile(p, o.Data); err != nil {
 			return fmt.Errorf("build: %w", err)
 		}
 	}
 	return nil
+}
+
+// replaceFile writes data to p in one step: into a temporary file beside
+// it, of a short name of its own (p's name may be as long as a file name
+// can be), then renamed over p, so that nothing reads it half written.
+func replaceFile(p string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(p), ".obsctl-*")
+	if err != nil {
+		return err
+	}
+	_, err = tmp.Write(data)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), p)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+	}
+	return err
+}
+
+// path returns p, relative to the working directory when it is relative.
+func (d *Deps) path(p string) string {
+	if !filepath.IsAbs(p) && d.WorkDir != "" {
+		return filepath.Join(d.WorkDir, p)
+	}
+	return p
 }
 
 // unchanged reports whether p is a regular file holding data.

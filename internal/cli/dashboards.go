@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"regexp"
 	"time"
 
@@ -97,8 +96,8 @@ func runDashboardsPull(ctx context.Context, deps *Deps, o *pullOptions, uid stri
 	// The base: the file -o names, else the repo's dashboard of that uid.
 	var base *source.File
 	out := o.output
-	if out != "" && !filepath.IsAbs(out) && deps.WorkDir != "" {
-		out = filepath.Join(deps.WorkDir, out)
+	if out != "" {
+		out = deps.path(out)
 	}
 	if out != "" {
 		if src, err := os.ReadFile(out); err == nil {
@@ -139,17 +138,7 @@ func runDashboardsPull(ctx context.Context, deps *Deps, o *pullOptions, uid stri
 	if base != nil {
 		repoSrc = base.Src
 	}
-	on := map[string]bool{}
-	if r.Config != nil {
-		for _, nc := range r.Config.ComponentsByName() {
-			on[nc.Name] = nc.On()
-		}
-	}
-	var repoDS []dashboard.Datasource
-	if r.Config != nil {
-		repoDS = dashboard.Repo(r.Config)
-	}
-	data, err := dashboard.Normalize(raw, repoSrc, dashboard.UIDOf(func(c string) bool { return on[c] }, repoDS))
+	data, err := dashboard.Normalize(raw, repoSrc, dashboard.ConfigUIDOf(r.Config))
 	if err != nil {
 		return fmt.Errorf("dashboard %q: %w", uid, err)
 	}
@@ -157,12 +146,7 @@ func runDashboardsPull(ctx context.Context, deps *Deps, o *pullOptions, uid stri
 		_, err := deps.Stdout.Write(data)
 		return err
 	}
-	tmp := out + ".obsctl-pull"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		_ = os.Remove(tmp)
+	if err := replaceFile(out, data); err != nil {
 		return err
 	}
 	what := "written"

@@ -131,14 +131,7 @@ func printChanges(emit func(string), changes []logs.Change, where string, dryRun
 	return changed
 }
 
-func componentOn(c *config.Config, key string) bool {
-	for _, nc := range c.ComponentsByName() {
-		if nc.Name == key {
-			return nc.On()
-		}
-	}
-	return false
-}
+func componentOn(c *config.Config, key string) bool { return c.ComponentsOn()[key] }
 
 // forwardTimeout bounds finding a ready pod and opening a port-forward.
 const forwardTimeout = 15 * time.Second

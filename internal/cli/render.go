@@ -98,9 +98,7 @@ func runRender(deps *Deps, o *renderOptions) error {
 		return err
 	}
 	dir := o.out
-	if !filepath.IsAbs(dir) && deps.WorkDir != "" {
-		dir = filepath.Join(deps.WorkDir, dir)
-	}
+	dir = deps.path(dir)
 	n, err := writeRendered(dir, res.Objects)
 	if err != nil {
 		return err

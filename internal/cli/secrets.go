@@ -61,9 +61,7 @@ func runSecrets(deps *Deps, o *secretsOptions) error {
 		return err
 	}
 	dir := o.out
-	if !filepath.IsAbs(dir) && deps.WorkDir != "" {
-		dir = filepath.Join(deps.WorkDir, dir)
-	}
+	dir = deps.path(dir)
 	var existing []*unstructured.Unstructured
 	if _, err := os.Stat(dir); err == nil {
 		ms, err := manifest.Read([]string{dir}, manifest.Options{WorkDir: deps.WorkDir})

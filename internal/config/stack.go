@@ -233,6 +233,15 @@ func (c *Config) NetworkPoliciesOn() bool {
 	return c.Stack.NetworkPolicies == nil || *c.Stack.NetworkPolicies
 }
 
+// ComponentsOn maps each component's name to whether it is on.
+func (c *Config) ComponentsOn() map[string]bool {
+	on := map[string]bool{}
+	for _, nc := range c.ComponentsByName() {
+		on[nc.Name] = nc.On()
+	}
+	return on
+}
+
 // ComponentsByName returns each component's configuration by the name
 // obsctl.yaml gives it, in the order of the Components struct.
 func (c *Config) ComponentsByName() []NamedComponent {

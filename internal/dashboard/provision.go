@@ -71,9 +71,14 @@ func Inputs(src []byte) ([]Input, error) {
 	if !ok {
 		return nil, nil
 	}
+	return inputsOf(src, obj), nil
+}
+
+// inputsOf returns the __inputs of the decoded dashboard obj of src.
+func inputsOf(src []byte, obj *object) []Input {
 	list, ok := obj.get("__inputs").(*array)
 	if !ok {
-		return nil, nil
+		return nil
 	}
 	var out []Input
 	for _, v := range list.items {
@@ -90,7 +95,7 @@ func Inputs(src []byte) ([]Input, error) {
 			Value: o.str("value"), Offset: off,
 		})
 	}
-	return out, nil
+	return out
 }
 
 // Problem says why an input cannot be resolved.
@@ -129,27 +134,11 @@ func Provision(src []byte, uidOf func(pluginID string) (string, bool)) ([]byte, 
 	if !ok || obj.get("__inputs") == nil {
 		return src, nil
 	}
-	inputs, _ := Inputs(src)
-	values := map[string]string{}
-	types := map[string]string{}
-	var problems []string
-	for _, in := range inputs {
-		if p := in.Problem(uidOf); p != "" {
-			problems = append(problems, p)
-			continue
-		}
-		if in.Type == "datasource" {
-			values[in.Name], _ = uidOf(in.PluginID)
-			types[in.Name] = in.PluginID
-		} else {
-			values[in.Name] = in.Value
-		}
-	}
+	r, problems := newResolver(inputsOf(src, obj), uidOf)
 	if len(problems) > 0 {
 		return nil, errors.New(strings.Join(problems, "; "))
 	}
 	obj.del("__inputs", "__requires", "id")
-	r := &resolver{values: values, types: types}
 	out := r.walk("", obj)
 	var b bytes.Buffer
 	if err := encode(&b, out, ""); err != nil {
@@ -164,8 +153,41 @@ func Provision(src []byte, uidOf func(pluginID string) (string, bool)) ([]byte, 
 // first space an underscore), so ${...} takes any name.
 var placeholderRE = regexp.MustCompile(`\$\{([^}]+)\}|\$([A-Za-z0-9_]+)`)
 
+// resolver knows what an export's placeholders stand for once
+// provisioned: values by input name (a datasource's uid, a constant's
+// value), and types, a datasource input's plugin.
 type resolver struct {
 	values, types map[string]string
+}
+
+// newResolver resolves inputs with uidOf, and says why each it cannot
+// resolve (Problem) cannot be.
+func newResolver(inputs []Input, uidOf func(pluginID string) (string, bool)) (*resolver, []string) {
+	r := &resolver{values: map[string]string{}, types: map[string]string{}}
+	var problems []string
+	for _, in := range inputs {
+		if p := in.Problem(uidOf); p != "" {
+			problems = append(problems, p)
+		}
+		if in.Type == "datasource" {
+			r.values[in.Name], _ = uidOf(in.PluginID)
+			r.types[in.Name] = in.PluginID
+		} else {
+			r.values[in.Name] = in.Value
+		}
+	}
+	return r, problems
+}
+
+// expand resolves the placeholders in s; others stay as written.
+func (r *resolver) expand(s string) string {
+	return placeholderRE.ReplaceAllStringFunc(s, func(m string) string {
+		sub := placeholderRE.FindStringSubmatch(m)
+		if val, ok := r.values[sub[1]+sub[2]]; ok {
+			return val
+		}
+		return m
+	})
 }
 
 // name returns the input a string is the placeholder of, alone.
@@ -195,13 +217,7 @@ func (r *resolver) walk(key string, v any) any {
 		if n, ok := r.name(v); ok && key == "datasource" && r.types[n] != "" {
 			return &object{fields: []field{{"type", r.types[n]}, {"uid", r.values[n]}}}
 		}
-		return placeholderRE.ReplaceAllStringFunc(v, func(m string) string {
-			sub := placeholderRE.FindStringSubmatch(m)
-			if val, ok := r.values[sub[1]+sub[2]]; ok {
-				return val
-			}
-			return m
-		})
+		return r.expand(v)
 	}
 	return v
 }
@@ -390,6 +406,16 @@ func UIDOf(on func(component string) bool, extra []Datasource) func(pluginID str
 		}
 		return "", false
 	}
+}
+
+// ConfigUIDOf is UIDOf for the stack obsctl.yaml describes: its
+// components on, and its grafana.datasources; c nil is none of them.
+func ConfigUIDOf(c *config.Config) func(pluginID string) (string, bool) {
+	if c == nil {
+		return UIDOf(func(string) bool { return false }, nil)
+	}
+	on := c.ComponentsOn()
+	return UIDOf(func(comp string) bool { return on[comp] }, Repo(c))
 }
 
 // Repo returns the repo's datasources (grafana.datasources of

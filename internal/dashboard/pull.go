@@ -38,16 +38,8 @@ func Normalize(server, repo []byte, uidOf func(pluginID string) (string, bool)) 
 			return nil, fmt.Errorf("the repo's file: %w", err)
 		}
 		if ro, ok := rv.(*object); ok {
-			m := &merger{values: map[string]string{}, types: map[string]string{}}
-			inputs, _ := Inputs(repo)
-			for _, in := range inputs {
-				if in.Type == "datasource" {
-					m.values[in.Name], _ = uidOf(in.PluginID)
-					m.types[in.Name] = in.PluginID
-				} else {
-					m.values[in.Name] = in.Value
-				}
-			}
+			r, _ := newResolver(inputsOf(repo, ro), uidOf)
+			m := &merger{r}
 			for _, k := range []string{"__inputs", "__requires", "__elements"} {
 				if v := ro.get(k); v != nil && so.get(k) == nil {
 					so.fields = append(so.fields, field{k, v})
@@ -78,11 +70,9 @@ func (o *object) set(k string, v any) {
 	o.fields = append(o.fields, field{k, v})
 }
 
-type merger struct {
-	// values and types are the repo file's inputs: what each placeholder
-	// stands for when provisioned, and a datasource input's plugin.
-	values, types map[string]string
-}
+// merger knows what the repo file's placeholders stand for once
+// provisioned.
+type merger struct{ *resolver }
 
 // merge returns the server's value s with the repo's r where they mean the
 // same, in the repo's order.
@@ -111,7 +101,7 @@ func (m *merger) merge(key string, s, r any) any {
 		}
 		// {"type": ..., "uid": ...} that the file wrote as "${DS_X}".
 		if rs, ok := r.(string); ok && key == "datasource" {
-			if n, ok := m.placeholder(rs); ok && m.types[n] != "" {
+			if n, ok := m.name(rs); ok && m.types[n] != "" {
 				if uid, _ := s.get("uid").(string); uid == m.values[n] {
 					return rs
 				}
@@ -139,28 +129,6 @@ func (m *merger) merge(key string, s, r any) any {
 		return s
 	}
 	return s
-}
-
-// placeholder returns the input a string is the placeholder of, alone.
-func (m *merger) placeholder(s string) (string, bool) {
-	sub := placeholderRE.FindStringSubmatch(s)
-	if sub == nil || sub[0] != s {
-		return "", false
-	}
-	n := sub[1] + sub[2]
-	_, ok := m.values[n]
-	return n, ok
-}
-
-// expand resolves the file's placeholders in s, as Provision does.
-func (m *merger) expand(s string) string {
-	return placeholderRE.ReplaceAllStringFunc(s, func(p string) string {
-		sub := placeholderRE.FindStringSubmatch(p)
-		if v, ok := m.values[sub[1]+sub[2]]; ok {
-			return v
-		}
-		return p
-	})
 }
 
 func sameNumber(a, b json.Number) bool {

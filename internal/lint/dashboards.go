@@ -38,26 +38,59 @@ func (dashboardSyntax) Check(p *Pass) {
 	}
 }
 
-// dashboardScan is one dashboard walked for its datasource references.
+// dashboardScan is one dashboard walked for its datasource references,
+// and what else the checks read of it, each read once, when first asked.
 type dashboardScan struct {
 	file  *source.File
 	refs  []datasourceRef
 	exprs []dashboardExpr
 	err   error
+
+	topSt      map[string]topValue
+	topRead    bool
+	inputsSt   []dashboard.Input
+	inputsRead bool
+	varNames   []string
+	varPlugins map[string]string // nil until read
+}
+
+// top returns the values of the dashboard's top-level keys (topLevel).
+func (d *dashboardScan) top() map[string]topValue {
+	if !d.topRead {
+		d.topSt, d.topRead = topLevel(d.file.Src), true
+	}
+	return d.topSt
+}
+
+// inputs returns the __inputs of an exported dashboard, none when it has
+// none or is not JSON.
+func (d *dashboardScan) inputs() []dashboard.Input {
+	if !d.inputsRead {
+		d.inputsSt, _ = dashboard.Inputs(d.file.Src)
+		d.inputsRead = true
+	}
+	return d.inputsSt
+}
+
+// variables returns the names of the dashboard's template variables and
+// the plugin of each datasource variable (templateVariables).
+func (d *dashboardScan) variables() ([]string, map[string]string) {
+	if d.varPlugins == nil {
+		d.varNames, d.varPlugins = templateVariables(d.file.Src)
+	}
+	return d.varNames, d.varPlugins
 }
 
 // dashboards walks the repo's dashboards once per run, for the checks
 // that share the result.
-func (p *Pass) dashboards() []dashboardScan {
+func (p *Pass) dashboards() []*dashboardScan {
 	if p.dashSt == nil {
-		p.dashSt = make([]dashboardScan, 0, len(p.Repo.Dashboards))
+		p.dashSt = make([]*dashboardScan, 0, len(p.Repo.Dashboards))
 		for _, f := range p.Repo.Dashboards {
 			w, err := dashboardRefs(f)
-			var d dashboardScan
+			d := &dashboardScan{file: f, err: err}
 			if w != nil {
-				d = dashboardScan{file: f, refs: w.refs, exprs: w.exprs, err: err}
-			} else {
-				d = dashboardScan{file: f, err: err}
+				d.refs, d.exprs = w.refs, w.exprs
 			}
 			p.dashSt = append(p.dashSt, d)
 		}
@@ -96,10 +129,7 @@ var provisionedDatasources = func() map[string]string {
 var builtinDatasources = []string{"grafana", "-- Grafana --", "-- Mixed --", "-- Dashboard --"}
 
 func (dashboardDatasource) Check(p *Pass) {
-	on := map[string]bool{}
-	for _, nc := range p.Config.ComponentsByName() {
-		on[nc.Name] = nc.On()
-	}
+	on := p.Config.ComponentsOn()
 	// The stack's datasources, by the component each needs, and the
 	// repo's (grafana.datasources), which need none.
 	known := maps.Clone(provisionedDatasources)

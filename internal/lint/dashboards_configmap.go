@@ -36,11 +36,7 @@ func (dashboardConfigMap) Check(p *Pass) {
 	if !p.Config.Stack.Components.Grafana.On() {
 		return
 	}
-	on := map[string]bool{}
-	for _, nc := range p.Config.ComponentsByName() {
-		on[nc.Name] = nc.On()
-	}
-	uidOf := dashboard.UIDOf(func(c string) bool { return on[c] }, dashboard.Repo(p.Config))
+	uidOf := dashboard.ConfigUIDOf(p.Config)
 	names := map[string]string{}
 	for _, d := range p.Repo.Dashboards {
 		// The size of what is shipped: an exported dashboard is

@@ -33,8 +33,8 @@ var uidRE = regexp.MustCompile(`^[a-zA-Z0-9_-]*$`)
 
 func (dashboardUID) Check(p *Pass) {
 	seen := map[string]*source.File{}
-	for _, f := range p.Repo.Dashboards {
-		top := topLevel(f.Src)
+	for _, d := range p.dashboards() {
+		f, top := d.file, d.top()
 		v, ok := top["uid"]
 		if !ok {
 			continue // dashboards/no-uid
@@ -43,7 +43,7 @@ func (dashboardUID) Check(p *Pass) {
 		if json.Unmarshal(v.raw, &uid) != nil || uid == "" {
 			continue
 		}
-		span := diag.Span{File: f.Path, Start: f.Pos(v.offset), End: f.Pos(v.offset + len(v.raw))}
+		span := v.span(f)
 		switch {
 		case len(uid) > maxUIDLength:
 			p.Report(span, "shorten it to 40 characters or fewer", "uid %q is %d characters long: Grafana takes at most %d", uid, len(uid), maxUIDLength)
@@ -70,8 +70,8 @@ func (dashboardNoUID) Meta() Meta {
 }
 
 func (dashboardNoUID) Check(p *Pass) {
-	for _, f := range p.Repo.Dashboards {
-		top := topLevel(f.Src)
+	for _, d := range p.dashboards() {
+		f, top := d.file, d.top()
 		if top == nil {
 			continue // dashboards/syntax
 		}
@@ -99,8 +99,8 @@ func (dashboardTitle) Meta() Meta {
 
 func (dashboardTitle) Check(p *Pass) {
 	seen := map[[2]string]*source.File{} // by folder and title
-	for _, f := range p.Repo.Dashboards {
-		top := topLevel(f.Src)
+	for _, d := range p.dashboards() {
+		f, top := d.file, d.top()
 		if top == nil {
 			continue // dashboards/syntax
 		}
@@ -115,8 +115,7 @@ func (dashboardTitle) Check(p *Pass) {
 		}
 		key := [2]string{render.DashboardFolder(f), title}
 		if prev := seen[key]; prev != nil {
-			span := diag.Span{File: f.Path, Start: f.Pos(v.offset), End: f.Pos(v.offset + len(v.raw))}
-			p.Report(span, "give each dashboard of a folder a title of its own", "title %q is already the title of %s, in the same folder: Grafana provisions one of them, and then no new dashboard", title, prev.Path)
+			p.Report(v.span(f), "give each dashboard of a folder a title of its own", "title %q is already the title of %s, in the same folder: Grafana provisions one of them, and then no new dashboard", title, prev.Path)
 			continue
 		}
 		seen[key] = f
@@ -127,6 +126,11 @@ func (dashboardTitle) Check(p *Pass) {
 type topValue struct {
 	raw    json.RawMessage
 	offset int
+}
+
+// span returns where the value is written in f.
+func (v topValue) span(f *source.File) diag.Span {
+	return diag.Span{File: f.Path, Start: f.Pos(v.offset), End: f.Pos(v.offset + len(v.raw))}
 }
 
 // topLevel returns the values of a dashboard's top-level keys (the first

@@ -32,11 +32,8 @@ func (dashboardInputs) Check(p *Pass) {
 	if !p.Config.Stack.Components.Grafana.On() {
 		return
 	}
-	on := map[string]bool{}
-	for _, nc := range p.Config.ComponentsByName() {
-		on[nc.Name] = nc.On()
-	}
-	uidOf := dashboard.UIDOf(func(c string) bool { return on[c] }, dashboard.Repo(p.Config))
+	on := p.Config.ComponentsOn()
+	uidOf := dashboard.ConfigUIDOf(p.Config)
 	var types []string
 	for _, d := range dashboard.Provisioned {
 		if on[d.Component] {
@@ -48,12 +45,9 @@ func (dashboardInputs) Check(p *Pass) {
 			types = append(types, d.Type)
 		}
 	}
-	for _, f := range p.Repo.Dashboards {
-		inputs, err := dashboard.Inputs(f.Src)
-		if err != nil {
-			continue // dashboards/syntax reports it
-		}
-		for _, in := range inputs {
+	for _, d := range p.dashboards() {
+		f := d.file
+		for _, in := range d.inputs() { // none when not JSON: dashboards/syntax reports it
 			if msg := in.Problem(uidOf); msg != "" {
 				span := diag.Span{File: f.Path, Start: f.Pos(in.Offset), End: f.Pos(in.Offset)}
 				p.Report(span, "the stack provisions datasources of "+strings.Join(types, ", ")+"; point the input's panels at one of them, enable its component, or declare one under grafana.datasources in obsctl.yaml", "%s", msg)

@@ -1,7 +1,6 @@
 package lint
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 
@@ -41,7 +40,7 @@ func (dashboardPromQL) Check(p *Pass) {
 		var vars map[string]string
 		for _, e := range d.exprs {
 			if e.ds >= 0 && vars == nil {
-				vars = datasourceVariables(d.file.Src)
+				_, vars = d.variables()
 			}
 			if !queriesPrometheus(e, d.refs, vars, promUIDs) {
 				continue
@@ -101,30 +100,6 @@ func variableName(s string) (string, bool) {
 		return s[1:], true
 	}
 	return "", false
-}
-
-// datasourceVariables maps each datasource variable of a dashboard to its
-// plugin (its query: prometheus, loki, ...).
-func datasourceVariables(src []byte) map[string]string {
-	var d struct {
-		Templating struct {
-			List []struct {
-				Name  string `json:"name"`
-				Type  string `json:"type"`
-				Query any    `json:"query"`
-			} `json:"list"`
-		} `json:"templating"`
-	}
-	out := map[string]string{}
-	if json.Unmarshal(src, &d) != nil {
-		return out
-	}
-	for _, v := range d.Templating.List {
-		if q, ok := v.Query.(string); ok && v.Type == "datasource" {
-			out[v.Name] = q
-		}
-	}
-	return out
 }
 
 // repoPrometheusUIDs returns the uids of the repo's datasources of type

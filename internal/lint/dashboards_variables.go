@@ -5,7 +5,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/spell"
 )
@@ -41,10 +40,10 @@ func (dashboardUndefinedVariable) Check(p *Pass) {
 				continue
 			}
 			if !loaded {
-				defined, dsVars = templateVariables(d.file.Src), datasourceVariables(d.file.Src)
+				names, plugins := d.variables()
+				defined, dsVars = slices.Clone(names), plugins
 				// An export's inputs are resolved when it is provisioned.
-				inputs, _ := dashboard.Inputs(d.file.Src)
-				for _, in := range inputs {
+				for _, in := range d.inputs() {
 					defined = append(defined, in.Name)
 				}
 				loaded = true
@@ -125,21 +124,28 @@ func queryVariables(q string) []queryVariable {
 	return out
 }
 
-// templateVariables returns the names of a dashboard's template variables.
-func templateVariables(src []byte) []string {
+// templateVariables returns the names of a dashboard's template variables
+// and, of its datasource variables, the plugin of each (its query:
+// prometheus, loki, ...); plugins is never nil.
+func templateVariables(src []byte) (names []string, plugins map[string]string) {
 	var d struct {
 		Templating struct {
 			List []struct {
-				Name string `json:"name"`
+				Name  string `json:"name"`
+				Type  string `json:"type"`
+				Query any    `json:"query"`
 			} `json:"list"`
 		} `json:"templating"`
 	}
+	plugins = map[string]string{}
 	if json.Unmarshal(src, &d) != nil {
-		return nil
+		return nil, plugins
 	}
-	var out []string
 	for _, v := range d.Templating.List {
-		out = append(out, v.Name)
+		names = append(names, v.Name)
+		if q, ok := v.Query.(string); ok && v.Type == "datasource" {
+			plugins[v.Name] = q
+		}
 	}
-	return out
+	return names, plugins
 }

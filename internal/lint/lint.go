@@ -73,7 +73,7 @@ type Pass struct {
 	refs       *refTables             // repo scope: what is kept of the Index's rules by file
 	compiled   *compile.Compiled      // the compile stage's result, when the caller has it
 	alertingSt *alertingState         // repo scope: compiled routing, on first use
-	dashSt     []dashboardScan        // repo scope: the dashboards walked, on first use
+	dashSt     []*dashboardScan       // repo scope: the dashboards walked, on first use
 	planSt     []promrule.PlannedRule // repo scope: the PrometheusRules planned, on first use
 	check      string
 	sev        diag.Severity

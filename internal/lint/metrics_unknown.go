@@ -165,10 +165,7 @@ func newMetricCheck(p *Pass) *metricCheck {
 		mc.declared = p.Config.Prometheus.MetricPatterns()
 	}
 	if mc.mode != metricsNeutral && p.Config != nil {
-		on := map[string]bool{}
-		for _, nc := range p.Config.ComponentsByName() {
-			on[nc.Name] = nc.On()
-		}
+		on := p.Config.ComponentsOn()
 		for _, s := range mc.cat.Sources {
 			if key, ok := sourceComponents[s.Name]; ok && !on[key] {
 				if mc.off == nil {

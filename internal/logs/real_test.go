@@ -21,15 +21,8 @@ import (
 // template), finds the two of one pod by their label, and deletes the
 // index. Nothing else is touched.
 func TestRealElasticsearch(t *testing.T) {
-	url := os.Getenv("OBSCTL_TEST_ELASTICSEARCH_URL")
-	if url == "" {
-		t.Skip("set OBSCTL_TEST_ELASTICSEARCH_URL to run against a real Elasticsearch")
-	}
+	c := realElasticsearch(t)
 	ctx := context.Background()
-	c, err := Client(url, os.Getenv("OBSCTL_TEST_ELASTICSEARCH_USERNAME"), os.Getenv("OBSCTL_TEST_ELASTICSEARCH_PASSWORD"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	prefix := fmt.Sprintf("obsctl-test-logs-%d", time.Now().UnixNano())
 	now := time.Now().UTC()
 	index := prefix + "-" + now.Format("2006.01.02")
@@ -62,15 +55,8 @@ func TestRealElasticsearch(t *testing.T) {
 // template; the policy, still used by the index, is kept; then it deletes
 // the index and the policy. Nothing of another stack is touched.
 func TestRealElasticsearchSetup(t *testing.T) {
-	url := os.Getenv("OBSCTL_TEST_ELASTICSEARCH_URL")
-	if url == "" {
-		t.Skip("set OBSCTL_TEST_ELASTICSEARCH_URL to run against a real Elasticsearch")
-	}
+	c := realElasticsearch(t)
 	ctx := context.Background()
-	c, err := Client(url, os.Getenv("OBSCTL_TEST_ELASTICSEARCH_USERNAME"), os.Getenv("OBSCTL_TEST_ELASTICSEARCH_PASSWORD"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	stack := fmt.Sprintf("obsctltest%d", time.Now().UnixNano())
 	p := pipeline("apps", "logs-"+stack, "app.kubernetes.io/name", "app")
 	name := "obsctl-" + stack + "-apps"
@@ -136,4 +122,20 @@ func TestRealKibana(t *testing.T) {
 	if got, err = SetupKibana(ctx, k, stack, nil, true, false); err != nil || strings.Count(changes(got), "deleted") != 2 {
 		t.Errorf("prune: %v\n%s", err, changes(got))
 	}
+}
+
+// realElasticsearch returns a client of the Elasticsearch that
+// OBSCTL_TEST_ELASTICSEARCH_URL names (as the user of
+// OBSCTL_TEST_ELASTICSEARCH_USERNAME and _PASSWORD), or skips the test.
+func realElasticsearch(t *testing.T) *elastic.Client {
+	t.Helper()
+	url := os.Getenv("OBSCTL_TEST_ELASTICSEARCH_URL")
+	if url == "" {
+		t.Skip("set OBSCTL_TEST_ELASTICSEARCH_URL to run against a real Elasticsearch")
+	}
+	c, err := Client(url, os.Getenv("OBSCTL_TEST_ELASTICSEARCH_USERNAME"), os.Getenv("OBSCTL_TEST_ELASTICSEARCH_PASSWORD"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }

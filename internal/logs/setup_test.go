@@ -29,15 +29,7 @@ func changes(cs []Change) string {
 // keeping a policy indices still use; a dry run changes nothing.
 func TestSetup(t *testing.T) {
 	ctx := context.Background()
-	srv, err := esfake.Start("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Client(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, c := startES(t, nil)
 	apps := pipeline("apps", "logs-apps", "app.kubernetes.io/name", "app", "team", "team")
 	web := pipeline("web", "logs-web", "app.kubernetes.io/name", "service")
 	web.Parse = fluentd.Parse{Format: fluentd.FormatRegexp, Regexp: `^(?<method>[A-Z]+) (?<path>\S+) (?<status>\d+) (?<at>.*)$`, TimeKey: "at"}
@@ -124,15 +116,7 @@ LifecyclePolicy obsctl-shop-web kept (indices still use it: logs-web-2026.12.05)
 // refuses an object.
 func TestTemplatesKeepFluentdsWritesPlain(t *testing.T) {
 	ctx := context.Background()
-	srv, err := esfake.Start("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Client(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := startES(t, nil)
 	index := "logs-apps-" + time.Now().UTC().Format("2006.01.02")
 	write := func(id string, src map[string]any) string {
 		t.Helper()
@@ -170,15 +154,7 @@ func TestTemplatesKeepFluentdsWritesPlain(t *testing.T) {
 // else than Fluentd) is kept, and said so: deleting it would lose them.
 func TestDataStreamWithRecordsIsKept(t *testing.T) {
 	ctx := context.Background()
-	srv, err := esfake.Start("", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Client(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, c := startES(t, nil)
 	index := "logs-web-2026.12.05"
 	res, err := c.Bulk().Add(elastic.NewBulkCreateRequest().Index(index).Id("1").Doc(map[string]any{"log": "kept"})).Do(ctx)
 	if err != nil || res.Errors {
@@ -219,16 +195,8 @@ func TestSharedIndexIsWhatElasticsearchRefuses(t *testing.T) {
 	} {
 		name := fmt.Sprintf("%s,%s", tc.a.Output.IndexPattern(), tc.b.Output.IndexPattern())
 		t.Run(name, func(t *testing.T) {
-			srv, err := esfake.Start("", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer srv.Close()
-			c, err := Client(srv.URL, "", "", nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			_, err = Setup(ctx, c, "shop", Desired("shop", []*fluentd.Pipeline{tc.a, tc.b}, 24*time.Hour), false, false)
+			_, c := startES(t, nil)
+			_, err := Setup(ctx, c, "shop", Desired("shop", []*fluentd.Pipeline{tc.a, tc.b}, 24*time.Hour), false, false)
 			refused := err != nil && strings.Contains(err.Error(), "same priority")
 			if err != nil && !refused {
 				t.Fatal(err)
@@ -259,18 +227,10 @@ func TestOlderIndicesTakeThePolicy(t *testing.T) {
 	seed := func(index string) esfake.Doc {
 		return esfake.Doc{Index: index, ID: "1", Source: map[string]any{"log": "x"}}
 	}
-	srv, err := esfake.Start("", []esfake.Doc{
+	srv, c := startES(t, []esfake.Doc{
 		seed("logs-apps-2026.11.30"), seed("logs-apps-2026.12.01"), seed("logs-apps-archive"),
 		seed("logs-web-2026.12.01"), seed("logs-audit"),
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
-	c, err := Client(srv.URL, "", "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := c.IndexPutSettings("logs-web-2026.12.01").BodyJson(map[string]any{"index": map[string]any{"lifecycle": map[string]any{"name": "theirs"}}}).Do(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -310,4 +270,20 @@ func TestOlderIndicesTakeThePolicy(t *testing.T) {
 	if strings.Contains(changes(got), "Indices") {
 		t.Errorf("re-apply:\n%s", changes(got))
 	}
+}
+
+// startES serves docs from the Elasticsearch stand-in for the test, and
+// returns it with a client of it.
+func startES(t *testing.T, docs []esfake.Doc) (*esfake.Server, *elastic.Client) {
+	t.Helper()
+	srv, err := esfake.Start("", docs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	c, err := Client(srv.URL, "", "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return srv, c
 }

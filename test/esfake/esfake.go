@@ -27,7 +27,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"path"
@@ -37,6 +36,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/obsctl/obsctl/test/loopback"
 )
 
 // Doc is a document of an index.
@@ -81,13 +82,6 @@ type policy struct {
 
 // Start serves docs on addr (127.0.0.1:0 when empty).
 func Start(addr string, docs []Doc) (*Server, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, err
-	}
 	s := &Server{requests: map[string]int{}, templates: map[string]map[string]any{}, policies: map[string]policy{}, streams: map[string]bool{}, lifecycle: map[string]string{}}
 	// Elasticsearch 7.9 and later install a built-in template that makes
 	// every new logs-*-* index a data stream.
@@ -97,10 +91,10 @@ func Start(addr string, docs []Doc) (*Server, error) {
 		"_meta":       map[string]any{"description": "default logs template installed by x-pack", "managed": true},
 	}
 	s.Add(docs...)
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Server.Listener.Close()
-	s.Server.Listener = l
-	s.Server.Start()
+	var err error
+	if s.Server, err = loopback.Serve(addr, http.HandlerFunc(s.serve)); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 

@@ -2,7 +2,6 @@ package esfake
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -10,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/obsctl/obsctl/test/loopback"
 )
 
 // Kibana is a local HTTP server that answers as Kibana 7.17's saved
@@ -29,18 +30,11 @@ type Kibana struct {
 
 // StartKibana serves on addr (127.0.0.1:0 when empty).
 func StartKibana(addr string) (*Kibana, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
+	k := &Kibana{patterns: map[string]map[string]any{}}
+	var err error
+	if k.Server, err = loopback.Serve(addr, http.HandlerFunc(k.serve)); err != nil {
 		return nil, err
 	}
-	k := &Kibana{patterns: map[string]map[string]any{}}
-	k.Server = httptest.NewUnstartedServer(http.HandlerFunc(k.serve))
-	k.Server.Listener.Close()
-	k.Server.Listener = l
-	k.Server.Start()
 	return k, nil
 }
 

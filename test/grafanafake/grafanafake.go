@@ -11,12 +11,13 @@ package grafanafake
 
 import (
 	"encoding/json"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/obsctl/obsctl/test/loopback"
 )
 
 // SchemaVersion is the dashboard schema the stand-in migrates to.
@@ -36,18 +37,11 @@ type Server struct {
 
 // Start serves on addr (127.0.0.1:0 when empty).
 func Start(addr string) (*Server, error) {
-	if addr == "" {
-		addr = "127.0.0.1:0"
-	}
-	l, err := net.Listen("tcp", addr)
-	if err != nil {
+	s := &Server{boards: map[string]map[string]any{}, nextID: 1}
+	var err error
+	if s.Server, err = loopback.Serve(addr, http.HandlerFunc(s.serve)); err != nil {
 		return nil, err
 	}
-	s := &Server{boards: map[string]map[string]any{}, nextID: 1}
-	s.Server = httptest.NewUnstartedServer(http.HandlerFunc(s.serve))
-	s.Server.Listener.Close()
-	s.Server.Listener = l
-	s.Server.Start()
 	return s, nil
 }
 
