@@ -37,6 +37,7 @@ type applyOptions struct {
 	message        string
 	esURL          string
 	kibanaURL      string
+	grafanaURL     string
 }
 
 func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -80,6 +81,19 @@ with --prune, those of pipelines gone are deleted, a policy indices still
 use kept. Log data is never deleted. Likewise each pipeline's Kibana index
 pattern, and one for all logs, at --kibana-url (or kibana.url).
 
+With --grafana-url (or grafana.url), a Grafana outside the cluster (a
+company Grafana, Grafana Cloud) gets the repo's dashboards, each in the
+Grafana folder of its folder of dashboards/ (obsctl for those at its top),
+and the repo's datasources (grafana.datasources), through its HTTP API, a
+line each: created, configured (an edit made in Grafana's UI is taken
+back), unchanged, or conflict (a dashboard of that uid obsctl did not push
+is left alone unless --adopt). Dashboards obsctl pushes carry the tag
+obsctl-stack:STACK; with --prune, those the repo no longer has are
+deleted, and nothing else: folders and datasources never are. It is
+reached with OBSCTL_GRAFANA_TOKEN, else grafana.token (an environment
+variable or a Secret's key), else OBSCTL_GRAFANA_USERNAME and
+OBSCTL_GRAFANA_PASSWORD.
+
 --dry-run=client only reads and checks the manifests; --dry-run=server
 makes the same plan and sends every object as a server dry run: it says
 what apply would do to each object and changes nothing.
@@ -106,6 +120,7 @@ destructive change was not confirmed.`,
 	f.StringSliceVarP(&o.files, "filename", "f", nil, "manifests to apply instead of the repo's stack: files, folders or - for standard input (repeatable)")
 	addProfileFlag(cmd, &o.profile)
 	f.StringVar(&o.kibanaURL, "kibana-url", "", "Kibana, to create each pipeline's index pattern and one for all logs (default: kibana.url of obsctl.yaml)")
+	f.StringVar(&o.grafanaURL, "grafana-url", "", "a Grafana outside the cluster to push the repo's dashboards and datasources to (default: grafana.url of obsctl.yaml)")
 	f.StringVar(&o.esURL, "elasticsearch-url", "", "the logs' Elasticsearch, to set up each pipeline's index template and ILM policy (default: elasticsearch.url of obsctl.yaml)")
 	f.StringVar(&o.dryRun, "dry-run", "none", "none, client (check the manifests, contact no cluster) or server (plan and dry-run every object, nothing changes)")
 	f.StringVarP(&o.message, "message", "m", "", "a note recorded with the revision (obsctl history shows it)")
@@ -209,6 +224,14 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	rep.add(res)
 	if err == nil && repo != nil {
 		err = setupElasticsearch(ctx, deps, o, repo, conn, out)
+	}
+	if err == nil && repo != nil {
+		emit := func(line string) {
+			out.mu.Lock()
+			defer out.mu.Unlock()
+			out.emit(line)
+		}
+		_, err = pushGrafana(ctx, deps, o, repo, conn, o.dryRun == "server", emit, nil)
 	}
 	return rep.print(deps, out, err)
 }

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
 	"time"
 
 	"github.com/grafana-tools/sdk"
@@ -50,7 +49,8 @@ placeholders), its schemaVersion, __inputs and __requires stay, and its
 indentation is kept.
 
 Grafana is reached at --grafana-url, or grafana.url in obsctl.yaml, with a
-service account's token in OBSCTL_GRAFANA_TOKEN, or a user and password in
+service account's token in OBSCTL_GRAFANA_TOKEN (else grafana.token, when it
+names an environment variable), or a user and password in
 OBSCTL_GRAFANA_USERNAME and OBSCTL_GRAFANA_PASSWORD.
 
 Exit codes: 0 written, 1 Grafana could not be read, 2 usage error.`,
@@ -67,10 +67,6 @@ Exit codes: 0 written, 1 Grafana could not be read, 2 usage error.`,
 	f.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for Grafana")
 	return cmd
 }
-
-// sdkHTTPError matches the errors grafana-tools/sdk makes of an answer
-// that is not 200.
-var sdkHTTPError = regexp.MustCompile(`^HTTP error (\d+)`)
 
 func runDashboardsPull(ctx context.Context, deps *Deps, o *pullOptions, uid string) error {
 	r, err := load.Load(load.Options{Dir: o.repo, WorkDir: deps.WorkDir})
@@ -89,9 +85,9 @@ func runDashboardsPull(ctx context.Context, deps *Deps, o *pullOptions, uid stri
 	case o.timeout <= 0:
 		return usagef("--timeout must be positive")
 	}
-	auth := deps.Getenv("OBSCTL_GRAFANA_TOKEN")
-	if auth == "" && deps.Getenv("OBSCTL_GRAFANA_USERNAME") != "" {
-		auth = deps.Getenv("OBSCTL_GRAFANA_USERNAME") + ":" + deps.Getenv("OBSCTL_GRAFANA_PASSWORD")
+	auth, err := grafanaAuth(ctx, deps, r.Config, nil, "")
+	if err != nil {
+		return err
 	}
 	// The base: the file -o names, else the repo's dashboard of that uid.
 	var base *source.File
@@ -122,17 +118,18 @@ func runDashboardsPull(ctx context.Context, deps *Deps, o *pullOptions, uid stri
 	defer cancel()
 	raw, _, err := client.GetRawDashboardByUID(ctx, uid)
 	if err != nil {
-		switch m := sdkHTTPError.FindStringSubmatch(err.Error()); {
-		case m != nil && m[1] == "401":
+		switch status := dashboard.Status(err); status {
+		case 0:
+			return fmt.Errorf("cannot reach grafana at %s: %v", url, err)
+		case 401:
 			return fmt.Errorf("grafana at %s refused the credentials (401): set OBSCTL_GRAFANA_TOKEN to a service account's token, or OBSCTL_GRAFANA_USERNAME and OBSCTL_GRAFANA_PASSWORD", url)
-		case m != nil && m[1] == "403":
+		case 403:
 			return fmt.Errorf("grafana at %s does not let these credentials read dashboard %q (403)", url, uid)
-		case m != nil && m[1] == "404":
+		case 404:
 			return fmt.Errorf("grafana at %s has no dashboard of uid %q (404)", url, uid)
-		case m != nil:
-			return fmt.Errorf("grafana at %s answered %s for dashboard %q", url, m[1], uid)
+		default:
+			return fmt.Errorf("grafana at %s answered %d for dashboard %q", url, status, uid)
 		}
-		return fmt.Errorf("cannot reach grafana at %s: %v", url, err)
 	}
 	var repoSrc []byte
 	if base != nil {

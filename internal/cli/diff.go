@@ -43,7 +43,11 @@ uses), its reason and its diff.
 
 The pipelines' Elasticsearch index templates and ILM policies and their
 Kibana index patterns, which apply keeps after the stack, follow as
-comments: "# IndexTemplate obsctl-prod-apps configured (Elasticsearch)".
+comments: "# IndexTemplate obsctl-prod-apps configured (Elasticsearch)";
+so do the dashboards, folders and datasources apply pushes to the Grafana
+at --grafana-url (or grafana.url): "# Dashboard nodes configured
+(Grafana)", each configured dashboard followed by its unified diff, from
+the dashboard as Grafana has it to as the repo has it.
 
 Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 2 usage error, 6 diff could not run.`,
@@ -66,6 +70,7 @@ Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 	f.BoolVar(&o.forceConflicts, "force-conflicts", false, "compare as apply --force-conflicts would (the default now)")
 	f.StringVarP(&o.output, "output", "o", "text", "output format: text (a unified diff) or json (the plan)")
 	f.StringVar(&o.esURL, "elasticsearch-url", "", "compare the pipelines' index templates and ILM policies in this Elasticsearch (default: elasticsearch.url, else the stack's own)")
+	f.StringVar(&o.grafanaURL, "grafana-url", "", "compare the repo's dashboards and datasources in the Grafana outside the cluster at this URL (default: grafana.url)")
 	f.StringVar(&o.kibanaURL, "kibana-url", "", "compare the pipelines' index patterns in this Kibana (default: kibana.url, else the stack's own)")
 	o.lockLease = minLockLease // diff takes no lock
 	o.cluster.addFlags(f)
@@ -130,6 +135,12 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 			return &diffError{err}
 		}
 		changed = changed || more
+		showDiff := func(d string) { fmt.Fprint(deps.Stdout, d) }
+		more, err = pushGrafana(ctx, deps, &o.applyOptions, repo, conn, true, emit, showDiff)
+		changed = changed || more
+		if err != nil && !isGrafanaConflict(err) {
+			return &diffError{err}
+		}
 	}
 	if changed {
 		return silentError{code: 1}

@@ -18,10 +18,16 @@ import (
 type Grafana struct {
 	Fields
 	// URL is a Grafana outside the cluster, such as
-	// https://grafana.example.com: obsctl dashboards pull reads it
-	// (--grafana-url wins), as OBSCTL_GRAFANA_TOKEN (a service account's
-	// token) or OBSCTL_GRAFANA_USERNAME and OBSCTL_GRAFANA_PASSWORD.
+	// https://grafana.example.com: obsctl apply pushes the repo's
+	// dashboards and datasources there and obsctl dashboards pull reads
+	// it (--grafana-url wins), as OBSCTL_GRAFANA_TOKEN (a service
+	// account's token), else Token, else OBSCTL_GRAFANA_USERNAME and
+	// OBSCTL_GRAFANA_PASSWORD.
 	URL string `yaml:"url"`
+	// Token is the service account's token obsctl reaches URL with, by
+	// reference: an environment variable, or a key of a Secret in the
+	// stack's namespace.
+	Token *SecretRef `yaml:"token"`
 	// Datasources are provisioned beside the stack's own (prometheus,
 	// alertmanager, logs, jaeger): a Loki, a Tempo, a Thanos, a second
 	// Prometheus. Dashboards refer to them by uid, and an exported

@@ -58,3 +58,20 @@ grafana:
 		}
 	}
 }
+
+// grafana.token names where the push's token lives; a literal is refused
+// without being echoed.
+func TestGrafanaToken(t *testing.T) {
+	c, fs := parse(t, "apiVersion: obsctl/v1\nname: shop\ngrafana:\n  url: https://grafana.example.com\n  token: {secret: {name: grafana-push, key: token}}\n")
+	if len(fs) > 0 || c.Grafana.Token == nil || c.Grafana.Token.Secret.Name != "grafana-push" {
+		t.Fatalf("findings %v, token %+v", fs, c.Grafana.Token)
+	}
+	_, fs = parse(t, "apiVersion: obsctl/v1\nname: shop\ngrafana:\n  url: https://grafana.example.com\n  token: glsa_hunter2\n")
+	var msgs []string
+	for _, f := range fs {
+		msgs = append(msgs, f.Message)
+	}
+	if len(fs) == 0 || strings.Contains(strings.Join(msgs, "\n"), "hunter2") {
+		t.Errorf("a literal token: findings %q", msgs)
+	}
+}

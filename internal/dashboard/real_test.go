@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,5 +58,49 @@ func TestRealGrafana(t *testing.T) {
 	}
 	if string(got) != string(repo) {
 		t.Errorf("pulled back, it differs:\n%s\nwant\n%s", got, repo)
+	}
+}
+
+// TestRealGrafanaPush pushes two dashboards to a real Grafana as apply
+// does (OBSCTL_TEST_GRAFANA_URL, with a token of the Editor role): created,
+// then unchanged on a second push, then one pruned once the repo no longer
+// has it. It uses a stack and folder of its own (obsctl-test-<time>), and
+// deletes its dashboards after; the folder it made stays, as apply leaves
+// folders.
+func TestRealGrafanaPush(t *testing.T) {
+	url := os.Getenv("OBSCTL_TEST_GRAFANA_URL")
+	if url == "" {
+		t.Skip("set OBSCTL_TEST_GRAFANA_URL to run against a real Grafana")
+	}
+	ctx := context.Background()
+	c, err := sdk.NewClient(url, os.Getenv("OBSCTL_TEST_GRAFANA_TOKEN"), &http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stack := fmt.Sprintf("obsctl-test-%d", time.Now().UnixNano())
+	boards := []Board{board("dashboards/a.json", stack, stack+"-a", stack+" A"), board("dashboards/b.json", stack, stack+"-b", stack+" B")}
+	t.Cleanup(func() {
+		for _, b := range []string{stack + "-a", stack + "-b"} {
+			_, _ = c.DeleteDashboardByUID(ctx, b)
+		}
+	})
+	o := PushOptions{Stack: stack, Prune: true}
+	for i, want := range []string{"created", "unchanged"} {
+		cs, err := Push(ctx, c, boards, o)
+		if err != nil {
+			t.Fatalf("push %d: %v", i+1, err)
+		}
+		for _, ch := range cs {
+			if ch.Kind == KindDashboard && ch.Action != want {
+				t.Errorf("push %d: %s %s, want %s\n%s", i+1, ch.Ref(), ch.Action, want, ch.Diff)
+			}
+		}
+	}
+	cs, err := Push(ctx, c, boards[:1], o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := summary(cs); !strings.Contains(got, "Dashboard "+stack+"-b pruned") {
+		t.Errorf("prune:\n%s", got)
 	}
 }

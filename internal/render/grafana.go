@@ -281,10 +281,7 @@ func grafanaRepoDatasources(b *builder, r *resolved) ([]grafanaDatasource, []cor
 			if g.JSONData == nil {
 				g.JSONData = map[string]any{}
 			}
-			n := 1 // the first custom header the repo's jsonData leaves free
-			for g.JSONData[fmt.Sprintf("httpHeaderName%d", n)] != nil {
-				n++
-			}
+			n := FreeHeader(g.JSONData)
 			g.JSONData[fmt.Sprintf("httpHeaderName%d", n)] = "Authorization"
 			g.SecureJSONData = map[string]string{fmt.Sprintf("httpHeaderValue%d", n): "Bearer ${" + v + "_TOKEN}"}
 			secret(d.BearerToken, v+"_TOKEN", d.UID+"-token")
@@ -292,6 +289,17 @@ func grafanaRepoDatasources(b *builder, r *resolved) ([]grafanaDatasource, []cor
 		ds = append(ds, g)
 	}
 	return ds, env
+}
+
+// FreeHeader returns the number of the first custom header
+// (httpHeaderNameN) a datasource's jsonData leaves free, for its bearer
+// token.
+func FreeHeader(jsonData map[string]any) int {
+	n := 1
+	for jsonData[fmt.Sprintf("httpHeaderName%d", n)] != nil {
+		n++
+	}
+	return n
 }
 
 // literalDollars returns v (a string, or maps and lists of them as YAML
@@ -349,6 +357,15 @@ func grafanaDashboardProvider(top bool, folders []string) string {
 		panic("stack: grafana dashboard provider: " + err.Error()) // static content
 	}
 	return "# Rendered by obsctl: the repo's dashboards, read-only in Grafana.\n" + string(out)
+}
+
+// DashboardFolderTitle returns the title of the Grafana folder the
+// dashboard f goes in: its folder of the dashboards folder, else obsctl's.
+func DashboardFolderTitle(f *source.File) string {
+	if folder := DashboardFolder(f); folder != "" {
+		return folder
+	}
+	return grafanaFolder
 }
 
 // DashboardFolder returns the folder of the dashboards folder that the

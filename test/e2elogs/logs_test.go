@@ -13,6 +13,10 @@
 // pods: kwok serves the node's kubelet API here, and forwards the pods'
 // ports 9200 and 5601 to the stand-ins, so that path is proven too, as
 // the user obsctl generated for Elasticsearch.
+//
+// The same cluster serves the push to a Grafana outside it
+// (grafana_test.go): apply and diff against test/grafanafake, a stand-in
+// that answers as Grafana's HTTP API does.
 package e2elogs
 
 import (

@@ -1,0 +1,212 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/grafana-tools/sdk"
+
+	"github.com/obsctl/obsctl/test/grafanafake"
+)
+
+func startGrafana(t *testing.T) (*grafanafake.Server, *sdk.Client) {
+	t.Helper()
+	g, err := grafanafake.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(g.Close)
+	g.Token = "t0ken"
+	c, err := sdk.NewClient(g.URL, "t0ken", http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g, c
+}
+
+func board(file, folder, uid, title string) Board {
+	return Board{File: file, Folder: folder, JSON: []byte(fmt.Sprintf(`{
+  "uid": %q,
+  "title": %q,
+  "tags": ["obsctl"],
+  "schemaVersion": 39,
+  "panels": [
+    {"id": 1, "type": "timeseries", "title": "Up", "datasource": {"type": "prometheus", "uid": "prometheus"},
+     "targets": [{"refId": "A", "expr": "up"}]}
+  ]
+}
+`, uid, title))}
+}
+
+// summary is one line per change: "Kind name action".
+func summary(cs []Change) string {
+	var lines []string
+	for _, c := range cs {
+		lines = append(lines, c.Ref()+" "+c.Action)
+	}
+	return strings.Join(lines, "\n")
+}
+
+func push(t *testing.T, c *sdk.Client, boards []Board, o PushOptions) []Change {
+	t.Helper()
+	if o.Stack == "" {
+		o.Stack = "monitoring"
+	}
+	cs, err := Push(context.Background(), c, boards, o)
+	if err != nil {
+		t.Fatalf("push: %v", err)
+	}
+	return cs
+}
+
+// A push creates, a second is a no-op, an edit in the repo configures,
+// an edit made in Grafana's UI is taken back, and prune deletes only what
+// the stack pushed.
+func TestPush(t *testing.T) {
+	g, c := startGrafana(t)
+	g.AddDatasource(map[string]any{"uid": "prometheus", "name": "Prometheus", "type": "prometheus", "url": "http://127.0.0.1:9090", "access": "proxy"})
+	g.AddBoard(map[string]any{"uid": "theirs", "title": "Theirs", "tags": []any{"obsctl"}}, "")
+	boards := []Board{
+		board("dashboards/nodes.json", "obsctl", "nodes", "Nodes"),
+		board("dashboards/team-a/api.json", "team-a", "api", "API"),
+	}
+	loki := sdk.Datasource{UID: "loki", Name: "Loki", Type: "loki", URL: "http://127.0.0.1:3100", Access: "proxy",
+		JSONData: map[string]any{"maxLines": 1000}, SecureJSONData: map[string]any{"httpHeaderValue1": "Bearer s3cret"}}
+	o := PushOptions{Datasources: []sdk.Datasource{loki}, Prune: true}
+
+	// A dry run says what it would do and does nothing.
+	dry := o
+	dry.DryRun = true
+	if got, want := summary(push(t, c, boards, dry)), "Datasource loki created\nFolder obsctl created\nFolder team-a created\nDashboard nodes created\nDashboard api created"; got != want {
+		t.Fatalf("dry run:\n%s\nwant\n%s", got, want)
+	}
+	if g.Board("nodes") != nil || g.Datasource("loki") != nil || len(g.Folders()) != 0 {
+		t.Fatal("a dry run changed Grafana")
+	}
+
+	if got, want := summary(push(t, c, boards, o)), "Datasource loki created\nFolder obsctl created\nFolder team-a created\nDashboard nodes created\nDashboard api created"; got != want {
+		t.Fatalf("first push:\n%s\nwant\n%s", got, want)
+	}
+	if f := g.FolderOf("api"); f != "team-a" {
+		t.Errorf("api is in folder %q, want team-a", f)
+	}
+	if f := g.FolderOf("nodes"); f != "obsctl" {
+		t.Errorf("nodes is in folder %q, want obsctl", f)
+	}
+	if sec, _ := g.Datasource("loki")["secureJsonData"].(map[string]any); sec["httpHeaderValue1"] != "Bearer s3cret" {
+		t.Errorf("the datasource's secret did not reach Grafana: %v", g.Datasource("loki"))
+	}
+	if tags := fmt.Sprint(g.Board("nodes")["tags"]); tags != "[obsctl obsctl-stack:monitoring]" {
+		t.Errorf("tags %s", tags)
+	}
+
+	// Grafana added id, version and iteration and migrated the schema:
+	// nothing to do.
+	posts := g.Requests["POST /api/dashboards/db"]
+	if got, want := summary(push(t, c, boards, o)), "Datasource loki unchanged\nFolder obsctl unchanged\nFolder team-a unchanged\nDashboard nodes unchanged\nDashboard api unchanged"; got != want {
+		t.Fatalf("second push:\n%s\nwant\n%s", got, want)
+	}
+	if g.Requests["POST /api/dashboards/db"] != posts || g.Requests["PUT /api/datasources/"] != 0 {
+		t.Errorf("an unchanged push wrote: %v", g.Requests)
+	}
+
+	// An edit in Grafana's UI is taken back, and the diff shows it.
+	g.Edit("nodes", func(b map[string]any) { b["title"] = "Nodes (edited)" })
+	cs := push(t, c, boards, o)
+	if got := summary(cs); !strings.Contains(got, "Dashboard nodes configured") {
+		t.Fatalf("after an edit in the UI:\n%s", got)
+	}
+	for _, ch := range cs {
+		if ch.Name == "nodes" && (!strings.Contains(ch.Diff, `-  "title": "Nodes (edited)",`) || !strings.Contains(ch.Diff, `+  "title": "Nodes",`)) {
+			t.Errorf("diff:\n%s", ch.Diff)
+		}
+	}
+	if title := g.Board("nodes")["title"]; title != "Nodes" {
+		t.Errorf("title %v after the push", title)
+	}
+
+	// A dashboard gone from the repo is pruned; one the stack did not push
+	// is never touched.
+	if got, want := summary(push(t, c, boards[:1], o)), "Datasource loki unchanged\nFolder obsctl unchanged\nDashboard nodes unchanged\nDashboard api pruned"; got != want {
+		t.Fatalf("prune:\n%s\nwant\n%s", got, want)
+	}
+	if g.Board("api") != nil {
+		t.Error("api is still there")
+	}
+	if g.Board("theirs") == nil {
+		t.Error("a dashboard obsctl did not push was pruned")
+	}
+	if !strings.Contains(strings.Join(g.Folders(), ","), "team-a") {
+		t.Error("a folder was deleted")
+	}
+}
+
+// A dashboard of the same uid that obsctl did not push, or another
+// stack's, is left alone; --adopt takes over the first only.
+func TestPushConflicts(t *testing.T) {
+	g, c := startGrafana(t)
+	g.AddDatasource(map[string]any{"uid": "prometheus", "name": "Prometheus", "type": "prometheus"})
+	g.AddBoard(map[string]any{"uid": "nodes", "title": "Made by hand"}, "")
+	g.AddBoard(map[string]any{"uid": "api", "title": "API", "tags": []any{"obsctl-stack:blue"}}, "")
+	boards := []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes"), board("dashboards/api.json", "obsctl", "api", "API")}
+	cs := push(t, c, boards, PushOptions{Prune: true})
+	if got, want := summary(cs), "Folder obsctl created\nDashboard nodes conflict\nDashboard api conflict"; got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(cs[1].Note, "--adopt") || cs[2].Note != "owned by stack blue" {
+		t.Errorf("notes %q, %q", cs[1].Note, cs[2].Note)
+	}
+	if g.Board("nodes")["title"] != "Made by hand" || g.Board("api") == nil {
+		t.Fatal("a conflict was changed")
+	}
+	cs = push(t, c, boards, PushOptions{Adopt: true})
+	if got, want := summary(cs), "Folder obsctl unchanged\nDashboard nodes configured\nDashboard api conflict"; got != want {
+		t.Fatalf("--adopt:\n%s\nwant\n%s", got, want)
+	}
+	if !strings.Contains(cs[1].Note, "adopted") || !strings.Contains(cs[1].Note, `moved from folder "General"`) {
+		t.Errorf("note %q", cs[1].Note)
+	}
+}
+
+// What the Grafana lacks is said on the dashboard that reads it; a
+// datasource whose name another uid holds is a conflict.
+func TestPushDatasources(t *testing.T) {
+	g, c := startGrafana(t)
+	g.AddDatasource(map[string]any{"uid": "old-loki", "name": "Loki", "type": "loki"})
+	g.AddDatasource(map[string]any{"uid": "tempo", "name": "Tempo", "type": "tempo", "url": "http://127.0.0.1:3200", "access": "proxy"})
+	tempo := sdk.Datasource{UID: "tempo", Name: "Tempo", Type: "tempo", URL: "http://127.0.0.1:3201", Access: "proxy"}
+	loki := sdk.Datasource{UID: "loki", Name: "Loki", Type: "loki", URL: "http://127.0.0.1:3100", Access: "proxy"}
+	cs := push(t, c, []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}, PushOptions{Datasources: []sdk.Datasource{tempo, loki}})
+	if got, want := summary(cs), "Datasource tempo configured\nDatasource loki conflict\nFolder obsctl created\nDashboard nodes created"; got != want {
+		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if g.Datasource("tempo")["url"] != "http://127.0.0.1:3201" {
+		t.Errorf("tempo not configured: %v", g.Datasource("tempo"))
+	}
+	if !strings.Contains(cs[3].Note, "datasource prometheus, which this Grafana does not have") {
+		t.Errorf("note %q", cs[3].Note)
+	}
+}
+
+// Grafana's refusals are said in words: wrong credentials, a token that
+// may only read.
+func TestPushRefused(t *testing.T) {
+	g, c := startGrafana(t)
+	bad, _ := sdk.NewClient(g.URL, "wrong", http.DefaultClient)
+	_, err := Push(context.Background(), bad, []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}, PushOptions{Stack: "monitoring"})
+	if err == nil || !strings.Contains(err.Error(), "refused the credentials (401)") {
+		t.Errorf("401: %v", err)
+	}
+	g.ReadOnly = true
+	_, err = Push(context.Background(), c, []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}, PushOptions{Stack: "monitoring"})
+	if err == nil || !strings.Contains(err.Error(), "(403)") {
+		t.Errorf("403: %v", err)
+	}
+	_, err = Push(context.Background(), c, []Board{{File: "dashboards/x.json", Folder: "obsctl", JSON: []byte(`{"title": "X"}`)}}, PushOptions{Stack: "monitoring", DryRun: true})
+	if err == nil || !strings.Contains(err.Error(), "dashboards/x.json: the dashboard has no uid") {
+		t.Errorf("no uid: %v", err)
+	}
+}
