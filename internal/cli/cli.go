@@ -229,6 +229,7 @@ stack or another repo's release of it is.`,
 	root.PersistentFlags().StringVar(&g.repo, "repo", "", "observability repo folder (default: the nearest folder with an obsctl.yaml, from the current one up, else the embedded default)")
 	root.CompletionOptions.DisableDefaultCmd = true
 	root.AddCommand(
+		newInitCmd(deps),
 		newLintCmd(deps, g),
 		newTestCmd(deps, g),
 		newRoutesCmd(deps, g),

@@ -56,7 +56,12 @@ OBSCTL_GRAFANA_USERNAME and OBSCTL_GRAFANA_PASSWORD.
 Exit codes: 0 written, 1 Grafana could not be read, 2 usage error.`,
 		Example: `  obsctl dashboards pull nodes --grafana-url https://grafana.example.com -o dashboards/nodes.json
   obsctl dashboards pull nodes > /tmp/nodes.json`,
-		Args: cobra.ExactArgs(1),
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usagef("%s takes one argument, the dashboard's uid, got %q", cmd.CommandPath(), args)
+			}
+			return nil
+		},
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runDashboardsPull(cmd.Context(), deps, o, args[0])
 		},
