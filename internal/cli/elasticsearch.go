@@ -65,7 +65,7 @@ func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Re
 	if why := config.CheckElasticsearchURL(url); why != "" {
 		return false, usagef("--elasticsearch-url: %s", why)
 	}
-	pipelines := r.Pipelines
+	pipelines := fluentd.Routed(r.Pipelines, r.Config.CatchAllOn())
 	if len(pipelines) == 0 {
 		// The fallback configuration's one index.
 		pipelines = []*fluentd.Pipeline{{Name: "default", Output: fluentd.Output{Index: "logs-default"}}}

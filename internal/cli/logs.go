@@ -15,6 +15,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/fluentd"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/logs"
@@ -121,7 +122,7 @@ func runLogs(ctx context.Context, deps *Deps, o *logsOptions) error {
 	if o.tail > 0 && !o.sinceSet {
 		since = 0 // --tail alone: the newest N, however old
 	}
-	plan, err := logs.Resolve(logs.Query{Selector: o.selector, Namespace: o.namespace, Pipeline: o.pipeline, Since: since, Tail: o.tail}, r.Pipelines)
+	plan, err := logs.Resolve(logs.Query{Selector: o.selector, Namespace: o.namespace, Pipeline: o.pipeline, Since: since, Tail: o.tail}, fluentd.Routed(r.Pipelines, r.Config.CatchAllOn()))
 	if err != nil {
 		return usageError{err}
 	}

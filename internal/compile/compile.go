@@ -76,7 +76,7 @@ func Compile(r *load.Repo) (*Compiled, error) {
 		}
 	}
 	if len(r.Pipelines) > 0 {
-		if c.Fluentd, err = fluentd.CompileFluentd(r.Pipelines, FluentdOutput(cfg)); err != nil {
+		if c.Fluentd, err = fluentd.CompileFluentd(fluentd.Routed(r.Pipelines, cfg.CatchAllOn()), FluentdOutput(cfg)); err != nil {
 			return nil, err
 		}
 	}

@@ -45,6 +45,24 @@ type Config struct {
 	// Grafana adds datasources to the stack's Grafana, and says where
 	// obsctl reaches a Grafana.
 	Grafana Grafana `yaml:"grafana"`
+	// Pipelines says how the log pipelines of pipelines/ end.
+	Pipelines Pipelines `yaml:"pipelines"`
+}
+
+// Pipelines says how the repo's log pipelines end.
+type Pipelines struct {
+	Fields
+	// CatchAll, on unless set to false, routes the logs no pipeline of
+	// the repo takes to obsctl's catch-all pipeline, obsctl-unmatched
+	// (index logs-unmatched), when none of the repo's takes every log.
+	// Off, those logs are dropped, and lint says whose.
+	CatchAll *bool `yaml:"catchAll"`
+}
+
+// CatchAllOn reports whether obsctl adds its catch-all pipeline after the
+// repo's (pipelines.catchAll, default on).
+func (c *Config) CatchAllOn() bool {
+	return c == nil || c.Pipelines.CatchAll == nil || *c.Pipelines.CatchAll
 }
 
 // Kibana is how obsctl reaches the stack's Kibana.

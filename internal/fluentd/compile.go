@@ -271,7 +271,7 @@ func (c *compiler) header() {
 		}
 		file := p.RelPath()
 		if file == "" {
-			file = "(built in code)"
+			file = "(added by obsctl)"
 		}
 		kind := ""
 		if p.CatchAll() {

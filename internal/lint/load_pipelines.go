@@ -154,41 +154,54 @@ func (pipelineCatchAll) Meta() Meta {
 
 func (pipelineCatchAll) Check(*Pass) {}
 
-// pipelineUnrouted reports a repo whose pipelines all have a match: none
-// is the catch-all, so the logs of containers no pipeline selects (a new
-// namespace, a container renamed) are dropped, counted only by the null
-// output "unrouted" (fluentd_output_status_emit_records{plugin_id="unrouted"}).
-// Add a pipeline without match, which is routed after the others; disable
-// the check when dropping those logs is meant.
+// pipelineUnrouted reports a repo that turned obsctl's catch-all off
+// (pipelines.catchAll: false) and whose pipelines all have a match: the
+// logs of containers no pipeline selects (a new namespace, a container
+// renamed) are dropped, counted only by the null output "unrouted"
+// (fluentd_output_status_emit_records{plugin_id="unrouted"}). The finding
+// names the namespaces whose records are dropped, in whole or in part,
+// among those every cluster has and those the stack runs in. With the
+// catch-all on (the default), those logs go to the pipeline
+// obsctl-unmatched (index logs-unmatched) instead. Add a pipeline without
+// match, or turn the catch-all back on; disable the check when dropping
+// those logs is meant.
 type pipelineUnrouted struct{}
 
 func (pipelineUnrouted) Name() string { return "pipelines/unrouted" }
 
 func (pipelineUnrouted) Meta() Meta {
-	return Meta{Severity: diag.Warning, Scope: ScopeRepo, Summary: "No pipeline takes every log: logs no pipeline selects are dropped."}
+	return Meta{Severity: diag.Warning, Scope: ScopeRepo, Summary: "The catch-all is off and no pipeline takes every log: logs no pipeline selects are dropped."}
 }
 
 func (pipelineUnrouted) Check(p *Pass) {
 	// Files given outside a repo may not be all its pipelines: the
 	// catch-all may be among those not given.
-	if p.Repo == nil || p.Repo.Partial || len(p.Repo.Pipelines) == 0 {
+	if p.Repo == nil || p.Repo.Partial || len(p.Repo.Pipelines) == 0 || p.Repo.Config.CatchAllOn() {
 		return
 	}
-	var first *fluentd.Pipeline
-	for _, pl := range p.Repo.Pipelines {
-		if pl.CatchAll() {
-			return
+	if slices.ContainsFunc(p.Repo.Pipelines, (*fluentd.Pipeline).CatchAll) {
+		return
+	}
+	// The namespaces every cluster has, and the stack's own.
+	cfg := p.Repo.Config
+	known := []string{"default", "kube-system", "kube-public", "kube-node-lease", cfg.StackNamespace(), cfg.StackAgentNamespace()}
+	var dropped []string
+	for _, ns := range known {
+		if slices.Contains(dropped, ns) || slices.ContainsFunc(p.Repo.Pipelines, func(pl *fluentd.Pipeline) bool { return pl.TakesAll(ns) }) {
+			continue
 		}
-		if first == nil || pl.Path() < first.Path() {
-			first = pl
-		}
+		dropped = append(dropped, ns)
 	}
 	what := fmt.Sprintf("%d pipelines, each with a match", len(p.Repo.Pipelines))
 	if len(p.Repo.Pipelines) == 1 {
 		what = "1 pipeline, with a match"
 	}
-	p.Report(first.NameSpan(), "add a pipeline without match, the catch-all, routed after the others; disable pipelines/unrouted if dropping them is meant",
-		"no pipeline takes every log (%s): the logs of containers none of them selects are dropped, counted only by the null output \"unrouted\"", what)
+	whose := "the logs of containers none of them selects are dropped"
+	if len(dropped) > 0 {
+		whose = fmt.Sprintf("the records of %s, and of every namespace and container none of them selects, are dropped", strings.Join(dropped, ", "))
+	}
+	p.Report(cfg.Pipelines.Span("catchAll"), "add a pipeline without match, routed after the others, or remove pipelines.catchAll: false; disable pipelines/unrouted if dropping them is meant",
+		"pipelines.catchAll is false and no pipeline takes every log (%s): %s, counted only by the null output \"unrouted\"", what, whose)
 }
 
 // pipelineOverlap reports two pipelines whose selectors can take the same
