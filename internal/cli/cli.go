@@ -250,5 +250,6 @@ stack or another repo's release of it is.`,
 	for _, c := range root.Commands() {
 		c.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
 	}
+	registerCompletions(root, deps)
 	return root
 }

@@ -47,7 +47,8 @@ a destructive change was not confirmed.`,
 		Example: `  obsctl rollback
   obsctl rollback 4 --stack prod -n monitoring
   obsctl rollback 4 --keep-secret-values -o json`,
-		Args: maxArgs(1),
+		Args:              maxArgs(1),
+		ValidArgsFunction: completeRevisions(deps, &o.cluster, g),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			revision := 0
 			if len(args) == 1 {

@@ -185,6 +185,14 @@ func TestHistory(t *testing.T) {
 	t.Logf("inventory of stack %s: %d revisions listed, %d rollbackable (earliest %d); %d bytes of data: index %d bytes, %d packs of %d bytes",
 		s.name, len(h.Revisions), rollbackable, earliest, index+packBytes, index, packs, packBytes)
 
+	// Completion offers the revisions that can be rolled back to, newest
+	// first, each with its message.
+	r = s.obsctl("", "__complete", "rollback", "")
+	if lines := strings.Split(r.stdout, "\n"); r.code != cli.ExitOK || len(lines) < rollbackable || lines[rollbackable] != ":36" ||
+		!strings.HasPrefix(lines[rollbackable-1], fmt.Sprintf("%d\trevision %d", earliest, earliest)) {
+		t.Errorf("completion of rollback's revision: exit %d\n%s", r.code, r.stdout)
+	}
+
 	// Back to the earliest: its rule, dashboard and Grafana version.
 	r = s.obsctl("", "rollback", fmt.Sprint(earliest), "--yes", "--timeout", "3m")
 	if r.code != cli.ExitOK {
