@@ -64,6 +64,52 @@ func eachNode(n parser.Node, fn func(parser.Node) bool) {
 	}
 }
 
+// eachNodePath is eachNode that also gives fn the path to the node, from
+// the root to its parent, as parser.Inspect does, in one slice reused
+// for the whole walk: fn must not keep it. fn returns false to skip the
+// node's children.
+func eachNodePath(n parser.Node, fn func(n parser.Node, path []parser.Node) bool) {
+	var path []parser.Node
+	var walk func(n parser.Node)
+	walk = func(n parser.Node) {
+		if n == nil || !fn(n, path) {
+			return
+		}
+		path = append(path, n)
+		switch n := n.(type) {
+		case *parser.AggregateExpr:
+			walk(n.Expr)
+			if n.Param != nil {
+				walk(n.Param)
+			}
+		case *parser.BinaryExpr:
+			walk(n.LHS)
+			walk(n.RHS)
+		case *parser.Call:
+			for _, a := range n.Args {
+				walk(a)
+			}
+		case *parser.SubqueryExpr:
+			walk(n.Expr)
+		case *parser.ParenExpr:
+			walk(n.Expr)
+		case *parser.UnaryExpr:
+			walk(n.Expr)
+		case *parser.MatrixSelector:
+			walk(n.VectorSelector)
+		case *parser.StepInvariantExpr:
+			walk(n.Expr)
+		case *parser.NumberLiteral, *parser.StringLiteral, *parser.VectorSelector, *parser.DurationExpr:
+		default:
+			for c := range parser.ChildrenIter(n) {
+				walk(c)
+			}
+		}
+		path = path[:len(path)-1]
+	}
+	walk(n)
+}
+
 // absentCall returns the name of the absent() or absent_over_time() call
 // that the alert's series can come from, or "": through parentheses,
 // either side of `or`, the left side of `and` and `unless` (the right side

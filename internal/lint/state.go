@@ -60,10 +60,10 @@ func (rs *ruleState) uses(out []Use, unknown []unknownUse, names map[string]stri
 	if rs.expr == nil {
 		return out, unknown
 	}
-	parser.Inspect(rs.expr, func(n parser.Node, path []parser.Node) error {
+	eachNodePath(rs.expr, func(n parser.Node, path []parser.Node) bool {
 		vs, ok := n.(*parser.VectorSelector)
 		if !ok {
-			return nil
+			return true
 		}
 		if strings.Contains(vs.Name, ":") {
 			// The name is a piece of the expression: a copy lets the
@@ -74,17 +74,17 @@ func (rs *ruleState) uses(out []Use, unknown []unknownUse, names map[string]stri
 				names[name] = name
 			}
 			out = append(out, Use{Name: name, Rule: rs.ref, at: compact(ExprSpan(rs.rule, vs.PosRange))})
-			return nil
+			return true
 		}
 		if mc == nil {
-			return nil
+			return true
 		}
 		if msg, hint, bad := mc.judge(vs, path); bad {
 			pr := vs.PosRange
 			pr.End = pr.Start + posrange.Pos(len(vs.Name))
 			unknown = append(unknown, unknownUse{Use: Use{Name: strings.Clone(vs.Name), Rule: rs.ref, at: compact(ExprSpan(rs.rule, pr))}, msg: msg, hint: hint})
 		}
-		return nil
+		return true
 	})
 	return out, unknown
 }

@@ -457,11 +457,25 @@ func scanURLPasswords(line []byte, sc *lineScan) {
 // files: capitals only, so that PromQL's label="value" is not one),
 // `--key=value` (flags) and `;Key=value` (connection strings).
 func scanFields(line []byte, sc *lineScan) {
+	// Most lines hold a separator or two: jump to each with IndexByte
+	// rather than look at every byte. colon and eq are where the next
+	// ':' and '=' at or after i are, -1 when there is none left (-2: not
+	// looked for yet).
+	colon, eq := -2, -2
 	for i := 0; i < len(line); i++ {
-		c := line[i]
-		if c != ':' && c != '=' {
-			continue
+		colon = nextByte(line, i, colon, ':')
+		eq = nextByte(line, i, eq, '=')
+		switch {
+		case colon < 0 && eq < 0:
+			return
+		case colon < 0:
+			i = eq
+		case eq < 0:
+			i = colon
+		default:
+			i = min(colon, eq)
 		}
+		c := line[i]
 		var ks int
 		var query, embedded bool
 		if c == ':' {
@@ -500,6 +514,18 @@ func scanFields(line []byte, sc *lineScan) {
 		}
 		sc.add(vs, ve, kind)
 	}
+}
+
+// nextByte returns where the first c at or after i in line is, or -1,
+// given at, the answer for an earlier i (-1 stays -1) or -2.
+func nextByte(line []byte, i, at int, c byte) int {
+	if at == -1 || at >= i {
+		return at
+	}
+	if k := bytes.IndexByte(line[i:], c); k >= 0 {
+		return i + k
+	}
+	return -1
 }
 
 // assignment reports whether the key line[ks:eq] before '=' is one this
