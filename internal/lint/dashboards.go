@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"maps"
 	"slices"
@@ -52,6 +53,52 @@ type dashboardScan struct {
 	inputsRead bool
 	varNames   []string
 	varPlugins map[string]string // nil until read
+	modelSt    *dashboard.Model
+	modelRead  bool
+}
+
+// model returns the dashboard read through grafana-tools/sdk's types
+// (dashboard.Parse), nil when it is not a JSON object.
+func (d *dashboardScan) model() *dashboard.Model {
+	if !d.modelRead {
+		d.modelSt, _ = dashboard.Parse(d.file.Src)
+		d.modelRead = true
+	}
+	return d.modelSt
+}
+
+// models returns the repo's dashboards that lint can read, each with its
+// model: those with a syntax error (dashboards/syntax) are left out.
+func (p *Pass) models() []dashboardModel {
+	var out []dashboardModel
+	for _, d := range p.dashboards() {
+		if d.err != nil {
+			continue
+		}
+		if m := d.model(); m != nil {
+			out = append(out, dashboardModel{d, m})
+		}
+	}
+	return out
+}
+
+// dashboardModel is a dashboard's scan with its model.
+type dashboardModel struct {
+	*dashboardScan
+	m *dashboard.Model
+}
+
+// span returns where n bytes at offset off are in the dashboard's file.
+func (d dashboardModel) span(off, n int) diag.Span {
+	return diag.Span{File: d.file.Path, Start: d.file.Pos(off), End: d.file.Pos(off + n)}
+}
+
+// panelName names a panel in a message: its title and its place.
+func panelName(p *dashboard.Panel) string {
+	if t := p.Title(); t != "" {
+		return fmt.Sprintf("panel %q (%s)", t, p.Path)
+	}
+	return "panel " + p.Path
 }
 
 // top returns the values of the dashboard's top-level keys (topLevel).
