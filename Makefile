@@ -18,6 +18,7 @@ FUZZ_TARGETS := \
 	./internal/manifest:FuzzRead \
 	./internal/fluentd:FuzzLoad \
 	./internal/lint:FuzzDashboardRefs \
+	./internal/dashboard:FuzzParse \
 	./internal/load:FuzzLoadConfig \
 	./internal/load:FuzzLoadRules \
 	./internal/load:FuzzLoadDashboards \
@@ -26,7 +27,7 @@ FUZZ_TARGETS := \
 	./internal/secret:FuzzScan \
 	./internal/report:FuzzTextExcerpt
 
-.PHONY: all build test unit fuzz-smoke fuzz bench bench-apply precision precision-corpus generate demo clean
+.PHONY: all build test unit fuzz-smoke fuzz bench bench-apply precision precision-corpus generate demo dist clean
 
 all: build
 
@@ -102,8 +103,22 @@ demo: build kube-bins
 	@echo
 	@echo "The control plane keeps running: export KUBECONFIG=$(CURDIR)/test/bin/cluster/kubeconfig to explore it; 'make cluster-down' stops it."
 
+## dist: the release binaries, static (no cgo), for Linux and macOS on amd64 and arm64:
+## dist/obsctl-VERSION-OS-ARCH/obsctl, each also as a .tar.gz, and their SHA256SUMS.
+## The Dockerfile copies the Linux ones.
+DIST_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+dist:
+	rm -rf dist
+	for p in $(DIST_PLATFORMS); do \
+		os=$${p%/*}; arch=$${p#*/}; dir=dist/obsctl-$(VERSION)-$$os-$$arch; \
+		echo "dist $$dir"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags '$(LDFLAGS) -s -w' -o $$dir/obsctl ./cmd/obsctl; \
+		tar -C $$dir --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner -cf - obsctl | gzip -n > $$dir.tar.gz; \
+	done
+	cd dist && sha256sum *.tar.gz > SHA256SUMS
+
 clean:
-	rm -rf $(BIN) out
+	rm -rf $(BIN) out dist
 
 # The local control plane (test/kube builds it, test/cluster runs it).
 KUBECLUSTER := test/bin/kubecluster
