@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -101,6 +102,13 @@ what apply would do to each object and changes nothing.
 Prints one line per object: KIND NAMESPACE/NAME ACTION (DETAIL). -o json
 prints one JSON result instead.
 
+With several contexts (--context a --context b, or --all-contexts), each
+context's run is the one above, --parallel at a time, with no question
+asked (destructive changes need --yes); their outputs follow one another,
+each under "==> context NAME", then a table with a line per context
+(CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
+context's. The exit code is the most severe of theirs, in this order: 1, 2, 7, 5, 4.
+
 Exit codes: 0 released (and ready), 1 failed (or objects were left alone as
 conflicts), 2 usage error, 4 not ready within --timeout (or --timeout ran
 out), 5 the stack is locked by another run and --wait-lock=false, 7 a
@@ -125,6 +133,7 @@ destructive change was not confirmed.`,
 	f.StringVar(&o.dryRun, "dry-run", "none", "none, client (check the manifests, contact no cluster) or server (plan and dry-run every object, nothing changes)")
 	f.StringVarP(&o.message, "message", "m", "", "a note recorded with the revision (obsctl history shows it)")
 	o.addRunFlags(f)
+	o.cluster.addFleetFlags(f)
 	return cmd
 }
 
@@ -197,6 +206,21 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	}
 	if err := o.checkRunFlags(); err != nil {
 		return err
+	}
+	if names, err := o.cluster.contextNames(deps); err != nil {
+		return err
+	} else if len(names) > 1 && o.dryRun == "client" {
+		// It contacts no cluster: one check is every context's.
+		o.cluster.contexts, o.cluster.allContexts = names[:1], false
+	} else if len(names) > 1 {
+		if slices.Contains(o.files, "-") {
+			return usagef("-f - with several contexts: standard input is read once; give the manifests as files")
+		}
+		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, applyPrecedence, func(ctx context.Context, deps *Deps, name string) error {
+			c := *o
+			c.cluster.contexts, c.cluster.allContexts = []string{name}, false
+			return runApply(ctx, deps, &c)
+		})
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -49,6 +50,13 @@ at --grafana-url (or grafana.url): "# Dashboard nodes configured
 (Grafana)", each configured dashboard followed by its unified diff, from
 the dashboard as Grafana has it to as the repo has it.
 
+With several contexts (--context a --context b, or --all-contexts), each
+context's run is the one above, --parallel at a time, with no question
+asked (destructive changes need --yes); their outputs follow one another,
+each under "==> context NAME", then a table with a line per context
+(CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
+context's. The exit code is the most severe of theirs, in this order: 6, 2, 1.
+
 Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 2 usage error, 6 diff could not run.`,
 		Example: `  obsctl diff
@@ -74,6 +82,7 @@ Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 	f.StringVar(&o.kibanaURL, "kibana-url", "", "compare the pipelines' index patterns in this Kibana (default: kibana.url, else the stack's own)")
 	o.lockLease = minLockLease // diff takes no lock
 	o.cluster.addFlags(f)
+	o.cluster.addFleetFlags(f)
 	return cmd
 }
 
@@ -88,6 +97,18 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 	start := time.Now()
 	if err := o.checkRunFlags(); err != nil {
 		return err
+	}
+	if names, err := o.cluster.contextNames(deps); err != nil {
+		return err
+	} else if len(names) > 1 {
+		if slices.Contains(o.files, "-") {
+			return usagef("-f - with several contexts: standard input is read once; give the manifests as files")
+		}
+		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, diffPrecedence, func(ctx context.Context, deps *Deps, name string) error {
+			c := *o
+			c.cluster.contexts, c.cluster.allContexts = []string{name}, false
+			return runDiff(ctx, deps, &c)
+		})
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err

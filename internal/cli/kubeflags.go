@@ -29,7 +29,12 @@ const (
 // Commands embed it and call addFlags from their constructor.
 type clusterOptions struct {
 	kubeconfig string
-	context    string
+	// context is the run's context; contexts and allContexts are the
+	// flags, of which a fleet run (apply, diff, status) takes several.
+	context     string
+	contexts    []string
+	allContexts bool
+	parallel    int
 	namespace  string
 	stack      string
 	timeout    time.Duration
@@ -41,11 +46,19 @@ type clusterOptions struct {
 
 func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
 	f.StringVar(&c.kubeconfig, "kubeconfig", "", "kubeconfig file (default: $KUBECONFIG, else ~/.kube/config, else the pod's service account)")
-	f.StringVar(&c.context, "context", "", "kubeconfig context (default: its current-context)")
+	f.StringArrayVar(&c.contexts, "context", nil, "kubeconfig context (default: its current-context)")
 	f.StringVarP(&c.namespace, "namespace", "n", "", "the stack's namespace, for its lock, inventory and objects that name none (default: obsctl.yaml's stack.namespace, else rules.namespace, else monitoring)")
 	f.StringVar(&c.stack, "stack", "", "the stack's name (default: obsctl.yaml's name, else obsctl)")
 	f.DurationVar(&c.timeout, "timeout", defaultClusterWait, "bound on the whole run: the lock wait, the apply and the rollout wait")
 	f.BoolVarP(&c.verbose, "verbose", "v", false, "show client-go's log (retries, connection errors) on standard error")
+}
+
+// addFleetFlags adds the flags of a run over several contexts (apply,
+// diff, status): --context repeats, --all-contexts, --parallel.
+func (c *clusterOptions) addFleetFlags(f *pflag.FlagSet) {
+	f.Lookup("context").Usage = "kubeconfig context (default: its current-context); repeat it to run against each, --parallel at a time"
+	f.BoolVar(&c.allContexts, "all-contexts", false, "run against every context of the kubeconfig, --parallel at a time")
+	f.IntVar(&c.parallel, "parallel", defaultParallel, "with several contexts, how many run at once")
 }
 
 // resolve fills in the stack and namespace from the repo when the flags
@@ -56,6 +69,9 @@ func (c *clusterOptions) addFlags(f *pflag.FlagSet) {
 func (c *clusterOptions) resolve(deps *Deps, g *globalOptions) error {
 	if c.timeout <= 0 {
 		return usagef("--timeout must be positive, got %s", c.timeout)
+	}
+	if err := c.single(deps); err != nil {
+		return err
 	}
 	c.stackNamed, c.namespaceNamed = c.stack != "", c.namespace != ""
 	if c.stack == "" || c.namespace == "" {

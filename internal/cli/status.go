@@ -43,6 +43,13 @@ component is ready or the duration has passed (as kubectl rollout status
 does), and shows the last reading: for a hook after apply, which returns
 before the operator has reconciled what it applied.
 
+With several contexts (--context a --context b, or --all-contexts), each
+context's run is the one above, --parallel at a time, with no question
+asked (destructive changes need --yes); their outputs follow one another,
+each under "==> context NAME", then a table with a line per context
+(CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
+context's. The exit code is the most severe of theirs, in this order: 1, 2, 4.
+
 Exit codes: 0 every component ready, 1 the cluster could not be read, 2 usage
 error, 4 a component is not ready (or the stack has none in the cluster).`,
 		Example: `  obsctl status
@@ -55,6 +62,7 @@ error, 4 a component is not ready (or the stack has none in the cluster).`,
 	}
 	f := cmd.Flags()
 	o.cluster.addFlags(f)
+	o.cluster.addFleetFlags(f)
 	o.cluster.timeout = statusTimeout
 	if t := f.Lookup("timeout"); t != nil {
 		t.DefValue = statusTimeout.String()
@@ -71,6 +79,15 @@ func runStatus(ctx context.Context, deps *Deps, o *statusOptions) error {
 	}
 	if o.wait < 0 {
 		return usagef("--wait must not be negative")
+	}
+	if names, err := o.cluster.contextNames(deps); err != nil {
+		return err
+	} else if len(names) > 1 {
+		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, statusPrecedence, func(ctx context.Context, deps *Deps, name string) error {
+			c := *o
+			c.cluster.contexts, c.cluster.allContexts = []string{name}, false
+			return runStatus(ctx, deps, &c)
+		})
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err
