@@ -412,14 +412,54 @@ func pushBoard(ctx context.Context, c *sdk.Client, b Board, folders map[string]i
 	if o.DryRun {
 		return ch, nil
 	}
-	_, err = c.SetRawDashboardWithParam(ctx, sdk.RawBoardRequest{
-		Dashboard:  desired,
-		Parameters: sdk.SetDashboardParams{FolderID: folder, Overwrite: true},
-	})
-	if err != nil {
+	req := sdk.RawBoardRequest{Dashboard: desired, Parameters: sdk.SetDashboardParams{FolderID: folder}}
+	if live != nil {
+		// Based on the version read: a save made in Grafana since then
+		// is not overwritten unseen (412), as an apply based on an older
+		// resourceVersion is refused.
+		if req.Dashboard, err = basedOn(desired, live); err != nil {
+			return ch, fmt.Errorf("dashboard %s as Grafana has it: %w", uid, err)
+		}
+		req.Parameters.PreserveId = true
+	}
+	if _, err = c.SetRawDashboardWithParam(ctx, req); err != nil {
+		if Status(err) == 412 && strings.Contains(err.Error(), "changed by someone else") {
+			return ch, fmt.Errorf("dashboard %s was changed in Grafana while obsctl applied it (412), and was left as it is: apply again to see the change in diff and take it back", uid)
+		}
 		return ch, fmt.Errorf("dashboard %s: %w", uid, Explain(err))
 	}
 	return ch, nil
+}
+
+// basedOn returns desired with the id and version of live, the dashboard
+// as Grafana had it when read, so that Grafana refuses the save when
+// another was made since.
+func basedOn(desired, live []byte) ([]byte, error) {
+	var meta struct {
+		ID      json.Number `json:"id"`
+		Version json.Number `json:"version"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(live))
+	dec.UseNumber()
+	if err := dec.Decode(&meta); err != nil {
+		return nil, err
+	}
+	root, err := decode(desired)
+	if err != nil {
+		return nil, err
+	}
+	obj := root.(*object) // tagged made it, an object
+	if meta.ID != "" {
+		obj.set("id", meta.ID)
+	}
+	if meta.Version != "" {
+		obj.set("version", meta.Version)
+	}
+	var b bytes.Buffer
+	if err := encode(&b, obj, ""); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func folderName(title string) string {

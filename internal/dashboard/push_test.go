@@ -210,3 +210,38 @@ func TestPushRefused(t *testing.T) {
 		t.Errorf("no uid: %v", err)
 	}
 }
+
+// A dashboard saved in Grafana between obsctl's read and its write is not
+// overwritten unseen: Grafana refuses the write (412), and push says so.
+// A title another dashboard of the folder has is Grafana's refusal too.
+func TestPushRaces(t *testing.T) {
+	g, c := startGrafana(t)
+	g.AddDatasource(map[string]any{"uid": "prometheus", "name": "Prometheus", "type": "prometheus"})
+	boards := []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}
+	push(t, c, boards, PushOptions{})
+	g.Edit("nodes", func(b map[string]any) { b["refresh"] = "5s" })
+	once := false
+	g.BeforeSave = func(uid string) {
+		if !once {
+			once = true
+			g.Edit(uid, func(b map[string]any) { b["refresh"] = "10s" })
+		}
+	}
+	_, err := Push(context.Background(), c, boards, PushOptions{Stack: "monitoring"})
+	if err == nil || !strings.Contains(err.Error(), "dashboard nodes was changed in Grafana while obsctl applied it (412)") {
+		t.Fatalf("a save in between: %v", err)
+	}
+	if g.Board("nodes")["refresh"] != "10s" {
+		t.Errorf("the save made in between was overwritten: %v", g.Board("nodes")["refresh"])
+	}
+	g.BeforeSave = nil
+	if got := summary(push(t, c, boards, PushOptions{})); !strings.Contains(got, "Dashboard nodes configured") {
+		t.Errorf("the next push: %s", got)
+	}
+
+	g.AddBoard(map[string]any{"uid": "by-hand", "title": "Twin"}, "obsctl")
+	_, err = Push(context.Background(), c, []Board{board("dashboards/twin.json", "obsctl", "twin", "Twin")}, PushOptions{Stack: "monitoring"})
+	if err == nil || !strings.Contains(err.Error(), "dashboards/twin.json: dashboard twin: Grafana answered 412: A dashboard with the same name in the folder already exists") {
+		t.Errorf("a title taken in the folder: %v", err)
+	}
+}

@@ -50,6 +50,9 @@ type Server struct {
 	// Requests counts the requests by method and path (without the
 	// query), such as "POST /api/dashboards/db".
 	Requests map[string]int
+	// BeforeSave, when set, runs before each dashboard save is looked at,
+	// with the dashboard's uid: a test makes a concurrent edit there.
+	BeforeSave func(uid string)
 }
 
 // Folder is one of the stand-in's folders.
@@ -293,6 +296,9 @@ func (s *Server) saveBoard(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusBadRequest, map[string]any{"message": "Dashboard UID is required here"})
 		return
 	}
+	if s.BeforeSave != nil {
+		s.BeforeSave(uid)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	folderID := -1
@@ -310,6 +316,12 @@ func (s *Server) saveBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	cur := s.boards[uid]
 	b := req.Dashboard
+	for other, ob := range s.boards {
+		if other != uid && ob["title"] == b["title"] && s.boardFolder[other] == folderID && !req.Overwrite {
+			reply(w, http.StatusPreconditionFailed, map[string]any{"status": "name-exists", "message": "A dashboard with the same name in the folder already exists"})
+			return
+		}
+	}
 	switch {
 	case cur == nil:
 		b["id"], b["version"] = s.nextID, 1
