@@ -35,10 +35,10 @@ type clusterOptions struct {
 	contexts    []string
 	allContexts bool
 	parallel    int
-	namespace  string
-	stack      string
-	timeout    time.Duration
-	verbose    bool
+	namespace   string
+	stack       string
+	timeout     time.Duration
+	verbose     bool
 	// stackNamed and namespaceNamed say the user gave --stack and -n:
 	// manifests without a stack's identity need the stack named.
 	stackNamed, namespaceNamed bool

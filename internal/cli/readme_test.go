@@ -8,6 +8,7 @@ import (
 	"go/parser"
 	"go/token"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -23,33 +24,44 @@ import (
 
 var update = flag.Bool("update", false, "rewrite generated and golden files")
 
-const readmePath = "../../README.md"
+const (
+	readmePath    = "../../README.md"
+	referencePath = "../../docs/reference.md"
+)
 
-// TestREADME keeps the README's generated sections (command reference,
-// checks, obsctl.yaml reference) in step with the code; `make generate`
-// rewrites them.
+// TestREADME keeps the generated sections of the README (the pinned
+// versions) and of docs/reference.md (command reference, checks,
+// obsctl.yaml reference) in step with the code; `make generate` rewrites
+// them.
 func TestREADME(t *testing.T) {
-	src, err := os.ReadFile(readmePath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := string(src)
-	for _, sec := range []struct{ name, body string }{
-		{"commands", commandReference()},
-		{"checks", checksReference()},
-		{"config", configReference(t)},
-		{"versions", versionsReference()},
+	for _, doc := range []struct {
+		path     string
+		sections []struct{ name, body string }
+	}{
+		{readmePath, []struct{ name, body string }{{"versions", versionsReference()}}},
+		{referencePath, []struct{ name, body string }{
+			{"commands", commandReference()},
+			{"checks", checksReference()},
+			{"config", configReference(t)},
+		}},
 	} {
-		got = replaceSection(t, got, sec.name, sec.body)
-	}
-	if *update {
-		if err := os.WriteFile(readmePath, []byte(got), 0o644); err != nil {
+		src, err := os.ReadFile(doc.path)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return
-	}
-	if got != string(src) {
-		t.Fatal("README.md is out of date with the code: run make generate")
+		got := string(src)
+		for _, sec := range doc.sections {
+			got = replaceSection(t, got, sec.name, sec.body)
+		}
+		if *update {
+			if err := os.WriteFile(doc.path, []byte(got), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		if got != string(src) {
+			t.Errorf("%s is out of date with the code: run make generate", filepath.Base(doc.path))
+		}
 	}
 }
 
@@ -58,7 +70,7 @@ func replaceSection(t *testing.T, doc, name, body string) string {
 	start, end := "<!-- "+name+":start -->\n", "<!-- "+name+":end -->"
 	i, j := strings.Index(doc, start), strings.Index(doc, end)
 	if i < 0 || j < i {
-		t.Fatalf("README.md lacks the %q markers", name)
+		t.Fatalf("the document lacks the %q markers", name)
 	}
 	return doc[:i+len(start)] + body + doc[j:]
 }
@@ -264,4 +276,46 @@ func versionsReference() string {
 		fmt.Fprintf(&b, "| %s | `%s` | `%s` |\n", v.Component, v.Image, v.Version)
 	}
 	return b.String()
+}
+
+// TestQuickStart runs the README's quick start as written, in a folder of
+// its own, with the install line replaced by this build of obsctl (the
+// test binary, which TestMain puts on $PATH as obsctl): the README cannot
+// promise what obsctl does not do.
+func TestQuickStart(t *testing.T) {
+	src, err := os.ReadFile(readmePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(src), "<!-- quickstart:start -->\n```sh\n")
+	block, _, ok2 := strings.Cut(rest, "```\n<!-- quickstart:end -->")
+	if !ok || !ok2 {
+		t.Fatal("README.md lacks the quick start's sh block between its quickstart markers")
+	}
+	var script []string
+	installed := false
+	for _, line := range strings.Split(strings.TrimSpace(block), "\n") {
+		if strings.HasPrefix(line, "go install github.com/obsctl/obsctl/cmd/obsctl@") {
+			installed = true
+			continue // this build is on $PATH already
+		}
+		script = append(script, line)
+	}
+	if !installed {
+		t.Fatal("the quick start does not install obsctl with go install first")
+	}
+	dir := t.TempDir()
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.Join(script, "\n"))
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+t.TempDir(), "KUBECONFIG="+filepath.Join(dir, "no-kubeconfig"), "NO_COLOR=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the quick start failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{"observability/obsctl.yaml", "observability/out"} {
+		if _, err := os.Stat(filepath.Join(dir, want)); err != nil {
+			t.Errorf("after the quick start: %v", err)
+		}
+	}
+	t.Logf("the quick start's output:\n%s", out)
 }
