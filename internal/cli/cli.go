@@ -46,6 +46,9 @@ type Deps struct {
 	WorkDir string
 	// Getenv reads the environment.
 	Getenv func(string) string
+	// Environ lists the environment as KEY=value, for settings known by a
+	// prefix (Argo CD's ARGOCD_ENV_); nil reads as an empty one.
+	Environ func() []string
 	// IsTerminal reports whether w is an interactive terminal.
 	IsTerminal func(w io.Writer) bool
 	// StdinIsTerminal reports whether Stdin is one, so that apply may
@@ -57,7 +60,7 @@ type Deps struct {
 func OSDeps() Deps {
 	return Deps{
 		Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr,
-		Getenv: os.Getenv,
+		Getenv: os.Getenv, Environ: os.Environ,
 		IsTerminal: func(w io.Writer) bool {
 			f, ok := w.(*os.File)
 			return ok && term.IsTerminal(int(f.Fd()))

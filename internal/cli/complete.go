@@ -17,6 +17,7 @@ import (
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/lint"
 	"github.com/obsctl/obsctl/internal/release"
+	"github.com/obsctl/obsctl/internal/render"
 )
 
 // Shell completion completes values as well as commands and flags: output
@@ -44,6 +45,7 @@ var flagValues = map[string]func() []string{
 	"dry-run":         func() []string { return []string{"none", "client", "server"} },
 	"conflicts":       func() []string { return []string{"take", "fail"} },
 	"prune-protected": pruneProtected,
+	"for":             func() []string { return render.GitOpsTools },
 }
 
 func severities() []string {

@@ -25,6 +25,11 @@ type renderOptions struct {
 	*globalOptions
 	out     string
 	profile string
+	// forTool is --for: the GitOps tool that applies the output.
+	forTool string
+	// set says which flags the command line gave, so that Argo CD's
+	// settings fill only the others.
+	set func(name string) bool
 }
 
 func newRenderCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -50,17 +55,86 @@ alerting refers to (listed with the kubectl command that creates each).
 The ConfigMap obsctl-release-<stack> carries the stack's identity (name,
 namespace, profile and the Secrets above, without values), so that
 obsctl apply -f of the output is the same release as obsctl apply. Render
-lints first and renders nothing when lint finds errors.`,
+lints first and renders nothing when lint finds errors. For a GitOps tool,
+obsctl secrets writes the generated Secrets once, to seal or encrypt.
+
+--for argocd or --for flux marks the objects for the GitOps tool that
+applies them (docs/gitops.md has both set-ups): for Argo CD, the
+CustomResourceDefinitions (and any object too large for client-side
+apply) get the sync option ServerSideApply=true; for Flux, every object
+whose ${...} or $$ are another program's (dashboards, Grafana's
+datasources, Fluentd's and Jaeger's configuration, shell in probes and
+jobs, rule templates, the operator's CRDs) gets
+kustomize.toolkit.fluxcd.io/substitute: disabled, so that post-build
+substitution leaves them alone; a ${var} obsctl.yaml puts elsewhere (an
+external label, say) stays Flux's to substitute. Namespaces the stack creates but does not
+own are never pruned by either. With --for argocd, as Argo CD's config
+management plugin runs it, the Application's plugin env OBSCTL_PROFILE
+and OBSCTL_REPO (ARGOCD_ENV_OBSCTL_PROFILE, ARGOCD_ENV_OBSCTL_REPO)
+stand for --profile and --repo when those are not given.`,
 		Example: `  obsctl render > stack.yaml
-  obsctl render -o deploy/obsctl --profile ha`,
+  obsctl render -o deploy/obsctl --profile ha
+  obsctl render --for flux -o clusters/prod/obsctl
+  ARGOCD_ENV_OBSCTL_PROFILE=ha obsctl render --for argocd`,
 		Args: noArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			o.set = func(name string) bool { return cmd.Flags().Changed(name) }
 			return runRender(deps, o)
 		},
 	}
 	cmd.Flags().StringVarP(&o.out, "output", "o", "-", "folder to write one file per object to, or - for standard output")
+	cmd.Flags().StringVar(&o.forTool, "for", "", "GitOps tool that applies the output: "+strings.Join(render.GitOpsTools, " or "))
 	addProfileFlag(cmd, &o.profile)
 	return cmd
+}
+
+// argoCDEnvPrefix is what Argo CD puts before the name of each variable
+// of an Application's spec.source.plugin.env when it runs a config
+// management plugin.
+const argoCDEnvPrefix = "ARGOCD_ENV_"
+
+// argoCDSettings are the plugin env settings render --for argocd reads,
+// by their name in the Application (without argoCDEnvPrefix), with the
+// flag each stands for.
+var argoCDSettings = map[string]string{
+	"OBSCTL_PROFILE": "profile",
+	"OBSCTL_REPO":    "repo",
+}
+
+// readArgoCDSettings fills --profile and --repo from the Application's
+// plugin env, where the command line did not give them. An OBSCTL_
+// setting obsctl does not know is a usage error, so that a misspelt one
+// fails the sync rather than rendering something else; a repo folder must
+// lie inside the Application's path (the plugin's working folder).
+func readArgoCDSettings(deps *Deps, o *renderOptions) error {
+	if deps.Environ != nil {
+		for _, kv := range deps.Environ() {
+			name, _, _ := strings.Cut(kv, "=")
+			setting, ok := strings.CutPrefix(name, argoCDEnvPrefix)
+			if !ok || !strings.HasPrefix(setting, "OBSCTL_") {
+				continue
+			}
+			if _, known := argoCDSettings[setting]; !known {
+				return usagef("%s: the Application's plugin env %s is not an obsctl setting: want %s",
+					name, setting, strings.Join(slices.Sorted(maps.Keys(argoCDSettings)), " or "))
+			}
+		}
+	}
+	if v := deps.Getenv(argoCDEnvPrefix + "OBSCTL_PROFILE"); v != "" && !o.set(argoCDSettings["OBSCTL_PROFILE"]) {
+		switch v {
+		case config.ProfileMinimal, config.ProfileHA:
+		default:
+			return usagef("%sOBSCTL_PROFILE=%q: want %s or %s", argoCDEnvPrefix, v, config.ProfileMinimal, config.ProfileHA)
+		}
+		o.profile = v
+	}
+	if v := deps.Getenv(argoCDEnvPrefix + "OBSCTL_REPO"); v != "" && !o.set(argoCDSettings["OBSCTL_REPO"]) {
+		if !filepath.IsLocal(v) {
+			return usagef("%sOBSCTL_REPO=%q: want a folder inside the Application's path", argoCDEnvPrefix, v)
+		}
+		o.repo = v
+	}
+	return nil
 }
 
 // addProfileFlag adds --profile, which replaces stack.profile.
@@ -69,9 +143,28 @@ func addProfileFlag(cmd *cobra.Command, p *string) {
 }
 
 func runRender(deps *Deps, o *renderOptions) error {
+	switch o.forTool {
+	case "", render.GitOpsFlux:
+	case render.GitOpsArgoCD:
+		if o.set == nil {
+			o.set = func(string) bool { return false }
+		}
+		if err := readArgoCDSettings(deps, o); err != nil {
+			return err
+		}
+	default:
+		return usagef("--for %q: want %s", o.forTool, strings.Join(render.GitOpsTools, " or "))
+	}
 	_, res, err := renderStack(deps, o.globalOptions, o.profile, "render")
 	if err != nil {
 		return err
+	}
+	if o.forTool != "" {
+		marks, err := render.ForGitOps(res.Objects, o.forTool)
+		if err != nil {
+			return err
+		}
+		printGitOpsMarks(deps, o.forTool, marks)
 	}
 	for _, g := range res.Generated {
 		how := "which obsctl apply generates"
@@ -105,6 +198,25 @@ func runRender(deps *Deps, o *renderOptions) error {
 	}
 	fmt.Fprintf(deps.Stdout, "wrote %d objects to %s\n", n, o.out)
 	return nil
+}
+
+// printGitOpsMarks says on standard error what --for marked, and where
+// Flux's substitution still reaches a ${...}.
+func printGitOpsMarks(deps *Deps, tool string, m render.GitOpsMarks) {
+	if n := len(m.ServerSideApply); n > 0 {
+		fmt.Fprintf(deps.Stderr, "obsctl: --for %s: %d objects synced server-side (%s=ServerSideApply=true): the CustomResourceDefinitions and any object too large for client-side apply\n",
+			tool, n, render.AnnotationArgoCDSyncOptions)
+	}
+	if n := len(m.NoSubstitute); n > 0 {
+		fmt.Fprintf(deps.Stderr, "obsctl: --for %s: %d objects kept from post-build substitution (%s: %s): their ${...} and $$ are Grafana's, Fluentd's, Jaeger's, a shell's, Prometheus's or the operator's\n",
+			tool, n, render.AnnotationFluxSubstitute, render.FluxDisabled)
+	}
+	for _, id := range m.CreateOnly {
+		fmt.Fprintf(deps.Stderr, "obsctl: --for %s: %s is created if missing and never pruned or deleted: the stack needs it but does not own it\n", tool, id)
+	}
+	for _, id := range m.Substituted {
+		fmt.Fprintf(deps.Stderr, "obsctl: --for %s: Flux substitutes the ${...} in %s: set each variable in the Kustomization's postBuild (an unset one becomes empty)\n", tool, id)
+	}
 }
 
 func generatedKeys(g render.GeneratedSecret) []string {
