@@ -143,6 +143,13 @@ func runTest(ctx context.Context, deps *Deps, o *testOptions, paths []string) er
 			files = append(files, f)
 		}
 	}
+	for i, f := range r.SLOTests {
+		// An SLO's generated tests run with the tests when its spec is
+		// among the files given, or none are.
+		if r.Reports(r.SLOs[i].File.Path) {
+			files = append(files, f)
+		}
+	}
 	slices.SortFunc(files, func(a, b *source.File) int { return strings.Compare(a.Path, b.Path) })
 	slices.SortFunc(routeFiles, func(a, b *source.File) int { return strings.Compare(a.Path, b.Path) })
 	if len(files)+len(routeFiles) == 0 {

@@ -46,10 +46,16 @@ func repoOf(cfg string, rules map[string]string, pipelines ...map[string]string)
 		r.RuleFiles = append(r.RuleFiles, f)
 		r.Findings = append(r.Findings, fds...)
 	}
+	var sloFiles []*source.File
+	defer func() { r.AddSLOs(sloFiles) }()
 	for _, m := range pipelines {
 		for _, p := range slices.Sorted(maps.Keys(m)) {
 			if strings.HasSuffix(p, "_test.yaml") {
 				r.RuleTests = append(r.RuleTests, source.NewFile(p, []byte(m[p])))
+				continue
+			}
+			if strings.HasSuffix(p, ".slo.yaml") {
+				sloFiles = append(sloFiles, source.NewFile(p, []byte(m[p])))
 				continue
 			}
 			if strings.HasSuffix(p, ".dashboard.json") {
@@ -120,9 +126,9 @@ func TestChecks(t *testing.T) {
 			for _, e := range entries {
 				name := e.Name()
 				isCfg := strings.HasSuffix(name, ".obsctl.yaml")
-				isPipeline := strings.HasSuffix(name, ".pipeline.yaml") || strings.HasSuffix(name, ".dashboard.json")
+				isPipeline := strings.HasSuffix(name, ".pipeline.yaml") || strings.HasSuffix(name, ".dashboard.json") || strings.HasSuffix(name, ".slo.yaml")
 				base := name
-				for _, suffix := range []string{".yaml", ".json", ".obsctl", ".pipeline", ".dashboard"} {
+				for _, suffix := range []string{".yaml", ".json", ".obsctl", ".pipeline", ".dashboard", ".slo"} {
 					base = strings.TrimSuffix(base, suffix)
 				}
 				var kind string
@@ -158,6 +164,10 @@ func TestChecks(t *testing.T) {
 						}
 						if _, err := os.Stat(filepath.Join(dir, caseName+".obsctl.yaml")); err == nil {
 							cfg = read(caseName + ".obsctl.yaml")
+						}
+						// An SLO case may come with the rules of its repo.
+						if _, err := os.Stat(filepath.Join(dir, caseName+".rules.yaml")); err == nil && strings.HasSuffix(name, ".slo.yaml") {
+							rules[caseName+".rules.yaml"] = read(caseName + ".rules.yaml")
 						}
 					} else if isCfg {
 						cfg = read(name)

@@ -4,6 +4,7 @@ import (
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/routetest"
 	"github.com/obsctl/obsctl/internal/ruletest"
+	"slices"
 )
 
 // untested reports, in a repo that requires coverage
@@ -41,7 +42,8 @@ func (untested) Check(p *Pass) {
 		return
 	}
 	fires, silent := map[string]bool{}, map[string]bool{}
-	for _, t := range p.Repo.RuleTests {
+	// An SLO's generated tests count as its rules' tests.
+	for _, t := range append(slices.Clone(p.Repo.RuleTests), p.Repo.SLOTests...) {
 		if routetest.IsRouteTest(t.Src) {
 			continue
 		}

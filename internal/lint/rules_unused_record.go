@@ -62,6 +62,9 @@ func recordedNamesRead(r *load.Repo, idx *Index) map[string]bool {
 	for _, t := range r.RuleTests {
 		colonWords(t.Src, out) // promql_expr_test queries
 	}
+	for _, t := range r.SLOTests {
+		colonWords(t.Src, out) // an SLO's generated tests read every series it records
+	}
 	for w := range idx.annotationReads {
 		out[w] = true
 	}

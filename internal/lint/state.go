@@ -28,7 +28,7 @@ type ruleState struct {
 
 func newRuleState(r *promrule.Rule) *ruleState {
 	rs := &ruleState{rule: r}
-	if !r.ExprLoc.IsZero() {
+	if !r.ExprLoc.IsZero() || r.Compiled {
 		rs.expr, rs.exprErr = promql.ParseExpr(r.Expr)
 		if rs.exprErr != nil {
 			rs.expr = nil

@@ -17,6 +17,7 @@ import (
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/fluentd"
 	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/slo"
 	"github.com/obsctl/obsctl/internal/source"
 )
 
@@ -41,9 +42,11 @@ const (
 	// KindAlertmanager is a raw Alertmanager configuration (route: and
 	// receivers:), checked with Alertmanager's own loader.
 	KindAlertmanager
+	// KindSLO is a service level objective (slos/*.yaml, kind: SLO).
+	KindSLO
 )
 
-var kindNames = [...]string{"unknown", "rules", "rule test", "pipeline", "dashboard", "obsctl.yaml", "Alertmanager configuration"}
+var kindNames = [...]string{"unknown", "rules", "rule test", "pipeline", "dashboard", "obsctl.yaml", "Alertmanager configuration", "SLO"}
 
 func (k Kind) String() string {
 	if k < 0 || int(k) >= len(kindNames) {
@@ -91,6 +94,8 @@ func KindOf(p string, src []byte) Kind {
 		return KindRules
 	case keys["kind"] == fluentd.Kind:
 		return KindPipeline
+	case keys["kind"] == slo.Kind:
+		return KindSLO
 	case groups:
 		return KindRules
 	case ruleFiles || tests:
@@ -99,6 +104,8 @@ func KindOf(p string, src []byte) Kind {
 		return KindAlertmanager
 	case folder == fluentd.Dir:
 		return KindPipeline
+	case folder == slo.Dir:
+		return KindSLO
 	}
 	return KindUnknown
 }
@@ -237,7 +244,7 @@ func (r *Repo) loadGiven(opts Options) error {
 // it returns the rule files and pipelines among them, to be loaded with
 // the repo's, and keeps the others. quiet passes over a file of no kind
 // without a note (Options.Selected).
-func (r *Repo) loadExtra(given []givenFile, repoRules []ruleSource, pipelines []*source.File, quiet bool) ([]ruleSource, []*source.File, error) {
+func (r *Repo) loadExtra(given []givenFile, repoRules []ruleSource, pipelines, specs []*source.File, quiet bool) ([]ruleSource, []*source.File, error) {
 	if len(given) == 0 {
 		return nil, nil, nil
 	}
@@ -247,7 +254,7 @@ func (r *Repo) loadExtra(given []givenFile, repoRules []ruleSource, pipelines []
 		for _, s := range repoRules {
 			loaded[s.node.rel] = true
 		}
-		for _, f := range pipelines {
+		for _, f := range append(slices.Clone(pipelines), specs...) {
 			loaded[f.Rel] = true
 		}
 		for _, f := range r.Dashboards {
@@ -294,6 +301,8 @@ func (r *Repo) loadExtra(given []givenFile, repoRules []ruleSource, pipelines []
 			extraPipelines = append(extraPipelines, sf)
 		case KindDashboard:
 			r.Dashboards = append(r.Dashboards, sf)
+		case KindSLO:
+			r.extraSLOs = append(r.extraSLOs, sf)
 		case KindRuleTest:
 			r.RuleTests = append(r.RuleTests, sf)
 			if _, fd := sf.ParseYAML(promrule.CheckSyntax); fd != nil {

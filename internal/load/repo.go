@@ -19,9 +19,11 @@ import (
 	"github.com/obsctl/obsctl/internal/fluentd"
 	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
+	"github.com/obsctl/obsctl/internal/slo"
 	"github.com/obsctl/obsctl/internal/source"
 	"github.com/obsctl/obsctl/pipelines"
 	"github.com/obsctl/obsctl/rules"
+	"github.com/obsctl/obsctl/slos"
 )
 
 // Repo is a loaded observability repo.
@@ -54,6 +56,14 @@ type Repo struct {
 	// reads whole: an obsctl.yaml that is not the repo's, a raw
 	// Alertmanager configuration.
 	Others []*source.File
+	// SLOs are the service level objectives (slos/*.yaml) that loaded
+	// without errors, in path order; each is compiled into a rule file of
+	// RuleFiles under the spec's own path.
+	SLOs []*slo.SLO
+	// SLOTests are the SLOs' generated rule unit tests, one file each,
+	// named after the spec (slos/NAME.yaml#tests): obsctl test runs them
+	// with the test files.
+	SLOTests []*source.File
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
 	// Neutral is set when no obsctl.yaml applies: files given on the
@@ -77,7 +87,8 @@ type Repo struct {
 	// read and handed back with KeepSource, by path.
 	pending    []ruleSource
 	kept       map[string]*source.File
-	deferRules bool // Options.Defer
+	extraSLOs  []*source.File // SLO specs given on the command line outside slos/
+	deferRules bool           // Options.Defer
 
 	// tree is where the repo's files are read from.
 	tree *tree
@@ -130,11 +141,11 @@ var (
 )
 
 // DefaultFS returns the embedded default repo: the project's obsctl.yaml,
-// rules/, dashboards/ and pipelines/.
+// rules/, dashboards/, pipelines/ and slos/.
 func DefaultFS() fs.FS {
 	defaultOnce.Do(func() {
 		m := fstest.MapFS{config.FileName: {Data: obsctl.DefaultConfig, Mode: 0o444}}
-		for dir, sub := range map[string]fs.FS{"rules": rules.FS, "dashboards": dashboards.FS, "pipelines": pipelines.FS} {
+		for dir, sub := range map[string]fs.FS{"rules": rules.FS, "dashboards": dashboards.FS, "pipelines": pipelines.FS, slo.Dir: slos.FS} {
 			err := fs.WalkDir(sub, ".", func(p string, d fs.DirEntry, err error) error {
 				if err != nil || d.IsDir() {
 					return err
@@ -342,7 +353,7 @@ func Load(opts Options) (*Repo, error) {
 // among them, each as its kind.
 func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 	var files []ruleSource
-	var pfiles []*source.File
+	var pfiles, sfiles []*source.File
 	var err error
 	if !r.Neutral {
 		if files, err = r.collectRepo(map[string]bool{}); err != nil {
@@ -362,8 +373,14 @@ func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 		if r.Dashboards, err = r.readDashboards(); err != nil {
 			return err
 		}
+		if sfiles, err = r.readFolder(r.tree, slo.Dir, IsRuleFile); err != nil {
+			return err
+		}
+		for _, f := range sfiles {
+			f.Rel = r.rel(f.Path)
+		}
 	}
-	extraRules, extraPipelines, err := r.loadExtra(given, files, pfiles, quiet)
+	extraRules, extraPipelines, err := r.loadExtra(given, files, pfiles, sfiles, quiet)
 	if err != nil {
 		return err
 	}
@@ -377,6 +394,7 @@ func (r *Repo) loadAll(given []givenFile, quiet bool) error {
 	} else if err := r.loadRules(append(files, extraRules...)); err != nil {
 		return err
 	}
+	r.AddSLOs(append(sfiles, r.extraSLOs...))
 	var fds []diag.Finding
 	r.Pipelines, fds = fluentd.LoadFiles(append(pfiles, extraPipelines...))
 	r.Findings = append(r.Findings, fds...)
@@ -485,7 +503,7 @@ func (r *Repo) loadRuleTests() error {
 	var srcs []ruleSource
 	seen := map[string]bool{}
 	n := len(r.Findings)
-	for _, p := range r.Config.RulePaths() {
+	for _, p := range append(r.Config.RulePaths(), slo.Dir) {
 		p = path.Clean(filepath.ToSlash(p))
 		if !fs.ValidPath(p) {
 			continue
@@ -709,4 +727,32 @@ func (r *Repo) DeferredBytes() int64 {
 		}
 	}
 	return n
+}
+
+// AddSLOs loads the SLO specs, compiles each that loads without errors
+// into a rule file of the spec's path (added to RuleFiles, which stay
+// sorted by path) and generates its tests.
+func (r *Repo) AddSLOs(files []*source.File) {
+	if len(files) == 0 {
+		return
+	}
+	specs, fds := slo.LoadFiles(files)
+	r.Findings = append(r.Findings, fds...)
+	opts := slo.Options{Severities: r.Config.Alerting.Severities}
+	for _, s := range specs {
+		rf := slo.Compile(s, opts)
+		src, err := slo.Tests(s, rf)
+		if err != nil {
+			r.Findings = append(r.Findings, diag.Finding{Check: slo.CheckPromQL, Severity: diag.Error, Span: s.SLISpan,
+				Message: "obsctl cannot write the SLO's tests: " + err.Error(),
+				Hint:    "the good (or bad) events must be some, not all, of the events total selects"})
+			continue
+		}
+		tf := source.NewFile(s.File.Path+"#tests", src)
+		tf.Rel = s.File.Rel + "#tests"
+		r.SLOs = append(r.SLOs, s)
+		r.SLOTests = append(r.SLOTests, tf)
+		r.RuleFiles = append(r.RuleFiles, rf)
+	}
+	slices.SortStableFunc(r.RuleFiles, func(a, b *promrule.File) int { return strings.Compare(a.Path, b.Path) })
 }

@@ -496,6 +496,11 @@ func ruleDisables(n *yaml.Node, acc []string) []string {
 	return acc
 }
 
+// FileDisables returns the checks a file's "# obsctl:disable-file CHECK"
+// comments turn off: for a source compiled into rules (an SLO spec), as
+// Load reads them of a rule file.
+func FileDisables(src []byte) []string { return fileDisables(src) }
+
 func fileDisables(src []byte) []string {
 	if !bytes.Contains(src, []byte(disableFileMark)) {
 		return nil

@@ -82,6 +82,10 @@ type Rule struct {
 	// Disabled lists checks turned off for this rule with a
 	// "# obsctl:disable CHECK" comment.
 	Disabled []string
+	// Compiled is set on a rule obsctl compiled from another source (an
+	// SLO spec): its expression is not written in the file, so ExprLoc is
+	// zero and ExprSpan is the part of the source it was compiled from.
+	Compiled bool
 	// refused lists the keys written with a value the loader refused.
 	refused []string
 }
