@@ -422,13 +422,27 @@ func pushBoard(ctx context.Context, c *sdk.Client, b Board, folders map[string]i
 		}
 		req.Parameters.PreserveId = true
 	}
-	if _, err = c.SetRawDashboardWithParam(ctx, req); err != nil {
+	if err = setDashboard(ctx, c, req); err != nil {
 		if Status(err) == 412 && strings.Contains(err.Error(), "changed by someone else") {
 			return ch, fmt.Errorf("dashboard %s was changed in Grafana while obsctl applied it (412), and was left as it is: apply again to see the change in diff and take it back", uid)
 		}
 		return ch, fmt.Errorf("dashboard %s: %w", uid, Explain(err))
 	}
 	return ch, nil
+}
+
+// setDashboard saves a dashboard through the sdk, which reads Grafana's
+// message out of an error answer without looking whether it has one: an
+// answer without one (a proxy's JSON error in front of Grafana) would be
+// a panic inside the sdk, and is an error here.
+func setDashboard(ctx context.Context, c *sdk.Client, req sdk.RawBoardRequest) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = errors.New("Grafana, or a proxy in front of it, refused the dashboard with an answer that says nothing")
+		}
+	}()
+	_, err = c.SetRawDashboardWithParam(ctx, req)
+	return err
 }
 
 // basedOn returns desired with the id and version of live, the dashboard

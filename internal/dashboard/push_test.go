@@ -245,3 +245,14 @@ func TestPushRaces(t *testing.T) {
 		t.Errorf("a title taken in the folder: %v", err)
 	}
 }
+
+// An error answer without Grafana's message field (a proxy's) is an error,
+// not a panic inside the sdk.
+func TestPushProxyError(t *testing.T) {
+	g, c := startGrafana(t)
+	g.ProxyError = http.StatusBadGateway
+	_, err := Push(context.Background(), c, []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}, PushOptions{Stack: "monitoring"})
+	if err == nil || !strings.Contains(err.Error(), "dashboards/nodes.json: dashboard nodes: Grafana, or a proxy in front of it, refused the dashboard") {
+		t.Errorf("err = %v", err)
+	}
+}

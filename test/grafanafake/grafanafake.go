@@ -53,6 +53,10 @@ type Server struct {
 	// BeforeSave, when set, runs before each dashboard save is looked at,
 	// with the dashboard's uid: a test makes a concurrent edit there.
 	BeforeSave func(uid string)
+	// ProxyError, when set, is the status a proxy in front of Grafana
+	// answers every dashboard save with, a JSON error without Grafana's
+	// message field.
+	ProxyError int
 }
 
 // Folder is one of the stand-in's folders.
@@ -298,6 +302,10 @@ func (s *Server) saveBoard(w http.ResponseWriter, r *http.Request) {
 	}
 	if s.BeforeSave != nil {
 		s.BeforeSave(uid)
+	}
+	if s.ProxyError != 0 {
+		reply(w, s.ProxyError, map[string]any{"error": "upstream unavailable"})
+		return
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
