@@ -107,7 +107,7 @@ context's run is the one above, --parallel at a time, with no question
 asked (destructive changes need --yes); their outputs follow one another,
 each under "==> context NAME", then a table with a line per context
 (CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
-context's. The exit code is the most severe of theirs, in this order: 1, 2, 7, 5, 4.
+context's. The exit code is the most severe of theirs, in this order: 1, 2, 3, 7, 5, 4.
 
 Exit codes: 0 released (and ready), 1 failed (or objects were left alone as
 conflicts), 2 usage error, 4 not ready within --timeout (or --timeout ran

@@ -31,7 +31,11 @@ const completeTimeout = 3 * time.Second
 
 // outputFormats matches a flag whose usage lists its formats: "output
 // format: text, json, junit" or "output format: text or json".
-var outputFormats = regexp.MustCompile(`^output format: ([a-z]+(?:(?:, | or )[a-z]+)*)`)
+var outputFormats = regexp.MustCompile(`^output format: (.*)`)
+
+// formatWord is a format in such a list: a word, outside the parentheses
+// that describe it ("text (a unified diff) or json (the plan)").
+var formatWord = regexp.MustCompile(`(?:^|, | or )([a-z]+)`)
 
 // flagValues are the values of the flags whose values are a fixed list,
 // by flag name; a command's own (by "command flag") come first.
@@ -82,7 +86,10 @@ func registerCompletions(root *cobra.Command, deps *Deps) {
 		c.Flags().VisitAll(func(f *pflag.Flag) {
 			values := flagValues[f.Name]
 			if m := outputFormats.FindStringSubmatch(f.Usage); m != nil {
-				list := strings.FieldsFunc(strings.ReplaceAll(m[1], " or ", ", "), func(r rune) bool { return r == ',' || r == ' ' })
+				var list []string
+				for _, w := range formatWord.FindAllStringSubmatch(stripParens(m[1]), -1) {
+					list = append(list, w[1])
+				}
 				values = func() []string { return list }
 			}
 			var fn cobra.CompletionFunc
@@ -106,6 +113,23 @@ func registerCompletions(root *cobra.Command, deps *Deps) {
 		}
 	}
 	walk(root)
+}
+
+// stripParens drops the parenthesised asides of s.
+func stripParens(s string) string {
+	var b strings.Builder
+	depth := 0
+	for _, r := range s {
+		switch {
+		case r == '(':
+			depth++
+		case r == ')' && depth > 0:
+			depth--
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return strings.Join(strings.Fields(b.String()), " ")
 }
 
 // matching returns the values that complete toComplete; for a list flag

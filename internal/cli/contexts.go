@@ -24,12 +24,13 @@ import (
 // Exit-code precedence, most severe first: the code of a fleet run is the
 // first of these that a context's run exited with (0 when all did).
 var (
-	// apply and rollback: a failure anywhere, then a usage error (a
-	// cluster that refused the repo), then what was not confirmed, then a
-	// held lock, then what did not become ready.
-	applyPrecedence = []int{ExitFailure, ExitUsage, ExitConfirm, ExitLocked, ExitNotReady}
-	// diff: a diff that could not run, then a usage error, then changes.
-	diffPrecedence = []int{ExitDiffFailed, ExitUsage, ExitFailure}
+	// apply: a failure anywhere, then a usage error (a cluster that
+	// refused the repo), then lint's findings, then what was not
+	// confirmed, then a held lock, then what did not become ready.
+	applyPrecedence = []int{ExitFailure, ExitUsage, ExitFindings, ExitConfirm, ExitLocked, ExitNotReady}
+	// diff: a diff that could not run, then a usage error, then lint's
+	// findings, then changes.
+	diffPrecedence = []int{ExitDiffFailed, ExitUsage, ExitFindings, ExitFailure}
 	// status: a cluster that could not be read, then one not ready.
 	statusPrecedence = []int{ExitFailure, ExitUsage, ExitNotReady}
 )

@@ -55,7 +55,7 @@ context's run is the one above, --parallel at a time, with no question
 asked (destructive changes need --yes); their outputs follow one another,
 each under "==> context NAME", then a table with a line per context
 (CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
-context's. The exit code is the most severe of theirs, in this order: 6, 2, 1.
+context's. The exit code is the most severe of theirs, in this order: 6, 2, 3, 1.
 
 Exit codes, as kubectl diff users expect: 0 no changes, 1 changes,
 2 usage error, 6 diff could not run.`,

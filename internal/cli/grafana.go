@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	neturl "net/url"
+	"strings"
 	"time"
 
 	"github.com/grafana-tools/sdk"
@@ -117,7 +118,7 @@ func isGrafanaConflict(err error) bool { return errors.As(err, new(*grafanaConfl
 // "user:password", else none. A token in a Secret is read through conn,
 // in namespace ns.
 func grafanaAuth(ctx context.Context, deps *Deps, c *config.Config, conn *clusterConn, ns string) (string, error) {
-	if tok := deps.Getenv("OBSCTL_GRAFANA_TOKEN"); tok != "" {
+	if tok := trimToken(deps.Getenv("OBSCTL_GRAFANA_TOKEN")); tok != "" {
 		return tok, nil
 	}
 	if c != nil && c.Grafana.Token != nil {
@@ -125,7 +126,7 @@ func grafanaAuth(ctx context.Context, deps *Deps, c *config.Config, conn *cluste
 		if err != nil {
 			return "", fmt.Errorf("grafana.token: %w (or set OBSCTL_GRAFANA_TOKEN)", err)
 		}
-		return tok, nil
+		return trimToken(tok), nil
 	}
 	if user := deps.Getenv("OBSCTL_GRAFANA_USERNAME"); user != "" {
 		return user + ":" + deps.Getenv("OBSCTL_GRAFANA_PASSWORD"), nil
@@ -156,6 +157,12 @@ func secretValue(ctx context.Context, deps *Deps, ref *config.SecretRef, conn *c
 		return "", fmt.Errorf("Secret %s/%s has no key %q", ns, ref.Secret.Name, ref.Secret.Key)
 	}
 	return string(v), nil
+}
+
+// trimToken returns a token as a header takes it: without the newline
+// that `kubectl create secret --from-file` or an echo leaves at its end.
+func trimToken(tok string) string {
+	return strings.TrimSpace(tok)
 }
 
 // grafanaDatasources returns the repo's datasources as Grafana's API takes

@@ -47,3 +47,22 @@ func TestGrafanaDatasources(t *testing.T) {
 		t.Errorf("missing secret: %v", err)
 	}
 }
+
+// The version obsctl init's CI jobs install is a release go install can
+// fetch, else latest.
+func TestReleaseVersion(t *testing.T) {
+	for v, want := range map[string]bool{
+		"v1.2.3": true, "v1.2.3-rc.1": true, "v0.9.0": true,
+		"v1.2.0-3-gabc1234": false, "v1.2.0-dirty": false, "v1.2.0+dirty": false, "dev": false, "abc1234": false, "": false,
+	} {
+		if got := releaseVersion.MatchString(v); got != want {
+			t.Errorf("releaseVersion(%q) = %v, want %v", v, got, want)
+		}
+	}
+}
+
+func TestTrimToken(t *testing.T) {
+	if got := trimToken("glsa_abc\n"); got != "glsa_abc" {
+		t.Errorf("trimToken = %q", got)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -11,6 +12,11 @@ import (
 	"github.com/obsctl/obsctl/internal/scaffold"
 	"github.com/obsctl/obsctl/internal/version"
 )
+
+// releaseVersion is a version go install can fetch: a release tag, not a
+// git describe of a commit after one (v1.2.0-3-gabc1234), a dirty tree or
+// a build's metadata.
+var releaseVersion = regexp.MustCompile(`^v\d+\.\d+\.\d+(-(rc|beta|alpha)\.?\d+)?$`)
 
 type initOptions struct {
 	name, namespace string
@@ -75,8 +81,8 @@ func runInit(deps *Deps, o *initOptions, dir string) error {
 		return usagef("--namespace: %s", strings.Replace(why, "stack name", "namespace", 1))
 	}
 	v := version.Get().Version
-	if !strings.HasPrefix(v, "v") {
-		v = "latest" // a build of no release
+	if !releaseVersion.MatchString(v) {
+		v = "latest" // a build of no release: go install could not fetch it
 	}
 	paths, err := scaffold.Write(deps.path(dir), scaffold.Options{Name: name, Namespace: ns, Version: v})
 	var ee *scaffold.ExistsError

@@ -155,9 +155,15 @@ func runRender(deps *Deps, o *renderOptions) error {
 	default:
 		return usagef("--for %q: want %s", o.forTool, strings.Join(render.GitOpsTools, " or "))
 	}
-	_, res, err := renderStack(deps, o.globalOptions, o.profile, "render")
+	r, res, err := renderStack(deps, o.globalOptions, o.profile, "render")
 	if err != nil {
 		return err
+	}
+	if o.forTool != "" && r.Embedded() {
+		// A GitOps tool pointed at the wrong folder (an Application's
+		// path, a repo moved into a subfolder) would sync the embedded
+		// default in place of the team's stack, and prune the team's.
+		return usagef("--for %s: no obsctl.yaml here or above: a GitOps tool would apply the embedded default stack in place of the repo's; give the repo with --repo (or ARGOCD_ENV_OBSCTL_REPO)", o.forTool)
 	}
 	if o.forTool != "" {
 		marks, err := render.ForGitOps(res.Objects, o.forTool)

@@ -44,8 +44,7 @@ does), and shows the last reading: for a hook after apply, which returns
 before the operator has reconciled what it applied.
 
 With several contexts (--context a --context b, or --all-contexts), each
-context's run is the one above, --parallel at a time, with no question
-asked (destructive changes need --yes); their outputs follow one another,
+context's run is the one above, --parallel at a time; their outputs follow one another,
 each under "==> context NAME", then a table with a line per context
 (CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
 context's. The exit code is the most severe of theirs, in this order: 1, 2, 4.

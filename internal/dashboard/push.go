@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -371,7 +372,7 @@ func pushBoard(ctx context.Context, c *sdk.Client, b Board, folders map[string]i
 		}
 	}
 	if len(missing) > 0 {
-		ch.Note = fmt.Sprintf("reads datasource %s, which this Grafana does not have: its panels will say the datasource was not found (declare it under grafana.datasources)", strings.Join(missing, ", "))
+		ch.Note = fmt.Sprintf("reads datasource %s, which this Grafana does not have: its panels will say the datasource was not found (create one of that uid in this Grafana; the stack's own datasources are not pushed, their URLs being the cluster's)", strings.Join(missing, ", "))
 	}
 	folder := folders[b.Folder]
 	live, meta, err := c.GetRawDashboardByUID(ctx, uid)
@@ -437,7 +438,11 @@ func pushBoard(ctx context.Context, c *sdk.Client, b Board, folders map[string]i
 // a panic inside the sdk, and is an error here.
 func setDashboard(ctx context.Context, c *sdk.Client, req sdk.RawBoardRequest) (err error) {
 	defer func() {
+		// Only the sdk's nil dereference; any other panic is a bug to see.
 		if r := recover(); r != nil {
+			if re, ok := r.(runtime.Error); !ok || !strings.Contains(re.Error(), "nil pointer dereference") {
+				panic(r)
+			}
 			err = errors.New("Grafana, or a proxy in front of it, refused the dashboard with an answer that says nothing")
 		}
 	}()
