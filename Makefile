@@ -83,7 +83,7 @@ generate: kube-bins programs
 	cd internal/render/crds/gen && $(GO) run . -out ..
 	OBSCTL_E2E=1 $(GO) test -count=1 -run '^TestCatalogMatchesThePrograms$$' ./test/e2ecatalog -update
 	$(GO) test ./internal/lint -run TestExplainDocs -update
-	$(GO) test ./internal/cli -run 'TestREADME|TestRenderGolden' -update
+	$(GO) test ./internal/cli -run 'TestREADME|TestRenderGolden|TestBuildGolden' -update
 
 ## demo: build obsctl, start the local control plane (with the real Prometheus Operator), apply the default stack, show status.
 ## The default routing reads three receiver Secrets that users create: the first apply
