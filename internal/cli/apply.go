@@ -15,6 +15,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/lock"
 	"github.com/obsctl/obsctl/internal/release"
 )
@@ -39,6 +40,10 @@ type applyOptions struct {
 	esURL          string
 	kibanaURL      string
 	grafanaURL     string
+	// inFleet marks one context's run of a fleet: the services every
+	// context shares (a Grafana, an Elasticsearch or Kibana at a URL) are
+	// set up once by the fleet, after the contexts, not by each at once.
+	inFleet bool
 }
 
 func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -107,7 +112,10 @@ context's run is the one above, --parallel at a time, with no question
 asked (destructive changes need --yes); their outputs follow one another,
 each under "==> context NAME", then a table with a line per context
 (CONTEXT EXIT TOOK RESULT), or with -o json one report holding each
-context's. The exit code is the most severe of theirs, in this order: 1, 2, 3, 7, 5, 4.
+context's. What the contexts share (a Grafana at grafana.url, an
+Elasticsearch or Kibana at its URL) is set up once, after every context
+released (exit 0), under "==> shared by every context". The exit code is
+the most severe of theirs, in this order: 1, 2, 3, 7, 5, 4.
 
 Exit codes: 0 released (and ready), 1 failed (or objects were left alone as
 conflicts), 2 usage error, 4 not ready within --timeout (or --timeout ran
@@ -216,11 +224,13 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 		if slices.Contains(o.files, "-") {
 			return usagef("-f - with several contexts: standard input is read once; give the manifests as files")
 		}
-		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, applyPrecedence, func(ctx context.Context, deps *Deps, name string) error {
+		err := runContexts(ctx, deps, names, o.output, o.cluster.parallel, o.cluster.verbose, applyPrecedence, func(ctx context.Context, deps *Deps, name string) error {
 			c := *o
-			c.cluster.contexts, c.cluster.allContexts = []string{name}, false
+			c.cluster.contexts, c.cluster.allContexts, c.inFleet = []string{name}, false, true
+			c.cluster.verbose = false // klog is the process's: see runContexts
 			return runApply(ctx, deps, &c)
 		})
+		return sharedServices(ctx, deps, o, names[0], err)
 	}
 	if err := o.cluster.resolve(deps, o.globalOptions); err != nil {
 		return err
@@ -249,7 +259,7 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 	if err == nil && repo != nil {
 		err = setupElasticsearch(ctx, deps, o, repo, conn, out)
 	}
-	if err == nil && repo != nil {
+	if err == nil && repo != nil && !o.inFleet {
 		emit := func(line string) {
 			out.mu.Lock()
 			defer out.mu.Unlock()
@@ -258,6 +268,60 @@ func runApply(ctx context.Context, deps *Deps, o *applyOptions) error {
 		_, err = pushGrafana(ctx, deps, o, repo, conn, o.dryRun == "server", emit, nil)
 	}
 	return rep.print(deps, out, err)
+}
+
+// sharedServices sets up, once for a fleet, what its contexts share: the
+// Grafana at grafana.url, and the Elasticsearch and Kibana at their URLs
+// (each context's own, reached through its cluster, it set up itself).
+// It runs only when every context released (exit 0: a 4 may as well be a
+// cluster that never answered), reaching Secrets through the first
+// context; fleetErr is the contexts' outcome, which a failure here turns
+// into exit 1.
+func sharedServices(ctx context.Context, deps *Deps, o *applyOptions, first string, fleetErr error) error {
+	if fleetErr != nil {
+		if r, err := load.Load(load.Options{Dir: o.repo, WorkDir: deps.WorkDir}); err == nil && sharedURLs(o, r) {
+			fmt.Fprintln(deps.Stderr, "obsctl: the services the contexts share (Grafana, Elasticsearch, Kibana at their URLs) were not set up: a context did not release")
+		}
+		return fleetErr
+	}
+	r, err := load.Load(load.Options{Dir: o.repo, WorkDir: deps.WorkDir})
+	if err != nil || !sharedURLs(o, r) || len(o.files) > 0 {
+		return fleetErr
+	}
+	c := *o
+	c.cluster.contexts, c.cluster.allContexts = []string{first}, false
+	fail := func(err error) error {
+		exitCode(err, deps.Stderr) // says why
+		return silentError{code: ExitFailure}
+	}
+	if err := c.cluster.resolve(deps, c.globalOptions); err != nil {
+		return fail(err)
+	}
+	conn, err := c.cluster.connect(deps)
+	if err != nil {
+		return fail(err)
+	}
+	fmt.Fprintln(deps.Stdout, "==> shared by every context")
+	emit := func(line string) { fmt.Fprintln(deps.Stdout, line) }
+	note := func(text string) { fmt.Fprintln(deps.Stderr, text) }
+	dry := o.dryRun == "server"
+	if _, err := setupLogStores(ctx, deps, &c, r, conn, dry, emit, note); err != nil {
+		return fail(err)
+	}
+	if _, err := pushGrafana(ctx, deps, &c, r, conn, dry, emit, nil); err != nil {
+		return fail(err)
+	}
+	return fleetErr
+}
+
+// sharedURLs reports whether the repo names a service every context
+// shares: a Grafana, an Elasticsearch or a Kibana at a URL.
+func sharedURLs(o *applyOptions, r *load.Repo) bool {
+	if o.grafanaURL != "" || o.esURL != "" || o.kibanaURL != "" {
+		return true
+	}
+	c := r.Config
+	return c != nil && (c.Grafana.URL != "" || c.Elasticsearch.URL != "" || c.Kibana.URL != "")
 }
 
 // releaseOptions are the release's options from the flags apply and

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"sync"
@@ -104,6 +105,18 @@ func kubeconfigContexts(deps *Deps, explicit string) ([]string, error) {
 	return out, nil
 }
 
+// lockedWriter serializes writes to w.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
 // contextRun is one context's run of a fleet.
 type contextRun struct {
 	name           string
@@ -131,9 +144,15 @@ func (r *contextRun) result() string {
 // output of its own, then prints them in the contexts' order and the
 // report, and returns the exit code by precedence as a silentError (or
 // nil when every run exited 0).
-func runContexts(ctx context.Context, deps *Deps, names []string, output string, parallel int, precedence []int, run func(ctx context.Context, deps *Deps, context string) error) error {
+func runContexts(ctx context.Context, deps *Deps, names []string, output string, parallel int, verbose bool, precedence []int, run func(ctx context.Context, deps *Deps, context string) error) error {
 	if parallel < 1 {
 		return usagef("--parallel must be at least 1, got %d", parallel)
+	}
+	// client-go's log (-v) is the process's, not a context's: it goes to
+	// standard error once, its lines whole, rather than into whichever
+	// context's buffer connected last.
+	if verbose {
+		kubeLogTo(&lockedWriter{w: deps.Stderr})
 	}
 	runs := make([]*contextRun, len(names))
 	sem := make(chan struct{}, parallel)

@@ -104,9 +104,10 @@ func runDiff(ctx context.Context, deps *Deps, o *diffOptions) error {
 		if slices.Contains(o.files, "-") {
 			return usagef("-f - with several contexts: standard input is read once; give the manifests as files")
 		}
-		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, diffPrecedence, func(ctx context.Context, deps *Deps, name string) error {
+		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, o.cluster.verbose, diffPrecedence, func(ctx context.Context, deps *Deps, name string) error {
 			c := *o
 			c.cluster.contexts, c.cluster.allContexts = []string{name}, false
+			c.cluster.verbose = false // klog is the process's: see runContexts
 			return runDiff(ctx, deps, &c)
 		})
 	}

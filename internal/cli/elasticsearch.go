@@ -45,6 +45,9 @@ func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Re
 	if url == "" {
 		url = r.Config.Elasticsearch.URL
 	}
+	if url != "" && o.inFleet {
+		return false, nil // shared by the fleet's contexts: sharedServices
+	}
 	user, password := deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD")
 	if url == "" {
 		// The stack's own, through the Kubernetes API: a port-forward to
@@ -87,6 +90,9 @@ func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Re
 	kurl := o.kibanaURL
 	if kurl == "" {
 		kurl = r.Config.Kibana.URL
+	}
+	if kurl != "" && o.inFleet {
+		return changed, nil // shared by the fleet's contexts: sharedServices
 	}
 	if kurl == "" {
 		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, "kibana", 5601)

@@ -82,9 +82,10 @@ func runStatus(ctx context.Context, deps *Deps, o *statusOptions) error {
 	if names, err := o.cluster.contextNames(deps); err != nil {
 		return err
 	} else if len(names) > 1 {
-		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, statusPrecedence, func(ctx context.Context, deps *Deps, name string) error {
+		return runContexts(ctx, deps, names, o.output, o.cluster.parallel, o.cluster.verbose, statusPrecedence, func(ctx context.Context, deps *Deps, name string) error {
 			c := *o
 			c.cluster.contexts, c.cluster.allContexts = []string{name}, false
+			c.cluster.verbose = false // klog is the process's: see runContexts
 			return runStatus(ctx, deps, &c)
 		})
 	}

@@ -9,6 +9,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/obsctl/obsctl/internal/cli"
+	"github.com/obsctl/obsctl/test/grafanafake"
 )
 
 // TestApplyToSeveralContexts applies one repo to two kubeconfig contexts
@@ -67,5 +68,32 @@ func TestApplyToSeveralContexts(t *testing.T) {
 	r = s.obsctl("", "apply", "--kubeconfig", kubeconfig, "--context", here, "--wait=false", "--timeout", "2m")
 	if r.code != cli.ExitOK || strings.Contains(r.stdout, " created") {
 		t.Errorf("re-apply: exit %d\n%s", r.code, r.stdout)
+	}
+
+	// A Grafana every context shares is set up once, after the contexts
+	// released, not by each at once; not at all when one did not.
+	g, err := grafanafake.Start("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	s.writeFile("obsctl.yaml", s.config()+"\ngrafana:\n  url: "+g.URL+"\n")
+	r = s.obsctl("", "apply", "--kubeconfig", kubeconfig, "--context", here, "--context", "nowhere", "--wait=false", "--timeout", "20s")
+	if r.code == cli.ExitOK || !strings.Contains(r.stderr, "were not set up: a context did not release") || len(g.Folders()) != 0 {
+		t.Errorf("a fleet with a context down: exit %d, folders %v\n%s", r.code, g.Folders(), r.stderr)
+	}
+	// Two contexts of the one cluster: the second waits for the first's
+	// lock and finds the stack as it is; then the dashboards go to Grafana
+	// once.
+	cfg.Contexts["again"] = cfg.Contexts[here]
+	if err := clientcmd.WriteToFile(*cfg, kubeconfig); err != nil {
+		t.Fatal(err)
+	}
+	r = s.obsctl("", "apply", "--kubeconfig", kubeconfig, "--context", here, "--context", "again", "--wait=false", "--timeout", "2m")
+	if r.code != cli.ExitOK || !strings.Contains(r.stdout, "==> shared by every context\n") || !strings.Contains(r.stdout, "Folder obsctl created (Grafana)") {
+		t.Errorf("a fleet sharing a Grafana: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if n := strings.Count(r.stdout, " created (Grafana)"); n == 0 || g.Requests["POST /api/dashboards/db"] != strings.Count(r.stdout, "Dashboard ") {
+		t.Errorf("the dashboards were not pushed once each: %d created lines, %d saves\n%s", n, g.Requests["POST /api/dashboards/db"], r.stdout)
 	}
 }
