@@ -48,7 +48,8 @@ comments: "# IndexTemplate obsctl-prod-apps configured (Elasticsearch)";
 so do the dashboards, folders and datasources apply pushes to the Grafana
 at --grafana-url (or grafana.url): "# Dashboard nodes configured
 (Grafana)", each configured dashboard followed by its unified diff, from
-the dashboard as Grafana has it to as the repo has it.
+the dashboard as Grafana has it to as the repo has it. These are
+compared with -o text only: -o json reports the cluster's objects.
 
 With several contexts (--context a --context b, or --all-contexts), each
 context's run is the one above, --parallel at a time, with no question

@@ -246,6 +246,25 @@ func (pipelineSharedIndex) Check(p *Pass) {
 	}
 	ps := slices.Clone(p.Repo.Pipelines)
 	slices.SortStableFunc(ps, func(a, b *fluentd.Pipeline) int { return strings.Compare(a.Path(), b.Path()) })
+	// obsctl's own catch-all, when it is added, is one more pipeline
+	// whose index the repo's must not share, nor its name.
+	if routed := fluentd.Routed(p.Repo.Pipelines, p.Repo.Config.CatchAllOn()); len(routed) > len(p.Repo.Pipelines) && !p.Repo.Partial {
+		un := routed[len(routed)-1]
+		for _, pl := range ps {
+			switch {
+			case pl.Name == un.Name:
+				p.Report(pl.NameSpan(), "rename the pipeline", "pipeline name %q is obsctl's own catch-all's, which is added after the repo's pipelines when none of them takes every log", un.Name)
+			case pl.Output.Overlaps(&un.Output):
+				sp := pl.Output.Span("index")
+				if sp.File == "" {
+					sp = pl.NameSpan()
+				}
+				p.Report(sp, "choose another index, or give the repo a catch-all of its own (a pipeline without match)",
+					"the indices of pipeline %q (%s) can be those of obsctl's catch-all (%s), which is added when no pipeline of the repo takes every log: Elasticsearch refuses a second index template for them, so apply fails",
+					pl.Name, pl.Output.IndexPattern(), un.Output.IndexPattern())
+			}
+		}
+	}
 	for i, pl := range ps {
 		for _, prev := range ps[:i] {
 			if !pl.Output.Overlaps(&prev.Output) {
