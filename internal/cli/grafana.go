@@ -16,6 +16,7 @@ import (
 	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/kube"
 	"github.com/obsctl/obsctl/internal/load"
+	"github.com/obsctl/obsctl/internal/release"
 	"github.com/obsctl/obsctl/internal/render"
 )
 
@@ -69,8 +70,14 @@ func pushGrafana(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo,
 		return false, usagef("--grafana-url: %v", err)
 	}
 	changes, err := dashboard.Push(ctx, client, boards, dashboard.PushOptions{
-		Stack: o.cluster.stack, Datasources: datasources, Prune: o.prune, Adopt: o.adopt, DryRun: dryRun,
+		Stack: o.cluster.stack, Datasources: datasources, Prune: o.prune, Adopt: o.adopt, DryRun: dryRun, Yes: o.yes,
 	})
+	var mass *dashboard.MassPruneError
+	if errors.As(err, &mass) {
+		// Nothing was pruned; the rest was pushed. Exit 7, as for the
+		// cluster's mass prune.
+		err = &release.ConfirmError{Stack: o.cluster.stack, Changes: []string{mass.Error()}}
+	}
 	changed := false
 	conflicts := 0
 	for _, c := range changes {
@@ -92,6 +99,10 @@ func pushGrafana(ctx context.Context, deps *Deps, o *applyOptions, r *load.Repo,
 		}
 	}
 	if err != nil {
+		var ce *release.ConfirmError
+		if errors.As(err, &ce) {
+			return changed, err
+		}
 		if errors.As(err, new(*neturl.Error)) {
 			return changed, fmt.Errorf("cannot reach grafana at %s: %w", url, err)
 		}

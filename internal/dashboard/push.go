@@ -96,6 +96,30 @@ type PushOptions struct {
 	Adopt bool
 	// DryRun only reads, and says what it would do.
 	DryRun bool
+	// Yes confirms a mass prune (MassPrune): without it, Push deletes
+	// nothing and returns a *MassPruneError.
+	Yes bool
+}
+
+// A prune of more than MassPruneCount dashboards, or (of 3 or more) of
+// more than MassPruneShare of the stack's, needs confirming, as a mass
+// prune of the cluster's objects does: an emptied or misplaced dashboards/
+// folder would otherwise delete every dashboard the stack pushed.
+const (
+	MassPruneCount = 10
+	MassPruneShare = 0.25
+)
+
+// MassPruneError says a prune was not done because it needs confirming.
+type MassPruneError struct {
+	// Dashboards are the uids that would be pruned.
+	Dashboards []string
+	// Of is how many dashboards of the stack there would be before it.
+	Of int
+}
+
+func (e *MassPruneError) Error() string {
+	return fmt.Sprintf("pruning %d of the stack's %d dashboards in Grafana needs confirming (--yes): %s", len(e.Dashboards), e.Of, strings.Join(e.Dashboards, ", "))
 }
 
 // HTTPError is an answer of Grafana's that is not a success.
@@ -516,6 +540,17 @@ func prune(ctx context.Context, c *sdk.Client, want map[string]bool, o PushOptio
 		}
 	}
 	slices.Sort(stale)
+	kept := len(want)
+	if n := len(stale); !o.Yes && (n > MassPruneCount || n >= 3 && float64(n) > MassPruneShare*float64(n+kept)) {
+		if o.DryRun {
+			var out []Change
+			for _, uid := range stale {
+				out = append(out, Change{Kind: KindDashboard, Name: uid, Action: "pruned", Note: "a mass prune: apply needs --yes"})
+			}
+			return out, nil
+		}
+		return nil, &MassPruneError{Dashboards: stale, Of: n + kept}
+	}
 	var out []Change
 	for _, uid := range stale {
 		if !o.DryRun {

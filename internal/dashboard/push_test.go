@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -254,5 +255,31 @@ func TestPushProxyError(t *testing.T) {
 	_, err := Push(context.Background(), c, []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}, PushOptions{Stack: "monitoring"})
 	if err == nil || !strings.Contains(err.Error(), "dashboards/nodes.json: dashboard nodes: Grafana, or a proxy in front of it, refused the dashboard") {
 		t.Errorf("err = %v", err)
+	}
+}
+
+// Pruning most of the stack's dashboards (an emptied dashboards/ folder)
+// needs confirming: without Yes nothing is deleted, a dry run says so.
+func TestPushMassPrune(t *testing.T) {
+	g, c := startGrafana(t)
+	var boards []Board
+	for _, n := range []string{"a", "b", "c", "d"} {
+		boards = append(boards, board("dashboards/"+n+".json", "obsctl", n, "Board "+n))
+	}
+	push(t, c, boards, PushOptions{Prune: true})
+	dry := push(t, c, boards[:1], PushOptions{Prune: true, DryRun: true})
+	if got := summary(dry); !strings.Contains(got, "Dashboard d pruned") || !strings.Contains(dry[len(dry)-1].Note, "needs --yes") {
+		t.Errorf("dry run: %s", got)
+	}
+	_, err := Push(context.Background(), c, boards[:1], PushOptions{Stack: "monitoring", Prune: true})
+	var mass *MassPruneError
+	if !errors.As(err, &mass) || len(mass.Dashboards) != 3 || mass.Of != 4 {
+		t.Fatalf("err = %v", err)
+	}
+	if g.Board("d") == nil {
+		t.Fatal("a mass prune was done unconfirmed")
+	}
+	if got := summary(push(t, c, boards[:1], PushOptions{Prune: true, Yes: true})); !strings.Contains(got, "Dashboard b pruned\nDashboard c pruned\nDashboard d pruned") {
+		t.Errorf("confirmed: %s", got)
 	}
 }
