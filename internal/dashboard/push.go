@@ -247,6 +247,7 @@ func pushDatasources(ctx context.Context, c *sdk.Client, o PushOptions) (map[str
 	}
 	var out []Change
 	for _, want := range o.Datasources {
+		want.JSONData = withOwner(want.JSONData, o.Stack)
 		ch := Change{Kind: KindDatasource, Name: want.UID, Action: "created"}
 		var cur *sdk.Datasource
 		for i := range live {
@@ -257,12 +258,23 @@ func pushDatasources(ctx context.Context, c *sdk.Client, o PushOptions) (map[str
 				ch.Action, ch.Note = "conflict", fmt.Sprintf("Grafana has a datasource named %q of uid %q: rename one of them", want.Name, live[i].UID)
 			}
 		}
+		owner := ""
+		if cur != nil {
+			owner = datasourceOwner(cur.JSONData)
+		}
 		switch {
 		case ch.Action == "conflict":
+		case cur != nil && owner == "" && !o.Adopt:
+			ch.Action, ch.Note = "conflict", "a datasource of this uid exists that obsctl did not push: left alone (--adopt takes it over)"
+		case cur != nil && owner != "" && owner != o.Stack:
+			ch.Action, ch.Note = "conflict", "owned by stack "+owner
 		case cur != nil && sameDatasource(want, *cur):
 			ch.Action = "unchanged"
 		case cur != nil:
 			ch.Action = "configured"
+			if owner == "" {
+				ch.Note = "adopted (--adopt)"
+			}
 			if !o.DryRun {
 				want.ID = cur.ID
 				m, err := c.UpdateDatasource(ctx, want)
@@ -288,6 +300,30 @@ func pushDatasources(ctx context.Context, c *sdk.Client, o PushOptions) (map[str
 		out = append(out, ch)
 	}
 	return have, out, nil
+}
+
+// ownerKey is the jsonData key that says which stack pushed a datasource:
+// Grafana's datasources have no tags, and jsonData keeps what it is given.
+const ownerKey = "obsctlStack"
+
+// withOwner returns jsonData (a map, or nil) with the stack's mark added,
+// as a new map.
+func withOwner(jsonData any, stack string) map[string]any {
+	out := map[string]any{}
+	if m, ok := jsonData.(map[string]any); ok {
+		for k, v := range m {
+			out[k] = v
+		}
+	}
+	out[ownerKey] = stack
+	return out
+}
+
+// datasourceOwner returns the stack that pushed a datasource, "" for none.
+func datasourceOwner(jsonData any) string {
+	m, _ := jsonData.(map[string]any)
+	s, _ := m[ownerKey].(string)
+	return s
 }
 
 // sameDatasource compares what the repo says of a datasource with what

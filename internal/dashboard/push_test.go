@@ -180,15 +180,31 @@ func TestPushDatasources(t *testing.T) {
 	g.AddDatasource(map[string]any{"uid": "tempo", "name": "Tempo", "type": "tempo", "url": "http://127.0.0.1:3200", "access": "proxy"})
 	tempo := sdk.Datasource{UID: "tempo", Name: "Tempo", Type: "tempo", URL: "http://127.0.0.1:3201", Access: "proxy"}
 	loki := sdk.Datasource{UID: "loki", Name: "Loki", Type: "loki", URL: "http://127.0.0.1:3100", Access: "proxy"}
-	cs := push(t, c, []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}, PushOptions{Datasources: []sdk.Datasource{tempo, loki}})
-	if got, want := summary(cs), "Datasource tempo configured\nDatasource loki conflict\nFolder obsctl created\nDashboard nodes created"; got != want {
+	g.AddDatasource(map[string]any{"uid": "thanos", "name": "Thanos", "type": "prometheus", "jsonData": map[string]any{"obsctlStack": "blue"}})
+	thanos := sdk.Datasource{UID: "thanos", Name: "Thanos", Type: "prometheus", URL: "http://127.0.0.1:10902", Access: "proxy"}
+	boards := []Board{board("dashboards/nodes.json", "obsctl", "nodes", "Nodes")}
+	// A datasource of the uid that obsctl did not push, or another
+	// stack's, is left alone.
+	cs := push(t, c, boards, PushOptions{Datasources: []sdk.Datasource{tempo, loki, thanos}})
+	if got, want := summary(cs), "Datasource tempo conflict\nDatasource loki conflict\nDatasource thanos conflict\nFolder obsctl created\nDashboard nodes created"; got != want {
 		t.Fatalf("got\n%s\nwant\n%s", got, want)
+	}
+	if g.Datasource("tempo")["url"] != "http://127.0.0.1:3200" || !strings.Contains(cs[0].Note, "--adopt") || cs[2].Note != "owned by stack blue" {
+		t.Errorf("a conflict was changed, or said wrong: %v, %q, %q", g.Datasource("tempo"), cs[0].Note, cs[2].Note)
+	}
+	if !strings.Contains(cs[4].Note, "datasource prometheus, which this Grafana does not have") {
+		t.Errorf("note %q", cs[4].Note)
+	}
+	// --adopt takes over the one nobody owns, and marks it the stack's.
+	cs = push(t, c, boards, PushOptions{Datasources: []sdk.Datasource{tempo}, Adopt: true})
+	if got := summary(cs); !strings.HasPrefix(got, "Datasource tempo configured") || cs[0].Note != "adopted (--adopt)" {
+		t.Fatalf("--adopt: %s %q", got, cs[0].Note)
 	}
 	if g.Datasource("tempo")["url"] != "http://127.0.0.1:3201" {
 		t.Errorf("tempo not configured: %v", g.Datasource("tempo"))
 	}
-	if !strings.Contains(cs[3].Note, "datasource prometheus, which this Grafana does not have") {
-		t.Errorf("note %q", cs[3].Note)
+	if got := summary(push(t, c, boards, PushOptions{Datasources: []sdk.Datasource{tempo}})); !strings.HasPrefix(got, "Datasource tempo unchanged") {
+		t.Errorf("after adopting: %s", got)
 	}
 }
 
