@@ -50,6 +50,22 @@ func (sloObjective) Meta() Meta {
 
 func (sloObjective) Check(*Pass) {}
 
+// sloBurnRate reports an objective so low that a window pair of its
+// burn-rate alert can never fire: the pair holds when the error ratio is
+// above its factor times the error budget, and at an objective of 90% the
+// page's 14.4x over an hour is an error ratio of 1.44, more than every
+// event failing. Objectives above 93.06% keep every pair able to fire;
+// below, alert on the SLI with rules of the repo's own.
+type sloBurnRate struct{}
+
+func (sloBurnRate) Name() string { return "slos/burn-rate" }
+
+func (sloBurnRate) Meta() Meta {
+	return Meta{Severity: diag.Warning, Scope: ScopeLoad, Summary: "An SLO's objective leaves a burn-rate alert that can never fire."}
+}
+
+func (sloBurnRate) Check(*Pass) {}
+
 // sloWindow reports a compliance window that is not a duration (30d, 4w),
 // or is shorter than a day: the burn-rate windows, scaled from the 30-day
 // ones, would be shorter than a minute.

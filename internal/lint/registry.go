@@ -64,6 +64,7 @@ func Checks() []Check {
 		pipelineFieldLimit{},
 		sloSchema{},
 		sloObjective{},
+		sloBurnRate{},
 		sloWindow{},
 		sloPromQL{},
 		sloLatencyBucket{},

@@ -36,6 +36,7 @@ const (
 	CheckSyntax    = "yaml/syntax"
 	CheckSchema    = "slos/schema"
 	CheckObjective = "slos/objective"
+	CheckBurnRate  = "slos/burn-rate"
 	CheckWindow    = "slos/window"
 	CheckPromQL    = "slos/promql"
 	CheckBucket    = "slos/latency-bucket"
@@ -366,6 +367,20 @@ func (d *decoder) objective(v *yaml.Node, s *SLO) {
 	s.Objective, _ = r.Float64()
 	budget := new(big.Rat).Quo(new(big.Rat).Sub(hundred, r), hundred)
 	s.Budget = ratText(budget)
+	// A burn rate whose threshold is an error ratio of 1 or more never
+	// holds: that window pair of the alert can never fire.
+	var dead []string
+	for _, b := range workbook {
+		threshold, _ := new(big.Rat).Mul(budget, new(big.Rat).SetFloat64(b.Factor)).Float64()
+		if threshold >= 1 {
+			dead = append(dead, fmt.Sprintf("the %s alert's %sx over %s and %s (an error ratio of %.3g)", b.Severity, formatFactor(b.Factor), humanDuration(b.Long), humanDuration(b.Short), threshold))
+		}
+	}
+	if len(dead) > 0 {
+		d.out = append(d.out, diag.Finding{Check: CheckBurnRate, Severity: diag.Warning, Span: d.f.Span(v),
+			Message: fmt.Sprintf("objective %s leaves so large an error budget that %s can never fire: more than every event would have to fail", v.Value, strings.Join(dead, " and ")),
+			Hint:    "an objective above 93.06% keeps every window pair able to fire; below it, alert on this SLI with rules of the repo's own"})
+	}
 }
 
 // ratText writes r, a terminating decimal, without trailing zeros.
