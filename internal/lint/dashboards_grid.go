@@ -40,16 +40,20 @@ func (dashboardGrid) Check(p *Pass) {
 			if !ok {
 				continue
 			}
-			f, _ := pn.Field("gridPos")
-			span := d.span(f.Offset, len(f.Value))
+			// The span only when reporting: a position costs a walk of
+			// its line, and a minified dashboard is one line.
+			span := func() diag.Span {
+				f, _ := pn.Field("gridPos")
+				return d.span(f.Offset, len(f.Value))
+			}
 			row := pn.Type() == "row"
 			switch {
 			case g.X < 0 || g.Y < 0:
-				p.Report(span, "place it at x and y of 0 or more",
+				p.Report(span(), "place it at x and y of 0 or more",
 					"%s has gridPos x=%d y=%d, off the grid: Grafana moves it", panelName(pn), g.X, g.Y)
 			case row:
 			case g.Has("w") && g.W < 1 || g.Has("h") && g.H < 1:
-				p.Report(span, "give it a width and height of at least 1",
+				p.Report(span(), "give it a width and height of at least 1",
 					"%s has gridPos w=%d h=%d: Grafana draws it larger than the file says, over the panels around it", panelName(pn), g.W, g.H)
 			case g.Has("w") && g.Has("h") && g.X+g.W > gridColumns:
 				moved := g
@@ -57,7 +61,7 @@ func (dashboardGrid) Check(p *Pass) {
 				moved.W = min(g.W, gridColumns)
 				for _, o := range layers[pn.Row] {
 					if o.p != pn && overlaps(moved, o.g) {
-						p.Report(span, fmt.Sprintf("make x + w at most %d: at x=%d, w=%d at most", gridColumns, g.X, max(gridColumns-g.X, 1)),
+						p.Report(span(), fmt.Sprintf("make x + w at most %d: at x=%d, w=%d at most", gridColumns, g.X, max(gridColumns-g.X, 1)),
 							"%s has gridPos x=%d w=%d, past the grid's %d columns: Grafana moves it left to x=%d, over %s, and pushes one of them down", panelName(pn), g.X, g.W, gridColumns, moved.X, panelName(o.p))
 						break
 					}
