@@ -43,7 +43,8 @@ type applyOptions struct {
 	// inFleet marks one context's run of a fleet: the services every
 	// context shares (a Grafana, an Elasticsearch or Kibana at a URL) are
 	// set up once by the fleet, after the contexts, not by each at once.
-	inFleet bool
+	// sharedOnly marks that once: it leaves each cluster's own alone.
+	inFleet, sharedOnly bool
 }
 
 func newApplyCmd(deps *Deps, g *globalOptions) *cobra.Command {
@@ -289,7 +290,7 @@ func sharedServices(ctx context.Context, deps *Deps, o *applyOptions, first stri
 		return fleetErr
 	}
 	c := *o
-	c.cluster.contexts, c.cluster.allContexts = []string{first}, false
+	c.cluster.contexts, c.cluster.allContexts, c.sharedOnly = []string{first}, false, true
 	fail := func(err error) error {
 		exitCode(err, deps.Stderr) // says why
 		return silentError{code: ExitFailure}

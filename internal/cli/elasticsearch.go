@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -41,58 +42,62 @@ func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Re
 	if r.Config == nil || !componentOn(r.Config, "elasticsearch") || !componentOn(r.Config, "fluentd") {
 		return false, nil
 	}
-	url := o.esURL
-	if url == "" {
-		url = r.Config.Elasticsearch.URL
-	}
-	if url != "" && o.inFleet {
-		return false, nil // shared by the fleet's contexts: sharedServices
-	}
+	url := cmp.Or(o.esURL, r.Config.Elasticsearch.URL)
+	kurl := cmp.Or(o.kibanaURL, r.Config.Kibana.URL)
+	// In a fleet, what is at a URL is every context's, set up once
+	// (sharedServices); what is in each cluster, each context's run.
+	doES := !(url != "" && o.inFleet) && !(url == "" && o.sharedOnly)
+	doKibana := componentOn(r.Config, "kibana") && !(kurl != "" && o.inFleet) && !(kurl == "" && o.sharedOnly)
 	user, password := deps.Getenv("OBSCTL_ELASTICSEARCH_USERNAME"), deps.Getenv("OBSCTL_ELASTICSEARCH_PASSWORD")
-	if url == "" {
-		// The stack's own, through the Kubernetes API: a port-forward to
-		// a ready pod, as the user of the Secret obsctl generated.
-		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, compile.ElasticsearchService, compile.ElasticsearchPort)
-		if err != nil {
-			note(fmt.Sprintf("obsctl: Elasticsearch: the pipelines' index templates and ILM policies are not set up: %v; run apply again once it is ready, or give --elasticsearch-url (until they are, Elasticsearch's built-in logs-*-* template makes the log indices data streams, which refuse Fluentd's writes)", err))
-			return false, nil
+	// The stack's own, through the Kubernetes API, is reached as the user
+	// of the Secret obsctl generated.
+	credentials := func() error {
+		if user != "" {
+			return nil
 		}
-		defer stop()
-		url = "http://" + fwd
-		if user == "" {
-			if user, password, err = esCredentials(ctx, conn, o.cluster.namespace); err != nil {
-				return false, fmt.Errorf("elasticsearch: %w", err)
-			}
+		var err error
+		if user, password, err = esCredentials(ctx, conn, o.cluster.namespace); err != nil {
+			return fmt.Errorf("elasticsearch: %w", err)
 		}
-	}
-	if why := config.CheckElasticsearchURL(url); why != "" {
-		return false, usagef("--elasticsearch-url: %s", why)
+		return nil
 	}
 	pipelines := fluentd.Routed(r.Pipelines, r.Config.CatchAllOn())
 	if len(pipelines) == 0 {
 		// The fallback configuration's one index.
 		pipelines = []*fluentd.Pipeline{{Name: "default", Output: fluentd.Output{Index: "logs-default"}}}
 	}
-	desired := logs.Desired(o.cluster.stack, pipelines, render.Retention(r.Config, "elasticsearch"))
-	client, err := logs.Client(url, user, password, nil)
-	if err != nil {
-		return false, fmt.Errorf("elasticsearch at %s: %v", url, err)
-	}
-	changes, err := logs.Setup(ctx, client, o.cluster.stack, desired, o.prune, dryRun)
-	changed := printChanges(emit, changes, "Elasticsearch", dryRun)
-	if err != nil {
-		return changed, fmt.Errorf("elasticsearch at %s: %w", url, err)
+	changed := false
+	if doES {
+		if url == "" {
+			// A port-forward to a ready pod.
+			fwd, stop, err := forward(ctx, conn, o.cluster.namespace, compile.ElasticsearchService, compile.ElasticsearchPort)
+			if err != nil {
+				note(fmt.Sprintf("obsctl: Elasticsearch: the pipelines' index templates and ILM policies are not set up: %v; run apply again once it is ready, or give --elasticsearch-url (until they are, Elasticsearch's built-in logs-*-* template makes the log indices data streams, which refuse Fluentd's writes)", err))
+				return false, nil
+			}
+			defer stop()
+			url = "http://" + fwd
+			if err := credentials(); err != nil {
+				return false, err
+			}
+		}
+		if why := config.CheckElasticsearchURL(url); why != "" {
+			return false, usagef("--elasticsearch-url: %s", why)
+		}
+		desired := logs.Desired(o.cluster.stack, pipelines, render.Retention(r.Config, "elasticsearch"))
+		client, err := logs.Client(url, user, password, nil)
+		if err != nil {
+			return false, fmt.Errorf("elasticsearch at %s: %v", url, err)
+		}
+		changes, err := logs.Setup(ctx, client, o.cluster.stack, desired, o.prune, dryRun)
+		changed = printChanges(emit, changes, "Elasticsearch", dryRun)
+		if err != nil {
+			return changed, fmt.Errorf("elasticsearch at %s: %w", url, err)
+		}
 	}
 
-	if !componentOn(r.Config, "kibana") {
+	if !doKibana {
 		return changed, nil
-	}
-	kurl := o.kibanaURL
-	if kurl == "" {
-		kurl = r.Config.Kibana.URL
-	}
-	if kurl != "" && o.inFleet {
-		return changed, nil // shared by the fleet's contexts: sharedServices
 	}
 	if kurl == "" {
 		fwd, stop, err := forward(ctx, conn, o.cluster.namespace, "kibana", 5601)
@@ -102,12 +107,15 @@ func setupLogStores(ctx context.Context, deps *Deps, o *applyOptions, r *load.Re
 		}
 		defer stop()
 		kurl = "http://" + fwd
+		if err := credentials(); err != nil {
+			return changed, err
+		}
 	}
 	if why := config.CheckElasticsearchURL(kurl); why != "" {
 		return changed, usagef("--kibana-url: %s", why)
 	}
 	k := &logs.Kibana{URL: kurl, User: user, Password: password}
-	changes, err = logs.SetupKibana(ctx, k, o.cluster.stack, logs.Patterns(o.cluster.stack, pipelines), o.prune, dryRun)
+	changes, err := logs.SetupKibana(ctx, k, o.cluster.stack, logs.Patterns(o.cluster.stack, pipelines), o.prune, dryRun)
 	changed = printChanges(emit, changes, "Kibana", dryRun) || changed
 	if err != nil {
 		return changed, fmt.Errorf("kibana at %s: %w", kurl, err)
