@@ -57,31 +57,7 @@ func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
 	d.report(CheckSchema, diag.Error, d.span(n), hint, format, args...)
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.Tag == "!!null" {
-		return "null"
-	}
-	v := n.Value
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:40]) + "..."
-	}
-	return strconv.Quote(v)
-}
 
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
-		n = n.Alias
-	}
-	return n
-}
 
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
@@ -91,7 +67,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		d.alias = n
 		defer func() { d.alias = nil }()
 	}
-	n = resolve(n)
+	n = source.Resolve(n)
 	if n == nil || n.Kind == yaml.AliasNode {
 		return
 	}
@@ -119,7 +95,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		d.decodeStruct(n, v, what)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			d.errorf(n, "", "%s must be a list, not %s", what, kindName(n))
+			d.errorf(n, "", "%s must be a list, not %s", what, source.KindName(n))
 			return
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
@@ -129,14 +105,14 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 		v.Set(s)
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			d.errorf(n, "", "%s must be a string, not %s", what, kindName(n))
+			d.errorf(n, "", "%s must be a string, not %s", what, source.KindName(n))
 			return
 		}
 		v.SetString(n.Value)
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || err != nil || n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			d.errorf(n, "use true or false", "%s must be true or false, not %s", what, kindName(n))
+			d.errorf(n, "use true or false", "%s must be true or false, not %s", what, source.KindName(n))
 			return
 		}
 		v.SetBool(b)
@@ -147,7 +123,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, what string) {
 
 func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+		d.errorf(n, "", "%s must be a mapping, not %s", what, source.KindName(n))
 		return
 	}
 	t := v.Type()
@@ -177,7 +153,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := resolve(n.Content[i]), n.Content[i+1]
+		k, val := source.Resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind == yaml.ScalarNode && k.Value == "<<" {
 			d.errorf(k, "write the keys out; merge keys hide what the file says", "%s: YAML merge keys are not supported", what)
 			continue
@@ -188,7 +164,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 			if s := spell.Closest(k.Value, names); s != "" {
 				hint = fmt.Sprintf("did you mean %q?", s)
 			}
-			d.errorf(k, hint, "unknown key %s in %s", kindName(k), what)
+			d.errorf(k, hint, "unknown key %s in %s", source.KindName(k), what)
 			continue
 		}
 		if seen[k.Value] {
@@ -217,7 +193,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, what string) {
 // and booleans are taken as written: label values and constants are text.
 func (d *decoder) scalar(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || isNull(n) {
-		d.errorf(n, "quote the value if it is meant as text", "%s must be a string, not %s", what, kindName(n))
+		d.errorf(n, "quote the value if it is meant as text", "%s must be a string, not %s", what, source.KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -234,15 +210,15 @@ func (ps *Pairs) decodeNode(d *decoder, n *yaml.Node, what string) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+		d.errorf(n, "", "%s must be a mapping, not %s", what, source.KindName(n))
 		return
 	}
 	out := make(Pairs, 0, len(n.Content)/2)
 	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := source.Resolve(n.Content[i]), source.Resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode || isNull(k) {
-			d.errorf(k, "", "%s: keys must be strings, not %s", what, kindName(k))
+			d.errorf(k, "", "%s: keys must be strings, not %s", what, source.KindName(k))
 			continue
 		}
 		if k.Value == "<<" {

@@ -113,9 +113,9 @@ func LoadFile(f *source.File) (*Pipeline, []diag.Finding) {
 	case len(roots) > 1:
 		d.errorf(roots[1], "split the pipelines into one file each", "a pipeline file holds one pipeline, found %d YAML documents", len(roots))
 	}
-	root := resolve(roots[0])
+	root := source.Resolve(roots[0])
 	if root == nil || root.Kind != yaml.MappingNode {
-		d.errorf(roots[0], "a pipeline file is a mapping that starts with apiVersion: "+APIVersion, "a pipeline must be a mapping, not %s", kindName(roots[0]))
+		d.errorf(roots[0], "a pipeline file is a mapping that starts with apiVersion: "+APIVersion, "a pipeline must be a mapping, not %s", source.KindName(roots[0]))
 		return nil, d.findings
 	}
 	p := &Pipeline{File: f}

@@ -47,7 +47,7 @@ func Load(sf *source.File) (*File, []diag.Finding) {
 			continue // an empty document, as between two ---
 		}
 		if root.Kind != yaml.MappingNode {
-			l.errorf(root, "a rules file holds `groups:` or PrometheusRule objects", "document %d must be a mapping, not %s", i+1, kindName(root))
+			l.errorf(root, "a rules file holds `groups:` or PrometheusRule objects", "document %d must be a mapping, not %s", i+1, source.KindName(root))
 			continue
 		}
 		if get(root, "kind") != nil || get(root, "apiVersion") != nil {
@@ -94,34 +94,10 @@ func (l *loader) through(n *yaml.Node, fn func(*yaml.Node)) {
 		l.alias = n
 		defer func() { l.alias = nil }()
 	}
-	fn(resolve(n))
+	fn(source.Resolve(n))
 }
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.Tag == "!!null" {
-		return "null"
-	}
-	v := n.Value
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:40]) + "..."
-	}
-	return strconv.Quote(v)
-}
 
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
-		n = n.Alias
-	}
-	return n
-}
 
 // get returns the value of key in mapping n, or nil (also when n is nil).
 // It reads keys as fields does, through aliases, so that a key fields
@@ -131,8 +107,8 @@ func get(n *yaml.Node, key string) *yaml.Node {
 		return nil
 	}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		if resolve(n.Content[i]).Value == key {
-			return resolve(n.Content[i+1])
+		if source.Resolve(n.Content[i]).Value == key {
+			return source.Resolve(n.Content[i+1])
 		}
 	}
 	return nil
@@ -143,7 +119,7 @@ func get(n *yaml.Node, key string) *yaml.Node {
 func (l *loader) fields(n *yaml.Node, what string, known map[string]bool, fn func(key string, k, v *yaml.Node)) {
 	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, raw := resolve(n.Content[i]), n.Content[i+1]
+		k, raw := source.Resolve(n.Content[i]), n.Content[i+1]
 		if k.Kind != yaml.ScalarNode {
 			l.errorf(k, "", "%s: keys must be strings", what)
 			continue
@@ -175,7 +151,7 @@ func hintFor(key string, known map[string]bool) string {
 
 func (l *loader) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		l.errorf(n, "", "%s must be a string, not %s", what, kindName(n))
+		l.errorf(n, "", "%s must be a string, not %s", what, source.KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -183,7 +159,7 @@ func (l *loader) str(n *yaml.Node, what string) (string, bool) {
 
 func (l *loader) duration(n *yaml.Node, what string) (time.Duration, bool) {
 	if n.Kind != yaml.ScalarNode {
-		l.errorf(n, "", "%s must be a duration, not %s", what, kindName(n))
+		l.errorf(n, "", "%s must be a duration, not %s", what, source.KindName(n))
 		return 0, false
 	}
 	d, err := model.ParseDuration(n.Value)
@@ -199,13 +175,13 @@ func (l *loader) kvs(n *yaml.Node, what string) []KV {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		l.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+		l.errorf(n, "", "%s must be a mapping, not %s", what, source.KindName(n))
 		return nil
 	}
 	out := make([]KV, 0, len(n.Content)/2)
 	seen := make(map[string]bool, len(n.Content)/2)
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := source.Resolve(n.Content[i]), source.Resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			l.errorf(k, "", "%s: keys must be strings", what)
 			continue
@@ -216,7 +192,7 @@ func (l *loader) kvs(n *yaml.Node, what string) []KV {
 		}
 		seen[k.Value] = true
 		if v.Kind != yaml.ScalarNode {
-			l.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, kindName(v))
+			l.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, source.KindName(v))
 			continue
 		}
 		out = append(out, KV{Key: k.Value, Value: v.Value, KeyLoc: source.ScalarOf(k), ValueLoc: source.ScalarOf(v), File: l.f.File})
@@ -262,7 +238,7 @@ func (l *loader) groups(n *yaml.Node, obj *Object, known map[string]bool) {
 		return
 	}
 	if list.Kind != yaml.SequenceNode {
-		l.errorf(list, "", "groups must be a list, not %s", kindName(list))
+		l.errorf(list, "", "groups must be a list, not %s", source.KindName(list))
 		return
 	}
 	for _, raw := range list.Content {
@@ -273,7 +249,7 @@ func (l *loader) groups(n *yaml.Node, obj *Object, known map[string]bool) {
 // group reads one group of a groups list.
 func (l *loader) group(gn *yaml.Node, obj *Object, gk map[string]bool) {
 	if gn.Kind != yaml.MappingNode {
-		l.errorf(gn, "", "a group must be a mapping, not %s", kindName(gn))
+		l.errorf(gn, "", "a group must be a mapping, not %s", source.KindName(gn))
 		return
 	}
 	g := &Group{File: l.f, Object: obj, Span: l.span(gn)}
@@ -294,7 +270,7 @@ func (l *loader) group(gn *yaml.Node, obj *Object, gk map[string]bool) {
 		case "limit":
 			i, err := strconv.Atoi(v.Value)
 			if v.Kind != yaml.ScalarNode || err != nil || i < 0 {
-				l.errorf(v, "", "limit must be a whole number >= 0, not %s", kindName(v))
+				l.errorf(v, "", "limit must be a whole number >= 0, not %s", source.KindName(v))
 			}
 			g.Limit = i
 		case "labels":
@@ -308,7 +284,7 @@ func (l *loader) group(gn *yaml.Node, obj *Object, gk map[string]bool) {
 	}
 	if rules != nil && !(rules.Kind == yaml.ScalarNode && rules.Tag == "!!null") {
 		if rules.Kind != yaml.SequenceNode {
-			l.errorf(rules, "", "rules must be a list, not %s", kindName(rules))
+			l.errorf(rules, "", "rules must be a list, not %s", source.KindName(rules))
 		} else {
 			g.Rules = make([]*Rule, 0, len(rules.Content))
 			for _, rn := range rules.Content {
@@ -325,7 +301,7 @@ func (l *loader) group(gn *yaml.Node, obj *Object, gk map[string]bool) {
 
 func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 	if n.Kind != yaml.MappingNode {
-		l.errorf(n, "", "a rule must be a mapping, not %s", kindName(n))
+		l.errorf(n, "", "a rule must be a mapping, not %s", source.KindName(n))
 		return nil
 	}
 	r := &Rule{Group: g, Span: l.span(n)}
@@ -348,7 +324,7 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 				// number or bool; PromQL takes the text as written.
 				r.Expr, r.ExprLoc, hasExpr = v.Value, source.ScalarOf(v), true
 			} else {
-				l.errorf(v, "", "expr must be a string, not %s", kindName(v))
+				l.errorf(v, "", "expr must be a string, not %s", source.KindName(v))
 			}
 			r.ExprSpan = l.span(v)
 		case "for":
@@ -422,7 +398,7 @@ func (l *loader) object(n *yaml.Node) {
 			api, _ = l.str(v, "apiVersion")
 		case "metadata":
 			if v.Kind != yaml.MappingNode {
-				l.errorf(v, "", "metadata must be a mapping, not %s", kindName(v))
+				l.errorf(v, "", "metadata must be a mapping, not %s", source.KindName(v))
 				return
 			}
 			l.fields(v, "metadata", metadataKeys, func(key string, _, v *yaml.Node) {
@@ -473,7 +449,7 @@ func (l *loader) object(n *yaml.Node) {
 		return
 	}
 	if spec.Kind != yaml.MappingNode {
-		l.errorf(spec, "", "spec must be a mapping, not %s", kindName(spec))
+		l.errorf(spec, "", "spec must be a mapping, not %s", source.KindName(spec))
 		return
 	}
 	l.groups(spec, obj, specKeys)

@@ -160,9 +160,9 @@ func Load(f *source.File) (*SLO, []diag.Finding) {
 	case len(roots) > 1:
 		d.errorf(roots[1], "write one SLO per file", "an SLO file holds one SLO, found %d YAML documents", len(roots))
 	}
-	root := resolve(roots[0])
+	root := source.Resolve(roots[0])
 	if root.Kind != yaml.MappingNode {
-		d.errorf(roots[0], "an SLO file is a mapping that starts with apiVersion: "+APIVersion, "an SLO must be a mapping, not %s", kindName(roots[0]))
+		d.errorf(roots[0], "an SLO file is a mapping that starts with apiVersion: "+APIVersion, "an SLO must be a mapping, not %s", source.KindName(roots[0]))
 		return nil, d.out
 	}
 	s := &SLO{File: f, Window: DefaultWindow, Span: f.Span(root)}
@@ -208,42 +208,18 @@ func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
 	d.report(CheckSchema, d.f.Span(n), hint, format, args...)
 }
 
-func resolve(n *yaml.Node) *yaml.Node {
-	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
-		n = n.Alias
-	}
-	return n
-}
 
-func kindName(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "a mapping"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.AliasNode:
-		return "an alias"
-	}
-	if n.Tag == "!!null" {
-		return "null"
-	}
-	v := n.Value
-	if r := []rune(v); len(r) > 40 {
-		v = string(r[:40]) + "..."
-	}
-	return strconv.Quote(v)
-}
 
 // fields calls fn for each known key of mapping n, reporting unknown and
 // repeated keys, and then each required key that is missing.
 func (d *decoder) fields(n *yaml.Node, what string, known, required []string, fn func(key string, k, v *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "", "%s must be a mapping, not %s", what, kindName(n))
+		d.errorf(n, "", "%s must be a mapping, not %s", what, source.KindName(n))
 		return
 	}
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := source.Resolve(n.Content[i]), source.Resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "", "%s: keys must be strings", what)
 			continue
@@ -273,7 +249,7 @@ func (d *decoder) fields(n *yaml.Node, what string, known, required []string, fn
 // str returns the string value of scalar n, reporting anything else.
 func (d *decoder) str(n *yaml.Node, what string) (string, bool) {
 	if n.Kind != yaml.ScalarNode || n.Tag == "!!null" {
-		d.errorf(n, "", "%s must be a string, not %s", what, kindName(n))
+		d.errorf(n, "", "%s must be a string, not %s", what, source.KindName(n))
 		return "", false
 	}
 	return n.Value, true
@@ -355,7 +331,7 @@ func (d *decoder) spec(root *yaml.Node, s *SLO) {
 func (d *decoder) objective(v *yaml.Node, s *SLO) {
 	r, ok := new(big.Rat).SetString(v.Value)
 	if v.Kind != yaml.ScalarNode || !ok || strings.ContainsAny(v.Value, "/eE") {
-		d.report(CheckObjective, d.f.Span(v), "write a percentage such as 99.9", "objective must be a number, not %s", kindName(v))
+		d.report(CheckObjective, d.f.Span(v), "write a percentage such as 99.9", "objective must be a number, not %s", source.KindName(v))
 		return
 	}
 	hundred := big.NewRat(100, 1)
@@ -392,7 +368,7 @@ func ratText(r *big.Rat) string {
 func (d *decoder) window(v *yaml.Node, s *SLO) {
 	w, err := model.ParseDuration(v.Value)
 	if v.Kind != yaml.ScalarNode || err != nil {
-		d.report(CheckWindow, d.f.Span(v), "write a duration such as 30d or 28d", "window must be a duration, not %s", kindName(v))
+		d.report(CheckWindow, d.f.Span(v), "write a duration such as 30d or 28d", "window must be a duration, not %s", source.KindName(v))
 		return
 	}
 	if time.Duration(w) < 24*time.Hour {
@@ -472,7 +448,7 @@ func (d *decoder) threshold(v *yaml.Node) float64 {
 			return time.Duration(t).Seconds()
 		}
 	}
-	d.errorf(v, "write a duration such as 500ms or 1s, a bucket boundary of the histogram", "threshold must be a positive duration, not %s", kindName(v))
+	d.errorf(v, "write a duration such as 500ms or 1s, a bucket boundary of the histogram", "threshold must be a positive duration, not %s", source.KindName(v))
 	return 0
 }
 
@@ -544,13 +520,13 @@ func (d *decoder) kvs(n *yaml.Node, what string) []KV {
 		return nil
 	}
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "", "%ss must be a mapping, not %s", what, kindName(n))
+		d.errorf(n, "", "%ss must be a mapping, not %s", what, source.KindName(n))
 		return nil
 	}
 	var out []KV
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolve(n.Content[i]), resolve(n.Content[i+1])
+		k, v := source.Resolve(n.Content[i]), source.Resolve(n.Content[i+1])
 		if k.Kind != yaml.ScalarNode {
 			d.errorf(k, "", "%s: keys must be strings", what)
 			continue
@@ -561,7 +537,7 @@ func (d *decoder) kvs(n *yaml.Node, what string) []KV {
 		}
 		seen[k.Value] = true
 		if v.Kind != yaml.ScalarNode {
-			d.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, kindName(v))
+			d.errorf(v, "quote the value if it is meant as text", "%s %q must be a string, not %s", what, k.Value, source.KindName(v))
 			continue
 		}
 		out = append(out, KV{Key: k.Value, Value: v.Value, Span: d.f.Span(k), loc: source.ScalarOf(v)})

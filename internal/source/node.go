@@ -1,0 +1,38 @@
+package source
+
+import (
+	"strconv"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// KindName says what a YAML node is, for a message that wanted another:
+// "a mapping", "a list", "an alias", "null", or a scalar's value quoted
+// (cut at 40 characters).
+func KindName(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.AliasNode:
+		return "an alias"
+	}
+	if n.Tag == "!!null" {
+		return "null"
+	}
+	v := n.Value
+	if r := []rune(v); len(r) > 40 {
+		v = string(r[:40]) + "..."
+	}
+	return strconv.Quote(v)
+}
+
+// Resolve follows aliases (eight at most: a chain longer than that is not
+// a file's) to the node they stand for.
+func Resolve(n *yaml.Node) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.AliasNode && i < 8; i++ {
+		n = n.Alias
+	}
+	return n
+}
