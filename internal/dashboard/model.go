@@ -451,21 +451,7 @@ func (m *Model) rows(f Field) {
 
 // templating reads the templating list, each variable on its own.
 func (m *Model) templating(f Field) {
-	fields, err := members(f.Value, f.Offset)
-	if err != nil {
-		m.note("templating", f.Offset, err)
-		return
-	}
-	list, ok := (&Part{Fields: fields}).Field("list")
-	if !ok {
-		return
-	}
-	items, err := elements(list.Value, list.Offset)
-	if err != nil {
-		m.note("templating.list", list.Offset, err)
-		return
-	}
-	for i, it := range items {
+	for i, it := range m.listItems(f, "templating") {
 		v := &Variable{Part: Part{Path: fmt.Sprintf("templating.list[%d]", i), Raw: it.Value, Offset: it.Offset}}
 		v.Fields, _ = members(it.Value, it.Offset)
 		m.Variables = append(m.Variables, v)
@@ -481,21 +467,7 @@ func (m *Model) templating(f Field) {
 
 // annotations reads the annotations list, each entry on its own.
 func (m *Model) annotations(f Field) {
-	fields, err := members(f.Value, f.Offset)
-	if err != nil {
-		m.note("annotations", f.Offset, err)
-		return
-	}
-	list, ok := (&Part{Fields: fields}).Field("list")
-	if !ok {
-		return
-	}
-	items, err := elements(list.Value, list.Offset)
-	if err != nil {
-		m.note("annotations.list", list.Offset, err)
-		return
-	}
-	for i, it := range items {
+	for i, it := range m.listItems(f, "annotations") {
 		a := &Part{Path: fmt.Sprintf("annotations.list[%d]", i), Raw: it.Value, Offset: it.Offset}
 		a.Fields, _ = members(it.Value, it.Offset)
 		m.Annotations = append(m.Annotations, a)
@@ -506,6 +478,27 @@ func (m *Model) annotations(f Field) {
 		}
 		m.Board.Annotations.List = append(m.Board.Annotations.List, sa)
 	}
+}
+
+// listItems returns the items of the list member of f, the object of the
+// top-level key name (templating, annotations), noting what the file does
+// not let it read.
+func (m *Model) listItems(f Field, name string) []Field {
+	fields, err := members(f.Value, f.Offset)
+	if err != nil {
+		m.note(name, f.Offset, err)
+		return nil
+	}
+	list, ok := (&Part{Fields: fields}).Field("list")
+	if !ok {
+		return nil
+	}
+	items, err := elements(list.Value, list.Offset)
+	if err != nil {
+		m.note(name+".list", list.Offset, err)
+		return nil
+	}
+	return items
 }
 
 // members returns the members of the JSON object raw, which starts at
