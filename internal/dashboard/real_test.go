@@ -13,6 +13,21 @@ import (
 	"github.com/grafana-tools/sdk"
 )
 
+// realGrafana returns a client of the Grafana OBSCTL_TEST_GRAFANA_URL
+// names, with OBSCTL_TEST_GRAFANA_TOKEN, or skips the test.
+func realGrafana(t *testing.T) *sdk.Client {
+	t.Helper()
+	url := os.Getenv("OBSCTL_TEST_GRAFANA_URL")
+	if url == "" {
+		t.Skip("set OBSCTL_TEST_GRAFANA_URL to run against a real Grafana")
+	}
+	c, err := sdk.NewClient(url, os.Getenv("OBSCTL_TEST_GRAFANA_TOKEN"), &http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
 // TestRealGrafana pushes an exported dashboard to a real Grafana as obsctl
 // ships it and pulls it back, when OBSCTL_TEST_GRAFANA_URL names one (with
 // OBSCTL_TEST_GRAFANA_TOKEN, a service account's token with the Editor
@@ -20,15 +35,8 @@ import (
 // for byte, whatever Grafana added, reordered or migrated. The dashboard
 // (uid obsctl-test-<time>) is deleted after.
 func TestRealGrafana(t *testing.T) {
-	url := os.Getenv("OBSCTL_TEST_GRAFANA_URL")
-	if url == "" {
-		t.Skip("set OBSCTL_TEST_GRAFANA_URL to run against a real Grafana")
-	}
+	c := realGrafana(t)
 	ctx := context.Background()
-	c, err := sdk.NewClient(url, os.Getenv("OBSCTL_TEST_GRAFANA_TOKEN"), &http.Client{Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	uid := fmt.Sprintf("obsctl-test-%d", time.Now().UnixNano())
 	var m map[string]any
 	if err := json.Unmarshal([]byte(exported), &m); err != nil {
@@ -68,15 +76,8 @@ func TestRealGrafana(t *testing.T) {
 // deletes its dashboards after; the folder it made stays, as apply leaves
 // folders.
 func TestRealGrafanaPush(t *testing.T) {
-	url := os.Getenv("OBSCTL_TEST_GRAFANA_URL")
-	if url == "" {
-		t.Skip("set OBSCTL_TEST_GRAFANA_URL to run against a real Grafana")
-	}
+	c := realGrafana(t)
 	ctx := context.Background()
-	c, err := sdk.NewClient(url, os.Getenv("OBSCTL_TEST_GRAFANA_TOKEN"), &http.Client{Timeout: 30 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
 	stack := fmt.Sprintf("obsctl-test-%d", time.Now().UnixNano())
 	boards := []Board{board("dashboards/a.json", stack, stack+"-a", stack+" A"), board("dashboards/b.json", stack, stack+"-b", stack+" B")}
 	t.Cleanup(func() {
