@@ -7,10 +7,12 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/util/retry"
 
 	"github.com/obsctl/obsctl/test/cluster"
 )
@@ -257,8 +259,20 @@ func seedObjects(t *testing.T, c *cluster.Cluster, cs cluster.Client) {
 			if err := yaml.Unmarshal([]byte(st), &s); err != nil {
 				t.Fatal(err)
 			}
-			created.Object["status"] = s["status"]
-			if _, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{}); err != nil {
+			// A controller may write the object between its create and
+			// this (the PVC protection finalizer): write the status onto
+			// the object as it then is.
+			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+				created.Object["status"] = s["status"]
+				_, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{})
+				if apierrors.IsConflict(err) {
+					if latest, gerr := ri.Get(ctx, u.GetName(), metav1.GetOptions{}); gerr == nil {
+						created = latest
+					}
+				}
+				return err
+			})
+			if err != nil {
 				t.Fatalf("status of %s %s: %v", u.GetKind(), u.GetName(), err)
 			}
 		}
