@@ -91,6 +91,11 @@ metadata: {name: data, namespace: catalog, labels: {app: web}, annotations: {own
 spec:
   accessModes: [ReadWriteOnce]
   storageClassName: catalog
+  # Bound to its volume from the start: a claim left to the PV
+  # controller's matching goes to provisioning when the controller has
+  # not yet seen the volume, and is then annotated for a provisioner
+  # (labels kube-state-metrics exposes only on that race).
+  volumeName: catalog
   resources: {requests: {storage: 1Gi}}
 ---
 apiVersion: storage.k8s.io/v1
