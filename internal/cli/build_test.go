@@ -157,7 +157,7 @@ func TestBuildIndependentOfRepoSpelling(t *testing.T) {
 	parent := t.TempDir()
 	repoDir := filepath.Join(parent, "obs")
 	for p, data := range map[string]string{
-		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: t\nalerting:\n  severities: [page]\n",
+		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: t\ndefaults: false\nalerting:\n  severities: [page]\n",
 		"rules/a.yaml": "groups:\n  - name: g\n    rules:\n      - record: job:up:sum\n        expr: sum by (job) (up)\n",
 	} {
 		full := filepath.Join(repoDir, p)
@@ -260,7 +260,7 @@ func TestBuildRemovesOnlyItsOwnFiles(t *testing.T) {
 	// goes, the files of others in its folder stay.
 	repo := filepath.Join(wd, "norouting")
 	for p, data := range map[string]string{
-		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: norouting\nrules:\n  paths: [rules]\nalerting:\n  severities: [critical, warning]\n",
+		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: norouting\ndefaults: false\nrules:\n  paths: [rules]\nalerting:\n  severities: [critical, warning]\n",
 		"rules/a.yaml": "groups:\n- name: g\n  rules:\n  - record: job:up:sum\n    expr: sum by (job) (up)\n",
 	} {
 		dst := filepath.Join(repo, filepath.FromSlash(p))

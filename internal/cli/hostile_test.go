@@ -418,7 +418,7 @@ func formatOverhead(t *testing.T) map[string]int64 {
 		if err := os.MkdirAll(filepath.Join(dir, "rules"), 0o755); err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, "obsctl.yaml"), []byte("apiVersion: obsctl/v1\nname: empty\n"), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, "obsctl.yaml"), []byte("apiVersion: obsctl/v1\nname: empty\ndefaults: false\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		overhead = map[string]int64{}

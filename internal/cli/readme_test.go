@@ -227,8 +227,14 @@ func configReference(t *testing.T) string {
 				t.Errorf("config field %s.%s has no doc comment", typ.Name(), sf.Name)
 			}
 			elem, sub := ft, key+"."
-			if ft.Kind() == reflect.Slice {
+			switch ft.Kind() {
+			case reflect.Slice:
 				elem, sub = ft.Elem(), key+"[]."
+			case reflect.Map:
+				elem, sub = ft.Elem(), key+".NAME."
+				for elem.Kind() == reflect.Pointer {
+					elem = elem.Elem()
+				}
 			}
 			recurse := elem.Kind() == reflect.Struct && elem != reflect.TypeFor[config.Duration]() && elem != reflect.TypeFor[config.SecretRef]()
 			if first, ok := seen[elem]; ok && recurse {
@@ -260,6 +266,8 @@ func typeName(t reflect.Type) string {
 			return "list of mappings"
 		}
 		return "list of " + t.Elem().Kind().String() + "s"
+	case t.Kind() == reflect.Map && (t.Elem().Kind() == reflect.Struct || t.Elem().Kind() == reflect.Pointer && t.Elem().Elem().Kind() == reflect.Struct) && t.Elem() != reflect.TypeFor[config.Duration]():
+		return "map of mappings"
 	case t.Kind() == reflect.Map:
 		return "map of " + strings.TrimPrefix(typeName(t.Elem()), "a ") + "s"
 	case t.Kind() == reflect.Struct:

@@ -41,6 +41,7 @@ func readSourceRepo(ctx context.Context, deps *Deps, g *globalOptions, c *cluste
 			Objects: res.Objects, Generated: res.Generated, Requires: res.Requires,
 			// The profile rendered: --profile's, else obsctl.yaml's.
 			Profile: cmp.Or(profile, r.Config.StackProfile()), ProfileNamed: profile != "",
+			Defaults: r.DefaultItems,
 		}
 		if r.Embedded() {
 			src.Repo, src.Implicit = embeddedRepo, g.repo == "" && !c.stackNamed

@@ -116,7 +116,7 @@ func TestOutputs(t *testing.T) {
 func TestRulesOnlyRepo(t *testing.T) {
 	dir := t.TempDir()
 	for p, data := range map[string]string{
-		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: team\nrules:\n  namespace: team-a\n",
+		"obsctl.yaml":  "apiVersion: obsctl/v1\nname: team\ndefaults: false\nrules:\n  namespace: team-a\n",
 		"rules/a.yaml": "groups:\n- name: a\n  rules:\n  - record: a:b:sum\n    expr: sum(b)\n",
 	} {
 		p = filepath.Join(dir, p)

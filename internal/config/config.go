@@ -47,6 +47,11 @@ type Config struct {
 	Grafana Grafana `yaml:"grafana"`
 	// Pipelines says how the log pipelines of pipelines/ end.
 	Pipelines Pipelines `yaml:"pipelines"`
+	// Defaults says which parts of obsctl's default content the repo
+	// builds on (all unless it says otherwise).
+	Defaults Defaults `yaml:"defaults"`
+	// Overrides change the default content item by item.
+	Overrides Overrides `yaml:"overrides"`
 }
 
 // Pipelines says how the repo's log pipelines end.

@@ -51,6 +51,7 @@ func validate(d *decoder, c *Config, root *yaml.Node) {
 	entry := func(fallback diag.Span, key string, path ...string) diag.Span {
 		return entrySpan(d, root, fallback, key, path...)
 	}
+	validateLayer(report, c)
 	if c.Fields.Has("apiVersion") && c.APIVersion != APIVersion {
 		report(c.Span("apiVersion"), "this obsctl reads "+APIVersion,
 			"unsupported apiVersion %q", c.APIVersion)

@@ -127,6 +127,11 @@ type Revision struct {
 	Profile string `json:"profile,omitempty"`
 	// ObsctlVersion is the version of the obsctl that ran it.
 	ObsctlVersion string `json:"obsctlVersion,omitempty"`
+	// Defaults are the items of obsctl's default content the repo built
+	// on, as that obsctl shipped them, each with a digest (layer.Items):
+	// the next apply of another obsctl says which of them it changes.
+	// Empty when the repo built on none.
+	Defaults map[string]string `json:"defaults,omitempty"`
 	// RollbackOf is the revision a rollback re-applied; 0 for an apply.
 	RollbackOf int `json:"rollbackOf,omitempty"`
 	// Summary counts what the apply did.

@@ -14,6 +14,7 @@ import (
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/fluentd"
+	"github.com/obsctl/obsctl/internal/layer"
 	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
@@ -47,7 +48,16 @@ func repoOf(cfg string, rules map[string]string, pipelines ...map[string]string)
 		r.Findings = append(r.Findings, fds...)
 	}
 	var sloFiles []*source.File
-	defer func() { r.AddSLOs(sloFiles) }()
+	defer func() {
+		r.AddSLOs(sloFiles)
+		// A case whose obsctl.yaml says what of the default content it
+		// takes is linted on it, as the loader layers a repo on disk.
+		if r.Config.Fields.Has("defaults") || r.Config.Fields.Has("overrides") {
+			if err := r.LayerDefaults(); err != nil {
+				panic(err)
+			}
+		}
+	}()
 	for _, m := range pipelines {
 		for _, p := range slices.Sorted(maps.Keys(m)) {
 			if strings.HasSuffix(p, "_test.yaml") {
@@ -271,6 +281,16 @@ func TestPipelineCheckNames(t *testing.T) {
 		fluentd.CheckIndexName, fluentd.CheckIndexPrefix, fluentd.CheckRegexp, fluentd.CheckDuplicateName, fluentd.CheckCatchAll, fluentd.CheckOverlap} {
 		if !slices.ContainsFunc(Checks(), func(c Check) bool { return c.Name() == name }) {
 			t.Errorf("the pipeline loader reports %s, which is not a registered check", name)
+		}
+	}
+}
+
+// TestLayerCheckNames keeps the registered layering checks' names equal
+// to internal/layer's.
+func TestLayerCheckNames(t *testing.T) {
+	for _, name := range []string{layer.CheckOverride, layer.CheckParameter, layer.CheckTest, layer.CheckShadow} {
+		if _, ok := Lookup(name); !ok {
+			t.Errorf("internal/layer reports %s, which is not a registered check", name)
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/layer"
 )
 
 // duplicateName reports two alerting rules with the same name and the same
@@ -53,6 +54,9 @@ func (duplicateName) Check(p *Pass) {
 				key := staticIdentity(r)
 				var prev *RuleRef
 				for _, q := range seen[key] {
+					if layer.IsDefault(q.path) != layer.IsDefault(r.path) {
+						continue // defaults/shadow says it
+					}
 					if seriesMayOverlap(r.IsAlert(), p.RuleExpr(q), p.RuleExpr(r)) {
 						prev = q
 						break

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/layer"
 	"github.com/obsctl/obsctl/internal/spell"
 )
 
@@ -46,6 +47,9 @@ func (severityLabel) Check(p *Pass) {
 		hint := "declared severities: " + list
 		if s := spell.Closest(kv.Value, declared); s != "" {
 			hint = "did you mean \"" + s + "\"? " + hint
+		}
+		if layer.IsDefault(r.Group.File.Path) {
+			hint = "declare it in alerting.severities, or map the default content's to yours in overrides.severities (" + kv.Value + ": " + declared[0] + "); " + "declared severities: " + list
 		}
 		p.Report(kv.ValueSpan(), hint, "severity %q of alert %q is not declared in alerting.severities", kv.Value, r.Alert)
 	}

@@ -80,7 +80,7 @@ func loaded(r *Repo) []string {
 // read; each is a load/file finding at the file (or at the rules.paths
 // entry that names it), and the rest of the repo still loads.
 func TestLoadRefuses(t *testing.T) {
-	const cfg = "apiVersion: obsctl/v1\nname: t\n"
+	const cfg = "apiVersion: obsctl/v1\nname: t\ndefaults: false\n"
 	environ := "/proc/self/environ"
 	tests := []struct {
 		name  string
@@ -95,7 +95,7 @@ func TestLoadRefuses(t *testing.T) {
 			links: map[string]string{"rules/z.yaml": "/dev/zero"}}, Options{}, []string{"rules/z.yaml:1"}, []string{"rules/ok.yaml"}},
 		{"rule file is a pipe", repoSpec{files: map[string]string{"obsctl.yaml": cfg, "rules/ok.yaml": goodRule},
 			fifos: []string{"rules/p.yaml"}}, Options{}, []string{"rules/p.yaml:1"}, []string{"rules/ok.yaml"}},
-		{"rule path to a folder outside", repoSpec{files: map[string]string{"obsctl.yaml": cfg + "rules:\n  paths:\n  - rules\n  - ext\n", "rules/ok.yaml": goodRule},
+		{"rule path to a folder outside", repoSpec{files: map[string]string{"obsctl.yaml": "apiVersion: obsctl/v1\nname: t\nrules:\n  paths:\n  - rules\n  - ext\ndefaults: false\n", "rules/ok.yaml": goodRule},
 			links: map[string]string{"ext": "/etc"}}, Options{}, []string{"obsctl.yaml:6"}, []string{"rules/ok.yaml"}},
 		{"config to the environment", repoSpec{files: map[string]string{"rules/ok.yaml": goodRule},
 			links: map[string]string{"obsctl.yaml": environ}}, Options{}, []string{"obsctl.yaml:1"}, []string{"rules/ok.yaml"}},
@@ -189,7 +189,7 @@ func sorted(s []string) []string {
 // command line is the user's choice and is read; a link below a folder
 // named so must stay inside that folder.
 func TestExplicitPathOutsideIsRead(t *testing.T) {
-	repo := repoSpec{files: map[string]string{"obsctl.yaml": "apiVersion: obsctl/v1\nname: t\n"}}.build(t)
+	repo := repoSpec{files: map[string]string{"obsctl.yaml": "apiVersion: obsctl/v1\nname: t\ndefaults: false\n"}}.build(t)
 	outside := repoSpec{files: map[string]string{"team/a.yaml": goodRule, "secret.txt": "tok-1d1d\n"},
 		links: map[string]string{"team/leak.yaml": "../secret.txt"}}.build(t)
 	r, err := loadWithin(t, Options{WorkDir: repo, Paths: []string{filepath.Join(outside, "team")}})

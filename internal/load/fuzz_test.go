@@ -183,7 +183,7 @@ func (k kind) refused(w want, content []byte) bool {
 }
 
 const (
-	fuzzConfig = "apiVersion: obsctl/v1\nname: fuzz\nrules:\n  paths: [rules, extra]\n"
+	fuzzConfig = "apiVersion: obsctl/v1\nname: fuzz\nrules:\n  paths: [rules, extra]\ndefaults: false\n"
 	fuzzRule   = "groups:\n- name: g\n  rules:\n  - record: a:b\n    expr: up\n"
 	fuzzDash   = "{\"title\": \"d\", \"panels\": []}\n"
 	fuzzPipe   = "apiVersion: obsctl/v1\nkind: Pipeline\nname: p\nmatch: {namespaces: [p]}\noutput: {index: logs-p}\n"

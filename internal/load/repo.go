@@ -66,6 +66,10 @@ type Repo struct {
 	SLOTests []*source.File
 	// Findings are the problems met while loading.
 	Findings []diag.Finding
+	// DefaultItems are the items of the default content the repo builds
+	// on, as obsctl ships them (before the overrides), with a digest
+	// each (layer.Items); nil when it builds on none.
+	DefaultItems map[string]string
 	// Neutral is set when no obsctl.yaml applies: files given on the
 	// command line outside any repo. Config is then the empty one (no
 	// required annotations, no declared severities, no routing, no
@@ -90,6 +94,8 @@ type Repo struct {
 	extraSLOs  []*source.File // SLO specs given on the command line outside slos/
 	deferRules bool           // Options.Defer
 
+	// layered is set when default content was loaded under the repo's.
+	layered bool
 	// tree is where the repo's files are read from.
 	tree *tree
 	// configRefused is set when obsctl.yaml was not read (a load/file
@@ -343,9 +349,14 @@ func Load(opts Options) (*Repo, error) {
 	}
 	r.deferRules = opts.Defer
 	if !given {
-		return r, r.loadAll(nil, false)
+		err = r.loadAll(nil, false)
+	} else {
+		err = r.loadGiven(opts)
 	}
-	return r, r.loadGiven(opts)
+	if err == nil {
+		err = r.layerDefaults(opts)
+	}
+	return r, err
 }
 
 // loadAll loads the repo's rule files, pipelines and dashboards (none for

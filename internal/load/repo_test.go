@@ -27,7 +27,7 @@ func writeRepo(t *testing.T, files map[string]string) string {
 	return dir
 }
 
-const minimalConfig = "apiVersion: obsctl/v1\nname: t\n"
+const minimalConfig = "apiVersion: obsctl/v1\nname: t\ndefaults: false\n"
 
 func TestLoadResolvesTheRepo(t *testing.T) {
 	dir := writeRepo(t, map[string]string{

@@ -97,8 +97,6 @@ func (l *loader) through(n *yaml.Node, fn func(*yaml.Node)) {
 	fn(source.Resolve(n))
 }
 
-
-
 // get returns the value of key in mapping n, or nil (also when n is nil).
 // It reads keys as fields does, through aliases, so that a key fields
 // accepted is always found here.
@@ -306,10 +304,12 @@ func (l *loader) rule(n *yaml.Node, g *Group) *Rule {
 	}
 	r := &Rule{Group: g, Span: l.span(n)}
 	r.Disabled = ruleDisables(n, r.Disabled)
+	r.Params = ruleParams(n, r.Params)
 	hasExpr := false
 	l.fields(n, "rule", ruleKeys, func(key string, k, v *yaml.Node) {
 		r.Disabled = ruleDisables(k, r.Disabled)
 		r.Disabled = ruleDisables(v, r.Disabled)
+		r.Params = ruleParams(k, r.Params)
 		defer l.refuse(&r.refused, key, len(l.findings))
 		switch key {
 		case "alert":
@@ -467,6 +467,29 @@ func ruleDisables(n *yaml.Node, acc []string) []string {
 	for _, c := range [...]string{n.HeadComment, n.LineComment, n.FootComment} {
 		if c != "" && strings.Contains(c, disableMark) {
 			acc = appendNames(acc, c, disableMark)
+		}
+	}
+	return acc
+}
+
+const paramMark = "obsctl:parameter "
+
+// ruleParams appends the parameters "# obsctl:parameter NAME=VALUE --
+// what it is" comments on n declare: a number of the rule's expression
+// that overrides may change by NAME (see internal/layer).
+func ruleParams(n *yaml.Node, acc []Param) []Param {
+	for _, c := range [...]string{n.HeadComment, n.LineComment} {
+		if !strings.Contains(c, paramMark) {
+			continue
+		}
+		for _, line := range strings.Split(c, "\n") {
+			i := strings.Index(line, paramMark)
+			if i < 0 {
+				continue
+			}
+			rest, doc, _ := strings.Cut(line[i+len(paramMark):], "--")
+			name, value, ok := strings.Cut(strings.TrimSpace(rest), "=")
+			acc = append(acc, Param{Name: strings.TrimSpace(name), Value: strings.TrimSpace(value), Doc: strings.TrimSpace(doc), Bad: !ok})
 		}
 	}
 	return acc

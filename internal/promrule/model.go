@@ -86,6 +86,10 @@ type Rule struct {
 	// SLO spec): its expression is not written in the file, so ExprLoc is
 	// zero and ExprSpan is the part of the source it was compiled from.
 	Compiled bool
+	// Params are the parameters the rule declares with
+	// "# obsctl:parameter NAME=VALUE" comments: numbers of its
+	// expression that overrides change by name.
+	Params []Param
 	// refused lists the keys written with a value the loader refused.
 	refused []string
 }
@@ -167,3 +171,12 @@ func (f *File) Rules() []*Rule {
 // MatchesAny reports whether the disable comments names (as File.Disabled
 // and Rule.Disabled hold them) turn check off.
 func MatchesAny(names []string, check string) bool { return matchesAny(names, check) }
+
+// Param is a number of a rule's expression declared changeable by name.
+type Param struct {
+	// Name names it in overrides; Value is the number as the expression
+	// has it; Doc says what it is. Bad is set when the comment is not
+	// NAME=VALUE.
+	Name, Value, Doc string
+	Bad              bool
+}

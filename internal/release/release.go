@@ -41,6 +41,10 @@ type Source struct {
 	Git *inventory.GitInfo
 	// RollbackOf is the revision a rollback re-applies; 0 otherwise.
 	RollbackOf int
+	// Defaults are the items of the default content the repo builds on
+	// (load.Repo.DefaultItems), recorded with the revision; nil for a
+	// repo that builds on none, and for manifests.
+	Defaults map[string]string
 }
 
 // Options say how to release.

@@ -45,7 +45,7 @@ func Rollback(ctx context.Context, c *Cluster, ro RollbackOptions, o Options) (*
 		r.note("obsctl: rolling stack %s back to revision %d (%s by %s, %d objects)",
 			o.Stack, rev.Number, rev.Time.UTC().Format("2006-01-02 15:04:05Z"), rev.Who(), len(objs))
 		return Source{
-			Objects: objs, Repo: rev.Repo, Git: rev.Git, Profile: rev.Profile,
+			Objects: objs, Repo: rev.Repo, Git: rev.Git, Profile: rev.Profile, Defaults: rev.Defaults,
 			// Going back to the revision's profile is what a rollback
 			// means: it is named by naming the revision.
 			ProfileNamed: true, RollbackOf: rev.Number,

@@ -1,6 +1,7 @@
 package release
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,8 +16,10 @@ import (
 	"github.com/obsctl/obsctl/internal/apply"
 	"github.com/obsctl/obsctl/internal/inventory"
 	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/layer"
 	"github.com/obsctl/obsctl/internal/lock"
 	"github.com/obsctl/obsctl/internal/redact"
+	"github.com/obsctl/obsctl/internal/version"
 )
 
 // recordGrace is how long the release may go on past its deadline to
@@ -235,6 +238,7 @@ func (r *run) prepare(ctx context.Context) error {
 	if err := r.checkRepo(); err != nil {
 		return err
 	}
+	r.noteDefaults()
 	desired, err := r.c.resolveNamespaces(r.src.Objects, r.o.Namespace)
 	if err != nil {
 		return err
@@ -377,6 +381,39 @@ func liveFor(objs []*unstructured.Unstructured, live map[kube.Ref]*unstructured.
 		}
 	}
 	return out
+}
+
+// noteDefaults says, before anything is applied, which items of the
+// default content the repo builds on changed since the stack's last
+// revision: another obsctl brings other defaults. A revision of an
+// obsctl that recorded none says nothing.
+func (r *run) noteDefaults() {
+	prev := r.inv.Latest()
+	if prev == nil || prev.Defaults == nil || r.src.Defaults == nil {
+		return
+	}
+	added, removed, changed := layer.ItemChanges(prev.Defaults, r.src.Defaults)
+	if len(added)+len(removed)+len(changed) == 0 {
+		return
+	}
+	from := cmp.Or(prev.ObsctlVersion, "an unknown version")
+	r.note("obsctl: the default content changed since revision %d (obsctl %s, now %s): %d added, %d removed, %d changed",
+		prev.Number, from, version.Get().Version, len(added), len(removed), len(changed))
+	const most = 20
+	n := 0
+	for _, l := range []struct {
+		mark  string
+		items []string
+	}{{"+", added}, {"-", removed}, {"~", changed}} {
+		for _, it := range l.items {
+			if n == most {
+				r.note("obsctl:   ... and %d more", len(added)+len(removed)+len(changed)-most)
+				return
+			}
+			r.note("obsctl:   %s %s", l.mark, it)
+			n++
+		}
+	}
 }
 
 // checkRepo refuses to stand the embedded default repo's stack up where
@@ -535,6 +572,9 @@ func (r *run) conflictErr() error {
 func (r *run) noop() bool {
 	if r.src.RollbackOf > 0 || r.plan.ProfileChange != "" || r.rolledForward || r.inv.Latest() == nil {
 		return false
+	}
+	if r.src.Defaults != nil && !maps.Equal(r.inv.Latest().Defaults, r.src.Defaults) {
+		return false // another obsctl's defaults: recorded, or every run would say so again
 	}
 	for _, c := range r.plan.Changes {
 		switch {
@@ -815,6 +855,8 @@ func (r *run) revision(applied []*unstructured.Unstructured) inventory.Revision 
 		},
 	}
 	rev.Git = r.src.Git
+	rev.ObsctlVersion = version.Get().Version
+	rev.Defaults = r.src.Defaults
 	rev.KubeUser, rev.KubeGroups = r.whoAmI()
 	if err := rev.SetObjects(slices.Clone(applied)); err != nil {
 		r.note("obsctl: warning: %v", err)

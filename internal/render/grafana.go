@@ -15,6 +15,8 @@ import (
 	"github.com/obsctl/obsctl/internal/apiyaml"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/dashboard"
+	"github.com/obsctl/obsctl/internal/layer"
+	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
 )
 
@@ -402,6 +404,11 @@ func DashboardConfigMap(d *source.File, size int) (string, error) {
 		return "", fmt.Errorf("%s: %d bytes: %w; split it or drop unused panels", p, size, errDashboardTooLarge)
 	}
 	name := "grafana-dashboard-" + strings.TrimSuffix(f, ".json")
+	if layer.IsDefault(dashboardRel(d)) {
+		// The default content's, beside the repo's own of the same file
+		// name.
+		name = "grafana-dashboard-defaults." + strings.TrimSuffix(f, ".json")
+	}
 	folder := DashboardFolder(d)
 	if folder != "" {
 		name = "grafana-dashboard-" + folder + "." + strings.TrimSuffix(f, ".json")
@@ -453,8 +460,10 @@ func grafanaDashboards(b *builder, r *resolved, app string) ([]shippedDashboard,
 			return nil, fmt.Errorf("%s: its ConfigMap, %s, is also %s's; rename one of them", d.Path, name, prev)
 		}
 		names[name] = d.Path
+		cm := r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)})
+		cm.Annotations = map[string]string{promrule.SourceAnnotation: dashboardRel(d)}
 		out = append(out, shippedDashboard{
-			cm:     r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)}),
+			cm:     cm,
 			folder: DashboardFolder(d),
 		})
 	}

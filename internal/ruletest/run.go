@@ -24,6 +24,7 @@ import (
 	"github.com/prometheus/prometheus/tsdb"
 
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/layer"
 	"github.com/obsctl/obsctl/internal/parallel"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
@@ -303,7 +304,9 @@ func compileRules(tf *File, rf RuleFiles) (map[string]*rulefmt.RuleGroups, []str
 	seen := map[string]bool{}
 	for _, name := range tf.RuleFiles {
 		pattern := name.Value
-		if !strings.HasPrefix(pattern, "/") {
+		// @defaults/... names a file of the default content the repo
+		// builds on, wherever the test is.
+		if !strings.HasPrefix(pattern, "/") && !layer.IsDefault(pattern) {
 			pattern = path.Join(dir, pattern)
 		}
 		var found []LoadedRules

@@ -296,6 +296,7 @@ func TestResourcesEveryComponent(t *testing.T) {
 	s := newServer(t)
 	const base = `apiVersion: obsctl/v1
 name: sweep
+defaults: false
 rules:
   paths: [rules]
   namespace: monitoring

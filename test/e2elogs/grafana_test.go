@@ -25,6 +25,7 @@ const (
 
 const grafanaConfig = `apiVersion: obsctl/v1
 name: e2egrafana
+defaults: false
 grafana:
   url: %s
   token: {secret: {name: grafana-push, key: token}}

@@ -106,7 +106,7 @@ output:
 
 func writeRepo(t *testing.T, dir, retention string, pipelines map[string]string) {
 	t.Helper()
-	conf := "apiVersion: obsctl/v1\nname: e2elogs\nstack:\n  profile: minimal\n  components:\n    elasticsearch: {retention: " + retention + "}\n"
+	conf := "apiVersion: obsctl/v1\nname: e2elogs\ndefaults: false\nstack:\n  profile: minimal\n  components:\n    elasticsearch: {retention: " + retention + "}\n"
 	if err := os.WriteFile(filepath.Join(dir, "obsctl.yaml"), []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}

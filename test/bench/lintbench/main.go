@@ -197,7 +197,7 @@ func bench(o *options, stdout, stderr io.Writer) ([]result, error) {
 		fmt.Fprintf(stdout, "corpus %s: %d files, %d recording + %d alerting rules, %.1f MB, written in %.1fs\n",
 			name, cs.Files, cs.Records, cs.Alerts, float64(cs.Bytes)/1e6, time.Since(start).Seconds())
 		r := result{size: size, name: name, corpus: cs}
-		cfg := fmt.Sprintf("apiVersion: obsctl/v1\nname: bench\nrules:\n  paths: [%s]\n", base)
+		cfg := fmt.Sprintf("apiVersion: obsctl/v1\nname: bench\ndefaults: false\nrules:\n  paths: [%s]\n", base)
 		if err := os.WriteFile(filepath.Join(work, "obsctl.yaml"), []byte(cfg), 0o644); err != nil {
 			return nil, err
 		}

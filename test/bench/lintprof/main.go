@@ -66,7 +66,7 @@ func profile(dirs []string, cpuProfile, memProfile string, w io.Writer) error {
 		return err
 	}
 	work, base := filepath.Dir(dir), filepath.Base(dir)
-	cfg := fmt.Sprintf("apiVersion: obsctl/v1\nname: bench\nrules:\n  paths: [%s]\n", base)
+	cfg := fmt.Sprintf("apiVersion: obsctl/v1\nname: bench\ndefaults: false\nrules:\n  paths: [%s]\n", base)
 	if data, err := os.ReadFile(filepath.Join(work, "obsctl.yaml")); err != nil || string(data) != cfg {
 		return fmt.Errorf("%s must hold an obsctl.yaml of exactly:\n%s", work, cfg)
 	}

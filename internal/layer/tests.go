@@ -1,0 +1,259 @@
+package layer
+
+import (
+	"bytes"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/prometheus/prometheus/promql/parser"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/source"
+)
+
+// Tests fits the default rule tests to the default alerts as overridden:
+// a case of a disabled alert, or of a recording rule a disabled group
+// took, is left out; the expected labels and annotations of a changed
+// alert follow its overrides; a case of an alert whose for or parameters
+// were changed is left out, since it was written for the default's
+// timing and thresholds, and unless the repo's own tests (own) test the
+// alert, a defaults/test finding at the override asks for one. Routing
+// tests are left out whole: they test the default routing, not the
+// repo's. A file nothing changes is returned as it is.
+func Tests(res *Result, own, def []*source.File) ([]*source.File, []diag.Finding) {
+	tested := map[string]bool{}
+	for _, f := range own {
+		for _, a := range testedAlerts(f) {
+			tested[a] = true
+		}
+	}
+	var out []*source.File
+	var findings []diag.Finding
+	asked := map[string]bool{}
+	for _, f := range def {
+		root := document(f)
+		if root == nil {
+			out = append(out, f)
+			continue
+		}
+		if mapValue(root, "route_tests") != nil {
+			continue
+		}
+		changed := false
+		tests := mapValue(root, "tests")
+		if tests == nil || tests.Kind != yaml.SequenceNode {
+			out = append(out, f)
+			continue
+		}
+		tests.Content = slices.DeleteFunc(tests.Content, func(t *yaml.Node) bool {
+			if t.Kind != yaml.MappingNode {
+				return false
+			}
+			n := 0
+			if art := mapValue(t, "alert_rule_test"); art != nil && art.Kind == yaml.SequenceNode {
+				art.Content = slices.DeleteFunc(art.Content, func(c *yaml.Node) bool {
+					name := scalar(mapValue(c, "alertname"))
+					drop, edit := res.fit(name, c)
+					if drop {
+						for _, ch := range res.Changed[name] {
+							if !tested[name] && !asked[name] && !res.Removed[name] {
+								asked[name] = true
+								findings = append(findings, diag.Finding{Check: CheckTest, Severity: diag.Warning, Span: ch.At,
+									Message: fmt.Sprintf("the overrides of %s (%s) change what its default tests assume: they are left out", name, ch.Override),
+									Hint:    "write a test of the repo's own that makes " + name + " fire as overridden (obsctl test)"})
+							}
+						}
+					}
+					changed = changed || drop || edit
+					return drop
+				})
+				n += len(art.Content)
+			}
+			if pet := mapValue(t, "promql_expr_test"); pet != nil && pet.Kind == yaml.SequenceNode {
+				pet.Content = slices.DeleteFunc(pet.Content, func(c *yaml.Node) bool {
+					drop := res.readsRemoved(scalar(mapValue(c, "expr")))
+					changed = changed || drop
+					return drop
+				})
+				n += len(pet.Content)
+			}
+			return n == 0
+		})
+		if !changed {
+			out = append(out, f)
+			continue
+		}
+		if len(tests.Content) == 0 {
+			continue // nothing of it is left to test
+		}
+		var b bytes.Buffer
+		b.WriteString("# " + f.Path + " as the overrides of obsctl.yaml leave it.\n")
+		enc := yaml.NewEncoder(&b)
+		enc.SetIndent(2)
+		if err := enc.Encode(root); err != nil {
+			out = append(out, f) // cannot happen with a tree yaml decoded; the tests then say what fails
+			continue
+		}
+		nf := source.NewFile(f.Path, b.Bytes())
+		nf.Rel = f.Rel
+		out = append(out, nf)
+	}
+	return out, findings
+}
+
+// fit fits the case c of alert name to the overrides: drop when it no
+// longer applies, edit when its expectations were changed.
+func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
+	if res.Removed[name] {
+		return true, false
+	}
+	exp := mapValue(c, "exp_alerts")
+	if exp == nil || exp.Kind != yaml.SequenceNode {
+		return false, false
+	}
+	if dropped := res.Dropped[name]; len(dropped) > 0 {
+		// Some alerts of the name are disabled: they are no longer
+		// expected.
+		n := len(exp.Content)
+		exp.Content = slices.DeleteFunc(exp.Content, func(a *yaml.Node) bool {
+			return slices.ContainsFunc(dropped, func(ls map[string]string) bool { return hasLabels(mapValue(a, "exp_labels"), ls) })
+		})
+		edit = len(exp.Content) != n
+	}
+	changes := res.Changed[name]
+	if len(changes) == 0 {
+		return false, edit
+	}
+	for _, ch := range changes {
+		if ch.Override.Changes() {
+			return true, false // the case was written for the default's timing and thresholds
+		}
+	}
+	for _, a := range exp.Content {
+		ls := mapValue(a, "exp_labels")
+		for _, ch := range changes {
+			if !hasLabels(ls, ch.Labels) {
+				continue
+			}
+			ov := ch.Override
+			if ov.Severity != "" {
+				setKey(a, "exp_labels", "severity", ov.Severity)
+				edit = true
+			}
+			for _, k := range slices.Sorted(maps.Keys(ov.Labels)) {
+				setKey(a, "exp_labels", k, ov.Labels[k])
+				edit = true
+			}
+			ann := mapValue(a, "exp_annotations")
+			for _, k := range slices.Sorted(maps.Keys(ov.Annotations)) {
+				v := ov.Annotations[k]
+				if strings.Contains(v, "{{") {
+					return true, false // the case cannot say what the template gives
+				}
+				if ann != nil {
+					setKey(a, "exp_annotations", k, v)
+					edit = true
+				}
+			}
+		}
+	}
+	return false, edit
+}
+
+// readsRemoved reports whether the expression selects a series a
+// disabled recording rule recorded.
+func (res *Result) readsRemoved(expr string) bool {
+	if len(res.Removed) == 0 || expr == "" {
+		return false
+	}
+	e, err := promql.ParseExpr(expr)
+	if err != nil {
+		return false
+	}
+	found := false
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok && res.Removed[vs.Name] {
+			found = true
+		}
+		return nil
+	})
+	return found
+}
+
+// hasLabels reports whether the mapping ls (a case's exp_labels) has
+// every label of want: an alert's labels as the default wrote them.
+func hasLabels(ls *yaml.Node, want map[string]string) bool {
+	for k, v := range want {
+		if scalar(mapValue(ls, k)) != v {
+			return false
+		}
+	}
+	return true
+}
+
+// setKey sets key k of the mapping under key m of a to v.
+func setKey(a *yaml.Node, m, k, v string) {
+	mn := mapValue(a, m)
+	if mn == nil {
+		mn = &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
+		a.Content = append(a.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: m}, mn)
+	}
+	if vn := mapValue(mn, k); vn != nil {
+		vn.Value, vn.Tag, vn.Style, vn.Kind = v, "!!str", 0, yaml.ScalarNode
+		return
+	}
+	mn.Content = append(mn.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: k}, &yaml.Node{Kind: yaml.ScalarNode, Value: v, Tag: "!!str"})
+}
+
+// testedAlerts returns the alerts a rule test file's cases test.
+func testedAlerts(f *source.File) []string {
+	root := document(f)
+	var out []string
+	for _, t := range seq(mapValue(root, "tests")) {
+		for _, c := range seq(mapValue(t, "alert_rule_test")) {
+			if a := scalar(mapValue(c, "alertname")); a != "" {
+				out = append(out, a)
+			}
+		}
+	}
+	return out
+}
+
+// document returns the top-level mapping of a YAML file, nil when it is
+// not one.
+func document(f *source.File) *yaml.Node {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(f.Src, &doc); err != nil || doc.Kind != yaml.DocumentNode || len(doc.Content) != 1 || doc.Content[0].Kind != yaml.MappingNode {
+		return nil
+	}
+	return doc.Content[0]
+}
+
+func mapValue(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func seq(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil || n.Kind != yaml.ScalarNode {
+		return ""
+	}
+	return n.Value
+}
