@@ -8,6 +8,8 @@ import (
 	amconfig "github.com/prometheus/alertmanager/config"
 	"go.yaml.in/yaml/v3"
 	yamlv2 "gopkg.in/yaml.v2"
+
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 // SecretPlaceholder is what Alertmanager's marshallers write in place of a
@@ -48,10 +50,10 @@ func encode(am *amconfig.Config, webhookURLs map[string]string, prune bool) ([]b
 		return nil, errors.New("marshalled alertmanager config is not a mapping")
 	}
 	root := doc.Content[0]
-	for _, rcv := range items(value(root, "receivers")) {
-		name := value(rcv, "name")
-		for _, wh := range items(value(rcv, "webhook_configs")) {
-			if u := value(wh, "url"); u != nil && name != nil {
+	for _, rcv := range source.Items(source.Value(root, "receivers")) {
+		name := source.Value(rcv, "name")
+		for _, wh := range source.Items(source.Value(rcv, "webhook_configs")) {
+			if u := source.Value(wh, "url"); u != nil && name != nil {
 				u.SetString(webhookURLs[name.Value])
 			}
 		}
@@ -98,25 +100,4 @@ func pruneNode(n *yaml.Node) {
 		}
 		n.Content = kept
 	}
-}
-
-// value returns the value of key in mapping n, or nil.
-func value(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-// items returns the items of sequence n, or nil.
-func items(n *yaml.Node) []*yaml.Node {
-	if n == nil || n.Kind != yaml.SequenceNode {
-		return nil
-	}
-	return n.Content
 }

@@ -97,6 +97,13 @@ type Overrides struct {
 	// (page: critical): every default alert of the one has the other,
 	// unless an override of the alert sets its severity.
 	Severities map[string]string `yaml:"severities"`
+	// Labels are set on every default alert (added, or replacing the
+	// default's), unless an override of the alert sets the label: the
+	// team or cluster a route or a receiver's template reads.
+	Labels map[string]string `yaml:"labels"`
+	// Annotations are set on every default alert, unless an override of
+	// the alert sets the annotation.
+	Annotations map[string]string `yaml:"annotations"`
 }
 
 // Toggle disables a default item.
@@ -134,7 +141,7 @@ func (o *AlertOverride) Changes() bool {
 
 // Empty reports whether the overrides say nothing.
 func (o *Overrides) Empty() bool {
-	return len(o.Alerts)+len(o.Groups)+len(o.Dashboards)+len(o.Pipelines)+len(o.Severities) == 0
+	return len(o.Alerts)+len(o.Groups)+len(o.Dashboards)+len(o.Pipelines)+len(o.Severities)+len(o.Labels)+len(o.Annotations) == 0
 }
 
 // validateLayer checks defaults: and overrides:.
@@ -182,6 +189,19 @@ func validateLayer(report func(diag.Span, string, string, ...any), c *Config) {
 			if _, err := strconv.ParseFloat(a.Parameters[name], 64); err != nil {
 				report(a.Entry("parameters", name), "give a number, such as 0.05 or 90", "overrides.alerts.%s.parameters.%s: %q is not a number", k, name, a.Parameters[name])
 			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.Labels)) {
+		switch {
+		case !labelNameRE.MatchString(name):
+			report(o.Entry("labels", name), "", "invalid label name %q", name)
+		case name == "severity":
+			report(o.Entry("labels", name), "map the default severities to the repo's in overrides.severities", "overrides.labels would give every default alert one severity")
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(o.Annotations)) {
+		if !labelNameRE.MatchString(name) {
+			report(o.Entry("annotations", name), "", "invalid annotation name %q", name)
 		}
 	}
 	for _, from := range slices.Sorted(maps.Keys(o.Severities)) {

@@ -90,6 +90,8 @@ func TestOverridesBad(t *testing.T) {
 		{"overrides:\n  alerts:\n    A: {for: soon}\n", 5, "invalid duration"},
 		{"overrides:\n  groups: {g: {disabled: false}}\n", 4, "changes nothing: only disabling is supported"},
 		{"overrides:\n  severities: {page: urgent}\n", 4, `overrides.severities.page: "urgent" is not declared`},
+		{"overrides:\n  labels: {severity: page}\n", 4, "overrides.labels would give every default alert one severity"},
+		{"overrides:\n  annotations: {bad-name: x}\n", 4, `invalid annotation name "bad-name"`},
 	} {
 		_, fds := parse(t, "apiVersion: obsctl/v1\nname: x\n"+tc.src+"alerting:\n  severities: [critical, warning]\n")
 		found := false

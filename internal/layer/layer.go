@@ -163,20 +163,39 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 			res.Changed[r.Alert] = append(res.Changed[r.Alert], Change{Override: ov, Labels: static, At: at})
 		}
 	}
-	// Severities, on the alerts no override gave one.
-	explicit := map[*promrule.Rule]bool{}
+	// What every default alert gets (severities mapped, labels and
+	// annotations set), but where an override of the alert says
+	// otherwise.
+	type keys struct{ labels, annotations map[string]bool }
+	explicit := map[*promrule.Rule]keys{}
 	for _, key := range slices.Sorted(maps.Keys(o.Alerts)) {
-		if ov := o.Alerts[key]; ov != nil && (ov.Severity != "" || ov.Labels["severity"] != "") {
-			name, ms, err := Selector(key)
-			if err != nil {
-				continue
-			}
-			for _, f := range def.RuleFiles {
-				for _, g := range f.Groups {
-					for _, r := range g.Rules {
-						if r.Alert == name && matches(ms, staticLabels(g, r)) {
-							explicit[r] = true
-						}
+		ov := o.Alerts[key]
+		if ov == nil {
+			continue
+		}
+		name, ms, err := Selector(key)
+		if err != nil {
+			continue
+		}
+		for _, f := range def.RuleFiles {
+			for _, g := range f.Groups {
+				for _, r := range g.Rules {
+					if r.Alert != name || !matches(ms, staticLabels(g, r)) {
+						continue
+					}
+					k, ok := explicit[r]
+					if !ok {
+						k = keys{map[string]bool{}, map[string]bool{}}
+						explicit[r] = k
+					}
+					for l := range ov.Labels {
+						k.labels[l] = true
+					}
+					if ov.Severity != "" {
+						k.labels["severity"] = true
+					}
+					for a := range ov.Annotations {
+						k.annotations[a] = true
 					}
 				}
 			}
@@ -186,18 +205,43 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 	for _, f := range def.RuleFiles {
 		for _, g := range f.Groups {
 			for _, r := range g.Rules {
+				if !r.IsAlert() {
+					continue
+				}
 				static := staticLabels(g, r)
-				to, ok := o.Severities[static["severity"]]
-				if !r.IsAlert() || !ok || to == "" {
+				k := explicit[r]
+				ov := &config.AlertOverride{}
+				at := o.Span("labels")
+				if to, ok := o.Severities[static["severity"]]; ok && to != "" {
+					used[static["severity"]] = true
+					if !k.labels["severity"] {
+						ov.Severity, at = to, o.Entry("severities", static["severity"])
+					}
+				}
+				for l, v := range o.Labels {
+					if !k.labels[l] {
+						if ov.Labels == nil {
+							ov.Labels = map[string]string{}
+						}
+						ov.Labels[l] = v
+					}
+				}
+				for a, v := range o.Annotations {
+					if !k.annotations[a] {
+						if ov.Annotations == nil {
+							ov.Annotations = map[string]string{}
+						}
+						ov.Annotations[a] = v
+					}
+				}
+				if ov.Severity == "" && len(ov.Labels)+len(ov.Annotations) == 0 {
 					continue
 				}
-				used[static["severity"]] = true
-				if explicit[r] {
-					continue
+				if ov.Severity == "" && len(ov.Labels) == 0 {
+					at = o.Span("annotations")
 				}
-				ov := &config.AlertOverride{Severity: to}
 				override(cfgFile, r, ov, report)
-				res.Changed[r.Alert] = append(res.Changed[r.Alert], Change{Override: ov, Labels: static, At: o.Entry("severities", static["severity"])})
+				res.Changed[r.Alert] = append(res.Changed[r.Alert], Change{Override: ov, Labels: static, At: at})
 			}
 		}
 	}

@@ -131,6 +131,8 @@ func TestApply(t *testing.T) {
 name: t
 overrides:
   severities: {page: critical, info: warning}
+  labels: {cluster: prod, team: all}
+  annotations: {dashboard: https://grafana.example/d/x}
   alerts:
     Busy:
       for: 1h
@@ -168,6 +170,22 @@ overrides:
 	if kv, _ := full.Label("severity"); kv.Value != "critical" {
 		t.Errorf("Full{page} was not mapped to critical: %v", full.Labels)
 	}
+	// Every default alert has the labels and annotations of overrides,
+	// but where an override of the alert sets them.
+	for _, r := range rules {
+		want := map[string]string{"cluster": "prod", "team": "all"}
+		if r == busy {
+			want["team"] = "infra"
+		}
+		for k, v := range want {
+			if kv, _ := r.Label(k); kv.Value != v {
+				t.Errorf("%s: label %s %q, want %q", r.Alert, k, kv.Value, v)
+			}
+		}
+		if kv, _ := r.Annotation("dashboard"); kv.Value != "https://grafana.example/d/x" {
+			t.Errorf("%s: annotations %v", r.Alert, r.Annotations)
+		}
+	}
 	if !res.Removed["node:x:sum"] || res.Removed["Full"] {
 		t.Errorf("removed %v: want the disabled group's record, and not Full, one of which is left", res.Removed)
 	}
@@ -181,7 +199,7 @@ overrides:
 		t.Errorf("test findings %v", fds)
 	}
 	got := string(tests[0].Src)
-	for _, w := range []string{"alertname: Full", "severity: critical"} {
+	for _, w := range []string{"alertname: Full", "severity: critical", "cluster: prod"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("fitted tests lack %q:\n%s", w, got)
 		}

@@ -39,11 +39,11 @@ func Tests(res *Result, own, def []*source.File) ([]*source.File, []diag.Finding
 			out = append(out, f)
 			continue
 		}
-		if mapValue(root, "route_tests") != nil {
+		if source.Value(root, "route_tests") != nil {
 			continue
 		}
 		changed := false
-		tests := mapValue(root, "tests")
+		tests := source.Value(root, "tests")
 		if tests == nil || tests.Kind != yaml.SequenceNode {
 			out = append(out, f)
 			continue
@@ -53,9 +53,9 @@ func Tests(res *Result, own, def []*source.File) ([]*source.File, []diag.Finding
 				return false
 			}
 			n := 0
-			if art := mapValue(t, "alert_rule_test"); art != nil && art.Kind == yaml.SequenceNode {
+			if art := source.Value(t, "alert_rule_test"); art != nil && art.Kind == yaml.SequenceNode {
 				art.Content = slices.DeleteFunc(art.Content, func(c *yaml.Node) bool {
-					name := scalar(mapValue(c, "alertname"))
+					name := scalar(source.Value(c, "alertname"))
 					drop, edit := res.fit(name, c)
 					if drop {
 						for _, ch := range res.Changed[name] {
@@ -72,9 +72,9 @@ func Tests(res *Result, own, def []*source.File) ([]*source.File, []diag.Finding
 				})
 				n += len(art.Content)
 			}
-			if pet := mapValue(t, "promql_expr_test"); pet != nil && pet.Kind == yaml.SequenceNode {
+			if pet := source.Value(t, "promql_expr_test"); pet != nil && pet.Kind == yaml.SequenceNode {
 				pet.Content = slices.DeleteFunc(pet.Content, func(c *yaml.Node) bool {
-					drop := res.readsRemoved(scalar(mapValue(c, "expr")))
+					drop := res.readsRemoved(scalar(source.Value(c, "expr")))
 					changed = changed || drop
 					return drop
 				})
@@ -110,7 +110,7 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 	if res.Removed[name] {
 		return true, false
 	}
-	exp := mapValue(c, "exp_alerts")
+	exp := source.Value(c, "exp_alerts")
 	if exp == nil || exp.Kind != yaml.SequenceNode {
 		return false, false
 	}
@@ -119,7 +119,7 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 		// expected.
 		n := len(exp.Content)
 		exp.Content = slices.DeleteFunc(exp.Content, func(a *yaml.Node) bool {
-			return slices.ContainsFunc(dropped, func(ls map[string]string) bool { return hasLabels(mapValue(a, "exp_labels"), ls) })
+			return slices.ContainsFunc(dropped, func(ls map[string]string) bool { return hasLabels(source.Value(a, "exp_labels"), ls) })
 		})
 		edit = len(exp.Content) != n
 	}
@@ -133,7 +133,7 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 		}
 	}
 	for _, a := range exp.Content {
-		ls := mapValue(a, "exp_labels")
+		ls := source.Value(a, "exp_labels")
 		for _, ch := range changes {
 			if !hasLabels(ls, ch.Labels) {
 				continue
@@ -147,7 +147,7 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 				setKey(a, "exp_labels", k, ov.Labels[k])
 				edit = true
 			}
-			ann := mapValue(a, "exp_annotations")
+			ann := source.Value(a, "exp_annotations")
 			for _, k := range slices.Sorted(maps.Keys(ov.Annotations)) {
 				v := ov.Annotations[k]
 				if strings.Contains(v, "{{") {
@@ -187,7 +187,7 @@ func (res *Result) readsRemoved(expr string) bool {
 // every label of want: an alert's labels as the default wrote them.
 func hasLabels(ls *yaml.Node, want map[string]string) bool {
 	for k, v := range want {
-		if scalar(mapValue(ls, k)) != v {
+		if scalar(source.Value(ls, k)) != v {
 			return false
 		}
 	}
@@ -196,12 +196,12 @@ func hasLabels(ls *yaml.Node, want map[string]string) bool {
 
 // setKey sets key k of the mapping under key m of a to v.
 func setKey(a *yaml.Node, m, k, v string) {
-	mn := mapValue(a, m)
+	mn := source.Value(a, m)
 	if mn == nil {
 		mn = &yaml.Node{Kind: yaml.MappingNode, Style: yaml.FlowStyle}
 		a.Content = append(a.Content, &yaml.Node{Kind: yaml.ScalarNode, Value: m}, mn)
 	}
-	if vn := mapValue(mn, k); vn != nil {
+	if vn := source.Value(mn, k); vn != nil {
 		vn.Value, vn.Tag, vn.Style, vn.Kind = v, "!!str", 0, yaml.ScalarNode
 		return
 	}
@@ -212,9 +212,9 @@ func setKey(a *yaml.Node, m, k, v string) {
 func testedAlerts(f *source.File) []string {
 	root := document(f)
 	var out []string
-	for _, t := range seq(mapValue(root, "tests")) {
-		for _, c := range seq(mapValue(t, "alert_rule_test")) {
-			if a := scalar(mapValue(c, "alertname")); a != "" {
+	for _, t := range source.Items(source.Value(root, "tests")) {
+		for _, c := range source.Items(source.Value(t, "alert_rule_test")) {
+			if a := scalar(source.Value(c, "alertname")); a != "" {
 				out = append(out, a)
 			}
 		}
@@ -230,25 +230,6 @@ func document(f *source.File) *yaml.Node {
 		return nil
 	}
 	return doc.Content[0]
-}
-
-func mapValue(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
-}
-
-func seq(n *yaml.Node) []*yaml.Node {
-	if n == nil || n.Kind != yaml.SequenceNode {
-		return nil
-	}
-	return n.Content
 }
 
 func scalar(n *yaml.Node) string {

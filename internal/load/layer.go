@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/obsctl/obsctl/internal/config"
-	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/layer"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/slo"
@@ -29,13 +28,8 @@ func (r *Repo) LayerDefaults() error { return r.layerDefaults(Options{}) }
 // read or has an error: its findings come first.
 func (r *Repo) layerDefaults(opts Options) error {
 	cfg := r.Config
-	if r.Default || r.Neutral || r.configRefused || r.ConfigFile == nil || !cfg.AnyDefaults() {
+	if r.Default || r.Neutral || r.configRefused || r.configBroken || r.ConfigFile == nil || !cfg.AnyDefaults() {
 		return nil
-	}
-	for _, f := range r.Findings {
-		if f.File == r.ConfigFile.Path && f.Severity >= diag.Error {
-			return nil
-		}
 	}
 	d, err := loadConfig(Options{}, Location{Dir: layer.Dir}) // obsctl's own content: not held to the user's limits
 	if err != nil {

@@ -101,6 +101,9 @@ type Repo struct {
 	// configRefused is set when obsctl.yaml was not read (a load/file
 	// finding says why): ConfigFile then names it, with no content.
 	configRefused bool
+	// configBroken is set when obsctl.yaml does not decode without an
+	// error: no default content is layered under it (see layerDefaults).
+	configBroken bool
 	// targets, when not nil, are the paths given on the command line (or
 	// the files changed): only findings on them are reported (Reports).
 	targets []string
@@ -322,6 +325,7 @@ func loadConfig(opts Options, loc Location) (*Repo, error) {
 	var fds []diag.Finding
 	r.Config, fds = config.Parse(f)
 	r.Findings = append(r.Findings, fds...)
+	r.configBroken = slices.ContainsFunc(fds, func(f diag.Finding) bool { return f.Severity >= diag.Error })
 	return r, nil
 }
 
@@ -586,6 +590,12 @@ func (r *Repo) collectRepo(seen map[string]bool) ([]ruleSource, error) {
 		refuseAt := at
 		if !r.Config.Rules.Has("paths") {
 			refuseAt = diag.Span{}
+			// The rules folder obsctl.yaml does not name may be absent: a
+			// repo of the default content and overrides has no rules of
+			// its own.
+			if _, err := r.tree.resolve(p); errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
 		}
 		if err := r.collectEntry("rule", "rules.paths", p, at, refuseAt, IsRuleFile, seen, &out); err != nil {
 			return nil, err

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 // object is one printed object: its head comment and, for a role, why each
@@ -148,19 +150,10 @@ func (p *Policy) JSON() ([]byte, error) {
 
 // mapValue returns the value of key in the mapping a document node holds.
 func mapValue(doc *yaml.Node, key string) *yaml.Node {
-	n := doc
-	if n.Kind == yaml.DocumentNode && len(n.Content) == 1 {
-		n = n.Content[0]
+	if doc.Kind == yaml.DocumentNode && len(doc.Content) == 1 {
+		doc = doc.Content[0]
 	}
-	if n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
+	return source.Value(doc, key)
 }
 
 // wrap breaks text into lines of at most width characters, at spaces.

@@ -25,7 +25,7 @@ func TestNoteDefaults(t *testing.T) {
 			"1 added, 1 removed, 1 changed",
 			"  + dashboard obsctl-tracing", "  - dashboard obsctl-nodes", "  ~ alert node.alerts/NodeDiskBusy"}},
 		{"same", old, old, nil},
-		{"no record", nil, now, nil},
+		{"no record", nil, now, []string{"the repo now builds on obsctl's default content (3 alerts, recording rules, dashboards and pipelines), which revision 1 did not: obsctl.yaml's defaults: false keeps the stack to the repo's own"}},
 		{"no defaults now", old, nil, nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

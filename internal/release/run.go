@@ -389,7 +389,13 @@ func liveFor(objs []*unstructured.Unstructured, live map[kube.Ref]*unstructured.
 // obsctl that recorded none says nothing.
 func (r *run) noteDefaults() {
 	prev := r.inv.Latest()
-	if prev == nil || prev.Defaults == nil || r.src.Defaults == nil {
+	if prev == nil || r.src.Defaults == nil {
+		return
+	}
+	if prev.Defaults == nil {
+		if prev.Repo == r.src.Repo && prev.RollbackOf == 0 {
+			r.note("obsctl: the repo now builds on obsctl's default content (%d alerts, recording rules, dashboards and pipelines), which revision %d did not: obsctl.yaml's defaults: false keeps the stack to the repo's own", len(r.src.Defaults), prev.Number)
+		}
 		return
 	}
 	added, removed, changed := layer.ItemChanges(prev.Defaults, r.src.Defaults)

@@ -101,7 +101,7 @@ func fluentdAgent(b *builder, r *resolved) error {
 	b.add(
 		r.serviceAccount(app, ns, app),
 		role, binding,
-		r.configMap("fluentd-config", ns, app, map[string]string{"fluent.conf": conf}),
+		withSource(r.configMap("fluentd-config", ns, app, map[string]string{"fluent.conf": conf}), "pipelines (each named in fluent.conf)"),
 		b.daemonSet(r, app, ns, app, tpl),
 		r.service(app, ns, app, servicePort("metrics", fluentdMetricsPort)),
 	)

@@ -382,6 +382,16 @@ func DashboardFolder(f *source.File) string {
 	return ""
 }
 
+// withSource notes on cm the file, or the files, it was rendered from
+// (obsctl.dev/source).
+func withSource(cm *corev1.ConfigMap, src string) *corev1.ConfigMap {
+	if cm.Annotations == nil {
+		cm.Annotations = map[string]string{}
+	}
+	cm.Annotations[promrule.SourceAnnotation] = src
+	return cm
+}
+
 // dashboardRel returns f's path in the repo: what names its ConfigMap,
 // the same wherever the repo is and whatever it is called.
 func dashboardRel(f *source.File) string {
@@ -460,10 +470,8 @@ func grafanaDashboards(b *builder, r *resolved, app string) ([]shippedDashboard,
 			return nil, fmt.Errorf("%s: its ConfigMap, %s, is also %s's; rename one of them", d.Path, name, prev)
 		}
 		names[name] = d.Path
-		cm := r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)})
-		cm.Annotations = map[string]string{promrule.SourceAnnotation: dashboardRel(d)}
 		out = append(out, shippedDashboard{
-			cm:     cm,
+			cm:     withSource(r.configMap(name, b.ns, app, map[string]string{path.Base(d.Path): string(src)}), dashboardRel(d)),
 			folder: DashboardFolder(d),
 		})
 	}

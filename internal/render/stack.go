@@ -29,6 +29,7 @@ import (
 	"github.com/obsctl/obsctl/internal/compile"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/kube"
+	"github.com/obsctl/obsctl/internal/promrule"
 )
 
 // Labels every rendered object carries besides the engine's ownership
@@ -409,6 +410,18 @@ func (b *builder) objects() ([]*unstructured.Unstructured, error) {
 		l[apply.LabelStack] = b.stack
 		l[LabelPartOf] = partOf
 		o.SetLabels(l)
+		if o.GetKind() != "CustomResourceDefinition" { // the operator's bundle's, which say so
+			a := o.GetAnnotations()
+			if a[promrule.SourceAnnotation] == "" {
+				if a == nil {
+					a = map[string]string{}
+				}
+				// Built from obsctl.yaml's settings: what a rule file or a
+				// dashboard renders says its file.
+				a[promrule.SourceAnnotation] = config.FileName
+				o.SetAnnotations(a)
+			}
+		}
 		if gvk := o.GroupVersionKind(); gvk.Group == "apps" && (gvk.Kind == "Deployment" || gvk.Kind == "StatefulSet") {
 			if n, ok, _ := unstructured.NestedInt64(o.Object, "spec", "replicas"); ok {
 				a := o.GetAnnotations()

@@ -36,3 +36,26 @@ func Resolve(n *yaml.Node) *yaml.Node {
 	}
 	return n
 }
+
+// Value returns the value of key in the mapping n, or nil (also when n is
+// nil or no mapping). A key written twice is the first.
+func Value(n *yaml.Node, key string) *yaml.Node {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// Items returns the items of the sequence n, or nil (also when n is nil
+// or no sequence).
+func Items(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
+}
