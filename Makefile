@@ -46,7 +46,10 @@ test: unit fuzz-smoke
 # build inside a test would run into go test's timeout.
 unit: kube-bins promtool-bin programs
 	$(GO) vet ./...
-	$(GO) test -count=1 ./...
+	@# internal/cli's scripts and hostile corpus take 6 of go test's default
+	@# 10 minutes on a 2-core machine, more when it is loaded: a package gets
+	@# the whole of make test's 20.
+	$(GO) test -count=1 -timeout 20m ./...
 
 fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \

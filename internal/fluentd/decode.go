@@ -57,8 +57,6 @@ func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
 	d.report(CheckSchema, diag.Error, d.span(n), hint, format, args...)
 }
 
-
-
 func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.Tag == "!!null" }
 
 // decode fills v (addressable) from n.

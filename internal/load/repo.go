@@ -360,7 +360,27 @@ func Load(opts Options) (*Repo, error) {
 	if err == nil {
 		err = r.layerDefaults(opts)
 	}
+	if err == nil {
+		err = r.addSLODashboard()
+	}
 	return r, err
+}
+
+// addSLODashboard adds the dashboard of the repo's SLOs (the default
+// content's among them) to Dashboards, as the SLOs' compiled output: a
+// row each (slo.Dashboard).
+func (r *Repo) addSLODashboard() error {
+	if r.Neutral || len(r.SLOs) == 0 {
+		return nil
+	}
+	src, err := slo.Dashboard(r.SLOs)
+	if err != nil {
+		return fmt.Errorf("the SLOs' dashboard: %w", err)
+	}
+	f := source.NewFile(r.display(slo.DashboardPath), src)
+	f.Rel = slo.DashboardPath
+	r.Dashboards = append(r.Dashboards, f)
+	return nil
 }
 
 // loadAll loads the repo's rule files, pipelines and dashboards (none for

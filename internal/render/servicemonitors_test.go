@@ -101,7 +101,8 @@ func relabelOf(t *testing.T, rc monitoringv1.RelabelConfig) *relabel.Config {
 // dashboards query.
 func queriedJobs(t *testing.T) []string {
 	t.Helper()
-	re := regexp.MustCompile(`job=\\?"([a-z0-9-]+)\\?"`)
+	// job=, not cronjob= or any other label ending in job.
+	re := regexp.MustCompile(`(?:^|[^a-z_])job=\\?"([a-z0-9-]+)\\?"`)
 	seen := map[string]bool{}
 	for _, fsys := range []fs.FS{rules.FS, dashboards.FS} {
 		err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {

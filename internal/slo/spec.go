@@ -208,8 +208,6 @@ func (d *decoder) errorf(n *yaml.Node, hint, format string, args ...any) {
 	d.report(CheckSchema, d.f.Span(n), hint, format, args...)
 }
 
-
-
 // fields calls fn for each known key of mapping n, reporting unknown and
 // repeated keys, and then each required key that is missing.
 func (d *decoder) fields(n *yaml.Node, what string, known, required []string, fn func(key string, k, v *yaml.Node)) {

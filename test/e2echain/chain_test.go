@@ -8,8 +8,9 @@
 // operator wrote and sends to the real Alertmanager, on the configuration
 // obsctl compiled (as the operator hands it over), whose receivers all
 // point at a test receiver on loopback. Failures induced on the cluster
-// (a Deployment whose pods never schedule, a node that stops being Ready)
-// fire default alerts of three severities, each notification reaches the
+// (a Deployment whose pods never schedule, a node that stops being Ready,
+// an autoscaler whose target is gone) fire default alerts of three
+// severities, each notification reaches the
 // receiver its severity routes to with its labels and annotations, and
 // the higher severity of the pair inhibits the lower.
 package e2echain
@@ -30,6 +31,7 @@ import (
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -255,6 +257,20 @@ func TestAlertChain(t *testing.T) {
 	if _, err := cs.AppsV1().Deployments("shop").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	// An autoscaler whose target does not exist: the controller manager's
+	// HPA controller reports AbleToScale=False.
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Name: "checkout-scaler", Namespace: "shop"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "checkout-gone"},
+			MinReplicas:    ptr.To[int32](1), MaxReplicas: 4,
+			Metrics: []autoscalingv2.MetricSpec{{Type: autoscalingv2.ResourceMetricSourceType, Resource: &autoscalingv2.ResourceMetricSource{
+				Name: corev1.ResourceCPU, Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr.To[int32](80)}}}},
+		},
+	}
+	if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers("shop").Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: "lost-node", Labels: map[string]string{corev1.LabelHostname: "lost-node"}}}
 	if node, err = cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
@@ -287,6 +303,8 @@ func TestAlertChain(t *testing.T) {
 			[]string{"NodeStatusNotReady", `"routing_key":"e2e-pagerduty-key"`, "lost-node", "A node has not been Ready for 15 minutes."}},
 		{"warning: DeploymentAvailableBelowDesired to Slack #alerts", "/slack",
 			[]string{"DeploymentAvailableBelowDesired", `"channel":"#alerts"`, "checkout"}},
+		{"warning: HPAUnableToScale (the autoscalers) to Slack #alerts", "/slack",
+			[]string{"HPAUnableToScale", `"channel":"#alerts"`, "checkout-scaler", "AbleToScale"}},
 		{"the Watchdog to the heartbeat", "/heartbeat",
 			[]string{`"alertname":"Watchdog"`, `"severity":"info"`, `"receiver":"heartbeat"`}},
 		{"critical: E2ECheckoutDown to PagerDuty", "/pagerduty",
