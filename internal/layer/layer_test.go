@@ -92,6 +92,7 @@ tests:
     input_series:
       - {series: 'busy{instance="a"}', values: '1x60'}
     alert_rule_test:
+      - {eval_time: 10m, alertname: Busy}
       - eval_time: 40m
         alertname: Busy
         exp_alerts:

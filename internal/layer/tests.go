@@ -110,6 +110,14 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 	if res.Removed[name] {
 		return true, false
 	}
+	changes := res.Changed[name]
+	for _, ch := range changes {
+		if ch.Override.Changes() {
+			// Written for the default's timing and thresholds: a case that
+			// expects it silent may not hold either.
+			return true, false
+		}
+	}
 	exp := source.Value(c, "exp_alerts")
 	if exp == nil || exp.Kind != yaml.SequenceNode {
 		return false, false
@@ -123,14 +131,8 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 		})
 		edit = len(exp.Content) != n
 	}
-	changes := res.Changed[name]
 	if len(changes) == 0 {
 		return false, edit
-	}
-	for _, ch := range changes {
-		if ch.Override.Changes() {
-			return true, false // the case was written for the default's timing and thresholds
-		}
 	}
 	for _, a := range exp.Content {
 		ls := source.Value(a, "exp_labels")

@@ -35,13 +35,18 @@ func (r *Repo) layerDefaults(opts Options) error {
 	if err != nil {
 		return err
 	}
+	if cfg.DefaultsOn("routing") {
+		skeleton(&cfg.Alerting, &d.Config.Alerting)
+	}
+	if len(cfg.Alerting.Severities) > 0 {
+		// The default SLOs name no severities: they page and ticket at
+		// the repo's (slo.SLO.Severities).
+		d.Config.Alerting.Severities = cfg.Alerting.Severities
+	}
 	if err := d.loadAll(nil, false); err != nil {
 		return err
 	}
 	r.layered = true
-	if cfg.DefaultsOn("routing") {
-		skeleton(&cfg.Alerting, &d.Config.Alerting)
-	}
 	under := func(rel string) string {
 		if layer.IsDefault(rel) {
 			return rel

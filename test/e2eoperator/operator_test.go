@@ -335,7 +335,8 @@ func selectedJobs(t *testing.T) []string {
 	}
 	seen := map[string]bool{}
 	var out []string
-	re := regexp.MustCompile(`job=\\?"([a-z0-9-]+)\\?"`)
+	// job=, not cronjob= or any other label ending in job.
+	re := regexp.MustCompile(`(?:^|[^a-z_])job=\\?"([a-z0-9-]+)\\?"`)
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
