@@ -46,6 +46,10 @@ const (
 
 var promql = parser.NewParser(parser.Options{})
 
+// SLODashboardUID is the uid of the dashboard the SLOs compile into
+// (slo.DashboardUID): overrides.dashboards may disable it.
+const SLODashboardUID = "obsctl-slos"
+
 // Dir is the folder the default content is shown under, in findings and
 // in the provenance of what is rendered from it: not a folder of the
 // repo.
@@ -74,6 +78,10 @@ type Result struct {
 	// overrides disabled, by name: a test's expected alert that has them
 	// is the disabled one's.
 	Dropped map[string][]map[string]string
+	// Groups are the default rule groups the overrides disabled; Broken
+	// the default rules left that read what they recorded, whose tests
+	// are left out.
+	Groups, Broken []string
 }
 
 // Change is an override applied to a default alert.
@@ -96,24 +104,20 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 		res.Findings = append(res.Findings, diag.Finding{Check: check, Severity: sev, Span: at, Message: fmt.Sprintf(format, args...), Hint: hint})
 	}
 
-	// Groups.
-	for _, name := range slices.Sorted(maps.Keys(o.Groups)) {
-		found := false
-		for _, f := range def.RuleFiles {
-			for _, g := range f.Groups {
-				if g.Name == name {
-					found = true
-					for _, r := range g.Rules {
-						res.Removed[r.Name()] = true
-					}
-					g.Rules = nil
-				}
+	// Every selector is matched against an alert's labels as the default
+	// content writes them, whatever an override changed before it.
+	orig := map[*promrule.Rule]map[string]string{}
+	for _, f := range def.RuleFiles {
+		for _, g := range f.Groups {
+			for _, r := range g.Rules {
+				orig[r] = staticLabels(g, r)
 			}
 		}
-		if !found {
-			report(CheckOverride, diag.Error, o.Entry("groups", name), closest(name, groupNames(def.RuleFiles)), "overrides.groups: the default content has no rule group %q", name)
-		}
 	}
+	// What the overrides of an alert set themselves, which the ones for
+	// every default alert leave alone.
+	type keys struct{ labels, annotations map[string]bool }
+	explicit := map[*promrule.Rule]keys{}
 
 	// Alerts.
 	for _, key := range slices.Sorted(maps.Keys(o.Alerts)) {
@@ -128,7 +132,7 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 		for _, f := range def.RuleFiles {
 			for _, g := range f.Groups {
 				for _, r := range g.Rules {
-					if r.Alert == name && matches(matchers, staticLabels(g, r)) {
+					if r.Alert == name && matches(matchers, orig[r]) {
 						hits = append(hits, r)
 					}
 				}
@@ -152,55 +156,54 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 		for _, r := range hits {
 			if ov.Disabled {
 				res.Removed[r.Alert] = true
-				res.Dropped[r.Alert] = append(res.Dropped[r.Alert], staticLabels(r.Group, r))
+				res.Dropped[r.Alert] = append(res.Dropped[r.Alert], orig[r])
 				r.Group.Rules = slices.DeleteFunc(r.Group.Rules, func(x *promrule.Rule) bool { return x == r })
 				continue
 			}
-			static := staticLabels(r.Group, r)
+			k, ok := explicit[r]
+			if !ok {
+				k = keys{map[string]bool{}, map[string]bool{}}
+				explicit[r] = k
+			}
+			for l := range ov.Labels {
+				k.labels[l] = true
+			}
+			if ov.Severity != "" {
+				k.labels["severity"] = true
+			}
+			for a := range ov.Annotations {
+				k.annotations[a] = true
+			}
 			if !override(cfgFile, r, ov, report) {
 				continue
 			}
-			res.Changed[r.Alert] = append(res.Changed[r.Alert], Change{Override: ov, Labels: static, At: at})
+			res.Changed[r.Alert] = append(res.Changed[r.Alert], Change{Override: ov, Labels: orig[r], At: at})
+		}
+	}
+
+	// Groups, after the alerts, so that an alert of a disabled group is
+	// still found.
+	for _, name := range slices.Sorted(maps.Keys(o.Groups)) {
+		found := false
+		for _, f := range def.RuleFiles {
+			for _, g := range f.Groups {
+				if g.Name == name {
+					found = true
+					for _, r := range g.Rules {
+						res.Removed[r.Name()] = true
+					}
+					g.Rules = nil
+					res.Groups = append(res.Groups, name)
+				}
+			}
+		}
+		if !found {
+			report(CheckOverride, diag.Error, o.Entry("groups", name), closest(name, groupNames(def.RuleFiles)), "overrides.groups: the default content has no rule group %q", name)
 		}
 	}
 	// What every default alert gets (severities mapped, labels and
 	// annotations set), but where an override of the alert says
 	// otherwise.
-	type keys struct{ labels, annotations map[string]bool }
-	explicit := map[*promrule.Rule]keys{}
-	for _, key := range slices.Sorted(maps.Keys(o.Alerts)) {
-		ov := o.Alerts[key]
-		if ov == nil {
-			continue
-		}
-		name, ms, err := Selector(key)
-		if err != nil {
-			continue
-		}
-		for _, f := range def.RuleFiles {
-			for _, g := range f.Groups {
-				for _, r := range g.Rules {
-					if r.Alert != name || !matches(ms, staticLabels(g, r)) {
-						continue
-					}
-					k, ok := explicit[r]
-					if !ok {
-						k = keys{map[string]bool{}, map[string]bool{}}
-						explicit[r] = k
-					}
-					for l := range ov.Labels {
-						k.labels[l] = true
-					}
-					if ov.Severity != "" {
-						k.labels["severity"] = true
-					}
-					for a := range ov.Annotations {
-						k.annotations[a] = true
-					}
-				}
-			}
-		}
-	}
 	used := map[string]bool{}
 	for _, f := range def.RuleFiles {
 		for _, g := range f.Groups {
@@ -208,13 +211,15 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 				if !r.IsAlert() {
 					continue
 				}
-				static := staticLabels(g, r)
+				static := orig[r]
 				k := explicit[r]
 				ov := &config.AlertOverride{}
 				at := o.Span("labels")
 				if to, ok := o.Severities[static["severity"]]; ok && to != "" {
 					used[static["severity"]] = true
-					if !k.labels["severity"] {
+					// An SLO's alerts were compiled at the repo's own
+					// severities already.
+					if !k.labels["severity"] && !r.Compiled {
 						ov.Severity, at = to, o.Entry("severities", static["severity"])
 					}
 				}
@@ -257,9 +262,27 @@ func Apply(cfg *config.Config, cfgFile *source.File, own, def *Content) *Result 
 			delete(res.Removed, r.Name())
 		}
 	}
+	// A default rule that reads what a disabled group recorded can no
+	// longer work: it is said, and its tests are left out.
+	if groups := slices.Sorted(maps.Keys(o.Groups)); len(groups) > 0 && len(res.Removed) > 0 {
+		for _, f := range def.RuleFiles {
+			for _, r := range f.Rules() {
+				if reads(r.Expr, res.Removed) && !slices.Contains(res.Broken, r.Name()) {
+					res.Broken = append(res.Broken, r.Name())
+				}
+			}
+		}
+		if len(res.Broken) > 0 {
+			report(CheckOverride, diag.Error, o.Entry("groups", groups[0]), "disable them too (overrides.alerts), or keep the group",
+				"overrides.groups: %s read what a disabled group records, and would never fire", strings.Join(res.Broken, ", "))
+		}
+	}
 
 	// Dashboards, by uid.
 	for _, uid := range slices.Sorted(maps.Keys(o.Dashboards)) {
+		if uid == SLODashboardUID {
+			continue // compiled from the SLOs, after the layering (load.Repo.addSLODashboard)
+		}
 		n := len(def.Dashboards)
 		def.Dashboards = slices.DeleteFunc(def.Dashboards, func(d *source.File) bool { return DashboardUID(d.Src) == uid })
 		if len(def.Dashboards) == n {
@@ -358,7 +381,41 @@ func staticLabels(g *promrule.Group, r *promrule.Rule) map[string]string {
 // override changes r as ov says; it reports false when a parameter could
 // not be set (the finding says why).
 func override(cfgFile *source.File, r *promrule.Rule, ov *config.AlertOverride, report func(string, diag.Severity, diag.Span, string, string, ...any)) bool {
+	// The parameters first: an override that cannot be carried out whole
+	// changes nothing, so that the default tests still hold.
+	expr, params := r.Expr, slices.Clone(r.Params)
 	ok := true
+	for _, name := range slices.Sorted(maps.Keys(ov.Parameters)) {
+		pat := ov.Entry("parameters", name)
+		i := slices.IndexFunc(params, func(p promrule.Param) bool { return p.Name == name })
+		if i < 0 {
+			var names []string
+			for _, p := range params {
+				names = append(names, p.Name)
+			}
+			hint := "it declares none: change the alert with for, severity, labels or annotations, or disable it and write the repo's own"
+			if len(names) > 0 {
+				hint = "it declares: " + strings.Join(names, ", ")
+			}
+			report(CheckOverride, diag.Error, pat, hint, "overrides.alerts: %s declares no parameter %q", r.Alert, name)
+			ok = false
+			continue
+		}
+		e, err := SetParam(expr, params[i].Value, ov.Parameters[name])
+		if err != nil {
+			report(CheckOverride, diag.Error, pat, "", "overrides.alerts: %s's parameter %s cannot be set: %v", r.Alert, name, err)
+			ok = false
+			continue
+		}
+		expr = e
+		params[i].Value = ov.Parameters[name] // as the expression now has it
+	}
+	if !ok {
+		return false
+	}
+	if len(ov.Parameters) > 0 {
+		r.Expr, r.Params = expr, params
+	}
 	if ov.For.Set {
 		r.For, r.ForSet, r.ForSpan = ov.For.D, true, ov.Span("for")
 	}
@@ -380,33 +437,26 @@ func override(cfgFile *source.File, r *promrule.Rule, ov *config.AlertOverride, 
 	for _, k := range slices.Sorted(maps.Keys(ov.Annotations)) {
 		r.Annotations = set(r.Annotations, k, ov.Annotations[k])
 	}
-	for _, name := range slices.Sorted(maps.Keys(ov.Parameters)) {
-		pat := ov.Entry("parameters", name)
-		i := slices.IndexFunc(r.Params, func(p promrule.Param) bool { return p.Name == name })
-		if i < 0 {
-			var names []string
-			for _, p := range r.Params {
-				names = append(names, p.Name)
-			}
-			hint := "it declares none: change the alert with for, severity, labels or annotations, or disable it and write the repo's own"
-			if len(names) > 0 {
-				hint = "it declares: " + strings.Join(names, ", ")
-			}
-			report(CheckOverride, diag.Error, pat, hint, "overrides.alerts: %s declares no parameter %q", r.Alert, name)
-			ok = false
-			continue
-		}
-		expr, err := SetParam(r.Expr, r.Params[i].Value, ov.Parameters[name])
-		if err != nil {
-			report(CheckOverride, diag.Error, pat, "", "overrides.alerts: %s's parameter %s cannot be set: %v", r.Alert, name, err)
-			ok = false
-			continue
-		}
-		r.Expr = expr
-		r.Params = slices.Clone(r.Params)
-		r.Params[i].Value = ov.Parameters[name] // as the expression now has it
-	}
 	return ok
+}
+
+// reads reports whether expr selects a series of one of names.
+func reads(expr string, names map[string]bool) bool {
+	if len(names) == 0 || expr == "" {
+		return false
+	}
+	e, err := promql.ParseExpr(expr)
+	if err != nil {
+		return false
+	}
+	found := false
+	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
+		if vs, ok := n.(*parser.VectorSelector); ok && names[vs.Name] {
+			found = true
+		}
+		return nil
+	})
+	return found
 }
 
 // SetParam returns expr with the one number literal of value old written
@@ -570,6 +620,9 @@ func Items(files []*promrule.File, dashboards []*source.File, pipelines []*fluen
 		if p.File != nil {
 			add("pipeline "+p.Name, string(p.File.Src))
 		}
+	}
+	if len(out) == 0 {
+		return nil // as a revision stores none
 	}
 	return out
 }

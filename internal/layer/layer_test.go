@@ -229,3 +229,84 @@ func TestTestsUnchanged(t *testing.T) {
 		t.Errorf("the default routing tests were kept")
 	}
 }
+
+// TestApplyMatchesAsWritten: overrides are matched against the default
+// content as written, whatever other overrides changed; a mapping of
+// severities that chains (warning to page, page to critical) maps each
+// alert once, and its tests follow; a selector's own label wins over the
+// one for every alert; an override that cannot be carried out whole
+// changes nothing; the rules that read a disabled group's records are
+// said, and their tests left out.
+func TestApplyMatchesAsWritten(t *testing.T) {
+	src := `apiVersion: obsctl/v1
+name: t
+alerting:
+  severities: [critical, page, warning]
+overrides:
+  severities: {warning: page, page: critical}
+  labels: {team: platform}
+  alerts:
+    Full{severity="warning"}:
+      labels: {team: db}
+    Busy:
+      for: 2h
+      parameters: {nope: 1}
+  groups:
+    node.extra: {disabled: true}
+`
+	cf := source.NewFile("obsctl.yaml", []byte(src))
+	cfg, fds := config.Parse(cf)
+	if diag.Max(fds) >= diag.Error {
+		t.Fatal(fds)
+	}
+	rules := defRules + `  - name: node.readers
+    rules:
+      - alert: UsesX
+        expr: node:x:sum > 1
+        for: 5m
+        labels: {severity: warning}
+`
+	rf, lfds := promrule.Load(source.NewFile(Dir+"/rules/rules.yaml", []byte(rules)))
+	if len(lfds) > 0 {
+		t.Fatal(lfds)
+	}
+	tests := strings.Replace(defTests, "    promql_expr_test:\n", "      - {eval_time: 40m, alertname: UsesX}\n    promql_expr_test:\n", 1)
+	def := &Content{RuleFiles: []*promrule.File{rf}, RuleTests: []*source.File{source.NewFile(Dir+"/rules/rules_test.yaml", []byte(tests))}}
+	res := Apply(cfg, cf, &Content{}, def)
+	var msgs []string
+	for _, f := range res.Findings {
+		msgs = append(msgs, f.Message)
+	}
+	want := []string{
+		`overrides.alerts: Busy declares no parameter "nope"`,
+		"overrides.groups: UsesX read what a disabled group records, and would never fire",
+	}
+	if strings.Join(msgs, "\n") != strings.Join(want, "\n") {
+		t.Errorf("findings\n%s\nwant\n%s", strings.Join(msgs, "\n"), strings.Join(want, "\n"))
+	}
+	got := map[string]string{}
+	for _, r := range def.RuleFiles[0].Rules() {
+		sev, _ := r.Label("severity")
+		team, _ := r.Label("team")
+		got[r.Alert+"/"+sev.Value] = team.Value + " " + r.For.String() + " " + r.Expr
+	}
+	for k, v := range map[string]string{
+		"Busy/page":     "platform 30m0s busy > 0.9", // the override that failed changed nothing
+		"Full/page":     "db 5m0s free < 0.1",        // warning mapped once, to page; its selector's team
+		"Full/critical": "platform 5m0s free < 0.05", // page mapped to critical
+	} {
+		if got[k] != v {
+			t.Errorf("%s: %q, want %q (all: %v)", k, got[k], v, got)
+		}
+	}
+	fitted, _ := Tests(res, nil, def.RuleTests)
+	text := string(fitted[0].Src)
+	for _, w := range []string{"severity: page", "team: db", "severity: critical", "team: platform"} {
+		if !strings.Contains(text, w) {
+			t.Errorf("the fitted tests lack %q:\n%s", w, text)
+		}
+	}
+	if strings.Contains(text, "UsesX") {
+		t.Errorf("the test of UsesX, which can no longer fire, was kept:\n%s", text)
+	}
+}

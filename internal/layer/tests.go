@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/prometheus/prometheus/promql/parser"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/obsctl/obsctl/internal/diag"
@@ -43,6 +42,11 @@ func Tests(res *Result, own, def []*source.File) ([]*source.File, []diag.Finding
 			continue
 		}
 		changed := false
+		if order := source.Value(root, "group_eval_order"); order != nil && order.Kind == yaml.SequenceNode && len(res.Groups) > 0 {
+			n := len(order.Content)
+			order.Content = slices.DeleteFunc(order.Content, func(g *yaml.Node) bool { return slices.Contains(res.Groups, g.Value) })
+			changed = len(order.Content) != n
+		}
 		tests := source.Value(root, "tests")
 		if tests == nil || tests.Kind != yaml.SequenceNode {
 			out = append(out, f)
@@ -107,7 +111,7 @@ func Tests(res *Result, own, def []*source.File) ([]*source.File, []diag.Finding
 // fit fits the case c of alert name to the overrides: drop when it no
 // longer applies, edit when its expectations were changed.
 func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
-	if res.Removed[name] {
+	if res.Removed[name] || slices.Contains(res.Broken, name) {
 		return true, false
 	}
 	changes := res.Changed[name]
@@ -116,6 +120,11 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 			// Written for the default's timing and thresholds: a case that
 			// expects it silent may not hold either.
 			return true, false
+		}
+		for _, v := range ch.Override.Labels {
+			if strings.Contains(v, "{{") {
+				return true, false // the case cannot say what the template gives
+			}
 		}
 	}
 	exp := source.Value(c, "exp_alerts")
@@ -135,9 +144,11 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 		return false, edit
 	}
 	for _, a := range exp.Content {
-		ls := source.Value(a, "exp_labels")
+		// Each change is the change of the alerts of its labels as the
+		// default wrote them, not as another change left them.
+		written := labelMap(source.Value(a, "exp_labels"))
 		for _, ch := range changes {
-			if !hasLabels(ls, ch.Labels) {
+			if !hasAll(written, ch.Labels) {
 				continue
 			}
 			ov := ch.Override
@@ -166,23 +177,35 @@ func (res *Result) fit(name string, c *yaml.Node) (drop, edit bool) {
 }
 
 // readsRemoved reports whether the expression selects a series a
-// disabled recording rule recorded.
+// disabled recording rule recorded, or one that read it.
 func (res *Result) readsRemoved(expr string) bool {
-	if len(res.Removed) == 0 || expr == "" {
-		return false
+	names := maps.Clone(res.Removed)
+	for _, b := range res.Broken {
+		names[b] = true // a record that read one records nothing now
 	}
-	e, err := promql.ParseExpr(expr)
-	if err != nil {
-		return false
+	return reads(expr, names)
+}
+
+// labelMap returns the mapping ls (a case's exp_labels) as a map.
+func labelMap(ls *yaml.Node) map[string]string {
+	m := map[string]string{}
+	if ls == nil || ls.Kind != yaml.MappingNode {
+		return m
 	}
-	found := false
-	parser.Inspect(e, func(n parser.Node, _ []parser.Node) error {
-		if vs, ok := n.(*parser.VectorSelector); ok && res.Removed[vs.Name] {
-			found = true
+	for i := 0; i+1 < len(ls.Content); i += 2 {
+		m[ls.Content[i].Value] = scalar(ls.Content[i+1])
+	}
+	return m
+}
+
+// hasAll reports whether got has every label of want.
+func hasAll(got, want map[string]string) bool {
+	for k, v := range want {
+		if got[k] != v {
+			return false
 		}
-		return nil
-	})
-	return found
+	}
+	return true
 }
 
 // hasLabels reports whether the mapping ls (a case's exp_labels) has

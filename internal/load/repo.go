@@ -373,6 +373,9 @@ func (r *Repo) addSLODashboard() error {
 	if r.Neutral || len(r.SLOs) == 0 {
 		return nil
 	}
+	if t := r.Config.Overrides.Dashboards[slo.DashboardUID]; r.layered && t != nil && t.Disabled {
+		return nil
+	}
 	src, err := slo.Dashboard(r.SLOs)
 	if err != nil {
 		return fmt.Errorf("the SLOs' dashboard: %w", err)

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/prometheus/promql/parser"
 
 	"github.com/obsctl/obsctl/internal/dashboard"
+	"github.com/obsctl/obsctl/internal/layer"
 )
 
 // TestDashboard: the SLO dashboard has a row per SLO and a budget, an SLI
@@ -37,6 +38,9 @@ func TestDashboard(t *testing.T) {
 	}
 	if err := json.Unmarshal(src, &top); err != nil {
 		t.Fatal(err)
+	}
+	if DashboardUID != layer.SLODashboardUID {
+		t.Errorf("overrides.dashboards know the SLO dashboard as %q, it is %q", layer.SLODashboardUID, DashboardUID)
 	}
 	if top.UID != DashboardUID || len(top.Panels) != 8 || len(m.Panels) < 6 {
 		t.Fatalf("uid %q, %d panels", top.UID, len(top.Panels))
