@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/source"
 )
 
 // scaleCorpus writes n copies of the rule files under src (YAML, not
@@ -141,15 +143,15 @@ func renameCopy(doc *yaml.Node, sfx, copyNum string) (records, alerts int) {
 		return 0, 0
 	}
 	root := doc.Content[0]
-	if md := get(root, "metadata"); md != nil {
-		if name := get(md, "name"); name != nil && name.Kind == yaml.ScalarNode {
+	if md := source.Value(root, "metadata"); md != nil {
+		if name := source.Value(md, "name"); name != nil && name.Kind == yaml.ScalarNode {
 			name.Value += sfx
 		}
 	}
-	if spec := get(root, "spec"); spec != nil {
+	if spec := source.Value(root, "spec"); spec != nil {
 		root = spec
 	}
-	groups := get(root, "groups")
+	groups := source.Value(root, "groups")
 	if groups == nil || groups.Kind != yaml.SequenceNode {
 		return 0, 0
 	}
@@ -157,10 +159,10 @@ func renameCopy(doc *yaml.Node, sfx, copyNum string) (records, alerts int) {
 		if g.Kind != yaml.MappingNode {
 			continue
 		}
-		if name := get(g, "name"); name != nil && name.Kind == yaml.ScalarNode {
+		if name := source.Value(g, "name"); name != nil && name.Kind == yaml.ScalarNode {
 			name.Value += sfx
 		}
-		labels := get(g, "labels")
+		labels := source.Value(g, "labels")
 		if labels == nil {
 			labels = &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map"}
 			g.Content = append(g.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "labels"}, labels)
@@ -170,29 +172,16 @@ func renameCopy(doc *yaml.Node, sfx, copyNum string) (records, alerts int) {
 				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: "bench_copy"},
 				&yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: copyNum, Style: yaml.DoubleQuotedStyle})
 		}
-		if rules := get(g, "rules"); rules != nil {
+		if rules := source.Value(g, "rules"); rules != nil {
 			for _, r := range rules.Content {
 				switch {
-				case get(r, "record") != nil:
+				case source.Value(r, "record") != nil:
 					records++
-				case get(r, "alert") != nil:
+				case source.Value(r, "alert") != nil:
 					alerts++
 				}
 			}
 		}
 	}
 	return records, alerts
-}
-
-// get returns the value of key in mapping n, or nil.
-func get(n *yaml.Node, key string) *yaml.Node {
-	if n == nil || n.Kind != yaml.MappingNode {
-		return nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			return n.Content[i+1]
-		}
-	}
-	return nil
 }
