@@ -25,9 +25,14 @@ import (
 // starterDashboards are the files obsctl provisions by default.
 var starterDashboards = []string{
 	"alerts.json",
+	"apiserver.json",
+	"autoscaling.json",
 	"cluster-overview.json",
+	"control-plane.json",
 	"logging-pipeline.json",
+	"monitoring-stack.json",
 	"nodes.json",
+	"storage.json",
 	"tracing.json",
 	"workloads.json",
 }

@@ -17,7 +17,8 @@ var update = flag.Bool("update", false, "write the default content's counts into
 // TestCoverageDoc keeps docs/coverage.md true of the default content: the
 // counts in its table are the embedded default repo's, every obsctl alert
 // a row names is one of its alerts, each kube-prometheus alert has one
-// row, and the summary counts the rows. `go test ./rules -update`
+// row, and the summary counts the rows; the alerts the mixins' rows name
+// at the end are the default content's too. `go test ./rules -update`
 // rewrites the counts.
 func TestCoverageDoc(t *testing.T) {
 	r, err := load.Load(load.Options{WorkDir: t.TempDir()})
@@ -77,9 +78,19 @@ func TestCoverageDoc(t *testing.T) {
 	name := regexp.MustCompile("`([A-Za-z0-9]+)`")
 	seen := map[string]bool{}
 	covered, leftOut, notYet := 0, 0, 0
-	areas := false // the rows under the areas' headings, not the counts' table
+	areas := false  // the rows under the areas' headings, not the counts' table
+	mixins := false // the rows of the mixins' alerts, after kube-prometheus'
 	for i, line := range strings.Split(doc, "\n") {
 		areas = areas || strings.HasPrefix(line, "## ")
+		mixins = mixins || strings.HasPrefix(line, "## Beyond kube-prometheus")
+		if mixins {
+			for _, n := range name.FindAllStringSubmatch(line, -1) {
+				if !alerts[n[1]] {
+					t.Errorf("docs/coverage.md:%d: %s is no alert of the default content", i+1, n[1])
+				}
+			}
+			continue
+		}
 		m := row.FindStringSubmatch(line)
 		if !areas || m == nil || m[1] == "kube" {
 			continue

@@ -55,11 +55,12 @@ type RuleObject struct {
 func Compile(r *load.Repo) (*Compiled, error) {
 	cfg := r.Config
 	c := &Compiled{Config: cfg, Dashboards: r.Dashboards}
+	files := relinkRunbooks(r.RuleFiles, RunbookBase(cfg, obsctlVersion()))
 	var err error
-	if c.RuleFiles, err = promrule.CompileRuleFiles(r.RuleFiles); err != nil {
+	if c.RuleFiles, err = promrule.CompileRuleFiles(files); err != nil {
 		return nil, err
 	}
-	rules, err := promrule.CompilePrometheusRules(r.RuleFiles, RuleObjectOptions(cfg))
+	rules, err := promrule.CompilePrometheusRules(files, RuleObjectOptions(cfg))
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"maps"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,6 +105,12 @@ type Overrides struct {
 	// Annotations are set on every default alert, unless an override of
 	// the alert sets the annotation.
 	Annotations map[string]string `yaml:"annotations"`
+	// RunbookBaseURL is where the default alerts' runbook links lead: a
+	// site of the team's that serves obsctl's docs/runbooks/*.md under
+	// it (an air-gapped cluster cannot reach GitHub). Default: obsctl's
+	// source on GitHub, at the version of the obsctl that builds the
+	// stack.
+	RunbookBaseURL string `yaml:"runbookBaseURL"`
 }
 
 // Toggle disables a default item.
@@ -141,7 +148,7 @@ func (o *AlertOverride) Changes() bool {
 
 // Empty reports whether the overrides say nothing.
 func (o *Overrides) Empty() bool {
-	return len(o.Alerts)+len(o.Groups)+len(o.Dashboards)+len(o.Pipelines)+len(o.Severities)+len(o.Labels)+len(o.Annotations) == 0
+	return len(o.Alerts)+len(o.Groups)+len(o.Dashboards)+len(o.Pipelines)+len(o.Severities)+len(o.Labels)+len(o.Annotations) == 0 && o.RunbookBaseURL == ""
 }
 
 // validateLayer checks defaults: and overrides:.
@@ -202,6 +209,11 @@ func validateLayer(report func(diag.Span, string, string, ...any), c *Config) {
 	for _, name := range slices.Sorted(maps.Keys(o.Annotations)) {
 		if !labelNameRE.MatchString(name) {
 			report(o.Entry("annotations", name), "", "invalid annotation name %q", name)
+		}
+	}
+	if o.RunbookBaseURL != "" {
+		if u, err := url.Parse(o.RunbookBaseURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			report(o.Span("runbookBaseURL"), "give the http(s) URL under which docs/runbooks/*.md are served, such as https://wiki.example.com/obsctl/runbooks", "overrides.runbookBaseURL %q is not an http(s) base URL", o.RunbookBaseURL)
 		}
 	}
 	for _, from := range slices.Sorted(maps.Keys(o.Severities)) {

@@ -41,6 +41,13 @@ type Stack struct {
 	// NetworkPolicies restricts each component's ingress traffic to what it
 	// needs (default true).
 	NetworkPolicies *bool `yaml:"networkPolicies"`
+	// ControlPlane is self-hosted (default: the cluster runs its own etcd,
+	// kube-scheduler, kube-controller-manager and kube-proxy where
+	// Prometheus can scrape them) or managed (EKS, GKE, AKS: the provider
+	// runs them out of reach). Managed leaves out their scraping and the
+	// default alerts on them (rules/control-plane.yaml), which would
+	// otherwise say they are down for ever.
+	ControlPlane string `yaml:"controlPlane"`
 }
 
 // Components configures each component of the stack.
@@ -195,6 +202,16 @@ const (
 	ProfileHA      = "ha"
 )
 
+// The kinds of control plane.
+const (
+	ControlPlaneSelfHosted = "self-hosted"
+	ControlPlaneManaged    = "managed"
+)
+
+// ManagedControlPlane reports whether stack.controlPlane says the
+// provider runs the control plane out of Prometheus' reach.
+func (c *Config) ManagedControlPlane() bool { return c.Stack.ControlPlane == ControlPlaneManaged }
+
 // StackProfile returns the profile, minimal when unset.
 func (c *Config) StackProfile() string {
 	if c.Stack.Profile == "" {
@@ -285,6 +302,11 @@ type entryFunc func(fallback diag.Span, key string, path ...string) diag.Span
 // validateStack checks stack: beyond its shape.
 func validateStack(report reportFunc, entry entryFunc, c *Config) {
 	s := &c.Stack
+	switch s.ControlPlane {
+	case "", ControlPlaneSelfHosted, ControlPlaneManaged:
+	default:
+		report(s.Span("controlPlane"), "use self-hosted or managed (EKS, GKE, AKS)", "unknown controlPlane %q", s.ControlPlane)
+	}
 	switch s.Profile {
 	case "", ProfileMinimal, ProfileHA:
 	default:

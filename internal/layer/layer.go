@@ -55,6 +55,26 @@ const SLODashboardUID = "obsctl-slos"
 // repo.
 const Dir = "@defaults"
 
+// ControlPlaneRules, ControlPlaneTests and ControlPlaneDashboard are the
+// default rule file on the parts of a self-hosted control plane a
+// managed one keeps out of reach (etcd, kube-scheduler,
+// kube-controller-manager, kube-proxy), its tests and its dashboard: a
+// repo whose stack.controlPlane is managed builds on the defaults without
+// them (see ManagedOut).
+const (
+	ControlPlaneRules     = "rules/control-plane.yaml"
+	ControlPlaneTests     = "rules/control-plane_test.yaml"
+	ControlPlaneDashboard = "dashboards/control-plane.json"
+)
+
+// ManagedOut reports whether the default file at rel (its place in the
+// default repo, under Dir or not) is left out of a repo on a managed
+// control plane.
+func ManagedOut(cfg *config.Config, rel string) bool {
+	rel = strings.TrimPrefix(rel, Dir+"/")
+	return cfg.ManagedControlPlane() && (rel == ControlPlaneRules || rel == ControlPlaneTests || rel == ControlPlaneDashboard)
+}
+
 // Content is one side of the layering: the repo's own, or the default's.
 type Content struct {
 	RuleFiles  []*promrule.File

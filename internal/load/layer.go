@@ -1,6 +1,7 @@
 package load
 
 import (
+	"maps"
 	"slices"
 	"strings"
 
@@ -55,6 +56,9 @@ func (r *Repo) layerDefaults(opts Options) error {
 	}
 	def := &layer.Content{}
 	for _, f := range d.RuleFiles {
+		if layer.ManagedOut(cfg, f.Rel) {
+			continue
+		}
 		f.Rel = under(f.Rel)
 		isSLO := strings.HasPrefix(f.Rel, layer.Dir+"/"+slo.Dir+"/")
 		if isSLO && cfg.DefaultsOn("slos") || !isSLO && cfg.DefaultsOn("rules") {
@@ -63,12 +67,21 @@ func (r *Repo) layerDefaults(opts Options) error {
 	}
 	if cfg.DefaultsOn("rules") {
 		for _, f := range d.RuleTests {
+			// The hand-written tests of the default SLOs hold their
+			// alerts at the default severities; a repo's SLOs compile
+			// at its own, and their generated tests (below) follow.
+			if layer.ManagedOut(cfg, f.Rel) || strings.HasPrefix(f.Rel, slo.Dir+"/") {
+				continue
+			}
 			f.Rel = under(f.Rel)
 			def.RuleTests = append(def.RuleTests, f)
 		}
 	}
 	if cfg.DefaultsOn("dashboards") {
 		for _, f := range d.Dashboards {
+			if layer.ManagedOut(cfg, f.Rel) {
+				continue
+			}
 			f.Rel = under(f.Rel)
 			def.Dashboards = append(def.Dashboards, f)
 		}
@@ -82,6 +95,21 @@ func (r *Repo) layerDefaults(opts Options) error {
 	r.DefaultItems = layer.Items(def.RuleFiles, def.Dashboards, def.Pipelines)
 
 	own := &layer.Content{RuleFiles: r.RuleFiles, RuleTests: r.RuleTests, Dashboards: r.Dashboards, Pipelines: r.Pipelines}
+	if hasAlert(cfg, def.RuleFiles, infoInhibitor) && !routesInfoInhibitor(&cfg.Alerting) {
+		// The InfoInhibitor notifies nobody only where the routing
+		// sends it nowhere and holds info alerts back with it, as the
+		// default obsctl.yaml does; a repo's own routing does neither
+		// until it says so (README: Building on the defaults), so the
+		// alert is left out rather than sent to the repo's receivers.
+		if _, ok := cfg.Overrides.Alerts[infoInhibitor]; !ok {
+			alerts := maps.Clone(cfg.Overrides.Alerts)
+			if alerts == nil {
+				alerts = map[string]*config.AlertOverride{}
+			}
+			alerts[infoInhibitor] = &config.AlertOverride{Disabled: true}
+			cfg.Overrides.Alerts = alerts
+		}
+	}
 	res := layer.Apply(cfg, r.ConfigFile, own, def)
 	var sloTests []*source.File
 	if cfg.DefaultsOn("slos") {
@@ -117,6 +145,47 @@ func (r *Repo) layerDefaults(opts Options) error {
 		r.SLOs = append(r.SLOs, d.SLOs...)
 	}
 	return nil
+}
+
+// infoInhibitor is the default alert that holds info alerts back while
+// their namespace has nothing worse (rules/alertmanager.yaml).
+const infoInhibitor = "InfoInhibitor"
+
+// hasAlert reports whether the default rule files have an alert called
+// name in a group the overrides keep.
+func hasAlert(cfg *config.Config, files []*promrule.File, name string) bool {
+	for _, f := range files {
+		for _, g := range f.Groups {
+			if t := cfg.Overrides.Groups[g.Name]; t != nil && t.Disabled {
+				continue
+			}
+			for _, r := range g.Rules {
+				if r.Alert == name {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// routesInfoInhibitor reports whether the repo's own routing names the
+// InfoInhibitor, in a route's matchers or an inhibition's source.
+func routesInfoInhibitor(a *config.Alerting) bool {
+	named := func(ms []string) bool {
+		return slices.ContainsFunc(ms, func(m string) bool { return strings.Contains(m, infoInhibitor) })
+	}
+	for _, rt := range a.Routes {
+		if named(rt.Matchers) {
+			return true
+		}
+	}
+	for _, in := range a.Inhibit.Rules {
+		if named(in.Source) {
+			return true
+		}
+	}
+	return false
 }
 
 // skeleton gives the repo's alerting what the default routing has and it

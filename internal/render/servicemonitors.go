@@ -6,8 +6,9 @@ import (
 )
 
 // scrapeTargets gives Prometheus what it scrapes and evaluates: a
-// ServiceMonitor for each enabled component, the kubelets and the API
-// server, and the repo's PrometheusRules. Each ServiceMonitor's job is the
+// ServiceMonitor for each enabled component, the kubelets, the API
+// server and the rest of the control plane (controlPlaneScrape), and the
+// repo's PrometheusRules. Each ServiceMonitor's job is the
 // one the repo's rules and dashboards query.
 func scrapeTargets(b *builder, prom *resolved) error {
 	for _, rule := range b.in.PrometheusRules {
@@ -37,6 +38,7 @@ func scrapeTargets(b *builder, prom *resolved) error {
 		sel:       map[string]string{"component": "apiserver", "provider": "kubernetes"},
 		endpoints: []monitoringv1.Endpoint{apiserver},
 	}))
+	sms = append(sms, b.controlPlaneScrape(prom)...)
 
 	for _, t := range []struct {
 		key, job, app string

@@ -141,3 +141,37 @@ func (c *Cluster) waitAPIServerReady(ctx context.Context) error {
 		return err == nil && string(body) == "ok", nil
 	})
 }
+
+// componentGrace is how long a stopped kube-scheduler or
+// kube-controller-manager may take to exit before it is killed.
+const componentGrace = 3 * time.Second
+
+// StopComponent stops the control plane's kube-scheduler or
+// kube-controller-manager (KubeScheduler, KubeControllerManager) for the
+// rest of the cluster's life, to test what notices a part of the control
+// plane going away: SIGTERM, then SIGKILL after a grace period. Err does
+// not count it as a dead component. Stopping it twice does nothing.
+func (c *Cluster) StopComponent(name string) error {
+	if name != KubeScheduler && name != KubeControllerManager {
+		return fmt.Errorf("stop %s: only %s and %s can be stopped alone", name, KubeScheduler, KubeControllerManager)
+	}
+	c.mu.Lock()
+	if c.stopped {
+		c.mu.Unlock()
+		return fmt.Errorf("stop %s: %w", name, errClusterStopped)
+	}
+	i := slices.IndexFunc(c.procs, func(p *proc) bool { return p.name == name })
+	if i < 0 {
+		c.mu.Unlock()
+		return nil
+	}
+	p := c.procs[i]
+	c.procs = slices.Delete(c.procs, i, i+1)
+	c.retired = append(c.retired, p)
+	c.mu.Unlock()
+	if err := stopProcs(componentGrace, []*proc{p}); err != nil {
+		return fmt.Errorf("stop %s: %w", name, err)
+	}
+	fmt.Fprintf(c.log, "cluster: %s (pid %d) stopped\n", name, p.pid())
+	return nil
+}

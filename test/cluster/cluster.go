@@ -79,6 +79,8 @@ type Cluster struct {
 	lease *lease
 	// programs are the names of the programs Run started, for LogTails.
 	programs []string
+	// ports are the control plane's address and ports.
+	ports ports
 
 	// mu guards procs, retired and stopped: tests read them (Err, PIDs)
 	// while another goroutine stops or restarts the apiserver.
@@ -219,6 +221,7 @@ func (c *Cluster) start(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	c.ports = p
 	c.host = "https://" + net.JoinHostPort(p.ip, strconv.Itoa(p.apiserver))
 	if err := c.writePKI(p.ip); err != nil {
 		return fmt.Errorf("certificates: %w", err)
@@ -544,6 +547,25 @@ func (c *Cluster) Host() string { return c.host }
 // Dir is the cluster's state folder.
 func (c *Cluster) Dir() string { return c.dir }
 
+// EtcdURL is etcd's client URL (plain HTTP), which serves its /metrics too.
+func (c *Cluster) EtcdURL() string {
+	return "http://" + net.JoinHostPort(c.ports.ip, strconv.Itoa(c.ports.etcdClient))
+}
+
+// SchedulerURL is the HTTPS address of kube-scheduler's secure port. Its
+// serving certificate is its own, self-signed; it authenticates and
+// authorizes /metrics through the apiserver, so the admin's RESTConfig
+// credentials may read it.
+func (c *Cluster) SchedulerURL() string {
+	return "https://" + net.JoinHostPort(c.ports.ip, strconv.Itoa(c.ports.sched))
+}
+
+// ControllerManagerURL is the HTTPS address of kube-controller-manager's
+// secure port, as SchedulerURL is kube-scheduler's.
+func (c *Cluster) ControllerManagerURL() string {
+	return "https://" + net.JoinHostPort(c.ports.ip, strconv.Itoa(c.ports.kcm))
+}
+
 // Nodes returns the names of the simulated nodes.
 func (c *Cluster) Nodes() []string { return append([]string(nil), c.nodes...) }
 
@@ -556,6 +578,22 @@ func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error
 		return nil, fmt.Errorf("user config for %s: %w", user, err)
 	}
 	return restConfig(c.host, c.ca.certPEM, kp), nil
+}
+
+// ExpiringUserConfig is UserConfig with a client certificate that expires
+// after validity: the API server observes how long each client's
+// certificate has left (apiserver_client_certificate_expiration_seconds).
+func (c *Cluster) ExpiringUserConfig(validity time.Duration, user string, groups ...string) (*rest.Config, error) {
+	kp, err := c.ca.clientUntil(time.Now().Add(validity), user, groups...)
+	if err != nil {
+		return nil, fmt.Errorf("user config for %s: %w", user, err)
+	}
+	return restConfig(c.host, c.ca.certPEM, kp), nil
+}
+
+// APIServerAddress is the kube-apiserver's address (host:port).
+func (c *Cluster) APIServerAddress() string {
+	return net.JoinHostPort(c.ports.ip, strconv.Itoa(c.ports.apiserver))
 }
 
 // UserKubeconfig is UserConfig written as a kubeconfig file under the

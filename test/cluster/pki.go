@@ -82,6 +82,15 @@ func (c *ca) client(user string, groups ...string) (keyPair, error) {
 	})
 }
 
+// clientUntil is client, expiring at notAfter.
+func (c *ca) clientUntil(notAfter time.Time, user string, groups ...string) (keyPair, error) {
+	return c.sign(&x509.Certificate{
+		Subject:     pkix.Name{CommonName: user, Organization: groups},
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+		NotAfter:    notAfter,
+	})
+}
+
 func (c *ca) sign(tmpl *x509.Certificate) (keyPair, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -89,7 +98,9 @@ func (c *ca) sign(tmpl *x509.Certificate) (keyPair, error) {
 	}
 	tmpl.SerialNumber = serial()
 	tmpl.NotBefore = time.Now().Add(-time.Hour)
-	tmpl.NotAfter = time.Now().Add(certValidity)
+	if tmpl.NotAfter.IsZero() {
+		tmpl.NotAfter = time.Now().Add(certValidity)
+	}
 	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, key.Public(), c.key)
 	if err != nil {

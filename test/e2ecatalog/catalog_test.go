@@ -15,6 +15,9 @@
 // binds an address of the cluster's loopback block. Once each shows the
 // families that only appear after some work (notifications sent, samples
 // written remotely, spans exported), the test scrapes each a few times.
+// It reads the control plane's own programs too, which the stack scrapes
+// on a self-hosted cluster: the API server, etcd, kube-scheduler and
+// kube-controller-manager, of the versions test/kube pins.
 //
 // With -update it writes what it read to scraped.txt (`make generate`);
 // otherwise it fails when a program exposes a family, or a label, that the
@@ -213,6 +216,7 @@ func TestCatalogMatchesThePrograms(t *testing.T) {
 	}
 
 	got = append(got, apiServer(t, c, root))
+	got = append(got, controlPlane(t, c, root)...)
 
 	path := filepath.Join(root, "internal", "catalog", "scraped.txt")
 	if *update {
@@ -317,6 +321,83 @@ func apiServer(t *testing.T, c *cluster.Cluster, root string) *catalog.Source {
 	return src
 }
 
+// controlPlane reads the families of the cluster's etcd, kube-scheduler
+// and kube-controller-manager, the real programs of the versions the
+// control plane pins, a few scrapes each. The stack scrapes a
+// self-hosted cluster's (jobs etcd, kube-scheduler and
+// kube-controller-manager), of whatever versions the user runs, so the
+// sources are unpinned, as the API server's is. etcd serves /metrics on
+// its client URL; the scheduler and the controller manager serve it on
+// their secure ports, behind authentication and authorization delegated
+// to the apiserver, which the admin's client certificate passes.
+func controlPlane(t *testing.T, c *cluster.Cluster, root string) []*catalog.Source {
+	t.Helper()
+	v, err := cluster.ReadVersions(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := c.RESTConfig()
+	// Each serves with a certificate of its own, self-signed.
+	cfg.CAData, cfg.CAFile, cfg.Insecure = nil, "", true
+	rt, err := rest.TransportFor(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secure := &http.Client{Transport: rt, Timeout: 10 * time.Second}
+	plain := &http.Client{Timeout: 10 * time.Second}
+	var out []*catalog.Source
+	for _, p := range []struct {
+		name, version, job, url string
+		client                  *http.Client
+		// after are families that appear only once the program has
+		// done some work.
+		after []string
+	}{
+		{"etcd", v.Etcd, "etcd", c.EtcdURL(), plain, []string{"grpc_server_handled_total", "etcd_disk_wal_fsync_duration_seconds", "etcd_disk_backend_commit_duration_seconds"}},
+		{"kube-scheduler", v.Kubernetes, "kube-scheduler", c.SchedulerURL(), secure, []string{"scheduler_schedule_attempts_total", "scheduler_pending_pods"}},
+		{"kube-controller-manager", v.Kubernetes, "kube-controller-manager", c.ControllerManagerURL(), secure, []string{"workqueue_depth", "workqueue_adds_total"}},
+	} {
+		url := p.url + "/metrics"
+		e2ekit.Eventually(t, c, 2*time.Minute, p.name+"'s families after work", func() (bool, string) {
+			fams, err := scrapeWith(p.client, url)
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, want := range p.after {
+				if f, ok := fams[want]; !ok || len(f.GetMetric()) == 0 {
+					return false, "no " + want
+				}
+			}
+			return true, ""
+		})
+		src := &catalog.Source{Name: p.name, Version: p.version, Job: p.job, Scraped: true, Unpinned: true}
+		seen := map[string]*catalog.Family{}
+		for range 3 {
+			fams, err := scrapeWith(p.client, url)
+			if err != nil {
+				t.Fatalf("%s: %v", p.name, err)
+			}
+			for name, mf := range fams {
+				f := family(mf)
+				if prev := seen[name]; prev != nil {
+					for _, l := range prev.Labels {
+						if !slices.Contains(f.Labels, l) {
+							f.Labels = append(f.Labels, l)
+						}
+					}
+				}
+				seen[name] = &f
+			}
+			time.Sleep(time.Second)
+		}
+		for _, name := range slices.Sorted(maps.Keys(seen)) {
+			src.Families = append(src.Families, *seen[name])
+		}
+		out = append(out, src)
+	}
+	return out
+}
+
 // family is a scraped family's name, type and label names.
 func family(mf *dto.MetricFamily) catalog.Family {
 	f := catalog.Family{Name: mf.GetName(), Type: strings.ToLower(mf.GetType().String())}
@@ -341,12 +422,17 @@ func familyOf(s *catalog.Source, name string) *catalog.Family {
 
 // scrape reads a program's metrics in the text exposition format.
 func scrape(url string) (map[string]*dto.MetricFamily, error) {
+	return scrapeWith(http.DefaultClient, url)
+}
+
+// scrapeWith is scrape through client.
+func scrapeWith(client *http.Client, url string) (map[string]*dto.MetricFamily, error) {
 	req, err := http.NewRequest(http.MethodGet, url, nil)
 	if err != nil {
 		return nil, err
 	}
 	req.Header.Set("Accept", "text/plain;version=0.0.4")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		return nil, err
 	}

@@ -7,12 +7,17 @@
 // run where their pods are; the real Prometheus evaluates the rules the
 // operator wrote and sends to the real Alertmanager, on the configuration
 // obsctl compiled (as the operator hands it over), whose receivers all
-// point at a test receiver on loopback. Failures induced on the cluster
-// (a Deployment whose pods never schedule, a node that stops being Ready,
-// an autoscaler whose target is gone) fire default alerts of three
-// severities, each notification reaches the
-// receiver its severity routes to with its labels and annotations, and
-// the higher severity of the pair inhibits the lower.
+// point at a test receiver on loopback; Prometheus scrapes the real API
+// server, etcd, scheduler and controller manager through the Services the
+// stack keeps for them. Failures induced on the cluster (a Deployment
+// whose pods never schedule, a node that stops being Ready, an autoscaler
+// whose target is gone, a client whose certificate expires in two days,
+// the scheduler and the controller manager stopped, after their alerts
+// were seen silent) fire default alerts of three severities from the
+// workloads, nodes, autoscalers, API server, scheduler and controller
+// manager; each notification reaches the receiver its severity routes to
+// with its labels and annotations, and the higher severity of the pair
+// inhibits the lower.
 package e2echain
 
 import (
@@ -228,11 +233,48 @@ func TestAlertChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The API server, etcd, the scheduler and the controller manager,
+	// through the Services the stack scrapes them by.
+	if err := programs.MirrorControlPlane(ctx, c, "obsctl"); err != nil {
+		t.Fatal(err)
+	}
 	prom, err := programs.StartPrometheus(ctx, c, programs.Bin(t, programs.Prometheus), ns, "k8s", t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("Prometheus on %s, Alertmanager on %s, receiver on %s", prom, am, rcv.addr)
+
+	// A client whose certificate expires in two days keeps calling the
+	// API server, which measures how long its clients' certificates
+	// have left.
+	expiring, err := c.ExpiringUserConfig(48*time.Hour, "e2e-expiring-client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ecs := cluster.NewClient(t, expiring)
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(2 * time.Second)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				_, _ = ecs.Discovery().ServerVersion()
+			}
+		}
+	}()
+
+	// While the scheduler and the controller manager run and answer,
+	// their alerts are silent.
+	for _, job := range []string{"kube-scheduler", "kube-controller-manager", "etcd", "apiserver"} {
+		e2ekit.Eventually(t, c, 2*time.Minute, job+" scraped", func() (bool, string) {
+			code, body := e2ekit.Get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(`up{job="`+job+`"} == 1`))
+			return code == http.StatusOK && strings.Contains(body, `"result":[{`), fmt.Sprintf("%d %.300s", code, body)
+		})
+	}
 
 	// Induced failures: a Deployment whose pods never schedule, and a node
 	// that is not Ready.
@@ -291,6 +333,30 @@ func TestAlertChain(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// Once the autoscaler's controller has judged it, the scheduler and
+	// the controller manager stop.
+	e2ekit.Eventually(t, c, 2*time.Minute, "the autoscaler judged unable to scale", func() (bool, string) {
+		cur, err := cs.AutoscalingV2().HorizontalPodAutoscalers("shop").Get(ctx, hpa.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, cond := range cur.Status.Conditions {
+			if cond.Type == autoscalingv2.AbleToScale && cond.Status == corev1.ConditionFalse {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("conditions %+v", cur.Status.Conditions)
+	})
+	code, body := e2ekit.Get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(`ALERTS{alertname=~"KubeSchedulerDown|KubeControllerManagerDown|KubeAPIDown|EtcdDown"}`))
+	if code != http.StatusOK || !strings.Contains(body, `"result":[]`) {
+		t.Fatalf("control plane alerts before any part stopped: %d %.500s", code, body)
+	}
+	for _, name := range []string{cluster.KubeScheduler, cluster.KubeControllerManager} {
+		if err := c.StopComponent(name); err != nil {
+			t.Fatal(err)
+		}
+	}
+
 	// Each default alert reaches the receiver its severity routes to, with
 	// its labels and annotations.
 	for _, want := range []struct {
@@ -305,6 +371,12 @@ func TestAlertChain(t *testing.T) {
 			[]string{"DeploymentAvailableBelowDesired", `"channel":"#alerts"`, "checkout"}},
 		{"warning: HPAUnableToScale (the autoscalers) to Slack #alerts", "/slack",
 			[]string{"HPAUnableToScale", `"channel":"#alerts"`, "checkout-scaler", "AbleToScale"}},
+		{"critical: KubeSchedulerDown (the scheduler) to PagerDuty", "/pagerduty",
+			[]string{"KubeSchedulerDown", `"routing_key":"e2e-pagerduty-key"`, "Prometheus reaches no kube-scheduler."}},
+		{"critical: KubeControllerManagerDown (the controller manager) to PagerDuty", "/pagerduty",
+			[]string{"KubeControllerManagerDown", `"routing_key":"e2e-pagerduty-key"`}},
+		{"warning: KubeClientCertificateExpiringSoon (the API server) to Slack #alerts", "/slack",
+			[]string{"KubeClientCertificateExpiringSoon", `"channel":"#alerts"`}},
 		{"the Watchdog to the heartbeat", "/heartbeat",
 			[]string{`"alertname":"Watchdog"`, `"severity":"info"`, `"receiver":"heartbeat"`}},
 		{"critical: E2ECheckoutDown to PagerDuty", "/pagerduty",
