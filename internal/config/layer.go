@@ -105,11 +105,12 @@ type Overrides struct {
 	// Annotations are set on every default alert, unless an override of
 	// the alert sets the annotation.
 	Annotations map[string]string `yaml:"annotations"`
-	// RunbookBaseURL is where the default alerts' runbook links lead: a
-	// site of the team's that serves obsctl's docs/runbooks/*.md under
-	// it (an air-gapped cluster cannot reach GitHub). Default: obsctl's
-	// source on GitHub, at the version of the obsctl that builds the
-	// stack.
+	// RunbookBaseURL is where the links to obsctl's runbooks lead, in
+	// what obsctl builds and applies: a site of the team's that serves
+	// obsctl's docs/runbooks/*.md under it (an air-gapped cluster cannot
+	// reach GitHub). Default: obsctl's source on GitHub, at the version of
+	// the obsctl that builds the stack. It applies with defaults: false
+	// too, to the alerts of a repo that copied the default content.
 	RunbookBaseURL string `yaml:"runbookBaseURL"`
 }
 
@@ -146,9 +147,11 @@ func (o *AlertOverride) Changes() bool {
 	return o.For.Set || len(o.Parameters) > 0
 }
 
-// Empty reports whether the overrides say nothing.
+// Empty reports whether the overrides say nothing of the default items
+// (RunbookBaseURL aside: it leads obsctl's runbook links wherever they are,
+// also in a repo that copied the default content rather than layering it).
 func (o *Overrides) Empty() bool {
-	return len(o.Alerts)+len(o.Groups)+len(o.Dashboards)+len(o.Pipelines)+len(o.Severities)+len(o.Labels)+len(o.Annotations) == 0 && o.RunbookBaseURL == ""
+	return len(o.Alerts)+len(o.Groups)+len(o.Dashboards)+len(o.Pipelines)+len(o.Severities)+len(o.Labels)+len(o.Annotations) == 0
 }
 
 // validateLayer checks defaults: and overrides:.

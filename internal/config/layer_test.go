@@ -92,6 +92,9 @@ func TestOverridesBad(t *testing.T) {
 		{"overrides:\n  severities: {page: urgent}\n", 4, `overrides.severities.page: "urgent" is not declared`},
 		{"overrides:\n  labels: {severity: page}\n", 4, "overrides.labels would give every default alert one severity"},
 		{"overrides:\n  annotations: {bad-name: x}\n", 4, `invalid annotation name "bad-name"`},
+		{"overrides:\n  runbookBaseURL: wiki.example.com/runbooks\n", 4, `is not an http(s) base URL`},
+		{"overrides:\n  runbookBaseURL: https://wiki.example.com/runbooks#top\n", 4, `is not an http(s) base URL`},
+		{"stack:\n  controlPlane: eks\n", 4, `unknown controlPlane "eks"`},
 	} {
 		_, fds := parse(t, "apiVersion: obsctl/v1\nname: x\n"+tc.src+"alerting:\n  severities: [critical, warning]\n")
 		found := false
@@ -106,5 +109,14 @@ func TestOverridesBad(t *testing.T) {
 		if !found {
 			t.Errorf("%q: no finding %q in %v", tc.src, tc.msg, fds)
 		}
+	}
+}
+
+// TestRunbookBaseURLWithoutDefaults: the runbook links' base applies to a
+// repo that copied the default content too (defaults: false).
+func TestRunbookBaseURLWithoutDefaults(t *testing.T) {
+	_, fds := parse(t, "apiVersion: obsctl/v1\nname: x\ndefaults: false\noverrides:\n  runbookBaseURL: https://wiki.example.com/obsctl/runbooks\n")
+	if len(fds) > 0 {
+		t.Errorf("findings: %v", fds)
 	}
 }

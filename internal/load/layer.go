@@ -5,6 +5,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/alertmanager/pkg/labels"
+
+	"github.com/obsctl/obsctl/internal/amroute"
 	"github.com/obsctl/obsctl/internal/config"
 	"github.com/obsctl/obsctl/internal/layer"
 	"github.com/obsctl/obsctl/internal/promrule"
@@ -101,7 +104,7 @@ func (r *Repo) layerDefaults(opts Options) error {
 		// default obsctl.yaml does; a repo's own routing does neither
 		// until it says so (README: Building on the defaults), so the
 		// alert is left out rather than sent to the repo's receivers.
-		if _, ok := cfg.Overrides.Alerts[infoInhibitor]; !ok {
+		if !overridesAlert(&cfg.Overrides, infoInhibitor) {
 			alerts := maps.Clone(cfg.Overrides.Alerts)
 			if alerts == nil {
 				alerts = map[string]*config.AlertOverride{}
@@ -169,19 +172,26 @@ func hasAlert(cfg *config.Config, files []*promrule.File, name string) bool {
 	return false
 }
 
-// routesInfoInhibitor reports whether the repo's own routing names the
-// InfoInhibitor, in a route's matchers or an inhibition's source.
+// routesInfoInhibitor reports whether a route of the repo's own routing
+// takes the InfoInhibitor (a matcher alertname="InfoInhibitor"): only then
+// does it notify nobody rather than the repo's receivers.
 func routesInfoInhibitor(a *config.Alerting) bool {
-	named := func(ms []string) bool {
-		return slices.ContainsFunc(ms, func(m string) bool { return strings.Contains(m, infoInhibitor) })
-	}
 	for _, rt := range a.Routes {
-		if named(rt.Matchers) {
-			return true
+		for _, text := range rt.Matchers {
+			m, err := amroute.ParseMatcher(text)
+			if err == nil && m.Name == "alertname" && m.Type == labels.MatchEqual && m.Value == infoInhibitor {
+				return true
+			}
 		}
 	}
-	for _, in := range a.Inhibit.Rules {
-		if named(in.Source) {
+	return false
+}
+
+// overridesAlert reports whether the repo's overrides name the default
+// alert called name, by its name or a selector of it.
+func overridesAlert(o *config.Overrides, name string) bool {
+	for key := range o.Alerts {
+		if n, _, err := layer.Selector(key); err == nil && n == name {
 			return true
 		}
 	}

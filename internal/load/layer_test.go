@@ -74,6 +74,29 @@ func TestLayerInfoInhibitor(t *testing.T) {
 	if alerts, _ := layeredNames(t, routed); !slices.Contains(alerts, infoInhibitor) {
 		t.Error("a repo whose routing names the InfoInhibitor lacks it")
 	}
+	// Only a route that takes it counts: an inhibition alone, or a
+	// matcher that leaves it out, would send it to the repo's receivers.
+	for _, alerting := range []string{`alerting:
+  receivers: [{name: chat, slack: {webhookURL: {env: SLACK}}}]
+  defaultReceiver: chat
+  inhibit:
+    rules:
+      - {source: ['alertname="InfoInhibitor"'], target: ['severity="info"'], equal: [namespace]}
+`, `alerting:
+  receivers: [{name: chat, slack: {webhookURL: {env: SLACK}}}]
+  defaultReceiver: chat
+  routes:
+    - {matchers: ['alertname!="InfoInhibitor"'], receiver: chat}
+`} {
+		if alerts, _ := layeredNames(t, base+alerting); slices.Contains(alerts, infoInhibitor) {
+			t.Errorf("a repo whose routing does not take the InfoInhibitor has it:\n%s", alerting)
+		}
+	}
+	// A repo that overrides it, by name or selector, keeps what it says.
+	if alerts, _ := layeredNames(t, base+"overrides:\n  alerts:\n    'InfoInhibitor{severity=\"none\"}': {labels: {team: ops}}\n"); !slices.Contains(alerts, infoInhibitor) {
+		t.Error("an override of the InfoInhibitor by selector was replaced by obsctl's")
+	}
+
 	r, err := Load(Options{WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)

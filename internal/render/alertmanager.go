@@ -84,7 +84,7 @@ func alertmanager(b *builder, r *resolved) error {
 		})
 	}
 
-	svc := r.service(app, ns, app, servicePort("web", 9093))
+	svc := r.service(app, ns, app, servicePort("web", 9093), servicePort(reloaderPort, 8080))
 	svc.Spec.Selector = alertmanagerPods
 	b.add(r.serviceAccount(app, ns, app), svc)
 	b.monAddPDB(r, app, app, alertmanagerPods)

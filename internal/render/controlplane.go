@@ -34,9 +34,10 @@ type controlPlanePart struct {
 }
 
 // controlPlaneParts are the parts a managed control plane keeps out of
-// reach. Each listens where kubeadm makes it (etcd and kube-proxy on
-// localhost unless told otherwise: docs/runbooks/control-plane.md says
-// how to open them).
+// reach, on the ports kubeadm gives them. kubeadm binds all four to
+// localhost (etcd's metrics, kube-proxy's metricsBindAddress, the
+// scheduler's and controller manager's --bind-address), where no scrape
+// reaches them: docs/runbooks/control-plane.md says how to open them.
 var controlPlaneParts = []controlPlanePart{
 	{job: "etcd", service: "etcd", pods: map[string]string{"component": "etcd"}, port: 2381},
 	{job: "kube-scheduler", service: "scheduler", pods: map[string]string{"component": "kube-scheduler"}, port: 10259, https: true},

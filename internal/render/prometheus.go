@@ -118,7 +118,7 @@ func prometheus(b *builder, r *resolved) error {
 		}}}
 	}
 
-	svc := r.service(app, ns, app, servicePort("web", 9090))
+	svc := r.service(app, ns, app, servicePort("web", 9090), servicePort(reloaderPort, 8080))
 	svc.Spec.Selector = prometheusPods
 	b.add(r.serviceAccount(app, ns, app), role, binding, scrape, svc)
 	b.monAddPDB(r, app, app, prometheusPods)

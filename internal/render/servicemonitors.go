@@ -67,12 +67,26 @@ func scrapeTargets(b *builder, prom *resolved) error {
 		r := b.resolve(t.key)
 		s := b.monComponentScrape(r, t.job, t.namespace, t.service, t.port)
 		s.endpoints[0].HonorLabels = t.honorLabels
+		if t.key == "kubeStateMetrics" {
+			// Its own telemetry (list and watch errors against the
+			// API server) is on a port of its own, with the series
+			// labelled endpoint="telemetry" by the operator.
+			s.endpoints = append(s.endpoints, monitoringv1.Endpoint{Port: "telemetry"})
+		}
 		if t.key == "nodeExporter" {
 			s.endpoints[0].RelabelConfigs = []monitoringv1.RelabelConfig{{
 				Action: "replace", SourceLabels: []monitoringv1.LabelName{"__meta_kubernetes_pod_node_name"}, TargetLabel: "instance",
 			}}
 		}
 		sms = append(sms, b.monServiceMonitor(r, t.app, s))
+		if t.key == "prometheus" || t.key == "alertmanager" {
+			// The operator's config reloader beside each, under a job
+			// of its own: a reloader that fails is not its program
+			// down, and up{job="prometheus"} says only the latter.
+			sm := b.monServiceMonitor(r, t.app, b.monComponentScrape(r, reloaderJob, t.namespace, t.service, reloaderPort))
+			sm.Name = t.service + "-" + reloaderJob
+			sms = append(sms, sm)
+		}
 	}
 	for _, sm := range sms {
 		if err := b.monAdd(sm); err != nil {
@@ -81,6 +95,14 @@ func scrapeTargets(b *builder, prom *resolved) error {
 	}
 	return nil
 }
+
+// The config reloader the operator runs beside Prometheus and
+// Alertmanager: the port its container serves its metrics on, which their
+// Services expose, and the job of its series.
+const (
+	reloaderPort = "reloader-web"
+	reloaderJob  = "config-reloader"
+)
 
 // kubeletEndpoint scrapes path on the kubelets' HTTPS port, as the
 // operator's kubelet Service lists them, with Prometheus's service

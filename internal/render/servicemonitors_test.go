@@ -27,6 +27,9 @@ var wantJobs = map[string]string{
 	"kubelet":   "prometheusOperator", // through the operator's kubelet Service
 	"apiserver": "",
 	"coredns":   "",
+	// The operator's config reloaders beside Prometheus and
+	// Alertmanager (Prometheus's stays while it runs).
+	"config-reloader": "",
 	// The parts a managed control plane keeps out of reach
 	// (TestControlPlaneScrape).
 	"etcd":                    "",

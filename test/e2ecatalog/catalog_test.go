@@ -140,6 +140,12 @@ func TestCatalogMatchesThePrograms(t *testing.T) {
 		t.Fatal(err)
 	}
 	targets[programs.KubeStateMetrics] = "http://" + ksm + "/metrics"
+	// Its own telemetry is on a second port, which the stack scrapes too.
+	ksmHost, _, err := net.SplitHostPort(ksm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	also := map[string][]string{programs.KubeStateMetrics: {"http://" + net.JoinHostPort(ksmHost, "8081") + "/metrics"}}
 	targets[programs.NodeExporter] = "http://" + startNodeExporter(t, c, root, addr()) + "/metrics"
 
 	// Something to notify and to write to.
@@ -195,6 +201,17 @@ func TestCatalogMatchesThePrograms(t *testing.T) {
 			fams, err := scrape(targets[p.Name])
 			if err != nil {
 				t.Fatalf("%s: %v", p.Name, err)
+			}
+			for _, u := range also[p.Name] {
+				more, err := scrape(u)
+				if err != nil {
+					t.Fatalf("%s: %v", p.Name, err)
+				}
+				for name, mf := range more {
+					if _, ok := fams[name]; !ok {
+						fams[name] = mf
+					}
+				}
 			}
 			for name, mf := range fams {
 				f := family(mf)

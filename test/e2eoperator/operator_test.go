@@ -240,7 +240,9 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 	// The programs that run answer under the job the rules select on,
 	// the control plane's with Prometheus' own token where they ask for
 	// one; the targets of the components that do not run here are down.
-	want := map[string]int{"kube-state-metrics": 1, "node-exporter": len(nodes), "prometheus-operator": 1, "prometheus": 1,
+	// kube-state-metrics answers on two ports: its objects' and its own
+	// telemetry's.
+	want := map[string]int{"kube-state-metrics": 2, "node-exporter": len(nodes), "prometheus-operator": 1, "prometheus": 1,
 		"apiserver": 1, "etcd": 1, "kube-scheduler": 1, "kube-controller-manager": 1}
 	e2ekit.Eventually(t, c, 2*time.Minute, "targets up", func() (bool, string) {
 		code, body := e2ekit.Get("http://" + prom + "/api/v1/targets?state=active")
