@@ -93,7 +93,10 @@ func scrapeTargets(b *builder, prom *resolved) error {
 			return err
 		}
 	}
-	return nil
+	// The cluster autoscaler, where the cluster runs one (managed
+	// control planes included): a PodMonitor, since its installs agree
+	// on no Service.
+	return b.monAdd(b.clusterAutoscalerScrape(prom))
 }
 
 // The config reloader the operator runs beside Prometheus and

@@ -27,6 +27,8 @@ var wantJobs = map[string]string{
 	"kubelet":   "prometheusOperator", // through the operator's kubelet Service
 	"apiserver": "",
 	"coredns":   "",
+	// A PodMonitor's (clusterautoscaler.go).
+	"cluster-autoscaler": "",
 	// The operator's config reloaders beside Prometheus and
 	// Alertmanager (Prometheus's stays while it runs).
 	"config-reloader": "",
@@ -161,6 +163,16 @@ func TestServiceMonitorJobs(t *testing.T) {
 						t.Errorf("ServiceMonitor %s scrapes Services other than %s", sm.Name, service)
 					}
 					got[job] = true
+				}
+			}
+			for _, o := range ofKind(res, "PodMonitor") {
+				pm := typed[monitoringv1.PodMonitor](t, o)
+				for _, ep := range pm.Spec.PodMetricsEndpoints {
+					for _, rc := range ep.RelabelConfigs {
+						if rc.TargetLabel == "job" && rc.Replacement != nil {
+							got[*rc.Replacement] = true
+						}
+					}
 				}
 			}
 			if !maps.Equal(got, mapOf(slices.Collect(maps.Keys(wantJobs)))) {

@@ -223,6 +223,7 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 		t.Fatal(err)
 	}
 	t.Logf("kube-state-metrics on %s, node-exporters on %v", ksm, nodes)
+	dashboardObjects(t, c, ns)
 	if err := programs.MirrorEndpoints(ctx, c, ns, agents); err != nil {
 		t.Fatal(err)
 	}
@@ -280,9 +281,9 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 	// Every job the default rules and dashboards select on is the job
 	// label of some target, whether its program runs here or not; but the
 	// kubelet's, whose Endpoints the operator cannot write on a loopback
-	// cluster, and kube-proxy's and CoreDNS's, which do not run here
-	// (their Services select no pod: render's tests hold their
-	// ServiceMonitors).
+	// cluster, and kube-proxy's, CoreDNS's and the cluster autoscaler's,
+	// which do not run here (what selects them finds no pod: render's
+	// tests hold their ServiceMonitors and PodMonitor).
 	code, body := e2ekit.Get("http://" + prom + "/api/v1/targets?state=active")
 	if code != http.StatusOK {
 		t.Fatalf("targets: %d %.300s", code, body)
@@ -292,10 +293,12 @@ func scrapes(t *testing.T, c *cluster.Cluster, ns string) {
 		jobs[m[1]] = true
 	}
 	for _, job := range selectedJobs(t) {
-		if !jobs[job] && !slices.Contains([]string{"kubelet", "kube-proxy", "coredns"}, job) {
+		if !jobs[job] && !slices.Contains([]string{"kubelet", "kube-proxy", "coredns", "cluster-autoscaler"}, job) {
 			t.Errorf("the default content selects job=%q, which no target has (jobs: %v)", job, jobs)
 		}
 	}
+
+	dashboardsReturnData(t, c, prom)
 
 	// What the default alerts read arrives, with the labels they use.
 	for _, q := range []string{

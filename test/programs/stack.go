@@ -173,8 +173,21 @@ func StartKubeStateMetrics(ctx context.Context, c *cluster.Cluster, bin, ns, nam
 	if err != nil {
 		return "", err
 	}
-	args := append(slices.Clone(dep.Spec.Template.Spec.Containers[0].Args), "--host="+ip, "--telemetry-host="+ip, "--kubeconfig="+kubeconfig)
+	spec := &dep.Spec.Template.Spec
+	args := append(slices.Clone(spec.Containers[0].Args), "--host="+ip, "--telemetry-host="+ip, "--kubeconfig="+kubeconfig)
 	args = append(args, extra...)
+	// A file the container reads from a ConfigMap it mounts (the custom
+	// resource state configuration) is read from the ConfigMap here.
+	const crsFlag = "--custom-resource-state-config-file="
+	for i, a := range args {
+		if path, ok := strings.CutPrefix(a, crsFlag); ok {
+			local, err := mountedFile(ctx, cs, ns, spec, &spec.Containers[0], path, c.Dir())
+			if err != nil {
+				return "", err
+			}
+			args[i] = crsFlag + local
+		}
+	}
 	if _, err := c.Run(KubeStateMetrics, bin, args, nil); err != nil {
 		return "", err
 	}
@@ -185,6 +198,46 @@ func StartKubeStateMetrics(ctx context.Context, c *cluster.Cluster, bin, ns, nam
 		}
 	}
 	return ip + ":" + port, nil
+}
+
+// mountedFile writes the file at path in container ctr of a pod of spec,
+// which a ConfigMap volume gives it, into a new folder under dir, and
+// returns where.
+func mountedFile(ctx context.Context, cs kubernetes.Interface, ns string, spec *corev1.PodSpec, ctr *corev1.Container, path, dir string) (string, error) {
+	for _, m := range ctr.VolumeMounts {
+		key, ok := strings.CutPrefix(path, strings.TrimSuffix(m.MountPath, "/")+"/")
+		if m.SubPath != "" && path == m.MountPath {
+			key, ok = m.SubPath, true
+		}
+		if !ok {
+			continue
+		}
+		i := slices.IndexFunc(spec.Volumes, func(v corev1.Volume) bool { return v.Name == m.Name && v.ConfigMap != nil })
+		if i < 0 {
+			continue
+		}
+		src := spec.Volumes[i].ConfigMap
+		for _, item := range src.Items {
+			if item.Path == key {
+				key = item.Key
+			}
+		}
+		cm, err := cs.CoreV1().ConfigMaps(ns).Get(ctx, src.Name, metav1.GetOptions{})
+		if err != nil {
+			return "", err
+		}
+		data, ok := cm.Data[key]
+		if !ok {
+			return "", fmt.Errorf("ConfigMap %s/%s has no key %s for %s", ns, src.Name, key, path)
+		}
+		d, err := os.MkdirTemp(dir, "mounted-")
+		if err != nil {
+			return "", err
+		}
+		local := filepath.Join(d, filepath.Base(path))
+		return local, os.WriteFile(local, []byte(data), 0o644)
+	}
+	return "", fmt.Errorf("no ConfigMap volume of %s gives %s", ctr.Name, path)
 }
 
 // StartNodeExporters runs the real node-exporter (bin) once for each pod
