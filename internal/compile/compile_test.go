@@ -74,11 +74,9 @@ func normalize(t *testing.T, m map[string]any) map[string]any {
 	return out
 }
 
-// TestOutputs: build's files are the rule files, the objects with their
-// source header and the routing, in that order; the objects' bytes are
-// those promrule writes.
-func TestOutputs(t *testing.T) {
-	r := loadDefault(t)
+// compileOutputs compiles r and returns what build would write.
+func compileOutputs(t *testing.T, r *load.Repo) (*Compiled, []promrule.Output) {
+	t.Helper()
 	c, err := Compile(r)
 	if err != nil {
 		t.Fatal(err)
@@ -87,6 +85,15 @@ func TestOutputs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c, outs
+}
+
+// TestOutputs: build's files are the rule files, the objects with their
+// source header and the routing, in that order; the objects' bytes are
+// those promrule writes.
+func TestOutputs(t *testing.T) {
+	r := loadDefault(t)
+	c, outs := compileOutputs(t, r)
 	files, _ := promrule.CompileRuleFiles(r.RuleFiles)
 	objs, _ := promrule.CompileObjects(r.RuleFiles, promrule.ObjectOptions{
 		Stack: r.Config.Name, Namespace: r.Config.Namespace(), Labels: r.Config.Rules.Labels,

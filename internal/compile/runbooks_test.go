@@ -36,14 +36,7 @@ func TestCompileRelinksRunbooks(t *testing.T) {
 	defer func(v func() string) { obsctlVersion = v }(obsctlVersion)
 	obsctlVersion = func() string { return "v1.4.0" }
 	r := loadDefault(t)
-	c, err := Compile(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	outs, err := c.Outputs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, outs := compileOutputs(t, r)
 	pinned := []byte("https://github.com/obsctl/obsctl/blob/v1.4.0/docs/runbooks/node.md#")
 	var rules, objects int
 	for _, o := range outs {
@@ -81,13 +74,7 @@ func TestCompileRelinksRunbooks(t *testing.T) {
 	if len(lr.Findings) > 0 {
 		t.Fatalf("findings: %v", lr.Findings)
 	}
-	c, err = Compile(lr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if outs, err = c.Outputs(); err != nil {
-		t.Fatal(err)
-	}
+	_, outs = compileOutputs(t, lr)
 	var found bool
 	for _, o := range outs {
 		found = found || bytes.Contains(o.Data, []byte("runbook_url: https://wiki.example.com/obsctl/runbooks/node.md#"))

@@ -37,20 +37,10 @@ var errClusterStopped = errors.New("the cluster is stopped")
 func (c *Cluster) StopAPIServer() error {
 	c.apiMu.Lock()
 	defer c.apiMu.Unlock()
-	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return fmt.Errorf("stop apiserver: %w", errClusterStopped)
+	p, err := c.retire(KubeAPIServer)
+	if err != nil || p == nil {
+		return err
 	}
-	i := slices.IndexFunc(c.procs, func(p *proc) bool { return p.name == KubeAPIServer })
-	if i < 0 {
-		c.mu.Unlock()
-		return nil
-	}
-	p := c.procs[i]
-	c.procs = slices.Delete(c.procs, i, i+1)
-	c.retired = append(c.retired, p)
-	c.mu.Unlock()
 
 	start := time.Now()
 	if err := stopProcs(apiserverGrace, []*proc{p}); err != nil {
@@ -155,23 +145,32 @@ func (c *Cluster) StopComponent(name string) error {
 	if name != KubeScheduler && name != KubeControllerManager {
 		return fmt.Errorf("stop %s: only %s and %s can be stopped alone", name, KubeScheduler, KubeControllerManager)
 	}
-	c.mu.Lock()
-	if c.stopped {
-		c.mu.Unlock()
-		return fmt.Errorf("stop %s: %w", name, errClusterStopped)
+	p, err := c.retire(name)
+	if err != nil || p == nil {
+		return err
 	}
-	i := slices.IndexFunc(c.procs, func(p *proc) bool { return p.name == name })
-	if i < 0 {
-		c.mu.Unlock()
-		return nil
-	}
-	p := c.procs[i]
-	c.procs = slices.Delete(c.procs, i, i+1)
-	c.retired = append(c.retired, p)
-	c.mu.Unlock()
 	if err := stopProcs(componentGrace, []*proc{p}); err != nil {
 		return fmt.Errorf("stop %s: %w", name, err)
 	}
 	fmt.Fprintf(c.log, "cluster: %s (pid %d) stopped\n", name, p.pid())
 	return nil
+}
+
+// retire takes the running component name out of the cluster's
+// processes into those stopped on purpose, which Err does not count as
+// dead, and returns it (nil when none runs); it is for the caller to stop.
+func (c *Cluster) retire(name string) (*proc, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.stopped {
+		return nil, fmt.Errorf("stop %s: %w", name, errClusterStopped)
+	}
+	i := slices.IndexFunc(c.procs, func(p *proc) bool { return p.name == name })
+	if i < 0 {
+		return nil, nil
+	}
+	p := c.procs[i]
+	c.procs = slices.Delete(c.procs, i, i+1)
+	c.retired = append(c.retired, p)
+	return p, nil
 }

@@ -213,22 +213,10 @@ func TestCatalogMatchesThePrograms(t *testing.T) {
 					}
 				}
 			}
-			for name, mf := range fams {
-				f := family(mf)
-				if prev := seen[name]; prev != nil {
-					for _, l := range prev.Labels {
-						if !slices.Contains(f.Labels, l) {
-							f.Labels = append(f.Labels, l)
-						}
-					}
-				}
-				seen[name] = &f
-			}
+			see(seen, fams)
 			time.Sleep(time.Second)
 		}
-		for _, name := range slices.Sorted(maps.Keys(seen)) {
-			src.Families = append(src.Families, *seen[name])
-		}
+		src.Families = sortedFamilies(seen)
 		got = append(got, src)
 	}
 
@@ -394,22 +382,10 @@ func controlPlane(t *testing.T, c *cluster.Cluster, root string) []*catalog.Sour
 			if err != nil {
 				t.Fatalf("%s: %v", p.name, err)
 			}
-			for name, mf := range fams {
-				f := family(mf)
-				if prev := seen[name]; prev != nil {
-					for _, l := range prev.Labels {
-						if !slices.Contains(f.Labels, l) {
-							f.Labels = append(f.Labels, l)
-						}
-					}
-				}
-				seen[name] = &f
-			}
+			see(seen, fams)
 			time.Sleep(time.Second)
 		}
-		for _, name := range slices.Sorted(maps.Keys(seen)) {
-			src.Families = append(src.Families, *seen[name])
-		}
+		src.Families = sortedFamilies(seen)
 		out = append(out, src)
 	}
 	return out
@@ -644,4 +620,29 @@ func startJaeger(t *testing.T, c *cluster.Cluster) string {
 		return resp.StatusCode == http.StatusOK, resp.Status
 	})
 	return fmt.Sprintf("http://127.0.0.1:%d/metrics", ports[8888])
+}
+
+// see adds the families of one scrape to seen, each with the labels its
+// series had in any scrape so far.
+func see(seen map[string]*catalog.Family, fams map[string]*dto.MetricFamily) {
+	for name, mf := range fams {
+		f := family(mf)
+		if prev := seen[name]; prev != nil {
+			for _, l := range prev.Labels {
+				if !slices.Contains(f.Labels, l) {
+					f.Labels = append(f.Labels, l)
+				}
+			}
+		}
+		seen[name] = &f
+	}
+}
+
+// sortedFamilies returns what see gathered, by name.
+func sortedFamilies(seen map[string]*catalog.Family) []catalog.Family {
+	out := make([]catalog.Family, 0, len(seen))
+	for _, name := range slices.Sorted(maps.Keys(seen)) {
+		out = append(out, *seen[name])
+	}
+	return out
 }
