@@ -44,9 +44,9 @@ type Stack struct {
 	// ControlPlane is self-hosted (default: the cluster runs its own etcd,
 	// kube-scheduler, kube-controller-manager and kube-proxy where
 	// Prometheus can scrape them) or managed (EKS, GKE, AKS: the provider
-	// runs them out of reach). Managed leaves out their scraping and the
-	// default alerts on them (rules/control-plane.yaml), which would
-	// otherwise say they are down for ever.
+	// runs them out of reach). Managed leaves out their scraping, and the
+	// default alerts and dashboard on them (rules/control-plane.yaml,
+	// dashboards/control-plane.json), which would have nothing to read.
 	ControlPlane string `yaml:"controlPlane"`
 }
 
