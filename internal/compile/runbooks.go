@@ -42,7 +42,7 @@ func relinkRunbooks(files []*promrule.File, base string) []*promrule.File {
 	out := make([]*promrule.File, len(files))
 	for i, f := range files {
 		out[i] = f
-		if !slices.ContainsFunc(f.Rules(), func(r *promrule.Rule) bool { return relinked(r, base) != nil }) {
+		if !slices.ContainsFunc(f.Rules(), func(r *promrule.Rule) bool { return runbookLink(r) >= 0 }) {
 			continue
 		}
 		fc := *f
@@ -66,12 +66,18 @@ func relinkRunbooks(files []*promrule.File, base string) []*promrule.File {
 	return out
 }
 
+// runbookLink returns the index of r's runbook_url annotation when it
+// leads under DefaultRunbooks, else -1.
+func runbookLink(r *promrule.Rule) int {
+	return slices.IndexFunc(r.Annotations, func(kv promrule.KV) bool {
+		return kv.Key == "runbook_url" && strings.HasPrefix(kv.Value, DefaultRunbooks)
+	})
+}
+
 // relinked returns r's annotations with its runbook link under base, or
 // nil when it has none under DefaultRunbooks.
 func relinked(r *promrule.Rule, base string) []promrule.KV {
-	i := slices.IndexFunc(r.Annotations, func(kv promrule.KV) bool {
-		return kv.Key == "runbook_url" && strings.HasPrefix(kv.Value, DefaultRunbooks)
-	})
+	i := runbookLink(r)
 	if i < 0 {
 		return nil
 	}

@@ -3,9 +3,7 @@ package render
 import (
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 
 	"github.com/obsctl/obsctl/internal/apply"
 )
@@ -64,25 +62,17 @@ func (b *builder) controlPlaneScrape(prom *resolved) []*monitoringv1.ServiceMoni
 	}
 	for _, p := range controlPlaneParts {
 		name := b.stack + "-" + p.service
-		svc := &corev1.Service{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-			ObjectMeta: prom.meta(name, controlPlaneNamespace, p.job),
-			Spec: corev1.ServiceSpec{
-				ClusterIP: corev1.ClusterIPNone,
-				Selector:  p.pods,
-				Ports: []corev1.ServicePort{{
-					Name: "metrics", Port: p.port, TargetPort: intstr.FromInt32(p.port), Protocol: corev1.ProtocolTCP,
-				}},
-			},
-		}
+		// Headless, selecting kubeadm's pods (not obsctl's), on the
+		// port number: the static pods name none.
+		svc := prom.service(name, controlPlaneNamespace, p.job, corev1.ServicePort{
+			Name: "metrics", Port: p.port, TargetPort: intstr.FromInt32(p.port), Protocol: corev1.ProtocolTCP,
+		})
+		svc.Spec.ClusterIP = corev1.ClusterIPNone
+		svc.Spec.Selector = p.pods
 		b.add(svc)
 		ep := monitoringv1.Endpoint{Port: "metrics"}
 		if p.https {
-			// Their serving certificates are self-signed (kubeadm
-			// makes them at start-up), so they are not verified.
-			ep.Scheme = ptr.To(monitoringv1.SchemeHTTPS)
-			ep.BearerTokenFile = monTokenFile
-			ep.TLSConfig = &monitoringv1.TLSConfig{SafeTLSConfig: monitoringv1.SafeTLSConfig{InsecureSkipVerify: ptr.To(true)}}
+			withTokenOverSelfSigned(&ep)
 		}
 		sms = append(sms, b.monServiceMonitor(prom, p.job, monScrape{
 			job: p.job, namespace: controlPlaneNamespace, service: name,

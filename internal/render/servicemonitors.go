@@ -107,6 +107,17 @@ const (
 	reloaderJob  = "config-reloader"
 )
 
+// withTokenOverSelfSigned makes ep scrape over HTTPS with Prometheus's
+// service account token, which the target's delegated authorization
+// checks, without verifying the target's serving certificate: the
+// kubelets', the scheduler's and the controller manager's are self-signed
+// (made at start-up) on most clusters.
+func withTokenOverSelfSigned(ep *monitoringv1.Endpoint) {
+	ep.Scheme = ptr.To(monitoringv1.SchemeHTTPS)
+	ep.BearerTokenFile = monTokenFile
+	ep.TLSConfig = &monitoringv1.TLSConfig{SafeTLSConfig: monitoringv1.SafeTLSConfig{InsecureSkipVerify: ptr.To(true)}}
+}
+
 // kubeletEndpoint scrapes path on the kubelets' HTTPS port, as the
 // operator's kubelet Service lists them, with Prometheus's service
 // account token (which the nodes/metrics permission authorizes). Kubelet
@@ -119,14 +130,13 @@ const (
 // it collected them, which makes them stale at random.
 func kubeletEndpoint(path string) monitoringv1.Endpoint {
 	ep := monitoringv1.Endpoint{
-		Port: "https-metrics", Path: path, Scheme: ptr.To(monitoringv1.SchemeHTTPS),
-		HonorLabels:     true,
-		BearerTokenFile: monTokenFile,
+		Port: "https-metrics", Path: path,
+		HonorLabels: true,
 		RelabelConfigs: []monitoringv1.RelabelConfig{
 			{Action: "replace", SourceLabels: []monitoringv1.LabelName{"__metrics_path__"}, TargetLabel: "metrics_path"},
 		},
 	}
-	ep.TLSConfig = &monitoringv1.TLSConfig{SafeTLSConfig: monitoringv1.SafeTLSConfig{InsecureSkipVerify: ptr.To(true)}}
+	withTokenOverSelfSigned(&ep)
 	if path == "/metrics/cadvisor" {
 		ep.HonorTimestamps = ptr.To(false)
 	}

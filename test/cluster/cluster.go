@@ -573,18 +573,20 @@ func (c *Cluster) Nodes() []string { return append([]string(nil), c.nodes...) }
 // groups, by a client certificate signed by the cluster's CA. It grants
 // nothing by itself: what the user may do is up to RBAC, which is the point.
 func (c *Cluster) UserConfig(user string, groups ...string) (*rest.Config, error) {
-	kp, err := c.ca.client(user, groups...)
-	if err != nil {
-		return nil, fmt.Errorf("user config for %s: %w", user, err)
-	}
-	return restConfig(c.host, c.ca.certPEM, kp), nil
+	return c.userConfig(time.Time{}, user, groups...)
 }
 
 // ExpiringUserConfig is UserConfig with a client certificate that expires
 // after validity: the API server observes how long each client's
 // certificate has left (apiserver_client_certificate_expiration_seconds).
 func (c *Cluster) ExpiringUserConfig(validity time.Duration, user string, groups ...string) (*rest.Config, error) {
-	kp, err := c.ca.clientUntil(time.Now().Add(validity), user, groups...)
+	return c.userConfig(time.Now().Add(validity), user, groups...)
+}
+
+// userConfig is UserConfig with a certificate expiring at notAfter (zero:
+// the cluster's own validity).
+func (c *Cluster) userConfig(notAfter time.Time, user string, groups ...string) (*rest.Config, error) {
+	kp, err := c.ca.clientUntil(notAfter, user, groups...)
 	if err != nil {
 		return nil, fmt.Errorf("user config for %s: %w", user, err)
 	}

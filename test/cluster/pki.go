@@ -76,13 +76,10 @@ func (c *ca) serving(cn string, dnsNames []string, ips []net.IP) (keyPair, error
 // client signs a client certificate: Kubernetes reads the common name as the
 // user name and each organization as a group.
 func (c *ca) client(user string, groups ...string) (keyPair, error) {
-	return c.sign(&x509.Certificate{
-		Subject:     pkix.Name{CommonName: user, Organization: groups},
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
+	return c.clientUntil(time.Time{}, user, groups...)
 }
 
-// clientUntil is client, expiring at notAfter.
+// clientUntil is client, expiring at notAfter (zero: after certValidity).
 func (c *ca) clientUntil(notAfter time.Time, user string, groups ...string) (keyPair, error) {
 	return c.sign(&x509.Certificate{
 		Subject:     pkix.Name{CommonName: user, Organization: groups},

@@ -20,6 +20,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/test/cluster"
 	"github.com/obsctl/obsctl/test/e2ekit"
 	"github.com/obsctl/obsctl/test/programs"
@@ -76,31 +77,35 @@ func dashboardQueries(t *testing.T) []dashboardQuery {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var d struct {
-			Panels []struct {
-				Title   string `json:"title"`
-				Targets []struct {
-					RefID string `json:"refId"`
-					Expr  string `json:"expr"`
-				} `json:"targets"`
-			} `json:"panels"`
-		}
-		if err := json.Unmarshal(data, &d); err != nil {
+		// Read as lint reads it, panels of rows included.
+		m, err := dashboard.Parse(data)
+		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
-		for _, p := range d.Panels {
-			for _, tg := range p.Targets {
-				if tg.Expr == "" || !runsHere(tg.Expr) {
+		for _, p := range m.Panels {
+			for _, tg := range p.Targets() {
+				expr, refID := partString(tg, "expr"), partString(tg, "refId")
+				if expr == "" || !runsHere(expr) {
 					continue
 				}
-				expr := vars.Replace(tg.Expr)
+				expr = vars.Replace(expr)
 				expr = varEq.ReplaceAllString(expr, `=~".*"`)
 				expr = varAny.ReplaceAllString(expr, `.*`)
-				out = append(out, dashboardQuery{where: fmt.Sprintf("%s %q %s", filepath.Base(f), p.Title, tg.RefID), expr: expr})
+				out = append(out, dashboardQuery{where: fmt.Sprintf("%s %q %s", filepath.Base(f), p.Title(), refID), expr: expr})
 			}
 		}
 	}
 	return out
+}
+
+// partString returns the string member key of a dashboard part, "" when
+// it has none.
+func partString(p *dashboard.Part, key string) string {
+	var v string
+	if f, ok := p.Field(key); ok {
+		_ = json.Unmarshal(f.Value, &v)
+	}
+	return v
 }
 
 // runsHere reports whether every job a query selects runs here.

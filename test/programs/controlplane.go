@@ -2,14 +2,11 @@ package programs
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/url"
 	"strconv"
 
 	discoveryv1 "k8s.io/api/discovery/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/utils/ptr"
 
@@ -71,21 +68,8 @@ func mirrorSlice(ctx context.Context, cs kubernetes.Interface, ns, svc, portName
 	if err != nil {
 		return err
 	}
-	slice := &discoveryv1.EndpointSlice{
-		ObjectMeta: metav1.ObjectMeta{Name: svc + "-loopback", Namespace: ns, Labels: map[string]string{
-			discoveryv1.LabelServiceName: svc,
-			discoveryv1.LabelManagedBy:   MirrorManager,
-		}},
-		AddressType: discoveryv1.AddressTypeFQDN,
-		Ports:       []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(int32(port))}},
-		Endpoints:   []discoveryv1.Endpoint{{Addresses: []string{host}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}},
-	}
-	err = cs.DiscoveryV1().EndpointSlices(ns).Delete(ctx, slice.Name, metav1.DeleteOptions{})
-	if err != nil && !apierrors.IsNotFound(err) {
-		return err
-	}
-	if _, err := cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
-		return fmt.Errorf("mirror the endpoints of Service %s/%s: %w", ns, svc, err)
-	}
-	return nil
+	slice := mirrorSliceOf(ns, svc)
+	slice.Ports = []discoveryv1.EndpointPort{{Name: ptr.To(portName), Port: ptr.To(int32(port))}}
+	slice.Endpoints = []discoveryv1.Endpoint{{Addresses: []string{host}, Conditions: discoveryv1.EndpointConditions{Ready: ptr.To(true)}}}
+	return writeMirrorSlice(ctx, cs, slice)
 }

@@ -56,13 +56,7 @@ func MirrorEndpoints(ctx context.Context, c *cluster.Cluster, namespaces ...stri
 			if err != nil {
 				return err
 			}
-			slice := &discoveryv1.EndpointSlice{
-				ObjectMeta: metav1.ObjectMeta{Name: svc.Name + "-loopback", Namespace: ns, Labels: map[string]string{
-					discoveryv1.LabelServiceName: svc.Name,
-					discoveryv1.LabelManagedBy:   MirrorManager,
-				}},
-				AddressType: discoveryv1.AddressTypeFQDN,
-			}
+			slice := mirrorSliceOf(ns, svc.Name)
 			for _, p := range svc.Spec.Ports {
 				port := p.TargetPort.IntValue()
 				if port == 0 {
@@ -84,14 +78,35 @@ func MirrorEndpoints(ctx context.Context, c *cluster.Cluster, namespaces ...stri
 					TargetRef:  &corev1.ObjectReference{Kind: "Pod", Namespace: ns, Name: pod.Name, UID: pod.UID},
 				})
 			}
-			err = cs.DiscoveryV1().EndpointSlices(ns).Delete(ctx, slice.Name, metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
+			if err := writeMirrorSlice(ctx, cs, slice); err != nil {
 				return err
 			}
-			if _, err := cs.DiscoveryV1().EndpointSlices(ns).Create(ctx, slice, metav1.CreateOptions{}); err != nil {
-				return fmt.Errorf("mirror the endpoints of Service %s/%s: %w", ns, svc.Name, err)
-			}
 		}
+	}
+	return nil
+}
+
+// mirrorSliceOf returns the empty EndpointSlice the mirror writes for
+// Service ns/svc: of address type FQDN, whose addresses are checked as
+// names, so that a loopback address passes.
+func mirrorSliceOf(ns, svc string) *discoveryv1.EndpointSlice {
+	return &discoveryv1.EndpointSlice{
+		ObjectMeta: metav1.ObjectMeta{Name: svc + "-loopback", Namespace: ns, Labels: map[string]string{
+			discoveryv1.LabelServiceName: svc,
+			discoveryv1.LabelManagedBy:   MirrorManager,
+		}},
+		AddressType: discoveryv1.AddressTypeFQDN,
+	}
+}
+
+// writeMirrorSlice writes slice in place of any the mirror wrote before.
+func writeMirrorSlice(ctx context.Context, cs kubernetes.Interface, slice *discoveryv1.EndpointSlice) error {
+	api := cs.DiscoveryV1().EndpointSlices(slice.Namespace)
+	if err := api.Delete(ctx, slice.Name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+		return err
+	}
+	if _, err := api.Create(ctx, slice, metav1.CreateOptions{}); err != nil {
+		return fmt.Errorf("mirror the endpoints of Service %s/%s: %w", slice.Namespace, slice.Labels[discoveryv1.LabelServiceName], err)
 	}
 	return nil
 }
