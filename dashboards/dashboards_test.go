@@ -29,6 +29,7 @@ var starterDashboards = []string{
 	"autoscaling.json",
 	"cluster-overview.json",
 	"control-plane.json",
+	"coredns.json",
 	"logging-pipeline.json",
 	"monitoring-stack.json",
 	"nodes.json",

@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/obsctl/obsctl/internal/dashboard"
 )
 
 type group struct {
@@ -21,7 +23,10 @@ const runbookBase = "https://github.com/obsctl/obsctl/blob/main/docs/runbooks/"
 
 // TestRunbooksExist follows every default alert's runbook_url into
 // docs/runbooks: the file exists and has a section of the alert's name, so
-// that the link an on-call person opens lands on what to do.
+// that the link an on-call person opens lands on what to do. Every alert
+// also links the dashboard panel to open next, under dashboard.LinkBase:
+// lint's rules/dashboard-link, on in TestEmbeddedHouseStyle, holds the
+// links to the dashboards' panels and variables.
 func TestRunbooksExist(t *testing.T) {
 	files, err := fs.Glob(FS, "*.yaml")
 	if err != nil {
@@ -69,6 +74,9 @@ func TestRunbooksExist(t *testing.T) {
 					continue
 				}
 				alerts++
+				if l, ok := dashboard.ParseLink(r.Annotations[dashboard.LinkAnnotation], dashboard.LinkBase); !ok || l.Panel == "" {
+					t.Errorf("%s: %s: dashboard_url %q is not %sd/UID?viewPanel=ID", f, r.Alert, r.Annotations[dashboard.LinkAnnotation], dashboard.LinkBase)
+				}
 				url := r.Annotations["runbook_url"]
 				rest, ok := strings.CutPrefix(url, runbookBase)
 				file, anchor, hasAnchor := strings.Cut(rest, "#")
@@ -86,5 +94,5 @@ func TestRunbooksExist(t *testing.T) {
 	if alerts == 0 {
 		t.Fatal("no alerts read")
 	}
-	t.Logf("%d alerts, each with its runbook section", alerts)
+	t.Logf("%d alerts, each with its runbook section and dashboard panel", alerts)
 }

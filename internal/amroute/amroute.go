@@ -329,7 +329,7 @@ func (c *compiler) receiver(r *config.Receiver, field string) amconfig.Receiver 
 			APIURLFile:     c.secretFile(s.WebhookURL, field+".slack.webhookURL"),
 			Channel:        s.Channel,
 			Title:          s.Title,
-			Text:           s.Text,
+			Text:           cmp.Or(s.Text, SlackText),
 		})
 	}
 	if e := r.Email; e != nil {
@@ -429,3 +429,16 @@ func (c *compiler) secretFile(ref config.SecretRef, field string) string {
 	c.secrets[m] = true
 	return m.Path()
 }
+
+// SlackText is the body of a Slack message when the receiver gives none:
+// for each alert its summary (else its name), its description and links
+// to its runbook and to the dashboard panel to open next. Alertmanager's
+// own default body is empty: a message would name the alerts and say
+// nothing of them.
+const SlackText = `{{ range .Alerts }}*{{ or .Annotations.summary .Labels.alertname }}*` +
+	`{{ with .Annotations.description }}` + "\n" + `{{ . }}{{ end }}` +
+	`{{ if or .Annotations.runbook_url .Annotations.dashboard_url }}` + "\n" +
+	`{{ with .Annotations.runbook_url }}<{{ . }}|Runbook>{{ end }}` +
+	`{{ if and .Annotations.runbook_url .Annotations.dashboard_url }} · {{ end }}` +
+	`{{ with .Annotations.dashboard_url }}<{{ . }}|Dashboard>{{ end }}{{ end }}` + "\n" +
+	`{{ end }}`

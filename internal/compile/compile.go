@@ -55,7 +55,7 @@ type RuleObject struct {
 func Compile(r *load.Repo) (*Compiled, error) {
 	cfg := r.Config
 	c := &Compiled{Config: cfg, Dashboards: r.Dashboards}
-	files := relinkRunbooks(r.RuleFiles, RunbookBase(cfg, obsctlVersion()))
+	files := newLinks(r).relink(r.RuleFiles)
 	var err error
 	if c.RuleFiles, err = promrule.CompileRuleFiles(files); err != nil {
 		return nil, err

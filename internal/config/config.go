@@ -334,7 +334,9 @@ type Slack struct {
 	Channel string `yaml:"channel"`
 	// Title is the message title template.
 	Title string `yaml:"title"`
-	// Text is the message body template.
+	// Text is the message body template. Default: for each alert its
+	// summary, its description and links to its runbook and dashboard
+	// panel (Alertmanager's own default body is empty).
 	Text string `yaml:"text"`
 }
 

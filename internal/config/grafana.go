@@ -22,7 +22,8 @@ type Grafana struct {
 	// dashboards and datasources there and obsctl dashboards pull reads
 	// it (--grafana-url wins), as OBSCTL_GRAFANA_TOKEN (a service
 	// account's token), else Token, else OBSCTL_GRAFANA_USERNAME and
-	// OBSCTL_GRAFANA_PASSWORD.
+	// OBSCTL_GRAFANA_PASSWORD. The alerts' dashboard links lead there too
+	// (else to the stack's Grafana host under stack.ingress).
 	URL string `yaml:"url"`
 	// Token is the service account's token obsctl reaches URL with, by
 	// reference: an environment variable, or a key of a Secret in the
@@ -147,4 +148,22 @@ func validateGrafana(d *decoder, report reportFunc, c *Config) {
 			}
 		}
 	}
+}
+
+// GrafanaBaseURL returns where people open the repo's dashboards, ending
+// in /: grafana.url (a Grafana of the team's own, which obsctl apply fills)
+// when set, else the stack's Grafana under stack.ingress when it has a
+// host there, else "" (not known: a kubectl port-forward reaches it).
+func (c *Config) GrafanaBaseURL() string {
+	if u := c.Grafana.URL; u != "" && CheckGrafanaURL(u) == "" {
+		return strings.TrimSuffix(u, "/") + "/"
+	}
+	in := &c.Stack.Ingress
+	if in.Enabled && in.Hosts.Grafana != "" && c.Stack.Components.Grafana.On() {
+		if in.TLSSecret != "" {
+			return "https://" + in.Hosts.Grafana + "/"
+		}
+		return "http://" + in.Hosts.Grafana + "/"
+	}
+	return ""
 }

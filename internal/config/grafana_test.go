@@ -75,3 +75,27 @@ func TestGrafanaToken(t *testing.T) {
 		t.Errorf("a literal token: findings %q", msgs)
 	}
 }
+
+// TestGrafanaBaseURL: where the rules' dashboard links lead, by what the
+// repo says of Grafana.
+func TestGrafanaBaseURL(t *testing.T) {
+	const head = "apiVersion: obsctl/v1\nname: x\n"
+	ingress := "stack:\n  ingress:\n    enabled: true\n    hosts: {grafana: grafana.example.com}\n"
+	for _, tc := range []struct{ src, want string }{
+		{"", ""},
+		{"grafana:\n  url: https://grafana.example.com/tools\n", "https://grafana.example.com/tools/"},
+		{"grafana:\n  url: https://grafana.example.com/\n" + ingress, "https://grafana.example.com/"},
+		{ingress, "http://grafana.example.com/"},
+		{strings.Replace(ingress, "enabled: true", "enabled: true\n    tlsSecret: ui-tls", 1), "https://grafana.example.com/"},
+		{strings.Replace(ingress, "enabled: true", "enabled: false", 1), ""},
+		{ingress + "  components:\n    grafana: {enabled: false}\n", ""},
+	} {
+		c, fds := parse(t, head+tc.src)
+		if len(fds) > 0 {
+			t.Fatalf("%s: %v", tc.src, fds)
+		}
+		if got := c.GrafanaBaseURL(); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.src, got, tc.want)
+		}
+	}
+}

@@ -75,6 +75,7 @@ type Pass struct {
 	alertingSt *alertingState         // repo scope: compiled routing, on first use
 	dashSt     []*dashboardScan       // repo scope: the dashboards walked, on first use
 	planSt     []promrule.PlannedRule // repo scope: the PrometheusRules planned, on first use
+	run        *runState              // rule and file scope: what the run's files share
 	check      string
 	sev        diag.Severity
 	required   bool // the running check cannot be disabled, by comments either
@@ -416,6 +417,7 @@ type runState struct {
 	// metrics judges selectors for rules/unknown-metric; nil when the
 	// check is off.
 	metrics *metricCheck
+	linkState
 }
 
 // alertExprReader is a repo check that reads the expression of every
@@ -533,7 +535,7 @@ func (l *Linter) runFile(r *load.Repo, st *runState, i int, f *promrule.File, fd
 	}
 	res.read = true
 	held := i < len(r.RuleFiles) // else read by lint, and let go after
-	p := &Pass{Config: r.Config, Repo: r, File: f, out: &res.findings}
+	p := &Pass{Config: r.Config, Repo: r, File: f, run: st, out: &res.findings}
 	labelKeys, reads, names := map[string]bool{}, map[string]bool{}, map[string]string{}
 	n := 0
 	for _, g := range f.Groups {

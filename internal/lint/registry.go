@@ -12,6 +12,7 @@ func Checks() []Check {
 		promqlSyntax{},
 		severityLabel{},
 		requiredAnnotations{},
+		dashboardLink{},
 		templateSyntax{},
 		templateLabels{},
 		duplicateName{},

@@ -773,6 +773,29 @@ func (r *Repo) DeferredBytes() int64 {
 	return n
 }
 
+// defaultSLONames are the names of the default content's SLOs, in the
+// order of their files: the default SLOs number their dashboard panels
+// (slo.SLO.Ordinal) after them wherever they are loaded (served, layered,
+// or obsctl's own tree), so that their alerts' links and the tests that
+// hold them agree.
+var defaultSLONames = sync.OnceValue(func() []string {
+	var files []*source.File
+	entries, _ := fs.ReadDir(slos.FS, ".")
+	for _, e := range entries {
+		if n := e.Name(); strings.HasSuffix(n, ".yaml") && !strings.HasSuffix(n, "_test.yaml") {
+			if data, err := fs.ReadFile(slos.FS, n); err == nil {
+				files = append(files, source.NewFile(n, data))
+			}
+		}
+	}
+	specs, _ := slo.LoadFiles(files)
+	names := make([]string, len(specs))
+	for i, s := range specs {
+		names[i] = s.Name
+	}
+	return names
+})
+
 // AddSLOs loads the SLO specs, compiles each that loads without errors
 // into a rule file of the spec's path (added to RuleFiles, which stay
 // sorted by path) and generates its tests.
@@ -783,7 +806,14 @@ func (r *Repo) AddSLOs(files []*source.File) {
 	specs, fds := slo.LoadFiles(files)
 	r.Findings = append(r.Findings, fds...)
 	opts := slo.Options{Severities: r.Config.Alerting.Severities}
+	own := 0
 	for _, s := range specs {
+		if i := slices.Index(defaultSLONames(), s.Name); i >= 0 {
+			s.Ordinal = slo.DefaultOrdinal + i
+		} else {
+			s.Ordinal = own
+			own++
+		}
 		rf := slo.Compile(s, opts)
 		src, err := slo.Tests(s, rf)
 		if err != nil {

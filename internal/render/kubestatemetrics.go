@@ -3,6 +3,7 @@ package render
 import (
 	"strings"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 )
 
@@ -20,10 +21,15 @@ var kubeStateResources = []string{
 // kubeStateMetrics exports the state of Kubernetes objects: a Deployment
 // (two replicas in ha, each serving every object: the metrics are
 // deduplicated by the rules' aggregations), read-only RBAC on what it
-// watches, and its Service.
+// watches, its Service, and the custom resource state config that makes
+// series of VerticalPodAutoscalers (kubestatemetrics_vpa.go).
 func kubeStateMetrics(b *builder, r *resolved) error {
 	const app = "kube-state-metrics"
 	ns := b.ns
+	crs, err := kubeStateCRSConfig()
+	if err != nil {
+		return err
+	}
 	c := r.container(app, []string{
 		// Every collector of kube-state-metrics' default set but Secrets:
 		// kube_secret_* says little a rule needs, and reading every Secret
@@ -32,16 +38,23 @@ func kubeStateMetrics(b *builder, r *resolved) error {
 		"--resources=" + strings.Join(kubeStateResources, ","),
 		"--port=8080",
 		"--telemetry-port=8081",
+		"--custom-resource-state-config-file=" + kubeStateCRSDir + "/" + kubeStateCRSFile,
 	}, port("http-metrics", 8080), port("telemetry", 8081))
 	c.LivenessProbe = httpProbe("/livez", "http-metrics", 5, 10)
 	c.ReadinessProbe = httpProbe("/readyz", "telemetry", 5, 10)
+	c.VolumeMounts = []corev1.VolumeMount{volMount("customresourcestate", kubeStateCRSDir, true)}
 	tpl := b.podTemplate(r, app, app, false, c)
+	tpl.Spec.Volumes = []corev1.Volume{volConfigMap("customresourcestate", kubeStateCRSConfigMap)}
+	// A new config rolls the pods: kube-state-metrics watches the file
+	// too, but the rollout is what a release can wait for.
+	setConfigHash(&tpl, crs)
 	b.add(
 		r.serviceAccount(app, ns, app),
+		r.configMap(kubeStateCRSConfigMap, ns, app, map[string]string{kubeStateCRSFile: crs}),
 		b.deployment(r, app, ns, app, tpl),
 		r.service(app, ns, app, servicePort("http-metrics", 8080), servicePort("telemetry", 8081)),
 	)
-	role, binding := b.clusterRole(r, app, app, ns, app,
+	role, binding := b.clusterRole(r, app, app, ns, app, append([]rbacv1.PolicyRule{
 		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{
 			"configmaps", "nodes", "pods", "services", "serviceaccounts", "resourcequotas",
 			"replicationcontrollers", "limitranges", "persistentvolumeclaims", "persistentvolumes", "namespaces", "endpoints",
@@ -54,7 +67,7 @@ func kubeStateMetrics(b *builder, r *resolved) error {
 		rbacv1.PolicyRule{APIGroups: []string{"storage.k8s.io"}, Resources: []string{"storageclasses", "volumeattachments"}, Verbs: []string{"list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"coordination.k8s.io"}, Resources: []string{"leases"}, Verbs: []string{"list", "watch"}},
 		rbacv1.PolicyRule{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"list", "watch"}},
-	)
+	}, kubeStateCRSRules()...)...)
 	b.add(role, binding)
 	b.addPDB(r, app, ns, app)
 	return nil

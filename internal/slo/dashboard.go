@@ -18,6 +18,15 @@ const (
 // datasource is the stack's Prometheus, as the default dashboards name it.
 var datasource = map[string]string{"type": "prometheus", "uid": "prometheus"}
 
+// DefaultOrdinal is the first Ordinal of the default content's SLOs: a
+// repo's own SLOs are fewer (a thousand SLOs is a thousand rows).
+const DefaultOrdinal = 1000
+
+// BurnPanel is the id of the SLO's burn rate panel in the SLOs' dashboard,
+// where its alerts link: the SLO's panels are 4×Ordinal+1 (its row) to
+// 4×Ordinal+4.
+func BurnPanel(s *SLO) uint { return uint(4*s.Ordinal + 4) }
+
 // Dashboard builds the dashboard of the SLOs, a row each: the share of the
 // error budget left over the SLO's window, the SLI over it, and the burn
 // rate over each alerting window against the factor it pages or tickets
@@ -33,13 +42,14 @@ func Dashboard(slos []*SLO) ([]byte, error) {
 	b.Rows = nil
 	refresh := sdk.BoolString{Flag: true, Value: "5m"}
 	b.Refresh = &refresh
-	id := uint(0)
+	var id uint
 	next := func() uint { id++; return id }
 	grid := func(p *sdk.Panel, x, y, w, h int) {
 		p.GridPos.X, p.GridPos.Y, p.GridPos.W, p.GridPos.H = &x, &y, &w, &h
 	}
 	for i, s := range slos {
 		y := i * 9
+		id = uint(4 * s.Ordinal)
 		window := model.Duration(s.Window).String()
 		sel := fmt.Sprintf("{slo=%q}", s.Name)
 		ratio := RecordRatio(s.Window) + sel
@@ -77,6 +87,9 @@ func Dashboard(slos []*SLO) ([]byte, error) {
 				Expr:         fmt.Sprintf("%s%s / on (slo) %s", RecordRatio(w.Long), sel, budget),
 				LegendFormat: fmt.Sprintf("%s (%s at %sx)", model.Duration(w.Long), w.Severity, formatFactor(w.Factor)),
 			})
+		}
+		if burn.ID != BurnPanel(s) {
+			return nil, fmt.Errorf("SLO %s: burn rate panel %d, want %d", s.Name, burn.ID, BurnPanel(s)) // a programming error
 		}
 		grid(burn, 12, y+1, 12, 8)
 		b.Panels = append(b.Panels, row, left, sli, burn)

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
 
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/promrule"
 	"github.com/obsctl/obsctl/internal/source"
@@ -264,6 +265,11 @@ func (c *compiler) alert(kind, severity string, loc source.Scalar, wait time.Dur
 	}
 	for _, kv := range s.Alerting.Annotations {
 		r.Annotations = append(r.Annotations, promrule.KV{Key: kv.Key, Value: kv.Value, KeyLoc: kv.loc, ValueLoc: kv.loc, File: s.File})
+	}
+	if !slices.ContainsFunc(s.Alerting.Annotations, func(kv KV) bool { return kv.Key == dashboard.LinkAnnotation }) {
+		// The burn rates over the alert's windows, where the SLOs'
+		// dashboard shows them.
+		r.Annotations = append(r.Annotations, promrule.KV{Key: dashboard.LinkAnnotation, Value: dashboard.PanelLink(DashboardUID, int64(BurnPanel(s))), File: s.File})
 	}
 	c.g.Rules = append(c.g.Rules, r)
 }

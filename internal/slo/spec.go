@@ -50,6 +50,11 @@ const DefaultWindow = 30 * 24 * time.Hour
 // SLO is one loaded spec.
 type SLO struct {
 	File *source.File
+	// Ordinal numbers the SLO's panels in the SLOs' dashboard (Dashboard),
+	// which its alerts link to: the repo's own SLOs count from 0, the
+	// default content's (by name) from DefaultOrdinal, so that their ids
+	// do not depend on what else the repo has.
+	Ordinal int
 	// Name names the SLO: its rule group (slo-NAME), the slo label of its
 	// series and alerts, and its alert (UpperCamelCase of it, unless
 	// alerting.name says otherwise).

@@ -1,31 +1,25 @@
 package e2ecatalog
 
 import (
-	"bytes"
-	"errors"
-	"io"
 	"testing"
 
-	"go.yaml.in/yaml/v3"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/util/retry"
 
 	"github.com/obsctl/obsctl/test/cluster"
+	"github.com/obsctl/obsctl/test/e2ekit"
 )
 
 // objects are one of each kind kube-state-metrics watches that the stack
 // itself does not make, in the states that make its conditional families
 // appear (a failed Job, a container waiting after being OOM-killed), so
 // that the catalog holds the families rules select on.
-const objects = `
+var objects = `
 apiVersion: v1
 kind: Namespace
 metadata: {name: catalog}
 ---
+` + e2ekit.VPADefinition + "---\n" + vpaWeb + `---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
 metadata: {name: web, namespace: catalog}
@@ -157,10 +151,17 @@ spec:
   containers: [{name: app, image: busybox, resources: {requests: {cpu: 10m}, limits: {memory: 64Mi}}}]
 `
 
+// vpaWeb is a VerticalPodAutoscaler of the Deployment web, and
+// vpaWebStatus what its recommender wrote: its memory held down by
+// maxAllowed, in the quantities the recommender writes.
+var vpaWeb, vpaWebStatus = e2ekit.VPA("catalog", "web", "web")
+
 // statuses are what the objects' controllers would have written: the
-// Job failed, and the Pod's container waits to restart after it was
-// OOM-killed. Nothing runs them (their node does not exist).
+// VPA's recommender recommended, the Job failed, and the Pod's container
+// waits to restart after it was OOM-killed. Nothing runs them (their node
+// does not exist, nor does a recommender).
 var statuses = map[string]string{
+	"VerticalPodAutoscaler/web": vpaWebStatus,
 	"Job/migrate": `
 status:
   failed: 1
@@ -218,70 +219,13 @@ status:
 `,
 }
 
-var resources = map[string]schema.GroupVersionResource{
-	"Namespace":               {Version: "v1", Resource: "namespaces"},
-	"HorizontalPodAutoscaler": {Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"},
-	"Job":                     {Group: "batch", Version: "v1", Resource: "jobs"},
-	"CronJob":                 {Group: "batch", Version: "v1", Resource: "cronjobs"},
-	"StorageClass":            {Group: "storage.k8s.io", Version: "v1", Resource: "storageclasses"},
-	"PersistentVolume":        {Version: "v1", Resource: "persistentvolumes"},
-	"PersistentVolumeClaim":   {Version: "v1", Resource: "persistentvolumeclaims"},
-	"VolumeAttachment":        {Group: "storage.k8s.io", Version: "v1", Resource: "volumeattachments"},
-	"Ingress":                 {Group: "networking.k8s.io", Version: "v1", Resource: "ingresses"},
-	"PodDisruptionBudget":     {Group: "policy", Version: "v1", Resource: "poddisruptionbudgets"},
-	"ResourceQuota":           {Version: "v1", Resource: "resourcequotas"},
-	"LimitRange":              {Version: "v1", Resource: "limitranges"},
-	"ReplicationController":   {Version: "v1", Resource: "replicationcontrollers"},
-	"Pod":                     {Version: "v1", Resource: "pods"},
-}
-
 // seedObjects creates the objects, writes their statuses, and gives the
 // cluster's first node a role and a taint (PreferNoSchedule: nothing
 // moves).
 func seedObjects(t *testing.T, c *cluster.Cluster, cs cluster.Client) {
 	t.Helper()
 	ctx := cluster.Context(t)
-	dec := yaml.NewDecoder(bytes.NewReader([]byte(objects)))
-	for {
-		var m map[string]any
-		if err := dec.Decode(&m); errors.Is(err, io.EOF) {
-			break
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		u := &unstructured.Unstructured{Object: m}
-		gvr, ok := resources[u.GetKind()]
-		if !ok {
-			t.Fatalf("no resource for %s", u.GetKind())
-		}
-		ri := cs.Resource(gvr).Namespace(u.GetNamespace())
-		created, err := ri.Create(ctx, u, metav1.CreateOptions{})
-		if err != nil {
-			t.Fatalf("create %s %s: %v", u.GetKind(), u.GetName(), err)
-		}
-		if st, ok := statuses[u.GetKind()+"/"+u.GetName()]; ok {
-			var s map[string]any
-			if err := yaml.Unmarshal([]byte(st), &s); err != nil {
-				t.Fatal(err)
-			}
-			// A controller may write the object between its create and
-			// this (the PVC protection finalizer): write the status onto
-			// the object as it then is.
-			err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
-				created.Object["status"] = s["status"]
-				_, err := ri.UpdateStatus(ctx, created, metav1.UpdateOptions{})
-				if apierrors.IsConflict(err) {
-					if latest, gerr := ri.Get(ctx, u.GetName(), metav1.GetOptions{}); gerr == nil {
-						created = latest
-					}
-				}
-				return err
-			})
-			if err != nil {
-				t.Fatalf("status of %s %s: %v", u.GetKind(), u.GetName(), err)
-			}
-		}
-	}
+	e2ekit.Seed(t, cs, objects, statuses)
 	patch := []byte(`{"metadata":{"labels":{"node-role.kubernetes.io/control-plane":""}},"spec":{"taints":[{"key":"obsctl.dev/catalog","effect":"PreferNoSchedule"}]}}`)
 	if _, err := cs.CoreV1().Nodes().Patch(ctx, c.Nodes()[0], types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
 		t.Fatal(err)

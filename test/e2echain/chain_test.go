@@ -12,10 +12,11 @@
 // stack keeps for them. Failures induced on the cluster (a Deployment
 // whose pods never schedule, a node that stops being Ready, an autoscaler
 // whose target is gone, a client whose certificate expires in two days,
-// the scheduler and the controller manager stopped, after their alerts
-// were seen silent) fire default alerts of three severities from the
-// workloads, nodes, autoscalers, API server, scheduler and controller
-// manager; each notification reaches the receiver its severity routes to
+// a client whose calls etcd keeps failing, the scheduler and the
+// controller manager stopped, after their alerts were seen silent) fire
+// default alerts of three severities from the workloads, nodes,
+// autoscalers, API server, etcd, scheduler and controller manager; each
+// notification reaches the receiver its severity routes to
 // with its labels and annotations, and the higher severity of the pair
 // inhibits the lower.
 package e2echain
@@ -36,6 +37,11 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/mem"
+	"google.golang.org/grpc/status"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -191,6 +197,73 @@ func twin(severity string) string {
 `
 }
 
+// rawProto hands a gRPC call's messages over as they are on the wire:
+// obsctl's module does not depend on etcd's API types, and the one
+// request this test sends is two bytes of protobuf.
+type rawProto struct{}
+
+func (rawProto) Marshal(v any) (mem.BufferSlice, error) {
+	return mem.BufferSlice{mem.SliceBuffer(*v.(*[]byte))}, nil
+}
+
+func (rawProto) Unmarshal(data mem.BufferSlice, v any) error {
+	*v.(*[]byte) = data.Materialize()
+	return nil
+}
+
+func (rawProto) Name() string { return "proto" }
+
+// failEtcdCalls is a client of etcd's gRPC API that etcd fails: it asks,
+// twenty times a second until done closes, for a downgrade action this
+// etcd does not know (DowngradeRequest{action: 99}, as a client newer than
+// the server might). etcd changes nothing and answers "etcdserver: unknown
+// method", an error it maps to no gRPC code, so with codes.Unknown, which
+// its grpc_server_handled_total counts and EtcdGRPCErrorsHigh reads as a
+// failure on the server's side. (Calls that fail with a code of the
+// client's doing, FailedPrecondition as Auth.Authenticate without auth
+// gets, are not counted; reads whose client gives up end Canceled, writes
+// Canceled, Unknown or Unavailable as the timing falls: no steady rate.)
+// The first call is made before it returns and must fail that way.
+func failEtcdCalls(t *testing.T, etcdURL string, done <-chan struct{}) {
+	t.Helper()
+	u, err := url.Parse(etcdURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := grpc.NewClient(u.Host, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	downgrade := func() error {
+		req, resp := []byte{0x08, 99}, []byte(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return conn.Invoke(ctx, "/etcdserverpb.Maintenance/Downgrade", &req, &resp, grpc.ForceCodecV2(rawProto{}))
+	}
+	if err := downgrade(); status.Code(err) != codes.Unknown {
+		_ = conn.Close()
+		t.Fatalf("etcd answered an unknown downgrade action with %v, want code Unknown", err)
+	}
+	go func() {
+		defer conn.Close()
+		every(50*time.Millisecond, done, func() { _ = downgrade() })
+	}()
+}
+
+// every calls f every period until done closes.
+func every(period time.Duration, done <-chan struct{}, f func()) {
+	tick := time.NewTicker(period)
+	defer tick.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-tick.C:
+			f()
+		}
+	}
+}
+
 func TestAlertChain(t *testing.T) {
 	c := harness.Cluster(t)
 	ctx := cluster.Context(t)
@@ -259,16 +332,7 @@ func TestAlertChain(t *testing.T) {
 		// Often enough to be more than 1% of the requests the API
 		// server authenticates by certificate (the alert reads the 1st
 		// percentile of what those certificates have left).
-		tick := time.NewTicker(250 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				_, _ = ecs.Discovery().ServerVersion()
-			}
-		}
+		every(250*time.Millisecond, done, func() { _, _ = ecs.Discovery().ServerVersion() })
 	}()
 
 	// While the scheduler and the controller manager run and answer,
@@ -354,10 +418,13 @@ func TestAlertChain(t *testing.T) {
 		}
 		return false, fmt.Sprintf("conditions %+v", cur.Status.Conditions)
 	})
-	code, body := e2ekit.Get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(`ALERTS{alertname=~"KubeSchedulerDown|KubeControllerManagerDown|KubeAPIDown|EtcdDown"}`))
+	code, body := e2ekit.Get("http://" + prom + "/api/v1/query?query=" + url.QueryEscape(`ALERTS{alertname=~"KubeSchedulerDown|KubeControllerManagerDown|KubeAPIDown|EtcdDown|EtcdGRPCErrorsHigh"}`))
 	if code != http.StatusOK || !strings.Contains(body, `"result":[]`) {
-		t.Fatalf("control plane alerts before any part stopped: %d %.500s", code, body)
+		t.Fatalf("control plane alerts before any part stopped or failed: %d %.500s", code, body)
 	}
+	// etcd's calls from the API server alone do not fail: the client that
+	// etcd fails starts now.
+	failEtcdCalls(t, c.EtcdURL(), done)
 	for _, name := range []string{cluster.KubeScheduler, cluster.KubeControllerManager} {
 		if err := c.StopComponent(name); err != nil {
 			t.Fatal(err)
@@ -384,6 +451,8 @@ func TestAlertChain(t *testing.T) {
 			[]string{"KubeControllerManagerDown", `"routing_key":"e2e-pagerduty-key"`}},
 		{"warning: KubeClientCertificateExpiringSoon (the API server) to Slack #alerts", "/slack",
 			[]string{"KubeClientCertificateExpiringSoon", `"channel":"#alerts"`}},
+		{"warning: EtcdGRPCErrorsHigh (etcd) to Slack #alerts", "/slack",
+			[]string{"EtcdGRPCErrorsHigh", `"channel":"#alerts"`}},
 		{"the Watchdog to the heartbeat", "/heartbeat",
 			[]string{`"alertname":"Watchdog"`, `"severity":"info"`, `"receiver":"heartbeat"`}},
 		{"critical: E2ECheckoutDown to PagerDuty", "/pagerduty",

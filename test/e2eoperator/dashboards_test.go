@@ -15,9 +15,13 @@ import (
 	"time"
 
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/utils/ptr"
 
 	"github.com/obsctl/obsctl/internal/dashboard"
@@ -51,6 +55,13 @@ var emptyOnHealthy = map[string]string{
 	`workloads.json "Pods not ready"`:                                        "every pod is ready",
 	`autoscaling.json "HPA conditions not healthy" A`:                        "the test's autoscaler is able to scale",
 	`autoscaling.json "HPA conditions not healthy" C`:                        "no autoscaler is held by its bounds",
+	`monitoring-stack.json "Remote write shards"`:                            "the stack writes nowhere remotely",
+	`monitoring-stack.json "Discovery and target sync failures" A`:           "Kubernetes discovery counts its failures elsewhere (B); no other mechanism runs",
+	`nodes.json "RAID array disks missing or failed"`:                        "the host has no software RAID array",
+	`nodes.json "Bond links down"`:                                           "the host has no bonded interface",
+	`workloads.json "Containers waiting, by reason"`:                         "no container waits",
+	`workloads.json "Jobs" B`:                                                "no Job fails",
+	`autoscaling.json "VPAs and their recommendations" C`:                    "the test's autoscaler has its recommendation",
 	`autoscaling.json "HPAs" H`:                                              "the controller sets ScalingLimited only once it has metrics to scale on (this cluster has no metrics server)",
 }
 
@@ -135,10 +146,11 @@ func allRunning(re string) bool {
 	return true
 }
 
-// dashboardObjects creates what the storage and autoscaling dashboards
-// show, which the stack itself does not have: a claim (Pending: the
-// cluster has no storage class), a volume (Available) and an autoscaler
-// of the operator's Deployment.
+// dashboardObjects creates what the storage, autoscaling and workloads
+// dashboards show, which the stack itself does not have: a claim (Pending:
+// the cluster has no storage class), a volume (Available), an autoscaler
+// a disruption budget and a VerticalPodAutoscaler of the operator's
+// Deployment, a quota, a Job and a CronJob.
 func dashboardObjects(t *testing.T, c *cluster.Cluster, ns string) {
 	ctx := cluster.Context(t)
 	cs := cluster.NewClient(t, c.RESTConfig())
@@ -180,6 +192,48 @@ func dashboardObjects(t *testing.T, c *cluster.Cluster, ns string) {
 	if _, err := cs.AutoscalingV2().HorizontalPodAutoscalers(ns).Create(ctx, hpa, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	op, err := cs.AppsV1().Deployments(ns).Get(ctx, "prometheus-operator", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pdb := &policyv1.PodDisruptionBudget{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-dashboards", Namespace: ns},
+		Spec:       policyv1.PodDisruptionBudgetSpec{MinAvailable: ptr.To(intstr.FromInt32(1)), Selector: op.Spec.Selector},
+	}
+	if _, err := cs.PolicyV1().PodDisruptionBudgets(ns).Create(ctx, pdb, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	quota := &corev1.ResourceQuota{
+		ObjectMeta: metav1.ObjectMeta{Name: "e2e-dashboards", Namespace: ns},
+		Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+			corev1.ResourceRequestsCPU: resource.MustParse("16"), corev1.ResourceRequestsMemory: resource.MustParse("32Gi"), corev1.ResourcePods: resource.MustParse("100")}},
+	}
+	if _, err := cs.CoreV1().ResourceQuotas(ns).Create(ctx, quota, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	pod := corev1.PodTemplateSpec{Spec: corev1.PodSpec{RestartPolicy: corev1.RestartPolicyNever,
+		Containers: []corev1.Container{{Name: "work", Image: "registry.invalid/e2e/work:1",
+			Resources: corev1.ResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("16Mi")}}}}}}
+	job := &batchv1.Job{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dashboards", Namespace: ns}, Spec: batchv1.JobSpec{Template: pod}}
+	if _, err := cs.BatchV1().Jobs(ns).Create(ctx, job, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// Once a year: the controller manager has its next run to report, and
+	// never starts it during the test.
+	cron := &batchv1.CronJob{ObjectMeta: metav1.ObjectMeta{Name: "e2e-dashboards", Namespace: ns},
+		Spec: batchv1.CronJobSpec{Schedule: "0 0 1 1 *", JobTemplate: batchv1.JobTemplateSpec{Spec: batchv1.JobSpec{Template: pod}}}}
+	if _, err := cs.BatchV1().CronJobs(ns).Create(ctx, cron, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	// A VerticalPodAutoscaler of the operator, with the recommendation a
+	// recommender would write: kube-state-metrics starts reading the kind
+	// once its definition appears.
+	vpa, status := e2ekit.VPA(ns, "prometheus-operator", "prometheus-operator")
+	e2ekit.Seed(t, cs, e2ekit.VPADefinition+"---\n"+vpa, map[string]string{"VerticalPodAutoscaler/prometheus-operator": status})
+	t.Cleanup(func() {
+		crds := schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
+		_ = cs.Resource(crds).Delete(context.Background(), "verticalpodautoscalers.autoscaling.k8s.io", metav1.DeleteOptions{})
+	})
 }
 
 // dashboardsReturnData: every query of a default dashboard whose programs

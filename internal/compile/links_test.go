@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/obsctl/obsctl/internal/config"
+	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/load"
 )
 
@@ -65,16 +66,7 @@ func TestCompileRelinksRunbooks(t *testing.T) {
 	}
 
 	// A team's base, from obsctl.yaml.
-	dir := t.TempDir()
-	writeFile(t, dir, "obsctl.yaml", "apiVersion: obsctl/v1\nname: t\noverrides:\n  runbookBaseURL: https://wiki.example.com/obsctl/runbooks\n")
-	lr, err := load.Load(load.Options{WorkDir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(lr.Findings) > 0 {
-		t.Fatalf("findings: %v", lr.Findings)
-	}
-	_, outs = compileOutputs(t, lr)
+	_, outs = compileOutputs(t, loadTeam(t, "apiVersion: obsctl/v1\nname: t\noverrides:\n  runbookBaseURL: https://wiki.example.com/obsctl/runbooks\n"))
 	var found bool
 	for _, o := range outs {
 		found = found || bytes.Contains(o.Data, []byte("runbook_url: https://wiki.example.com/obsctl/runbooks/node.md#"))
@@ -87,9 +79,66 @@ func TestCompileRelinksRunbooks(t *testing.T) {
 	}
 }
 
+// loadTeam loads a repo of its obsctl.yaml alone, which builds on the
+// defaults: it must load without findings.
+func loadTeam(t *testing.T, obsctlYAML string) *load.Repo {
+	t.Helper()
+	dir := t.TempDir()
+	writeFile(t, dir, "obsctl.yaml", obsctlYAML)
+	r, err := load.Load(load.Options{WorkDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Findings) > 0 {
+		t.Fatalf("findings: %v", r.Findings)
+	}
+	return r
+}
+
 func writeFile(t *testing.T, dir, name, data string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, name), []byte(data), 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestCompileRelinksDashboards: the dashboard links of the rules lead to
+// the Grafana the repo configures in both outputs, and a link to a
+// dashboard the build leaves out is dropped.
+func TestCompileRelinksDashboards(t *testing.T) {
+	_, outs := compileOutputs(t, loadDefault(t))
+	served := 0
+	for _, o := range outs {
+		served += bytes.Count(o.Data, []byte("dashboard_url: "+dashboard.LinkBase+"d/"))
+	}
+	if served == 0 {
+		t.Fatal("the default repo's build links no dashboard under " + dashboard.LinkBase)
+	}
+
+	_, outs = compileOutputs(t, loadTeam(t, "apiVersion: obsctl/v1\nname: t\ngrafana:\n  url: https://grafana.example.com/tools\n"+
+		"overrides:\n  dashboards:\n    obsctl-nodes:\n      disabled: true\n"))
+	team := 0
+	for _, o := range outs {
+		team += bytes.Count(o.Data, []byte("dashboard_url: https://grafana.example.com/tools/d/"))
+		if bytes.Contains(o.Data, []byte(dashboard.LinkBase)) {
+			t.Errorf("%s still links %s", o.Path, dashboard.LinkBase)
+		}
+		if bytes.Contains(o.Data, []byte("/d/obsctl-nodes")) {
+			t.Errorf("%s links the nodes dashboard, which the repo leaves out", o.Path)
+		}
+	}
+	// The nodes dashboard's links are dropped (each rule is written twice:
+	// in its rule file and its PrometheusRule), the others kept (less
+	// those of alerts a layered repo leaves out).
+	nodes := 0
+	for _, f := range loadDefault(t).RuleFiles {
+		for _, r := range f.Rules() {
+			if kv, ok := r.Annotation(dashboard.LinkAnnotation); ok && strings.Contains(kv.Value, "/d/obsctl-nodes") {
+				nodes++
+			}
+		}
+	}
+	if nodes == 0 || team == 0 || team > served-2*nodes || team < served-2*nodes-10 {
+		t.Errorf("%d links to the team's Grafana, want about the default build's %d less twice the %d to the nodes dashboard", team, served, nodes)
 	}
 }
