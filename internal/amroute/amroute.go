@@ -432,10 +432,11 @@ func (c *compiler) secretFile(ref config.SecretRef, field string) string {
 
 // SlackText is the body of a Slack message when the receiver gives none:
 // for each alert its summary (else its name), its description and links
-// to its runbook and to the dashboard panel to open next. Alertmanager's
+// to its runbook and to the dashboard panel to open next; an alert of the
+// group that has resolved says so. Alertmanager's
 // own default body is empty: a message would name the alerts and say
 // nothing of them.
-const SlackText = `{{ range .Alerts }}*{{ or .Annotations.summary .Labels.alertname }}*` +
+const SlackText = `{{ range .Alerts }}{{ if eq .Status "resolved" }}Resolved: {{ end }}*{{ or .Annotations.summary .Labels.alertname }}*` +
 	`{{ with .Annotations.description }}` + "\n" + `{{ . }}{{ end }}` +
 	`{{ if or .Annotations.runbook_url .Annotations.dashboard_url }}` + "\n" +
 	`{{ with .Annotations.runbook_url }}<{{ . }}|Runbook>{{ end }}` +

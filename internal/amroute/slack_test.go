@@ -31,6 +31,7 @@ func TestSlackText(t *testing.T) {
 		alert("OnlyDashboard", model.LabelSet{"summary": "s", "dashboard_url": "https://grafana.example.com/d/a?viewPanel=1"}),
 		alert("Bare", nil),
 	)
+	data.Alerts[2].Status = "resolved"
 	got, err := tmpl.ExecuteTextString(SlackText, data)
 	if err != nil {
 		t.Fatal(err)
@@ -40,7 +41,7 @@ func TestSlackText(t *testing.T) {
 		"<https://github.com/obsctl/obsctl/blob/v1.4.0/docs/runbooks/workloads.md#kubepodcrashlooping|Runbook> · " +
 		"<https://grafana.example.com/d/obsctl-workloads?viewPanel=10&var-namespace=shop|Dashboard>\n" +
 		"*s*\n<https://grafana.example.com/d/a?viewPanel=1|Dashboard>\n" +
-		"*Bare*\n"
+		"Resolved: *Bare*\n"
 	if got != want {
 		t.Errorf("got:\n%s\nwant:\n%s", got, want)
 	}

@@ -40,7 +40,8 @@ func RunbookBase(cfg *config.Config, obsctlVersion string) string {
 // content: runbooks under runbooks (RunbookBase), dashboards under grafana
 // (GrafanaBase), and which dashboards the build has (by uid): a link to a
 // dashboard the build leaves out (an override disables it, a managed
-// control plane has none) is dropped rather than left to lead nowhere.
+// control plane has none, no Grafana shows any) is dropped rather than
+// left to lead nowhere. A templated uid is relinked, not judged.
 type links struct {
 	runbooks, grafana string
 	dashboards        map[string]bool
@@ -57,6 +58,9 @@ func GrafanaBase(cfg *config.Config) string {
 // newLinks returns the links of the repo's build.
 func newLinks(r *load.Repo) *links {
 	l := &links{runbooks: RunbookBase(r.Config, obsctlVersion()), grafana: GrafanaBase(r.Config), dashboards: map[string]bool{}}
+	if r.Config.Grafana.URL == "" && !r.Config.Stack.Components.Grafana.On() {
+		return l // no Grafana shows the dashboards: their links lead nowhere
+	}
 	for _, f := range r.Dashboards {
 		var d struct {
 			UID string `json:"uid"`
@@ -122,7 +126,7 @@ func (l *links) relinked(r *promrule.Rule) []promrule.KV {
 			d, ok := dashboard.ParseLink(kv.Value, dashboard.LinkBase)
 			switch {
 			case !ok:
-			case !l.dashboards[d.UID]:
+			case !l.dashboards[d.UID] && !strings.Contains(d.UID, "{{"):
 				edit()
 				kvs = slices.Delete(kvs, i, i+1)
 			case l.grafana != dashboard.LinkBase:

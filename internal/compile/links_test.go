@@ -142,3 +142,16 @@ func TestCompileRelinksDashboards(t *testing.T) {
 		t.Errorf("%d links to the team's Grafana, want about the default build's %d less twice the %d to the nodes dashboard", team, served, nodes)
 	}
 }
+
+// TestCompileDropsDashboardLinksWithoutGrafana: with no Grafana of the
+// stack's nor of the team's, no dashboard is shown anywhere and the
+// rules' links to them are dropped.
+func TestCompileDropsDashboardLinksWithoutGrafana(t *testing.T) {
+	r := loadTeam(t, "apiVersion: obsctl/v1\nname: t\nstack:\n  components:\n    grafana: {enabled: false}\n")
+	_, outs := compileOutputs(t, r)
+	for _, o := range outs {
+		if bytes.Contains(o.Data, []byte("dashboard_url:")) {
+			t.Errorf("%s links dashboards no Grafana shows", o.Path)
+		}
+	}
+}

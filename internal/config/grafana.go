@@ -156,6 +156,10 @@ func validateGrafana(d *decoder, report reportFunc, c *Config) {
 // host there, else "" (not known: a kubectl port-forward reaches it).
 func (c *Config) GrafanaBaseURL() string {
 	if u := c.Grafana.URL; u != "" && CheckGrafanaURL(u) == "" {
+		if p, err := url.Parse(u); err == nil {
+			p.RawQuery, p.Fragment = "", "" // an ?orgId= of the URL given is not a base
+			u = p.String()
+		}
 		return strings.TrimSuffix(u, "/") + "/"
 	}
 	in := &c.Stack.Ingress

@@ -84,6 +84,7 @@ func TestGrafanaBaseURL(t *testing.T) {
 	for _, tc := range []struct{ src, want string }{
 		{"", ""},
 		{"grafana:\n  url: https://grafana.example.com/tools\n", "https://grafana.example.com/tools/"},
+		{"grafana:\n  url: https://grafana.example.com/?orgId=2\n", "https://grafana.example.com/"},
 		{"grafana:\n  url: https://grafana.example.com/\n" + ingress, "https://grafana.example.com/"},
 		{ingress, "http://grafana.example.com/"},
 		{strings.Replace(ingress, "enabled: true", "enabled: true\n    tlsSecret: ui-tls", 1), "https://grafana.example.com/"},

@@ -113,6 +113,8 @@ func kubeStateCRSConfig() (string, error) {
 				"target_api_version":    {"spec", "targetRef", "apiVersion"},
 				"target_kind":           {"spec", "targetRef", "kind"},
 				"target_name":           {"spec", "targetRef", "name"},
+				// Off only recommends: the rules leave such VPAs out.
+				"update_mode": {"spec", "updatePolicy", "updateMode"},
 			},
 			"metrics": metrics,
 		}}},

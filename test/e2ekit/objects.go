@@ -51,6 +51,7 @@ kind: VerticalPodAutoscaler
 metadata: {name: %[2]s, namespace: %[1]s}
 spec:
   targetRef: {apiVersion: apps/v1, kind: Deployment, name: %[2]s}
+  updatePolicy: {updateMode: Recreate}
   resourcePolicy:
     containerPolicies:
       - containerName: %[3]s
