@@ -80,28 +80,37 @@ func (l *links) relink(files []*promrule.File) []*promrule.File {
 	out := make([]*promrule.File, len(files))
 	for i, f := range files {
 		out[i] = f
-		if !slices.ContainsFunc(f.Rules(), func(r *promrule.Rule) bool { return l.relinked(r) != nil }) {
-			continue
-		}
-		fc := *f
-		fc.Groups = make([]*promrule.Group, len(f.Groups))
 		for j, g := range f.Groups {
-			gc := *g
-			gc.File = &fc
-			gc.Rules = make([]*promrule.Rule, len(g.Rules))
 			for k, r := range g.Rules {
-				rc := *r
-				rc.Group = &gc
 				if kvs := l.relinked(r); kvs != nil {
-					rc.Annotations = kvs
+					if out[i] == f {
+						out[i] = cloneRules(f)
+					}
+					out[i].Groups[j].Rules[k].Annotations = kvs
 				}
-				gc.Rules[k] = &rc
 			}
-			fc.Groups[j] = &gc
 		}
-		out[i] = &fc
 	}
 	return out
+}
+
+// cloneRules copies f, its groups and its rules, each pointing at its
+// copied parent.
+func cloneRules(f *promrule.File) *promrule.File {
+	fc := *f
+	fc.Groups = make([]*promrule.Group, len(f.Groups))
+	for j, g := range f.Groups {
+		gc := *g
+		gc.File = &fc
+		gc.Rules = make([]*promrule.Rule, len(g.Rules))
+		for k, r := range g.Rules {
+			rc := *r
+			rc.Group = &gc
+			gc.Rules[k] = &rc
+		}
+		fc.Groups[j] = &gc
+	}
+	return &fc
 }
 
 // relinked returns r's annotations with its runbook link under the

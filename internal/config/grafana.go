@@ -164,10 +164,7 @@ func (c *Config) GrafanaBaseURL() string {
 	}
 	in := &c.Stack.Ingress
 	if in.Enabled && in.Hosts.Grafana != "" && c.Stack.Components.Grafana.On() {
-		if in.TLSSecret != "" {
-			return "https://" + in.Hosts.Grafana + "/"
-		}
-		return "http://" + in.Hosts.Grafana + "/"
+		return in.URL(in.Hosts.Grafana)
 	}
 	return ""
 }

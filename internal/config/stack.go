@@ -181,6 +181,15 @@ type Ingress struct {
 	Hosts IngressHosts `yaml:"hosts"`
 }
 
+// URL returns the external URL of a user interface served at host: https
+// when the ingress has a TLS certificate.
+func (in *Ingress) URL(host string) string {
+	if in.TLSSecret != "" {
+		return "https://" + host + "/"
+	}
+	return "http://" + host + "/"
+}
+
 // IngressHosts are the host names of the user interfaces.
 type IngressHosts struct {
 	Fields

@@ -12,6 +12,7 @@ import (
 
 	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
+	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/source"
 )
 
@@ -129,20 +130,37 @@ func (d *dashboardScan) variables() ([]string, map[string]string) {
 }
 
 // dashboards walks the repo's dashboards once per run, for the checks
-// that share the result.
+// that share the result: those of the repo and rules/dashboard-link.
 func (p *Pass) dashboards() []*dashboardScan {
 	if p.dashSt == nil {
-		p.dashSt = make([]*dashboardScan, 0, len(p.Repo.Dashboards))
-		for _, f := range p.Repo.Dashboards {
-			w, err := dashboardRefs(f)
-			d := &dashboardScan{file: f, err: err}
-			if w != nil {
-				d.refs, d.exprs = w.refs, w.exprs
-			}
-			p.dashSt = append(p.dashSt, d)
+		if p.run != nil {
+			p.dashSt = p.run.dashboards(p.Repo)
+		} else {
+			p.dashSt = scanDashboards(p.Repo)
 		}
 	}
 	return p.dashSt
+}
+
+// dashboards returns the repo's dashboards walked, once for the run's
+// passes (the rule files' run in parallel).
+func (st *runState) dashboards(r *load.Repo) []*dashboardScan {
+	st.dashOnce.Do(func() { st.dashScans = scanDashboards(r) })
+	return st.dashScans
+}
+
+// scanDashboards walks the repo's dashboards.
+func scanDashboards(r *load.Repo) []*dashboardScan {
+	out := make([]*dashboardScan, 0, len(r.Dashboards))
+	for _, f := range r.Dashboards {
+		w, err := dashboardRefs(f)
+		d := &dashboardScan{file: f, err: err}
+		if w != nil {
+			d.refs, d.exprs = w.refs, w.exprs
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // dashboardDatasource reports a panel, target, annotation or template

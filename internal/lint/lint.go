@@ -75,7 +75,7 @@ type Pass struct {
 	alertingSt *alertingState         // repo scope: compiled routing, on first use
 	dashSt     []*dashboardScan       // repo scope: the dashboards walked, on first use
 	planSt     []promrule.PlannedRule // repo scope: the PrometheusRules planned, on first use
-	run        *runState              // rule and file scope: what the run's files share
+	run        *runState              // what the run's passes share
 	check      string
 	sev        diag.Severity
 	required   bool // the running check cannot be disabled, by comments either
@@ -355,7 +355,7 @@ func (l *Linter) run(r *load.Repo, c *compile.Compiled) ([]diag.Finding, error) 
 	if broken {
 		idx.LabelsUnknown, idx.RecordsUnknown, idx.UsesUnknown = true, true, true
 	}
-	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, refs: refs, compiled: c, planSt: plan, out: &out}
+	p := &Pass{Config: r.Config, Repo: r, Index: idx, rs: &ruleState{}, refs: refs, compiled: c, planSt: plan, run: st, out: &out}
 	if p.planSt == nil {
 		p.planSt = []promrule.PlannedRule{}
 	}

@@ -10,7 +10,6 @@ import (
 	"github.com/obsctl/obsctl/internal/dashboard"
 	"github.com/obsctl/obsctl/internal/diag"
 	"github.com/obsctl/obsctl/internal/layer"
-	"github.com/obsctl/obsctl/internal/load"
 	"github.com/obsctl/obsctl/internal/spell"
 )
 
@@ -46,10 +45,9 @@ func (dashboardLink) Check(p *Pass) {
 	if !ok || kv.ValueLoc.IsZero() {
 		return // none, or one obsctl wrote (an SLO's), which a build drops with its dashboard
 	}
-	boards := p.run.linkTargets(p.Repo)
+	boards, base := p.run.linkTargets(p)
 	l, own := dashboard.ParseLink(kv.Value, dashboard.LinkBase)
 	if !own {
-		base := p.Config.GrafanaBaseURL()
 		if base == "" {
 			return
 		}
@@ -105,20 +103,21 @@ type linkPanel struct {
 	row   bool
 }
 
-// linkTargets returns the repo's dashboards by uid, read once per run
-// (rule files are linted in parallel).
-func (st *runState) linkTargets(r *load.Repo) map[string]*linkBoard {
+// linkTargets returns the repo's dashboards by uid, and the base of the
+// Grafana the repo configures, read once per run (rule files are linted
+// in parallel) from the dashboards the run's repo checks read.
+func (st *runState) linkTargets(p *Pass) (map[string]*linkBoard, string) {
 	st.linksOnce.Do(func() {
-		st.links = map[string]*linkBoard{}
-		if r == nil {
+		st.links, st.grafanaBase = map[string]*linkBoard{}, p.Config.GrafanaBaseURL()
+		if p.Repo == nil {
 			return
 		}
-		for _, f := range r.Dashboards {
-			m, err := dashboard.Parse(f.Src)
-			if err != nil || m == nil || m.Board.UID == "" {
+		for _, d := range st.dashboards(p.Repo) {
+			m := d.model()
+			if d.err != nil || m == nil || m.Board.UID == "" {
 				continue
 			}
-			b := &linkBoard{file: f.Path, panels: map[string]linkPanel{}}
+			b := &linkBoard{file: d.file.Path, panels: map[string]linkPanel{}}
 			for _, pn := range m.Panels {
 				if id, ok := pn.ID(); ok {
 					b.panels[strconv.FormatInt(id, 10)] = linkPanel{title: pn.Title(), row: pn.Type() == "row"}
@@ -130,11 +129,15 @@ func (st *runState) linkTargets(r *load.Repo) map[string]*linkBoard {
 			st.links[m.Board.UID] = b
 		}
 	})
-	return st.links
+	return st.links, st.grafanaBase
 }
 
-// linkState is runState's share for rules/dashboard-link.
+// linkState is runState's share for rules/dashboard-link, and the
+// dashboards the run's passes share.
 type linkState struct {
-	linksOnce sync.Once
-	links     map[string]*linkBoard
+	linksOnce   sync.Once
+	links       map[string]*linkBoard
+	grafanaBase string
+	dashOnce    sync.Once
+	dashScans   []*dashboardScan
 }

@@ -45,10 +45,7 @@ func (b *builder) ingressURL(key string) (string, bool) {
 	if !ok {
 		return "", false
 	}
-	if b.cfg.Stack.Ingress.TLSSecret != "" {
-		return "https://" + h + "/", true
-	}
-	return "http://" + h + "/", true
+	return b.cfg.Stack.Ingress.URL(h), true
 }
 
 // ingresses adds, when stack.ingress is enabled, an Ingress for each
